@@ -1,0 +1,24 @@
+/** ocikit list-tags REPOSITORY: tags (or names) known for a repository, as skopeo list-tags. */
+import { OcikitError } from '../lib/errors.js';
+import { parseImageName } from '../lib/transports/index.js';
+import { positionals, type Command } from './command.js';
+import { repositoryName, systemContext } from './context.js';
+
+const USAGE = 'ocikit list-tags [options] REPOSITORY-NAME';
+
+export const listTagsCommand: Command = {
+  name: 'list-tags',
+  summary: 'List the tags of a repository (docker://, docker-archive:, oci:, oci-archive:)',
+  usage: USAGE,
+  help: 'Prints {"Repository": NAME, "Tags": [...]} as skopeo list-tags.',
+  flags: {},
+  async run(args, g, io) {
+    const [name] = positionals(args, 1, USAGE);
+    const ref = parseImageName(name!);
+    if (!ref.listTags) throw new OcikitError('E_UNSUPPORTED', `list-tags is not supported for the ${ref.transport.name}: transport`);
+    const tags = await ref.listTags(systemContext(args, g));
+    const repo = ref.dockerReference ? repositoryName(ref.dockerReference) : ref.withinTransport;
+    io.stdout.write(JSON.stringify({ Repository: repo, Tags: tags }, null, 4) + '\n');
+    return 0;
+  },
+};

@@ -1,0 +1,110 @@
+/**
+ * One error class for the whole library. Callers match on the stable `code`, never on the class
+ * or the message text: `isOcikitError(err, 'E_NOT_FOUND')`.
+ *
+ * WARNING: messages MUST NOT contain credentials. Use `redact()` on any URL or header value that
+ * reaches a message.
+ */
+
+/** The stable error codes. Adding one is fine; renaming one breaks callers. */
+export const ERROR_CODES = {
+  E_USAGE: 'the command line is wrong',
+  E_BAD_INPUT: 'input (a file, an archive, a manifest) is malformed or hostile',
+  E_NOT_FOUND: 'an image, manifest, blob or ref does not exist',
+  E_DIGEST_MISMATCH: 'content does not match its digest',
+  E_SIZE_MISMATCH: 'content does not match its declared size',
+  E_UNSUPPORTED: 'a transport, media type or feature is not supported',
+  E_MANIFEST_TOO_BIG: 'a manifest is larger than the limit',
+  E_AUTH: 'authentication or authorisation failed',
+  E_CONFLICT: 'the destination already holds something that forbids the write',
+  E_IO: 'a filesystem operation failed',
+  E_NETWORK: 'a network request failed',
+  E_STORE: 'the blob store is unusable or corrupt',
+  E_WORKER: 'a worker job failed',
+  E_ABORTED: 'the operation was cancelled',
+  E_INTERNAL: 'a bug in ocikit',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface OcikitErrorOptions {
+  cause?: unknown;
+  /** What the user can do about it; printed after the message by the CLI. */
+  hint?: string;
+}
+
+/** The one error class. `code` is stable; `message` starts lower-case with what was being done. */
+export class OcikitError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: OcikitErrorOptions = {}) {
+    super(redact(message), options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OcikitError';
+    this.code = code;
+    this.hint = options.hint === undefined ? undefined : redact(options.hint);
+  }
+}
+
+/** True when `err` is an OcikitError (or a plain error carrying one of our codes, as rebuilt from a worker), optionally with the given code. */
+export function isOcikitError(err: unknown, code?: ErrorCode): err is OcikitError {
+  if (typeof err !== 'object' || err === null) return false;
+  const c = (err as { code?: unknown }).code;
+  if (typeof c !== 'string' || !(c in ERROR_CODES)) return false;
+  return code === undefined || c === code;
+}
+
+/** Exit codes as skopeo: 2 when the image was not found, 1 for any other failure. */
+export function exitCodeFor(err: unknown): number {
+  return isOcikitError(err, 'E_NOT_FOUND') ? 2 : 1;
+}
+
+/**
+ * Wrap any thrown value as an OcikitError with context, keeping an existing code.
+ * `context` is prefixed: "reading blob sha256:ab from oci:/x: <original message>".
+ */
+export function wrapError(err: unknown, context: string, fallback: ErrorCode = 'E_IO'): OcikitError {
+  if (isOcikitError(err)) {
+    const e = new OcikitError(err.code, `${context}: ${err.message}`, { cause: err, hint: (err as OcikitError).hint });
+    return e;
+  }
+  const sys = err as NodeJS.ErrnoException | undefined;
+  if (sys && typeof sys === 'object' && typeof sys.code === 'string') {
+    if (sys.code === 'ENOENT') return new OcikitError('E_NOT_FOUND', `${context}: ${describeSysError(sys)}`, { cause: err });
+    if (sys.code === 'ABORT_ERR') return new OcikitError('E_ABORTED', `${context}: cancelled`, { cause: err });
+    return new OcikitError(fallback, `${context}: ${describeSysError(sys)}`, { cause: err });
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new OcikitError(fallback, `${context}: ${msg}`, { cause: err });
+}
+
+function describeSysError(e: NodeJS.ErrnoException): string {
+  const what = e.path ? `${e.path}: ` : '';
+  const text: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EEXIST: 'already exists',
+    ENOSPC: 'no space left on device',
+    ENOTDIR: 'not a directory',
+    EISDIR: 'is a directory',
+    ELOOP: 'too many symbolic links',
+  };
+  return what + (text[e.code ?? ''] ?? e.message);
+}
+
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  // user:password@ in URLs
+  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi, '$1***:***@'],
+  // Authorization headers and bearer tokens
+  [/\b(authorization\s*[:=]\s*)(basic|bearer)\s+[A-Za-z0-9._~+/=-]+/gi, '$1$2 ***'],
+  [/\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 ***'],
+  // token=..., password=..., access_token=... in query strings or JSON
+  [/((?:access_token|refresh_token|token|password|passwd|secret)["']?\s*[=:]\s*["']?)[^\s&"',}]+/gi, '$1***'],
+];
+
+/** Remove credentials from text that may reach a user: URLs with userinfo, Authorization values, tokens. */
+export function redact(text: string): string {
+  let out = text;
+  for (const [re, rep] of SECRET_PATTERNS) out = out.replace(re, rep);
+  return out;
+}

@@ -1,0 +1,145 @@
+/**
+ * Reading an image as a whole (for inspect): the raw top-level manifest, the instance chosen for
+ * the platform, its config, and skopeo's inspect output built from them. Config bytes come through
+ * the store, verified against the manifest's config digest.
+ */
+import { OcikitError } from '../errors.js';
+import { digestBytes, shortDigest, type Digest } from '../digest/index.js';
+import {
+  chooseInstance,
+  hostPlatform,
+  MAX_MANIFEST_SIZE,
+  parseConfig,
+  parseManifest,
+  type Descriptor,
+  type ImageConfig,
+  type ParsedImageManifest,
+  type ParsedManifest,
+} from '../manifest/index.js';
+import type { BlobStore } from '../store/index.js';
+import type { ImageReference, ImageSource, SystemContext } from '../transports/types.js';
+
+export interface OpenedImage {
+  /** The top-level manifest bytes and digest (an index, for a multi-image image). */
+  rawManifest: Buffer;
+  rawMediaType: string;
+  digest: Digest;
+  /** The single-image manifest (the chosen instance of an index). */
+  manifest: ParsedImageManifest;
+  rawConfig: Buffer;
+  config: ImageConfig;
+}
+
+/** Read the top-level manifest only (inspect --raw). */
+export async function rawManifestOf(ref: ImageReference, ctx: SystemContext): Promise<{ bytes: Buffer; mediaType: string }> {
+  const src = await ref.newSource(ctx);
+  try {
+    return await src.getManifest();
+  } finally {
+    await src.close();
+  }
+}
+
+/** Open an image: top manifest, the instance for this platform (or the overrides), its config. */
+export async function openImage(ref: ImageReference, ctx: SystemContext, store: BlobStore): Promise<OpenedImage> {
+  const src = await ref.newSource({ ...ctx, store });
+  try {
+    const top = await src.getManifest();
+    const parsed: ParsedManifest = parseManifest(top.bytes, top.mediaType || undefined);
+    let manifest: ParsedImageManifest;
+    if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
+      const d = chooseInstance(parsed, hostPlatform({ overrideOS: ctx.overrideOS, overrideArch: ctx.overrideArch, overrideVariant: ctx.overrideVariant }));
+      const inst = await src.getManifest(d.digest as Digest);
+      const got = digestBytes(inst.bytes);
+      if (got !== d.digest) throw new OcikitError('E_DIGEST_MISMATCH', `reading manifest ${shortDigest(d.digest)} from ${ref}: content has digest ${got}`);
+      const p = parseManifest(inst.bytes, d.mediaType);
+      if (p.kind !== 'oci-manifest' && p.kind !== 'docker-v2s2') throw new OcikitError('E_UNSUPPORTED', `${ref}: nested indexes are not supported`);
+      manifest = p;
+    } else {
+      manifest = parsed;
+    }
+    const rawConfig = await readConfig(src, manifest.value.config as Descriptor, store, ref);
+    return { rawManifest: top.bytes, rawMediaType: parsed.mediaType, digest: digestBytes(top.bytes), manifest, rawConfig, config: parseConfig(rawConfig) };
+  } finally {
+    await src.close();
+  }
+}
+
+async function readConfig(src: ImageSource, d: Descriptor, store: BlobStore, ref: ImageReference): Promise<Buffer> {
+  const digest = d.digest as Digest;
+  if (d.size > MAX_MANIFEST_SIZE) throw new OcikitError('E_MANIFEST_TOO_BIG', `reading config ${shortDigest(digest)} from ${ref}: ${d.size} bytes is over the limit`);
+  if (!store.has(digest)) {
+    const what = `reading config ${shortDigest(digest)} from ${ref}`;
+    const payload = await src.getBlob({ digest, size: d.size, mediaType: d.mediaType });
+    if (payload.kind === 'path') await store.put({ path: payload.path }, { digest, size: d.size, what });
+    else await store.put(payload.stream, { digest, size: d.size, what });
+  }
+  return store.readBytes(digest, MAX_MANIFEST_SIZE);
+}
+
+/** skopeo inspect's default output, keys in skopeo's order. */
+export interface InspectOutput {
+  Name?: string;
+  Tag?: string;
+  Digest: string;
+  RepoTags: string[];
+  Created?: string;
+  DockerVersion: string;
+  Labels: Record<string, string> | null;
+  Architecture: string;
+  Variant?: string;
+  Os: string;
+  Layers: string[];
+  LayersData: Array<{ MIMEType: string; Digest: string; Size: number; Annotations: Record<string, string> | null }>;
+  Env: string[] | null;
+}
+
+/** Build skopeo's inspect output for an opened image. */
+export function inspectOutput(img: OpenedImage, opts: { name?: string; repoTags?: string[] }): InspectOutput {
+  const c = img.config;
+  const layers = img.manifest.value.layers as Descriptor[];
+  const out: InspectOutput = {
+    ...(opts.name ? { Name: opts.name } : {}),
+    Digest: img.digest,
+    RepoTags: opts.repoTags ?? [],
+    ...(c.created ? { Created: c.created } : {}),
+    DockerVersion: typeof c.docker_version === 'string' ? c.docker_version : '',
+    Labels: c.config?.Labels ?? null,
+    Architecture: c.architecture ?? '',
+    ...(c.variant ? { Variant: c.variant } : {}),
+    Os: c.os ?? '',
+    Layers: layers.map((l) => l.digest),
+    LayersData: layers.map((l) => ({ MIMEType: l.mediaType, Digest: l.digest, Size: l.size, Annotations: l.annotations ?? null })),
+    Env: c.config?.Env ?? null,
+  };
+  return out;
+}
+
+/** The config as an OCI image config (inspect --config): Docker-only fields dropped, OCI key order. */
+export function ociConfigView(c: ImageConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const put = (k: string, v: unknown): void => {
+    if (v !== undefined && v !== null && v !== '') out[k] = v;
+  };
+  put('created', c.created);
+  put('author', c.author);
+  put('architecture', c.architecture ?? '');
+  put('variant', c.variant);
+  put('os', c.os ?? '');
+  put('os.version', c['os.version']);
+  put('os.features', c['os.features']);
+  if (c.config) {
+    const src = c.config as Record<string, unknown>;
+    const cfg: Record<string, unknown> = {};
+    for (const k of ['User', 'ExposedPorts', 'Env', 'Entrypoint', 'Cmd', 'Volumes', 'WorkingDir', 'Labels', 'StopSignal', 'ArgsEscaped']) {
+      const v = src[k];
+      if (v !== undefined && v !== null && v !== '' && v !== false) cfg[k] = v;
+    }
+    out.config = cfg;
+  } else {
+    out.config = {};
+  }
+  out.rootfs = c.rootfs ?? { type: 'layers', diff_ids: [] };
+  put('history', c.history);
+  return out;
+}

@@ -1,0 +1,187 @@
+/**
+ * Filesystem helpers shared by the file-based transports (dir:, oci:, the archives): reading
+ * untrusted files with a size limit and inside a root, and writing atomically.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import { dirname, basename, join, relative, isAbsolute, sep, resolve } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream, rmSync } from 'node:fs';
+import { OcikitError, wrapError } from '../errors.js';
+
+/** A unique temp name next to `final`: `<final>.<pid>.<threadId>.<rand>.tmp`. */
+export function tmpNameFor(final: string): string {
+  return `${final}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`;
+}
+
+/** Write a file atomically: tmp + rename; the tmp file is removed on failure. */
+export async function atomicWriteFile(path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+  const tmp = tmpNameFor(path);
+  try {
+    await fsp.writeFile(tmp, data, { mode, flag: 'wx' });
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw wrapError(err, `writing ${path}`);
+  }
+}
+
+/** Write a stream to a new file atomically (tmp + rename). */
+export async function atomicWriteStream(path: string, stream: Readable): Promise<void> {
+  const tmp = tmpNameFor(path);
+  try {
+    await pipeline(stream, createWriteStream(tmp, { flags: 'wx' }));
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** True when `child` is `root` or inside it (both absolute, already resolved). */
+export function isInside(root: string, child: string): boolean {
+  const rel = relative(root, child);
+  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
+}
+
+/**
+ * Resolve `rel` under `root` and make sure the result, with every symlink followed, stays inside
+ * `root`. Throws E_BAD_INPUT for `..`, absolute paths and links that escape; E_NOT_FOUND when absent.
+ */
+export async function safeResolve(root: string, rel: string, what: string): Promise<string> {
+  if (isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
+    throw new OcikitError('E_BAD_INPUT', `${what}: path ${JSON.stringify(rel)} escapes ${root}`);
+  }
+  const realRoot = await fsp.realpath(root).catch((err) => {
+    throw wrapError(err, `opening ${root}`);
+  });
+  const joined = join(realRoot, rel);
+  let real: string;
+  try {
+    real = await fsp.realpath(joined);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      // A dangling symlink is as hostile as an escaping one when it points outside.
+      const link = await fsp.readlink(joined).catch(() => undefined);
+      if (link !== undefined && !isInside(realRoot, resolve(dirname(joined), link))) {
+        throw new OcikitError('E_BAD_INPUT', `${what}: ${rel} is a symlink escaping ${root}`);
+      }
+    }
+    throw wrapError(err, what);
+  }
+  if (!isInside(realRoot, real)) {
+    throw new OcikitError('E_BAD_INPUT', `${what}: ${rel} is a symlink escaping ${root}`);
+  }
+  return real;
+}
+
+/**
+ * Read a whole small file (a manifest, an index) refusing more than `max` bytes before reading it.
+ * E_MANIFEST_TOO_BIG when larger (code chosen by `tooBigCode`).
+ */
+export async function readFileLimited(path: string, max: number, what: string): Promise<Buffer> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(path, fsc.O_RDONLY);
+    const st = await fh.stat();
+    if (!st.isFile()) throw new OcikitError('E_BAD_INPUT', `${what}: ${path} is not a regular file`);
+    if (st.size > max) {
+      throw new OcikitError('E_MANIFEST_TOO_BIG', `${what}: ${path} is ${st.size} bytes, over the ${max}-byte limit`);
+    }
+    // Read at most max+1 bytes, in case the file grows while we read.
+    const buf = Buffer.alloc(Math.min(st.size, max) + 1);
+    let off = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, off, buf.length - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+      if (off === buf.length) break;
+    }
+    if (off > max) throw new OcikitError('E_MANIFEST_TOO_BIG', `${what}: ${path} is over the ${max}-byte limit`);
+    return buf.subarray(0, off);
+  } catch (err) {
+    throw wrapError(err, what);
+  } finally {
+    await fh?.close();
+  }
+}
+
+const pendingCleanup = new Set<string>();
+let exitHookInstalled = false;
+
+/**
+ * Remove `path` when the process exits (normally, or through process.exit from a signal handler)
+ * unless forgetCleanup() is called first: an interrupted copy leaves no staging data behind.
+ */
+export function cleanupOnExit(path: string): void {
+  pendingCleanup.add(path);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const p of pendingCleanup) rmSync(p, { recursive: true, force: true });
+    });
+  }
+}
+
+export function forgetCleanup(path: string): void {
+  pendingCleanup.delete(path);
+}
+
+/**
+ * A staging directory next to `target`, on the same filesystem so the final step is a rename.
+ * It is removed at process exit unless the caller renames it away and calls forgetCleanup().
+ */
+export async function makeStagingDir(target: string): Promise<string> {
+  const dir = join(dirname(target), `.${basename(target)}.ocikit-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await fsp.mkdir(dir, { recursive: true });
+  cleanupOnExit(dir);
+  return dir;
+}
+
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Exclusive lock file with retries, for read-modify-write of shared files (oci index.json). */
+export async function withLockFile<T>(lockPath: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    try {
+      const fh = await fsp.open(lockPath, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapError(err, `locking ${lockPath}`);
+      // A lock left by a dead process is stale.
+      const pid = Number(await fsp.readFile(lockPath, 'utf8').catch(() => ''));
+      if (pid > 0 && !processAlive(pid)) {
+        await fsp.rm(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() - start > timeoutMs) throw new OcikitError('E_IO', `waiting for lock ${lockPath} held by pid ${pid}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fsp.rm(lockPath, { force: true });
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

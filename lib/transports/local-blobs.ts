@@ -1,0 +1,43 @@
+/**
+ * Helpers for destinations that keep blobs as files (dir:, oci:): place a blob into a staging
+ * directory from the store (by link) or from a stream (verified while written).
+ */
+import { promises as fsp } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import { VerifyingStream, shortDigest } from '../digest/index.js';
+import { linkOrCopy } from '../store/index.js';
+import { wrapError } from '../errors.js';
+import { tmpNameFor } from './fs-util.js';
+import type { BlobInfo, BlobInput } from './types.js';
+
+/**
+ * Write `input` to `dest` (which must not exist yet). A path input (the store's verified file) is
+ * linked or copied; a stream input is verified against `info` while written.
+ * MUST leave nothing at `dest` when it fails.
+ */
+export async function placeBlob(input: BlobInput, info: BlobInfo, dest: string, where: string): Promise<void> {
+  const tmp = tmpNameFor(dest);
+  try {
+    if (input.kind === 'path') {
+      await linkOrCopy(input.path, tmp);
+    } else {
+      const v = new VerifyingStream({ digest: info.digest, size: info.size, what: `writing blob ${shortDigest(info.digest)} to ${where}` });
+      await pipeline(input.stream, v, createWriteStream(tmp, { flags: 'wx' }));
+    }
+    await fsp.rename(tmp, dest);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw wrapError(err, `writing blob ${shortDigest(info.digest)} to ${where}`);
+  }
+}
+
+/** Size of a regular file, or undefined when absent / not a regular file. */
+export async function regularFileSize(path: string): Promise<number | undefined> {
+  try {
+    const st = await fsp.lstat(path);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}

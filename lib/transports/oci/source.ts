@@ -1,0 +1,68 @@
+/** OciSource: reads one image (or index) from an OCI image layout directory. */
+import { join } from 'node:path';
+import { promises as fsp } from 'node:fs';
+import { OcikitError, wrapError } from '../../errors.js';
+import { parseDigest, shortDigest, verifyBytes, type Digest } from '../../digest/index.js';
+import { MAX_MANIFEST_SIZE } from '../../manifest/index.js';
+import { readFileLimited, safeResolve } from '../fs-util.js';
+import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
+import { checkLayoutVersion, chooseFromLayout, layoutBlobPath, parseLayoutIndex, type LayoutChoice, OCI_LAYOUT_FILE } from './layout.js';
+
+export class OciSource implements ImageSource {
+  readonly properties = { concurrentGetBlob: 8 };
+  private constructor(
+    readonly reference: ImageReference,
+    private readonly root: string,
+    private readonly choice: LayoutChoice,
+  ) {}
+
+  /** Open the layout at `root` and resolve the selection; errors name the layout. */
+  static async open(reference: ImageReference, root: string, sel: { ref?: string; index?: number }): Promise<OciSource> {
+    const where = `oci:${root}`;
+    const st = await fsp.stat(root).catch((err) => {
+      throw wrapError(err, `opening ${where}`);
+    });
+    if (!st.isDirectory()) throw new OcikitError('E_BAD_INPUT', `opening ${where}: not a directory`);
+    const layoutFile = await readFileLimited(join(root, OCI_LAYOUT_FILE), 64 * 1024, `reading ${where}`).catch((err) => {
+      if ((err as OcikitError).code === 'E_NOT_FOUND') {
+        throw new OcikitError('E_NOT_FOUND', `opening ${where}: not an OCI layout (no oci-layout file)`);
+      }
+      throw err;
+    });
+    checkLayoutVersion(layoutFile, where);
+    const indexPath = await safeResolve(root, 'index.json', `reading ${where}`);
+    const indexBytes = await readFileLimited(indexPath, MAX_MANIFEST_SIZE, `reading ${where}/index.json`);
+    const index = parseLayoutIndex(indexBytes, where);
+    return new OciSource(reference, root, chooseFromLayout(index, indexBytes, sel, where));
+  }
+
+  async getManifest(instance?: Digest): Promise<ManifestBlob> {
+    if (instance === undefined) {
+      if (this.choice.kind === 'synthetic-index') return { bytes: this.choice.bytes, mediaType: this.choice.mediaType };
+      const d = this.choice.descriptor;
+      const bytes = await this.readVerified(parseDigest(d.digest, 'index.json entry'), d.size, 'manifest');
+      return { bytes, mediaType: d.mediaType ?? '' };
+    }
+    return { bytes: await this.readVerified(instance, -1, 'manifest'), mediaType: '' };
+  }
+
+  private async readVerified(d: Digest, size: number, what: string): Promise<Buffer> {
+    const label = `reading ${what} ${shortDigest(d)} from oci:${this.root}`;
+    const p = await safeResolve(this.root, layoutBlobPath(d), label);
+    const bytes = await readFileLimited(p, MAX_MANIFEST_SIZE, label);
+    verifyBytes(bytes, { digest: d, size, what: label });
+    return bytes;
+  }
+
+  async getBlob(info: BlobInfo): Promise<BlobPayload> {
+    const label = `reading blob ${shortDigest(info.digest)} from oci:${this.root}`;
+    const path = await safeResolve(this.root, layoutBlobPath(info.digest), label);
+    const st = await fsp.stat(path).catch((err) => {
+      throw wrapError(err, label);
+    });
+    if (!st.isFile()) throw new OcikitError('E_BAD_INPUT', `${label}: not a regular file`);
+    return { kind: 'path', path, size: st.size };
+  }
+
+  async close(): Promise<void> {}
+}
