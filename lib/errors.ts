@@ -93,8 +93,8 @@ function describeSysError(e: NodeJS.ErrnoException): string {
 }
 
 const SECRET_PATTERNS: Array<[RegExp, string]> = [
-  // user:password@ in URLs
-  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi, '$1***:***@'],
+  // user:password@ in http(s) URLs (not docker://name:tag@digest, which is no credential)
+  [/(\bhttps?:\/\/)[^\s/@:]+:[^\s/@]+@/gi, '$1***:***@'],
   // Authorization headers and bearer tokens
   [/\b(authorization\s*[:=]\s*)(basic|bearer)\s+[A-Za-z0-9._~+/=-]+/gi, '$1$2 ***'],
   [/\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 ***'],

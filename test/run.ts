@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensurePeers } from './helpers/peers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -17,6 +18,15 @@ function walk(dir: string, out: string[]): string[] {
     else if (name.endsWith('.test.js')) out.push(p);
   }
   return out;
+}
+
+// The setup: install the real peers (skopeo, umoci, docker-registry, dockerd, podman, ...) once,
+// before any test runs, so no two test files race on apt.
+try {
+  ensurePeers();
+} catch (err) {
+  console.error(String((err as Error).message));
+  process.exit(1);
 }
 
 const filters = process.argv.slice(2);

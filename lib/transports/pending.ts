@@ -17,7 +17,10 @@ export function pendingTransport(name: TransportName): ImageTransport {
     parseReference(within: string): ImageReference {
       const parsed: TransportReference = parseWithinTransport(name, within);
       const canonical = formatWithinTransport(parsed);
-      const dockerRef = 'ref' in parsed && parsed.ref ? String(parsed.ref) : 'name' in parsed && parsed.name ? String(parsed.name) : undefined;
+      // A DockerReference sits in `ref` (docker, docker-daemon, containers-storage) or `name` (docker-archive);
+      // oci-archive's `ref` is an OCI ref name, not a docker reference.
+      const candidate = 'name' in parsed ? parsed.name : 'ref' in parsed ? parsed.ref : undefined;
+      const dockerRef = typeof candidate === 'object' && candidate ? String(candidate) : undefined;
       return {
         transport,
         withinTransport: canonical,

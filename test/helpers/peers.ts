@@ -1,0 +1,68 @@
+/**
+ * The real programs the tests use as peers and oracles. The test setup (test/run.ts) installs every
+ * missing one with apt-get when running as root, after one `apt-get update`; otherwise it fails
+ * with the exact command to run. Tests never skip for a missing peer.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** Program name -> the Debian package that provides it. */
+export const PEERS: Record<string, string> = {
+  skopeo: 'skopeo',
+  umoci: 'umoci',
+  'docker-registry': 'docker-registry',
+  dockerd: 'docker.io',
+  docker: 'docker.io',
+  podman: 'podman',
+  openssl: 'openssl',
+  htpasswd: 'apache2-utils',
+  pigz: 'pigz',
+};
+
+/** Absolute path of a program on PATH (also /usr/sbin, /sbin), or undefined. */
+export function which(prog: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = join(d, prog);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+export function installCommand(progs: string[]): string {
+  const pkgs = [...new Set(progs.map((p) => PEERS[p] ?? p))];
+  return `apt-get update && apt-get install -y ${pkgs.join(' ')}`;
+}
+
+/** The path of a peer program, or an error naming the exact install command. */
+export function requirePeer(prog: string): string {
+  const p = which(prog);
+  if (!p) throw new Error(`test peer "${prog}" is missing; install it with: ${installCommand([prog])}`);
+  return p;
+}
+
+/** Install every missing peer (root: apt-get, one update first). Returns what was installed. */
+export function ensurePeers(progs: string[] = Object.keys(PEERS)): string[] {
+  const missing = progs.filter((p) => !which(p));
+  if (missing.length === 0) return [];
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot) throw new Error(`test peers missing: ${missing.join(', ')}; install them with: sudo ${installCommand(missing)}`);
+  const pkgs = [...new Set(missing.map((p) => PEERS[p] ?? p))];
+  process.stderr.write(`installing test peers: ${pkgs.join(' ')}\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const up = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  if (up.status !== 0) throw new Error(`apt-get update failed (exit ${up.status}); run: ${installCommand(missing)}`);
+  // policy-rc.d 101: packages (docker.io) must not start system services; the tests start their own.
+  const inst = spawnSync('sh', ['-c', `printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; apt-get install -y -qq --no-install-recommends ${pkgs.join(' ')}; rc=$?; rm -f /usr/sbin/policy-rc.d; exit $rc`], { stdio: 'inherit', env });
+  if (inst.status !== 0) throw new Error(`apt-get install failed (exit ${inst.status}); run: ${installCommand(missing)}`);
+  const still = missing.filter((p) => !which(p));
+  if (still.length) throw new Error(`peers still missing after install: ${still.join(', ')}`);
+  return pkgs;
+}
