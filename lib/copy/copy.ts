@@ -432,7 +432,12 @@ class Copier {
     try {
       payload = await this.source.getBlob(info);
     } catch (err) {
-      if (foreign && (err as OcikitError).code === 'E_NOT_FOUND') return undefined;
+      if ((err as OcikitError).code === 'E_NOT_FOUND') {
+        if (foreign) return undefined;
+        // The image was found; one of its blobs was not: the image is incomplete, which is not
+        // "image not found" (exit 2) but bad input (exit 1).
+        throw new OcikitError('E_BAD_INPUT', `${what}: the source does not have this blob (incomplete image): ${(err as Error).message}`, { cause: err });
+      }
       throw err;
     }
     const expect = { digest: info.digest, size: info.size, mediaType: info.mediaType, what };

@@ -104,7 +104,7 @@ export function inspectOutput(img: OpenedImage, opts: { name?: string; repoTags?
     RepoTags: opts.repoTags ?? [],
     ...(c.created ? { Created: c.created } : {}),
     DockerVersion: typeof c.docker_version === 'string' ? c.docker_version : '',
-    Labels: c.config?.Labels ?? null,
+    Labels: c.config?.Labels ? sortedKeys(c.config.Labels) : null,
     Architecture: c.architecture ?? '',
     ...(c.variant ? { Variant: c.variant } : {}),
     Os: c.os ?? '',
@@ -142,4 +142,9 @@ export function ociConfigView(c: ImageConfig): Record<string, unknown> {
   out.rootfs = c.rootfs ?? { type: 'layers', diff_ids: [] };
   put('history', c.history);
   return out;
+}
+
+/** A copy with keys in sorted order, as Go prints maps. */
+function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -1,0 +1,148 @@
+/**
+ * One conformance suite for ImageSource / ImageDestination, run against every transport
+ * (`conformanceSuite('oci', {...})`). It checks the contracts in lib/transports/types.ts with real
+ * copies: what a destination commits is what its source reads back, digests verified; nothing is
+ * visible before commit; a failed putBlob leaves nothing; missing blobs are E_NOT_FOUND.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { copyImage } from '../../lib/copy/index.js';
+import { digestBytes, type Digest } from '../../lib/digest/index.js';
+import { isOcikitError } from '../../lib/errors.js';
+import { parseConfig, parseManifest, type Descriptor } from '../../lib/manifest/index.js';
+import { BlobStore } from '../../lib/store/index.js';
+import { parseImageName } from '../../lib/transports/index.js';
+import type { ImageSource } from '../../lib/transports/types.js';
+import { fixture, tempDir } from '../helpers/paths.js';
+
+export interface TransportUnderTest {
+  /** An image name for a fresh location inside `dir`. */
+  imageName(dir: string): string;
+  /** Manifest formats this transport can hold ('oci', 'v2s2'). */
+  formats: Array<'oci' | 'v2s2'>;
+  /** Whether it can hold a multi-image index. */
+  supportsIndex: boolean;
+}
+
+async function readAll(src: ImageSource, d: Descriptor): Promise<Buffer> {
+  const p = await src.getBlob({ digest: d.digest as Digest, size: d.size });
+  const { readFile } = await import('node:fs/promises');
+  if (p.kind === 'path') return readFile(p.path);
+  const chunks: Buffer[] = [];
+  for await (const c of p.stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export function conformanceSuite(name: string, t: TransportUnderTest): void {
+  describe(`conformance: ${name}`, () => {
+    let store: BlobStore;
+    let dir: string;
+    before(() => {
+      dir = tempDir(`ocikit-conf-${name}-`);
+      store = BlobStore.open(join(dir, 'store'));
+    });
+    after(() => store.close());
+
+    for (const format of t.formats) {
+      it(`writes an image in ${format} format that its source reads back, every blob verified`, async () => {
+        const destName = t.imageName(join(dir, `img-${format}`));
+        const res = await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(destName), { store, format });
+        const src = await parseImageName(destName).newSource({ store });
+        try {
+          const m = await src.getManifest();
+          assert.equal(digestBytes(m.bytes), res.manifestDigest);
+          const parsed = parseManifest(m.bytes, m.mediaType || undefined);
+          assert.equal(parsed.kind, format === 'oci' ? 'oci-manifest' : 'docker-v2s2');
+          if (parsed.kind !== 'oci-manifest' && parsed.kind !== 'docker-v2s2') return;
+          const cfgBytes = await readAll(src, parsed.value.config);
+          assert.equal(digestBytes(cfgBytes), parsed.value.config.digest);
+          const cfg = parseConfig(cfgBytes);
+          assert.equal(cfg.rootfs?.diff_ids?.length, parsed.value.layers.length);
+          for (const l of parsed.value.layers) {
+            const got = await readAll(src, l);
+            assert.equal(got.length, l.size);
+            assert.equal(digestBytes(got), l.digest);
+          }
+        } finally {
+          await src.close();
+        }
+      });
+    }
+
+    it('source: a missing blob is E_NOT_FOUND', async () => {
+      const destName = t.imageName(join(dir, 'img-missing'));
+      await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(destName), { store, format: t.formats[0]! });
+      const src = await parseImageName(destName).newSource({ store });
+      try {
+        const absent = digestBytes('no such blob');
+        await assert.rejects(src.getBlob({ digest: absent, size: 12 }), (err) => isOcikitError(err, 'E_NOT_FOUND'));
+      } finally {
+        await src.close();
+      }
+    });
+
+    it('destination: nothing is visible before commit, and close() without commit leaves nothing', async () => {
+      const target = join(dir, 'img-uncommitted');
+      const destName = t.imageName(target);
+      const before = readdirSync(dir).sort();
+      const d = await parseImageName(destName).newDestination({ store });
+      const data = Buffer.from('some layer bytes');
+      await d.putBlob({ kind: 'stream', stream: Readable.from([data]) }, { digest: digestBytes(data), size: data.length });
+      await d.putManifest({ bytes: Buffer.from('{}'), mediaType: 'application/vnd.oci.image.manifest.v1+json' });
+      assert.equal(existsSync(target), false, 'target must not exist before commit');
+      await d.close();
+      assert.deepEqual(readdirSync(dir).sort(), before, 'close without commit must leave the parent as it was');
+    });
+
+    it('destination: putBlob from a stream that does not match its digest fails and keeps nothing', async () => {
+      const target = join(dir, 'img-badblob');
+      const d = await parseImageName(t.imageName(target)).newDestination({ store });
+      try {
+        const data = Buffer.from('the real bytes');
+        await assert.rejects(
+          d.putBlob({ kind: 'stream', stream: Readable.from([Buffer.from('other bytes!!!')]) }, { digest: digestBytes(data), size: data.length }),
+          (err) => isOcikitError(err, 'E_DIGEST_MISMATCH'),
+        );
+        assert.equal(await d.tryReusingBlob({ digest: digestBytes(data), size: data.length }), undefined);
+      } finally {
+        await d.close();
+      }
+      assert.equal(existsSync(target), false);
+    });
+
+    it('destination: a copy over an existing image replaces it, and content already there is not written again', async () => {
+      const destName = t.imageName(join(dir, 'img-again'));
+      const first = await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(destName), { store, format: t.formats[0]! });
+      const second = await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(destName), { store, format: t.formats[0]! });
+      assert.equal(second.manifestDigest, first.manifestDigest);
+      assert.equal(second.bytesRead, 0, 'the store already had every blob');
+      assert.equal(second.blobsCopied, 0, 'every blob was already at the destination');
+      assert.equal(second.blobsReused, 3);
+    });
+
+    if (t.supportsIndex) {
+      it('holds a multi-image index (--all) with every instance readable', async () => {
+        const destName = t.imageName(join(dir, 'img-multi'));
+        const res = await copyImage(parseImageName(`oci:${fixture('multiarch-oci')}:latest`), parseImageName(destName), { store, multiArch: 'all' });
+        const src = await parseImageName(destName).newSource({ store });
+        try {
+          const top = await src.getManifest();
+          assert.equal(digestBytes(top.bytes), res.manifestDigest);
+          const idx = parseManifest(top.bytes, top.mediaType || undefined);
+          assert.ok(idx.kind === 'oci-index' || idx.kind === 'docker-list');
+          if (idx.kind !== 'oci-index' && idx.kind !== 'docker-list') return;
+          assert.equal(idx.value.manifests.length, 2);
+          for (const d of idx.value.manifests) {
+            const inst = await src.getManifest(d.digest as Digest);
+            assert.equal(digestBytes(inst.bytes), d.digest);
+          }
+        } finally {
+          await src.close();
+        }
+      });
+    }
+  });
+}
