@@ -4,7 +4,7 @@ import { du, gc, ls, verify } from '../lib/store/index.js';
 import { type Command } from './command.js';
 import { openStore } from './context.js';
 
-const USAGE = 'ocikit store ls|du|verify [--repair]|gc [--dry-run]';
+const USAGE = 'ocikit store ls|du|rm REF...|verify [--repair]|gc [--dry-run]';
 
 function human(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -24,6 +24,7 @@ export const storeCommand: Command = {
   help: `Subcommands:
   ls               the refs the store remembers (what each copy wrote or read) and their manifest digests
   du               blobs, bytes and refs in the store
+  rm REF...        forget refs (as listed by ls), so gc may remove what only they reached
   verify           re-hash every blob and report corrupt or missing ones
       --repair     remove corrupt blobs (they are fetched again by the next copy that needs them)
   gc               remove blobs that no ref reaches
@@ -31,7 +32,7 @@ export const storeCommand: Command = {
   flags: { boolean: ['repair', 'dry-run'] },
   async run(args, g, io) {
     const sub = args._[0] === undefined ? undefined : String(args._[0]);
-    if (!sub || args._.length > 1) throw new OcikitError('E_USAGE', `store: expected one subcommand`, { hint: `usage: ${USAGE}` });
+    if (!sub || (args._.length > 1 && sub !== 'rm')) throw new OcikitError('E_USAGE', `store: expected one subcommand`, { hint: `usage: ${USAGE}` });
     const store = openStore(g);
     try {
       switch (sub) {
@@ -45,6 +46,15 @@ export const storeCommand: Command = {
           const r = du(store);
           if (g.json) io.stdout.write(JSON.stringify({ root: store.root, ...r }) + '\n');
           else io.stdout.write(`${store.root}: ${r.blobs} blobs, ${human(r.bytes)}, ${r.refs} refs\n`);
+          return 0;
+        }
+        case 'rm': {
+          const names = args._.slice(1).map(String);
+          if (names.length === 0) throw new OcikitError('E_USAGE', 'store rm: name at least one ref', { hint: 'see ocikit store ls' });
+          const known = new Set(store.refs().map((r) => r.name));
+          const missing = names.filter((n) => !known.has(n));
+          if (missing.length) throw new OcikitError('E_NOT_FOUND', `store rm: no such ref: ${missing.join(', ')}`);
+          for (const n of names) store.deleteRef(n);
           return 0;
         }
         case 'verify': {

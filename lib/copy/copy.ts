@@ -10,7 +10,7 @@
  * Every byte taken from a source is verified against its digest by the store on the way in.
  */
 import { promises as fsp } from 'node:fs';
-import { OcikitError, wrapError } from '../errors.js';
+import { OcikitError, isOcikitError, wrapError } from '../errors.js';
 import { digestBytes, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
 import {
   DOCKER_LIST,
@@ -20,6 +20,8 @@ import {
   chooseInstance,
   convertIndex,
   convertManifest,
+  encodeDockerList,
+  encodeOciIndex,
   hostPlatform,
   isNondistributableLayer,
   layerCompression,
@@ -39,6 +41,7 @@ import type { BlobStore } from '../store/index.js';
 import type { BlobInfo, ImageDestination, ImageReference, ImageSource, SystemContext } from '../transports/types.js';
 import { DEFAULT_LEVEL, compressLayer, decompressLayer, type CompressFormat, type StoredBlob } from './transform.js';
 import { runLimited } from './limit.js';
+import { WorkerPool } from '../pool/index.js';
 
 export type MultiArch = 'system' | 'all' | 'index-only';
 
@@ -46,7 +49,10 @@ export type MultiArch = 'system' | 'all' | 'index-only';
 export type ProgressEvent =
   | { type: 'manifest'; digest: Digest; mediaType: string; instance?: Digest }
   | { type: 'blob-start'; digest: Digest; size: number }
-  | { type: 'blob-done'; digest: Digest; size: number; how: 'reused-at-destination' | 'from-store' | 'fetched'; transformed?: 'compressed' | 'decompressed' }
+  /** A transform's progress: `done` of `total` input bytes of the blob that blob-start named. */
+  | { type: 'blob-progress'; digest: Digest; phase: 'decompressing' | 'compressing'; done: number; total: number }
+  /** `from` is the digest blob-start named, when the blob written differs from it. */
+  | { type: 'blob-done'; digest: Digest; size: number; how: 'reused-at-destination' | 'from-store' | 'fetched'; transformed?: 'compressed' | 'decompressed'; from?: Digest }
   | { type: 'committed'; digest: Digest };
 
 export interface CopyOptions {
@@ -70,6 +76,11 @@ export interface CopyOptions {
   compressLevel?: number;
   /** How many blobs at once, at most (further bounded by the transports' properties). */
   jobs?: number;
+  /**
+   * The worker pool for compression, decompression and hashing. Without one, copyImage starts a
+   * pool of `jobs` threads (default: the core count) on the first transform and closes it at the end.
+   */
+  pool?: WorkerPool;
   onProgress?: (ev: ProgressEvent) => void;
 }
 
@@ -113,10 +124,12 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
   const counters: Counters = { bytesRead: 0, bytesWritten: 0, blobsReused: 0, blobsCopied: 0 };
   let source: ImageSource | undefined;
   let dest: ImageDestination | undefined;
+  // A pool owned by this call starts its threads only if a layer needs transforming.
+  const ownPool = opts.pool ? undefined : new WorkerPool(opts.jobs ? { threads: opts.jobs } : {});
   try {
     source = await srcRef.newSource({ ...opts.sourceCtx, store });
     dest = await destRef.newDestination({ ...opts.destCtx, store });
-    const c = new Copier(source, dest, opts, counters);
+    const c = new Copier(source, dest, { ...opts, pool: opts.pool ?? ownPool! }, counters);
 
     // === 1. resolve the manifest
     const top = await source.getManifest();
@@ -139,10 +152,13 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return { manifestDigest: written.digest, mediaType: written.mediaType, ...counters, seconds };
   } catch (err) {
+    // Our errors already say what was being done and to which image; only foreign ones need context.
+    if (isOcikitError(err)) throw err;
     throw wrapError(err, `copying ${srcRef} to ${destRef}`);
   } finally {
     await dest?.close().catch(() => undefined);
     await source?.close().catch(() => undefined);
+    await ownPool?.close().catch(() => undefined);
     lease.release();
   }
 }
@@ -206,12 +222,13 @@ class Copier {
     }
     let out: { bytes: Buffer; mediaType: string };
     const subset = o.platforms && o.platforms.length > 0;
-    const filtered = subset ? { ...parsed, value: { ...parsed.value, manifests: chosen } } : parsed;
+    // A subset is a new index: encode it, so conversion below starts from the subset's own bytes.
+    const filtered: ParsedIndex = subset ? subsetIndex(parsed, chosen) : parsed;
     const unchanged = !subset && targetIndexType === parsed.mediaType && [...replaced].every(([k, v]) => k === v.digest);
     if (unchanged) {
       out = { bytes: Buffer.from(parsed.bytes), mediaType: parsed.mediaType };
     } else {
-      const conv = convertIndex(filtered as ParsedIndex, targetFormat, replaced);
+      const conv = convertIndex(filtered, targetFormat, replaced);
       out = { bytes: conv.bytes, mediaType: conv.mediaType };
     }
     const digest = digestBytes(out.bytes);
@@ -383,7 +400,7 @@ class Copier {
       if (reused) {
         job.out = outInfo;
         this.counters.blobsReused++;
-        this.opts.onProgress?.({ type: 'blob-done', digest: result.digest, size: result.size, how: 'reused-at-destination' });
+        this.opts.onProgress?.({ type: 'blob-done', digest: result.digest, size: result.size, how: 'reused-at-destination', from: info.digest });
         return;
       }
     }
@@ -396,6 +413,7 @@ class Copier {
       digest: result.digest,
       size: result.size,
       how,
+      ...(result.digest !== info.digest ? { from: info.digest } : {}),
       ...(job.target ? { transformed: job.target.compression === 'none' ? ('decompressed' as const) : ('compressed' as const) } : {}),
     });
   }
@@ -415,10 +433,13 @@ class Copier {
   private async transform(job: BlobJob, src: StoredBlob, what: string): Promise<StoredBlob> {
     const t = job.target!;
     const from = job.srcCompression as LayerCompression;
+    const pool = this.opts.pool;
+    const progress = (phase: 'decompressing' | 'compressing') => (done: number, total: number): void =>
+      this.opts.onProgress?.({ type: 'blob-progress', digest: job.src.digest, phase, done, total });
     let plain = src;
-    if (from !== 'none') plain = await decompressLayer(this.store, src, from, what);
+    if (from !== 'none') plain = await decompressLayer(this.store, src, from, what, { pool, onProgress: progress('decompressing') });
     if (t.compression === 'none') return plain;
-    return compressLayer(this.store, plain, t.format!, t.level!, what);
+    return compressLayer(this.store, plain, t.format!, t.level!, what, { pool, onProgress: progress('compressing') });
   }
 
   /**
@@ -445,6 +466,15 @@ class Copier {
     this.counters.bytesRead += res.size;
     return { blob: res, fetched: true };
   }
+}
+
+function subsetIndex(parsed: ParsedIndex, chosen: Descriptor[]): ParsedIndex {
+  if (parsed.kind === 'oci-index') {
+    const value = { ...parsed.value, manifests: chosen };
+    return { ...parsed, value, bytes: encodeOciIndex(value) };
+  }
+  const value = { ...parsed.value, manifests: chosen as typeof parsed.value.manifests };
+  return { ...parsed, value, bytes: encodeDockerList(value) };
 }
 
 function descToInfo(d: Descriptor): BlobInfo {

@@ -1,0 +1,499 @@
+/**
+ * The content-addressed blob store: one file per blob under `<root>/blobs/<algorithm>/<hex>`,
+ * written by tmp + rename, indexed in `<root>/index-v1.sqlite`.
+ */
+import { randomBytes, randomUUID, createHash } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  type Stats,
+} from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { threadId } from 'node:worker_threads';
+import {
+  algorithmOf,
+  digestBytes,
+  digestFile,
+  hexOf,
+  parseDigest,
+  shortDigest,
+  verifyBytes,
+  VerifyingStream,
+  type Digest,
+} from '../digest/index.js';
+import { isOcikitError, OcikitError, wrapError } from '../errors.js';
+import { IndexDb, INDEX_FILE, type BlobRow } from './index-db.js';
+import { BlobInfoCache } from './info-cache.js';
+import { linkOrCopy, type LinkMethod } from './link.js';
+import { defaultStoreDir } from './location.js';
+
+/** What `put` accepts: a stream, a file to copy in, or bytes in memory. */
+export type PutInput = NodeJS.ReadableStream | { path: string } | Uint8Array;
+
+/** What the caller knows about the content; every field given is verified. */
+export interface PutExpectation {
+  digest?: Digest;
+  /** bytes; undefined or -1 when unknown */
+  size?: number;
+  mediaType?: string;
+  /** describes the content in error messages: "layer sha256:ab12… from oci:/x" */
+  what: string;
+}
+
+export interface StoredBlob {
+  digest: Digest;
+  size: number;
+  path: string;
+}
+
+export interface RefEntry {
+  name: string;
+  digest: Digest;
+  /** ms since the epoch */
+  updated: number;
+}
+
+/** A hold on the store that keeps gc away from blobs used since it was taken. */
+export interface Lease {
+  release(): void;
+}
+
+/** The default limit of `readBytes`: manifests and configs are small; a layer read by mistake is not. */
+const DEFAULT_READ_LIMIT = 64 << 20;
+
+/**
+ * The one content-addressed blob store.
+ *
+ * PROMISES:
+ * - A file under blobs/ is complete and was verified against its name when it was placed there
+ *   (tmp + verify + rename); no reader ever sees a partial blob.
+ * - Several processes and threads may share one store: blob files are placed by atomic rename of
+ *   uniquely named tmp files, and the index is SQLite in WAL mode with a busy timeout.
+ * - A later change to a destination that received a blob by hard link can never make the store
+ *   serve wrong bytes: `stat` (which `has`, `open`, `readBytes` and `linkTo` go through) notices
+ *   the change and drops the blob (see `stat`).
+ */
+export class BlobStore {
+  readonly root: string;
+  readonly cache: BlobInfoCache;
+  /** @internal the index; maintenance.ts uses it */
+  readonly index: IndexDb;
+  readonly #tmpDir: string;
+  readonly #leases = new Set<string>();
+
+  private constructor(root: string, index: IndexDb) {
+    this.root = root;
+    this.index = index;
+    this.cache = new BlobInfoCache(index);
+    this.#tmpDir = join(root, 'tmp');
+  }
+
+  /**
+   * Open the store at `dir` (default: `defaultStoreDir()`), creating its directories and index.
+   * Throws E_STORE, with a hint, when the directory or the index cannot be used.
+   */
+  static open(dir: string = defaultStoreDir()): BlobStore {
+    const root = resolve(dir);
+    try {
+      mkdirSync(join(root, 'blobs', 'sha256'), { recursive: true });
+      mkdirSync(join(root, 'tmp'), { recursive: true });
+    } catch (err) {
+      const e = wrapError(err, `opening the blob store at ${root}`, 'E_STORE');
+      throw new OcikitError('E_STORE', e.message, { cause: err, hint: 'set OCIKIT_STORE to a writable directory' });
+    }
+    return new BlobStore(root, new IndexDb(join(root, INDEX_FILE)));
+  }
+
+  /** Where the blob with digest `d` lives (whether or not it exists). */
+  pathOf(d: Digest): string {
+    return join(this.root, 'blobs', algorithmOf(d), hexOf(d));
+  }
+
+  /**
+   * The blob's size and path if the store holds it intact; undefined otherwise. Marks it used (gc).
+   *
+   * TAMPER CHECK. Blobs reach destinations by `linkTo`, which may hard-link: the destination then
+   * shares the store file's inode, and an in-place write there (an editor, `>>`, a tool that
+   * patches a layer) silently changes the store's bytes too. Re-hashing on every use would cost
+   * as much as the copy it saves, so `put` records the file's size, mtime and inode, and this
+   * compares them: any write through any link moves mtime (and a replaced file has another inode).
+   * `put` stamps the mtime a whole second in the past, so even a write within the same coarse
+   * kernel clock tick as the put is seen. When they differ, the file is re-hashed (synchronously):
+   * if the content still matches, the new mtime is recorded; if not, the file and its row are
+   * removed silently and undefined is returned, so the caller fetches the blob again.
+   * Reflinks and copies never share bytes, so they never trip this.
+   */
+  stat(d: Digest): { size: number; path: string } | undefined {
+    this.#assertOpen();
+    const digest = parseDigest(d, 'blob digest');
+    return this.#db(`looking up blob ${shortDigest(digest)}`, () => this.#stat(digest, 2));
+  }
+
+  #stat(d: Digest, attempts: number): { size: number; path: string } | undefined {
+    const path = this.pathOf(d);
+    const st = statQuiet(path);
+    if (!st || !st.isFile()) return undefined;
+    const row = this.index.getBlob.get(d);
+    if (row && matchesRow(row, st)) {
+      // The row may vanish between our read and this write: gc deleted it and is unlinking the
+      // file under the same write lock. Zero changes means exactly that.
+      if (this.index.touchBlob.run(Date.now(), d).changes === 1) return { size: st.size, path };
+      if (!existsSync(path)) return undefined;
+    }
+    // Slow path: the file changed since we trusted it, or it has no row (a put that crashed
+    // between rename and insert, or an index that was rebuilt). Hash what is there.
+    const ok = (row === undefined || row.size === st.size) && hashFileSync(path, algorithmOf(d)) === d;
+    const now = statQuiet(path);
+    if (!now || now.ino !== st.ino || now.mtimeMs !== st.mtimeMs || now.size !== st.size) {
+      // Replaced or written while we hashed (another put renaming a fresh copy in): look again.
+      return attempts > 1 ? this.#stat(d, attempts - 1) : undefined;
+    }
+    if (!ok) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+      this.index.deleteBlob.run(d);
+      return undefined;
+    }
+    this.index.upsertBlob.run({ digest: d, size: st.size, mediaType: row?.media_type ?? null, now: Date.now(), mtimeMs: st.mtimeMs, ino: st.ino });
+    return { size: st.size, path };
+  }
+
+  /** True when the store holds `d` intact (same check as `stat`). */
+  has(d: Digest): boolean {
+    return this.stat(d) !== undefined;
+  }
+
+  /**
+   * Store content, verifying it against `expect` on the way in, and return where it is.
+   *
+   * - Stream and bytes are written to `<root>/tmp/<hex>.<pid>.<threadId>.<random>.tmp` through a
+   *   verifying stream; a `{path}` is copied (reflink where the filesystem can) and then THE COPY
+   *   is hashed, so what is verified is what is stored even if the source changes meanwhile.
+   * - On success the tmp file is made read-only and renamed onto `blobs/<alg>/<hex>`; rename is
+   *   atomic, so two writers of one digest (threads or processes) both succeed and leave one
+   *   complete file. The tmp file is removed in every case.
+   * - MUST fail with E_DIGEST_MISMATCH / E_SIZE_MISMATCH (naming `expect.what`) and leave nothing
+   *   in blobs/ or tmp/ when the content is not what was expected.
+   * - If `expect.digest` is already stored intact, a stream is drained and nothing is written.
+   * - Without `expect.digest`, the digest (sha256) is computed and returned.
+   */
+  async put(input: PutInput, expect: PutExpectation): Promise<StoredBlob> {
+    this.#assertOpen();
+    const want = expect.digest === undefined ? undefined : parseDigest(expect.digest, expect.what);
+    const wantSize = expect.size !== undefined && expect.size >= 0 ? expect.size : undefined;
+
+    if (want) {
+      const have = this.stat(want);
+      if (have) {
+        if (wantSize !== undefined && wantSize !== have.size) {
+          throw new OcikitError('E_SIZE_MISMATCH', `${expect.what}: expected ${wantSize} bytes, but ${shortDigest(want)} has ${have.size}`);
+        }
+        if (expect.mediaType) this.#recordMediaType(want, expect.mediaType);
+        await drain(input);
+        return { digest: want, size: have.size, path: have.path };
+      }
+    }
+
+    const algorithm = want ? algorithmOf(want) : 'sha256';
+    const stem = want ? hexOf(want) : randomBytes(8).toString('hex');
+    const tmp = join(this.#tmpDir, `${stem}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      let got: { digest: Digest; size: number };
+      if (input instanceof Uint8Array) {
+        got = { digest: verifyBytes(input, { digest: want, size: wantSize, what: expect.what }), size: input.length };
+        await writeFile(tmp, input, { flag: 'wx' });
+      } else if (isStream(input)) {
+        const verifier = new VerifyingStream({ digest: want, size: wantSize, what: expect.what });
+        const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 });
+        try {
+          await pipeline(input, verifier, out);
+        } finally {
+          // On an early failure the file may still be opening: wait until the stream has closed
+          // its descriptor, or the file would appear after `finally` below removed it.
+          if (!out.closed) await new Promise<void>((r) => out.once('close', () => r()));
+        }
+        got = { digest: verifier.digest!, size: verifier.size };
+      } else {
+        // Copy first, hash the copy: verifying the source and then copying it would let the
+        // source change in between (TOCTOU). COPYFILE_FICLONE reflinks where it can, else copies.
+        await copyFile(input.path, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+        got = await digestFile(tmp, algorithm);
+        verifyHashed(got, { digest: want, size: wantSize, what: expect.what });
+      }
+
+      // Stamp the mtime a whole second in the past (see stat), then make the file read-only:
+      // store files are never written in place.
+      await utimes(tmp, new Date(), Math.floor(Date.now() / 1000) - 1);
+      await chmod(tmp, 0o444);
+
+      const final = this.pathOf(got.digest);
+      // Another writer may have placed this digest while we were writing; keep theirs.
+      let placed = this.#stat(got.digest, 2);
+      if (!placed) {
+        if (algorithm !== 'sha256') await mkdir(join(this.root, 'blobs', algorithm), { recursive: true });
+        await renameIntoPlace(tmp, final);
+        const st = statSync(final);
+        this.index.upsertBlob.run({ digest: got.digest, size: st.size, mediaType: expect.mediaType ?? null, now: Date.now(), mtimeMs: st.mtimeMs, ino: st.ino });
+        placed = { size: st.size, path: final };
+      } else if (expect.mediaType) {
+        this.#recordMediaType(got.digest, expect.mediaType);
+      }
+      return { digest: got.digest, size: placed.size, path: final };
+    } catch (err) {
+      if (isOcikitError(err)) throw err;
+      throw wrapError(err, `storing ${expect.what} in ${this.root}`, isSqliteError(err) ? 'E_STORE' : 'E_IO');
+    } finally {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** A stream of the blob's bytes. E_NOT_FOUND when the store does not hold it intact. */
+  open(d: Digest): Readable {
+    const st = this.stat(d);
+    if (!st) throw notFound(d);
+    // Open the descriptor now so that a gc or repair unlinking the file after this call cannot
+    // turn into a stream error later: the open descriptor keeps the inode readable.
+    let fd: number;
+    try {
+      fd = openSync(st.path, 'r');
+    } catch (err) {
+      throw wrapError(err, `reading blob ${shortDigest(d)} from the store`);
+    }
+    return createReadStream('', { fd, highWaterMark: 1 << 20 });
+  }
+
+  /**
+   * The blob's bytes, verified against its digest (cheap at manifest sizes). E_NOT_FOUND when
+   * absent (or found corrupt, in which case it is removed); E_MANIFEST_TOO_BIG above `maxSize`.
+   */
+  async readBytes(d: Digest, maxSize: number = DEFAULT_READ_LIMIT): Promise<Buffer> {
+    const st = this.stat(d);
+    if (!st) throw notFound(d);
+    if (st.size > maxSize) {
+      throw new OcikitError('E_MANIFEST_TOO_BIG', `reading blob ${shortDigest(d)} from the store: ${st.size} bytes, more than the limit of ${maxSize}`);
+    }
+    let data: Buffer;
+    try {
+      data = await readFile(st.path);
+    } catch (err) {
+      throw wrapError(err, `reading blob ${shortDigest(d)} from the store`);
+    }
+    if (digestBytes(data, algorithmOf(d)) !== d) {
+      // Changed without moving size, mtime or inode: rare, but never hand out wrong bytes.
+      this.#drop(d, st.path);
+      throw new OcikitError('E_NOT_FOUND', `reading blob ${shortDigest(d)} from the store: it was corrupt and has been removed`);
+    }
+    return data;
+  }
+
+  /**
+   * Make `dest` a copy of the blob: reflink, else hard link, else plain copy (see linkOrCopy).
+   * `dest` MUST NOT exist (E_IO otherwise) and its directory MUST exist; the caller stages it.
+   * The file is read-only (the store's mode). E_NOT_FOUND when the blob is absent.
+   */
+  async linkTo(d: Digest, dest: string): Promise<LinkMethod> {
+    const st = this.stat(d);
+    if (!st) throw notFound(d);
+    try {
+      return await linkOrCopy(st.path, dest);
+    } catch (err) {
+      throw wrapError(err, `placing blob ${shortDigest(d)} at ${dest}`);
+    }
+  }
+
+  /** Point the ref `name` (e.g. "docker.io/library/busybox:latest") at a manifest digest. */
+  setRef(name: string, manifest: Digest): void {
+    this.#assertOpen();
+    this.#db(`setting ref ${name}`, () => this.index.setRef.run(name, parseDigest(manifest, `ref ${name}`), Date.now()));
+  }
+
+  getRef(name: string): Digest | undefined {
+    this.#assertOpen();
+    return this.#db(`reading ref ${name}`, () => this.index.getRef.get(name)?.digest as Digest | undefined);
+  }
+
+  deleteRef(name: string): void {
+    this.#assertOpen();
+    this.#db(`deleting ref ${name}`, () => this.index.deleteRef.run(name));
+  }
+
+  /** Every ref, by name. */
+  refs(): RefEntry[] {
+    this.#assertOpen();
+    return this.#db('listing refs', () =>
+      this.index.allRefs.all().map((r) => ({ name: r.name, digest: r.digest as Digest, updated: r.updated })),
+    );
+  }
+
+  /**
+   * Take a lease for the duration of a copy: gc keeps every blob used (put, stat, linked) since
+   * the oldest live lease started. A lease whose process died is ignored and removed by gc.
+   * Release it when done; `close` releases the ones still held.
+   */
+  lease(): Lease {
+    this.#assertOpen();
+    const id = randomUUID();
+    this.#db('taking a store lease', () => this.index.insertLease.run(id, process.pid, Date.now()));
+    this.#leases.add(id);
+    return {
+      release: () => {
+        if (!this.#leases.delete(id)) return;
+        try {
+          this.index.deleteLease.run(id);
+        } catch {
+          // closed or busy: gc removes leases of dead processes anyway
+        }
+      },
+    };
+  }
+
+  /** Release held leases and close the index. Idempotent. */
+  close(): void {
+    if (!this.index.open) return;
+    for (const id of this.#leases) {
+      try {
+        this.index.deleteLease.run(id);
+      } catch {
+        // see lease()
+      }
+    }
+    this.#leases.clear();
+    this.index.close();
+  }
+
+  /** Remove a blob file and its row, ignoring what is already gone. */
+  #drop(d: Digest, path: string): void {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+    try {
+      this.index.deleteBlob.run(d);
+    } catch {
+      // the file is gone; a stale row is dropped by the next stat or verify
+    }
+  }
+
+  #recordMediaType(d: Digest, mediaType: string): void {
+    try {
+      const row = this.index.getBlob.get(d);
+      if (row && row.media_type === null) {
+        this.index.upsertBlob.run({ digest: d, size: row.size, mediaType, now: row.last_used, mtimeMs: row.mtime_ms, ino: row.ino });
+      }
+    } catch {
+      // advisory
+    }
+  }
+
+  #db<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (isOcikitError(err)) throw err;
+      throw wrapError(err, `${what} in the store ${this.root}`, 'E_STORE');
+    }
+  }
+
+  #assertOpen(): void {
+    if (!this.index.open) throw new OcikitError('E_STORE', `the blob store at ${this.root} is closed`);
+  }
+}
+
+function notFound(d: Digest): OcikitError {
+  return new OcikitError('E_NOT_FOUND', `blob ${shortDigest(d)} is not in the store`);
+}
+
+function matchesRow(row: BlobRow, st: Stats): boolean {
+  return row.size === st.size && row.mtime_ms === st.mtimeMs && row.ino === st.ino;
+}
+
+function statQuiet(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hash a file synchronously with 1 MiB reads (stat is synchronous; this is its rare slow path). */
+export function hashFileSync(path: string, algorithm = 'sha256'): Digest | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const h = createHash(algorithm);
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+    }
+    return `${algorithm}:${h.digest('hex')}` as Digest;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function verifyHashed(got: { digest: Digest; size: number }, expect: { digest?: Digest; size?: number; what: string }): void {
+  if (expect.size !== undefined && got.size !== expect.size) {
+    throw new OcikitError('E_SIZE_MISMATCH', `${expect.what}: got ${got.size} bytes, expected ${expect.size}`);
+  }
+  if (expect.digest !== undefined && got.digest !== expect.digest) {
+    throw new OcikitError('E_DIGEST_MISMATCH', `${expect.what}: content has digest ${got.digest}, expected ${expect.digest}`);
+  }
+}
+
+/**
+ * rename(tmp, final), treating "someone else already placed it" as success. On POSIX rename
+ * replaces atomically and these cases are rare (the tmp vanished: a stale-tmp sweep by gc; other
+ * platforms refuse to replace); the existing file's content is the same digest either way.
+ */
+async function renameIntoPlace(tmp: string, final: string): Promise<void> {
+  try {
+    await rename(tmp, final);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code === 'ENOENT' || code === 'EEXIST' || code === 'EPERM') && existsSync(final)) return;
+    throw err;
+  }
+}
+
+function isStream(x: unknown): x is NodeJS.ReadableStream {
+  return typeof x === 'object' && x !== null && typeof (x as { pipe?: unknown }).pipe === 'function';
+}
+
+/** Consume and discard a stream input (the blob is already stored); errors do not matter then. */
+async function drain(input: PutInput): Promise<void> {
+  if (!isStream(input)) return;
+  try {
+    for await (const _ of input as AsyncIterable<unknown>) {
+      // discard
+    }
+  } catch {
+    // the store already holds verified content for this digest
+  }
+}
+
+function isSqliteError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'SqliteError' || (err as { code?: unknown }).code?.toString().startsWith('SQLITE_') === true);
+}

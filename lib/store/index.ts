@@ -1,0 +1,7 @@
+/** The content-addressed blob store, its SQLite index and the blob-info cache. See README.md. */
+export { BlobStore, type Lease, type PutExpectation, type PutInput, type RefEntry, type StoredBlob } from './blob-store.js';
+export { BlobInfoCache, type CompressionFormat, type Variant } from './info-cache.js';
+export { INDEX_FILE } from './index-db.js';
+export { linkOrCopy, type LinkMethod } from './link.js';
+export { defaultStoreDir } from './location.js';
+export { du, gc, ls, manifestChildren, verify, type DiskUsage, type GcResult, type RefListing, type VerifyResult } from './maintenance.js';

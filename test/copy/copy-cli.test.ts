@@ -1,0 +1,242 @@
+/** ocikit copy through the CLI: options, the store's memory, atomicity, and concurrent use of one store. */
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { cliPath, fixture, tempDir } from '../helpers/paths.js';
+import { ocikit, ocikitAsync } from '../helpers/cli.js';
+import { makeTar } from '../../fixtures/generate.js';
+
+const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const HELLO = `oci:${fixture('hello-oci')}:latest`;
+let dir: string;
+
+function ok(args: string[]): string {
+  const r = ocikit(args);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+function readManifest(d: string): { mediaType: string; config: { digest: string }; layers: Array<{ digest: string; mediaType: string; size: number }> } {
+  return JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
+}
+
+/** An OCI layout holding one image with one uncompressed layer of `size` random bytes. */
+async function bigLayout(root: string, size: number): Promise<void> {
+  mkdirSync(join(root, 'blobs', 'sha256'), { recursive: true });
+  writeFileSync(join(root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  const tar = await makeTar([{ name: 'big.bin', content: randomBytes(size).toString('latin1') }]);
+  const put = (b: Buffer | string): { digest: string; size: number } => {
+    const buf = Buffer.isBuffer(b) ? b : Buffer.from(b);
+    writeFileSync(join(root, 'blobs', 'sha256', sha(buf).slice(7)), buf);
+    return { digest: sha(buf), size: buf.length };
+  };
+  const layer = put(tar);
+  const cfg = put(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] }, config: {} }));
+  const m = put(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...cfg }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }] }));
+  writeFileSync(join(root, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+}
+
+describe('ocikit copy', () => {
+  before(() => {
+    dir = tempDir('ocikit-copy-');
+  });
+
+  it('--json prints one result on stdout; progress goes to stderr; -q silences it', () => {
+    const store = join(dir, 'store-json');
+    const r = ocikit(['--store', store, 'copy', '--json', HELLO, `dir:${join(dir, 'json')}`]);
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout) as { manifestDigest: string; bytesRead: number; blobsCopied: number };
+    assert.equal(res.manifestDigest, sha(readFileSync(join(dir, 'json', 'manifest.json'))));
+    assert.equal(res.blobsCopied, 3);
+    assert.match(r.stderr, /Copying blob/);
+    const q = ocikit(['--store', store, 'copy', '-q', HELLO, `dir:${join(dir, 'json')}`]);
+    assert.equal(q.stderr, '');
+    assert.equal(q.stdout, '');
+  });
+
+  it('--digestfile writes the manifest digest; --preserve-digests refuses a format change', () => {
+    const store = join(dir, 'store-digest');
+    const df = join(dir, 'digest.txt');
+    ok(['--store', store, 'copy', '-q', '--digestfile', df, HELLO, `dir:${join(dir, 'df')}`]);
+    assert.equal(readFileSync(df, 'utf8'), sha(readFileSync(join(dir, 'df', 'manifest.json'))));
+    ok(['--store', store, 'copy', '-q', '--preserve-digests', HELLO, `oci:${join(dir, 'pd')}:x`]);
+    const r = ocikit(['--store', store, 'copy', '-q', '--preserve-digests', '--format', 'v2s2', HELLO, `dir:${join(dir, 'pd2')}`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--preserve-digests/);
+    assert.equal(existsSync(join(dir, 'pd2')), false);
+  });
+
+  it('--dest-decompress then --dest-compress: same diff IDs; the second conversion reuses the store', () => {
+    const store = join(dir, 'store-comp');
+    ok(['--store', store, 'copy', '-q', '--dest-decompress', HELLO, `dir:${join(dir, 'plain')}`]);
+    const plain = readManifest(join(dir, 'plain'));
+    const cfg = JSON.parse(readFileSync(join(dir, 'plain', plain.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
+    assert.deepEqual(plain.layers.map((l) => l.digest), cfg.rootfs.diff_ids, 'decompressed layers are their diff IDs');
+    assert.ok(plain.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar'));
+    const src = readManifest(join(dir, 'plain'));
+    for (const l of src.layers) assert.equal(sha(readFileSync(join(dir, 'plain', l.digest.slice(7)))), l.digest);
+
+    const out = ok(['--store', store, 'copy', '-q', '--json', '--dest-compress', `dir:${join(dir, 'plain')}`, `dir:${join(dir, 'regz')}`]);
+    const regz = readManifest(join(dir, 'regz'));
+    assert.ok(regz.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'));
+    for (const [i, l] of regz.layers.entries()) {
+      assert.equal(sha(gunzipSync(readFileSync(join(dir, 'regz', l.digest.slice(7))))), cfg.rootfs.diff_ids[i]);
+    }
+    assert.equal((JSON.parse(out) as { bytesRead: number }).bytesRead, 0, 'every source blob was already in the store');
+    // Decompressing the original again needs no work: the store knows each layer's uncompressed form.
+    const again = JSON.parse(ok(['--store', store, 'copy', '-q', '--json', '--dest-decompress', HELLO, `dir:${join(dir, 'plain2')}`])) as { bytesRead: number };
+    assert.equal(again.bytesRead, 0);
+    assert.deepEqual(readManifest(join(dir, 'plain2')), plain);
+  });
+
+  it('--platform copies a subset of an index as an index; --multi-arch index-only copies just the index; default picks one image', () => {
+    const store = join(dir, 'store-plat');
+    const src = `oci:${fixture('multiarch-oci')}:latest`;
+    ok(['--store', store, 'copy', '-q', '--platform', 'linux/arm64', src, `dir:${join(dir, 'arm')}`]);
+    const idx = JSON.parse(readFileSync(join(dir, 'arm', 'manifest.json'), 'utf8')) as { manifests: Array<{ digest: string; platform: { architecture: string } }> };
+    assert.deepEqual(idx.manifests.map((m) => m.platform.architecture), ['arm64']);
+    assert.ok(existsSync(join(dir, 'arm', `${idx.manifests[0]!.digest.slice(7)}.manifest.json`)));
+
+    ok(['--store', store, 'copy', '-q', '--multi-arch', 'index-only', src, `dir:${join(dir, 'idxonly')}`]);
+    assert.deepEqual(readdirSync(join(dir, 'idxonly')).sort(), ['manifest.json', 'version']);
+
+    ok(['--store', store, '--override-arch', 'arm64', 'copy', '-q', src, `dir:${join(dir, 'one')}`]);
+    assert.equal(sha(readFileSync(join(dir, 'one', 'manifest.json'))), idx.manifests[0]!.digest);
+
+    const r = ocikit(['--store', store, 'copy', '-q', '--platform', 'linux/s390x', src, `dir:${join(dir, 'none')}`]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /linux\/s390x.*linux\/amd64, linux\/arm64/);
+  });
+
+  it('blobs reach a destination on the store\'s filesystem by hard link, and an in-place write there cannot corrupt the store', () => {
+    const store = join(dir, 'store-link');
+    ok(['--store', store, 'copy', '-q', HELLO, `dir:${join(dir, 'linked')}`]);
+    const m = readManifest(join(dir, 'linked'));
+    const l = m.layers[1]!;
+    const destFile = join(dir, 'linked', l.digest.slice(7));
+    const storeFile = join(store, 'blobs', 'sha256', l.digest.slice(7));
+    assert.equal(statSync(destFile).ino, statSync(storeFile).ino, 'hard link, no byte copy');
+    // Somebody edits the destination in place.
+    chmodSync(destFile, 0o644);
+    const b = readFileSync(destFile);
+    b[10] = b[10]! ^ 1;
+    writeFileSync(destFile, b);
+    // The next copy must not hand out the changed bytes: it notices, drops the blob and fetches again.
+    ok(['--store', store, 'copy', '-q', HELLO, `dir:${join(dir, 'linked2')}`]);
+    assert.equal(sha(readFileSync(join(dir, 'linked2', l.digest.slice(7)))), l.digest);
+  });
+
+  it('store verify finds a corrupted blob, --repair removes it, and the next copy fetches it again', () => {
+    const store = join(dir, 'store-verify');
+    ok(['--store', store, 'copy', '-q', HELLO, `oci:${join(dir, 'v')}:x`]);
+    const clean = ocikit(['--store', store, 'store', 'verify']);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.match(clean.stdout, /0 corrupt/);
+    const blobs = readdirSync(join(store, 'blobs', 'sha256'));
+    const victim = blobs.map((h) => join(store, 'blobs', 'sha256', h)).sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+    const st = statSync(victim);
+    chmodSync(victim, 0o644);
+    const b = readFileSync(victim);
+    b[b.length - 20] = b[b.length - 20]! ^ 0xff;
+    writeFileSync(victim, b);
+    utimesSync(victim, st.atime, st.mtime); // only re-hashing can tell
+    const bad = ocikit(['--store', store, 'store', 'verify']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, new RegExp(`corrupt: sha256:${victim.slice(-64)}`));
+    const fix = ocikit(['--store', store, 'store', 'verify', '--repair']);
+    assert.equal(fix.code, 0);
+    assert.equal(existsSync(victim), false);
+    const res = JSON.parse(ok(['--store', store, 'copy', '-q', '--json', HELLO, `dir:${join(dir, 'v2')}`])) as { bytesRead: number };
+    assert.ok(res.bytesRead > 0, 'the removed blob was fetched again');
+    assert.equal(sha(readFileSync(victim)), `sha256:${victim.slice(-64)}`);
+  });
+
+  it('store gc removes only what no ref reaches; ls, du and rm report and forget', () => {
+    const store = join(dir, 'store-gc');
+    const blobs = (): string[] => readdirSync(join(store, 'blobs', 'sha256')).sort();
+    ok(['--store', store, 'copy', '-q', `oci:${fixture('multiarch-oci')}:latest`, `dir:${join(dir, 'g0')}`, '--all']);
+    const multiOnly = blobs();
+    ok(['--store', store, 'copy', '-q', '--dest-decompress', HELLO, `dir:${join(dir, 'g1')}`]);
+    const all = blobs();
+    const helloOnly = all.filter((h) => !multiOnly.includes(h));
+    assert.ok(helloOnly.length >= 4, 'hello brings its manifest, config, a layer and decompressed variants');
+    const ls = JSON.parse(ok(['--store', store, '--json', 'store', 'ls'])) as Array<{ name: string; digest: string }>;
+    const helloRefs = ls.map((r) => r.name).filter((n) => n.includes('hello-oci') || n.endsWith('/g1'));
+    assert.equal(helloRefs.length, 2, 'the source and the destination of the copy');
+    const dry = JSON.parse(ok(['--store', store, '--json', 'store', 'gc', '--dry-run'])) as { removed: string[] };
+    assert.deepEqual(dry.removed, [], 'every blob is reachable from a ref');
+    const du = JSON.parse(ok(['--store', store, '--json', 'store', 'du'])) as { blobs: number; refs: number };
+    assert.equal(du.blobs, all.length);
+    assert.equal(du.refs, 4);
+    ok(['--store', store, 'store', 'rm', ...helloRefs]);
+    const gc = JSON.parse(ok(['--store', store, '--json', 'store', 'gc'])) as { removed: string[] };
+    // The shared base layer stays reachable, and so does its decompressed variant (kept for later conversions).
+    const base = '2011f08e557a428b717554da42e8289d96422634147bd76a352880e0e598f8b0';
+    const baseTar = sha(gunzipSync(readFileSync(join(fixture('hello-oci'), 'blobs', 'sha256', base)))).slice(7);
+    assert.ok(helloOnly.includes(baseTar));
+    assert.deepEqual(gc.removed.map((d) => d.slice(7)).sort(), helloOnly.filter((h) => h !== baseTar), 'exactly the blobs only hello reached');
+    assert.deepEqual(blobs(), [...multiOnly, baseTar].sort(), 'the multi-arch image, its shared base layer and that layer\'s variant stay');
+    const v = ocikit(['--store', store, 'store', 'verify']);
+    assert.equal(v.code, 0);
+  });
+
+  it('two copies into one store at once both succeed', async () => {
+    const store = join(dir, 'store-two');
+    const [a, b] = await Promise.all([
+      ocikitAsync(['--store', store, 'copy', '-q', '--dest-decompress', HELLO, `dir:${join(dir, 'two-a')}`]),
+      ocikitAsync(['--store', store, 'copy', '-q', '--dest-decompress', HELLO, `dir:${join(dir, 'two-b')}`]),
+    ]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.deepEqual(readManifest(join(dir, 'two-a')), readManifest(join(dir, 'two-b')));
+    const v = ocikit(['--store', store, 'store', 'verify']);
+    assert.equal(v.code, 0, v.stdout);
+  });
+
+  it('an interrupted copy leaves the destination as it was', async () => {
+    const src = join(dir, 'big');
+    await bigLayout(src, 48 << 20);
+    const target = join(dir, 'interrupted');
+    ok(['--store', join(dir, 'store-int0'), 'copy', '-q', HELLO, `dir:${target}`]);
+    const before = readFileSync(join(target, 'manifest.json'));
+    const child = spawn(process.execPath, [cliPath, '--store', join(dir, 'store-int'), 'copy', '-q', '--dest-compress', '--dest-compress-level', '9', `oci:${src}:latest`, `dir:${target}`]);
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    await new Promise((r) => setTimeout(r, 400));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    assert.notEqual(code, 0, `the copy was interrupted: ${stderr}`);
+    assert.deepEqual(readFileSync(join(target, 'manifest.json')), before, 'the old image is still there, whole');
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.ocikit-')), [], 'no staging directory left');
+  });
+
+  it('--help works for every command', () => {
+    for (const c of ['copy', 'inspect', 'manifest-digest', 'list-tags', 'store']) {
+      const r = ocikit([c, '--help']);
+      assert.equal(r.code, 0, c);
+      assert.match(r.stdout, new RegExp(`Usage: ocikit ${c === 'store' ? 'store' : c}`));
+    }
+    const top = ocikit(['--help']);
+    assert.equal(top.code, 0);
+    assert.match(top.stdout, /Commands:/);
+  });
+
+  it('manifest-digest prints the digest of a manifest file and refuses a non-manifest', () => {
+    const f = join(dir, 'df', 'manifest.json');
+    assert.equal(ok(['manifest-digest', f]).trim(), sha(readFileSync(f)));
+    writeFileSync(join(dir, 'notjson'), 'hello');
+    const r = ocikit(['manifest-digest', join(dir, 'notjson')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ocikit: .*malformed/);
+  });
+
+  it('an unknown flag is a usage error naming it', () => {
+    const r = ocikit(['copy', '--frobnicate', HELLO, `dir:${join(dir, 'x')}`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ocikit: copy: unknown flag --frobnicate/);
+  });
+});
