@@ -1,0 +1,25 @@
+/**
+ * ocikit's public API: copy and inspect images between transports, through the blob store.
+ *
+ * ```ts
+ * import { copyImage, parseImageName, openStore } from 'ocikit';
+ * const store = openStore();
+ * await copyImage(parseImageName('oci:/tmp/x:latest'), parseImageName('dir:/tmp/y'), { store, format: 'v2s2' });
+ * store.close();
+ * ```
+ */
+import { BlobStore, defaultStoreDir } from './store/index.js';
+
+export { copyImage, writeDigestFile } from './copy/index.js';
+export type { CopyOptions, CopyResult, MultiArch, ProgressEvent, CompressFormat } from './copy/index.js';
+export { parseImageName, transportNames } from './transports/index.js';
+export type { ImageReference, ImageSource, ImageDestination, SystemContext, BlobInfo } from './transports/types.js';
+export { openImage, inspectOutput, ociConfigView } from './image/index.js';
+export { BlobStore, defaultStoreDir, verify, gc, du, ls } from './store/index.js';
+export { OcikitError, isOcikitError, exitCodeFor, type ErrorCode } from './errors.js';
+export type { Digest } from './digest/index.js';
+
+/** Open the blob store at `dir` (default: $OCIKIT_STORE, else $XDG_DATA_HOME/ocikit). */
+export function openStore(dir: string = defaultStoreDir()): BlobStore {
+  return BlobStore.open(dir);
+}
