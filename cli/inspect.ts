@@ -3,7 +3,7 @@ import { inspectOutput, ociConfigView, openImage, rawManifestOf } from '../lib/i
 import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { positionals, type Command } from './command.js';
-import { openStore, repositoryName, systemContext } from './context.js';
+import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, repositoryName, systemContext } from './context.js';
 
 const USAGE = 'ocikit inspect [options] IMAGE-NAME';
 
@@ -14,8 +14,10 @@ export const inspectCommand: Command = {
   help: `Options:
       --raw        print the raw manifest (or, with --config, the raw config blob)
       --config     print the image config (in OCI form; raw with --raw)
-  -n, --no-tags    do not list the repository's tags (docker:// only)`,
-  flags: { boolean: ['raw', 'config', 'no-tags', 'n'], string: ['format'] },
+  -n, --no-tags    do not list the repository's tags (docker:// only)
+
+${REGISTRY_HELP}`,
+  flags: { boolean: ['raw', 'config', 'no-tags', 'n', ...REGISTRY_FLAGS.boolean], string: ['format', ...REGISTRY_FLAGS.string] },
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
     if (args.format) throw new OcikitError('E_UNSUPPORTED', 'inspect --format (Go templates) is not supported; use --json output with jq');

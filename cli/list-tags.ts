@@ -2,7 +2,7 @@
 import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { positionals, type Command } from './command.js';
-import { repositoryName, systemContext } from './context.js';
+import { REGISTRY_FLAGS, REGISTRY_HELP, repositoryName, systemContext } from './context.js';
 
 const USAGE = 'ocikit list-tags [options] REPOSITORY-NAME';
 
@@ -10,8 +10,8 @@ export const listTagsCommand: Command = {
   name: 'list-tags',
   summary: 'List the tags of a repository (docker://, docker-archive:, oci:, oci-archive:)',
   usage: USAGE,
-  help: 'Prints {"Repository": NAME, "Tags": [...]} as skopeo list-tags.',
-  flags: {},
+  help: `Prints {"Repository": NAME, "Tags": [...]} as skopeo list-tags.\n\n${REGISTRY_HELP}`,
+  flags: { string: [...REGISTRY_FLAGS.string], boolean: [...REGISTRY_FLAGS.boolean] },
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
     const ref = parseImageName(name!);

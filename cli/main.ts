@@ -10,8 +10,11 @@ import { inspectCommand } from './inspect.js';
 import { manifestDigestCommand } from './manifest-digest.js';
 import { storeCommand } from './store.js';
 import { listTagsCommand } from './list-tags.js';
+import { loginCommand } from './login.js';
+import { logoutCommand } from './logout.js';
+import { deleteCommand } from './delete.js';
 
-const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand];
+const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand];
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -39,6 +39,10 @@ export interface SystemContext {
   additionalTags?: string[];
   retryTimes?: number;
   retryDelayMs?: number;
+  /** docker://: upload blobs in chunks of this many bytes (PATCH) instead of one PUT. */
+  uploadChunkSize?: number;
+  /** docker://: how long a registry may take to start an answer, or let a body stall, before the request fails (ms). */
+  registryTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -62,6 +66,8 @@ export interface ImageReference {
   newDestination(ctx: SystemContext): Promise<ImageDestination>;
   /** Delete the image, for transports that can. */
   delete?(ctx: SystemContext): Promise<void>;
+  /** Remove only this reference's tag and keep the image, for transports that can (delete --untag). */
+  untag?(ctx: SystemContext): Promise<void>;
   /** List tags/names, for transports that have them (list-tags). */
   listTags?(ctx: SystemContext): Promise<string[]>;
 }

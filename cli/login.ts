@@ -1,0 +1,78 @@
+/** ocikit login REGISTRY: check credentials against the registry and save them (as skopeo login). */
+import { OcikitError } from '../lib/errors.js';
+import { lookupCredentials, storeCredentials } from '../lib/auth/index.js';
+import { checkLogin } from '../lib/registry/index.js';
+import { boolFlag, intFlag, positionals, type Command } from './command.js';
+import { parseDuration } from './context.js';
+
+const USAGE = 'ocikit login [options] REGISTRY';
+
+/** "docker://host/ns", "https://host/" → "host/ns" / "host": the key credentials are saved under. */
+export function registryKey(arg: string): string {
+  let s = arg.trim().replace(/^docker:\/\//, '').replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  if (s === 'index.docker.io' || s.startsWith('index.docker.io/')) s = 'docker.io' + s.slice('index.docker.io'.length);
+  if (s === '' || /\s/.test(s) || s.includes('@')) throw new OcikitError('E_USAGE', `invalid registry ${JSON.stringify(arg.slice(0, 100))}`);
+  return s;
+}
+
+/** Read all of stdin (for --password-stdin), without its final newline. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** `ocikit login`. */
+export const loginCommand: Command = {
+  name: 'login',
+  summary: 'Log in to a registry and save the credentials in the auth file',
+  usage: USAGE,
+  help: `Options:
+  -u, --username U         user name
+  -p, --password P         password (visible to other users in the process list; prefer --password-stdin)
+      --password-stdin     read the password from stdin
+      --get-login          print the user name saved for REGISTRY and exit
+      --authfile PATH      auth file to write (default $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json)
+      --cert-dir DIR       CA certificates (*.crt) and client certificate (*.cert, *.key)
+      --tls-verify=false   allow plain http and certificates that do not verify
+      --retry-times N, --retry-delay DURATION
+The auth file is written with mode 0600. REGISTRY may name a namespace (host/team) to keep separate credentials for it.`,
+  flags: {
+    string: ['username', 'password', 'authfile', 'cert-dir', 'tls-verify', 'retry-times', 'retry-delay'],
+    boolean: ['password-stdin', 'get-login'],
+    alias: { u: 'username', p: 'password' },
+  },
+  async run(args, _g, io) {
+    const [arg] = positionals(args, 1, USAGE);
+    const key = registryKey(arg!);
+    const host = key.split('/')[0]!;
+    const path = key.includes('/') ? key.slice(host.length + 1) : undefined;
+    const authFile = args.authfile ? String(args.authfile) : undefined;
+
+    if (args['get-login']) {
+      const found = await lookupCredentials(host, path, authFile ? { authFile } : {});
+      if (!found) throw new OcikitError('E_AUTH', `not logged in to ${key}`);
+      io.stdout.write(`${found.credentials.username}\n`);
+      return 0;
+    }
+
+    const username = args.username ? String(args.username) : '';
+    if (username === '') throw new OcikitError('E_USAGE', 'login: --username is required', { hint: 'ocikit login -u USER --password-stdin REGISTRY' });
+    if (args.password !== undefined && args.password !== '' && args['password-stdin']) throw new OcikitError('E_USAGE', 'login: --password and --password-stdin conflict');
+    let password: string;
+    if (args['password-stdin']) password = await readStdin();
+    else if (args.password !== undefined && args.password !== '') password = String(args.password);
+    else throw new OcikitError('E_USAGE', 'login: give the password with --password-stdin or --password', { hint: 'ocikit does not prompt for passwords' });
+
+    const opts: Parameters<typeof checkLogin>[2] = {};
+    if (args['tls-verify'] !== undefined) opts.tlsVerify = boolFlag(args, 'tls-verify', true);
+    if (args['cert-dir']) opts.certDir = String(args['cert-dir']);
+    const rt = intFlag(args, 'retry-times', 0, 100);
+    if (rt !== undefined) opts.retryTimes = rt;
+    if (args['retry-delay']) opts.retryDelayMs = parseDuration('retry-delay', String(args['retry-delay']));
+    await checkLogin(host, { username, password }, opts);
+    await storeCredentials(key, username, password, authFile ? { authFile } : {});
+    io.stdout.write('Login Succeeded!\n');
+    return 0;
+  },
+};

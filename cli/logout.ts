@@ -1,0 +1,34 @@
+/** ocikit logout REGISTRY | --all: remove saved credentials (as skopeo logout). */
+import { OcikitError } from '../lib/errors.js';
+import { removeAllCredentials, removeCredentials } from '../lib/auth/index.js';
+import { type Command } from './command.js';
+import { registryKey } from './login.js';
+
+const USAGE = 'ocikit logout [options] REGISTRY | ocikit logout --all';
+
+/** `ocikit logout`. */
+export const logoutCommand: Command = {
+  name: 'logout',
+  summary: 'Remove the saved credentials of a registry (or of all, with --all)',
+  usage: USAGE,
+  help: `Options:
+  -a, --all                remove the credentials of every registry in the auth file
+      --authfile PATH      auth file to edit (default $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json)`,
+  flags: { string: ['authfile'], boolean: ['all'], alias: { a: 'all' } },
+  async run(args, _g, io) {
+    const authFile = args.authfile ? String(args.authfile) : undefined;
+    const opts = authFile ? { authFile } : {};
+    const pos = args._.map(String);
+    if (args.all) {
+      if (pos.length) throw new OcikitError('E_USAGE', 'logout: --all takes no REGISTRY', { hint: `usage: ${USAGE}` });
+      await removeAllCredentials(opts);
+      io.stdout.write('Removed login credentials for all registries\n');
+      return 0;
+    }
+    if (pos.length !== 1) throw new OcikitError('E_USAGE', `logout: expected 1 argument, got ${pos.length}`, { hint: `usage: ${USAGE}` });
+    const key = registryKey(pos[0]!);
+    if (!(await removeCredentials(key, opts))) throw new OcikitError('E_AUTH', `not logged in to ${key}`);
+    io.stdout.write(`Removed login credentials for ${key}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,160 @@
+/**
+ * Blob uploads (distribution-spec "Pushing blobs"):
+ *   monolithic  POST …/blobs/uploads/ → 202 Location;  PUT Location?digest=D with the whole blob
+ *   chunked     POST → 202; PATCH Location (Content-Range a-b) per chunk → 202 new Location; PUT ?digest=D, empty
+ *
+ * Monolithic is one request and what every registry here takes; a registry that refuses it (405,
+ * 413 and the like) gets the chunked form, with chunks no smaller than its OCI-Chunk-Min-Length.
+ * A file input is re-read for each attempt: an upload broken by a reset or a 5xx is abandoned and
+ * started over in a fresh session (a session's state after a broken PUT is unknowable), up to
+ * --retry-times. A stream input can be sent once and is verified on the way.
+ */
+import { createReadStream, promises as fsp } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { OcikitError } from '../errors.js';
+import { VerifyingStream, isDigest, shortDigest, type Digest } from '../digest/index.js';
+import { NotReplayableError, dump, header } from './client.js';
+import { RegistryError, isRetryable } from './errors.js';
+import { hostSemaphore } from './limiter.js';
+import type { Repository, UploadSession } from './repository.js';
+import { backoffMs, sleep } from './retry.js';
+
+/** Chunk size of the fallback chunked upload when none is configured. */
+export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+
+/** How to upload one blob. */
+export interface UploadOptions {
+  /** Upload in chunks of this many bytes instead of one PUT. */
+  chunkSize?: number;
+  /** A session already opened for this blob (a mount the registry turned into an upload). */
+  session?: UploadSession;
+}
+
+/** What to upload: a file (re-readable, so retried) or a stream (sent once). */
+export type UploadInput = { kind: 'path'; path: string } | { kind: 'stream'; stream: Readable };
+
+// Answers that mean "not like that" to a monolithic PUT, as opposed to "not this content" or "not you".
+const MONOLITHIC_REFUSED = new Set([400, 404, 405, 411, 413, 416, 501]);
+
+function withDigest(location: string, digest: Digest): string {
+  const u = new URL(location);
+  u.searchParams.set('digest', digest);
+  return u.toString();
+}
+
+/**
+ * Upload one blob into `repo`. Resolves when the registry has committed it under `digest`.
+ * MUST leave no half-written blob: a failed upload's session is cancelled (and the registry never
+ * links a blob whose digest did not verify).
+ */
+export async function uploadBlob(repo: Repository, input: UploadInput, info: { digest: Digest; size: number }, opts: UploadOptions = {}): Promise<void> {
+  const what = `pushing blob ${shortDigest(info.digest)} to docker://${repo.name}`;
+  const release = await hostSemaphore(repo.client.host).acquire();
+  try {
+    if (input.kind === 'stream') {
+      const session = opts.session ?? (await repo.startUpload());
+      try {
+        const v = new VerifyingStream({ digest: info.digest, size: info.size, what });
+        input.stream.on('error', (err) => v.destroy(err));
+        let used = false;
+        await putWhole(repo, session.location, info, what, () => {
+          if (used) throw new NotReplayableError();
+          used = true;
+          return input.stream.pipe(v);
+        }, info.size);
+      } catch (err) {
+        await repo.cancelUpload(session.location);
+        throw err;
+      }
+      return;
+    }
+
+    await uploadFile(repo, input.path, info, opts, what);
+  } finally {
+    release();
+  }
+}
+
+/** A file upload: monolithic, chunked when refused or asked, restarted in a new session on retryable failures. */
+async function uploadFile(repo: Repository, path: string, info: { digest: Digest; size: number }, opts: UploadOptions, what: string): Promise<void> {
+  const size = (await fsp.stat(path)).size;
+  // Each attempt opens the file afresh; a request that fails before reading it must not leak the descriptor.
+  const opened: Readable[] = [];
+  const open = (start?: number, end?: number): Readable => {
+    const r = createReadStream(path, start === undefined ? {} : { start, end });
+    opened.push(r);
+    return r;
+  };
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  let chunked = opts.chunkSize !== undefined;
+  let session = opts.session;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      session ??= await repo.startUpload();
+      try {
+        if (chunked) {
+          await putChunked(repo, session, open, size, info, what, chunkSize);
+        } else {
+          try {
+            await putWhole(repo, session.location, info, what, () => open(), size);
+          } catch (err) {
+            if (!(err instanceof RegistryError) || err.status === undefined || !MONOLITHIC_REFUSED.has(err.status) || err.registryCode === 'DIGEST_INVALID') throw err;
+            // The registry does not take a blob in one PUT: start over in chunks.
+            await repo.cancelUpload(session.location);
+            chunked = true;
+            session = await repo.startUpload();
+            await putChunked(repo, session, open, size, info, what, chunkSize);
+          }
+        }
+        return;
+      } catch (err) {
+        await repo.cancelUpload(session.location);
+        session = undefined;
+        if (isRetryable(err) && attempt < repo.client.retryTimes) {
+          await sleep(backoffMs(attempt, repo.client.retryDelayMs), repo.client.signal);
+          continue;
+        }
+        throw err;
+      }
+    }
+  } finally {
+    for (const r of opened) r.destroy();
+  }
+}
+
+async function putWhole(repo: Repository, location: string, info: { digest: Digest; size: number }, what: string, body: () => Readable, size: number): Promise<void> {
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+  // undici sends Content-Length only when told; without it the body goes chunked, which some registries refuse.
+  if (size >= 0) headers['content-length'] = String(size);
+  const res = await repo.send({ method: 'PUT', path: withDigest(location, info.digest), headers, body, what, ok: [201, 204, 200], retry: false });
+  await dump(res.body);
+  checkCommitted(res.headers, info.digest, what);
+}
+
+async function putChunked(repo: Repository, session: UploadSession, open: (start: number, end: number) => Readable, size: number, info: { digest: Digest; size: number }, what: string, chunkSize: number): Promise<void> {
+  const step = Math.max(chunkSize, session.minChunk, 1);
+  let location = session.location;
+  for (let start = 0; start < size; start += step) {
+    const end = Math.min(size, start + step) - 1;
+    const res = await repo.send({
+      method: 'PATCH',
+      path: location,
+      headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end}`, 'content-length': String(end - start + 1) },
+      body: () => open(start, end),
+      what: `${what} (bytes ${start}-${end})`,
+      ok: [202, 204],
+      retry: false,
+    });
+    await dump(res.body);
+    const loc = header(res.headers, 'location');
+    if (loc) location = new URL(loc, res.url).toString();
+  }
+  const res = await repo.send({ method: 'PUT', path: withDigest(location, info.digest), headers: { 'content-length': '0' }, what, ok: [201, 204, 200], retry: false });
+  await dump(res.body);
+  checkCommitted(res.headers, info.digest, what);
+}
+
+function checkCommitted(headers: Record<string, string | string[] | undefined>, digest: Digest, what: string): void {
+  const got = header(headers, 'docker-content-digest');
+  if (got && isDigest(got) && got !== digest) throw new OcikitError('E_DIGEST_MISMATCH', `${what}: the registry committed it as ${got}`);
+}

@@ -1,0 +1,124 @@
+/**
+ * DockerDestination: writes an image (or an index and its instances) to a registry repository.
+ *
+ * Order, as the registry requires: blobs, then each instance manifest by digest, then at commit()
+ * the top-level manifest under the tag (or digest). Nothing is visible under the tag before
+ * commit(); blobs and instance manifests pushed by a failed copy are unreferenced, and the
+ * registry's garbage collection owns them.
+ *
+ * A blob is reused when HEAD finds it in the repository (one request per blob, so a push of an
+ * image whose blobs are all there costs one HEAD per blob and one manifest PUT), or mounted from
+ * another repository of the same registry that the store's location cache names.
+ */
+import { OcikitError, isOcikitError } from '../../errors.js';
+import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
+import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../manifest/index.js';
+import { DEFAULT_PER_HOST, uploadBlob, type Repository, type UploadSession } from '../../registry/index.js';
+import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
+import { LOCATION_TRANSPORT } from './source.js';
+
+/** Mount sources tried per blob before uploading it. */
+const MAX_MOUNT_TRIES = 3;
+
+/** Writes to one registry repository; see the module comment for order and reuse. */
+export class DockerDestination implements ImageDestination {
+  readonly properties = {
+    supportedManifestTypes: [OCI_MANIFEST, DOCKER_V2S2_MANIFEST, OCI_INDEX, DOCKER_LIST],
+    // As containers/image: registries get compressed layers (an uncompressed docker-archive layer is gzipped).
+    desiredCompression: 'compress' as const,
+    concurrentPutBlob: DEFAULT_PER_HOST,
+    supportsIndex: true,
+    acceptsForeignLayers: true,
+  };
+  #top: ManifestBlob | undefined;
+  /** Upload sessions a refused mount left open, used by putBlob for that digest. */
+  readonly #sessions = new Map<Digest, UploadSession>();
+
+  constructor(
+    readonly reference: ImageReference & { ref: { tag?: string; digest?: Digest } },
+    private readonly repo: Repository,
+    private readonly ctx: SystemContext,
+  ) {}
+
+  private record(d: Digest): void {
+    this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
+  }
+
+  async tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
+    const size = await this.repo.headBlob(info.digest);
+    if (size !== undefined && (info.size < 0 || size < 0 || size === info.size)) {
+      this.record(info.digest);
+      return { ...info, size: size >= 0 ? size : info.size };
+    }
+    return this.tryMount(info);
+  }
+
+  private async tryMount(info: BlobInfo): Promise<BlobInfo | undefined> {
+    const store = this.ctx.store;
+    if (!store) return undefined;
+    const registry = this.repo.client.registry;
+    let tries = 0;
+    for (const scope of store.cache.locations(LOCATION_TRANSPORT, info.digest)) {
+      if (!scope.startsWith(`${registry}/`)) continue;
+      const from = scope.slice(registry.length + 1);
+      if (from === this.repo.path) continue;
+      if (++tries > MAX_MOUNT_TRIES) break;
+      try {
+        const r = await this.repo.mountBlob(info.digest, from);
+        if (r === 'mounted') {
+          this.record(info.digest);
+          return info;
+        }
+        // Refused (the source repository lost it, or we may not read it): keep the session the registry opened for the upload.
+        const old = this.#sessions.get(info.digest);
+        this.#sessions.set(info.digest, r);
+        if (old) await this.repo.cancelUpload(old.location);
+      } catch (err) {
+        // A mount is an optimisation: any failure but cancellation falls back to uploading.
+        if (isOcikitError(err, 'E_ABORTED')) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
+    const session = this.#sessions.get(info.digest);
+    this.#sessions.delete(info.digest);
+    await uploadBlob(this.repo, input.kind === 'path' ? { kind: 'path', path: input.path } : { kind: 'stream', stream: input.stream }, { digest: info.digest, size: info.size }, {
+      ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
+      ...(session ? { session } : {}),
+    });
+    this.record(info.digest);
+    return info;
+  }
+
+  async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
+    if (instance === undefined) {
+      // The top-level manifest makes the image visible under its tag: that is commit()'s job.
+      this.#top = m;
+      return;
+    }
+    const digest = digestBytes(m.bytes);
+    if (digest !== instance) throw new OcikitError('E_INTERNAL', `writing manifest ${shortDigest(instance)} to ${this.reference}: its bytes have digest ${digest}`);
+    await this.repo.putManifest(digest, m.bytes, m.mediaType);
+  }
+
+  async commit(): Promise<void> {
+    const top = this.#top;
+    if (!top) throw new OcikitError('E_INTERNAL', `committing ${this.reference}: no manifest was written`);
+    const r = this.reference.ref;
+    const digest = digestBytes(top.bytes);
+    if (r.digest !== undefined && r.digest !== digest) {
+      throw new OcikitError('E_CONFLICT', `writing ${this.reference}: the manifest to write has digest ${digest}, not the one the destination names`, {
+        hint: 'push by tag, or add --preserve-digests and drop options that change the manifest',
+      });
+    }
+    await this.repo.putManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
+  }
+
+  async close(): Promise<void> {
+    const open = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.all(open.map((s) => this.repo.cancelUpload(s.location)));
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * DockerSource: reads one image (or index) from a registry repository.
+ *
+ * Transfers are saved where the store already knows the answer: an index instance (a manifest by
+ * digest) the store holds is read from the store without asking the registry; a tag is first
+ * resolved with HEAD and its manifest taken from the store when the store has that digest.
+ * WARNING: the registry is untrusted. Manifests by digest are verified (lib/registry), blobs by the
+ * copy pipeline's store; this class records a blob's location only once its stream ended whole.
+ */
+import { OcikitError, isOcikitError } from '../../errors.js';
+import { shortDigest, verifyBytes, type Digest } from '../../digest/index.js';
+import { MAX_MANIFEST_SIZE } from '../../manifest/index.js';
+import type { Repository } from '../../registry/index.js';
+import type { BlobStore } from '../../store/index.js';
+import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
+import { DEFAULT_PER_HOST } from '../../registry/index.js';
+
+/** The transport name the store's location cache files registry repositories under. */
+export const LOCATION_TRANSPORT = 'docker';
+
+/** Reads from one registry repository; see the module comment for what is taken from the store. */
+export class DockerSource implements ImageSource {
+  readonly properties = { concurrentGetBlob: DEFAULT_PER_HOST };
+  #top: Promise<ManifestBlob> | undefined;
+
+  constructor(
+    readonly reference: ImageReference & { ref: { tag?: string; digest?: Digest } },
+    private readonly repo: Repository,
+    private readonly store: BlobStore | undefined,
+  ) {}
+
+  getManifest(instance?: Digest): Promise<ManifestBlob> {
+    if (instance !== undefined) return this.byDigest(instance);
+    this.#top ??= this.topManifest();
+    return this.#top;
+  }
+
+  private async topManifest(): Promise<ManifestBlob> {
+    const r = this.reference.ref;
+    if (r.digest !== undefined) return this.byDigest(r.digest);
+    const tag = r.tag!;
+    if (this.store) {
+      const head = await this.repo.headManifest(tag).catch((err: unknown) => {
+        // A registry that mishandles HEAD on manifests still answers GET: only auth, network and cancellation are final.
+        if (isOcikitError(err, 'E_UNSUPPORTED') || isOcikitError(err, 'E_BAD_INPUT')) return 'no-head' as const;
+        throw err;
+      });
+      if (!head) throw new OcikitError('E_NOT_FOUND', `reading manifest ${tag} from ${this.reference}: manifest unknown`);
+      if (head !== 'no-head' && head.digest && this.store.has(head.digest)) {
+        const bytes = await this.fromStore(head.digest);
+        if (bytes) return { bytes, mediaType: head.mediaType };
+      }
+    }
+    const m = await this.repo.getManifest(tag);
+    return { bytes: m.bytes, mediaType: m.mediaType };
+  }
+
+  private async byDigest(d: Digest): Promise<ManifestBlob> {
+    const cached = await this.fromStore(d);
+    if (cached) return { bytes: cached, mediaType: '' };
+    const m = await this.repo.getManifest(d);
+    return { bytes: m.bytes, mediaType: m.mediaType };
+  }
+
+  /** The store's copy of a manifest, verified again (cheap) so a damaged store file is never served. */
+  private async fromStore(d: Digest): Promise<Buffer | undefined> {
+    if (!this.store?.has(d)) return undefined;
+    try {
+      const bytes = await this.store.readBytes(d, MAX_MANIFEST_SIZE);
+      verifyBytes(bytes, { digest: d, what: `manifest ${shortDigest(d)} in the store` });
+      return bytes;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async getBlob(info: BlobInfo): Promise<BlobPayload> {
+    const { stream, size } = await this.repo.getBlob(info.digest, info.size);
+    const store = this.store;
+    // 'end' comes only for a whole body (a short one is an error in lib/registry); an 'end'
+    // listener, unlike 'data', leaves the stream paused for its consumer.
+    if (store) stream.once('end', () => store.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, info.digest));
+    return { kind: 'stream', stream, size };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,131 @@
+/**
+ * The docker:// transport: `docker://[HOST[:PORT]/]NAME[:TAG|@DIGEST]`, an image in a registry
+ * spoken to through lib/registry (distribution API on undici, auth from lib/auth).
+ */
+import { OcikitError, isOcikitError } from '../../errors.js';
+import type { Digest } from '../../digest/index.js';
+import { formatDockerTransportReference, parseDockerTransportReference, type DockerReference, type DockerTransportReference } from '../../reference/index.js';
+import { RegistryClient, Repository, type RegistryOptions } from '../../registry/index.js';
+import { registerTransport } from '../registry.js';
+import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
+import { DockerDestination } from './destination.js';
+import { DockerSource } from './source.js';
+
+/** The registry options a SystemContext asks for. */
+export function registryOptions(ctx: SystemContext): RegistryOptions {
+  const o: RegistryOptions = {};
+  if (ctx.tlsVerify !== undefined) o.tlsVerify = ctx.tlsVerify;
+  if (ctx.certDir) o.certDir = ctx.certDir;
+  if (ctx.authFile) o.authFile = ctx.authFile;
+  if (ctx.credentials) o.credentials = ctx.credentials;
+  if (ctx.registryToken !== undefined) o.registryToken = ctx.registryToken;
+  if (ctx.noCreds) o.noCreds = true;
+  if (ctx.retryTimes !== undefined) o.retryTimes = ctx.retryTimes;
+  if (ctx.retryDelayMs !== undefined) o.retryDelayMs = ctx.retryDelayMs;
+  if (ctx.registryTimeoutMs !== undefined) o.timeoutMs = ctx.registryTimeoutMs;
+  if (ctx.signal) o.signal = ctx.signal;
+  return o;
+}
+
+/** `docker://NAME[:TAG|@DIGEST]`: tagged or digested, never both; Docker Hub defaults applied. */
+export class DockerImageReference implements ImageReference {
+  readonly transport = dockerTransport;
+  readonly withinTransport: string;
+  readonly dockerReference: string;
+  /** The parsed reference: tagged or digested, never both. */
+  readonly ref: DockerReference;
+
+  constructor(parsed: DockerTransportReference) {
+    this.ref = parsed.ref;
+    if (this.ref.domain === '') {
+      throw new OcikitError('E_USAGE', `docker://${this.ref.toString()}: the name has no registry host`, { hint: 'write docker://HOST/NAME' });
+    }
+    this.withinTransport = formatDockerTransportReference(parsed);
+    this.dockerReference = this.ref.toString();
+  }
+
+  toString(): string {
+    return `docker:${this.withinTransport}`;
+  }
+
+  /** A repository handle for this reference with the given token actions. */
+  repository(ctx: SystemContext, actions: string[]): Repository {
+    const client = new RegistryClient(this.ref.domain, registryOptions(ctx), this.ref.path);
+    return new Repository(client, this.ref.path, actions);
+  }
+
+  async newSource(ctx: SystemContext): Promise<ImageSource> {
+    return new DockerSource(this, this.repository(ctx, ['pull']), ctx.store);
+  }
+
+  async newDestination(ctx: SystemContext): Promise<ImageDestination> {
+    return new DockerDestination(this, this.repository(ctx, ['pull', 'push']), ctx);
+  }
+
+  /**
+   * Delete the manifest this reference names (a tag is first resolved to its digest), as skopeo
+   * delete does. WARNING: registries delete a manifest with every tag that points at it.
+   */
+  async delete(ctx: SystemContext): Promise<void> {
+    const repo = this.repository(ctx, ['pull', 'delete']);
+    const digest = await this.resolveDigest(repo);
+    try {
+      await repo.deleteManifest(digest);
+    } catch (err) {
+      if (isOcikitError(err, 'E_UNSUPPORTED')) {
+        throw new OcikitError('E_UNSUPPORTED', `deleting ${this}: the registry does not allow deleting images`, {
+          cause: err,
+          hint: 'a distribution registry deletes only with storage.delete.enabled: true in its configuration',
+        });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Remove the tag only (DELETE /v2/NAME/manifests/TAG, OCI distribution-spec), keeping the
+   * manifest and its other tags. E_UNSUPPORTED, with nothing deleted, where the registry cannot
+   * delete a tag alone (distribution 2.x answers 400 DIGEST_INVALID).
+   */
+  async untag(ctx: SystemContext): Promise<void> {
+    if (this.ref.tag === undefined) {
+      throw new OcikitError('E_USAGE', `${this}: --untag needs a reference with a tag`);
+    }
+    const repo = this.repository(ctx, ['pull', 'delete']);
+    // Tell "no such tag" from "cannot delete tags": registries answer both with 4xx.
+    if (!(await repo.headManifest(this.ref.tag))) {
+      throw new OcikitError('E_NOT_FOUND', `removing tag ${this}: the registry has no such tag`);
+    }
+    try {
+      await repo.deleteManifest(this.ref.tag);
+    } catch (err) {
+      if (isOcikitError(err) && err.code !== 'E_AUTH' && err.code !== 'E_NETWORK' && err.code !== 'E_ABORTED' && err.code !== 'E_NOT_FOUND') {
+        throw new OcikitError('E_UNSUPPORTED', `removing tag ${this}: the registry cannot delete a tag without deleting the image; nothing was deleted`, {
+          cause: err,
+          hint: `"ocikit delete ${this}" (without --untag) deletes the image and every tag that points at it`,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async listTags(ctx: SystemContext): Promise<string[]> {
+    return this.repository(ctx, ['pull']).listTags();
+  }
+
+  private async resolveDigest(repo: Repository): Promise<Digest> {
+    if (this.ref.digest !== undefined) return this.ref.digest;
+    const head = await repo.headManifest(this.ref.tag!);
+    if (!head) throw new OcikitError('E_NOT_FOUND', `reading manifest of ${this}: the registry has no such tag`);
+    // A registry that omits Docker-Content-Digest on HEAD: hash the manifest itself.
+    return head.digest ?? (await repo.getManifest(this.ref.tag!)).digest;
+  }
+}
+
+/** The docker transport, registered at import. */
+export const dockerTransport: ImageTransport = {
+  name: 'docker',
+  parseReference: (within) => new DockerImageReference(parseDockerTransportReference(within)),
+};
+
+registerTransport(dockerTransport);

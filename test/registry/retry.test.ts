@@ -1,0 +1,89 @@
+/** Pure parts of the registry client: Retry-After, backoff, Link pages, error bodies, the per-host semaphore, CLI flag values. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Semaphore, nextLink, parseRetryAfter } from '../../lib/registry/index.js';
+import { errorForStatus, sanitize } from '../../lib/registry/errors.js';
+import { backoffMs, isRetryableStatus } from '../../lib/registry/retry.js';
+import { parseCreds, parseDuration, parseSize } from '../../cli/context.js';
+
+describe('retry policy', () => {
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    assert.equal(parseRetryAfter('3'), 3000);
+    assert.equal(parseRetryAfter(['0']), 0);
+    const now = Date.parse('Wed, 21 Oct 2015 07:28:00 GMT');
+    assert.equal(parseRetryAfter('Wed, 21 Oct 2015 07:28:05 GMT', now), 5000);
+    assert.equal(parseRetryAfter('soon'), undefined);
+    assert.equal(parseRetryAfter(undefined), undefined);
+  });
+
+  it('retries 408, 429 and 5xx of overload, never other 4xx', () => {
+    const got = [400, 401, 403, 404, 405, 408, 409, 413, 429, 500, 501, 502, 503, 504].filter(isRetryableStatus);
+    assert.deepEqual(got, [408, 429, 500, 502, 503, 504]);
+  });
+
+  it('backs off 1 s, 2 s, 4 s… unless --retry-delay is set', () => {
+    assert.deepEqual([0, 1, 2, 10].map((a) => backoffMs(a, undefined)), [1000, 2000, 4000, 30000]);
+    assert.equal(backoffMs(5, 250), 250);
+  });
+});
+
+describe('Link pagination', () => {
+  it('finds rel="next" among several links', () => {
+    assert.equal(nextLink('</v2/a/tags/list?n=2&last=b>; rel="next"'), '/v2/a/tags/list?n=2&last=b');
+    assert.equal(nextLink('<https://x/prev>; rel="prev", <https://x/next?a=1,2>; rel=next'), 'https://x/next?a=1,2');
+    assert.equal(nextLink('<https://x/prev>; rel="prev"'), undefined);
+    assert.equal(nextLink(undefined), undefined);
+  });
+});
+
+describe('registry errors', () => {
+  it('keeps the registry code, drops control characters, and maps statuses to codes', () => {
+    const e = errorForStatus(404, '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest\\u001b[31m unknown","detail":{"Tag":"x"}}]}', 'reading manifest x from docker://r/a', false);
+    assert.equal(e.code, 'E_NOT_FOUND');
+    assert.equal(e.registryCode, 'MANIFEST_UNKNOWN');
+    assert.doesNotMatch(e.message, /\u001b/);
+    assert.equal(errorForStatus(401, '', 'w', true).code, 'E_AUTH');
+    assert.equal(errorForStatus(405, '', 'w', false).code, 'E_UNSUPPORTED');
+    assert.equal(errorForStatus(503, 'not json', 'w', false).retryable, true);
+    assert.equal(errorForStatus(400, '{"errors":[{"code":"DIGEST_INVALID"}]}', 'w', false).code, 'E_DIGEST_MISMATCH');
+    assert.equal(sanitize('x'.repeat(500)).length, 201);
+  });
+});
+
+describe('Semaphore', () => {
+  it('never lets more than its size run and hands slots over in order', async () => {
+    const s = new Semaphore(2);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      [0, 1, 2, 3, 4].map(async (i) => {
+        const release = await s.acquire();
+        running++;
+        peak = Math.max(peak, running);
+        order.push(i);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        release();
+        release(); // a second release is harmless
+      }),
+    );
+    assert.equal(peak, 2);
+    assert.deepEqual(order, [0, 1, 2, 3, 4]);
+    assert.throws(() => new Semaphore(0), RangeError);
+  });
+});
+
+describe('CLI registry flag values', () => {
+  it('parses --creds, --retry-delay durations and --dest-chunk-size sizes', () => {
+    assert.deepEqual(parseCreds('creds', 'u:p:w'), { username: 'u', password: 'p:w' });
+    assert.throws(() => parseCreds('creds', 'nopassword'), /USERNAME:PASSWORD/);
+    assert.equal(parseDuration('retry-delay', '1m30s'), 90_000);
+    assert.equal(parseDuration('retry-delay', '250ms'), 250);
+    assert.equal(parseDuration('retry-delay', '2'), 2000);
+    assert.throws(() => parseDuration('retry-delay', '2 days'), /duration/);
+    assert.equal(parseSize('dest-chunk-size', '8M'), 8 * 1024 * 1024);
+    assert.equal(parseSize('dest-chunk-size', '512'), 512);
+    assert.throws(() => parseSize('dest-chunk-size', '-1'), /size/);
+  });
+});
