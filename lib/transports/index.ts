@@ -5,9 +5,12 @@ import { registerTransport } from './registry.js';
 import { pendingTransport } from './pending.js';
 import './dir/transport.js';
 import './oci/transport.js';
+import './oci-archive/transport.js';
+import './docker-archive/transport.js';
+import './docker/transport.js';
 
 // Parsed, not yet readable or writable: each answers E_UNSUPPORTED until its folder lands.
-for (const name of ['oci-archive', 'docker-archive', 'docker', 'docker-daemon', 'containers-storage'] as const) {
+for (const name of ['docker-daemon', 'containers-storage'] as const) {
   registerTransport(pendingTransport(name));
 }
 

@@ -1,0 +1,195 @@
+/**
+ * OciArchiveDestination: writes an image into a tar of an OCI image layout, new or existing.
+ *
+ * The archive is streamed: oci-layout first, then each blob as the pipeline hands it over (from
+ * the store's file, straight into the tar), then index.json at commit. It goes to a temp file next
+ * to the target, renamed over it at commit: nothing is visible before, and a failed copy leaves the
+ * target as it was. Writing into an existing archive keeps its images: its members are streamed
+ * across from their offsets (never unpacked), its blobs are reused, and index.json gains the new
+ * entry (an existing entry of the same ref is replaced, as for oci:). The rename happens only if
+ * the archive is still the file read at the start (E_CONFLICT otherwise), so two concurrent writers
+ * never lose an image silently.
+ *
+ * /dev/stdout (or a pipe) is written directly, with no atomicity: a failure leaves a truncated tar.
+ */
+import { promises as fsp } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
+import { algorithmOf, digestBytes, type Digest } from '../../digest/index.js';
+import { OCI_INDEX, OCI_MANIFEST, type Descriptor, type OciIndex } from '../../manifest/index.js';
+import { TarArchive } from '../tar/archive.js';
+import { blobMemberName, digestFromBlobName } from '../tar/names.js';
+import { TarWriter, copyMembers, isStdoutPath, unchangedSince, type FileIdentityCheck } from '../tar/writer.js';
+import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
+import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from '../oci/layout.js';
+import { ociArchiveOptions, readArchivedLayout } from './source.js';
+
+export class OciArchiveDestination implements ImageDestination {
+  readonly properties = {
+    supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
+    desiredCompression: 'preserve' as const,
+    concurrentPutBlob: 4,
+    supportsIndex: true,
+    acceptsForeignLayers: true,
+  };
+  /** Blobs in the new archive (copied from the old one or written here), by digest: their sizes. */
+  private readonly written = new Map<Digest, number>();
+  /** Blobs being written, so two puts of one digest write it once. */
+  private readonly pending = new Map<Digest, Promise<void>>();
+  private top: { digest: Digest; size: number; mediaType: string } | undefined;
+  private committed = false;
+
+  private constructor(
+    readonly reference: ImageReference,
+    private readonly path: string,
+    private readonly ref: string | undefined,
+    private readonly writer: TarWriter,
+    private readonly old: { archive: TarArchive; index: OciIndex } | undefined,
+    private readonly check: FileIdentityCheck,
+    private readonly ctx: SystemContext,
+  ) {}
+
+  private get where(): string {
+    return `oci-archive:${this.path}`;
+  }
+
+  static async open(reference: ImageReference, path: string, ref: string | undefined, ctx: SystemContext): Promise<OciArchiveDestination> {
+    const where = `oci-archive:${path}`;
+    let old: { archive: TarArchive; index: OciIndex } | undefined;
+    let check: FileIdentityCheck = async () => undefined;
+    if (!isStdoutPath(path)) {
+      const st = await fsp.stat(path).catch(() => undefined);
+      if (st?.isFile() && st.size > 0) {
+        // No store: an existing archive is only ever read in place, never spooled.
+        const { store: _unused, ...opts } = ociArchiveOptions(where, ctx);
+        // Something that is not an archive of this kind is not ours to replace.
+        const notOurs = (err: unknown): unknown =>
+          isOcikitError(err, 'E_BAD_INPUT') || isOcikitError(err, 'E_NOT_FOUND')
+            ? new OcikitError('E_CONFLICT', `writing ${where}: the file exists and is not an OCI layout archive (${(err as Error).message}); refusing to overwrite it`, { cause: err })
+            : err;
+        const archive = await TarArchive.open(path, opts).catch((err) => {
+          throw notOurs(err);
+        });
+        try {
+          if (archive.mode !== 'in-place') {
+            throw new OcikitError('E_UNSUPPORTED', `writing ${where}: the existing archive is ${archive.compression}-compressed; ocikit adds images only to uncompressed archives`, { hint: 'decompress it first, or write to a new path' });
+          }
+          const layout = await readArchivedLayout(archive).catch((err) => {
+            throw notOurs(err);
+          });
+          old = { archive, index: layout.index };
+          check = unchangedSince(path, archive.identity, where);
+        } catch (err) {
+          await archive.close();
+          throw err;
+        }
+      } else if (st?.isFile()) {
+        check = unchangedSince(path, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }, where);
+      } else if (!st) {
+        check = unchangedSince(path, undefined, where);
+      }
+    }
+    let writer: TarWriter | undefined;
+    try {
+      writer = await TarWriter.open(path, where);
+      const dest = new OciArchiveDestination(reference, path, ref, writer, old, check, ctx);
+      await writer.addBuffer(OCI_LAYOUT_FILE, Buffer.from(OCI_LAYOUT_CONTENT));
+      if (old) await dest.copyOld(old.archive);
+      return dest;
+    } catch (err) {
+      await writer?.abort();
+      await old?.archive.close();
+      throw err;
+    }
+  }
+
+  /** Stream the old archive's members across (all but oci-layout and index.json, rewritten here). */
+  private async copyOld(ar: TarArchive): Promise<void> {
+    await copyMembers(ar, this.writer, (name) => name === OCI_LAYOUT_FILE || name === 'index.json');
+    for (const m of ar.list()) {
+      const d = digestFromBlobName(m.name);
+      const f = d ? ar.resolve(m.name) : undefined;
+      if (d && f?.type === 'file') this.written.set(d, f.size);
+    }
+  }
+
+  async tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
+    await this.pending.get(info.digest)?.catch(() => undefined);
+    const size = this.written.get(info.digest);
+    if (size !== undefined && (info.size < 0 || size === info.size)) return { ...info, size };
+    return undefined;
+  }
+
+  async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
+    const inFlight = this.pending.get(info.digest);
+    if (inFlight) {
+      await inFlight;
+      return info;
+    }
+    if (this.written.has(info.digest)) return info;
+    const p = this.writeBlob(input, info);
+    this.pending.set(info.digest, p);
+    try {
+      await p;
+    } finally {
+      this.pending.delete(info.digest);
+    }
+    return info;
+  }
+
+  private async writeBlob(input: BlobInput, info: BlobInfo): Promise<void> {
+    let path: string;
+    let size: number;
+    if (input.kind === 'path') {
+      path = input.path;
+      size = info.size >= 0 ? info.size : (await fsp.stat(path)).size;
+    } else {
+      // A stream is verified into the store first: a tar member cannot be taken back once written,
+      // and putBlob MUST keep nothing of a blob that does not match.
+      if (!this.ctx.store) throw new OcikitError('E_INTERNAL', `writing ${this.where}: a stream input needs the blob store`);
+      const res = await this.ctx.store.put(input.stream, { digest: info.digest, size: info.size, what: `blob for ${this.where}` });
+      path = res.path;
+      size = res.size;
+    }
+    await this.writer.addDirectory('blobs');
+    await this.writer.addDirectory(`blobs/${algorithmOf(info.digest)}`);
+    await this.writer.addStream(blobMemberName(info.digest), size, () => createReadStream(path, { highWaterMark: 1 << 20 }));
+    this.written.set(info.digest, size);
+  }
+
+  async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
+    const digest = instance ?? digestBytes(m.bytes);
+    if (!this.written.has(digest)) {
+      await this.writer.addDirectory('blobs');
+      await this.writer.addDirectory(`blobs/${algorithmOf(digest)}`);
+      await this.writer.addBuffer(blobMemberName(digest), m.bytes);
+      this.written.set(digest, m.bytes.length);
+    }
+    if (instance === undefined) this.top = { digest, size: m.bytes.length, mediaType: m.mediaType };
+  }
+
+  async commit(): Promise<void> {
+    if (!this.top) throw new OcikitError('E_INTERNAL', `committing ${this.where}: no manifest was written`);
+    const desc: Descriptor = { mediaType: this.top.mediaType, digest: this.top.digest, size: this.top.size };
+    if (this.ref !== undefined) desc.annotations = { [REF_NAME_ANNOTATION]: this.ref };
+    const before = this.old?.index ?? ({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] } as OciIndex);
+    const kept = before.manifests.filter((d) => {
+      const name = d.annotations?.[REF_NAME_ANNOTATION];
+      // As oci:: writing an existing ref replaces it; an untagged write replaces an identical untagged entry.
+      return this.ref !== undefined ? name !== this.ref : !(name === undefined && d.digest === desc.digest);
+    });
+    const next = { ...before, schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...kept, desc] };
+    try {
+      await this.writer.addBuffer('index.json', Buffer.from(JSON.stringify(next)));
+      await this.writer.commit(this.check);
+      this.committed = true;
+    } catch (err) {
+      throw wrapError(err, `committing ${this.where}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.committed) await this.writer.abort();
+    await this.old?.archive.close();
+  }
+}

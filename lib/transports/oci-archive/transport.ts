@@ -1,0 +1,52 @@
+/** The oci-archive: transport: `oci-archive:PATH[:REF|:@N]`, a tar (optionally gzip/zstd) of an OCI image layout. */
+import { OcikitError } from '../../errors.js';
+import { absolutePath, formatOciArchiveReference, parseOciArchiveReference, type OciArchiveReference } from '../../reference/index.js';
+import { registerTransport } from '../registry.js';
+import { TarArchive } from '../tar/archive.js';
+import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
+import { layoutRefs } from '../oci/layout.js';
+import { OciArchiveDestination } from './destination.js';
+import { OciArchiveSource, ociArchiveOptions, readArchivedLayout } from './source.js';
+
+export class OciArchiveImageReference implements ImageReference {
+  readonly transport = ociArchiveTransport;
+  readonly withinTransport: string;
+  readonly path: string;
+
+  constructor(readonly parsed: OciArchiveReference) {
+    this.path = absolutePath(parsed.path, process.cwd());
+    this.withinTransport = formatOciArchiveReference({ ...parsed, path: this.path });
+  }
+
+  toString(): string {
+    return `oci-archive:${this.withinTransport}`;
+  }
+
+  newSource(ctx: SystemContext): Promise<ImageSource> {
+    const sel = { ...(this.parsed.ref !== undefined ? { ref: this.parsed.ref } : {}), ...(this.parsed.index !== undefined ? { index: this.parsed.index } : {}) };
+    return OciArchiveSource.open(this, this.path, sel, ctx);
+  }
+
+  async newDestination(ctx: SystemContext): Promise<ImageDestination> {
+    if (this.parsed.index !== undefined) throw new OcikitError('E_USAGE', `${this}: @N selects an image to read; it cannot name a destination`);
+    return OciArchiveDestination.open(this, this.path, this.parsed.ref, ctx);
+  }
+
+  /** The refs named in the archive's index.json, in order (read without the store: only index.json is kept). */
+  async listTags(ctx: SystemContext): Promise<string[]> {
+    const { store: _unused, ...opts } = ociArchiveOptions(`oci-archive:${this.path}`, ctx);
+    const ar = await TarArchive.open(this.path, opts);
+    try {
+      return layoutRefs((await readArchivedLayout(ar)).index);
+    } finally {
+      await ar.close();
+    }
+  }
+}
+
+export const ociArchiveTransport: ImageTransport = {
+  name: 'oci-archive',
+  parseReference: (within) => new OciArchiveImageReference(parseOciArchiveReference(within)),
+};
+
+registerTransport(ociArchiveTransport);

@@ -1,0 +1,113 @@
+/**
+ * A private Docker engine for tests: Debian's dockerd started on its own socket, data root and exec
+ * root (all temp dirs), with no network setup (no iptables, no bridge) and the vfs storage driver,
+ * so it needs no kernel features a sandbox may lack and touches nothing on the host. It starts its
+ * own containerd under the exec root. Stop it by PID in after(): `await engine.stop()`.
+ *
+ * The exec root and socket live under a SHORT /tmp path: containerd's socket path
+ * (<exec-root>/containerd/containerd.sock) must fit in sun_path (108 bytes).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './paths.js';
+import { requirePeer } from './peers.js';
+
+export interface DockerEngine {
+  /** "unix:///tmp/ok-xxxx/d.sock" */
+  readonly host: string;
+  readonly pid: number;
+  /** Run the docker client against this engine; throws with stderr on failure unless allowFail. */
+  docker(args: string[], opts?: { allowFail?: boolean; input?: Buffer }): { code: number; stdout: string; stderr: string };
+  /** Stop the engine (SIGTERM, then SIGKILL) and its containerd, and remove its directories. */
+  stop(): Promise<void>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitExit(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return !alive(pid);
+}
+
+/** Start a private dockerd and wait until it answers on its socket (up to 60 s). */
+export async function startDockerd(): Promise<DockerEngine> {
+  const dockerd = requirePeer('dockerd');
+  const dockerCli = requirePeer('docker');
+  const dataRoot = tempDir('ocikit-dockerd-');
+  const execRoot = mkdtempSync('/tmp/ok-');
+  const sock = join(execRoot, 'd.sock');
+  const host = `unix://${sock}`;
+  const config = join(dataRoot, 'daemon.json');
+  // An empty config file: whatever /etc/docker/daemon.json says does not apply to this engine.
+  writeFileSync(config, '{}');
+  const logPath = join(dataRoot, 'dockerd.log');
+  const log = openSync(logPath, 'w');
+  const args = [
+    '--config-file', config,
+    '--iptables=false',
+    '--ip6tables=false',
+    '--bridge=none',
+    '--storage-driver=vfs',
+    '--data-root', join(dataRoot, 'data'),
+    '--exec-root', execRoot,
+    '--pidfile', join(execRoot, 'dockerd.pid'),
+    '-H', host,
+  ];
+  const child: ChildProcess = spawn(dockerd, args, { stdio: ['ignore', log, log] });
+  closeSync(log);
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code));
+  const pid = child.pid!;
+
+  const docker: DockerEngine['docker'] = (dargs, opts = {}) => {
+    const r = spawnSync(dockerCli, ['-H', host, ...dargs], { encoding: 'utf8', input: opts.input, maxBuffer: 256 << 20 });
+    const res = { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
+    if (res.code !== 0 && !opts.allowFail) throw new Error(`docker ${dargs.join(' ')} failed (${res.code}): ${res.stderr.trim()}`);
+    return res;
+  };
+
+  const stop = async (): Promise<void> => {
+    const containerdPidFile = join(execRoot, 'containerd', 'containerd.pid');
+    const containerdPid = existsSync(containerdPidFile) ? Number(readFileSync(containerdPidFile, 'utf8').trim()) : 0;
+    if (alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      if (!(await waitExit(pid, 15_000))) process.kill(pid, 'SIGKILL');
+      await waitExit(pid, 5_000);
+    }
+    // dockerd stops the containerd it started; make sure, by its own PID.
+    if (containerdPid > 0 && alive(containerdPid)) {
+      process.kill(containerdPid, 'SIGTERM');
+      if (!(await waitExit(containerdPid, 5_000))) process.kill(containerdPid, 'SIGKILL');
+    }
+    rmSync(execRoot, { recursive: true, force: true });
+    // vfs layer dirs are plain files: the data root goes with the test's temp dirs.
+  };
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited !== undefined) {
+      const tail = readFileSync(logPath, 'utf8').split('\n').slice(-20).join('\n');
+      rmSync(execRoot, { recursive: true, force: true });
+      throw new Error(`dockerd exited (${exited}) before answering; log tail:\n${tail}`);
+    }
+    if (existsSync(sock) && docker(['version', '--format', '{{.Server.Version}}'], { allowFail: true }).code === 0) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`dockerd did not answer on ${host} within 60 s; log: ${logPath}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { host, pid, docker, stop };
+}
