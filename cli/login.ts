@@ -1,7 +1,6 @@
 /** ocikit login REGISTRY: check credentials against the registry and save them (as skopeo login). */
 import { OcikitError } from '../lib/errors.js';
 import { lookupCredentials, storeCredentials } from '../lib/auth/index.js';
-import { checkLogin } from '../lib/registry/index.js';
 import { boolFlag, intFlag, positionals, type Command } from './command.js';
 import { parseDuration } from './context.js';
 
@@ -64,6 +63,8 @@ The auth file is written with mode 0600. REGISTRY may name a namespace (host/tea
     else if (args.password !== undefined && args.password !== '') password = String(args.password);
     else throw new OcikitError('E_USAGE', 'login: give the password with --password-stdin or --password', { hint: 'ocikit does not prompt for passwords' });
 
+    // Loaded here, not at start-up: the registry client (undici) costs ~200 ms to import.
+    const { checkLogin } = await import('../lib/registry/index.js');
     const opts: Parameters<typeof checkLogin>[2] = {};
     if (args['tls-verify'] !== undefined) opts.tlsVerify = boolFlag(args, 'tls-verify', true);
     if (args['cert-dir']) opts.certDir = String(args['cert-dir']);

@@ -5,11 +5,13 @@
 import { OcikitError, isOcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
 import { formatDockerTransportReference, parseDockerTransportReference, type DockerReference, type DockerTransportReference } from '../../reference/index.js';
-import { RegistryClient, Repository, type RegistryOptions } from '../../registry/index.js';
+import type { Repository, RegistryOptions } from '../../registry/index.js';
 import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
-import { DockerDestination } from './destination.js';
-import { DockerSource } from './source.js';
+
+// The registry client, undici and the source/destination load on first use, not at start-up:
+// they cost ~200 ms of module loading that local copies (oci:, dir:, archives) never need.
+const loadRegistry = (): Promise<typeof import('../../registry/index.js')> => import('../../registry/index.js');
 
 /** The registry options a SystemContext asks for. */
 export function registryOptions(ctx: SystemContext): RegistryOptions {
@@ -49,17 +51,20 @@ export class DockerImageReference implements ImageReference {
   }
 
   /** A repository handle for this reference with the given token actions. */
-  repository(ctx: SystemContext, actions: string[]): Repository {
+  async repository(ctx: SystemContext, actions: string[]): Promise<Repository> {
+    const { RegistryClient, Repository } = await loadRegistry();
     const client = new RegistryClient(this.ref.domain, registryOptions(ctx), this.ref.path);
     return new Repository(client, this.ref.path, actions);
   }
 
   async newSource(ctx: SystemContext): Promise<ImageSource> {
-    return new DockerSource(this, this.repository(ctx, ['pull']), ctx.store);
+    const { DockerSource } = await import('./source.js');
+    return new DockerSource(this, await this.repository(ctx, ['pull']), ctx.store);
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
-    return new DockerDestination(this, this.repository(ctx, ['pull', 'push']), ctx);
+    const { DockerDestination } = await import('./destination.js');
+    return new DockerDestination(this, await this.repository(ctx, ['pull', 'push']), ctx);
   }
 
   /**
@@ -67,7 +72,7 @@ export class DockerImageReference implements ImageReference {
    * delete does. WARNING: registries delete a manifest with every tag that points at it.
    */
   async delete(ctx: SystemContext): Promise<void> {
-    const repo = this.repository(ctx, ['pull', 'delete']);
+    const repo = await this.repository(ctx, ['pull', 'delete']);
     const digest = await this.resolveDigest(repo);
     try {
       await repo.deleteManifest(digest);
@@ -91,7 +96,7 @@ export class DockerImageReference implements ImageReference {
     if (this.ref.tag === undefined) {
       throw new OcikitError('E_USAGE', `${this}: --untag needs a reference with a tag`);
     }
-    const repo = this.repository(ctx, ['pull', 'delete']);
+    const repo = await this.repository(ctx, ['pull', 'delete']);
     // Tell "no such tag" from "cannot delete tags": registries answer both with 4xx.
     if (!(await repo.headManifest(this.ref.tag))) {
       throw new OcikitError('E_NOT_FOUND', `removing tag ${this}: the registry has no such tag`);
@@ -110,7 +115,7 @@ export class DockerImageReference implements ImageReference {
   }
 
   async listTags(ctx: SystemContext): Promise<string[]> {
-    return this.repository(ctx, ['pull']).listTags();
+    return (await this.repository(ctx, ['pull'])).listTags();
   }
 
   private async resolveDigest(repo: Repository): Promise<Digest> {
