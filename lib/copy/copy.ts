@@ -424,7 +424,10 @@ class Copier {
     const cache = this.store.cache;
     const uncompressed = job.srcCompression === 'none' ? job.src.digest : cache.uncompressedOf(job.src.digest);
     if (!uncompressed) return undefined;
-    const d = t.compression === 'none' ? uncompressed : cache.findVariant(uncompressed, t.format!, t.level);
+    // Without an explicit --dest-compress-level any compressed form the store has seen will do; it may
+    // even be the original (say, the registry's gzip of a layer that came out of a docker-archive).
+    const level = this.opts.compressLevel;
+    const d = t.compression === 'none' ? uncompressed : cache.findVariant(uncompressed, t.format!, level);
     if (!d) return undefined;
     const st = this.store.stat(d);
     return st ? { digest: d, size: st.size, path: st.path } : undefined;
