@@ -4,8 +4,9 @@ import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '..
 import { parsePlatform } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
-import { openStore, systemContext } from './context.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
 import { ProgressPrinter } from './progress.js';
+import { WorkerPool } from '../lib/pool/index.js';
 
 const USAGE = 'ocikit copy [options] SOURCE-IMAGE DESTINATION-IMAGE';
 
@@ -27,13 +28,16 @@ export const copyCommand: Command = {
       --dest-compress-format gzip|zstd
                                  compression for layers the destination wants compressed
       --dest-compress-level N    compression level
+      --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
   -q, --quiet                    no progress output
-      --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds} on stdout`,
+      --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds} on stdout
+
+${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level'],
-    boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress'],
+    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', ...COPY_REGISTRY_FLAGS.string],
+    boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
-    repeatable: ['platform'],
+    repeatable: ['platform', 'additional-tag'],
   },
   async run(args, g, io) {
     const [srcName, destName] = positionals(args, 2, USAGE);
@@ -61,9 +65,13 @@ export const copyCommand: Command = {
     const destCtx = systemContext(args, g, 'dest');
     destCtx.dirForceCompress = boolFlag(args, 'dest-compress', false);
     destCtx.dirForceDecompress = boolFlag(args, 'dest-decompress', false);
+    const additionalTags = many(args, 'additional-tag');
+    if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
 
     const store = openStore(g);
-    const progress = new ProgressPrinter(io.stderr, g.quiet);
+    const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
+    // One pool for the whole copy: --jobs threads (default: the core count), started on first use.
+    const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
     try {
       const opts: CopyOptions = {
         store,
@@ -74,6 +82,7 @@ export const copyCommand: Command = {
         preserveDigests: !!args['preserve-digests'],
         removeSignatures: !!args['remove-signatures'],
         onProgress: (ev) => progress.event(ev),
+        pool,
       };
       if (format) opts.format = format;
       if (cf) opts.compressFormat = cf;
@@ -86,6 +95,7 @@ export const copyCommand: Command = {
       return 0;
     } finally {
       progress.stop();
+      await pool.close();
       store.close();
     }
   },

@@ -1,0 +1,121 @@
+/**
+ * WorkerPool: the piscina facade. A typed `run(job)` that resolves to the job's result or throws
+ * the OcikitError rebuilt from the worker's reply.
+ */
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Piscina } from 'piscina';
+import { ERROR_CODES, OcikitError, type ErrorCode } from '../errors.js';
+import type { Job, JobReply, ResultOf } from '../../workers/protocol.js';
+
+export interface PoolOptions {
+  /** Worker threads; default: the number of cores (`os.availableParallelism()`). */
+  threads?: number;
+  /** Milliseconds an idle worker lives before it exits (default 10 s). */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * Where the compiled worker module is. piscina cannot load a .ts worker under plain node, so the
+ * worker is chosen by this file's own extension: running from dist/lib/pool/pool.js it is
+ * dist/workers/entry.js beside it; running from the .ts source (a TS loader) it is the compiled
+ * copy under dist/, which `npm run build` writes.
+ */
+export function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const ext = extname(here);
+  const url = ext === '.js' ? new URL('../../workers/entry.js', import.meta.url) : new URL('../../dist/workers/entry.js', import.meta.url);
+  const path = fileURLToPath(url);
+  if (!existsSync(path)) {
+    throw new OcikitError('E_INTERNAL', `the worker module ${path} is missing`, { hint: 'run npm run build' });
+  }
+  return url.href;
+}
+
+/** The default pool size: one worker per core. */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/**
+ * A pool of worker threads running hash, compress, decompress and gzip-block jobs.
+ *
+ * - Threads start on the first job, not at construction: a copy that transforms nothing pays
+ *   nothing (starting piscina costs ~80 ms).
+ * - `run` never rejects with a plain worker Error: a failed job becomes an OcikitError with the
+ *   worker's code (E_BAD_INPUT for corrupt data, E_IO, E_NOT_FOUND, ...), and a crashed worker or
+ *   a pool failure becomes E_WORKER.
+ * - MUST be closed (`close()`), or its threads keep the process alive.
+ */
+export class WorkerPool {
+  /** How many jobs run at once. */
+  readonly threads: number;
+  readonly #idleTimeoutMs: number;
+  #piscina: Promise<Piscina> | undefined;
+  #closed = false;
+
+  constructor(opts: PoolOptions = {}) {
+    const threads = opts.threads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+      throw new OcikitError('E_USAGE', `WorkerPool: threads must be a whole number from 1 to 1024, got ${String(threads)}`);
+    }
+    const idle = opts.idleTimeoutMs ?? 10_000;
+    if (!Number.isFinite(idle) || idle < 0) throw new OcikitError('E_USAGE', `WorkerPool: idleTimeoutMs must be a non-negative number, got ${String(idle)}`);
+    this.threads = threads;
+    this.#idleTimeoutMs = idle;
+  }
+
+  #pool(): Promise<Piscina> {
+    if (this.#closed) return Promise.reject(new OcikitError('E_INTERNAL', 'the worker pool is closed'));
+    // piscina is imported on first use: loading it costs a CLI start-up that transforms nothing
+    // tens of milliseconds.
+    this.#piscina ??= import('piscina').then(
+      ({ Piscina }) =>
+        new Piscina({
+          filename: workerFile(),
+          minThreads: this.threads,
+          maxThreads: this.threads,
+          idleTimeout: this.#idleTimeoutMs,
+          // Workers block in Atomics.wait between tasks by default, which delays their own async
+          // cleanup (streams closing after a task); 'async' keeps their event loops running.
+          atomics: 'async',
+        }),
+    );
+    return this.#piscina;
+  }
+
+  /**
+   * Run one job. `what` describes it for error messages ("compressing layer sha256:ab12…").
+   * Throws the OcikitError rebuilt from the worker's reply.
+   */
+  async run<J extends Job>(job: J, what?: string): Promise<ResultOf[J['kind']]> {
+    let reply: JobReply<ResultOf[J['kind']]>;
+    try {
+      reply = (await (await this.#pool()).run(job)) as JobReply<ResultOf[J['kind']]>;
+    } catch (err) {
+      if (err instanceof OcikitError) throw err;
+      // Only a crash (a worker killed, out of memory, a module that failed to load) gets here:
+      // the worker module itself never throws.
+      throw new OcikitError('E_WORKER', `${what ?? `${job.kind} job`}: the worker failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
+    if (reply.ok) return reply.value;
+    throw rebuildError(reply, what);
+  }
+
+  /** Stop the workers (after the jobs in flight). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const p = this.#piscina;
+    this.#piscina = undefined;
+    if (p) await (await p.catch(() => undefined))?.close();
+  }
+}
+
+/** The OcikitError for a failed reply: the worker's code when it is one of ours, else E_WORKER. */
+export function rebuildError(reply: { code: string; message: string }, what?: string): OcikitError {
+  const code: ErrorCode = reply.code in ERROR_CODES ? (reply.code as ErrorCode) : 'E_WORKER';
+  return new OcikitError(code, what ? `${what}: ${reply.message}` : reply.message);
+}

@@ -1,0 +1,126 @@
+/** Progress output: its shape on a non-TTY, bars on a TTY, and -q silence; always stderr. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { join } from 'node:path';
+import { ProgressPrinter, formatBytes } from '../../cli/progress.js';
+import type { Digest } from '../../lib/digest/index.js';
+import { ocikit } from '../helpers/cli.js';
+import { fixture, tempDir } from '../helpers/paths.js';
+
+class Sink extends Writable {
+  text = '';
+  isTTY = false;
+  columns = 100;
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+const D1 = ('sha256:' + 'a1'.repeat(32)) as Digest;
+const D2 = ('sha256:' + 'b2'.repeat(32)) as Digest;
+const D3 = ('sha256:' + 'c3'.repeat(32)) as Digest;
+const RESULT = { manifestDigest: D3, mediaType: 'application/vnd.oci.image.manifest.v1+json', bytesRead: 3_000_000, bytesWritten: 2_500_000, blobsReused: 1, blobsCopied: 2, seconds: 1.25 };
+
+function feed(p: ProgressPrinter): void {
+  p.event({ type: 'blob-start', digest: D1, size: 2_000_000 });
+  p.event({ type: 'blob-start', digest: D2, size: 500_000 });
+  p.event({ type: 'blob-progress', digest: D1, phase: 'compressing', done: 1_000_000, total: 2_000_000 });
+  p.event({ type: 'blob-done', digest: D3, size: 700_000, how: 'fetched', transformed: 'compressed', from: D1 });
+  p.event({ type: 'blob-done', digest: D2, size: 500_000, how: 'reused-at-destination' });
+  p.event({ type: 'manifest', digest: D3, mediaType: 'application/vnd.oci.image.manifest.v1+json' });
+}
+
+describe('ProgressPrinter', () => {
+  it('non-TTY: one line per blob, a totals line per interval, the summary; no control characters', () => {
+    const out = new Sink();
+    let now = 1000;
+    const p = new ProgressPrinter(out, { intervalMs: 0, now: () => now });
+    feed(p);
+    now = 3000;
+    p.tick();
+    p.done(RESULT);
+    p.stop();
+    const lines = out.text.trimEnd().split('\n');
+    assert.deepEqual(lines, [
+      'Copying blob c3c3c3c3c3c3 700.0 kB (copied, compressed)',
+      'Copying blob b2b2b2b2b2b2 500.0 kB (skipped: already at destination)',
+      `Writing manifest ${D3.slice(0, 19)}`,
+      'Progress: 2/2 blobs, 1.2 MB, 0.6 MB/s, 2.0 s',
+      `Copied 2 blobs (2.5 MB 2.0 MB/s), reused 1, in 1.25 s: ${D3}`,
+    ]);
+    assert.doesNotMatch(out.text, /[\x00-\x09\x0b-\x1f]/, 'only printable text and newlines');
+  });
+
+  it('non-TTY: the periodic totals line comes from a timer while the copy runs', async () => {
+    const out = new Sink();
+    const p = new ProgressPrinter(out, { intervalMs: 20 });
+    p.event({ type: 'blob-start', digest: D1, size: 10 });
+    await new Promise((r) => setTimeout(r, 120));
+    p.stop();
+    const totals = out.text.split('\n').filter((l) => l.startsWith('Progress: '));
+    assert.ok(totals.length >= 2, `got ${totals.length} totals lines:\n${out.text}`);
+    for (const l of totals) assert.match(l, /^Progress: \d+\/\d+ blobs, [\d.]+ (B|kB|MB|GB), ([\d.]+ MB\/s|-), [\d.]+ s$/);
+    const n = out.text.length;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(out.text.length, n, 'nothing after stop()');
+  });
+
+  it('quiet prints nothing at all', async () => {
+    const out = new Sink();
+    const p = new ProgressPrinter(out, { quiet: true, intervalMs: 5 });
+    feed(p);
+    p.tick();
+    await new Promise((r) => setTimeout(r, 30));
+    p.done(RESULT);
+    p.stop();
+    assert.equal(out.text, '');
+  });
+
+  it('TTY: live bars with the bytes done, redrawn in place, cleared at the end', () => {
+    const out = new Sink();
+    out.isTTY = true;
+    const p = new ProgressPrinter(out, { redrawMs: 0 });
+    p.event({ type: 'blob-start', digest: D1, size: 2_000_000 });
+    p.event({ type: 'blob-progress', digest: D1, phase: 'compressing', done: 1_000_000, total: 2_000_000 });
+    p.tick();
+    assert.match(out.text, /Copying blob a1a1a1a1a1a1 \[=+> +\] 1\.0 MB \/ 2\.0 MB compressing/);
+    assert.match(out.text, /Progress: 0\/1 blobs/);
+    p.event({ type: 'blob-done', digest: D3, size: 700_000, how: 'fetched', transformed: 'compressed', from: D1 });
+    p.tick();
+    p.done(RESULT);
+    p.stop();
+    assert.match(out.text, /\x1b\[\d+F\x1b\[J/, 'the live area is erased before it is redrawn');
+    assert.match(out.text, /Copying blob c3c3c3c3c3c3 700\.0 kB \(copied, compressed\)\n/);
+    assert.ok(out.text.endsWith(`in 1.25 s: ${D3}\n`));
+  });
+
+  it('formats bytes in decimal units', () => {
+    assert.deepEqual([0, 999, 1000, 1_500_000, 2_340_000_000].map(formatBytes), ['0 B', '999 B', '1.0 kB', '1.5 MB', '2.34 GB']);
+  });
+});
+
+describe('ocikit copy progress', () => {
+  it('stderr only: a line per blob on a non-TTY; -q silences it; stdout stays empty without --json', () => {
+    const dir = tempDir('ocikit-progress-');
+    const src = `oci:${fixture('hello-oci')}:latest`;
+    const r = ocikit(['--store', join(dir, 'store'), 'copy', '--dest-compress-format', 'zstd', src, `oci:${join(dir, 'a')}:x`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    const blobLines = r.stderr.split('\n').filter((l) => l.startsWith('Copying blob '));
+    assert.equal(blobLines.length, 3, r.stderr);
+    assert.match(r.stderr, /Copying blob [0-9a-f]{12} [\d.]+ (B|kB) \(copied, compressed\)/);
+    assert.match(r.stderr, /^Copied 3 blobs /m);
+    assert.doesNotMatch(r.stderr, /\x1b/, 'no escape sequences when stderr is not a terminal');
+    const q = ocikit(['--store', join(dir, 'store2'), 'copy', '-q', '--dest-compress-format', 'zstd', src, `oci:${join(dir, 'b')}:x`]);
+    assert.equal(q.code, 0, q.stderr);
+    assert.equal(q.stderr, '');
+    assert.equal(q.stdout, '');
+    const j = ocikit(['--store', join(dir, 'store3'), '--jobs', '1', 'copy', '-q', '--json', src, `oci:${join(dir, 'c')}:x`]);
+    assert.equal(j.code, 0, j.stderr);
+    assert.equal(j.stderr, '');
+    const res = JSON.parse(j.stdout) as { manifestDigest: string; blobsCopied: number };
+    assert.match(res.manifestDigest, /^sha256:[0-9a-f]{64}$/);
+  });
+});

@@ -1,0 +1,54 @@
+/** zstd through the pool: round trip, and output that does not depend on the native thread count. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WorkerPool } from '../../lib/pool/index.js';
+import { tempDir } from '../helpers/paths.js';
+
+const sha = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+describe('zstd jobs', () => {
+  let pool: WorkerPool;
+  let dir: string;
+  before(() => {
+    pool = new WorkerPool({ threads: 2 });
+    dir = tempDir('ocikit-zstd-');
+  });
+  after(async () => {
+    await pool.close();
+  });
+
+  it('compress then decompress gives the input back; the decompress digest is its sha256', async () => {
+    const data = Buffer.concat(Array.from({ length: 3000 }, (_, i) => Buffer.from(`line ${i} of a layer that zstd should squeeze ${i % 13}\n`.repeat(20))));
+    const src = join(dir, 'in.tar');
+    writeFileSync(src, data);
+    const zst = join(dir, 'in.tar.zst');
+    const c = await pool.run({ kind: 'compress', src, dst: zst, format: 'zstd', level: 3, threads: 2 });
+    const compressed = readFileSync(zst);
+    assert.equal(c.digest, sha(compressed));
+    assert.equal(c.inputSize, data.length);
+    assert.ok(compressed.length < data.length / 4, `compresses: ${compressed.length} of ${data.length}`);
+    assert.deepEqual([...compressed.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd], 'zstd frame magic');
+    const out = join(dir, 'out.tar');
+    const d = await pool.run({ kind: 'decompress', src: zst, dst: out, format: 'zstd' });
+    assert.equal(d.digest, sha(data));
+    assert.ok(readFileSync(out).equals(data));
+  });
+
+  it('is byte-identical with 1 and 4 native threads', async () => {
+    const data = Buffer.concat(Array.from({ length: 40 }, (_, i) => Buffer.alloc(256 << 10, `block ${i} `)));
+    const src = join(dir, 'big.tar');
+    writeFileSync(src, data);
+    const a = await pool.run({ kind: 'compress', src, dst: join(dir, 'a.zst'), format: 'zstd', level: 3, threads: 1 });
+    const b = await pool.run({ kind: 'compress', src, dst: join(dir, 'b.zst'), format: 'zstd', level: 3, threads: 4 });
+    assert.equal(b.digest, a.digest);
+  });
+
+  it('rejects an out-of-range level with E_USAGE', async () => {
+    const src = join(dir, 'lvl.bin');
+    writeFileSync(src, 'x');
+    await assert.rejects(pool.run({ kind: 'compress', src, dst: join(dir, 'lvl.zst'), format: 'zstd', level: 99 }), (err: unknown) => (err as { code?: string }).code === 'E_USAGE');
+  });
+});
