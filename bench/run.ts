@@ -25,6 +25,7 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { WorkerPool } from '../lib/pool/index.js';
 import { ensurePeers, which } from '../test/helpers/peers.js';
+import { registryCases } from './registry.js';
 import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
 
@@ -225,7 +226,7 @@ async function main(): Promise<void> {
   process.on('exit', () => rmSync(snapshot, { recursive: true, force: true }));
   cli = join(snapshot, 'cli', 'main.js');
   // The peers: skopeo (the anchor), pigz (micro-benchmarks), GNU time (peak RSS).
-  const installed = ensurePeers(['skopeo', 'pigz', 'time']);
+  const installed = ensurePeers(['skopeo', 'pigz', 'time', 'docker-registry']);
   if (installed.length) log(`installed: ${installed.join(' ')}`);
   if (!existsSync('/usr/bin/time')) throw new Error('GNU time (/usr/bin/time) is missing: apt-get install -y time');
   const skopeoVersion = spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).stdout.trim();
@@ -278,6 +279,16 @@ async function main(): Promise<void> {
     cases.push({ name: 'docker-archive->oci', image: big, src: skopeoMade(big, 'docker-archive'), dst: (d) => `oci:${d}/out:latest`, note: 'layers arrive uncompressed' });
     cases.push({ name: 'dir->docker-archive', image: big, src: skopeoMade(big, 'dir'), dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`, note: 'decompresses every layer' });
   } else skipped.push('oci->docker-archive, docker-archive->oci, dir->docker-archive, repack (ocikit has no docker-archive: transport yet)');
+  // === registry cases: a real docker-registry on loopback, started and stopped here
+  let registry: Awaited<ReturnType<typeof registryCases>>['registry'] | undefined;
+  if (!process.env.OCIKIT_BENCH_NO_REGISTRY) {
+    const r = await registryCases(big, (src, dst, flags) => {
+      const s = spawnSync('skopeo', ['--insecure-policy', 'copy', '-q', ...flags, src, dst], { encoding: 'utf8' });
+      if (s.status !== 0) throw new Error(`seeding ${dst}: ${s.stderr}`);
+    });
+    registry = r.registry;
+    cases.push(...r.cases);
+  }
   const selected = cases.filter((c) => only.length === 0 || only.some((o) => c.name.includes(o)));
 
   const results: CaseResult[] = [];
@@ -285,6 +296,8 @@ async function main(): Promise<void> {
     log(`case ${c.name}: ${c.src}`);
     results.push(runCase(c));
   }
+
+  await registry?.stop();
 
   // === per-blob cost: the many-layer image against the big image's throughput
   const manyCase = results.find((r) => r.name === 'many-layer oci->oci');
