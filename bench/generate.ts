@@ -280,12 +280,12 @@ export async function generateImages(workDir: string, size: BenchSize, pool: Wor
 }
 
 /**
- * For the repack case: `count` images sharing a base (the big image's layers less its two largest,
- * ~550 MB in the full run: the case is about what is shared, and ten full-size archives would cost
- * 16 GB of disk and minutes to make), each with one small layer of its own, as OCI layouts; the bench
- * turns them into docker-archives with skopeo.
+ * For the repack case: `count` images sharing a base (every layer of the big image: the image the
+ * issue's target names), each with one small layer of its own, as OCI layouts; the bench turns them
+ * into docker-archives with skopeo (and removes them afterwards: ten are ~16 GB in the full run).
+ * With `baseLess` > 0, the base leaves out that many of the largest layers (a smaller, faster case).
  */
-export async function generateRepackImages(workDir: string, size: BenchSize, big: ImageInfo, count: number, pool: WorkerPool): Promise<string[]> {
+export async function generateRepackImages(workDir: string, size: BenchSize, big: ImageInfo, count: number, pool: WorkerPool, baseLess = 0): Promise<string[]> {
   const dir = join(workDir, 'images', size, 'repack');
   const stamp = join(dir, 'done');
   const paths = Array.from({ length: count }, (_, i) => join(dir, `app-${i}-oci`));
@@ -296,7 +296,7 @@ export async function generateRepackImages(workDir: string, size: BenchSize, big
   const m = JSON.parse(readFileSync(join(big.path, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: Array<{ digest: string; size: number; mediaType: string }> };
   const cfg = JSON.parse(readFileSync(join(big.path, 'blobs', 'sha256', m.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
   const extra = walkFiles(['/usr/share/doc'], 4e6).filter((f) => f.size < 64 << 10);
-  const largest = new Set([...m.layers].sort((a, b) => b.size - a.size).slice(0, 2).map((d) => d.digest));
+  const largest = new Set([...m.layers].sort((a, b) => b.size - a.size).slice(0, baseLess).map((d) => d.digest));
   const baseIdx = m.layers.map((d, i) => (largest.has(d.digest) || d.size < 1024 ? -1 : i)).filter((i) => i >= 0);
   for (const [i, p] of paths.entries()) {
     const l = new Layout(p);

@@ -187,6 +187,6 @@ export async function runMicro(sample: string, workDir: string, threads: number,
       add({ name: `zstd -3 -T${threads} CLI (reference)`, mbps: mb / zc.seconds, ratio: (zc.value.stdout as Buffer).length / data.length, threads });
     }
   }
-  for (const f of ['micro.1.gz', 'micro.6.gz', 'micro.plain.gz', 'micro.out', 'micro.a', 'micro.b']) rmSync(join(workDir, f), { force: true });
+  for (const f of ['micro.1.gz', 'micro.4.gz', 'micro.6.gz', 'micro.plain.gz', 'micro.out', 'micro.a', 'micro.b']) rmSync(join(workDir, f), { force: true });
   return out;
 }
