@@ -133,7 +133,8 @@ const zstdActive = new WeakMap<WorkerPool, number>();
  * when they were hashed locally: one read at hashing speed is the price of keeping both.
  */
 async function adopt(store: BlobStore, tmp: string, digest: Digest, size: number, what: string): Promise<StoredBlob> {
-  return stripPut(await store.put({ path: tmp }, { digest, size, what }));
+  // The worker's file is private and on the store's filesystem: moved in, not copied; the store hashes it.
+  return stripPut(await store.put({ path: tmp, move: true }, { digest, size, what }));
 }
 
 function stripPut(r: StoreBlob): StoredBlob {

@@ -39,7 +39,12 @@ import { linkOrCopy, type LinkMethod } from './link.js';
 import { defaultStoreDir } from './location.js';
 
 /** What `put` accepts: a stream, a file to copy in, or bytes in memory. */
-export type PutInput = NodeJS.ReadableStream | { path: string } | Uint8Array;
+/**
+ * What `put` stores: a stream, bytes, or a file. `{path, move: true}` hands over a private file on
+ * the store's filesystem (a worker's output in `<root>/tmp`): it is renamed in rather than copied,
+ * and still hashed before it is placed. The caller MUST NOT use the file afterwards.
+ */
+export type PutInput = NodeJS.ReadableStream | { path: string; move?: boolean } | Uint8Array;
 
 /** What the caller knows about the content; every field given is verified. */
 export interface PutExpectation {
@@ -230,7 +235,12 @@ export class BlobStore {
       } else {
         // Copy first, hash the copy: verifying the source and then copying it would let the
         // source change in between (TOCTOU). COPYFILE_FICLONE reflinks where it can, else copies.
-        await copyFile(input.path, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+        if (input.move) {
+          // A private file handed over: a rename, no byte copy. Hashed below all the same.
+          await rename(input.path, tmp);
+        } else {
+          await copyFile(input.path, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+        }
         got = await digestFile(tmp, algorithm);
         verifyHashed(got, { digest: want, size: wantSize, what: expect.what });
       }

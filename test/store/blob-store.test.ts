@@ -385,3 +385,26 @@ test('close: later calls fail with E_STORE; close twice is fine', async () => {
   assert.throws(() => store.stat(digestBytes('x')), (err: unknown) => isOcikitError(err, 'E_STORE'));
   await rejectsWith(store.put(Buffer.from('x'), { what: 'late' }), 'E_STORE');
 });
+
+test('put from path with move: the handed-over file is renamed in (same inode), still verified', async () => {
+  const dir = tempDir('ocikit-store-move-');
+  const store = BlobStore.open(join(dir, 'store'));
+  try {
+    const data = Buffer.from('a worker wrote this layer');
+    const src = join(store.root, 'tmp', 'worker-output.tmp');
+    writeFileSync(src, data);
+    const ino = statSync(src).ino;
+    const got = await store.put({ path: src, move: true }, { digest: digestBytes(data), size: data.length, what: 'moved blob' });
+    assert.equal(got.digest, digestBytes(data));
+    assert.equal(statSync(got.path).ino, ino, 'renamed, not copied');
+    assert.equal(existsSync(src), false);
+    // A handed-over file whose content is not what the worker claimed is refused and removed.
+    const bad = join(store.root, 'tmp', 'worker-bad.tmp');
+    writeFileSync(bad, 'something else');
+    await assert.rejects(store.put({ path: bad, move: true }, { digest: digestBytes('claimed'), size: 14, what: 'moved blob' }), (err) => isOcikitError(err));
+    assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
+    assert.equal(existsSync(store.pathOf(digestBytes('claimed'))), false);
+  } finally {
+    store.close();
+  }
+});
