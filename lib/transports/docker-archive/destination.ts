@@ -14,14 +14,15 @@
  *   description, so no reader sees an image list that misses the new image.
  * - Atomicity, streaming and /dev/stdout: as oci-archive (see ../tar/writer.ts).
  */
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
-import { algorithmOf, digestBytes, hexOf, type Digest } from '../../digest/index.js';
+import { digestBytes, hexOf, type Digest } from '../../digest/index.js';
 import { DOCKER_V2S2_MANIFEST, MAX_CONFIG_SIZE, parseConfig, parseManifest } from '../../manifest/index.js';
 import { parseDockerReference, withDefaultTag, type DockerReference } from '../../reference/index.js';
 import { TarArchive, type TarMember } from '../tar/archive.js';
 import { SNIFF_BYTES, sniffCompression } from '../tar/compression.js';
-import { blobMemberName, digestFromBlobName } from '../tar/names.js';
+import { digestFromBlobName } from '../tar/names.js';
+import { writeBlobMember, writeOnce } from '../tar/blob-member.js';
 import { TarWriter, copyMembers, isStdoutPath, unchangedSince, type FileIdentityCheck } from '../tar/writer.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { MANIFEST_JSON, REPOSITORIES, parseRepoTag, readArchiveManifest, type ArchiveManifestItem } from './manifest.js';
@@ -149,40 +150,10 @@ export class DockerArchiveDestination implements ImageDestination {
   }
 
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
-    const inFlight = this.pending.get(info.digest);
-    if (inFlight) {
-      await inFlight;
-      return info;
-    }
-    if (this.written.has(info.digest)) return info;
-    const p = this.writeBlob(input, info);
-    this.pending.set(info.digest, p);
-    try {
-      await p;
-    } finally {
-      this.pending.delete(info.digest);
-    }
+    await writeOnce(this.pending, info.digest, () => this.written.has(info.digest), async () => {
+      this.written.set(info.digest, await writeBlobMember(this.writer, input, info, this.ctx.store, this.where));
+    });
     return info;
-  }
-
-  private async writeBlob(input: BlobInput, info: BlobInfo): Promise<void> {
-    let path: string;
-    let size: number;
-    if (input.kind === 'path') {
-      path = input.path;
-      size = info.size >= 0 ? info.size : (await fsp.stat(path)).size;
-    } else {
-      // Verified into the store first: a tar member cannot be taken back once written.
-      if (!this.ctx.store) throw new OcikitError('E_INTERNAL', `writing ${this.where}: a stream input needs the blob store`);
-      const res = await this.ctx.store.put(input.stream, { digest: info.digest, size: info.size, what: `blob for ${this.where}` });
-      path = res.path;
-      size = res.size;
-    }
-    const name = blobMemberName(info.digest);
-    await this.writer.addDirectory('blobs');
-    await this.writer.addDirectory(`blobs/${algorithmOf(info.digest)}`);
-    await this.writer.addStream(name, size, () => createReadStream(path, { highWaterMark: 1 << 20 }));
-    this.written.set(info.digest, { name, size });
   }
 
   async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {

@@ -13,12 +13,12 @@
  * /dev/stdout (or a pipe) is written directly, with no atomicity: a failure leaves a truncated tar.
  */
 import { promises as fsp } from 'node:fs';
-import { createReadStream } from 'node:fs';
 import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
 import { algorithmOf, digestBytes, type Digest } from '../../digest/index.js';
 import { OCI_INDEX, OCI_MANIFEST, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { TarArchive } from '../tar/archive.js';
 import { blobMemberName, digestFromBlobName } from '../tar/names.js';
+import { writeBlobMember, writeOnce } from '../tar/blob-member.js';
 import { TarWriter, copyMembers, isStdoutPath, unchangedSince, type FileIdentityCheck } from '../tar/writer.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from '../oci/layout.js';
@@ -121,40 +121,10 @@ export class OciArchiveDestination implements ImageDestination {
   }
 
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
-    const inFlight = this.pending.get(info.digest);
-    if (inFlight) {
-      await inFlight;
-      return info;
-    }
-    if (this.written.has(info.digest)) return info;
-    const p = this.writeBlob(input, info);
-    this.pending.set(info.digest, p);
-    try {
-      await p;
-    } finally {
-      this.pending.delete(info.digest);
-    }
+    await writeOnce(this.pending, info.digest, () => this.written.has(info.digest), async () => {
+      this.written.set(info.digest, (await writeBlobMember(this.writer, input, info, this.ctx.store, this.where)).size);
+    });
     return info;
-  }
-
-  private async writeBlob(input: BlobInput, info: BlobInfo): Promise<void> {
-    let path: string;
-    let size: number;
-    if (input.kind === 'path') {
-      path = input.path;
-      size = info.size >= 0 ? info.size : (await fsp.stat(path)).size;
-    } else {
-      // A stream is verified into the store first: a tar member cannot be taken back once written,
-      // and putBlob MUST keep nothing of a blob that does not match.
-      if (!this.ctx.store) throw new OcikitError('E_INTERNAL', `writing ${this.where}: a stream input needs the blob store`);
-      const res = await this.ctx.store.put(input.stream, { digest: info.digest, size: info.size, what: `blob for ${this.where}` });
-      path = res.path;
-      size = res.size;
-    }
-    await this.writer.addDirectory('blobs');
-    await this.writer.addDirectory(`blobs/${algorithmOf(info.digest)}`);
-    await this.writer.addStream(blobMemberName(info.digest), size, () => createReadStream(path, { highWaterMark: 1 << 20 }));
-    this.written.set(info.digest, size);
   }
 
   async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
