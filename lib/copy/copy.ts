@@ -208,7 +208,7 @@ class Copier {
     const targetIndexType = this.chooseIndexType(parsed.mediaType);
     const targetFormat: ManifestFormat = targetIndexType === OCI_INDEX ? 'oci' : 'v2s2';
     if (!this.dest.properties.supportsIndex) {
-      throw new OcikitError('E_UNSUPPORTED', `${this.dest.reference} cannot hold a multi-image index; choose one image with --platform-less copy (default) or --override-arch`);
+      throw new OcikitError('E_UNSUPPORTED', `${this.dest.reference} cannot hold a multi-image index`, { hint: 'copy one image: drop --all and --platform (--override-arch chooses which)' });
     }
 
     const replaced = new Map<string, Descriptor>();
