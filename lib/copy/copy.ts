@@ -254,7 +254,7 @@ class Copier {
     if (sup.includes(want)) return want;
     if (f) throw new OcikitError('E_UNSUPPORTED', `${this.dest.reference} does not accept ${want} (--format ${f})`);
     const alt = sup.find((t) => t === OCI_INDEX || t === DOCKER_LIST);
-    if (!alt) throw new OcikitError('E_UNSUPPORTED', `${this.dest.reference} cannot hold a multi-image index`);
+    if (!alt) throw new OcikitError('E_UNSUPPORTED', `${this.dest.reference} cannot hold a multi-image index`, { hint: 'copy one image: drop --all and --platform (--override-arch chooses which)' });
     return alt;
   }
 
