@@ -27,6 +27,7 @@ import type { BlobStore } from '../../store/index.js';
 import type { BlobPayload } from '../types.js';
 import { SNIFF_BYTES, decompressor, sniffCompression, type SniffedCompression } from './compression.js';
 import { linkTarget, memberName } from './names.js';
+import { nextEvent } from './events.js';
 
 export type MemberType = 'file' | 'directory' | 'symlink' | 'link' | 'other';
 
@@ -343,28 +344,7 @@ function badArchive(err: unknown, where: string): OcikitError {
 
 /** Resolve when `ev` fires on `s`; reject on 'error'; reject on 'close' before it (destroyed). */
 function when(s: NodeJS.EventEmitter, ev: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      s.off(ev, onEv);
-      s.off('error', onErr);
-      s.off('close', onClose);
-    };
-    const onEv = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onErr = (err: unknown): void => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new Error('closed'));
-    };
-    s.on(ev, onEv);
-    s.on('error', onErr);
-    s.on('close', onClose);
-  });
+  return nextEvent(s, ev, () => new Error('closed'));
 }
 
 /**

@@ -19,6 +19,7 @@ import { OcikitError, wrapError } from '../../errors.js';
 import type { BlobPayload } from '../types.js';
 import type { FileIdentity, TarArchive } from './archive.js';
 import { cleanupOnExit, forgetCleanup, tmpNameFor, withLockFile } from '../fs-util.js';
+import { nextEvent } from './events.js';
 
 /** Paths that mean "this process's standard output". */
 export function isStdoutPath(p: string): boolean {
@@ -233,28 +234,7 @@ export class TarWriter {
 }
 
 function drained(s: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      s.off('drain', onDrain);
-      s.off('error', onErr);
-      s.off('close', onClose);
-    };
-    const onDrain = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onErr = (err: unknown): void => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new OcikitError('E_IO', 'the output closed'));
-    };
-    s.on('drain', onDrain);
-    s.on('error', onErr);
-    s.on('close', onClose);
-  });
+  return nextEvent(s, 'drain', () => new OcikitError('E_IO', 'the output closed'));
 }
 
 /**
