@@ -13,7 +13,7 @@ import { closeSync, createReadStream, createWriteStream, existsSync, openSync, l
 import { dirname, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack } from 'tar-stream';
-import { WorkerPool, gzipFileParallel } from '../lib/pool/index.js';
+import { WorkerPool, compressFile } from '../lib/pool/index.js';
 
 export type BenchSize = 'small' | 'full';
 
@@ -233,7 +233,8 @@ export async function generateImages(workDir: string, size: BenchSize, pool: Wor
     const t = await sha256File(tar);
     diffIds.push(t.digest);
     const gz = join(dir, `layer-${i}.tar.gz`);
-    await pipeline(gzipFileParallel(pool, tar, { level: 6 }), createWriteStream(gz));
+    rmSync(gz, { force: true });
+    await compressFile(pool, tar, gz, 'gzip', 6);
     const z = await sha256File(gz);
     gzLayers.push({ mediaType: LAYER_GZIP, ...big.adoptFile(gz, z) });
     tarLayers.push({ mediaType: LAYER_TAR, ...plain.adoptFile(tar, t) });
@@ -256,7 +257,8 @@ export async function generateImages(workDir: string, size: BenchSize, pool: Wor
     await writeTar(g, tar);
     const t = await sha256File(tar);
     const gz = join(dir, 'small.tar.gz');
-    await pipeline(gzipFileParallel(pool, tar, { level: 6 }), createWriteStream(gz));
+    rmSync(gz, { force: true });
+    await compressFile(pool, tar, gz, 'gzip', 6);
     const z = await sha256File(gz);
     manyLayers.push({ mediaType: LAYER_GZIP, ...many.adoptFile(gz, z) });
     manyDiffIds.push(t.digest);
@@ -306,7 +308,8 @@ export async function generateRepackImages(workDir: string, size: BenchSize, big
     await writeTar(extra.slice(i * 5, i * 5 + 5), tar);
     const t = await sha256File(tar);
     const gz = join(dir, 'own.tar.gz');
-    await pipeline(gzipFileParallel(pool, tar, { level: 6 }), createWriteStream(gz));
+    rmSync(gz, { force: true });
+    await compressFile(pool, tar, gz, 'gzip', 6);
     const z = await sha256File(gz);
     layers.push({ mediaType: LAYER_GZIP, ...l.adoptFile(gz, z) });
     diffIds.push(t.digest);

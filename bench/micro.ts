@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { constants, crc32, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
 import { gunzipSync as fflateGunzip, gzipSync as fflateGzip } from 'fflate';
 import { compress as zstdCompress, decompress as zstdDecompress, Compressor } from 'zstd-napi';
-import { WorkerPool, gzipFileParallel } from '../lib/pool/index.js';
+import { WorkerPool, compressFile, decompressFile } from '../lib/pool/index.js';
 import { BlobStore } from '../lib/store/index.js';
 
 export interface MicroResult {
@@ -99,7 +99,7 @@ export async function runMicro(sample: string, workDir: string, threads: number,
       const f = await best(1, () => time(() => fflateGzip(data, { level: level as 1 | 4 | 6 })));
       add({ name: `gzip -${level} fflate`, mbps: mb / f.seconds, ratio: f.value.length / data.length, threads: 1 });
       const dst = join(workDir, `micro.${level}.gz`);
-      const p = await best(1, () => timeAsync(() => pipeline(gzipFileParallel(pool, sample, { level }), createWriteStream(dst))));
+      const p = await best(1, () => timeAsync(() => (rmSync(dst, { force: true }), compressFile(pool, sample, dst, 'gzip', level))));
       add({ name: `gzip -${level} ocikit pool (block-joined)`, mbps: mb / p.seconds, ratio: statSync(dst).size / data.length, threads });
       gzFiles[level] = dst;
       if (have('pigz')) {
@@ -121,7 +121,7 @@ export async function runMicro(sample: string, workDir: string, threads: number,
     const ud = await best(2, () =>
       timeAsync(async () => {
         rmSync(dstU, { force: true });
-        return pool.run({ kind: 'decompress', src: gzPath, dst: dstU, format: 'gzip' });
+        return decompressFile(pool, gzPath, dstU, 'gzip');
       }),
     );
     add({ name: 'gunzip+sha256 ocikit decompress job (file to file)', mbps: mb / ud.seconds, threads: 1 });
@@ -136,7 +136,7 @@ export async function runMicro(sample: string, workDir: string, threads: number,
         const b = join(workDir, 'micro.b');
         rmSync(a, { force: true });
         rmSync(b, { force: true });
-        return Promise.all([pool.run({ kind: 'decompress', src: gzPath, dst: a, format: 'gzip' }), pool.run({ kind: 'decompress', src: gzPath, dst: b, format: 'gzip' })]);
+        return Promise.all([decompressFile(pool, gzPath, a, 'gzip'), decompressFile(pool, gzPath, b, 'gzip')]);
       }),
     );
     add({ name: `gunzip ocikit, 2 layers at once (pool of ${threads})`, mbps: (2 * mb) / both.seconds, threads: Math.min(2, threads) });

@@ -23,11 +23,13 @@ export const copyCommand: Command = {
       --preserve-digests         fail rather than change the manifest digest
       --digestfile PATH          write the digest of the copied manifest to PATH
       --remove-signatures        do not copy signatures
-      --dest-compress            compress layers at a dir: destination
-      --dest-decompress          decompress layers at a dir: destination
+      --dest-compress            compress layers at a dir:, oci: or oci-archive: destination
+      --dest-decompress          decompress layers at a dir:, oci: or oci-archive: destination
       --dest-compress-format gzip|zstd
-                                 compression for layers the destination wants compressed
-      --dest-compress-level N    compression level
+                                 compression for layers the destination compresses (oci:, oci-archive:,
+                                 docker://, dir: with --dest-compress), and a recompression of
+                                 layers compressed otherwise (default gzip)
+      --dest-compress-level N    compression level (default gzip 4, zstd 3)
       --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
   -q, --quiet                    no progress output
       --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds} on stdout
@@ -63,14 +65,18 @@ ${COPY_REGISTRY_HELP}`,
     const level = intFlag(args, 'dest-compress-level', cf === 'zstd' ? -7 : 0, cf === 'zstd' ? 22 : 9);
 
     const destCtx = systemContext(args, g, 'dest');
-    destCtx.dirForceCompress = boolFlag(args, 'dest-compress', false);
-    destCtx.dirForceDecompress = boolFlag(args, 'dest-decompress', false);
+    const forceCompress = boolFlag(args, 'dest-compress', false);
+    const forceDecompress = boolFlag(args, 'dest-decompress', false);
+    if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
+    if (forceCompress) destCtx.destCompression = 'compress';
+    if (forceDecompress) destCtx.destCompression = 'decompress';
     const additionalTags = many(args, 'additional-tag');
     if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
 
     const store = openStore(g);
     const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
-    // One pool for the whole copy: --jobs threads (default: the core count), started on first use.
+    // The one pool of this command: --jobs threads at most (default: the core count), started
+    // only when a blob job needs one.
     const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
     try {
       const opts: CopyOptions = {

@@ -5,11 +5,14 @@
  *
  * Two renderings, chosen by whether stderr is a terminal:
  * - TTY: one live bar per blob in flight (at most MAX_BARS, then "… and N more"), redrawn in
- *   place, with a totals line under them; a finished blob becomes one permanent line above.
+ *   place several times a second with the bytes read, the blob's rate and its ETA, and a totals
+ *   line under them (bytes read of the image's total, rate, ETA); a finished blob becomes one
+ *   permanent line above.
  * - otherwise (CI logs, files, pipes): one line per finished blob, and every `intervalMs` one line
- *   with the totals so far (bytes, rate), which is what CI logs want (containers/skopeo#658).
- *   No control characters, no carriage returns.
- * `-q` silences both.
+ *   with the totals so far (bytes read, the true rate), which is what CI logs want
+ *   (containers/skopeo#658). No control characters, no carriage returns.
+ * `-q` silences both. Byte counts are the bytes read from the source (the library's
+ * `blob-progress` events), so a download, a decompression and a copy all move.
  */
 import type { CopyResult, ProgressEvent } from '../lib/copy/index.js';
 
@@ -21,7 +24,7 @@ export interface ProgressOptions {
   tty?: boolean;
   /** Non-TTY: milliseconds between totals lines (default 5000; 0: none). */
   intervalMs?: number;
-  /** TTY: milliseconds between redraws (default 100). */
+  /** TTY: milliseconds between redraws (default 200: five a second). */
   redrawMs?: number;
   /** TTY: terminal width (default: the stream's columns, else 80). */
   columns?: number;
@@ -37,6 +40,7 @@ interface Bar {
   size: number;
   done: number;
   phase: string;
+  started: number;
 }
 
 /** "12.3 MB" (decimal units, as skopeo and docker print). */
@@ -47,8 +51,21 @@ export function formatBytes(n: number): string {
   return `${(n / 1e9).toFixed(2)} GB`;
 }
 
+/** "45 s", "3m05s", "1h02m". */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '-';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
 function short(digest: string): string {
   return digest.slice(digest.indexOf(':') + 1, digest.indexOf(':') + 13);
+}
+
+function rate(bytes: number, ms: number): string {
+  return ms > 0 ? `${(bytes / 1e3 / ms).toFixed(1)} MB/s` : '-';
 }
 
 /** Renders ProgressEvents on a stream (stderr). Call `done` with the result, `stop` always (finally). */
@@ -65,23 +82,24 @@ export class ProgressPrinter {
   #timer: NodeJS.Timeout | undefined;
   /** Lines of the live area last drawn (TTY). */
   #liveLines = 0;
-  #dirty = false;
   #blobsStarted = 0;
   #blobsDone = 0;
-  /** Bytes of finished blobs. */
-  #bytesDone = 0;
+  /** Source bytes of finished blobs (read, or not needed: from the store, already there). */
+  #sizeDone = 0;
+  /** Bytes really read by finished blobs: the rate. */
+  #readDone = 0;
+  /** What the images copied so far read in all, when known (the sum of their blobs' sizes). */
+  #total = 0;
   #stopped = false;
 
-  constructor(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, opts: ProgressOptions | boolean = {}) {
-    // A boolean is the older (out, quiet) form.
-    const o: ProgressOptions = typeof opts === 'boolean' ? { quiet: opts } : opts;
+  constructor(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, opts: ProgressOptions = {}) {
     this.#out = out;
-    this.#quiet = !!o.quiet;
-    this.#tty = o.tty ?? !!out.isTTY;
-    this.#intervalMs = o.intervalMs ?? 5000;
-    this.#redrawMs = o.redrawMs ?? 100;
-    this.#columns = Math.max(40, (o.columns ?? out.columns) || 80);
-    this.#now = o.now ?? Date.now;
+    this.#quiet = !!opts.quiet;
+    this.#tty = opts.tty ?? !!out.isTTY;
+    this.#intervalMs = opts.intervalMs ?? 5000;
+    this.#redrawMs = opts.redrawMs ?? 200;
+    this.#columns = Math.max(40, (opts.columns ?? out.columns) || 80);
+    this.#now = opts.now ?? Date.now;
     this.#started = this.#now();
   }
 
@@ -90,25 +108,28 @@ export class ProgressPrinter {
     if (this.#quiet || this.#stopped) return;
     this.#startTimer();
     switch (ev.type) {
+      case 'image':
+        this.#total += ev.bytes;
+        break;
       case 'blob-start':
         this.#blobsStarted++;
-        this.#bars.set(ev.digest, { digest: ev.digest, size: ev.size, done: 0, phase: 'copying' });
-        this.#dirty = true;
+        this.#bars.set(ev.digest, { digest: ev.digest, size: ev.size, done: 0, phase: ev.phase, started: this.#now() });
         break;
       case 'blob-progress': {
         const bar = this.#bars.get(ev.digest);
         if (bar) {
           bar.phase = ev.phase;
-          bar.size = ev.total;
+          if (ev.total >= 0) bar.size = ev.total;
           bar.done = ev.done;
-          this.#dirty = true;
         }
         break;
       }
       case 'blob-done': {
-        this.#bars.delete(ev.from ?? ev.digest);
+        const key = ev.from ?? ev.digest;
+        this.#sizeDone += Math.max(0, this.#bars.get(key)?.size ?? ev.read);
+        this.#bars.delete(key);
         this.#blobsDone++;
-        this.#bytesDone += Math.max(0, ev.size);
+        this.#readDone += ev.read;
         const how = ev.how === 'reused-at-destination' ? 'skipped: already at destination' : ev.how === 'from-store' ? 'from store' : 'copied';
         const t = ev.transformed ? `, ${ev.transformed}` : '';
         this.#permanent(`Copying blob ${short(ev.digest)} ${formatBytes(ev.size)} (${how}${t})`);
@@ -126,8 +147,9 @@ export class ProgressPrinter {
   done(res: CopyResult): void {
     if (this.#quiet) return;
     this.#clearLive();
-    const rate = res.seconds > 0 ? ` ${(res.bytesWritten / 1e6 / res.seconds).toFixed(1)} MB/s` : '';
-    this.#out.write(`Copied ${res.blobsCopied} blobs (${formatBytes(res.bytesWritten)}${rate}), reused ${res.blobsReused}, in ${res.seconds.toFixed(2)} s: ${res.manifestDigest}\n`);
+    this.#out.write(
+      `Copied ${res.blobsCopied} blobs (read ${formatBytes(res.bytesRead)}, wrote ${formatBytes(res.bytesWritten)}, ${rate(res.bytesRead, res.seconds * 1000)}), reused ${res.blobsReused}, in ${res.seconds.toFixed(2)} s: ${res.manifestDigest}\n`,
+    );
   }
 
   /** Stop the timers and remove the live area. Idempotent; call it in `finally`. */
@@ -138,23 +160,28 @@ export class ProgressPrinter {
     this.#stopped = true;
   }
 
-  /** The totals line: "Progress: 3/10 blobs, 123.4 MB, 45.6 MB/s, 2.7 s". */
-  totals(): string {
-    const inflight = [...this.#bars.values()].reduce((a, b) => a + b.done, 0);
-    const bytes = this.#bytesDone + inflight;
-    const secs = Math.max(0, this.#now() - this.#started) / 1000;
-    const rate = secs > 0 ? `${(bytes / 1e6 / secs).toFixed(1)} MB/s` : '-';
-    return `Progress: ${this.#blobsDone}/${this.#blobsStarted} blobs, ${formatBytes(bytes)}, ${rate}, ${secs.toFixed(1)} s`;
+  /** [bytes of the image done (finished blobs whole, plus what blobs in flight read), bytes really read]. */
+  #progress(): [number, number] {
+    let inflight = 0;
+    for (const b of this.#bars.values()) inflight += b.done;
+    return [this.#sizeDone + inflight, this.#readDone + inflight];
   }
 
-  /** Non-TTY: print the totals line now (the timer calls this). TTY: redraw if anything changed. */
+  /** The totals line: "Progress: 3/10 blobs, 123.4 MB of 527.0 MB, read at 45.6 MB/s, ETA 9 s, 2.7 s". */
+  totals(): string {
+    const [done, read] = this.#progress();
+    const ms = Math.max(0, this.#now() - this.#started);
+    const of = this.#total > 0 ? ` of ${formatBytes(this.#total)}` : '';
+    const r = ms > 0 ? read / ms : 0;
+    const eta = this.#total > done && r > 0 ? `, ETA ${formatEta((this.#total - done) / r / 1000)}` : '';
+    return `Progress: ${this.#blobsDone}/${this.#blobsStarted} blobs, ${formatBytes(done)}${of}, read at ${rate(read, ms)}${eta}, ${(ms / 1000).toFixed(1)} s`;
+  }
+
+  /** Non-TTY: print the totals line now (the timer calls this). TTY: redraw the live area. */
   tick(): void {
     if (this.#quiet || this.#stopped) return;
-    if (this.#tty) {
-      if (this.#dirty) this.#drawLive();
-    } else {
-      this.#out.write(this.totals() + '\n');
-    }
+    if (this.#tty) this.#drawLive();
+    else this.#out.write(this.totals() + '\n');
   }
 
   #startTimer(): void {
@@ -171,7 +198,6 @@ export class ProgressPrinter {
     if (this.#tty) {
       this.#clearLive();
       this.#out.write(this.#fit(line) + '\n');
-      this.#dirty = true;
     } else {
       this.#out.write(line + '\n');
     }
@@ -193,19 +219,20 @@ export class ProgressPrinter {
     lines.push(this.totals());
     this.#out.write(lines.map((l) => this.#fit(l)).join('\n') + '\n');
     this.#liveLines = lines.length;
-    this.#dirty = false;
   }
 
   #barLine(b: Bar): string {
     const head = `Copying blob ${short(b.digest)} `;
-    const tail = b.done > 0 ? ` ${formatBytes(b.done)} / ${formatBytes(b.size)} ${b.phase}` : ` ${formatBytes(b.size)} ${b.phase}`;
+    const ms = this.#now() - b.started;
+    const eta = b.size > b.done && b.done > 0 && ms > 0 ? ` ETA ${formatEta(((b.size - b.done) / b.done) * (ms / 1000))}` : '';
+    const tail = b.done > 0 ? ` ${formatBytes(b.done)} / ${formatBytes(b.size)} ${b.phase} ${rate(b.done, ms)}${eta}` : ` ${formatBytes(b.size)} ${b.phase}`;
     const width = Math.max(10, Math.min(40, this.#columns - head.length - tail.length - 3));
     let inner: string;
     if (b.size > 0 && b.done > 0) {
       const fill = Math.min(width, Math.round((b.done / b.size) * width));
       inner = '='.repeat(Math.max(0, fill - 1)) + (fill > 0 ? '>' : '') + ' '.repeat(width - fill);
     } else {
-      // No byte counts for this phase: a marker that moves with time, so the user sees life.
+      // Nothing read yet (waiting for a worker, or a registry): a marker that moves, so the user sees life.
       const pos = Math.floor((this.#now() - this.#started) / 150) % width;
       inner = ' '.repeat(pos) + '<=>'.slice(0, width - pos) + ' '.repeat(Math.max(0, width - pos - 3));
     }

@@ -4,7 +4,8 @@
  * Pass substrings to run a subset: `node dist/test/run.js store manifest`.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePeers } from './helpers/peers.js';
@@ -37,4 +38,25 @@ if (files.length === 0) {
 }
 const concurrency = process.env.OCIKIT_TEST_CONCURRENCY ?? '2';
 const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
+// The store may hard-link fixture blobs (old files owned by us on its filesystem) instead of
+// copying them: a test that wrote into a stored or copied blob in place would damage the
+// fixture itself. Every fixture blob must still hash to its name.
+const damaged = damagedFixtureBlobs(join(here, '..', '..', 'fixtures'));
+if (damaged.length > 0) {
+  console.error(`fixture blobs changed by the tests (a write through a hard link?): ${damaged.join(', ')}`);
+  process.exit(1);
+}
 process.exit(r.status ?? 1);
+
+function damagedFixtureBlobs(root: string): string[] {
+  const bad: string[] = [];
+  const visit = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) visit(p);
+      else if (/\/blobs\/sha256\/[0-9a-f]{64}$/.test(p) && createHash('sha256').update(readFileSync(p)).digest('hex') !== name) bad.push(relative(root, p));
+    }
+  };
+  visit(root);
+  return bad;
+}

@@ -16,21 +16,17 @@ export class JobError extends Error {
   }
 }
 
-/** Codes the worker maps system errors to; anything else is E_IO. */
-const ERRNO_CODES: Record<string, string> = { ENOENT: 'E_NOT_FOUND', EEXIST: 'E_IO', ENOSPC: 'E_IO', EACCES: 'E_IO' };
-
 /**
- * The reply for a thrown value. `badInput` names what a codec error means ("not valid gzip data"):
- * zlib and zstd errors are about the bytes, not the machine, so they become E_BAD_INPUT.
+ * The reply for a thrown value, its message prefixed with `context` when there is one. A system
+ * error (it has a syscall) is E_IO whatever its errno: inside a job, a missing or unwritable
+ * file is a failure of the machine or of a path the main thread chose, never "image not found".
+ * Anything else unexpected is E_WORKER.
  */
-export function errorReply(err: unknown, context: string, badInput?: string): JobReply<never> {
-  if (err instanceof JobError || isOcikitError(err)) return { ok: false, code: (err as { code: string }).code, message: `${context}: ${(err as Error).message}` };
+export function errorReply(err: unknown, context: string): JobReply<never> {
+  const prefix = context ? `${context}: ` : '';
+  if (err instanceof JobError || isOcikitError(err)) return { ok: false, code: (err as { code: string }).code, message: `${prefix}${(err as Error).message}` };
   const e = err as NodeJS.ErrnoException | undefined;
   const msg = e instanceof Error ? e.message : String(err);
-  const code = typeof e?.code === 'string' ? e.code : undefined;
-  if (code && e?.syscall) return { ok: false, code: ERRNO_CODES[code] ?? 'E_IO', message: `${context}: ${msg}` };
-  if (badInput && (code === undefined || code.startsWith('Z_') || code === 'ERR_ZLIB_INITIALIZATION_FAILED' || !e?.syscall)) {
-    return { ok: false, code: 'E_BAD_INPUT', message: `${context}: ${badInput} (${msg})` };
-  }
-  return { ok: false, code: 'E_WORKER', message: `${context}: ${msg}` };
+  if (typeof e?.code === 'string' && e.syscall) return { ok: false, code: 'E_IO', message: `${prefix}${msg}` };
+  return { ok: false, code: 'E_WORKER', message: `${prefix}${msg}` };
 }

@@ -5,18 +5,20 @@
  * boundary and the deflate streams simply concatenate), and the last block ends the deflate
  * stream. One gzip header before, crc32 and length of the whole input after.
  *
- * WHY THIS SHAPE: blocks are independent work (any worker can do any block, in any order), yet
- * each block's bytes depend only on the input, the level and BLOCK_SIZE. So the output is
- * byte-identical however many workers run and whichever one does which block, and a layer's
- * digest is reproducible. The dictionary keeps the ratio within a fraction of a percent of a
- * single deflate stream; the sync flush costs 5 bytes a block.
+ * WHY THIS SHAPE: blocks are independent work, so one layer is compressed on every core at once:
+ * `GzipBlockEncoder` hands up to `window` blocks at a time to node:zlib's asynchronous deflate,
+ * which runs on libuv's thread pool (process-wide, shared by every worker thread), and emits the
+ * results in order. Each block's bytes depend only on the input, the level and BLOCK_SIZE — not
+ * on which thread ran it or how many there are — so the output is byte-identical on every machine
+ * and a layer's digest is reproducible. The dictionary keeps the ratio within a fraction of a
+ * percent of a single deflate stream; the sync flush costs 5 bytes a block.
  *
  * WARNING: BLOCK_SIZE and the header bytes are part of the output. Changing either changes every
  * digest this code has ever produced (and the store's cached variants would then disagree with
  * a fresh compression of the same content): don't, without a new cache key.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
-import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { Transform, type TransformCallback } from 'node:stream';
+import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
 
 /** Input bytes per block: 1 MiB (bench/README.md has the measurements behind the choice). */
 export const BLOCK_SIZE = 1 << 20;
@@ -40,45 +42,84 @@ export function gzipTrailer(crc: number, length: number): Buffer {
   return b;
 }
 
+/** Deflate one block asynchronously (libuv's pool): `dict` is the input before it (may be empty). */
+function deflateBlock(block: Buffer, dict: Buffer, level: number, final: boolean): Promise<Buffer> {
+  const opts: ZlibOptions = { level, finishFlush: final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
+  if (dict.length > 0) opts.dictionary = dict;
+  return new Promise((resolve, reject) => deflateRaw(block, opts, (err, out) => (err ? reject(err) : resolve(out))));
+}
+
 /**
- * Read block `[offset, offset+length)` of the open file `fd`, with up to DICT_SIZE bytes before
- * it. Returns the buffer and how many of its leading bytes are dictionary.
+ * A Transform that gzips what passes through it as block-joined gzip (see the module comment),
+ * with up to `window` blocks deflating at once. Memory stays bounded: `window` blocks of input
+ * (1 MiB each) and their output. Validates the level (0..9) at construction with a RangeError.
  */
-export function readBlock(fd: number, offset: number, length: number): { buf: Buffer; dictLen: number; got: number } {
-  const dictLen = Math.min(offset, DICT_SIZE);
-  const buf = Buffer.allocUnsafe(dictLen + length);
-  let filled = 0;
-  while (filled < buf.length) {
-    const n = readSync(fd, buf, filled, buf.length - filled, offset - dictLen + filled);
-    if (n === 0) break;
-    filled += n;
+export class GzipBlockEncoder extends Transform {
+  readonly #level: number;
+  readonly #window: number;
+  #parts: Buffer[] = [];
+  #partsLen = 0;
+  /** The last DICT_SIZE bytes of input before the next block. */
+  #dict: Buffer = Buffer.alloc(0);
+  readonly #inflight: Array<Promise<Buffer>> = [];
+  #crc = 0;
+  #total = 0;
+  #headerSent = false;
+
+  constructor(opts: { level: number; window?: number }) {
+    super({ highWaterMark: 1 << 20 });
+    if (!Number.isInteger(opts.level) || opts.level < 0 || opts.level > 9) throw new RangeError(`gzip level must be a whole number from 0 to 9, got ${String(opts.level)}`);
+    this.#level = opts.level;
+    this.#window = Math.max(1, opts.window ?? 4);
   }
-  return { buf: buf.subarray(0, filled), dictLen, got: Math.max(0, filled - dictLen) };
-}
 
-/** Deflate one block (see the module comment). `buf` holds `dictLen` dictionary bytes, then the block. */
-export function deflateBlock(buf: Buffer, dictLen: number, level: number, final: boolean): Buffer {
-  const opts: import('node:zlib').ZlibOptions = {
-    level,
-    finishFlush: final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
-  };
-  if (dictLen > 0) opts.dictionary = buf.subarray(0, dictLen);
-  return deflateRawSync(buf.subarray(dictLen), opts);
-}
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.#parts.push(chunk);
+    this.#partsLen += chunk.length;
+    // A block is known not to be the last once input follows it: cut only while more than a block is held.
+    while (this.#partsLen > BLOCK_SIZE) this.#dispatch(this.#take(BLOCK_SIZE), false);
+    this.#drainTo(this.#window - 1).then(() => cb(), cb);
+  }
 
-/** crc32 of bytes, continuing from `prev` (node:zlib's, which is hardware-accelerated). */
-export function crcOf(data: Uint8Array, prev = 0): number {
-  return crc32(data, prev) >>> 0;
-}
+  override _flush(cb: TransformCallback): void {
+    // The rest (possibly empty: an empty input is one empty final block) is the final block.
+    this.#dispatch(this.#take(this.#partsLen), true);
+    this.#drainTo(0).then(() => {
+      this.#pushOut(gzipTrailer(this.#crc, this.#total));
+      cb();
+    }, cb);
+  }
 
-/** Read and deflate one block of the file at `path`. */
-export function gzipBlockOfFile(path: string, offset: number, length: number, level: number, final: boolean): { data: Buffer; crc: number; length: number } {
-  const fd = openSync(path, 'r');
-  try {
-    const { buf, dictLen, got } = readBlock(fd, offset, length);
-    const data = deflateBlock(buf, dictLen, level, final);
-    return { data, crc: crcOf(buf.subarray(dictLen)), length: got };
-  } finally {
-    closeSync(fd);
+  #take(n: number): Buffer {
+    const all = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsLen);
+    const block = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.#parts = rest.length > 0 ? [rest] : [];
+    this.#partsLen = rest.length;
+    return block;
+  }
+
+  #dispatch(block: Buffer, final: boolean): void {
+    this.#crc = crc32(block, this.#crc) >>> 0;
+    this.#total += block.length;
+    const p = deflateBlock(block, this.#dict, this.#level, final);
+    p.catch(() => undefined); // awaited in order by #drainTo; never an unhandled rejection meanwhile
+    this.#inflight.push(p);
+    const joined = this.#dict.length + block.length <= DICT_SIZE ? Buffer.concat([this.#dict, block]) : undefined;
+    // A copy, so the next block's dictionary does not keep this whole block alive.
+    this.#dict = Buffer.from(joined ?? block.subarray(Math.max(0, block.length - DICT_SIZE)));
+  }
+
+  /** Emit finished blocks, in order, until at most `n` are in flight. */
+  async #drainTo(n: number): Promise<void> {
+    while (this.#inflight.length > n) this.#pushOut(await this.#inflight.shift()!);
+  }
+
+  #pushOut(b: Buffer): void {
+    if (!this.#headerSent) {
+      this.#headerSent = true;
+      this.push(gzipHeader(this.#level));
+    }
+    this.push(b);
   }
 }

@@ -1,109 +1,104 @@
 /**
  * The message protocol between the main thread and the pool's workers.
  *
- * Jobs name files, not buffers: a worker reads the file it is given and writes the file it is
- * told to write, so hundreds of megabytes never cross the thread boundary. The one exception is
- * `gzip-block`, whose reply carries one compressed block (a fraction of BLOCK_SIZE) as a
- * transferred ArrayBuffer: the main thread must put the blocks of a layer in order into one
- * stream, and a transfer moves ownership without copying.
+ * Jobs name files and regions of files, not buffers: a worker reads what it is told to read and
+ * writes what it is told to write, so hundreds of megabytes never cross the thread boundary. The
+ * one exception is a stream that exists only on the main thread (a registry download): its bytes
+ * are posted to the worker through a MessagePort as transferred 1 MiB ArrayBuffers (a transfer
+ * moves ownership without copying), with one acknowledgement per chunk for backpressure
+ * (lib/pool/feed.ts and workers/port-input.ts speak that sub-protocol).
  *
  * A worker ALWAYS replies `{ok: true, value}` or `{ok: false, code, message}` and never throws
  * across the thread boundary: an Error subclass posted from a worker arrives as a plain Error
  * without its `code`, so the main thread rebuilds the OcikitError from these fields instead.
  */
+import type { MessagePort } from 'node:worker_threads';
+import type { CompressionFormat } from '../lib/manifest/media-types.js';
 
-/** Compression formats a job can produce or undo. */
-export type CodecFormat = 'gzip' | 'zstd';
+/** Where a blob job reads its input. */
+export type JobInput =
+  /**
+   * `length` bytes of a file from `offset` (a whole file, or a member inside an uncompressed tar);
+   * `length` -1 reads to the end. `fd`, when given, is a descriptor the main thread holds open for
+   * the job's duration (descriptors are process-wide): reading through it keeps reading the file
+   * that was opened even if the path is replaced meanwhile.
+   */
+  | { kind: 'file'; path: string; fd?: number; offset: number; length: number }
+  /** Chunks posted by the main thread (see lib/pool/feed.ts). */
+  | { kind: 'port'; port: MessagePort };
 
-/** Hash a file (sha256). */
+/** Where a blob job writes one of its outputs. */
+export type JobOutput =
+  /** A file the worker creates exclusively (it MUST NOT exist) and removes again if the job fails. */
+  | { kind: 'new-file'; path: string; sync?: boolean }
+  /**
+   * Exactly `length` bytes at `offset` of an existing file (a member reserved in an archive being
+   * written). Fewer or more bytes fail the job with E_SIZE_MISMATCH.
+   */
+  | { kind: 'region'; path: string; offset: number; length: number; sync?: boolean };
+
+/**
+ * One blob, in one pass over its bytes: read the input once, hash it (and check it against
+ * `expect`), write it as it is where `keep` says, decompress it (hashing the plain bytes: the diff
+ * ID) and/or compress the plain bytes (hashing the result), writing each result where told.
+ *
+ * Every output a job writes is hashed by the job as it writes it; the reply carries each digest.
+ * WHO VERIFIES: the job checks the input against `expect.digest`/`expect.size` and the plain bytes
+ * against `decompress.diffID`; the main thread places the outputs under the digests the reply
+ * names. The worker is ocikit's own code hashing the bytes it writes itself, so its digests are
+ * trusted without a second read (lib/store's adopt documents the rule).
+ */
+export interface BlobJob {
+  kind: 'blob';
+  input: JobInput;
+  /** The input's expected digest (omit: not hashed, e.g. a store file copied into an archive) and size (-1: unknown). */
+  expect: { digest?: string; size: number };
+  /** Describes the blob in error messages: "layer sha256:ab12… from oci:/x". */
+  what: string;
+  /** Write the input bytes, unchanged, to each of these. */
+  keep?: JobOutput[];
+  /** Decompress the input; `diffID` is what the plain bytes must hash to (from the image config). */
+  decompress?: { format: CompressionFormat; diffID?: string; out?: JobOutput };
+  /** Compress the plain bytes (the input, or the decompressed input) as `format` at `level`. */
+  compress?: { format: CompressionFormat; level: number; out: JobOutput; threads?: number };
+  /**
+   * Live progress: a SharedArrayBuffer holding a Float64Array(2): [input bytes read, bytes
+   * written to the main output]. The worker stores into it; the main thread reads it when it draws.
+   */
+  progress?: SharedArrayBuffer;
+}
+
+/** A digest and a byte count. */
+export interface Hashed {
+  digest: string;
+  size: number;
+}
+
+/** What a blob job computed: always the input; the plain and compressed results when it made them. */
+export interface BlobResult {
+  input: Hashed;
+  plain?: Hashed;
+  compressed?: Hashed;
+}
+
+/** Hash a whole file (sha256). */
 export interface HashJob {
   kind: 'hash';
   src: string;
 }
-export interface HashResult {
-  digest: string;
-  size: number;
-}
 
-/**
- * Compress `src` into `dst` (which MUST NOT exist) as `format` at `level`. gzip output is the
- * same block-joined stream the parallel path produces (see workers/gzip-blocks.ts), so one
- * worker and many produce identical bytes. zstd uses `threads` native threads (>= 1; the output
- * does not depend on the number).
- */
-export interface CompressJob {
-  kind: 'compress';
-  src: string;
-  dst: string;
-  format: CodecFormat;
-  level: number;
-  threads?: number;
-}
-/** digest/size of the compressed output, plus size of the input. */
-export interface CompressResult {
-  digest: string;
-  size: number;
-  inputSize: number;
-}
-
-/**
- * Decompress `src` (gzip or zstd) into `dst` (which MUST NOT exist). The digest of the output is
- * the layer's diff ID.
- */
-export interface DecompressJob {
-  kind: 'decompress';
-  src: string;
-  dst: string;
-  format: CodecFormat;
-}
-/** digest/size of the decompressed output (the diff ID), plus size of the input. */
-export interface DecompressResult {
-  digest: string;
-  size: number;
-  inputSize: number;
-}
-
-/**
- * Deflate bytes [offset, offset+length) of `src` as one block of a block-joined gzip member:
- * the 32 KiB before `offset` is the dictionary; a non-final block ends byte-aligned (sync flush),
- * the final block ends the deflate stream.
- */
-export interface GzipBlockJob {
-  kind: 'gzip-block';
-  src: string;
-  offset: number;
-  length: number;
-  level: number;
-  final: boolean;
-}
-export interface GzipBlockResult {
-  /** raw deflate bytes of this block */
-  data: Uint8Array;
-  /** crc32 of the block's input bytes */
-  crc: number;
-  /** input bytes actually read (less than `length` only when the file shrank) */
-  length: number;
-}
-
-/** A job that fails on purpose, for tests of error rebuilding across the thread boundary. */
-export interface FailJob {
-  kind: 'fail';
-  code: string;
-  message: string;
-  /** throw a plain Error (not via the reply), to prove the entry point catches it */
-  raw?: boolean;
-}
-
-export type Job = HashJob | CompressJob | DecompressJob | GzipBlockJob | FailJob;
+export type Job = BlobJob | HashJob;
 
 /** The result type of each job kind. */
 export interface ResultOf {
-  hash: HashResult;
-  compress: CompressResult;
-  decompress: DecompressResult;
-  'gzip-block': GzipBlockResult;
-  fail: never;
+  blob: BlobResult;
+  hash: Hashed;
 }
 
 /** What a worker posts back. `code` is an OcikitError code ("E_IO", "E_BAD_INPUT", ...). */
 export type JobReply<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
+
+/** Messages on a port-fed input, main thread -> worker. */
+export type FeedMessage = { type: 'chunk'; data: ArrayBuffer } | { type: 'end' } | { type: 'error'; code: string; message: string };
+/** Messages on a port-fed input, worker -> main thread: one `ack` per chunk consumed. */
+export type FeedAck = { type: 'ack' };

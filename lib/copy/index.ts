@@ -1,4 +1,5 @@
-export { copyImage, writeDigestFile, platformString } from './copy.js';
-export type { CopyOptions, CopyResult, MultiArch, ProgressEvent } from './copy.js';
-export { DEFAULT_LEVEL, compressLayer, decompressLayer } from './transform.js';
-export type { CompressFormat } from './transform.js';
+export { copyImage, writeDigestFile } from './copy.js';
+export type { CopyOptions, CopyResult, MultiArch } from './copy.js';
+export type { ProgressEvent, BlobPhase } from './progress.js';
+export { DEFAULT_LEVEL, planLayer, type LayerPlan, type LayerPlanInput } from './plan.js';
+export { chooseIndexType, chooseManifestType } from './manifest-type.js';

@@ -3,6 +3,7 @@
  * the platform, its config, and skopeo's inspect output built from them. Config bytes come through
  * the store, verified against the manifest's config digest.
  */
+import { payloadStream } from '../transports/payload.js';
 import { OcikitError } from '../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../digest/index.js';
 import {
@@ -71,8 +72,7 @@ async function readConfig(src: ImageSource, d: Descriptor, store: BlobStore, ref
   if (!store.has(digest)) {
     const what = `reading config ${shortDigest(digest)} from ${ref}`;
     const payload = await src.getBlob({ digest, size: d.size, mediaType: d.mediaType });
-    if (payload.kind === 'path') await store.put({ path: payload.path }, { digest, size: d.size, what });
-    else await store.put(payload.stream, { digest, size: d.size, what });
+    await store.put(payloadStream(payload), { digest, size: d.size, what });
   }
   return store.readBytes(digest, MAX_MANIFEST_SIZE);
 }

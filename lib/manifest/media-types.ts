@@ -53,8 +53,20 @@ export const DOCKER_FOREIGN_LAYER_GZIP = 'application/vnd.docker.image.rootfs.fo
 /** A foreign Docker layer, uncompressed. */
 export const DOCKER_FOREIGN_LAYER_TAR = 'application/vnd.docker.image.rootfs.foreign.diff.tar';
 
-/** How a layer's bytes are compressed. */
-export type LayerCompression = 'gzip' | 'zstd' | 'none';
+/**
+ * The compression formats ocikit reads and writes, in one list: every other module (workers, the
+ * store's variant cache, the CLI's --dest-compress-format) takes its names from here.
+ */
+export const COMPRESSION_FORMATS = ['gzip', 'zstd'] as const;
+/** A compression format: gzip or zstd. */
+export type CompressionFormat = (typeof COMPRESSION_FORMATS)[number];
+/** How a layer's bytes are stored: compressed with a format, or as a plain tar ('none'). */
+export type LayerCompression = CompressionFormat | 'none';
+
+/** True for a name in COMPRESSION_FORMATS. */
+export function isCompressionFormat(s: unknown): s is CompressionFormat {
+  return typeof s === 'string' && (COMPRESSION_FORMATS as readonly string[]).includes(s);
+}
 /** The two manifest families: OCI and Docker schema 2. */
 export type ManifestFamily = 'oci' | 'docker';
 

@@ -6,15 +6,18 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Transferable } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { ERROR_CODES, OcikitError, type ErrorCode } from '../errors.js';
 import type { Job, JobReply, ResultOf } from '../../workers/protocol.js';
 
 export interface PoolOptions {
-  /** Worker threads; default: the number of cores (`os.availableParallelism()`). */
+  /** Worker threads at most; default: the number of cores (`os.availableParallelism()`). */
   threads?: number;
   /** Milliseconds an idle worker lives before it exits (default 10 s). */
   idleTimeoutMs?: number;
+  /** The worker module (a file URL or path); default: the compiled workers/entry.js. Tests pass their own. */
+  workerFile?: string;
 }
 
 /**
@@ -40,21 +43,30 @@ export function defaultThreads(): number {
 }
 
 /**
- * A pool of worker threads running hash, compress, decompress and gzip-block jobs.
+ * A pool of worker threads running blob and hash jobs (workers/protocol.ts).
  *
- * - Threads start on the first job, not at construction: a copy that transforms nothing pays
- *   nothing (starting piscina costs ~80 ms).
+ * - Sized by work, not by cores: no thread starts before the first job, threads start as jobs
+ *   queue up (at most `threads`), and an idle thread exits after `idleTimeoutMs`. A copy that
+ *   transforms nothing never pays piscina's start-up (~80 ms) nor a thread's memory.
+ * - Two jobs may share a worker: a job waiting on its port for bytes from the network leaves the
+ *   thread free for another's hashing.
  * - `run` never rejects with a plain worker Error: a failed job becomes an OcikitError with the
- *   worker's code (E_BAD_INPUT for corrupt data, E_IO, E_NOT_FOUND, ...), and a crashed worker or
- *   a pool failure becomes E_WORKER.
+ *   worker's code (E_BAD_INPUT for corrupt data, E_DIGEST_MISMATCH, E_IO, ...), and a crashed
+ *   worker or a pool failure becomes E_WORKER.
  * - MUST be closed (`close()`), or its threads keep the process alive.
+ *
+ * The pool also rations native threads: zstd compresses with threads of its own, and
+ * `nativeThreads()` hands each zstd job a share of the cores so that several at once do not each
+ * start one per core.
  */
 export class WorkerPool {
-  /** How many jobs run at once. */
+  /** How many workers at most. */
   readonly threads: number;
   readonly #idleTimeoutMs: number;
+  readonly #workerFile: string | undefined;
   #piscina: Promise<Piscina> | undefined;
   #closed = false;
+  #nativeInUse = 0;
 
   constructor(opts: PoolOptions = {}) {
     const threads = opts.threads ?? defaultThreads();
@@ -65,35 +77,41 @@ export class WorkerPool {
     if (!Number.isFinite(idle) || idle < 0) throw new OcikitError('E_USAGE', `WorkerPool: idleTimeoutMs must be a non-negative number, got ${String(idle)}`);
     this.threads = threads;
     this.#idleTimeoutMs = idle;
+    this.#workerFile = opts.workerFile;
   }
 
   #pool(): Promise<Piscina> {
     if (this.#closed) return Promise.reject(new OcikitError('E_INTERNAL', 'the worker pool is closed'));
-    // piscina is imported on first use: loading it costs a CLI start-up that transforms nothing
-    // tens of milliseconds.
+    // piscina is imported on first use: loading it costs a command that transforms nothing tens of milliseconds.
     this.#piscina ??= import('piscina').then(
       ({ Piscina }) =>
         new Piscina({
-          filename: workerFile(),
-          minThreads: this.threads,
+          filename: this.#workerFile ?? workerFile(),
+          minThreads: 0,
           maxThreads: this.threads,
           idleTimeout: this.#idleTimeoutMs,
+          concurrentTasksPerWorker: 2,
           // Workers block in Atomics.wait between tasks by default, which delays their own async
           // cleanup (streams closing after a task); 'async' keeps their event loops running.
           atomics: 'async',
+          // Blob bytes live outside the V8 heap (Buffers); a small young generation keeps each
+          // worker's resident memory down without slowing it.
+          resourceLimits: { maxYoungGenerationSizeMb: 8 },
         }),
     );
     return this.#piscina;
   }
 
   /**
-   * Run one job. `what` describes it for error messages ("compressing layer sha256:ab12…").
+   * Run one job. `what` describes it for error messages ("compressing layer sha256:ab12…");
+   * `transfer` lists what moves to the worker with it (a MessagePort feeding its input).
    * Throws the OcikitError rebuilt from the worker's reply.
    */
-  async run<J extends Job>(job: J, what?: string): Promise<ResultOf[J['kind']]> {
+  async run<J extends Job>(job: J, what?: string, transfer?: Transferable[]): Promise<ResultOf[J['kind']]> {
     let reply: JobReply<ResultOf[J['kind']]>;
     try {
-      reply = (await (await this.#pool()).run(job)) as JobReply<ResultOf[J['kind']]>;
+      const p = await this.#pool();
+      reply = (await p.run(job, transfer ? { transferList: transfer as never } : {})) as JobReply<ResultOf[J['kind']]>;
     } catch (err) {
       if (err instanceof OcikitError) throw err;
       // Only a crash (a worker killed, out of memory, a module that failed to load) gets here:
@@ -102,6 +120,23 @@ export class WorkerPool {
     }
     if (reply.ok) return reply.value;
     throw rebuildError(reply, what);
+  }
+
+  /**
+   * Native threads for a job that brings its own (zstd): this job's share of the cores, at least
+   * one. Call `release()` when the job ends.
+   */
+  nativeThreads(): { threads: number; release(): void } {
+    this.#nativeInUse++;
+    let released = false;
+    return {
+      threads: Math.max(1, Math.floor(this.threads / this.#nativeInUse)),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#nativeInUse--;
+      },
+    };
   }
 
   /** Stop the workers (after the jobs in flight). Idempotent. */
@@ -117,5 +152,5 @@ export class WorkerPool {
 /** The OcikitError for a failed reply: the worker's code when it is one of ours, else E_WORKER. */
 export function rebuildError(reply: { code: string; message: string }, what?: string): OcikitError {
   const code: ErrorCode = reply.code in ERROR_CODES ? (reply.code as ErrorCode) : 'E_WORKER';
-  return new OcikitError(code, what ? `${what}: ${reply.message}` : reply.message);
+  return new OcikitError(code, what && !reply.message.startsWith(what) ? `${what}: ${reply.message}` : reply.message);
 }

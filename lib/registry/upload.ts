@@ -10,9 +10,10 @@
  * --retry-times. A stream input can be sent once and is verified on the way.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
-import { VerifyingStream, isDigest, shortDigest, type Digest } from '../digest/index.js';
+import { VerifyingStream, algorithmOf, isDigest, shortDigest, type Digest } from '../digest/index.js';
 import { NotReplayableError, dump, header } from './client.js';
 import { RegistryError, isRetryable } from './errors.js';
 import { hostSemaphore } from './limiter.js';
@@ -28,10 +29,17 @@ export interface UploadOptions {
   chunkSize?: number;
   /** A session already opened for this blob (a mount the registry turned into an upload). */
   session?: UploadSession;
+  /** Called with the byte count of every chunk read for sending (progress). */
+  onBytes?: (n: number) => void;
 }
 
-/** What to upload: a file (re-readable, so retried) or a stream (sent once). */
-export type UploadInput = { kind: 'path'; path: string } | { kind: 'stream'; stream: Readable };
+/**
+ * What to upload: a file (re-readable, so retried) or a stream (sent once). A file with `verify`
+ * has not been hashed by anyone yet: its bytes are checked against the digest as they are sent
+ * (one read for both), and the upload fails with E_DIGEST_MISMATCH / E_SIZE_MISMATCH before the
+ * registry is asked to commit anything that differs. (The registry checks the digest too.)
+ */
+export type UploadInput = { kind: 'path'; path: string; verify?: boolean } | { kind: 'stream'; stream: Readable };
 
 // Answers that mean "not like that" to a monolithic PUT, as opposed to "not this content" or "not you".
 const MONOLITHIC_REFUSED = new Set([400, 404, 405, 411, 413, 416, 501]);
@@ -69,21 +77,43 @@ export async function uploadBlob(repo: Repository, input: UploadInput, info: { d
       return;
     }
 
-    await uploadFile(repo, input.path, info, opts, what);
+    await uploadFile(repo, input.path, input.verify === true, info, opts, what);
   } finally {
     release();
   }
 }
 
 /** A file upload: monolithic, chunked when refused or asked, restarted in a new session on retryable failures. */
-async function uploadFile(repo: Repository, path: string, info: { digest: Digest; size: number }, opts: UploadOptions, what: string): Promise<void> {
+async function uploadFile(repo: Repository, path: string, verify: boolean, info: { digest: Digest; size: number }, opts: UploadOptions, what: string): Promise<void> {
   const size = (await fsp.stat(path)).size;
+  if (verify && info.size >= 0 && size !== info.size) throw new OcikitError('E_SIZE_MISMATCH', `${what}: the file has ${size} bytes, expected ${info.size}`);
   // Each attempt opens the file afresh; a request that fails before reading it must not leak the descriptor.
   const opened: Readable[] = [];
+  // Verifying: one hash per attempt, fed the chunks in the order they are sent (each once).
+  let hash: Hash | undefined;
   const open = (start?: number, end?: number): Readable => {
-    const r = createReadStream(path, start === undefined ? {} : { start, end });
+    const r = createReadStream(path, start === undefined ? { highWaterMark: 1 << 20 } : { start, end, highWaterMark: 1 << 20 });
     opened.push(r);
-    return r;
+    if (!verify && !opts.onBytes) return r;
+    if (verify && (start === undefined || start === 0)) hash = createHash(algorithmOf(info.digest));
+    const h = hash;
+    const tap = new Transform({
+      highWaterMark: 1 << 20,
+      transform(chunk: Buffer, _e, cb): void {
+        h?.update(chunk);
+        opts.onBytes?.(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    r.on('error', (err) => tap.destroy(err));
+    opened.push(tap);
+    return r.pipe(tap);
+  };
+  /** Throws unless the bytes sent in this attempt hash to the digest; run before asking the registry to commit. */
+  const check = (): void => {
+    if (!verify) return;
+    const got = `${algorithmOf(info.digest)}:${hash?.digest('hex') ?? ''}`;
+    if (got !== info.digest) throw new OcikitError('E_DIGEST_MISMATCH', `${what}: content has digest ${got}, expected ${info.digest}`);
   };
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   let chunked = opts.chunkSize !== undefined;
@@ -93,17 +123,18 @@ async function uploadFile(repo: Repository, path: string, info: { digest: Digest
       session ??= await repo.startUpload();
       try {
         if (chunked) {
-          await putChunked(repo, session, open, size, info, what, chunkSize);
+          await putChunked(repo, session, open, size, info, what, chunkSize, check);
         } else {
           try {
-            await putWhole(repo, session.location, info, what, () => open(), size);
+            // One PUT: the digest is in the URL, so the check runs on the way (VerifyingStream) instead.
+            await putWhole(repo, session.location, info, what, () => (verify ? open().pipe(verifier(info, what)) : open()), size);
           } catch (err) {
             if (!(err instanceof RegistryError) || err.status === undefined || !MONOLITHIC_REFUSED.has(err.status) || err.registryCode === 'DIGEST_INVALID') throw err;
             // The registry does not take a blob in one PUT: start over in chunks.
             await repo.cancelUpload(session.location);
             chunked = true;
             session = await repo.startUpload();
-            await putChunked(repo, session, open, size, info, what, chunkSize);
+            await putChunked(repo, session, open, size, info, what, chunkSize, check);
           }
         }
         return;
@@ -131,7 +162,7 @@ async function putWhole(repo: Repository, location: string, info: { digest: Dige
   checkCommitted(res.headers, info.digest, what);
 }
 
-async function putChunked(repo: Repository, session: UploadSession, open: (start: number, end: number) => Readable, size: number, info: { digest: Digest; size: number }, what: string, chunkSize: number): Promise<void> {
+async function putChunked(repo: Repository, session: UploadSession, open: (start: number, end: number) => Readable, size: number, info: { digest: Digest; size: number }, what: string, chunkSize: number, beforeCommit: () => void): Promise<void> {
   const step = Math.max(chunkSize, session.minChunk, 1);
   let location = session.location;
   for (let start = 0; start < size; start += step) {
@@ -149,9 +180,15 @@ async function putChunked(repo: Repository, session: UploadSession, open: (start
     const loc = header(res.headers, 'location');
     if (loc) location = new URL(loc, res.url).toString();
   }
+  beforeCommit();
   const res = await repo.send({ method: 'PUT', path: withDigest(location, info.digest), headers: { 'content-length': '0' }, what, ok: [201, 204, 200], retry: false });
   await dump(res.body);
   checkCommitted(res.headers, info.digest, what);
+}
+
+/** A VerifyingStream for a whole-blob body; its failure fails the request before the registry commits. */
+function verifier(info: { digest: Digest; size: number }, what: string): VerifyingStream {
+  return new VerifyingStream({ digest: info.digest, size: info.size, what });
 }
 
 function checkCommitted(headers: Record<string, string | string[] | undefined>, digest: Digest, what: string): void {

@@ -7,7 +7,6 @@ import {
   closeSync,
   constants,
   createReadStream,
-  createWriteStream,
   existsSync,
   mkdirSync,
   openSync,
@@ -16,9 +15,9 @@ import {
   unlinkSync,
   type Stats,
 } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readFile, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { threadId } from 'node:worker_threads';
 import {
@@ -62,6 +61,15 @@ export interface StoredBlob {
   path: string;
 }
 
+/** A file brought into the store's tmp directory by `stageLink`, waiting to be hashed and placed. */
+export interface StagedBlob {
+  /** The staged name (in the store's tmp directory); a worker hashes this path. */
+  path: string;
+  method: 'reflink' | 'hardlink';
+  /** The file as it was when staged; it must be unchanged when placed. */
+  identity: { ino: number; size: number; mtimeMs: number };
+}
+
 export interface RefEntry {
   name: string;
   digest: Digest;
@@ -94,11 +102,18 @@ export class BlobStore {
   readonly cache: BlobInfoCache;
   /** @internal the index; maintenance.ts uses it */
   readonly index: IndexDb;
+  /**
+   * Whether blob files are fsynced before they are recorded (default). Off (`--no-sync`), a power
+   * loss can leave recorded blobs truncated: `stat` then finds their size changed and drops them,
+   * so the store never serves wrong bytes, but what was copied must be copied again.
+   */
+  readonly durable: boolean;
   readonly #tmpDir: string;
   readonly #leases = new Set<string>();
 
-  private constructor(root: string, index: IndexDb) {
+  private constructor(root: string, index: IndexDb, durable: boolean) {
     this.root = root;
+    this.durable = durable;
     this.index = index;
     this.cache = new BlobInfoCache(index);
     this.#tmpDir = join(root, 'tmp');
@@ -108,7 +123,7 @@ export class BlobStore {
    * Open the store at `dir` (default: `defaultStoreDir()`), creating its directories and index.
    * Throws E_STORE, with a hint, when the directory or the index cannot be used.
    */
-  static open(dir: string = defaultStoreDir()): BlobStore {
+  static open(dir: string = defaultStoreDir(), opts: { durable?: boolean } = {}): BlobStore {
     const root = resolve(dir);
     try {
       mkdirSync(join(root, 'blobs', 'sha256'), { recursive: true });
@@ -117,7 +132,7 @@ export class BlobStore {
       const e = wrapError(err, `opening the blob store at ${root}`, 'E_STORE');
       throw new OcikitError('E_STORE', e.message, { cause: err, hint: 'set OCIKIT_STORE to a writable directory' });
     }
-    return new BlobStore(root, new IndexDb(join(root, INDEX_FILE)));
+    return new BlobStore(root, new IndexDb(join(root, INDEX_FILE)), opts.durable !== false);
   }
 
   /** Where the blob with digest `d` lives (whether or not it exists). */
@@ -214,27 +229,32 @@ export class BlobStore {
     }
 
     const algorithm = want ? algorithmOf(want) : 'sha256';
-    const stem = want ? hexOf(want) : randomBytes(8).toString('hex');
-    const tmp = join(this.#tmpDir, `${stem}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = this.tmpPath(want ? hexOf(want) : randomBytes(8).toString('hex'));
     try {
       let got: { digest: Digest; size: number };
       if (input instanceof Uint8Array) {
         got = { digest: verifyBytes(input, { digest: want, size: wantSize, what: expect.what }), size: input.length };
-        await writeFile(tmp, input, { flag: 'wx' });
+        const fh = await open(tmp, 'wx');
+        try {
+          await fh.writeFile(input);
+          if (this.durable) await fh.sync();
+        } finally {
+          await fh.close();
+        }
       } else if (isStream(input)) {
         const verifier = new VerifyingStream({ digest: want, size: wantSize, what: expect.what });
-        const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 });
+        const fh = await open(tmp, 'wx');
         try {
-          await pipeline(input, verifier, out);
+          // One pass: hashed as it is written, synced at the end of the stream.
+          await pipeline(input, verifier, fileSink(fh, this.durable));
         } finally {
-          // On an early failure the file may still be opening: wait until the stream has closed
-          // its descriptor, or the file would appear after `finally` below removed it.
-          if (!out.closed) await new Promise<void>((r) => out.once('close', () => r()));
+          await fh.close();
         }
         got = { digest: verifier.digest!, size: verifier.size };
       } else {
         // Copy first, hash the copy: verifying the source and then copying it would let the
-        // source change in between (TOCTOU). COPYFILE_FICLONE reflinks where it can, else copies.
+        // source change in between (TOCTOU). COPYFILE_FICLONE reflinks where it can, else the
+        // kernel copies (copy_file_range): no user-space pass for the copy itself.
         if (input.move) {
           // A private file handed over: a rename, no byte copy. Hashed below all the same.
           await rename(input.path, tmp);
@@ -243,32 +263,136 @@ export class BlobStore {
         }
         got = await digestFile(tmp, algorithm);
         verifyHashed(got, { digest: want, size: wantSize, what: expect.what });
+        if (this.durable) await syncFile(tmp);
       }
-
-      // Stamp the mtime a whole second in the past (see stat), then make the file read-only:
-      // store files are never written in place.
-      await utimes(tmp, new Date(), Math.floor(Date.now() / 1000) - 1);
-      await chmod(tmp, 0o444);
-
-      const final = this.pathOf(got.digest);
-      // Another writer may have placed this digest while we were writing; keep theirs.
-      let placed = this.#stat(got.digest, 2);
-      if (!placed) {
-        if (algorithm !== 'sha256') await mkdir(join(this.root, 'blobs', algorithm), { recursive: true });
-        await renameIntoPlace(tmp, final);
-        const st = statSync(final);
-        this.index.upsertBlob.run({ digest: got.digest, size: st.size, mediaType: expect.mediaType ?? null, now: Date.now(), mtimeMs: st.mtimeMs, ino: st.ino });
-        placed = { size: st.size, path: final };
-      } else if (expect.mediaType) {
-        this.#recordMediaType(got.digest, expect.mediaType);
-      }
-      return { digest: got.digest, size: placed.size, path: final };
+      return await this.#place(tmp, got, expect.mediaType, true);
     } catch (err) {
       if (isOcikitError(err)) throw err;
       throw wrapError(err, `storing ${expect.what} in ${this.root}`, isSqliteError(err) ? 'E_STORE' : 'E_IO');
     } finally {
       await rm(tmp, { force: true }).catch(() => undefined);
     }
+  }
+
+  /**
+   * A fresh path in the store's tmp directory: on the blobs' filesystem (so placing is a rename)
+   * and named `<stem>.<pid>.<threadId>.<random>.tmp`, which gc leaves alone while the pid lives.
+   */
+  tmpPath(stem: string): string {
+    return join(this.#tmpDir, `${stem.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`);
+  }
+
+  /**
+   * Place `tmp` (a file in this store's tmp directory, from `tmpPath`) as the blob `expect.digest`,
+   * without reading it: the caller vouches for its content.
+   *
+   * WHO VERIFIES: ocikit's own worker, which computed `digest` over exactly the bytes it wrote to
+   * this file, in the same pass that wrote them (workers/blob.ts), and synced it. That is a hash
+   * of bytes we produced, not a claim by a source; re-reading the file here would double the cost
+   * of every transform for no new knowledge. The store still checks the size against the file.
+   * MUST NOT be used for a file anyone else could have written. On any failure `tmp` is removed.
+   */
+  async adopt(tmp: string, expect: { digest: Digest; size: number; what: string; mediaType?: string }): Promise<StoredBlob> {
+    this.#assertOpen();
+    try {
+      const digest = parseDigest(expect.digest, expect.what);
+      const st = statSync(tmp);
+      if (st.size !== expect.size) throw new OcikitError('E_SIZE_MISMATCH', `${expect.what}: the file has ${st.size} bytes, the worker wrote ${expect.size}`);
+      return await this.#place(tmp, { digest, size: st.size }, expect.mediaType, true);
+    } catch (err) {
+      if (isOcikitError(err)) throw err;
+      throw wrapError(err, `storing ${expect.what} in ${this.root}`, isSqliteError(err) ? 'E_STORE' : 'E_IO');
+    } finally {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Bring the file `src` into the store without copying its bytes, as a tmp name for a worker to
+   * hash (read once) before `adoptStaged` places it:
+   * - a reflink (copy-on-write clone) where the filesystem can: an independent copy for free;
+   * - else a HARD LINK, when that is safe: `src` is a regular file on the store's filesystem,
+   *   owned by this user (another user's file in our store would let them change our bytes) and
+   *   not modified in the last 2 s (so any later write moves its mtime, which `stat` compares:
+   *   see TAMPER CHECK). The store then shares the inode with `src`; it never changes its mode or
+   *   times;
+   * - else undefined: the caller copies the bytes in the same pass that hashes them.
+   */
+  async stageLink(src: string): Promise<StagedBlob | undefined> {
+    this.#assertOpen();
+    const tmp = this.tmpPath('link');
+    try {
+      await copyFile(src, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
+      return { path: tmp, method: 'reflink', identity: identityOf(statSync(tmp)) };
+    } catch {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+    let st: Stats;
+    try {
+      st = statSync(src);
+      const here = statSync(this.#tmpDir);
+      const uid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
+      if (!st.isFile() || st.dev !== here.dev || st.uid !== uid || Date.now() - st.mtimeMs < 2000) return undefined;
+      await link(src, tmp);
+    } catch {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      return undefined;
+    }
+    return { path: tmp, method: 'hardlink', identity: identityOf(st) };
+  }
+
+  /**
+   * Place a blob staged by `stageLink` after a worker hashed it (`got`) and found it to be
+   * `expect`. A hard-linked file that changed while it was hashed (size, mtime or inode moved) is
+   * refused with E_CONFLICT, and nothing is placed. The staged name is removed in every case.
+   */
+  async adoptStaged(staged: StagedBlob, got: { digest: Digest; size: number }, expect: { what: string; mediaType?: string }): Promise<StoredBlob> {
+    this.#assertOpen();
+    try {
+      const now = identityOf(statSync(staged.path));
+      if (now.ino !== staged.identity.ino || now.size !== staged.identity.size || now.mtimeMs !== staged.identity.mtimeMs || now.size !== got.size) {
+        throw new OcikitError('E_CONFLICT', `${expect.what}: the file changed while it was read; run the copy again`);
+      }
+      if (this.durable) await syncFile(staged.path);
+      // A reflink is our own copy: read-only and stamped like any blob. A hard link is someone's file: left as it is.
+      return await this.#place(staged.path, got, expect.mediaType, staged.method === 'reflink');
+    } catch (err) {
+      if (isOcikitError(err)) throw err;
+      throw wrapError(err, `storing ${expect.what} in ${this.root}`, isSqliteError(err) ? 'E_STORE' : 'E_IO');
+    } finally {
+      await rm(staged.path, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Remove a staged name that will not be placed (the hash did not match, the copy failed). */
+  async discardStaged(staged: StagedBlob): Promise<void> {
+    await rm(staged.path, { force: true }).catch(() => undefined);
+  }
+
+  /**
+   * Rename a verified tmp file onto its digest's name and record it; keep the file already there
+   * if another writer placed the digest meanwhile. `stamp`: make it read-only and set its mtime a
+   * second in the past (see stat's TAMPER CHECK) — only for files the store owns.
+   */
+  async #place(tmp: string, got: { digest: Digest; size: number }, mediaType: string | undefined, stamp: boolean): Promise<StoredBlob> {
+    if (stamp) {
+      await utimes(tmp, new Date(), Math.floor(Date.now() / 1000) - 1);
+      await chmod(tmp, 0o444);
+    }
+    const final = this.pathOf(got.digest);
+    // Another writer may have placed this digest while we were writing; keep theirs.
+    let placed = this.#stat(got.digest, 2);
+    if (!placed) {
+      const algorithm = algorithmOf(got.digest);
+      if (algorithm !== 'sha256') await mkdir(join(this.root, 'blobs', algorithm), { recursive: true });
+      await renameIntoPlace(tmp, final);
+      const st = statSync(final);
+      this.index.upsertBlob.run({ digest: got.digest, size: st.size, mediaType: mediaType ?? null, now: Date.now(), mtimeMs: st.mtimeMs, ino: st.ino });
+      placed = { size: st.size, path: final };
+    } else if (mediaType) {
+      this.#recordMediaType(got.digest, mediaType);
+    }
+    return { digest: got.digest, size: placed.size, path: final };
   }
 
   /** A stream of the blob's bytes. E_NOT_FOUND when the store does not hold it intact. */
@@ -440,13 +564,18 @@ function statQuiet(path: string): Stats | undefined {
   }
 }
 
-/** Hash a file synchronously with 1 MiB reads (stat is synchronous; this is its rare slow path). */
+/**
+ * Hash a file synchronously with 1 MiB reads (stat is synchronous; this is its rare slow path).
+ * Returns undefined only when the file is gone. Any other error (EIO, EMFILE, EACCES) is THROWN:
+ * a blob that could not be read is not thereby corrupt, and treating it so would delete good data.
+ */
 export function hashFileSync(path: string, algorithm = 'sha256'): Digest | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
-  } catch {
-    return undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
   try {
     const h = createHash(algorithm);
@@ -457,8 +586,6 @@ export function hashFileSync(path: string, algorithm = 'sha256'): Digest | undef
       h.update(buf.subarray(0, n));
     }
     return `${algorithm}:${h.digest('hex')}` as Digest;
-  } catch {
-    return undefined;
   } finally {
     closeSync(fd);
   }
@@ -506,4 +633,36 @@ async function drain(input: PutInput): Promise<void> {
 
 function isSqliteError(err: unknown): boolean {
   return err instanceof Error && (err.name === 'SqliteError' || (err as { code?: unknown }).code?.toString().startsWith('SQLITE_') === true);
+}
+
+function identityOf(st: Stats): { ino: number; size: number; mtimeMs: number } {
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/** A Writable into an open file, from offset 0, fsynced when the stream ends (when `sync`). The handle stays the caller's to close. */
+function fileSink(fh: FileHandle, sync: boolean): Writable {
+  let pos = 0;
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb): void {
+      (async () => {
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, pos + off)).bytesWritten;
+        pos += chunk.length;
+      })().then(() => cb(), cb);
+    },
+    final(cb): void {
+      (sync ? fh.sync() : Promise.resolve()).then(() => cb(), cb);
+    },
+  });
+}
+
+/** fsync a file by path (its data and size reach the disk before we record or rename it). */
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }

@@ -1,6 +1,6 @@
 /** The content-addressed blob store, its SQLite index and the blob-info cache. See README.md. */
-export { BlobStore, type Lease, type PutExpectation, type PutInput, type RefEntry, type StoredBlob } from './blob-store.js';
-export { BlobInfoCache, type CompressionFormat, type Variant } from './info-cache.js';
+export { BlobStore, type Lease, type PutExpectation, type PutInput, type RefEntry, type StagedBlob, type StoredBlob } from './blob-store.js';
+export { BlobInfoCache, type Variant } from './info-cache.js';
 export { INDEX_FILE } from './index-db.js';
 export { linkOrCopy, type LinkMethod } from './link.js';
 export { defaultStoreDir } from './location.js';

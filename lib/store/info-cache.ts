@@ -3,10 +3,8 @@
  * compression or transfer is done twice. It lives in the store's index (same SQLite file).
  */
 import { isDigest, type Digest } from '../digest/index.js';
+import { isCompressionFormat, type CompressionFormat } from '../manifest/media-types.js';
 import type { IndexDb } from './index-db.js';
-
-/** Compression formats the cache knows variants for. */
-export type CompressionFormat = 'gzip' | 'zstd';
 
 export interface Variant {
   format: CompressionFormat;
@@ -65,7 +63,7 @@ export class BlobInfoCache {
    */
   recordVariant(uncompressed: Digest, format: CompressionFormat, level: number, compressed: Digest): void {
     if (!isDigest(uncompressed) || !isDigest(compressed) || !Number.isInteger(level)) return;
-    if (format !== 'gzip' && format !== 'zstd') return;
+    if (!isCompressionFormat(format)) return;
     this.#quiet(undefined, () =>
       this.#index.db
         .transaction(() => {

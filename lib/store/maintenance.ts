@@ -10,6 +10,19 @@ import type { BlobStore } from './blob-store.js';
 
 /** Tmp files untouched for this long belong to a dead writer (a live one keeps writing). */
 const STALE_TMP_MS = 60 * 60 * 1000;
+/** True when a tmp file name (`<stem>.<pid>.<threadId>.<random>.tmp`) names a live process. */
+function writerAlive(name: string): boolean {
+  const parts = name.split('.');
+  const pid = Number(parts[parts.length - 4]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Manifests above this are not walked by gc (registries refuse far smaller ones). */
 const MANIFEST_LIMIT = 8 << 20;
 /** Blobs removed per gc write transaction: short transactions keep other processes moving. */
@@ -194,7 +207,9 @@ export async function gc(store: BlobStore, opts: { dryRun?: boolean } = {}): Pro
   for (const name of readdirQuiet(join(store.root, 'tmp'))) {
     const path = join(store.root, 'tmp', name);
     const st = statOrUndefined(path);
-    if (!st || !st.isFile() || now - st.mtimeMs < STALE_TMP_MS) continue;
+    // A name carrying a live pid is a writer still at work, however old the file looks (a tmp hard
+    // link to a user's file, BlobStore.stageLink, keeps that file's old mtime).
+    if (!st || !st.isFile() || now - st.mtimeMs < STALE_TMP_MS || writerAlive(name)) continue;
     result.tmpRemoved++;
     if (!dryRun) unlinkQuiet(path);
   }

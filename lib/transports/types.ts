@@ -24,9 +24,11 @@ export interface SystemContext {
   overrideOS?: string;
   overrideArch?: string;
   overrideVariant?: string;
-  /** For dir: destinations: compress (--dest-compress) or decompress (--dest-decompress) layers. */
-  dirForceCompress?: boolean;
-  dirForceDecompress?: boolean;
+  /**
+   * For the file destinations that keep layers as they come or compress them (dir:, oci:,
+   * oci-archive:): compress (--dest-compress) or decompress (--dest-decompress) every layer.
+   */
+  destCompression?: 'compress' | 'decompress';
   /** Registry / daemon options, for the transports that use them. */
   tlsVerify?: boolean;
   certDir?: string;
@@ -78,9 +80,21 @@ export interface ManifestBlob {
   mediaType: string;
 }
 
-/** How a source hands over a blob: a file path (linkable, hashable by workers) or a stream. */
+/**
+ * How a source hands over a blob: a file (the whole file, or `size` bytes from `offset` when the
+ * blob is a member of an uncompressed archive), which workers read and hash themselves and the
+ * store may link; or a stream, for bytes that exist only as they arrive.
+ */
 export type BlobPayload =
-  | { kind: 'path'; path: string; size: number }
+  | {
+      kind: 'path';
+      path: string;
+      size: number;
+      /** The blob starts here in the file (an archive member); absent: the whole file is the blob. */
+      offset?: number;
+      /** An open descriptor for `path`, valid until the source is closed: read through it, not the path (the path may be replaced). */
+      fd?: number;
+    }
   | { kind: 'stream'; stream: Readable; size: number };
 
 export interface ImageSourceProperties {
@@ -104,6 +118,12 @@ export interface ImageSource {
   getManifest(instance?: Digest): Promise<ManifestBlob>;
   /** A blob by digest. Missing blob: E_NOT_FOUND. A path payload MUST stay unchanged until close(). */
   getBlob(info: BlobInfo): Promise<BlobPayload>;
+  /**
+   * Optional: the pipeline verified a blob this source served (its digest and size matched). A
+   * source may record what that proves (a registry: where the blob lives) — only here, never
+   * earlier: what was merely sent is not yet known to be what was asked for.
+   */
+  onVerified?(info: BlobInfo): void;
   /** Signatures stored with the image (dir: signature-N files), if any. */
   getSignatures?(instance?: Digest): Promise<Buffer[]>;
   close(): Promise<void>;
@@ -122,10 +142,35 @@ export interface ImageDestinationProperties {
   supportsIndex: boolean;
   /** Whether layers with foreign (non-distributable) media types may be written as they are. */
   acceptsForeignLayers: boolean;
+  /**
+   * Whether putBlob reads every byte of a path input anyway (an upload) and checks it against
+   * `BlobInput.verify` in that same pass. The pipeline then hands it a source file that nobody has
+   * hashed yet, instead of hashing it first and reading it twice.
+   */
+  verifiesWhileWriting: boolean;
 }
 
-/** What putBlob is given: a path (ideally the store's file, so it can be linked) or a stream. */
-export type BlobInput = { kind: 'path'; path: string } | { kind: 'stream'; stream: Readable };
+/**
+ * Room made in a destination for one blob, for a worker to write in the same pass that reads and
+ * verifies it (an archive member: `size` bytes at `offset` of `path`, its header already written).
+ */
+export interface BlobReservation {
+  readonly path: string;
+  readonly offset: number;
+  readonly size: number;
+  /** The bytes are in place and verified: the blob now belongs to the destination (still invisible until commit). */
+  done(): Promise<void>;
+  /** Writing failed: the reserved room MUST NOT become part of what commit() makes visible. */
+  abandon(): Promise<void>;
+}
+
+/**
+ * What putBlob is given: a path (normally the store's verified file, so it can be linked) or a
+ * stream. A path with `verify` is NOT yet verified: the destination MUST check the bytes it reads
+ * against it and fail (keeping nothing) when they differ; only destinations that declare
+ * `verifiesWhileWriting` are given one.
+ */
+export type BlobInput = { kind: 'path'; path: string; verify?: { digest: Digest; size: number } } | { kind: 'stream'; stream: Readable };
 
 /**
  * Writes one image (or an index and its instances).
@@ -146,6 +191,12 @@ export interface ImageDestination {
    * putBlob MUST fail and discard any data stored so far if the input errors or does not match info.
    */
   putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo>;
+  /**
+   * Optional: reserve room for a blob of known size (info.size >= 0) for the pipeline's workers to
+   * write into directly; undefined when the destination already has the blob. A destination that
+   * offers this gets every blob it can this way, and putBlob for the rest.
+   */
+  reserveBlob?(info: BlobInfo): Promise<BlobReservation | undefined>;
   /** Store a manifest: the top-level one (instance undefined) or an index instance. */
   putManifest(manifest: ManifestBlob, instance?: Digest): Promise<void>;
   putSignatures?(signatures: Buffer[], instance?: Digest): Promise<void>;

@@ -24,11 +24,12 @@ const D3 = ('sha256:' + 'c3'.repeat(32)) as Digest;
 const RESULT = { manifestDigest: D3, mediaType: 'application/vnd.oci.image.manifest.v1+json', bytesRead: 3_000_000, bytesWritten: 2_500_000, blobsReused: 1, blobsCopied: 2, seconds: 1.25 };
 
 function feed(p: ProgressPrinter): void {
-  p.event({ type: 'blob-start', digest: D1, size: 2_000_000 });
-  p.event({ type: 'blob-start', digest: D2, size: 500_000 });
-  p.event({ type: 'blob-progress', digest: D1, phase: 'compressing', done: 1_000_000, total: 2_000_000 });
-  p.event({ type: 'blob-done', digest: D3, size: 700_000, how: 'fetched', transformed: 'compressed', from: D1 });
-  p.event({ type: 'blob-done', digest: D2, size: 500_000, how: 'reused-at-destination' });
+  p.event({ type: 'image', blobs: 2, bytes: 2_500_000 });
+  p.event({ type: 'blob-start', digest: D1, size: 2_000_000, phase: 'compressing' });
+  p.event({ type: 'blob-start', digest: D2, size: 500_000, phase: 'copying' });
+  p.event({ type: 'blob-progress', digest: D1, phase: 'compressing', done: 1_000_000, total: 2_000_000, written: 300_000 });
+  p.event({ type: 'blob-done', digest: D3, size: 700_000, how: 'fetched', transformed: 'compressed', from: D1, read: 2_000_000 });
+  p.event({ type: 'blob-done', digest: D2, size: 500_000, how: 'reused-at-destination', read: 0 });
   p.event({ type: 'manifest', digest: D3, mediaType: 'application/vnd.oci.image.manifest.v1+json' });
 }
 
@@ -47,8 +48,9 @@ describe('ProgressPrinter', () => {
       'Copying blob c3c3c3c3c3c3 700.0 kB (copied, compressed)',
       'Copying blob b2b2b2b2b2b2 500.0 kB (skipped: already at destination)',
       `Writing manifest ${D3.slice(0, 19)}`,
-      'Progress: 2/2 blobs, 1.2 MB, 0.6 MB/s, 2.0 s',
-      `Copied 2 blobs (2.5 MB 2.0 MB/s), reused 1, in 1.25 s: ${D3}`,
+      // 2.5 MB of the image done (one blob read whole, one not needed), 2.0 MB of it read in 2 s.
+      'Progress: 2/2 blobs, 2.5 MB of 2.5 MB, read at 1.0 MB/s, 2.0 s',
+      `Copied 2 blobs (read 3.0 MB, wrote 2.5 MB, 2.4 MB/s), reused 1, in 1.25 s: ${D3}`,
     ]);
     assert.doesNotMatch(out.text, /[\x00-\x09\x0b-\x1f]/, 'only printable text and newlines');
   });
@@ -56,12 +58,12 @@ describe('ProgressPrinter', () => {
   it('non-TTY: the periodic totals line comes from a timer while the copy runs', async () => {
     const out = new Sink();
     const p = new ProgressPrinter(out, { intervalMs: 20 });
-    p.event({ type: 'blob-start', digest: D1, size: 10 });
+    p.event({ type: 'blob-start', digest: D1, size: 10, phase: 'copying' });
     await new Promise((r) => setTimeout(r, 120));
     p.stop();
     const totals = out.text.split('\n').filter((l) => l.startsWith('Progress: '));
     assert.ok(totals.length >= 2, `got ${totals.length} totals lines:\n${out.text}`);
-    for (const l of totals) assert.match(l, /^Progress: \d+\/\d+ blobs, [\d.]+ (B|kB|MB|GB), ([\d.]+ MB\/s|-), [\d.]+ s$/);
+    for (const l of totals) assert.match(l, /^Progress: \d+\/\d+ blobs, [\d.]+ (B|kB|MB|GB), read at ([\d.]+ MB\/s|-), [\d.]+ s$/);
     const n = out.text.length;
     await new Promise((r) => setTimeout(r, 60));
     assert.equal(out.text.length, n, 'nothing after stop()');
@@ -78,16 +80,24 @@ describe('ProgressPrinter', () => {
     assert.equal(out.text, '');
   });
 
-  it('TTY: live bars with the bytes done, redrawn in place, cleared at the end', () => {
+  it('TTY: live bars with the bytes read, the rate and the ETA, redrawn in place, cleared at the end', () => {
     const out = new Sink();
     out.isTTY = true;
-    const p = new ProgressPrinter(out, { redrawMs: 0 });
-    p.event({ type: 'blob-start', digest: D1, size: 2_000_000 });
-    p.event({ type: 'blob-progress', digest: D1, phase: 'compressing', done: 1_000_000, total: 2_000_000 });
+    let now = 0;
+    const p = new ProgressPrinter(out, { redrawMs: 0, now: () => now });
+    p.event({ type: 'image', blobs: 1, bytes: 2_000_000 });
+    p.event({ type: 'blob-start', digest: D1, size: 2_000_000, phase: 'compressing' });
+    now = 2000;
+    p.event({ type: 'blob-progress', digest: D1, phase: 'compressing', done: 1_000_000, total: 2_000_000, written: 300_000 });
     p.tick();
-    assert.match(out.text, /Copying blob a1a1a1a1a1a1 \[=+> +\] 1\.0 MB \/ 2\.0 MB compressing/);
-    assert.match(out.text, /Progress: 0\/1 blobs/);
-    p.event({ type: 'blob-done', digest: D3, size: 700_000, how: 'fetched', transformed: 'compressed', from: D1 });
+    assert.match(out.text, /Copying blob a1a1a1a1a1a1 \[=+> +\] 1\.0 MB \/ 2\.0 MB compressing 0\.5 MB\/s ETA 2 s/);
+    assert.match(out.text, /Progress: 0\/1 blobs, 1\.0 MB of 2\.0 MB, read at 0\.5 MB\/s, ETA 2 s/);
+    // A redraw with nothing new still happens (the rate and ETA move with time).
+    const before = out.text.length;
+    now = 2500;
+    p.tick();
+    assert.ok(out.text.length > before, 'redrawn on every tick');
+    p.event({ type: 'blob-done', digest: D3, size: 700_000, how: 'fetched', transformed: 'compressed', from: D1, read: 2_000_000 });
     p.tick();
     p.done(RESULT);
     p.stop();
@@ -111,7 +121,7 @@ describe('ocikit copy progress', () => {
     const blobLines = r.stderr.split('\n').filter((l) => l.startsWith('Copying blob '));
     assert.equal(blobLines.length, 3, r.stderr);
     assert.match(r.stderr, /Copying blob [0-9a-f]{12} [\d.]+ (B|kB) \(copied, compressed\)/);
-    assert.match(r.stderr, /^Copied 3 blobs /m);
+    assert.match(r.stderr, /^Copied 3 blobs \(read [\d.]+ kB/m);
     assert.doesNotMatch(r.stderr, /\x1b/, 'no escape sequences when stderr is not a terminal');
     const q = ocikit(['--store', join(dir, 'store2'), 'copy', '-q', '--dest-compress-format', 'zstd', src, `oci:${join(dir, 'b')}:x`]);
     assert.equal(q.code, 0, q.stderr);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { payloadStream } from '../../lib/transports/payload.js';
 import { copyImage } from '../../lib/copy/index.js';
 import { digestBytes, type Digest } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
@@ -29,10 +30,8 @@ export interface TransportUnderTest {
 
 async function readAll(src: ImageSource, d: Descriptor): Promise<Buffer> {
   const p = await src.getBlob({ digest: d.digest as Digest, size: d.size });
-  const { readFile } = await import('node:fs/promises');
-  if (p.kind === 'path') return readFile(p.path);
   const chunks: Buffer[] = [];
-  for await (const c of p.stream) chunks.push(c as Buffer);
+  for await (const c of payloadStream(p)) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
 

@@ -176,21 +176,27 @@ test('gc: a lease left by a dead process protects nothing and is removed', async
   }
 });
 
-test('gc: removes tmp files untouched for an hour (a crashed writer), keeps fresh ones (a live writer)', async () => {
+test('gc: removes tmp files of a dead writer untouched for an hour; keeps fresh ones and any of a live writer', async () => {
   const store = openTemp();
   try {
-    const stale = join(store.root, 'tmp', 'aa.1.0.dead.tmp');
-    const fresh = join(store.root, 'tmp', 'bb.2.0.live.tmp');
+    // <stem>.<pid>.<threadId>.<random>.tmp; pid 999999999 is above any pid_max, so never alive.
+    const stale = join(store.root, 'tmp', 'aa.999999999.0.dead.tmp');
+    const fresh = join(store.root, 'tmp', 'bb.999999999.0.live.tmp');
+    // A live writer's tmp hard link to an old user file looks old, and must survive.
+    const linked = join(store.root, 'tmp', `link.${process.pid}.0.abcd.tmp`);
     writeFileSync(stale, 'half a layer');
     writeFileSync(fresh, 'a layer being written');
+    writeFileSync(linked, 'an old file linked in');
     const twoHoursAgo = (Date.now() - 2 * 3600_000) / 1000;
     utimesSync(stale, twoHoursAgo, twoHoursAgo);
+    utimesSync(linked, twoHoursAgo, twoHoursAgo);
     assert.equal((await gc(store, { dryRun: true })).tmpRemoved, 1);
     assert.ok(existsSync(stale));
     const got = await gc(store);
     assert.equal(got.tmpRemoved, 1);
     assert.equal(existsSync(stale), false);
     assert.ok(existsSync(fresh));
+    assert.ok(existsSync(linked));
   } finally {
     store.close();
   }

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WorkerPool } from '../../lib/pool/index.js';
+import { WorkerPool, compressFile, decompressFile } from '../../lib/pool/index.js';
+import type { BlobJob } from '../../lib/pool/index.js';
 import { tempDir } from '../helpers/paths.js';
 
 const sha = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -25,14 +26,14 @@ describe('zstd jobs', () => {
     const src = join(dir, 'in.tar');
     writeFileSync(src, data);
     const zst = join(dir, 'in.tar.zst');
-    const c = await pool.run({ kind: 'compress', src, dst: zst, format: 'zstd', level: 3, threads: 2 });
+    const c = await compressFile(pool, src, zst, 'zstd', 3);
     const compressed = readFileSync(zst);
     assert.equal(c.digest, sha(compressed));
     assert.equal(c.inputSize, data.length);
     assert.ok(compressed.length < data.length / 4, `compresses: ${compressed.length} of ${data.length}`);
     assert.deepEqual([...compressed.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd], 'zstd frame magic');
     const out = join(dir, 'out.tar');
-    const d = await pool.run({ kind: 'decompress', src: zst, dst: out, format: 'zstd' });
+    const d = await decompressFile(pool, zst, out, 'zstd');
     assert.equal(d.digest, sha(data));
     assert.ok(readFileSync(out).equals(data));
   });
@@ -41,14 +42,16 @@ describe('zstd jobs', () => {
     const data = Buffer.concat(Array.from({ length: 40 }, (_, i) => Buffer.alloc(256 << 10, `block ${i} `)));
     const src = join(dir, 'big.tar');
     writeFileSync(src, data);
-    const a = await pool.run({ kind: 'compress', src, dst: join(dir, 'a.zst'), format: 'zstd', level: 3, threads: 1 });
-    const b = await pool.run({ kind: 'compress', src, dst: join(dir, 'b.zst'), format: 'zstd', level: 3, threads: 4 });
-    assert.equal(b.digest, a.digest);
+    const job = (dst: string, threads: number): BlobJob => ({ kind: 'blob', input: { kind: 'file', path: src, offset: 0, length: -1 }, expect: { size: -1 }, what: 'test', compress: { format: 'zstd', level: 3, threads, out: { kind: 'new-file', path: join(dir, dst) } } });
+    const a = await pool.run(job('a.zst', 1));
+    const b = await pool.run(job('b.zst', 4));
+    assert.equal(b.compressed!.digest, a.compressed!.digest);
+    assert.equal(sha(readFileSync(join(dir, 'a.zst'))), a.compressed!.digest);
   });
 
   it('rejects an out-of-range level with E_USAGE', async () => {
     const src = join(dir, 'lvl.bin');
     writeFileSync(src, 'x');
-    await assert.rejects(pool.run({ kind: 'compress', src, dst: join(dir, 'lvl.zst'), format: 'zstd', level: 99 }), (err: unknown) => (err as { code?: string }).code === 'E_USAGE');
+    await assert.rejects(compressFile(pool, src, join(dir, 'lvl.zst'), 'zstd', 99), (err: unknown) => (err as { code?: string }).code === 'E_USAGE');
   });
 });

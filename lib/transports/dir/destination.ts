@@ -30,14 +30,12 @@ export class DirDestination implements ImageDestination {
       concurrentPutBlob: 8,
       supportsIndex: true,
       acceptsForeignLayers: true,
+      verifiesWhileWriting: false,
     };
   }
 
   static async open(reference: ImageReference, root: string, ctx: SystemContext): Promise<DirDestination> {
     const where = `dir:${root}`;
-    if (ctx.dirForceCompress && ctx.dirForceDecompress) {
-      throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
-    }
     const st = await fsp.stat(root).catch(() => undefined);
     let existed = false;
     if (st) {
@@ -59,7 +57,7 @@ export class DirDestination implements ImageDestination {
       });
     }
     const staging = await makeStagingDir(root);
-    const desired: DesiredCompression = ctx.dirForceCompress ? 'compress' : ctx.dirForceDecompress ? 'decompress' : 'preserve';
+    const desired: DesiredCompression = ctx.destCompression ?? 'preserve';
     return new DirDestination(reference, root, staging, existed, desired);
   }
 

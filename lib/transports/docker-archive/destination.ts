@@ -22,9 +22,9 @@ import { parseDockerReference, withDefaultTag, type DockerReference } from '../.
 import { TarArchive, type TarMember } from '../tar/archive.js';
 import { SNIFF_BYTES, sniffCompression } from '../tar/compression.js';
 import { digestFromBlobName } from '../tar/names.js';
-import { writeBlobMember, writeOnce } from '../tar/blob-member.js';
-import { TarWriter, copyMembers, isStdoutPath, unchangedSince, type FileIdentityCheck } from '../tar/writer.js';
-import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
+import { ArchiveBlobs, type HeldBlob } from '../tar/blob-member.js';
+import { copyMembers, isStdoutPath, openTarWriter, unchangedSince, type FileIdentityCheck, type TarWriter } from '../tar/writer.js';
+import type { BlobInfo, BlobInput, BlobReservation, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { MANIFEST_JSON, REPOSITORIES, parseRepoTag, readArchiveManifest, type ArchiveManifestItem } from './manifest.js';
 import { dockerArchiveOptions } from './source.js';
 
@@ -63,12 +63,14 @@ export class DockerArchiveDestination implements ImageDestination {
     concurrentPutBlob: 4,
     supportsIndex: false,
     acceptsForeignLayers: false,
+    verifiesWhileWriting: false,
   };
-  /** Every blob the new archive holds, by digest: the member that holds it. */
-  private readonly written = new Map<Digest, { name: string; size: number }>();
-  private readonly pending = new Map<Digest, Promise<void>>();
+  /** Every blob the new archive holds (copied from the old one or written here). */
+  private readonly blobs: ArchiveBlobs;
   private manifest: ManifestBlob | undefined;
   private committed = false;
+  /** Room for a blob's member, for the pipeline's workers (FILE-mode archives; not /dev/stdout). */
+  readonly reserveBlob?: (info: BlobInfo) => Promise<BlobReservation | undefined>;
 
   private constructor(
     readonly reference: ImageReference,
@@ -77,8 +79,13 @@ export class DockerArchiveDestination implements ImageDestination {
     private readonly writer: TarWriter,
     private readonly old: { archive: TarArchive; images: OldImage[] } | undefined,
     private readonly check: FileIdentityCheck,
-    private readonly ctx: SystemContext,
-  ) {}
+    ctx: SystemContext,
+  ) {
+    this.blobs = new ArchiveBlobs(writer, `docker-archive:${path}`, ctx.store);
+    if (writer.reserve) {
+      this.reserveBlob = async (info) => (await this.blobs.reserve(info))?.res;
+    }
+  }
 
   private get where(): string {
     return `docker-archive:${this.path}`;
@@ -89,7 +96,7 @@ export class DockerArchiveDestination implements ImageDestination {
     const tags = destinationTags(name, ctx.additionalTags, where);
     let old: { archive: TarArchive; images: OldImage[] } | undefined;
     let check: FileIdentityCheck = async () => undefined;
-    const written = new Map<Digest, { name: string; size: number }>();
+    const written = new Map<Digest, HeldBlob>();
     if (!isStdoutPath(path)) {
       const st = await fsp.stat(path).catch(() => undefined);
       if (st?.isFile() && st.size > 0) {
@@ -127,9 +134,9 @@ export class DockerArchiveDestination implements ImageDestination {
     }
     let writer: TarWriter | undefined;
     try {
-      writer = await TarWriter.open(path, where);
+      writer = await openTarWriter(path, where);
       const dest = new DockerArchiveDestination(reference, path, tags, writer, old, check, ctx);
-      for (const [d, w] of written) dest.written.set(d, w);
+      for (const [d, w] of written) dest.blobs.held.set(d, w);
       if (old) {
         const dropped = new Set([MANIFEST_JSON, REPOSITORIES, 'index.json', 'oci-layout']);
         await copyMembers(old.archive, writer, (n) => dropped.has(n));
@@ -142,17 +149,12 @@ export class DockerArchiveDestination implements ImageDestination {
     }
   }
 
-  async tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
-    await this.pending.get(info.digest)?.catch(() => undefined);
-    const w = this.written.get(info.digest);
-    if (w && (info.size < 0 || w.size === info.size)) return { ...info, size: w.size };
-    return undefined;
+  tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
+    return this.blobs.reuse(info);
   }
 
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
-    await writeOnce(this.pending, info.digest, () => this.written.has(info.digest), async () => {
-      this.written.set(info.digest, await writeBlobMember(this.writer, input, info, this.ctx.store, this.where));
-    });
+    await this.blobs.put(input, info);
     return info;
   }
 
@@ -171,7 +173,7 @@ export class DockerArchiveDestination implements ImageDestination {
   }
 
   private memberOf(d: Digest): string {
-    const w = this.written.get(d);
+    const w = this.blobs.held.get(d);
     // A foreign layer the source does not carry is the one way a manifest names a blob never put.
     if (!w) throw new OcikitError('E_UNSUPPORTED', `committing ${this.where}: blob ${d} is not available (a foreign layer?); docker load needs every layer in the archive`);
     return w.name;
@@ -230,7 +232,7 @@ export class DockerArchiveDestination implements ImageDestination {
  * layer (by its diff ID) and every blobs/<alg>/<hex> member. A compressed layer file is not
  * reusable: a manifest we write names uncompressed layers by diff ID.
  */
-async function indexOldImages(ar: TarArchive, items: ArchiveManifestItem[], written: Map<Digest, { name: string; size: number }>): Promise<OldImage[]> {
+async function indexOldImages(ar: TarArchive, items: ArchiveManifestItem[], written: Map<Digest, HeldBlob>): Promise<OldImage[]> {
   const out: OldImage[] = [];
   const note = (d: Digest, m: TarMember): void => {
     if (!written.has(d)) written.set(d, { name: m.name, size: m.size });

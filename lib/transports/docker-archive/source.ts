@@ -35,6 +35,7 @@ import type { BlobStore } from '../../store/index.js';
 import { TarArchive, type OpenArchiveOptions, type TarMember } from '../tar/archive.js';
 import { DiffIdCheck, SNIFF_BYTES, sniffCompression, type SniffedCompression } from '../tar/compression.js';
 import { digestFromBlobName } from '../tar/names.js';
+import { payloadStream } from '../payload.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
 import { MANIFEST_JSON, REPOSITORIES, chooseItem, readArchiveManifest } from './manifest.js';
 
@@ -137,7 +138,7 @@ export class DockerArchiveSource implements ImageSource {
     }
     const payload = this.archive.open(layer.member);
     if (layer.compression === 'none') return payload;
-    const raw = payload.kind === 'stream' ? payload.stream : createReadStream(payload.path, { highWaterMark: 1 << 20 });
+    const raw = payloadStream(payload);
     const check = new DiffIdCheck(layer.compression, layer.diffID, `reading ${what}`);
     check.once('end', () => {
       // Both digests were computed here, from the same bytes: a verified pair, safe to cache.
@@ -181,7 +182,7 @@ async function checkStoredDiffId(store: BlobStore, layer: Layer, what: string): 
 async function hashMember(ar: TarArchive, m: TarMember): Promise<Digest> {
   const p = ar.open(m);
   const h = createHash('sha256');
-  const src = p.kind === 'stream' ? p.stream : createReadStream(p.path, { highWaterMark: 1 << 20 });
+  const src = payloadStream(p);
   await pipeline(src, async function (source: AsyncIterable<Buffer>) {
     for await (const c of source) h.update(c);
   });

@@ -29,6 +29,8 @@ export class DockerDestination implements ImageDestination {
     concurrentPutBlob: DEFAULT_PER_HOST,
     supportsIndex: true,
     acceptsForeignLayers: true,
+    // An upload reads every byte anyway: it checks a source file's digest as it sends it.
+    verifiesWhileWriting: true,
   };
   #top: ManifestBlob | undefined;
   /** Upload sessions a refused mount left open, used by putBlob for that digest. */
@@ -84,7 +86,7 @@ export class DockerDestination implements ImageDestination {
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
     const session = this.#sessions.get(info.digest);
     this.#sessions.delete(info.digest);
-    await uploadBlob(this.repo, input.kind === 'path' ? { kind: 'path', path: input.path } : { kind: 'stream', stream: input.stream }, { digest: info.digest, size: info.size }, {
+    await uploadBlob(this.repo, input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream }, { digest: info.digest, size: input.kind === 'path' && input.verify ? input.verify.size : info.size }, {
       ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
       ...(session ? { session } : {}),
     });

@@ -5,7 +5,8 @@
  * digest) the store holds is read from the store without asking the registry; a tag is first
  * resolved with HEAD and its manifest taken from the store when the store has that digest.
  * WARNING: the registry is untrusted. Manifests by digest are verified (lib/registry), blobs by the
- * copy pipeline's store; this class records a blob's location only once its stream ended whole.
+ * copy pipeline; this class records a blob's location only when the pipeline says it verified it
+ * (onVerified), never merely because its stream ended.
  */
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { shortDigest, verifyBytes, type Digest } from '../../digest/index.js';
@@ -76,11 +77,12 @@ export class DockerSource implements ImageSource {
 
   async getBlob(info: BlobInfo): Promise<BlobPayload> {
     const { stream, size } = await this.repo.getBlob(info.digest, info.size);
-    const store = this.store;
-    // 'end' comes only for a whole body (a short one is an error in lib/registry); an 'end'
-    // listener, unlike 'data', leaves the stream paused for its consumer.
-    if (store) stream.once('end', () => store.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, info.digest));
     return { kind: 'stream', stream, size };
+  }
+
+  /** The pipeline verified a blob we served: now, and only now, the store may learn that this repository has it. */
+  onVerified(info: BlobInfo): void {
+    this.store?.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, info.digest);
   }
 
   async close(): Promise<void> {}

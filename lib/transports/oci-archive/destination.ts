@@ -18,26 +18,20 @@ import { algorithmOf, digestBytes, type Digest } from '../../digest/index.js';
 import { OCI_INDEX, OCI_MANIFEST, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { TarArchive } from '../tar/archive.js';
 import { blobMemberName, digestFromBlobName } from '../tar/names.js';
-import { writeBlobMember, writeOnce } from '../tar/blob-member.js';
-import { TarWriter, copyMembers, isStdoutPath, unchangedSince, type FileIdentityCheck } from '../tar/writer.js';
-import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
+import { ArchiveBlobs } from '../tar/blob-member.js';
+import { copyMembers, isStdoutPath, openTarWriter, unchangedSince, type FileIdentityCheck, type TarWriter } from '../tar/writer.js';
+import type { BlobInfo, BlobInput, BlobReservation, ImageDestination, ImageDestinationProperties, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from '../oci/layout.js';
 import { ociArchiveOptions, readArchivedLayout } from './source.js';
 
 export class OciArchiveDestination implements ImageDestination {
-  readonly properties = {
-    supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
-    desiredCompression: 'preserve' as const,
-    concurrentPutBlob: 4,
-    supportsIndex: true,
-    acceptsForeignLayers: true,
-  };
-  /** Blobs in the new archive (copied from the old one or written here), by digest: their sizes. */
-  private readonly written = new Map<Digest, number>();
-  /** Blobs being written, so two puts of one digest write it once. */
-  private readonly pending = new Map<Digest, Promise<void>>();
+  readonly properties: ImageDestinationProperties;
+  /** Blobs in the new archive (copied from the old one or written here). */
+  private readonly blobs: ArchiveBlobs;
   private top: { digest: Digest; size: number; mediaType: string } | undefined;
   private committed = false;
+  /** Room for a blob's member, for the pipeline's workers (FILE-mode archives; not /dev/stdout). */
+  readonly reserveBlob?: (info: BlobInfo) => Promise<BlobReservation | undefined>;
 
   private constructor(
     readonly reference: ImageReference,
@@ -46,8 +40,22 @@ export class OciArchiveDestination implements ImageDestination {
     private readonly writer: TarWriter,
     private readonly old: { archive: TarArchive; index: OciIndex } | undefined,
     private readonly check: FileIdentityCheck,
-    private readonly ctx: SystemContext,
-  ) {}
+    ctx: SystemContext,
+  ) {
+    this.properties = {
+      supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
+      // As skopeo's oci: layouts get compressed layers; --dest-decompress / --dest-compress say otherwise.
+      desiredCompression: ctx.destCompression ?? 'compress',
+      concurrentPutBlob: 4,
+      supportsIndex: true,
+      acceptsForeignLayers: true,
+      verifiesWhileWriting: false,
+    };
+    this.blobs = new ArchiveBlobs(writer, `oci-archive:${path}`, ctx.store);
+    if (writer.reserve) {
+      this.reserveBlob = async (info) => (await this.blobs.reserve(info))?.res;
+    }
+  }
 
   private get where(): string {
     return `oci-archive:${this.path}`;
@@ -91,7 +99,7 @@ export class OciArchiveDestination implements ImageDestination {
     }
     let writer: TarWriter | undefined;
     try {
-      writer = await TarWriter.open(path, where);
+      writer = await openTarWriter(path, where);
       const dest = new OciArchiveDestination(reference, path, ref, writer, old, check, ctx);
       await writer.addBuffer(OCI_LAYOUT_FILE, Buffer.from(OCI_LAYOUT_CONTENT));
       if (old) await dest.copyOld(old.archive);
@@ -109,31 +117,26 @@ export class OciArchiveDestination implements ImageDestination {
     for (const m of ar.list()) {
       const d = digestFromBlobName(m.name);
       const f = d ? ar.resolve(m.name) : undefined;
-      if (d && f?.type === 'file') this.written.set(d, f.size);
+      if (d && f?.type === 'file') this.blobs.held.set(d, { name: m.name, size: f.size });
     }
   }
 
-  async tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
-    await this.pending.get(info.digest)?.catch(() => undefined);
-    const size = this.written.get(info.digest);
-    if (size !== undefined && (info.size < 0 || size === info.size)) return { ...info, size };
-    return undefined;
+  tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
+    return this.blobs.reuse(info);
   }
 
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
-    await writeOnce(this.pending, info.digest, () => this.written.has(info.digest), async () => {
-      this.written.set(info.digest, (await writeBlobMember(this.writer, input, info, this.ctx.store, this.where)).size);
-    });
+    await this.blobs.put(input, info);
     return info;
   }
 
   async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
     const digest = instance ?? digestBytes(m.bytes);
-    if (!this.written.has(digest)) {
+    if (!this.blobs.held.has(digest)) {
       await this.writer.addDirectory('blobs');
       await this.writer.addDirectory(`blobs/${algorithmOf(digest)}`);
       await this.writer.addBuffer(blobMemberName(digest), m.bytes);
-      this.written.set(digest, m.bytes.length);
+      this.blobs.held.set(digest, { name: blobMemberName(digest), size: m.bytes.length });
     }
     if (instance === undefined) this.top = { digest, size: m.bytes.length, mediaType: m.mediaType };
   }

@@ -12,28 +12,32 @@ import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import { OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { atomicWriteFile, forgetCleanup, makeStagingDir, pathExists, readFileLimited, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
-import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob } from '../types.js';
+import type { BlobInfo, BlobInput, ImageDestination, ImageDestinationProperties, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION, layoutBlobPath, parseLayoutIndex } from './layout.js';
 
 export class OciDestination implements ImageDestination {
-  readonly properties = {
-    supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
-    desiredCompression: 'preserve' as const,
-    concurrentPutBlob: 8,
-    supportsIndex: true,
-    acceptsForeignLayers: true,
-  };
+  readonly properties: ImageDestinationProperties;
   private top: { digest: Digest; size: number; mediaType: string } | undefined;
-  private committed = false;
 
   private constructor(
     readonly reference: ImageReference,
     private readonly root: string,
     private readonly ref: string | undefined,
     private readonly staging: string,
-  ) {}
+    ctx: SystemContext,
+  ) {
+    this.properties = {
+      supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
+      // As skopeo: an OCI layout gets compressed layers; --dest-decompress / --dest-compress say otherwise.
+      desiredCompression: ctx.destCompression ?? 'compress',
+      concurrentPutBlob: 8,
+      supportsIndex: true,
+      acceptsForeignLayers: true,
+      verifiesWhileWriting: false,
+    };
+  }
 
-  static async open(reference: ImageReference, root: string, ref: string | undefined): Promise<OciDestination> {
+  static async open(reference: ImageReference, root: string, ref: string | undefined, ctx: SystemContext = {}): Promise<OciDestination> {
     const where = `oci:${root}`;
     const st = await fsp.stat(root).catch(() => undefined);
     if (st && !st.isDirectory()) throw new OcikitError('E_BAD_INPUT', `opening ${where}: exists and is not a directory`);
@@ -46,7 +50,7 @@ export class OciDestination implements ImageDestination {
     });
     const staging = await makeStagingDir(root);
     await fsp.mkdir(join(staging, 'blobs', 'sha256'), { recursive: true });
-    return new OciDestination(reference, root, ref, staging);
+    return new OciDestination(reference, root, ref, staging, ctx);
   }
 
   private where(): string {
@@ -103,7 +107,6 @@ export class OciDestination implements ImageDestination {
         const next = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...kept, desc] };
         await atomicWriteFile(indexPath, JSON.stringify(next));
       });
-      this.committed = true;
     } catch (err) {
       throw wrapError(err, `committing ${this.where()}`);
     }
@@ -128,7 +131,6 @@ export class OciDestination implements ImageDestination {
   async close(): Promise<void> {
     await fsp.rm(this.staging, { recursive: true, force: true });
     forgetCleanup(this.staging);
-
   }
 }
 

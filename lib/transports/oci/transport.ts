@@ -28,9 +28,9 @@ export class OciImageReference implements ImageReference {
     return OciSource.open(this, this.path, { ...(this.parsed.ref !== undefined ? { ref: this.parsed.ref } : {}), ...(this.parsed.index !== undefined ? { index: this.parsed.index } : {}) });
   }
 
-  newDestination(_ctx: SystemContext): Promise<ImageDestination> {
+  newDestination(ctx: SystemContext): Promise<ImageDestination> {
     if (this.parsed.index !== undefined) throw new OcikitError('E_USAGE', `${this}: @N selects an image to read; it cannot name a destination`);
-    return OciDestination.open(this, this.path, this.parsed.ref);
+    return OciDestination.open(this, this.path, this.parsed.ref, ctx);
   }
 
   async listTags(_ctx: SystemContext): Promise<string[]> {

@@ -98,6 +98,8 @@ export class TarArchive {
 
   private constructor(
     readonly where: string,
+    /** The archive's path (in place: members are regions of this file). */
+    readonly path: string,
     /** 'in-place': read from offsets in the file; 'spooled': members were read once into the store. */
     readonly mode: 'in-place' | 'spooled',
     /** How the archive itself was compressed (always 'none' in place). */
@@ -122,7 +124,7 @@ export class TarArchive {
       const st = fstatSync(0);
       if (!st.isFile()) {
         await spool(process.stdin, opts, rec);
-        return new TarArchive(where, 'spooled', rec.compression, rec.members, undefined, opts.store, undefined);
+        return new TarArchive(where, path, 'spooled', rec.compression, rec.members, undefined, opts.store, undefined);
       }
     }
     let fh: fsp.FileHandle;
@@ -138,7 +140,7 @@ export class TarArchive {
         // A FIFO or device: one pass, like stdin. Our handle does the reading.
         const stream = fh.createReadStream({ highWaterMark: 1 << 20 });
         await spool(stream, opts, rec);
-        return new TarArchive(where, 'spooled', rec.compression, rec.members, undefined, opts.store, undefined);
+        return new TarArchive(where, path, 'spooled', rec.compression, rec.members, undefined, opts.store, undefined);
       }
       const head = Buffer.alloc(SNIFF_BYTES);
       const { bytesRead } = await fh.read(head, 0, SNIFF_BYTES, 0);
@@ -147,11 +149,11 @@ export class TarArchive {
         // A compressed archive cannot be read at offsets: decompress it once into the store.
         await spool(fh.createReadStream({ highWaterMark: 1 << 20, start: 0 }), opts, rec);
         await fh.close().catch(() => undefined);
-        return new TarArchive(where, 'spooled', rec.compression, rec.members, undefined, opts.store, undefined);
+        return new TarArchive(where, path, 'spooled', rec.compression, rec.members, undefined, opts.store, undefined);
       }
       await indexInPlace(fh, st.size, where, rec);
       const identity = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
-      return new TarArchive(where, 'in-place', 'none', rec.members, fh, opts.store, identity);
+      return new TarArchive(where, path, 'in-place', 'none', rec.members, fh, opts.store, identity);
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw err;
@@ -245,54 +247,15 @@ export class TarArchive {
     if (this.mode === 'spooled') throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: the member was not kept`);
     if (!this.fh || this.closed) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: the archive is closed`);
     if (m.size === 0) return { kind: 'stream', stream: Readable.from([]), size: 0 };
-    // One handle, positional reads: concurrent members never disturb each other.
-    return { kind: 'stream', stream: new RangeReader(this.fh, m.offset, m.size, `reading ${m.name} from ${this.where}`), size: m.size };
+    // A region of the archive, read through this archive's one handle (positional reads: concurrent
+    // members never disturb each other, and the file may be replaced on disk meanwhile).
+    return { kind: 'path', path: this.path, fd: this.fh.fd, offset: m.offset, size: m.size };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.fh?.close().catch(() => undefined);
-  }
-}
-
-/**
- * A stream of `length` bytes at `start` of an open file, by positional reads. (fs streams made
- * from a FileHandle with autoClose:false hold the handle until destroyed; this holds nothing.)
- */
-class RangeReader extends Readable {
-  private pos: number;
-  private readonly end: number;
-
-  constructor(
-    private readonly fh: fsp.FileHandle,
-    start: number,
-    length: number,
-    private readonly what: string,
-  ) {
-    super({ highWaterMark: 1 << 20 });
-    this.pos = start;
-    this.end = start + length;
-  }
-
-  override _read(): void {
-    const n = Math.min(1 << 20, this.end - this.pos);
-    if (n <= 0) {
-      this.push(null);
-      return;
-    }
-    const buf = Buffer.allocUnsafe(n);
-    this.fh.read(buf, 0, n, this.pos).then(
-      ({ bytesRead }) => {
-        if (bytesRead === 0) {
-          this.destroy(new OcikitError('E_BAD_INPUT', `${this.what}: the archive ends inside the member (truncated, or changed while read)`));
-          return;
-        }
-        this.pos += bytesRead;
-        this.push(bytesRead === n ? buf : buf.subarray(0, bytesRead));
-      },
-      (err: unknown) => this.destroy(wrapError(err, this.what)),
-    );
   }
 }
 

@@ -1,25 +1,31 @@
 /**
- * TarWriter: streams members into a tar archive (tar-stream's pack), to a file that appears only at
- * commit, or straight to a pipe (/dev/stdout).
+ * Writing tar archives: the image archives (oci-archive:, docker-archive:) and the docker-archive
+ * a daemon loads.
  *
- * File targets are written to a temp file next to the target and renamed over it at commit, so
- * nothing is visible before commit and a failed or abandoned write leaves the target as it was.
- * Pipes and devices cannot be replaced atomically: a failure there leaves a truncated stream,
- * which every tar reader rejects (no end-of-archive blocks).
+ * Two modes, chosen by the target:
+ * - FILE (a path that is, or will be, a regular file): members are placed at offsets chosen when
+ *   they are added, in a temp file next to the target that is renamed over it at commit. A member
+ *   of known size can be RESERVED: its header is written at once and its data is written later,
+ *   by whoever has the bytes — a worker that reads, verifies and writes a blob in one pass — while
+ *   other members are added after it. Several members are written at once; nothing is buffered.
+ *   Nothing is visible before commit, and a failed or abandoned write leaves the target as it was.
+ * - STREAM (/dev/stdout, a pipe or device, any Writable): members are written one after another
+ *   through tar-stream's pack, in the order they are added. Pipes cannot be replaced atomically:
+ *   a failure leaves a truncated stream, which every tar reader rejects (no end-of-archive blocks).
  *
- * Members are written one at a time, in the order they are added; concurrent adds queue.
- * Member sizes are known before their data is written (tar headers come first), so data is never
- * buffered: a blob flows from its file into the archive.
+ * Member sizes are known before their data is written (tar headers come first) in both modes.
  */
-import { constants as fsc, createReadStream, promises as fsp } from 'node:fs';
-import { dirname, posix } from 'node:path';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import { basename, dirname, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import { OcikitError, wrapError } from '../../errors.js';
-import type { BlobPayload } from '../types.js';
+import type { BlobReservation } from '../types.js';
+import { payloadStream } from '../payload.js';
 import type { FileIdentity, TarArchive } from './archive.js';
 import { cleanupOnExit, forgetCleanup, tmpNameFor, withLockFile } from '../fs-util.js';
 import { nextEvent } from './events.js';
+import { BLOCK, encodeHeader, padding } from './header.js';
 
 /** Paths that mean "this process's standard output". */
 export function isStdoutPath(p: string): boolean {
@@ -31,7 +37,215 @@ const MTIME = new Date(0);
 
 type Sink = NodeJS.WritableStream & { write(chunk: Buffer): boolean; end(cb?: () => void): void };
 
-export class TarWriter {
+/** An archive being written (see the module comment). */
+export interface TarWriter {
+  /** Where the archive goes, for messages. */
+  readonly where: string;
+  /** Add a directory entry (once per name). */
+  addDirectory(name: string): Promise<void>;
+  /** Add a file member holding `data`. */
+  addBuffer(name: string, data: Buffer): Promise<void>;
+  /** Add a file member of exactly `size` bytes from `stream`; a different length is an error. */
+  addStream(name: string, size: number, stream: () => Readable | AsyncIterable<Buffer>): Promise<void>;
+  /** Add a symlink member. */
+  addSymlink(name: string, target: string): Promise<void>;
+  /**
+   * FILE mode only (undefined in STREAM mode): room for a file member of `size` bytes, whose
+   * data the caller writes at `offset` of `path` and then reports `done()`. Commit fails while a
+   * reservation is neither done nor abandoned; an abandoned one fails the archive.
+   */
+  reserve?(name: string, size: number): Promise<BlobReservation>;
+  /**
+   * Finish the archive (end-of-archive blocks), flush it to disk, and move it into place. After
+   * this the archive is visible at its target, complete. `precondition` runs just before the
+   * rename, under `<target>.lock`; throwing from it abandons the commit (see FileIdentity).
+   */
+  commit(precondition?: () => Promise<void>): Promise<void>;
+  /** Abandon the archive: the target is left as it was. Idempotent. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Start an archive for `target`: /dev/stdout (this process's stdout), an existing pipe or device
+ * (written directly), or a file path (a temp file next to it, renamed at commit). The parent
+ * directory of a file target is created.
+ */
+export async function openTarWriter(target: string, where: string): Promise<TarWriter> {
+  if (isStdoutPath(target)) {
+    if (process.stdout.isTTY) throw new OcikitError('E_USAGE', `writing ${where}: standard output is a terminal; redirect it to a file or a pipe`);
+    return new StreamTarWriter(where, process.stdout as unknown as Sink, false, undefined);
+  }
+  const st = await fsp.stat(target).catch(() => undefined);
+  if (st && st.isDirectory()) throw new OcikitError('E_CONFLICT', `writing ${where}: ${target} is a directory`);
+  if (st && !st.isFile()) {
+    const fh = await fsp.open(target, fsc.O_WRONLY).catch((err) => {
+      throw wrapError(err, `opening ${where} for writing`);
+    });
+    return new StreamTarWriter(where, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }) as unknown as Sink, true, fh);
+  }
+  await fsp.mkdir(dirname(target), { recursive: true }).catch((err) => {
+    throw wrapError(err, `creating ${dirname(target)}`);
+  });
+  const tmp = tmpNameFor(target);
+  const fh = await fsp.open(tmp, 'wx', 0o644).catch((err) => {
+    throw wrapError(err, `writing ${where}`);
+  });
+  cleanupOnExit(tmp);
+  return new FileTarWriter(where, target, tmp, fh);
+}
+
+/** An archive written into any Writable (a request body, a socket), in STREAM mode. The caller ends nothing: commit ends it. */
+export function tarWriterToStream(out: NodeJS.WritableStream, where: string): TarWriter {
+  return new StreamTarWriter(where, out as unknown as Sink, true, undefined);
+}
+
+/** A reservation's state, for commit's check that every member got its bytes. */
+type ReservationState = 'open' | 'done' | 'abandoned';
+
+/** FILE mode (see the module comment). */
+class FileTarWriter implements TarWriter {
+  /** Where the next member's header goes. */
+  #end = 0;
+  readonly #dirs = new Set<string>();
+  readonly #reservations = new Map<string, ReservationState>();
+  /** Writes in flight (headers, buffers, streams): commit waits for them all. */
+  readonly #writes = new Set<Promise<void>>();
+  #failure: unknown;
+  #finished = false;
+
+  constructor(
+    readonly where: string,
+    private readonly target: string,
+    private readonly tmp: string,
+    private readonly fh: fsp.FileHandle,
+  ) {}
+
+  /** Claim header + data + padding at the end; write the header; returns where the data goes. */
+  #claim(h: Parameters<typeof encodeHeader>[0]): number {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#finished) throw new OcikitError('E_INTERNAL', `writing ${this.where}: the archive is already finished`);
+    const header = encodeHeader(h);
+    const at = this.#end;
+    const dataAt = at + header.length;
+    this.#end = dataAt + h.size + padding(h.size);
+    this.#track(this.#writeAt(header, at));
+    return dataAt;
+  }
+
+  #track(p: Promise<void>): Promise<void> {
+    const q = p.catch((err: unknown) => {
+      this.#failure ??= wrapError(err, `writing ${this.where}`);
+      throw this.#failure;
+    });
+    this.#writes.add(q);
+    void q.finally(() => this.#writes.delete(q)).catch(() => undefined);
+    return q;
+  }
+
+  async #writeAt(b: Buffer, pos: number): Promise<void> {
+    let off = 0;
+    while (off < b.length) off += (await this.fh.write(b, off, b.length - off, pos + off)).bytesWritten;
+  }
+
+  async addDirectory(name: string): Promise<void> {
+    const n = name.endsWith('/') ? name : `${name}/`;
+    if (this.#dirs.has(n)) return;
+    this.#dirs.add(n);
+    this.#claim({ name: n, type: 'directory', size: 0, mode: 0o755 });
+  }
+
+  async addBuffer(name: string, data: Buffer): Promise<void> {
+    const at = this.#claim({ name, type: 'file', size: data.length, mode: 0o644 });
+    await this.#track(this.#writeAt(data, at));
+  }
+
+  async addStream(name: string, size: number, stream: () => Readable | AsyncIterable<Buffer>): Promise<void> {
+    const at = this.#claim({ name, type: 'file', size, mode: 0o644 });
+    await this.#track(
+      (async () => {
+        let written = 0;
+        for await (const c of stream()) {
+          const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c);
+          if (written + chunk.length > size) throw new OcikitError('E_SIZE_MISMATCH', `member ${name}: more than the expected ${size} bytes`);
+          await this.#writeAt(chunk, at + written);
+          written += chunk.length;
+        }
+        if (written !== size) throw new OcikitError('E_SIZE_MISMATCH', `member ${name}: got ${written} bytes, expected ${size}`);
+      })(),
+    );
+  }
+
+  async addSymlink(name: string, target: string): Promise<void> {
+    this.#claim({ name, type: 'symlink', size: 0, mode: 0o777, linkname: target });
+  }
+
+  async reserve(name: string, size: number): Promise<BlobReservation> {
+    const offset = this.#claim({ name, type: 'file', size, mode: 0o644 });
+    const key = `${offset}:${name}`;
+    this.#reservations.set(key, 'open');
+    return {
+      path: this.tmp,
+      offset,
+      size,
+      done: async () => {
+        this.#reservations.set(key, 'done');
+      },
+      abandon: async () => {
+        this.#reservations.set(key, 'abandoned');
+        this.#failure ??= new OcikitError('E_ABORTED', `writing ${this.where}: member ${name} was not written`);
+      },
+    };
+  }
+
+  async commit(precondition?: () => Promise<void>): Promise<void> {
+    try {
+      while (this.#writes.size > 0) await Promise.all([...this.#writes]);
+      if (this.#failure !== undefined) throw this.#failure;
+      for (const [key, state] of this.#reservations) {
+        if (state !== 'done') throw new OcikitError('E_INTERNAL', `committing ${this.where}: member ${key.slice(key.indexOf(':') + 1)} was never written`);
+      }
+      this.#finished = true;
+      // End of archive: two zero blocks. Truncating to the exact end also zero-fills any padding hole.
+      await this.fh.truncate(this.#end + 2 * BLOCK);
+      await this.fh.sync();
+      await this.fh.close();
+      const tmp = this.tmp;
+      const target = this.target;
+      // Under a lock, so that `precondition` (the target is still what we read) and the rename
+      // are one step for every ocikit writer of this archive.
+      await withLockFile(`${target}.lock`, async () => {
+        await precondition?.();
+        await fsp.rename(tmp, target);
+      });
+      forgetCleanup(tmp);
+      await syncDir(dirname(target));
+    } catch (err) {
+      throw wrapError(err, `committing ${this.where}`);
+    }
+  }
+
+  async abort(): Promise<void> {
+    this.#finished = true;
+    this.#failure ??= new OcikitError('E_ABORTED', `writing ${this.where}: abandoned`);
+    await Promise.allSettled([...this.#writes]);
+    await this.fh.close().catch(() => undefined);
+    await fsp.rm(this.tmp, { force: true }).catch(() => undefined);
+    forgetCleanup(this.tmp);
+  }
+}
+
+/** fsync a directory, so a rename in it survives a power loss. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** STREAM mode (see the module comment): tar-stream's pack, members one after another. */
+class StreamTarWriter implements TarWriter {
   private readonly pack: Pack;
   private queue: Promise<void> = Promise.resolve();
   private failure: unknown;
@@ -39,16 +253,12 @@ export class TarWriter {
   private finished = false;
   private readonly dirs = new Set<string>();
 
-  private constructor(
+  constructor(
     /** Where the archive goes, for messages. */
     readonly where: string,
-    /** The final path; undefined when streaming to stdout. */
-    readonly target: string | undefined,
-    /** The temp file being written, renamed onto `target` at commit; undefined when streaming. */
-    private readonly tmp: string | undefined,
-    private readonly fh: fsp.FileHandle | undefined,
     private readonly out: Sink,
     private readonly ownsOut: boolean,
+    private readonly fh: fsp.FileHandle | undefined,
   ) {
     this.pack = tarPack();
     // An output error (EPIPE on a closed pipe, ENOSPC) stops the archive; it is reported by the
@@ -58,35 +268,6 @@ export class TarWriter {
     });
     this.pumped = this.pump();
     this.pumped.catch(() => undefined);
-  }
-
-  /**
-   * Start an archive for `target`: /dev/stdout (this process's stdout), an existing pipe or device
-   * (written directly), or a file path (a temp file next to it, renamed at commit). The parent
-   * directory of a file target is created.
-   */
-  static async open(target: string, where: string): Promise<TarWriter> {
-    if (isStdoutPath(target)) {
-      if (process.stdout.isTTY) throw new OcikitError('E_USAGE', `writing ${where}: standard output is a terminal; redirect it to a file or a pipe`);
-      return new TarWriter(where, undefined, undefined, undefined, process.stdout as unknown as Sink, false);
-    }
-    const st = await fsp.stat(target).catch(() => undefined);
-    if (st && st.isDirectory()) throw new OcikitError('E_CONFLICT', `writing ${where}: ${target} is a directory`);
-    if (st && !st.isFile()) {
-      const fh = await fsp.open(target, fsc.O_WRONLY).catch((err) => {
-        throw wrapError(err, `opening ${where} for writing`);
-      });
-      return new TarWriter(where, target, undefined, fh, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }) as unknown as Sink, true);
-    }
-    await fsp.mkdir(dirname(target), { recursive: true }).catch((err) => {
-      throw wrapError(err, `creating ${dirname(target)}`);
-    });
-    const tmp = tmpNameFor(target);
-    const fh = await fsp.open(tmp, 'wx', 0o644).catch((err) => {
-      throw wrapError(err, `writing ${where}`);
-    });
-    cleanupOnExit(tmp);
-    return new TarWriter(where, target, tmp, fh, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }) as unknown as Sink, true);
   }
 
   /** Move the packed bytes to the output, honouring its backpressure. */
@@ -182,12 +363,7 @@ export class TarWriter {
     );
   }
 
-  /**
-   * Finish the archive (end-of-archive blocks), flush it to disk, and move it into place. After
-   * this the archive is visible at its target, complete. `precondition` runs just before the
-   * rename, under `<target>.lock`; throwing from it abandons the commit (see FileIdentity).
-   */
-  async commit(precondition?: () => Promise<void>): Promise<void> {
+  async commit(): Promise<void> {
     await this.enqueue('the end of the archive', async () => {
       this.finished = true;
       this.pack.finalize();
@@ -195,28 +371,15 @@ export class TarWriter {
     });
     try {
       if (this.fh) {
-        if (this.tmp) await this.fh.sync();
         // A stream made with autoClose:false holds the handle until destroyed (close() would wait forever).
         (this.out as unknown as { destroy(): void }).destroy();
         await this.fh.close();
-      }
-      if (this.tmp && this.target) {
-        const tmp = this.tmp;
-        const target = this.target;
-        // Under a lock, so that `precondition` (the target is still what we read) and the rename
-        // are one step for every ocikit writer of this archive.
-        await withLockFile(`${target}.lock`, async () => {
-          await precondition?.();
-          await fsp.rename(tmp, target);
-        });
-        forgetCleanup(tmp);
       }
     } catch (err) {
       throw wrapError(err, `committing ${this.where}`);
     }
   }
 
-  /** Abandon the archive: the temp file is removed; the target is left as it was. Idempotent. */
   async abort(): Promise<void> {
     if (!this.finished) {
       this.finished = true;
@@ -226,10 +389,6 @@ export class TarWriter {
     }
     if (this.ownsOut) (this.out as unknown as { destroy(): void }).destroy();
     await this.fh?.close().catch(() => undefined);
-    if (this.tmp) {
-      await fsp.rm(this.tmp, { force: true }).catch(() => undefined);
-      forgetCleanup(this.tmp);
-    }
   }
 }
 
@@ -258,9 +417,6 @@ export async function copyMembers(from: TarArchive, to: TarWriter, skip: (name: 
   }
 }
 
-function payloadStream(p: BlobPayload): Readable {
-  return p.kind === 'stream' ? p.stream : createReadStream(p.path, { highWaterMark: 1 << 20 });
-}
 
 /** A check run just before commit's rename (see TarWriter.commit). */
 export type FileIdentityCheck = () => Promise<void>;

@@ -1,0 +1,94 @@
+/**
+ * Copying from an index (OCI index or Docker manifest list): stage 1's choice of instances — the
+ * one for this system, every one (--all), a --platform subset (written as an index), or the index
+ * alone (index-only) — then each chosen instance as a single image, then the index itself.
+ */
+import { OcikitError } from '../errors.js';
+import { digestBytes, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
+import {
+  OCI_INDEX,
+  chooseInstance,
+  convertIndex,
+  encodeDockerList,
+  encodeOciIndex,
+  formatPlatform,
+  hostPlatform,
+  parseManifest,
+  platformMatches,
+  type Descriptor,
+  type ManifestFormat,
+  type ParsedImageManifest,
+  type ParsedIndex,
+} from '../manifest/index.js';
+import { chooseIndexType } from './manifest-type.js';
+import { copySingle, type ImageCopyContext, type Written } from './single.js';
+
+/** Copy an index: all instances, a --platform subset, index-only, or the one for this system. */
+export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promise<Written> {
+  const o = c.opts;
+  const entries = parsed.value.manifests as Descriptor[];
+  let chosen: Descriptor[];
+  if (o.platforms && o.platforms.length > 0) {
+    chosen = entries.filter((d) => d.platform && o.platforms!.some((p) => platformMatches(p, d.platform!)));
+    for (const p of o.platforms) {
+      if (!entries.some((d) => d.platform && platformMatches(p, d.platform))) {
+        throw new OcikitError('E_NOT_FOUND', `no image in the index of ${c.label} matches --platform ${formatPlatform(p)}; it has: ${entries.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ')}`);
+      }
+    }
+  } else if ((o.multiArch ?? 'system') === 'system') {
+    const want = hostPlatform({ overrideOS: o.sourceCtx?.overrideOS, overrideArch: o.sourceCtx?.overrideArch, overrideVariant: o.sourceCtx?.overrideVariant });
+    return copySingle(c, await getInstance(c, chooseInstance(parsed, want)), undefined, true);
+  } else if (o.multiArch === 'index-only') {
+    chosen = [];
+  } else {
+    chosen = entries;
+  }
+
+  // === 2. choose the target index type
+  const dest = c.dest;
+  if (!dest.properties.supportsIndex) {
+    throw new OcikitError('E_UNSUPPORTED', `${dest.reference} cannot hold a multi-image index`, { hint: 'copy one image: drop --all and --platform (--override-arch chooses which)' });
+  }
+  const targetIndexType = chooseIndexType(parsed.mediaType, dest.properties.supportedManifestTypes, o.format, String(dest.reference));
+  const targetFormat: ManifestFormat = targetIndexType === OCI_INDEX ? 'oci' : 'v2s2';
+
+  const replaced = new Map<string, Descriptor>();
+  for (const d of chosen) {
+    const w = await copySingle(c, await getInstance(c, d), targetFormat, false);
+    replaced.set(d.digest, { ...d, digest: w.digest, size: w.bytes.length, mediaType: w.mediaType });
+  }
+  const subset = o.platforms !== undefined && o.platforms.length > 0;
+  // A subset is a new index: encode it, so conversion below starts from the subset's own bytes.
+  const filtered: ParsedIndex = subset ? subsetIndex(parsed, chosen) : parsed;
+  const unchanged = !subset && targetIndexType === parsed.mediaType && [...replaced].every(([k, v]) => k === v.digest);
+  const out = unchanged ? { bytes: Buffer.from(parsed.bytes), mediaType: parsed.mediaType } : convertIndex(filtered, targetFormat, replaced);
+  const digest = digestBytes(out.bytes);
+  if (o.preserveDigests && digest !== digestBytes(parsed.bytes)) {
+    throw new OcikitError('E_CONFLICT', `--preserve-digests: copying ${c.label} would change its index digest (${shortDigest(digestBytes(parsed.bytes))} -> ${shortDigest(digest)})`);
+  }
+  await dest.putManifest({ bytes: Buffer.from(out.bytes), mediaType: out.mediaType });
+  c.tracker.emit({ type: 'manifest', digest, mediaType: out.mediaType });
+  return { digest, mediaType: out.mediaType, bytes: Buffer.from(out.bytes) };
+}
+
+/** An instance of the index, verified against its descriptor and kept in the store. */
+async function getInstance(c: ImageCopyContext, d: Descriptor): Promise<ParsedImageManifest> {
+  const m = await c.source.getManifest(d.digest as Digest);
+  const what = `manifest ${shortDigest(d.digest)} from ${c.label}`;
+  verifyBytes(m.bytes, { digest: d.digest as Digest, size: d.size, what });
+  await c.store.put(m.bytes, { digest: d.digest as Digest, what });
+  const inst = parseManifest(m.bytes, d.mediaType || m.mediaType || undefined);
+  if (inst.kind !== 'oci-manifest' && inst.kind !== 'docker-v2s2') {
+    throw new OcikitError('E_UNSUPPORTED', `${c.label}: nested index ${shortDigest(d.digest)} is not supported`);
+  }
+  return inst;
+}
+
+function subsetIndex(parsed: ParsedIndex, chosen: Descriptor[]): ParsedIndex {
+  if (parsed.kind === 'oci-index') {
+    const value = { ...parsed.value, manifests: chosen };
+    return { ...parsed, value, bytes: encodeOciIndex(value) };
+  }
+  const value = { ...parsed.value, manifests: chosen as typeof parsed.value.manifests };
+  return { ...parsed, value, bytes: encodeDockerList(value) };
+}

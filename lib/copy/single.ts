@@ -1,0 +1,182 @@
+/**
+ * Copying one image (a top-level manifest or one instance of an index): stages 2 to 5.
+ *
+ * The config goes first: it is small, it is checked (valid JSON, one diff ID per layer), and its
+ * diff IDs are what decompressed layers are checked against in the same pass that decompresses
+ * them. Then the layers run largest first, a few at a time; then the manifest is written.
+ */
+import { OcikitError } from '../errors.js';
+import { digestBytes, shortDigest, type Digest } from '../digest/index.js';
+import {
+  MAX_CONFIG_SIZE,
+  OCI_MANIFEST,
+  convertManifest,
+  isImageConfigMediaType,
+  isNondistributableLayer,
+  layerCompression,
+  layerMediaTypeFor,
+  parseConfig,
+  updateLayers,
+  type Descriptor,
+  type ManifestFamily,
+  type ManifestFormat,
+  type ParsedImageManifest,
+} from '../manifest/index.js';
+import type { BlobStore } from '../store/index.js';
+import type { BlobInfo, ImageDestination, ImageSource } from '../transports/types.js';
+import type { BlobCopier, BlobOutcome, BlobTask } from './blob.js';
+import type { CopyOptions } from './copy.js';
+import { runLimited } from './limit.js';
+import { chooseManifestType } from './manifest-type.js';
+import { compressionAfter, planLayer } from './plan.js';
+import type { ProgressTracker } from './progress.js';
+
+/** What the stages of one copy share. */
+export interface ImageCopyContext {
+  source: ImageSource;
+  dest: ImageDestination;
+  store: BlobStore;
+  opts: CopyOptions;
+  tracker: ProgressTracker;
+  blobs: BlobCopier;
+  /** The source, for messages. */
+  label: string;
+}
+
+/** A manifest as written: its digest, type and bytes. */
+export interface Written {
+  digest: Digest;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+/** Copy one image: its config and layers, then its manifest (top-level or an index instance). */
+export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifest, forced: ManifestFormat | undefined, topLevel: boolean): Promise<Written> {
+  const { dest, opts } = c;
+  // === 2. choose the target manifest type
+  const targetType = chooseManifestType(parsed.mediaType, dest.properties.supportedManifestTypes, forced ?? opts.format, String(dest.reference));
+  const family: ManifestFamily = targetType === OCI_MANIFEST ? 'oci' : 'docker';
+
+  // === 3. plan blobs (layers planned before anything moves: an impossible plan fails first)
+  const m = parsed.value;
+  const config = m.config as Descriptor;
+  const layerDescs = m.layers as Descriptor[];
+  const tasks: BlobTask[] = layerDescs.map((l, i) => {
+    const from = layerCompression(l.mediaType);
+    if (from === undefined) throw new OcikitError('E_UNSUPPORTED', `${c.label}: layer ${i} has unknown media type ${JSON.stringify(l.mediaType)}`);
+    const plan = planLayer({
+      from,
+      family,
+      desired: dest.properties.desiredCompression,
+      ...(opts.compressFormat ? { format: opts.compressFormat } : {}),
+      ...(opts.compressLevel !== undefined ? { level: opts.compressLevel } : {}),
+    });
+    return { info: descToInfo(l), label: `layer ${i}`, from, plan, exactLevel: opts.compressLevel !== undefined, foreign: isNondistributableLayer(l.mediaType) && (l.urls?.length ?? 0) > 0 };
+  });
+  await checkForeignLayers(c, tasks);
+  c.tracker.emit({ type: 'image', blobs: tasks.length + 1, bytes: Math.max(0, config.size) + tasks.reduce((a, t) => a + Math.max(0, t.info.size), 0) });
+
+  // === 4a. the config, checked: its diff IDs are what decompressed layers must hash to
+  const configTask: BlobTask = { info: descToInfo(config), label: 'config', from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
+  const cfg = await c.blobs.copyConfig(configTask, MAX_CONFIG_SIZE);
+  if (isImageConfigMediaType(config.mediaType)) {
+    const what = `config ${shortDigest(config.digest)} of ${c.label}`;
+    let diffIDs: Digest[];
+    try {
+      diffIDs = parseConfig(cfg.bytes).rootfs?.diff_ids ?? [];
+    } catch (err) {
+      throw new OcikitError('E_BAD_INPUT', `${what}: ${(err as Error).message}`, { cause: err });
+    }
+    if (diffIDs.length !== tasks.length) {
+      throw new OcikitError('E_BAD_INPUT', `${what}: it lists ${diffIDs.length} diff IDs (rootfs.diff_ids) for ${tasks.length} layers`);
+    }
+    tasks.forEach((t, i) => {
+      t.diffID = diffIDs[i]!;
+      // An uncompressed layer's digest IS its diff ID: checked here, for free.
+      if (t.from === 'none' && t.info.digest !== t.diffID) {
+        throw new OcikitError('E_DIGEST_MISMATCH', `${c.label}: layer ${i} is uncompressed with digest ${t.info.digest}, but the config's diff ID is ${t.diffID}`);
+      }
+    });
+  }
+
+  // === 4b. the layers, largest first, N at a time
+  const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, dest.properties.concurrentPutBlob, opts.jobs ?? 4));
+  const outcomes = new Map<BlobTask, BlobOutcome>();
+  const order = [...tasks].sort((a, b) => b.info.size - a.info.size);
+  await runLimited(order, n, async (t) => {
+    outcomes.set(t, await c.blobs.copy(t));
+  });
+
+  // === 5. write the manifest (blobs are all in place). New layers get their media types in the
+  // OCI family, which has one for every compression (Docker v2s2 has no zstd, and a v2s2 source's
+  // zstd layer can only be bound for OCI): an OCI source is updated, then converted; a v2s2 one is
+  // converted first. Each layer that changed gets the media type of what it now is.
+  const format: ManifestFamily = family;
+  const updateFirst = parsed.kind === 'oci-manifest' || format === 'docker';
+  let current: ParsedImageManifest = parsed;
+  if (!updateFirst && current.mediaType !== targetType) current = convertManifest(current, 'oci');
+  const familyNow: ManifestFamily = current.kind === 'oci-manifest' ? 'oci' : 'docker';
+  const before = current.value.layers as Descriptor[];
+  const layers = tasks.map((t, i) => {
+    const orig = before[i]!;
+    const out = outcomes.get(t)!;
+    if (out.digest === orig.digest) return orig;
+    const comp = compressionAfter(t.from, t.plan);
+    return { ...orig, digest: out.digest, size: out.size, mediaType: layerMediaTypeFor(familyNow, comp, { nondistributable: isNondistributableLayer(orig.mediaType) }) } as Descriptor;
+  });
+  if (layers.some((l, i) => l !== before[i])) current = updateLayers(current, layers);
+  if (current.mediaType !== targetType) current = convertManifest(current, format === 'oci' ? 'oci' : 'v2s2');
+  const bytes = Buffer.from(current.bytes);
+  const digest = digestBytes(bytes);
+  const srcDigest = digestBytes(parsed.bytes);
+  if (opts.preserveDigests && digest !== srcDigest) {
+    throw new OcikitError('E_CONFLICT', `--preserve-digests: copying ${c.label} would change its manifest digest (${shortDigest(srcDigest)} -> ${shortDigest(digest)})`, {
+      hint: 'drop --format and the compression options, or copy to a destination that takes this manifest type',
+    });
+  }
+  await copySignatures(c, digest !== srcDigest, topLevel ? undefined : srcDigest, topLevel ? undefined : digest);
+  await dest.putManifest({ bytes, mediaType: targetType }, topLevel ? undefined : digest);
+  c.tracker.emit({ type: 'manifest', digest, mediaType: targetType, ...(topLevel ? {} : { instance: digest }) });
+  await c.store.put(bytes, { what: 'converted manifest' });
+  return { digest, mediaType: targetType, bytes };
+}
+
+/**
+ * A destination that cannot hold foreign layers (a docker-archive: `docker load` needs every
+ * layer in the archive) needs their bytes: find out before anything is written whether the
+ * source has them, instead of failing at commit after every other blob was written.
+ */
+async function checkForeignLayers(c: ImageCopyContext, tasks: BlobTask[]): Promise<void> {
+  if (c.dest.properties.acceptsForeignLayers) return;
+  for (const t of tasks) {
+    if (!t.foreign) continue;
+    t.foreign = false; // its bytes are needed: an absent one is now an error like any other
+    if (c.store.has(t.info.digest)) continue;
+    try {
+      const p = await c.source.getBlob(t.info);
+      if (p.kind === 'stream') p.stream.destroy();
+    } catch (err) {
+      throw new OcikitError('E_UNSUPPORTED', `${c.label}: ${t.label} is a foreign layer whose bytes the source does not have, and ${c.dest.reference} cannot refer to foreign layers (${(err as Error).message})`, { cause: err });
+    }
+  }
+}
+
+async function copySignatures(c: ImageCopyContext, changed: boolean, srcInstance: Digest | undefined, destInstance: Digest | undefined): Promise<void> {
+  if (c.opts.removeSignatures || !c.source.getSignatures) return;
+  const sigs = await c.source.getSignatures(srcInstance);
+  if (sigs.length === 0) return;
+  if (changed) {
+    throw new OcikitError('E_CONFLICT', `${c.label} is signed and copying it changes its manifest, which would invalidate the signatures`, { hint: 'use --remove-signatures to copy without them' });
+  }
+  if (!c.dest.putSignatures) {
+    throw new OcikitError('E_UNSUPPORTED', `${c.dest.reference} cannot store signatures`, { hint: 'use --remove-signatures to copy without them' });
+  }
+  await c.dest.putSignatures(sigs, destInstance);
+}
+
+export function descToInfo(d: Descriptor): BlobInfo {
+  const info: BlobInfo = { digest: d.digest as Digest, size: d.size, mediaType: d.mediaType };
+  if (d.annotations) info.annotations = d.annotations;
+  if (d.urls) info.urls = d.urls;
+  return info;
+}

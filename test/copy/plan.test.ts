@@ -1,0 +1,57 @@
+/** planLayer: what happens to each layer, as one table (skopeo's rules, and the one place ocikit does more). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { planLayer, type LayerPlan, type LayerPlanInput } from '../../lib/copy/index.js';
+import { isOcikitError } from '../../lib/errors.js';
+
+const keep: LayerPlan = { action: 'keep' };
+const decompress: LayerPlan = { action: 'decompress' };
+const gzip = (level = 4): LayerPlan => ({ action: 'compress', format: 'gzip', level });
+const zstd = (level = 3): LayerPlan => ({ action: 'compress', format: 'zstd', level });
+
+// [from, family, desired, --dest-compress-format, --dest-compress-level] -> plan
+const TABLE: Array<[LayerPlanInput['from'], LayerPlanInput['family'], LayerPlanInput['desired'], LayerPlanInput['format'], number | undefined, LayerPlan]> = [
+  // a destination that keeps layers as they come (dir: without flags)
+  ['gzip', 'oci', 'preserve', undefined, undefined, keep],
+  ['none', 'oci', 'preserve', undefined, undefined, keep],
+  ['zstd', 'oci', 'preserve', undefined, undefined, keep],
+  ['none', 'oci', 'preserve', 'gzip', undefined, keep],
+  ['gzip', 'oci', 'preserve', 'zstd', undefined, zstd()], // beyond skopeo: the flag is honoured
+  ['gzip', 'oci', 'preserve', 'zstd', 9, zstd(9)],
+  ['zstd', 'docker', 'preserve', undefined, undefined, gzip()], // v2s2 has no zstd
+  // a destination that compresses (oci:, oci-archive:, docker://, dir: --dest-compress)
+  ['none', 'oci', 'compress', undefined, undefined, gzip()],
+  ['none', 'oci', 'compress', 'zstd', undefined, zstd()],
+  ['none', 'oci', 'compress', 'gzip', 9, gzip(9)],
+  ['none', 'docker', 'compress', undefined, 1, gzip(1)],
+  ['gzip', 'oci', 'compress', undefined, undefined, keep],
+  ['gzip', 'oci', 'compress', 'gzip', 9, keep], // a level alone recompresses nothing (as skopeo)
+  ['gzip', 'oci', 'compress', 'zstd', undefined, zstd()],
+  ['zstd', 'oci', 'compress', 'gzip', undefined, gzip()],
+  ['zstd', 'oci', 'compress', undefined, undefined, keep],
+  ['zstd', 'docker', 'compress', undefined, undefined, gzip()],
+  ['zstd', 'docker', 'compress', undefined, 6, gzip(6)],
+  // a destination that wants plain tars (docker-archive:, --dest-decompress)
+  ['gzip', 'docker', 'decompress', undefined, undefined, decompress],
+  ['zstd', 'docker', 'decompress', undefined, undefined, decompress],
+  ['none', 'docker', 'decompress', undefined, undefined, keep],
+  ['zstd', 'oci', 'decompress', 'gzip', undefined, decompress],
+];
+
+describe('planLayer', () => {
+  for (const [from, family, desired, format, level, want] of TABLE) {
+    it(`${from} -> ${family} ${desired}${format ? ` --dest-compress-format ${format}` : ''}${level !== undefined ? ` --dest-compress-level ${level}` : ''}: ${want.action}${'format' in want ? ` ${want.format} ${want.level}` : ''}`, () => {
+      const input: LayerPlanInput = { from, family, desired };
+      if (format) input.format = format;
+      if (level !== undefined) input.level = level;
+      assert.deepEqual(planLayer(input), want);
+    });
+  }
+
+  it('zstd into a Docker v2s2 manifest is refused unless the layers end up plain', () => {
+    for (const desired of ['preserve', 'compress'] as const) {
+      assert.throws(() => planLayer({ from: 'gzip', family: 'docker', desired, format: 'zstd' }), (err: unknown) => isOcikitError(err, 'E_UNSUPPORTED') && /v2s2/.test((err as Error).message));
+    }
+    assert.deepEqual(planLayer({ from: 'gzip', family: 'docker', desired: 'decompress', format: 'zstd' }), decompress);
+  });
+});

@@ -1,0 +1,185 @@
+/**
+ * The blob job: one pass over a blob's bytes (see BlobJob in protocol.ts).
+ *
+ *   input ─┬─ sha256 (checked against expect) ── keep outputs (the bytes as they are)
+ *          └─ [gunzip | unzstd] ─┬─ sha256 (the diff ID, checked against the config's)
+ *                                ├─ plain output
+ *                                └─ [block gzip | zstd] ── sha256 ── compressed output
+ *
+ * Each byte is read once; every stage hashes what passes and writes it where the job says, so no
+ * output is ever read back. Decompression and block gzip run on libuv's thread pool (node:zlib's
+ * asynchronous API), zstd on zstd-napi's own threads, hashing and the writes on this thread.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { JobError } from './errors.js';
+import { GzipBlockEncoder } from './gzip-blocks.js';
+import { OutputFile, inputStream } from './io.js';
+import type { BlobJob, BlobResult, Hashed, HashJob } from './protocol.js';
+
+/** Run one blob job. Throws (JobError, a codec or system error) on failure; entry.ts makes it a reply. */
+export async function runBlob(job: BlobJob): Promise<BlobResult> {
+  const progress = job.progress ? new Float64Array(job.progress) : undefined;
+  const outputs: OutputFile[] = [];
+  const open = (o: Parameters<typeof openOutput>[0]): OutputFile => openOutput(o, outputs);
+  try {
+    const wantDigest = job.expect.digest;
+    const algorithm = wantDigest ? wantDigest.slice(0, wantDigest.indexOf(':')) : 'sha256';
+    const input = new Tap(wantDigest !== undefined ? createHash(algorithm) : undefined, (job.keep ?? []).map(open), job.expect.size);
+    const source = inputStream(job.input, (n) => {
+      if (progress) progress[0] = progress[0]! + n;
+    });
+
+    const stages: NodeJS.ReadWriteStream[] = [input];
+    let plain: Tap | undefined;
+    let compressed: Tap | undefined;
+    let last: Tap = input;
+    if (job.decompress) {
+      stages.push(await decoder(job.decompress.format));
+      plain = new Tap(createHash('sha256'), job.decompress.out ? [open(job.decompress.out)] : [], -1);
+      stages.push(plain);
+      last = plain;
+    }
+    if (job.compress) {
+      const c = job.compress;
+      stages.push(await encoder(c.format, c.level, c.threads ?? 1));
+      compressed = new Tap(createHash('sha256'), [open(c.out)], -1);
+      stages.push(compressed);
+      last = compressed;
+    }
+    if (progress) last.onWrite = (n) => void (progress[1] = progress[1]! + n);
+
+    try {
+      await (pipeline as (...streams: Array<NodeJS.ReadableStream | NodeJS.WritableStream>) => Promise<void>)(source, ...stages, discard());
+    } catch (err) {
+      throw codecError(err, job);
+    }
+    for (const o of outputs) o.finish();
+
+    const got: Hashed = { digest: input.digest(), size: input.size };
+    if (job.expect.size >= 0 && got.size !== job.expect.size) {
+      throw new JobError('E_SIZE_MISMATCH', `${job.what}: got ${got.size} bytes, expected ${job.expect.size} (truncated?)`);
+    }
+    if (wantDigest !== undefined && got.digest !== wantDigest) {
+      throw new JobError('E_DIGEST_MISMATCH', `${job.what}: content has digest ${got.digest}, expected ${wantDigest}`);
+    }
+    const result: BlobResult = { input: got };
+    if (plain) {
+      result.plain = { digest: plain.digest(), size: plain.size };
+      const diffID = job.decompress!.diffID;
+      if (diffID !== undefined && result.plain.digest !== diffID) {
+        throw new JobError('E_DIGEST_MISMATCH', `${job.what}: uncompressed content has digest ${result.plain.digest}, but the image config's diff ID is ${diffID}`);
+      }
+    }
+    if (compressed) result.compressed = { digest: compressed.digest(), size: compressed.size };
+    return result;
+  } catch (err) {
+    for (const o of outputs) o.discard();
+    throw err;
+  }
+}
+
+/** sha256 of a whole file, read once in 1 MiB chunks. */
+export async function runHash(job: HashJob): Promise<Hashed> {
+  const tap = new Tap(createHash('sha256'), [], -1);
+  await pipeline(inputStream({ kind: 'file', path: job.src, offset: 0, length: -1 }, () => undefined), tap, discard());
+  return { digest: tap.digest(), size: tap.size };
+}
+
+function openOutput(o: ConstructorParameters<typeof OutputFile>[0], all: OutputFile[]): OutputFile {
+  const f = new OutputFile(o);
+  all.push(f);
+  return f;
+}
+
+/**
+ * A pass-through stage that hashes, counts and writes what flows through it. With an expected
+ * size it fails as soon as more bytes arrive than expected (a hostile source cannot make us
+ * write without bound).
+ */
+class Tap extends Transform {
+  size = 0;
+  onWrite: ((n: number) => void) | undefined;
+
+  constructor(
+    private readonly hash: Hash | undefined,
+    private readonly outs: OutputFile[],
+    private readonly limit: number,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.limit >= 0 && this.size > this.limit) {
+      cb(new JobError('E_SIZE_MISMATCH', `more than the expected ${this.limit} bytes`));
+      return;
+    }
+    try {
+      this.hash?.update(chunk);
+      for (const o of this.outs) o.write(chunk);
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
+    this.onWrite?.(chunk.length);
+    cb(null, chunk);
+  }
+
+  /** `algorithm:hex`; '' when this stage was not asked to hash. Call once, after the pipeline. */
+  digest(): string {
+    return this.hash ? `sha256:${this.hash.digest('hex')}` : '';
+  }
+}
+
+/** The end of every pipeline: the taps have written what matters. */
+function discard(): Writable {
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(_c, _e, cb): void {
+      cb();
+    },
+  });
+}
+
+async function decoder(format: string): Promise<Transform> {
+  // 1 MiB output chunks: fewer, larger writes and hash updates.
+  if (format === 'gzip') return createGunzip({ chunkSize: 1 << 20 });
+  // zstd-napi is imported on first use: a worker that only handles gzip never loads it.
+  if (format === 'zstd') return new (await import('zstd-napi')).DecompressStream() as unknown as Transform;
+  throw new JobError('E_UNSUPPORTED', `unknown compression format ${JSON.stringify(format)}`);
+}
+
+/**
+ * The compressing stage. gzip: block-joined gzip (gzip-blocks.ts), several blocks at once on
+ * libuv's pool. zstd: zstd-napi with `threads` native workers; with nbWorkers >= 1 zstd writes the
+ * same frame whatever their number, so a layer's digest does not depend on the machine's core
+ * count (nbWorkers 0, single-threaded mode, would write different bytes: never used).
+ */
+async function encoder(format: string, level: number, threads: number): Promise<Transform> {
+  if (format === 'gzip') {
+    if (!Number.isInteger(level) || level < 0 || level > 9) throw new JobError('E_USAGE', `gzip level must be 0..9, got ${level}`);
+    return new GzipBlockEncoder({ level, window: 2 * Math.max(1, threads) });
+  }
+  if (format === 'zstd') {
+    if (!Number.isInteger(level) || level < -7 || level > 22) throw new JobError('E_USAGE', `zstd level must be -7..22, got ${level}`);
+    const { CompressStream } = await import('zstd-napi');
+    return new CompressStream({ compressionLevel: level, nbWorkers: Math.max(1, threads) }) as unknown as Transform;
+  }
+  throw new JobError('E_UNSUPPORTED', `unknown compression format ${JSON.stringify(format)}`);
+}
+
+/** Codec failures are about the bytes, not the machine: E_BAD_INPUT naming the blob. */
+function codecError(err: unknown, job: BlobJob): unknown {
+  if (err instanceof JobError) return err.message.startsWith(job.what) ? err : new JobError(err.code, `${job.what}: ${err.message}`);
+  if ((err as { syscall?: unknown })?.syscall !== undefined) return err;
+  const e = err as NodeJS.ErrnoException;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code.startsWith('Z_') || code === 'ERR_ZLIB_INITIALIZATION_FAILED' || /zstd|frame|corrupt|unknown/i.test(e?.message ?? '')) {
+    const fmt = job.decompress?.format ?? job.compress?.format ?? 'compressed';
+    return new JobError('E_BAD_INPUT', `${job.what}: not valid ${fmt} data (${e?.message ?? String(err)})`);
+  }
+  return err;
+}
