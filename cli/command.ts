@@ -8,6 +8,11 @@ export interface FlagSpec {
   alias?: Record<string, string>;
   /** Flags that may be given several times (collected into arrays). */
   repeatable?: string[];
+  /**
+   * Flags that exist only negated (`--no-sync`): minimist reads `--no-NAME` as NAME=false, and
+   * leaves NAME undefined when absent (a declared boolean would default to false).
+   */
+  negatable?: string[];
 }
 
 export interface GlobalOptions {
@@ -60,7 +65,7 @@ export function parseFlags(argv: string[], spec: FlagSpec, cmdName: string): min
   const strings = [...GLOBAL_FLAGS.string, ...(spec.string ?? [])];
   const booleans = [...GLOBAL_FLAGS.boolean, ...(spec.boolean ?? [])];
   const alias = { ...GLOBAL_FLAGS.alias, ...(spec.alias ?? {}) };
-  const known = new Set<string>([...strings, ...booleans, ...Object.keys(alias), ...Object.values(alias)]);
+  const known = new Set<string>([...strings, ...booleans, ...(spec.negatable ?? []), ...Object.keys(alias), ...Object.values(alias)]);
   const args = minimist(argv, {
     string: strings,
     boolean: booleans,

@@ -5,8 +5,9 @@ import { BlobStore, defaultStoreDir } from '../lib/store/index.js';
 import type { SystemContext } from '../lib/transports/types.js';
 import { boolFlag, intFlag, type FlagSpec, type GlobalOptions } from './command.js';
 
-export function openStore(g: GlobalOptions): BlobStore {
-  return BlobStore.open(g.store ?? defaultStoreDir());
+/** The store the command works through; `durable: false` (--no-sync) skips its fsyncs. */
+export function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): BlobStore {
+  return BlobStore.open(g.store ?? defaultStoreDir(), opts);
 }
 
 /**

@@ -31,6 +31,8 @@ export const copyCommand: Command = {
                                  layers compressed otherwise (default gzip)
       --dest-compress-level N    compression level (default gzip 4, zstd 3)
       --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
+      --no-sync                  do not fsync what is written (faster; a power loss soon after can
+                                 leave the destination and the store with empty or partial files)
   -q, --quiet                    no progress output
       --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds} on stdout
 
@@ -38,6 +40,7 @@ ${COPY_REGISTRY_HELP}`,
   flags: {
     string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', ...COPY_REGISTRY_FLAGS.string],
     boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', ...COPY_REGISTRY_FLAGS.boolean],
+    negatable: ['sync'],
     alias: { f: 'format', a: 'all' },
     repeatable: ['platform', 'additional-tag'],
   },
@@ -73,7 +76,10 @@ ${COPY_REGISTRY_HELP}`,
     const additionalTags = many(args, 'additional-tag');
     if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
 
-    const store = openStore(g);
+    // minimist reads --no-sync as sync=false.
+    const noSync = args.sync === false;
+    if (noSync) destCtx.noSync = true;
+    const store = openStore(g, { durable: !noSync });
     const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
     // The one pool of this command: --jobs threads at most (default: the core count), started
     // only when a blob job needs one.

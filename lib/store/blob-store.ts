@@ -99,9 +99,9 @@ const DEFAULT_READ_LIMIT = 64 << 20;
  */
 export class BlobStore {
   readonly root: string;
-  readonly cache: BlobInfoCache;
-  /** @internal the index; maintenance.ts uses it */
-  readonly index: IndexDb;
+  #index: IndexDb | undefined;
+  #cache: BlobInfoCache | undefined;
+  #closed = false;
   /**
    * Whether blob files are fsynced before they are recorded (default). Off (`--no-sync`), a power
    * loss can leave recorded blobs truncated: `stat` then finds their size changed and drops them,
@@ -111,12 +111,24 @@ export class BlobStore {
   readonly #tmpDir: string;
   readonly #leases = new Set<string>();
 
-  private constructor(root: string, index: IndexDb, durable: boolean) {
+  private constructor(root: string, durable: boolean) {
     this.root = root;
     this.durable = durable;
-    this.index = index;
-    this.cache = new BlobInfoCache(index);
     this.#tmpDir = join(root, 'tmp');
+  }
+
+  /**
+   * @internal the index (maintenance.ts uses it), opened on first use: opening a store is a mkdir,
+   * and SQLite (a native module and a file) is loaded only by a command that reads or writes it.
+   */
+  get index(): IndexDb {
+    if (this.#closed) throw new OcikitError('E_STORE', `the blob store at ${this.root} is closed`);
+    return (this.#index ??= new IndexDb(join(this.root, INDEX_FILE)));
+  }
+
+  /** What this machine learned about blobs (see BlobInfoCache). */
+  get cache(): BlobInfoCache {
+    return (this.#cache ??= new BlobInfoCache(this.index));
   }
 
   /**
@@ -132,7 +144,7 @@ export class BlobStore {
       const e = wrapError(err, `opening the blob store at ${root}`, 'E_STORE');
       throw new OcikitError('E_STORE', e.message, { cause: err, hint: 'set OCIKIT_STORE to a writable directory' });
     }
-    return new BlobStore(root, new IndexDb(join(root, INDEX_FILE)), opts.durable !== false);
+    return new BlobStore(root, opts.durable !== false);
   }
 
   /** Where the blob with digest `d` lives (whether or not it exists). */
@@ -452,7 +464,9 @@ export class BlobStore {
   /** Point the ref `name` (e.g. "docker.io/library/busybox:latest") at a manifest digest. */
   setRef(name: string, manifest: Digest): void {
     this.#assertOpen();
-    this.#db(`setting ref ${name}`, () => this.index.setRef.run(name, parseDigest(manifest, `ref ${name}`), Date.now()));
+    const d = parseDigest(manifest, `ref ${name}`);
+    // Synced: a copy that reported success keeps its ref through a power loss.
+    this.#db(`setting ref ${name}`, () => this.index.durableWrite(() => this.index.setRef.run(name, d, Date.now())));
   }
 
   getRef(name: string): Digest | undefined {
@@ -462,7 +476,7 @@ export class BlobStore {
 
   deleteRef(name: string): void {
     this.#assertOpen();
-    this.#db(`deleting ref ${name}`, () => this.index.deleteRef.run(name));
+    this.#db(`deleting ref ${name}`, () => this.index.durableWrite(() => this.index.deleteRef.run(name)));
   }
 
   /** Every ref, by name. */
@@ -497,16 +511,19 @@ export class BlobStore {
 
   /** Release held leases and close the index. Idempotent. */
   close(): void {
-    if (!this.index.open) return;
+    if (this.#closed) return;
+    this.#closed = true;
+    const index = this.#index;
+    if (!index?.open) return;
     for (const id of this.#leases) {
       try {
-        this.index.deleteLease.run(id);
+        index.deleteLease.run(id);
       } catch {
         // see lease()
       }
     }
     this.#leases.clear();
-    this.index.close();
+    index.close();
   }
 
   /** Remove a blob file and its row, ignoring what is already gone. */
@@ -544,7 +561,7 @@ export class BlobStore {
   }
 
   #assertOpen(): void {
-    if (!this.index.open) throw new OcikitError('E_STORE', `the blob store at ${this.root} is closed`);
+    if (this.#closed) throw new OcikitError('E_STORE', `the blob store at ${this.root} is closed`);
   }
 }
 

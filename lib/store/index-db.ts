@@ -8,7 +8,8 @@
  * VERSIONING: there is no schema version inside the file and no migration. An incompatible schema
  * change MUST use a new file name (`index-v2.sqlite`); old ocikit versions keep using theirs.
  */
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { OcikitError } from '../errors.js';
 
 /** The index file name inside the store root; the version is part of the name (see above). */
@@ -144,7 +145,10 @@ export class IndexDb {
   constructor(path: string) {
     this.path = path;
     try {
-      this.db = new Database(path);
+      // Loaded here, on the first use of a store, not when this module is imported: a command that
+      // never touches the store (--version, --help, manifest-digest) never loads the native module.
+      const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+      this.db = new Sqlite(path);
     } catch (err) {
       throw new OcikitError('E_STORE', `opening the store index ${path}: ${(err as Error).message}`, {
         cause: err,
@@ -156,7 +160,10 @@ export class IndexDb {
       this.db.pragma('busy_timeout = 10000');
       // WAL: readers never block the writer and vice versa, so parallel ocikit processes overlap.
       this.db.pragma('journal_mode = WAL');
-      // NORMAL: crash-safe in WAL; a power loss may drop the last commits, costing only a re-hash (files are the truth).
+      // NORMAL: crash-safe in WAL; a power loss may drop the last commits of blob rows and cache
+      // facts, costing only a re-hash (files are the truth). Refs are different: a copy that
+      // reported success must not lose its ref, so setRef/deleteRef commit with FULL (durableWrite),
+      // whose WAL sync also makes every earlier commit durable.
       this.db.pragma('synchronous = NORMAL');
       // IMMEDIATE: take the write lock up front, so two openers creating the schema wait for
       // each other (busy_timeout) instead of failing a read-to-write lock upgrade.
@@ -207,6 +214,16 @@ export class IndexDb {
         cause: err,
         hint: `if the file is damaged, move ${path} away: blobs are re-adopted by re-hashing (ocikit store verify --repair), refs are lost`,
       });
+    }
+  }
+
+  /** Run `fn` in a transaction whose commit is synced to disk (synchronous = FULL for it). */
+  durableWrite<T>(fn: () => T): T {
+    this.db.pragma('synchronous = FULL');
+    try {
+      return this.db.transaction(fn).immediate();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
     }
   }
 

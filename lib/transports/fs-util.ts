@@ -16,11 +16,22 @@ export function tmpNameFor(final: string): string {
   return `${final}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`;
 }
 
-/** Write a file atomically: tmp + rename; the tmp file is removed on failure. */
-export async function atomicWriteFile(path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+/**
+ * Write a file atomically: tmp, fsync, rename; the tmp file is removed on failure. The fsync
+ * before the rename means that after a crash the name holds either the old content or all of the
+ * new, never an empty or partial file (the caller syncs the directory when the rename itself must
+ * survive). `sync: false` (--no-sync) skips it.
+ */
+export async function atomicWriteFile(path: string, data: Uint8Array | string, mode = 0o644, sync = true): Promise<void> {
   const tmp = tmpNameFor(path);
   try {
-    await fsp.writeFile(tmp, data, { mode, flag: 'wx' });
+    const fh = await fsp.open(tmp, 'wx', mode);
+    try {
+      await fh.writeFile(data);
+      if (sync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fsp.rename(tmp, path);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
@@ -37,6 +48,26 @@ export async function atomicWriteStream(path: string, stream: Readable): Promise
   } catch (err) {
     await fsp.rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/** fsync a file by path: its data and size reach the disk before a rename makes it visible. */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync a directory, so that the renames and links in it survive a power loss. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

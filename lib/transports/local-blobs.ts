@@ -7,8 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { VerifyingStream, shortDigest } from '../digest/index.js';
 import { linkOrCopy } from '../store/index.js';
-import { wrapError } from '../errors.js';
-import { tmpNameFor } from './fs-util.js';
+import { OcikitError, wrapError } from '../errors.js';
+import { syncFile, tmpNameFor } from './fs-util.js';
 import type { BlobInfo, BlobInput } from './types.js';
 
 /**
@@ -16,15 +16,18 @@ import type { BlobInfo, BlobInput } from './types.js';
  * linked or copied; a stream input is verified against `info` while written.
  * MUST leave nothing at `dest` when it fails.
  */
-export async function placeBlob(input: BlobInput, info: BlobInfo, dest: string, where: string): Promise<void> {
+export async function placeBlob(input: BlobInput, info: BlobInfo, dest: string, where: string, sync = true): Promise<void> {
   const tmp = tmpNameFor(dest);
   try {
     if (input.kind === 'path') {
+      if (input.verify) throw new OcikitError('E_INTERNAL', `writing ${where}: an unverified file was handed to a destination that does not verify`);
       await linkOrCopy(input.path, tmp);
     } else {
       const v = new VerifyingStream({ digest: info.digest, size: info.size, what: `writing blob ${shortDigest(info.digest)} to ${where}` });
       await pipeline(input.stream, v, createWriteStream(tmp, { flags: 'wx' }));
     }
+    // Durable before visible: a link to a store file (synced when stored) costs a no-op fsync.
+    if (sync) await syncFile(tmp);
     await fsp.rename(tmp, dest);
   } catch (err) {
     await fsp.rm(tmp, { force: true });

@@ -46,6 +46,11 @@ export interface SystemContext {
   /** docker://: how long a registry may take to start an answer, or let a body stall, before the request fails (ms). */
   registryTimeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * --no-sync: skip the fsyncs that make a committed destination (and the store) survive a power
+   * loss. Faster; after a crash, what was written may be empty or partial files.
+   */
+  noSync?: boolean;
 }
 
 /** A transport: a name and a parser of its reference syntax. Registered once in lib/transports. */

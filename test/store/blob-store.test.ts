@@ -41,11 +41,13 @@ async function rejectsWith(p: Promise<unknown>, code: string, mention?: string):
   });
 }
 
-test('open: creates blobs/, tmp/ and the versioned index file', () => {
+test('open: creates blobs/ and tmp/; the versioned index file on first use (SQLite loads only when used)', () => {
   const store = openTemp();
   try {
     assert.ok(existsSync(join(store.root, 'blobs', 'sha256')));
     assert.ok(existsSync(join(store.root, 'tmp')));
+    assert.equal(existsSync(join(store.root, INDEX_FILE)), false, 'not opened yet');
+    assert.deepEqual(store.refs(), []);
     assert.ok(existsSync(join(store.root, INDEX_FILE)));
     assert.equal(INDEX_FILE, 'index-v1.sqlite');
   } finally {
@@ -63,14 +65,21 @@ test('open: a path blocked by a file fails with E_STORE and a hint', () => {
   );
 });
 
-test('open: an index file that is not SQLite fails with E_STORE', () => {
+test('open: an index file that is not SQLite fails with E_STORE on first use', () => {
   const root = join(tempDir('ocikit-store-'), 'store');
-  BlobStore.open(root).close();
+  const first = BlobStore.open(root);
+  first.refs();
+  first.close();
   writeFileSync(join(root, INDEX_FILE), Buffer.alloc(4096, 7));
   for (const f of ['-wal', '-shm']) {
     if (existsSync(join(root, INDEX_FILE + f))) writeFileSync(join(root, INDEX_FILE + f), '');
   }
-  assert.throws(() => BlobStore.open(root), (err: unknown) => isOcikitError(err, 'E_STORE'));
+  const store = BlobStore.open(root);
+  try {
+    assert.throws(() => store.refs(), (err: unknown) => isOcikitError(err, 'E_STORE'));
+  } finally {
+    store.close();
+  }
 });
 
 test('defaultStoreDir: OCIKIT_STORE, then absolute XDG_DATA_HOME, then ~/.local/share', () => {

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../manifest/index.js';
-import { atomicWriteFile, cleanupOnExit, forgetCleanup, makeStagingDir, pathExists } from '../fs-util.js';
+import { atomicWriteFile, cleanupOnExit, forgetCleanup, makeStagingDir, pathExists, syncDir } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import type { BlobInfo, BlobInput, DesiredCompression, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { DIR_VERSION, blobFileName, manifestFileName, signatureFileName } from './names.js';
@@ -16,6 +16,7 @@ import { DIR_VERSION, blobFileName, manifestFileName, signatureFileName } from '
 export class DirDestination implements ImageDestination {
   readonly properties;
   private wroteManifest = false;
+  private readonly sync: boolean;
 
   private constructor(
     readonly reference: ImageReference,
@@ -23,7 +24,9 @@ export class DirDestination implements ImageDestination {
     private readonly staging: string,
     private readonly existed: boolean,
     desiredCompression: DesiredCompression,
+    noSync: boolean,
   ) {
+    this.sync = !noSync;
     this.properties = {
       supportedManifestTypes: [OCI_MANIFEST, DOCKER_V2S2_MANIFEST, OCI_INDEX, DOCKER_LIST],
       desiredCompression,
@@ -58,7 +61,7 @@ export class DirDestination implements ImageDestination {
     }
     const staging = await makeStagingDir(root);
     const desired: DesiredCompression = ctx.destCompression ?? 'preserve';
-    return new DirDestination(reference, root, staging, existed, desired);
+    return new DirDestination(reference, root, staging, existed, desired, ctx.noSync === true);
   }
 
   private where(): string {
@@ -88,25 +91,27 @@ export class DirDestination implements ImageDestination {
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
     const dest = join(this.staging, blobFileName(info.digest));
     if ((await regularFileSize(dest)) !== undefined) return info;
-    await placeBlob(input, info, dest, this.where());
+    await placeBlob(input, info, dest, this.where(), this.sync);
     return info;
   }
 
   async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
-    await atomicWriteFile(join(this.staging, manifestFileName(instance)), m.bytes);
+    await atomicWriteFile(join(this.staging, manifestFileName(instance)), m.bytes, 0o644, this.sync);
     if (instance === undefined) this.wroteManifest = true;
   }
 
   async putSignatures(signatures: Buffer[], instance?: Digest): Promise<void> {
     for (let i = 0; i < signatures.length; i++) {
-      await atomicWriteFile(join(this.staging, signatureFileName(i + 1, instance)), signatures[i]!);
+      await atomicWriteFile(join(this.staging, signatureFileName(i + 1, instance)), signatures[i]!, 0o644, this.sync);
     }
   }
 
   async commit(): Promise<void> {
     if (!this.wroteManifest) throw new OcikitError('E_INTERNAL', `committing ${this.where()}: no manifest was written`);
     try {
-      await atomicWriteFile(join(this.staging, 'version'), DIR_VERSION);
+      await atomicWriteFile(join(this.staging, 'version'), DIR_VERSION, 0o644, this.sync);
+      // Every file in the staging directory was synced as it was written; now its entries.
+      if (this.sync) await syncDir(this.staging);
       // Swap: old aside, staging in, old removed. Between the two renames the path is briefly absent,
       // never half-written.
       let old: string | undefined;
@@ -117,6 +122,7 @@ export class DirDestination implements ImageDestination {
       try {
         forgetCleanup(this.staging);
         await fsp.rename(this.staging, this.root);
+        if (this.sync) await syncDir(dirname(this.root));
       } catch (err) {
         cleanupOnExit(this.staging);
         if (old) await fsp.rename(old, this.root).catch(() => undefined);

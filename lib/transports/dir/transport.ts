@@ -2,8 +2,6 @@
 import { absolutePath, formatDirReference, parseDirReference } from '../../reference/index.js';
 import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
-import { DirDestination } from './destination.js';
-import { DirSource } from './source.js';
 
 export class DirImageReference implements ImageReference {
   readonly transport = dirTransport;
@@ -19,11 +17,14 @@ export class DirImageReference implements ImageReference {
     return `dir:${this.withinTransport}`;
   }
 
-  newSource(_ctx: SystemContext): Promise<ImageSource> {
+  async newSource(_ctx: SystemContext): Promise<ImageSource> {
+    // Loaded on use, like every transport's source and destination: naming an image costs nothing more.
+    const { DirSource } = await import('./source.js');
     return DirSource.open(this, this.path);
   }
 
-  newDestination(ctx: SystemContext): Promise<ImageDestination> {
+  async newDestination(ctx: SystemContext): Promise<ImageDestination> {
+    const { DirDestination } = await import('./destination.js');
     return DirDestination.open(this, this.path, ctx);
   }
 }

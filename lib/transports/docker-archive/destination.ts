@@ -134,7 +134,7 @@ export class DockerArchiveDestination implements ImageDestination {
     }
     let writer: TarWriter | undefined;
     try {
-      writer = await openTarWriter(path, where);
+      writer = await openTarWriter(path, where, { sync: !ctx.noSync });
       const dest = new DockerArchiveDestination(reference, path, tags, writer, old, check, ctx);
       for (const [d, w] of written) dest.blobs.held.set(d, w);
       if (old) {

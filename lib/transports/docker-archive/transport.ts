@@ -2,12 +2,9 @@
 import { OcikitError } from '../../errors.js';
 import { absolutePath, formatDockerArchiveReference, parseDockerArchiveReference, type DockerArchiveReference } from '../../reference/index.js';
 import { registerTransport } from '../registry.js';
-import { TarArchive, isStdinPath } from '../tar/archive.js';
+import { isStdinPath } from '../tar/archive.js';
 import { isStdoutPath } from '../tar/writer.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
-import { DockerArchiveDestination } from './destination.js';
-import { archiveTags, readArchiveManifest } from './manifest.js';
-import { DockerArchiveSource, dockerArchiveOptions } from './source.js';
 
 export class DockerArchiveImageReference implements ImageReference {
   readonly transport = dockerArchiveTransport;
@@ -26,18 +23,22 @@ export class DockerArchiveImageReference implements ImageReference {
     return `docker-archive:${this.withinTransport}`;
   }
 
-  newSource(ctx: SystemContext): Promise<ImageSource> {
+  async newSource(ctx: SystemContext): Promise<ImageSource> {
     const sel = { ...(this.parsed.name !== undefined ? { name: this.parsed.name } : {}), ...(this.parsed.index !== undefined ? { index: this.parsed.index } : {}) };
+    // Loaded on use, like every transport's source and destination: naming an image costs nothing more.
+    const { DockerArchiveSource } = await import('./source.js');
     return DockerArchiveSource.open(this, this.path, sel, ctx);
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     if (this.parsed.index !== undefined) throw new OcikitError('E_USAGE', `${this}: @N selects an image to read; it cannot name a destination`);
+    const { DockerArchiveDestination } = await import('./destination.js');
     return DockerArchiveDestination.open(this, this.path, this.parsed.name, ctx);
   }
 
   /** Every RepoTag in the archive, and "@N" for each untagged image (as skopeo list-tags). */
   async listTags(_ctx: SystemContext): Promise<string[]> {
+    const [{ TarArchive }, { archiveTags, readArchiveManifest }, { dockerArchiveOptions }] = await Promise.all([import('../tar/archive.js'), import('./manifest.js'), import('./source.js')]);
     const ar = await TarArchive.open(this.path, dockerArchiveOptions(`docker-archive:${this.path}`, undefined));
     try {
       return archiveTags(await readArchiveManifest(ar));

@@ -99,7 +99,7 @@ export class OciArchiveDestination implements ImageDestination {
     }
     let writer: TarWriter | undefined;
     try {
-      writer = await openTarWriter(path, where);
+      writer = await openTarWriter(path, where, { sync: !ctx.noSync });
       const dest = new OciArchiveDestination(reference, path, ref, writer, old, check, ctx);
       await writer.addBuffer(OCI_LAYOUT_FILE, Buffer.from(OCI_LAYOUT_CONTENT));
       if (old) await dest.copyOld(old.archive);

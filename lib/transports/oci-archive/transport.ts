@@ -2,11 +2,8 @@
 import { OcikitError } from '../../errors.js';
 import { absolutePath, formatOciArchiveReference, parseOciArchiveReference, type OciArchiveReference } from '../../reference/index.js';
 import { registerTransport } from '../registry.js';
-import { TarArchive } from '../tar/archive.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { layoutRefs } from '../oci/layout.js';
-import { OciArchiveDestination } from './destination.js';
-import { OciArchiveSource, ociArchiveOptions, readArchivedLayout } from './source.js';
 
 export class OciArchiveImageReference implements ImageReference {
   readonly transport = ociArchiveTransport;
@@ -22,18 +19,22 @@ export class OciArchiveImageReference implements ImageReference {
     return `oci-archive:${this.withinTransport}`;
   }
 
-  newSource(ctx: SystemContext): Promise<ImageSource> {
+  async newSource(ctx: SystemContext): Promise<ImageSource> {
     const sel = { ...(this.parsed.ref !== undefined ? { ref: this.parsed.ref } : {}), ...(this.parsed.index !== undefined ? { index: this.parsed.index } : {}) };
+    // Loaded on use, like every transport's source and destination: naming an image costs nothing more.
+    const { OciArchiveSource } = await import('./source.js');
     return OciArchiveSource.open(this, this.path, sel, ctx);
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     if (this.parsed.index !== undefined) throw new OcikitError('E_USAGE', `${this}: @N selects an image to read; it cannot name a destination`);
+    const { OciArchiveDestination } = await import('./destination.js');
     return OciArchiveDestination.open(this, this.path, this.parsed.ref, ctx);
   }
 
   /** The refs named in the archive's index.json, in order (read without the store: only index.json is kept). */
   async listTags(ctx: SystemContext): Promise<string[]> {
+    const [{ TarArchive }, { ociArchiveOptions, readArchivedLayout }] = await Promise.all([import('../tar/archive.js'), import('./source.js')]);
     const { store: _unused, ...opts } = ociArchiveOptions(`oci-archive:${this.path}`, ctx);
     const ar = await TarArchive.open(this.path, opts);
     try {

@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import { OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, type Descriptor, type OciIndex } from '../../manifest/index.js';
-import { atomicWriteFile, forgetCleanup, makeStagingDir, pathExists, readFileLimited, withLockFile } from '../fs-util.js';
+import { atomicWriteFile, forgetCleanup, makeStagingDir, pathExists, readFileLimited, syncDir, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageDestinationProperties, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION, layoutBlobPath, parseLayoutIndex } from './layout.js';
@@ -19,6 +19,8 @@ export class OciDestination implements ImageDestination {
   readonly properties: ImageDestinationProperties;
   private top: { digest: Digest; size: number; mediaType: string } | undefined;
 
+  private readonly sync: boolean;
+
   private constructor(
     readonly reference: ImageReference,
     private readonly root: string,
@@ -26,6 +28,7 @@ export class OciDestination implements ImageDestination {
     private readonly staging: string,
     ctx: SystemContext,
   ) {
+    this.sync = !ctx.noSync;
     this.properties = {
       supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
       // As skopeo: an OCI layout gets compressed layers; --dest-decompress / --dest-compress say otherwise.
@@ -70,14 +73,14 @@ export class OciDestination implements ImageDestination {
     const dest = join(this.staging, layoutBlobPath(info.digest));
     await fsp.mkdir(dirname(dest), { recursive: true });
     if ((await regularFileSize(dest)) !== undefined) return info;
-    await placeBlob(input, info, dest, this.where());
+    await placeBlob(input, info, dest, this.where(), this.sync);
     return info;
   }
 
   async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
     const digest = instance ?? digestBytes(m.bytes);
     const dest = join(this.staging, layoutBlobPath(digest));
-    if ((await regularFileSize(dest)) === undefined) await atomicWriteFile(dest, m.bytes);
+    if ((await regularFileSize(dest)) === undefined) await atomicWriteFile(dest, m.bytes, 0o644, this.sync);
     if (instance === undefined) this.top = { digest, size: m.bytes.length, mediaType: m.mediaType };
   }
 
@@ -92,7 +95,7 @@ export class OciDestination implements ImageDestination {
         // Blobs first, index.json last: a reader never sees an entry whose blobs are missing.
         await this.moveStagedBlobs();
         if (!(await pathExists(join(this.root, OCI_LAYOUT_FILE)))) {
-          await atomicWriteFile(join(this.root, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT);
+          await atomicWriteFile(join(this.root, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, 0o644, this.sync);
         }
         const indexPath = join(this.root, 'index.json');
         let index: OciIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] } as OciIndex;
@@ -105,7 +108,9 @@ export class OciDestination implements ImageDestination {
           return this.ref !== undefined ? name !== this.ref : !(name === undefined && d.digest === desc.digest);
         });
         const next = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...kept, desc] };
-        await atomicWriteFile(indexPath, JSON.stringify(next));
+        await atomicWriteFile(indexPath, JSON.stringify(next), 0o644, this.sync);
+        // The new index.json (and the blobs under it) survive a power loss from here on.
+        if (this.sync) await syncDir(this.root);
       });
     } catch (err) {
       throw wrapError(err, `committing ${this.where()}`);
@@ -125,6 +130,8 @@ export class OciDestination implements ImageDestination {
         if ((await regularFileSize(dest)) !== undefined) continue;
         await fsp.rename(join(dir, name), dest);
       }
+      // The blobs' new names are durable before index.json names them (each file was synced when staged).
+      if (this.sync) await syncDir(destDir);
     }
   }
 

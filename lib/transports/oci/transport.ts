@@ -6,9 +6,7 @@ import { join } from 'node:path';
 import { readFileLimited } from '../fs-util.js';
 import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
-import { OciDestination } from './destination.js';
 import { layoutRefs, parseLayoutIndex } from './layout.js';
-import { OciSource } from './source.js';
 
 export class OciImageReference implements ImageReference {
   readonly transport = ociTransport;
@@ -24,12 +22,15 @@ export class OciImageReference implements ImageReference {
     return `oci:${this.withinTransport}`;
   }
 
-  newSource(_ctx: SystemContext): Promise<ImageSource> {
+  async newSource(_ctx: SystemContext): Promise<ImageSource> {
+    // Loaded on use, like every transport's source and destination: naming an image costs nothing more.
+    const { OciSource } = await import('./source.js');
     return OciSource.open(this, this.path, { ...(this.parsed.ref !== undefined ? { ref: this.parsed.ref } : {}), ...(this.parsed.index !== undefined ? { index: this.parsed.index } : {}) });
   }
 
-  newDestination(ctx: SystemContext): Promise<ImageDestination> {
+  async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     if (this.parsed.index !== undefined) throw new OcikitError('E_USAGE', `${this}: @N selects an image to read; it cannot name a destination`);
+    const { OciDestination } = await import('./destination.js');
     return OciDestination.open(this, this.path, this.parsed.ref, ctx);
   }
 

@@ -20,7 +20,8 @@
 import { constants as fsc, fstatSync, promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract as tarExtract, type Header } from 'tar-stream';
+import type { Header } from 'tar-stream';
+import { tarStream } from '../../lazy.js';
 import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
 import { type Digest } from '../../digest/index.js';
 import type { BlobStore } from '../../store/index.js';
@@ -316,7 +317,7 @@ function when(s: NodeJS.EventEmitter, ev: string): Promise<void> {
  * (`byteOffset`). Data regions are fed to it as zeros instead of being read.
  */
 async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string, rec: Recorder): Promise<void> {
-  const ex = tarExtract();
+  const ex = tarStream().extract();
   let skipFrom = -1;
   let skipTo = -1;
   let failure: unknown;
@@ -413,7 +414,7 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
     }
   }
 
-  const ex = tarExtract();
+  const ex = tarStream().extract();
   let failure: unknown;
   const fail = (err: unknown): void => {
     failure ??= err;

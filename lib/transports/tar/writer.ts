@@ -18,12 +18,13 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pack as tarPack, type Pack } from 'tar-stream';
+import type { Pack } from 'tar-stream';
+import { tarStream } from '../../lazy.js';
 import { OcikitError, wrapError } from '../../errors.js';
 import type { BlobReservation } from '../types.js';
 import { payloadStream } from '../payload.js';
 import type { FileIdentity, TarArchive } from './archive.js';
-import { cleanupOnExit, forgetCleanup, tmpNameFor, withLockFile } from '../fs-util.js';
+import { cleanupOnExit, forgetCleanup, syncDir, tmpNameFor, withLockFile } from '../fs-util.js';
 import { nextEvent } from './events.js';
 import { BLOCK, encodeHeader, padding } from './header.js';
 
@@ -70,7 +71,7 @@ export interface TarWriter {
  * (written directly), or a file path (a temp file next to it, renamed at commit). The parent
  * directory of a file target is created.
  */
-export async function openTarWriter(target: string, where: string): Promise<TarWriter> {
+export async function openTarWriter(target: string, where: string, opts: { sync?: boolean } = {}): Promise<TarWriter> {
   if (isStdoutPath(target)) {
     if (process.stdout.isTTY) throw new OcikitError('E_USAGE', `writing ${where}: standard output is a terminal; redirect it to a file or a pipe`);
     return new StreamTarWriter(where, process.stdout as unknown as Sink, false, undefined);
@@ -91,7 +92,7 @@ export async function openTarWriter(target: string, where: string): Promise<TarW
     throw wrapError(err, `writing ${where}`);
   });
   cleanupOnExit(tmp);
-  return new FileTarWriter(where, target, tmp, fh);
+  return new FileTarWriter(where, target, tmp, fh, opts.sync !== false);
 }
 
 /** An archive written into any Writable (a request body, a socket), in STREAM mode. The caller ends nothing: commit ends it. */
@@ -118,6 +119,7 @@ class FileTarWriter implements TarWriter {
     private readonly target: string,
     private readonly tmp: string,
     private readonly fh: fsp.FileHandle,
+    private readonly sync: boolean,
   ) {}
 
   /** Claim header + data + padding at the end; write the header; returns where the data goes. */
@@ -207,7 +209,7 @@ class FileTarWriter implements TarWriter {
       this.#finished = true;
       // End of archive: two zero blocks. Truncating to the exact end also zero-fills any padding hole.
       await this.fh.truncate(this.#end + 2 * BLOCK);
-      await this.fh.sync();
+      if (this.sync) await this.fh.sync();
       await this.fh.close();
       const tmp = this.tmp;
       const target = this.target;
@@ -218,7 +220,7 @@ class FileTarWriter implements TarWriter {
         await fsp.rename(tmp, target);
       });
       forgetCleanup(tmp);
-      await syncDir(dirname(target));
+      if (this.sync) await syncDir(dirname(target));
     } catch (err) {
       throw wrapError(err, `committing ${this.where}`);
     }
@@ -231,16 +233,6 @@ class FileTarWriter implements TarWriter {
     await this.fh.close().catch(() => undefined);
     await fsp.rm(this.tmp, { force: true }).catch(() => undefined);
     forgetCleanup(this.tmp);
-  }
-}
-
-/** fsync a directory, so a rename in it survives a power loss. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 
@@ -260,7 +252,7 @@ class StreamTarWriter implements TarWriter {
     private readonly ownsOut: boolean,
     private readonly fh: fsp.FileHandle | undefined,
   ) {
-    this.pack = tarPack();
+    this.pack = tarStream().pack();
     // An output error (EPIPE on a closed pipe, ENOSPC) stops the archive; it is reported by the
     // member being written or by commit, never as an unhandled 'error' event.
     out.on('error', (err: unknown) => {
