@@ -10,6 +10,7 @@ import { type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../manifest/index.js';
 import { atomicWriteFile, cleanupOnExit, forgetCleanup, makeStagingDir, pathExists, syncDir } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
+import { sweepLeftovers } from '../leftovers.js';
 import type { BlobInfo, BlobInput, DesiredCompression, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { DIR_VERSION, blobFileName, manifestFileName, signatureFileName } from './names.js';
 
@@ -59,6 +60,7 @@ export class DirDestination implements ImageDestination {
         throw wrapError(err, `creating ${dirname(root)}`);
       });
     }
+    await sweepLeftovers(root);
     const staging = await makeStagingDir(root);
     const desired: DesiredCompression = ctx.destCompression ?? 'preserve';
     return new DirDestination(reference, root, staging, existed, desired, ctx.noSync === true);

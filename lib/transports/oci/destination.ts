@@ -12,6 +12,7 @@ import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import { OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { atomicWriteFile, forgetCleanup, makeStagingDir, pathExists, readFileLimited, syncDir, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
+import { sweepLeftovers } from '../leftovers.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageDestinationProperties, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION, layoutBlobPath, parseLayoutIndex } from './layout.js';
 
@@ -51,6 +52,7 @@ export class OciDestination implements ImageDestination {
     await fsp.mkdir(dirname(root), { recursive: true }).catch((err) => {
       throw wrapError(err, `creating ${dirname(root)}`);
     });
+    await sweepLeftovers(root, ['index.json', OCI_LAYOUT_FILE]);
     const staging = await makeStagingDir(root);
     await fsp.mkdir(join(staging, 'blobs', 'sha256'), { recursive: true });
     return new OciDestination(reference, root, ref, staging, ctx);
@@ -90,6 +92,8 @@ export class OciDestination implements ImageDestination {
     const desc: Descriptor = { mediaType: top.mediaType, digest: top.digest, size: top.size };
     if (this.ref !== undefined) desc.annotations = { [REF_NAME_ANNOTATION]: this.ref };
     try {
+      // A new layout appears whole: completed in the staging directory, then renamed into place.
+      if (!(await pathExists(this.root)) && (await this.commitFresh(desc))) return;
       await fsp.mkdir(this.root, { recursive: true });
       await withLockFile(join(this.root, 'index.json.lock'), async () => {
         // Blobs first, index.json last: a reader never sees an entry whose blobs are missing.
@@ -115,6 +119,36 @@ export class OciDestination implements ImageDestination {
     } catch (err) {
       throw wrapError(err, `committing ${this.where()}`);
     }
+  }
+
+  /**
+   * Commit into a layout that does not exist yet: write oci-layout and index.json into the staging
+   * directory and rename it onto the layout's path, so that a crash at any point leaves either no
+   * layout or all of it. False when the path appeared meanwhile (another writer): merge instead.
+   */
+  private async commitFresh(desc: Descriptor): Promise<boolean> {
+    await atomicWriteFile(join(this.staging, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, 0o644, this.sync);
+    await atomicWriteFile(join(this.staging, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [desc] }), 0o644, this.sync);
+    if (this.sync) {
+      for (const alg of await fsp.readdir(join(this.staging, 'blobs'))) await syncDir(join(this.staging, 'blobs', alg));
+      await syncDir(join(this.staging, 'blobs'));
+      await syncDir(this.staging);
+    }
+    try {
+      await fsp.rename(this.staging, this.root);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+        // Someone made the layout meanwhile: ours must not be read as blobs there.
+        await fsp.rm(join(this.staging, 'index.json'), { force: true });
+        await fsp.rm(join(this.staging, OCI_LAYOUT_FILE), { force: true });
+        return false;
+      }
+      throw err;
+    }
+    forgetCleanup(this.staging);
+    if (this.sync) await syncDir(dirname(this.root));
+    return true;
   }
 
   private async moveStagedBlobs(): Promise<void> {

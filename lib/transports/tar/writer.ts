@@ -26,6 +26,7 @@ import { payloadStream } from '../payload.js';
 import type { FileIdentity, TarArchive } from './archive.js';
 import { cleanupOnExit, forgetCleanup, syncDir, tmpNameFor, withLockFile } from '../fs-util.js';
 import { nextEvent } from './events.js';
+import { sweepLeftovers } from '../leftovers.js';
 import { BLOCK, encodeHeader, padding } from './header.js';
 
 /** Paths that mean "this process's standard output". */
@@ -87,6 +88,7 @@ export async function openTarWriter(target: string, where: string, opts: { sync?
   await fsp.mkdir(dirname(target), { recursive: true }).catch((err) => {
     throw wrapError(err, `creating ${dirname(target)}`);
   });
+  await sweepLeftovers(target);
   const tmp = tmpNameFor(target);
   const fh = await fsp.open(tmp, 'wx', 0o644).catch((err) => {
     throw wrapError(err, `writing ${where}`);
