@@ -1,23 +1,23 @@
 /**
- * Micro-benchmarks on the same bytes (a sample of the bench image's uncompressed layers): sha256;
- * gzip at levels 1 and 6 and gunzip with node:zlib, fflate, pigz and ocikit's pool; zstd with
- * zstd-napi (and the zstd CLI when present, for reference); and the block size of ocikit's
- * block-joined gzip. They tell which library each job uses and what a copy can hope for.
+ * The limits of this machine, measured on the bench image's own bytes, so that each pair's
+ * figure can be read against what the hardware allows: sha256, inflate, deflate and zstd per
+ * core and with every core, disk write with fsync, and a process's start-up. They also show which
+ * library each job uses (node:zlib against fflate; zstd-napi) and what skopeo's Go libraries
+ * compete with (pigz, for reference).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { constants, crc32, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { gunzipSync as fflateGunzip, gzipSync as fflateGzip } from 'fflate';
-import { compress as zstdCompress, decompress as zstdDecompress, Compressor } from 'zstd-napi';
 import { WorkerPool, compressFile, decompressFile } from '../lib/pool/index.js';
-import { BlobStore } from '../lib/store/index.js';
 
 export interface MicroResult {
+  /** A stable key for the chart ("sha256", "inflate", ...) */
+  key: string;
   name: string;
-  /** MB/s of uncompressed bytes (decimal MB) */
+  /** MB/s of uncompressed bytes (decimal MB), or for 'startup' rows, milliseconds */
   mbps: number;
   /** output bytes / input bytes, for compressors */
   ratio?: number;
@@ -47,146 +47,107 @@ async function best<T>(n: number, fn: () => Promise<{ value: T; seconds: number 
   return b!;
 }
 
-/** Block-joined gzip on one thread with a given block size (the pool's algorithm, for choosing BLOCK_SIZE). */
-function blockGzip(data: Buffer, level: number, block: number): number {
-  let out = 10 + 8;
-  const n = Math.max(1, Math.ceil(data.length / block));
+/** Median wall time of `argv` over `n` runs, in ms. */
+function medianMs(argv: string[], n: number): number {
+  const t: number[] = [];
   for (let i = 0; i < n; i++) {
-    const off = i * block;
-    const dict = data.subarray(Math.max(0, off - 32768), off);
-    const opts: import('node:zlib').ZlibOptions = { level, finishFlush: i === n - 1 ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
-    if (dict.length) opts.dictionary = dict;
-    out += deflateRawSync(data.subarray(off, off + block), opts).length;
-    crc32(data.subarray(off, off + block));
+    const s = process.hrtime.bigint();
+    const r = spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`${argv.join(' ')} failed`);
+    t.push(Number(process.hrtime.bigint() - s) / 1e6);
   }
-  return out;
+  return t.sort((a, b) => a - b)[Math.floor(n / 2)]!;
 }
 
 /**
- * Run the micro-benchmarks on `sample` (a file of uncompressed layer bytes). `threads` is the pool
- * size (the core count). Tools missing from the machine are left out, with a note.
+ * Measure on `sample` (a file of uncompressed layer bytes). `cores` is the machine's core count,
+ * `cli` the ocikit entry point and `local` a local image for the start-up of inspect.
  */
-export async function runMicro(sample: string, workDir: string, threads: number, log: (s: string) => void): Promise<MicroResult[]> {
+export async function runMicro(sample: string, workDir: string, cores: number, cli: string, local: string, log: (s: string) => void): Promise<MicroResult[]> {
   const data = readFileSync(sample);
   const mb = data.length / 1e6;
   const out: MicroResult[] = [];
   const add = (r: MicroResult): void => {
     out.push(r);
-    log(`micro: ${r.name.padEnd(44)} ${r.mbps.toFixed(0).padStart(6)} MB/s${r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(3)}` : ''}${r.note ? `  (${r.note})` : ''}`);
+    log(`micro: ${r.name.padEnd(48)} ${r.mbps.toFixed(0).padStart(6)} ${r.key.startsWith('startup') ? 'ms  ' : 'MB/s'}${r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(3)}` : ''}${r.note ? `  (${r.note})` : ''}`);
   };
   const have = (prog: string): boolean => spawnSync('sh', ['-c', `command -v ${prog}`]).status === 0;
 
+  // === start-up: what a process costs before it copies anything
+  add({ key: 'startup-node', name: 'node -e "" (start-up, ms)', mbps: medianMs([process.execPath, '-e', ''], 7), threads: 1 });
+  add({ key: 'startup-version', name: 'ocikit --version (ms)', mbps: medianMs([process.execPath, cli, '--version'], 7), threads: 1 });
+  add({ key: 'startup-inspect', name: `ocikit inspect of a local image (ms)`, mbps: medianMs([process.execPath, cli, '--store', join(workDir, 'micro-store'), 'inspect', local], 7), threads: 1 });
+  add({ key: 'startup-skopeo', name: 'skopeo inspect of the same image (ms)', mbps: medianMs(['skopeo', 'inspect', local], 7), threads: 1 });
+  rmSync(join(workDir, 'micro-store'), { recursive: true, force: true });
+
   // === sha256
-  {
-    const r = await best(3, () =>
-      time(() => {
-        const h = createHash('sha256');
-        for (let off = 0; off < data.length; off += 1 << 20) h.update(data.subarray(off, off + (1 << 20)));
-        return h.digest('hex');
-      }),
-    );
-    add({ name: 'sha256 node:crypto (1 MiB updates)', mbps: mb / r.seconds, threads: 1 });
-  }
+  const h = await best(3, () => time(() => createHash('sha256').update(data).digest('hex')));
+  add({ key: 'sha256', name: 'sha256 node:crypto (one core)', mbps: mb / h.seconds, threads: 1 });
 
-  // === gzip, gunzip
-  const pool = new WorkerPool({ threads });
+  // === inflate (decompress): node:zlib, fflate, ocikit's blob job (gunzip + sha256 + write), pigz
+  const gz4 = gzipSync(data, { level: 4 });
+  const u = await best(2, () => time(() => gunzipSync(gz4, { chunkSize: 1 << 20 })));
+  add({ key: 'inflate', name: 'gunzip node:zlib (one core, in memory)', mbps: mb / u.seconds, threads: 1 });
+  const uf = await best(1, () => time(() => fflateGunzip(gz4)));
+  add({ key: 'inflate-fflate', name: 'gunzip fflate (one core, in memory)', mbps: mb / uf.seconds, threads: 1 });
+  const gzPath = join(workDir, 'micro.gz');
+  writeFileSync(gzPath, gz4);
+  const pool = new WorkerPool({ threads: cores });
   try {
-    await pool.run({ kind: 'hash', src: sample }); // start the threads outside the timings
-    const gzFiles: Record<number, string> = {};
-    for (const level of [1, 4, 6]) {
-      const z = await best(1, () => time(() => gzipSync(data, { level, chunkSize: 1 << 20 })));
-      add({ name: `gzip -${level} node:zlib`, mbps: mb / z.seconds, ratio: z.value.length / data.length, threads: 1 });
-      const f = await best(1, () => time(() => fflateGzip(data, { level: level as 1 | 4 | 6 })));
-      add({ name: `gzip -${level} fflate`, mbps: mb / f.seconds, ratio: f.value.length / data.length, threads: 1 });
-      const dst = join(workDir, `micro.${level}.gz`);
-      const p = await best(1, () => timeAsync(() => (rmSync(dst, { force: true }), compressFile(pool, sample, dst, 'gzip', level))));
-      add({ name: `gzip -${level} ocikit pool (block-joined)`, mbps: mb / p.seconds, ratio: statSync(dst).size / data.length, threads });
-      gzFiles[level] = dst;
-      if (have('pigz')) {
-        const pz = await best(1, () => time(() => spawnSync('pigz', [`-${level}`, '-p', String(threads), '-c', sample], { maxBuffer: 2 ** 31 })));
-        add({ name: `gzip -${level} pigz -p ${threads}`, mbps: mb / pz.seconds, ratio: (pz.value.stdout as Buffer).length / data.length, threads });
-      }
-    }
-    const gz = readFileSync(gzFiles[6]!);
-    const gz1 = gzipSync(data, { level: 6 });
-    const u = await best(2, () => time(() => gunzipSync(gz1, { chunkSize: 1 << 20 })));
-    add({ name: 'gunzip node:zlib', mbps: mb / u.seconds, threads: 1 });
-    const uf = await best(2, () => time(() => fflateGunzip(gz1)));
-    add({ name: 'gunzip fflate', mbps: mb / uf.seconds, threads: 1 });
-    const up = await best(2, () => time(() => gunzipSync(gz, { chunkSize: 1 << 20 })));
-    add({ name: 'gunzip node:zlib (of block-joined gzip)', mbps: mb / up.seconds, threads: 1 });
-    const gzPath = join(workDir, 'micro.plain.gz');
-    writeFileSync(gzPath, gz1);
-    const dstU = join(workDir, 'micro.out');
-    const ud = await best(2, () =>
-      timeAsync(async () => {
-        rmSync(dstU, { force: true });
-        return decompressFile(pool, gzPath, dstU, 'gzip');
-      }),
-    );
-    add({ name: 'gunzip+sha256 ocikit decompress job (file to file)', mbps: mb / ud.seconds, threads: 1 });
+    const a = join(workDir, 'micro.a');
+    const b = join(workDir, 'micro.b');
+    await decompressFile(pool, gzPath, (rmSync(a, { force: true }), a), 'gzip'); // threads started outside the timings
+    const one = await best(2, () => timeAsync(async () => (rmSync(a, { force: true }), decompressFile(pool, gzPath, a, 'gzip'))));
+    add({ key: 'inflate-job', name: 'ocikit blob job: gunzip + sha256 + write (one layer)', mbps: mb / one.seconds, threads: 1 });
+    const two = await best(1, () => timeAsync(async () => (rmSync(a, { force: true }), rmSync(b, { force: true }), Promise.all([decompressFile(pool, gzPath, a, 'gzip'), decompressFile(pool, gzPath, b, 'gzip')]))));
+    add({ key: 'inflate-all', name: `ocikit: ${Math.min(2, cores)} layers decompressed at once`, mbps: (2 * mb) / two.seconds, threads: Math.min(2, cores) });
     if (have('pigz')) {
-      const pd = await best(2, () => time(() => spawnSync('pigz', ['-d', '-c', gzPath], { maxBuffer: 2 ** 31 })));
-      add({ name: 'gunzip pigz -d', mbps: mb / pd.seconds, threads: 1, note: 'pigz decompresses on one core plus helper threads' });
+      const pd = await best(1, () => time(() => spawnSync('pigz', ['-d', '-c', gzPath], { maxBuffer: 2 ** 31 })));
+      add({ key: 'inflate-pigz', name: 'gunzip pigz -d (reference)', mbps: mb / pd.seconds, threads: 1 });
     }
-    // Two layers at once: what decompressing a whole image in parallel gets on this machine.
-    const both = await best(1, () =>
-      timeAsync(async () => {
-        const a = join(workDir, 'micro.a');
-        const b = join(workDir, 'micro.b');
-        rmSync(a, { force: true });
-        rmSync(b, { force: true });
-        return Promise.all([decompressFile(pool, gzPath, a, 'gzip'), decompressFile(pool, gzPath, b, 'gzip')]);
-      }),
-    );
-    add({ name: `gunzip ocikit, 2 layers at once (pool of ${threads})`, mbps: (2 * mb) / both.seconds, threads: Math.min(2, threads) });
 
-    // === block size for the block-joined gzip (one thread; ratio against one deflate stream)
-    const sub = data.subarray(0, Math.min(data.length, 64 << 20));
-    const ref = gzipSync(sub, { level: 6 }).length;
-    for (const block of [128 << 10, 1 << 20, 4 << 20]) {
-      const r = time(() => blockGzip(sub, 6, block));
-      add({ name: `block gzip -6, ${block >> 10} KiB blocks (1 thread)`, mbps: sub.length / 1e6 / r.seconds, ratio: r.value / sub.length, threads: 1, note: `${(((r.value - ref) / ref) * 100).toFixed(2)}% larger than one stream` });
+    // === deflate (compress) at level 4, ocikit's default
+    const z = await best(1, () => time(() => gzipSync(data, { level: 4, chunkSize: 1 << 20 })));
+    add({ key: 'deflate', name: 'gzip -4 node:zlib (one core)', mbps: mb / z.seconds, ratio: z.value.length / data.length, threads: 1 });
+    const zf = await best(1, () => time(() => fflateGzip(data, { level: 4 })));
+    add({ key: 'deflate-fflate', name: 'gzip -4 fflate (one core)', mbps: mb / zf.seconds, ratio: zf.value.length / data.length, threads: 1 });
+    const dst = join(workDir, 'micro.out.gz');
+    const p = await best(1, () => timeAsync(() => (rmSync(dst, { force: true }), compressFile(pool, sample, dst, 'gzip', 4))));
+    add({ key: 'deflate-all', name: `gzip -4 ocikit block gzip (all ${cores} cores)`, mbps: mb / p.seconds, ratio: statSync(dst).size / data.length, threads: cores });
+    if (have('pigz')) {
+      const pz = await best(1, () => time(() => spawnSync('pigz', ['-4', '-p', String(cores), '-c', sample], { maxBuffer: 2 ** 31 })));
+      add({ key: 'deflate-pigz', name: `gzip -4 pigz -p ${cores} (reference)`, mbps: mb / pz.seconds, ratio: (pz.value.stdout as Buffer).length / data.length, threads: cores });
     }
+
+    // === zstd -3 as ocikit runs it (native threads, all cores)
+    const zs = join(workDir, 'micro.out.zst');
+    const c = await best(1, () => timeAsync(() => (rmSync(zs, { force: true }), compressFile(pool, sample, zs, 'zstd', 3))));
+    add({ key: 'zstd-all', name: `zstd -3 zstd-napi (all ${cores} cores)`, mbps: mb / c.seconds, ratio: statSync(zs).size / data.length, threads: cores });
+    rmSync(a, { force: true });
+    rmSync(b, { force: true });
+    rmSync(dst, { force: true });
+    rmSync(zs, { force: true });
   } finally {
     await pool.close();
+    rmSync(gzPath, { force: true });
   }
 
-  // === adopting a worker's output into the store: store.put({path}) copies (no reflink on ext4)
-  // and hashes the copy. This is the cost of "the store verifies what it records" per byte of
-  // decompressed output (see lib/pool/README.md).
+  // === disk: writing with an fsync at the end (what a durable copy pays), 1 MiB writes
   {
-    const store = BlobStore.open(join(workDir, 'micro-store'));
-    try {
-      const r = await best(2, () =>
-        timeAsync(async () => {
-          const got = await store.put({ path: sample }, { what: 'micro sample' });
-          rmSync(got.path, { force: true });
-          return got;
-        }),
-      );
-      add({ name: 'store.put({path}): copy + sha256 (adopting a file)', mbps: mb / r.seconds, threads: 1 });
-    } finally {
-      store.close();
-      rmSync(join(workDir, 'micro-store'), { recursive: true, force: true });
-    }
+    const f = join(workDir, 'micro.disk');
+    const w = await best(2, () =>
+      time(() => {
+        const fd = openSync(f, 'w');
+        try {
+          for (let off = 0; off < data.length; off += 1 << 20) writeSync(fd, data, off, Math.min(1 << 20, data.length - off));
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      }),
+    );
+    add({ key: 'disk-write', name: 'disk write + fsync', mbps: mb / w.seconds, threads: 1 });
+    rmSync(f, { force: true });
   }
-
-  // === zstd
-  {
-    const c = await best(1, () => time(() => zstdCompress(data, { compressionLevel: 3 })));
-    add({ name: 'zstd -3 zstd-napi (single-threaded mode)', mbps: mb / c.seconds, ratio: c.value.length / data.length, threads: 1 });
-    const mt = new Compressor();
-    mt.setParameters({ compressionLevel: 3, nbWorkers: threads });
-    const cm = await best(1, () => time(() => mt.compress(data)));
-    add({ name: `zstd -3 zstd-napi (nbWorkers ${threads}, as ocikit)`, mbps: mb / cm.seconds, ratio: cm.value.length / data.length, threads });
-    const d = await best(2, () => time(() => zstdDecompress(cm.value)));
-    add({ name: 'unzstd zstd-napi', mbps: mb / d.seconds, threads: 1 });
-    if (have('zstd')) {
-      const zc = await best(1, () => time(() => spawnSync('zstd', ['-3', `-T${threads}`, '-c', sample], { maxBuffer: 2 ** 31 })));
-      add({ name: `zstd -3 -T${threads} CLI (reference)`, mbps: mb / zc.seconds, ratio: (zc.value.stdout as Buffer).length / data.length, threads });
-    }
-  }
-  for (const f of ['micro.1.gz', 'micro.4.gz', 'micro.6.gz', 'micro.plain.gz', 'micro.out', 'micro.a', 'micro.b']) rmSync(join(workDir, f), { force: true });
   return out;
 }

@@ -1,33 +1,40 @@
 /**
  * `npm run bench`: ocikit against skopeo, side by side in one run, on images generated from real
- * files (bench/generate.ts), plus micro-benchmarks (bench/micro.ts).
+ * files (bench/generate.ts), plus the limits of this machine (bench/micro.ts).
  *
  * Environment:
- *   OCIKIT_BENCH_SIZE=small|full   (default full: ~1.5 GB uncompressed / ~0.5 GB gzip; small: a tenth)
- *   OCIKIT_BENCH_RUNS=N            measured runs per case and tool, after one warm-up (default 3, at least 3)
+ *   OCIKIT_BENCH_SIZE=small|full   (default full: ~1.6 GB uncompressed / ~0.5 GB gzip; small: a tenth)
  *   OCIKIT_BENCH_ONLY=a,b          run only the cases whose name contains one of these
- *   OCIKIT_BENCH_NO_MICRO=1        skip the micro-benchmarks
+ *   OCIKIT_BENCH_NO_MICRO=1        skip the machine's limits
+ *   OCIKIT_BENCH_NO_REGISTRY=1     skip the registry cases
+ *   OCIKIT_BENCH_REPACK=1          also run the repack case (ten docker-archives sharing a base; slow)
  *
- * Each run of each tool starts from a cold ocikit store (a fresh --store) and an absent
- * destination, unless the case says otherwise (repack: one store across the ten archives, which
- * is the point of it). Wall time and peak RSS come from /usr/bin/time (-f "%e %M"): the peak RSS
- * of the process, which for ocikit includes its worker threads (they are threads, not processes).
+ * Fair comparison: both tools do the same work (same output compression; output sizes are in the
+ * table), both are durable (skopeo fsyncs every blob; ocikit fsyncs before every rename that
+ * makes a file visible), and they run alternately (ocikit, skopeo, ocikit, skopeo) so that a
+ * change in the machine's load hits both. Each ocikit run starts from a cold store (a fresh
+ * --store) and an absent destination, except the "warm" cases, which run the same conversion
+ * again through the store of a first run. One warm-up run each, then two measured runs, and a
+ * third when those two differ by more than 10%; the median is reported.
  *
- * Benchmarks are not tests: nothing here asserts speed. Results: bench/results/<size>-<stamp>.json
- * and bench/results/<size>-latest.md (the table).
+ * Wall time and peak RSS come from /usr/bin/time (-f "%e %M"): the peak RSS of the process, which
+ * for ocikit includes its worker threads (they are threads, not processes).
+ *
+ * Benchmarks are not tests: nothing here asserts speed. Results: bench/results/<size>-<stamp>.json,
+ * and bench/results/<size>-latest.{md,svg,html}.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, createWriteStream, createReadStream } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { WorkerPool } from '../lib/pool/index.js';
-import { ensurePeers, which } from '../test/helpers/peers.js';
+import { ensurePeers } from '../test/helpers/peers.js';
 import { registryCases } from './registry.js';
 import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
+import { chartSvg, reportHtml, type ChartRow } from './chart.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: dist/bench/run.js -> ../.. */
@@ -42,7 +49,6 @@ const workDir = join(benchDir, 'work');
 const resultsDir = join(benchDir, 'results');
 
 const size: BenchSize = process.env.OCIKIT_BENCH_SIZE === 'small' ? 'small' : 'full';
-const runs = Math.max(3, Number(process.env.OCIKIT_BENCH_RUNS ?? 3) || 3);
 const only = (process.env.OCIKIT_BENCH_ONLY ?? '').split(',').filter(Boolean);
 const cores = availableParallelism();
 
@@ -69,8 +75,22 @@ interface ToolResult {
   error?: string;
 }
 
+/** The groups of pairs, each with the issue's target (speed-up over skopeo). */
+const GROUPS = {
+  'pass-through': 2.5,
+  decompressing: 2,
+  compressing: 1,
+  'warm store': 20,
+  registry: 1.5,
+  'registry again': 1,
+  'many layers': 1.5,
+} as const;
+type Group = keyof typeof GROUPS;
+
 interface CaseResult {
   name: string;
+  group: Group;
+  target: number;
   image: string;
   uncompressedBytes: number;
   note?: string;
@@ -82,6 +102,7 @@ interface CaseResult {
 
 interface Case {
   name: string;
+  group: Group;
   image: ImageInfo;
   /** source reference, the same for both tools */
   src: string;
@@ -91,6 +112,8 @@ interface Case {
   ocikitFlags?: string[];
   skopeoFlags?: string[];
   note?: string;
+  /** ocikit keeps one store across its runs (the warm-up run fills it); skopeo is not run again but reuses `skopeoFrom`. */
+  warm?: { skopeoFrom: string };
 }
 
 /** Run `argv` under /usr/bin/time; returns wall seconds and peak RSS (MiB), or throws with its stderr. */
@@ -128,64 +151,89 @@ function toolArgv(tool: Tool, src: string, dst: string, store: string, flags: st
 function destPath(ref: string): string {
   const rest = ref.slice(ref.indexOf(':') + 1);
   // oci:PATH:REF, oci-archive:PATH:REF, docker-archive:PATH:NAME:TAG -> PATH (bench paths have no ':')
-  return rest.split(':')[0]!;
+  return rest.startsWith('//') ? '' : rest.split(':')[0]!;
 }
 
-function runCase(c: Case): CaseResult {
-  const res: Partial<Record<Tool, ToolResult>> = {};
-  for (const tool of ['ocikit', 'skopeo'] as Tool[]) {
-    const stats: RunStat[] = [];
-    let outBytes = 0;
-    let error: string | undefined;
-    const base = join(workDir, 'runs', c.name.replace(/[^a-z0-9]+/gi, '-'), tool);
-    try {
-      for (let i = 0; i <= runs; i++) {
-        rmSync(base, { recursive: true, force: true });
-        mkdirSync(base, { recursive: true });
-        const dst = c.dst(base);
-        const st = timed(toolArgv(tool, c.src, dst, join(base, 'store'), (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? []), `${tool} ${c.name}`);
-        if (i > 0) stats.push(st); // run 0 is the warm-up
-        outBytes = duBytes(destPath(dst));
+/** One case: a warm-up run of each tool, then measured runs alternating between them. */
+function runCase(c: Case, earlier: CaseResult[]): CaseResult {
+  const base = join(workDir, 'runs', c.name.replace(/[^a-z0-9]+/gi, '-'));
+  const dirOf = (tool: Tool): string => join(base, tool);
+  const stats: Record<Tool, RunStat[]> = { ocikit: [], skopeo: [] };
+  const outBytes: Record<Tool, number> = { ocikit: 0, skopeo: 0 };
+  const errors: Partial<Record<Tool, string>> = {};
+  const tools: Tool[] = c.warm ? ['ocikit'] : ['ocikit', 'skopeo'];
+  const once = (tool: Tool): RunStat => {
+    const d = dirOf(tool);
+    // A warm case keeps the store of its first run; every run writes a fresh destination.
+    const store = join(base, `${tool}-store`);
+    if (!c.warm) rmSync(store, { recursive: true, force: true });
+    rmSync(d, { recursive: true, force: true });
+    mkdirSync(d, { recursive: true });
+    const dst = c.dst(d);
+    const st = timed(toolArgv(tool, c.src, dst, store, (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? []), `${tool} ${c.name}`);
+    const p = destPath(dst);
+    if (p) outBytes[tool] = duBytes(p);
+    return st;
+  };
+  rmSync(base, { recursive: true, force: true });
+  try {
+    for (const tool of tools) {
+      try {
+        once(tool); // warm-up (for a warm case: the run that fills the store)
+      } catch (err) {
+        errors[tool] = (err as Error).message;
       }
-    } catch (err) {
-      error = (err as Error).message;
-      log(`  ${tool}: ${error}`);
-    } finally {
-      rmSync(base, { recursive: true, force: true });
     }
-    const med = stats.length ? median(stats.map((s) => s.seconds)) : NaN;
-    res[tool] = {
-      runs: stats,
+    for (let i = 0; i < 3; i++) {
+      for (const tool of tools) {
+        if (errors[tool]) continue;
+        try {
+          stats[tool].push(once(tool));
+        } catch (err) {
+          errors[tool] = (err as Error).message;
+        }
+      }
+      // Two measured runs suffice when they agree within 10%.
+      if (i === 1 && tools.every((t) => errors[t] || spread(stats[t]) <= 1.1)) break;
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+  const result = (tool: Tool): ToolResult => {
+    const med = stats[tool].length ? median(stats[tool].map((s) => s.seconds)) : NaN;
+    return {
+      runs: stats[tool],
       medianSeconds: med,
       mbps: c.image.uncompressedBytes / 1e6 / med,
-      peakRssMiB: stats.length ? Math.max(...stats.map((s) => s.rssMiB)) : NaN,
-      outBytes,
-      ...(error ? { error } : {}),
+      peakRssMiB: stats[tool].length ? Math.max(...stats[tool].map((s) => s.rssMiB)) : NaN,
+      outBytes: outBytes[tool],
+      ...(errors[tool] ? { error: errors[tool] } : {}),
     };
-    log(`  ${tool.padEnd(6)} ${c.name}: median ${med.toFixed(2)} s over ${stats.length} runs (${stats.map((s) => s.seconds.toFixed(2)).join(', ')}), peak RSS ${res[tool]!.peakRssMiB.toFixed(0)} MiB`);
+  };
+  const o = result('ocikit');
+  const s = c.warm ? earlier.find((e) => e.name === c.warm!.skopeoFrom)?.skopeo : result('skopeo');
+  const sk: ToolResult = s ?? { runs: [], medianSeconds: NaN, mbps: NaN, peakRssMiB: NaN, outBytes: 0 };
+  for (const [tool, r] of [['ocikit', o], ['skopeo', sk]] as const) {
+    if (r.error) log(`  ${tool}: ${r.error}`);
+    else log(`  ${tool.padEnd(6)} ${c.name}: median ${r.medianSeconds.toFixed(2)} s (${r.runs.map((x) => x.seconds.toFixed(2)).join(', ')})${c.warm && tool === 'skopeo' ? ' [from the cold case]' : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, out ${(r.outBytes / 1e6).toFixed(0)} MB`);
   }
   return {
     name: c.name,
+    group: c.group,
+    target: size === 'small' ? 1.5 : GROUPS[c.group],
     image: c.image.name,
     uncompressedBytes: c.image.uncompressedBytes,
     ...(c.note ? { note: c.note } : {}),
-    ocikit: res.ocikit!,
-    skopeo: res.skopeo!,
-    speedup: res.skopeo!.medianSeconds / res.ocikit!.medianSeconds,
+    ocikit: o,
+    skopeo: sk,
+    speedup: sk.medianSeconds / o.medianSeconds,
   };
 }
 
-/** True when ocikit can write (and read back) `transport` now: its folder has landed. */
-function transportWorks(transport: 'oci-archive' | 'docker-archive'): boolean {
-  const dir = join(workDir, 'probe');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const hello = `oci:${join(root, 'fixtures', 'hello-oci')}:latest`;
-  const ref = transport === 'oci-archive' ? `oci-archive:${join(dir, 'a.tar')}:latest` : `docker-archive:${join(dir, 'a.tar')}:bench/hello:latest`;
-  const w = spawnSync(process.execPath, [cli, '--store', join(dir, 'store'), 'copy', '-q', hello, ref], { encoding: 'utf8' });
-  const r = w.status === 0 ? spawnSync(process.execPath, [cli, '--store', join(dir, 'store2'), 'copy', '-q', ref, `oci:${join(dir, 'back')}:latest`], { encoding: 'utf8' }) : w;
-  rmSync(dir, { recursive: true, force: true });
-  return r.status === 0;
+function spread(xs: RunStat[]): number {
+  if (xs.length < 2) return 1;
+  const s = xs.map((x) => x.seconds);
+  return Math.max(...s) / Math.max(0.001, Math.min(...s));
 }
 
 /** A source made by skopeo from the big OCI image (cached next to the images). */
@@ -206,10 +254,11 @@ function fmt(n: number, d = 1): string {
 }
 
 function table(cases: CaseResult[]): string {
-  const head = '| case | image (uncompressed) | ocikit s | skopeo s | ocikit MB/s | skopeo MB/s | speed-up (skopeo s / ocikit s) | peak RSS ocikit / skopeo MiB | output MB ocikit / skopeo |';
-  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|';
-  const rows = cases.map((c) =>
-    `| ${c.name} | ${c.image} (${fmt(c.uncompressedBytes / 1e6, 0)} MB) | ${fmt(c.ocikit.medianSeconds, 2)} | ${fmt(c.skopeo.medianSeconds, 2)} | ${fmt(c.ocikit.mbps, 0)} | ${fmt(c.skopeo.mbps, 0)} | ${fmt(c.speedup, 2)}× | ${fmt(c.ocikit.peakRssMiB, 0)} / ${fmt(c.skopeo.peakRssMiB, 0)} | ${fmt(c.ocikit.outBytes / 1e6, 0)} / ${fmt(c.skopeo.outBytes / 1e6, 0)} |`,
+  const head = '| case | group | image (uncompressed) | ocikit s | skopeo s | ocikit MB/s | skopeo MB/s | speed-up | target | peak RSS ocikit / skopeo MiB | output MB ocikit / skopeo |';
+  const sep = '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const rows = cases.map(
+    (c) =>
+      `| ${c.name} | ${c.group} | ${c.image} (${fmt(c.uncompressedBytes / 1e6, 0)} MB) | ${fmt(c.ocikit.medianSeconds, 2)} | ${fmt(c.skopeo.medianSeconds, 2)} | ${fmt(c.ocikit.mbps, 0)} | ${fmt(c.skopeo.mbps, 0)} | ${fmt(c.speedup, 2)}× ${c.speedup >= c.target ? '✓' : '✗'} | ${c.target}× | ${fmt(c.ocikit.peakRssMiB, 0)} / ${fmt(c.skopeo.peakRssMiB, 0)} | ${c.ocikit.outBytes ? fmt(c.ocikit.outBytes / 1e6, 0) : '—'} / ${c.skopeo.outBytes ? fmt(c.skopeo.outBytes / 1e6, 0) : '—'} |`,
   );
   return [head, sep, ...rows].join('\n');
 }
@@ -225,15 +274,16 @@ async function main(): Promise<void> {
   cpSync(join(root, 'dist'), snapshot, { recursive: true });
   process.on('exit', () => rmSync(snapshot, { recursive: true, force: true }));
   cli = join(snapshot, 'cli', 'main.js');
-  // The peers: skopeo (the anchor), pigz (micro-benchmarks), GNU time (peak RSS).
+  // The peers: skopeo (the anchor), pigz (reference), GNU time (peak RSS), docker-registry.
   const installed = ensurePeers(['skopeo', 'pigz', 'time', 'docker-registry']);
   if (installed.length) log(`installed: ${installed.join(' ')}`);
   if (!existsSync('/usr/bin/time')) throw new Error('GNU time (/usr/bin/time) is missing: apt-get install -y time');
   const skopeoVersion = spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).stdout.trim();
-  mkdirSync(workDir, { recursive: true });
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const shaNi = /\bsha_ni\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
   mkdirSync(resultsDir, { recursive: true });
   const load0 = loadavg();
-  log(`size ${size}, ${runs} runs after a warm-up, ${cores} cores, ${skopeoVersion}, node ${process.version}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  log(`size ${size}, ${cores} cores (${cpu}${shaNi ? ', SHA-NI' : ', no SHA-NI'}), ${skopeoVersion}, node ${process.version}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`);
 
   const pool = new WorkerPool();
   let images;
@@ -244,60 +294,60 @@ async function main(): Promise<void> {
   }
   const { big, bigPlain, many } = images;
 
-  // === micro-benchmarks, on a sample of the big image's uncompressed bytes
+  // === the machine's limits, on a sample of the big image's uncompressed bytes
   let micro: MicroResult[] = [];
-  if (!process.env.OCIKIT_BENCH_NO_MICRO) {
+  if (!process.env.OCIKIT_BENCH_NO_MICRO && (only.length === 0 || only.includes('micro'))) {
     const sample = join(workDir, 'micro-sample.bin');
-    const want = size === 'full' ? 128e6 : 32e6;
+    const want = size === 'full' ? 64e6 : 32e6;
     const idx = JSON.parse(readFileSync(join(bigPlain.path, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
     const m = JSON.parse(readFileSync(join(bigPlain.path, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string }> };
     // The second layer: real files of mixed kinds (the first one is mostly node's own tree).
     const layer = join(bigPlain.path, 'blobs', 'sha256', m.layers[Math.min(1, m.layers.length - 1)]!.digest.slice(7));
     await pipeline(createReadStream(layer, { start: 0, end: want - 1 }), createWriteStream(sample));
-    micro = await runMicro(sample, workDir, cores, log);
+    micro = await runMicro(sample, workDir, cores, cli, big.ref, log);
     rmSync(sample, { force: true });
   }
 
-  // === the matrix
+  // === the pairs
   const cases: Case[] = [
-    { name: 'oci->oci', image: big, src: big.ref, dst: (d) => `oci:${d}/out:latest` },
-    { name: 'oci->dir', image: big, src: big.ref, dst: (d) => `dir:${d}/out` },
-    { name: 'oci->dir --dest-decompress', image: big, src: big.ref, dst: (d) => `dir:${d}/out`, ocikitFlags: ['--dest-decompress'], skopeoFlags: ['--dest-decompress'], note: 'decompresses every layer' },
-    { name: 'oci(tar)->dir --dest-compress', image: bigPlain, src: bigPlain.ref, dst: (d) => `dir:${d}/out`, ocikitFlags: ['--dest-compress'], skopeoFlags: ['--dest-compress'], note: 'compresses every layer (gzip -6 equivalent)' },
-    { name: 'oci->oci --dest-compress-format zstd', image: big, src: big.ref, dst: (d) => `oci:${d}/out:latest`, ocikitFlags: ['--dest-compress-format', 'zstd'], skopeoFlags: ['--dest-compress-format', 'zstd'], note: 'gzip -> zstd: decompress and recompress every layer' },
-    { name: 'many-layer oci->oci', image: many, src: many.ref, dst: (d) => `oci:${d}/out:latest`, note: `${many.layers} small layers` },
+    { name: 'oci->oci', group: 'pass-through', image: big, src: big.ref, dst: (d) => `oci:${d}/out:latest` },
+    { name: 'oci->dir', group: 'pass-through', image: big, src: big.ref, dst: (d) => `dir:${d}/out` },
+    { name: 'oci->oci-archive', group: 'pass-through', image: big, src: big.ref, dst: (d) => `oci-archive:${d}/out.tar:latest` },
+    { name: 'oci-archive->oci', group: 'pass-through', image: big, src: skopeoMade(big, 'oci-archive'), dst: (d) => `oci:${d}/out:latest` },
+    { name: 'dir->oci', group: 'pass-through', image: big, src: skopeoMade(big, 'dir'), dst: (d) => `oci:${d}/out:latest` },
+    { name: 'oci->docker-archive', group: 'decompressing', image: big, src: big.ref, dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`, note: 'decompresses every layer' },
+    { name: 'dir->docker-archive', group: 'decompressing', image: big, src: skopeoMade(big, 'dir'), dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`, note: 'decompresses every layer' },
+    { name: 'oci->dir --dest-decompress', group: 'decompressing', image: big, src: big.ref, dst: (d) => `dir:${d}/out`, ocikitFlags: ['--dest-decompress'], skopeoFlags: ['--dest-decompress'] },
+    { name: 'docker-archive->oci', group: 'compressing', image: big, src: skopeoMade(big, 'docker-archive'), dst: (d) => `oci:${d}/out:latest`, note: 'gzip: ocikit level 4, skopeo its default' },
+    { name: 'oci(tar)->dir --dest-compress', group: 'compressing', image: bigPlain, src: bigPlain.ref, dst: (d) => `dir:${d}/out`, ocikitFlags: ['--dest-compress'], skopeoFlags: ['--dest-compress'], note: 'gzip: ocikit level 4, skopeo its default' },
+    { name: 'oci->oci zstd', group: 'compressing', image: big, src: big.ref, dst: (d) => `oci:${d}/out:latest`, ocikitFlags: ['--dest-compress-format', 'zstd'], skopeoFlags: ['--dest-compress-format', 'zstd'], note: 'gzip -> zstd level 3 for both' },
+    { name: 'docker-archive->oci, warm store', group: 'warm store', image: big, src: skopeoMade(big, 'docker-archive'), dst: (d) => `oci:${d}/out:latest`, warm: { skopeoFrom: 'docker-archive->oci' } },
+    { name: 'oci(tar)->dir --dest-compress, warm store', group: 'warm store', image: bigPlain, src: bigPlain.ref, dst: (d) => `dir:${d}/out`, ocikitFlags: ['--dest-compress'], warm: { skopeoFrom: 'oci(tar)->dir --dest-compress' } },
+    { name: 'oci->oci zstd, warm store', group: 'warm store', image: big, src: big.ref, dst: (d) => `oci:${d}/out:latest`, ocikitFlags: ['--dest-compress-format', 'zstd'], warm: { skopeoFrom: 'oci->oci zstd' } },
+    { name: 'many-layer oci->oci', group: 'many layers', image: many, src: many.ref, dst: (d) => `oci:${d}/out:latest`, note: `${many.layers} small layers` },
   ];
-  const skipped: string[] = [];
-  const hasOciArchive = transportWorks('oci-archive');
-  const hasDockerArchive = transportWorks('docker-archive');
-  if (hasOciArchive) {
-    cases.push({ name: 'oci->oci-archive', image: big, src: big.ref, dst: (d) => `oci-archive:${d}/out.tar:latest` });
-    cases.push({ name: 'oci-archive->oci', image: big, src: skopeoMade(big, 'oci-archive'), dst: (d) => `oci:${d}/out:latest` });
-  } else skipped.push('oci->oci-archive, oci-archive->oci (ocikit has no oci-archive: transport yet)');
-  if (hasDockerArchive) {
-    cases.push({ name: 'oci->docker-archive', image: big, src: big.ref, dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`, note: 'decompresses every layer' });
-    cases.push({ name: 'docker-archive->oci', image: big, src: skopeoMade(big, 'docker-archive'), dst: (d) => `oci:${d}/out:latest`, note: 'layers arrive uncompressed' });
-    cases.push({ name: 'dir->docker-archive', image: big, src: skopeoMade(big, 'dir'), dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`, note: 'decompresses every layer' });
-  } else skipped.push('oci->docker-archive, docker-archive->oci, dir->docker-archive, repack (ocikit has no docker-archive: transport yet)');
   // === registry cases: a real docker-registry on loopback, started and stopped here
   let registry: Awaited<ReturnType<typeof registryCases>>['registry'] | undefined;
-  if (!process.env.OCIKIT_BENCH_NO_REGISTRY) {
+  const wantRegistry = !process.env.OCIKIT_BENCH_NO_REGISTRY && (only.length === 0 || only.some((o) => ['push', 'pull', 'registry'].some((k) => k.includes(o) || o.includes(k))));
+  if (wantRegistry) {
     const r = await registryCases(big, (src, dst, flags) => {
       const s = spawnSync('skopeo', ['--insecure-policy', 'copy', '-q', ...flags, src, dst], { encoding: 'utf8' });
       if (s.status !== 0) throw new Error(`seeding ${dst}: ${s.stderr}`);
     });
     registry = r.registry;
-    cases.push(...r.cases);
+    cases.push(...r.cases.map((c) => ({ ...c, group: (c.name.startsWith('push again') ? 'registry again' : 'registry') as Group })));
   }
   const selected = cases.filter((c) => only.length === 0 || only.some((o) => c.name.includes(o)));
 
   const results: CaseResult[] = [];
-  for (const c of selected) {
-    log(`case ${c.name}: ${c.src}`);
-    results.push(runCase(c));
+  try {
+    for (const c of selected) {
+      log(`case ${c.name}: ${c.src}`);
+      results.push(runCase(c, results));
+    }
+  } finally {
+    await registry?.stop();
   }
-
-  await registry?.stop();
 
   // === per-blob cost: the many-layer image against the big image's throughput
   const manyCase = results.find((r) => r.name === 'many-layer oci->oci');
@@ -308,77 +358,85 @@ async function main(): Promise<void> {
     perBlobMs = { ocikit: per('ocikit'), skopeo: per('skopeo') };
   }
 
-  // === repack: ten docker-archives sharing base layers -> oci:, one after another
+  // === repack (opt-in): ten docker-archives sharing base layers -> oci:, one after another
   let repack: { ocikit: number[]; skopeo: number[]; note: string } | undefined;
-  if (hasDockerArchive && (only.length === 0 || only.some((o) => 'repack'.includes(o)))) {
-    const rpool = new WorkerPool();
-    let layouts: string[];
-    try {
-      layouts = await generateRepackImages(workDir, size, big, 10, rpool);
-    } finally {
-      await rpool.close();
-    }
-    const archives = layouts.map((p, i) => {
-      const a = `${p}.docker.tar`;
-      if (!existsSync(a)) {
-        const r = spawnSync('skopeo', ['--insecure-policy', 'copy', '-q', `oci:${p}:latest`, `docker-archive:${a}:bench/app-${i}:latest`], { encoding: 'utf8' });
-        if (r.status !== 0) throw new Error(`making ${a}: ${r.stderr}`);
-      }
-      return `docker-archive:${a}`;
-    });
-    const base = join(workDir, 'runs', 'repack');
-    repack = { ocikit: [], skopeo: [], note: 'seconds per archive, in order; ocikit keeps one store across the ten' };
-    for (const tool of ['ocikit', 'skopeo'] as Tool[]) {
-      rmSync(base, { recursive: true, force: true });
-      mkdirSync(base, { recursive: true });
-      for (const [i, a] of archives.entries()) {
-        const st = timed(toolArgv(tool, a, `oci:${base}/out-${i}:latest`, join(base, 'store'), []), `${tool} repack ${i}`);
-        repack[tool].push(st.seconds);
-      }
-      log(`  ${tool.padEnd(6)} repack: ${repack[tool].map((s) => s.toFixed(2)).join(', ')}`);
-    }
-    rmSync(base, { recursive: true, force: true });
-    // Ten archives of the shared base are gigabytes: make them again next time rather than keep them.
-    rmSync(join(workDir, 'images', size, 'repack'), { recursive: true, force: true });
-  } else if (!hasDockerArchive) {
-    log('repack: skipped (no docker-archive: transport in ocikit yet)');
-  }
+  if (process.env.OCIKIT_BENCH_REPACK) repack = await runRepack(big);
 
   const load1 = loadavg();
   const totalSeconds = (Date.now() - started) / 1000;
   const out = {
     date: new Date().toISOString(),
     size,
-    runs,
-    machine: { cores, node: process.version, skopeo: skopeoVersion, loadAtStart: load0, loadAtEnd: load1 },
+    machine: { cores, cpu, shaNi, node: process.version, skopeo: skopeoVersion, loadAtStart: load0, loadAtEnd: load1 },
     images: { big, bigPlain, many, filesDigest: images.filesDigest },
     micro,
     cases: results,
     perBlobMs,
     repack,
-    skipped,
     totalSeconds,
   };
   const stamp = out.date.replace(/[:.]/g, '-');
   writeFileSync(join(resultsDir, `${size}-${stamp}.json`), JSON.stringify(out, null, 2) + '\n');
-  const md = [
-    `ocikit bench, size ${size}, ${out.date}: ${cores} cores, node ${process.version}, ${skopeoVersion}; median of ${runs} runs after a warm-up, cold ocikit store each run; load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end; ${fmt(totalSeconds / 60, 1)} min in all.`,
-    '',
-    table(results),
-    '',
+  const title = `ocikit vs skopeo, ${size} image, ${out.date.slice(0, 16).replace('T', ' ')} UTC`;
+  const intro = `${cores} cores (${cpu}${shaNi ? ', SHA-NI' : ', no SHA-NI'}), node ${process.version}, ${skopeoVersion}; median of 2-3 runs after a warm-up, alternating the tools, cold ocikit store each run unless "warm store"; load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end; ${fmt(totalSeconds / 60, 1)} min in all.`;
+  const tableMd = table(results);
+  const notes = [
     perBlobMs ? `Per-blob cost beyond bytes (many-layer image, ${many.layers} layers): ocikit ${fmt(perBlobMs.ocikit, 2)} ms, skopeo ${fmt(perBlobMs.skopeo, 2)} ms.` : '',
-    repack
-      ? `Repack (10 docker-archives sharing a base -> oci:), seconds each: ocikit ${repack.ocikit.map((s) => s.toFixed(2)).join(' ')}; skopeo ${repack.skopeo.map((s) => s.toFixed(2)).join(' ')}; archives 2-10: median speed-up ${fmt(median(repack.skopeo.slice(1)) / median(repack.ocikit.slice(1)), 1)}×.`
-      : '',
-    skipped.length ? `Not run: ${skipped.join('; ')}.` : '',
-    '',
-    micro.length ? '| micro-benchmark | MB/s | ratio | threads |\n|---|---:|---:|---:|\n' + micro.map((m) => `| ${m.name}${m.note ? ` (${m.note})` : ''} | ${fmt(m.mbps, 0)} | ${m.ratio !== undefined ? m.ratio.toFixed(3) : ''} | ${m.threads} |`).join('\n') : '',
-  ]
-    .filter((l, i, a) => l !== '' || (i > 0 && a[i - 1] !== ''))
-    .join('\n');
+    repack ? `Repack (10 docker-archives sharing a base -> oci:), seconds each: ocikit ${repack.ocikit.map((s) => s.toFixed(2)).join(' ')}; skopeo ${repack.skopeo.map((s) => s.toFixed(2)).join(' ')}.` : '',
+    micro.length ? `Limits measured here: ${micro.map((m) => `${m.name} ${fmt(m.mbps, 0)}${m.key.startsWith('startup') ? ' ms' : ' MB/s'}${m.ratio !== undefined ? ` (ratio ${m.ratio.toFixed(3)})` : ''}`).join('; ')}.` : '',
+  ].filter(Boolean);
+  const rows: ChartRow[] = results.map((r) => ({ name: r.name, group: r.group, speedup: r.speedup, target: r.target, ocikitMBps: r.ocikit.mbps, skopeoMBps: r.skopeo.mbps }));
+  const pick = (key: string, mult = 1): number | undefined => {
+    const m = micro.find((x) => x.key === key);
+    return m ? m.mbps * mult : undefined;
+  };
+  const limits = [
+    { name: `sha256 ×${cores}`, mbps: pick('sha256', cores) },
+    { name: 'inflate, all layers', mbps: pick('inflate-all') },
+    { name: 'gzip -4, all cores', mbps: pick('deflate-all') },
+    { name: 'zstd -3, all cores', mbps: pick('zstd-all') },
+    { name: 'disk write+fsync', mbps: pick('disk-write') },
+  ].filter((l): l is { name: string; mbps: number } => l.mbps !== undefined);
+  const svg = chartSvg(rows, limits, title);
+  writeFileSync(join(resultsDir, `${size}-latest.svg`), svg);
+  writeFileSync(join(resultsDir, `${size}-latest.html`), reportHtml(title, intro, svg, tableMd, notes));
+  const md = [`${title}. ${intro}`, '', tableMd, '', ...notes, '', `Chart: ${size}-latest.svg (and ${size}-latest.html with the table).`].join('\n');
   writeFileSync(join(resultsDir, `${size}-latest.md`), md + '\n');
   process.stdout.write(md + '\n');
   log(`done in ${fmt(totalSeconds / 60, 1)} min; results in ${resultsDir}`);
+}
+
+/** Ten docker-archives sharing the big image as a base, converted one after another (ocikit keeps one store). */
+async function runRepack(big: ImageInfo): Promise<{ ocikit: number[]; skopeo: number[]; note: string }> {
+  const rpool = new WorkerPool();
+  let layouts: string[];
+  try {
+    layouts = await generateRepackImages(workDir, size, big, 10, rpool);
+  } finally {
+    await rpool.close();
+  }
+  const archives = layouts.map((p, i) => {
+    const a = `${p}.docker.tar`;
+    if (!existsSync(a)) {
+      const r = spawnSync('skopeo', ['--insecure-policy', 'copy', '-q', `oci:${p}:latest`, `docker-archive:${a}:bench/app-${i}:latest`], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`making ${a}: ${r.stderr}`);
+    }
+    return `docker-archive:${a}`;
+  });
+  const base = join(workDir, 'runs', 'repack');
+  const repack = { ocikit: [] as number[], skopeo: [] as number[], note: 'seconds per archive, in order; ocikit keeps one store across the ten' };
+  for (const tool of ['ocikit', 'skopeo'] as Tool[]) {
+    rmSync(base, { recursive: true, force: true });
+    mkdirSync(base, { recursive: true });
+    for (const [i, a] of archives.entries()) {
+      const st = timed(toolArgv(tool, a, `oci:${base}/out-${i}:latest`, join(base, 'store'), []), `${tool} repack ${i}`);
+      repack[tool].push(st.seconds);
+    }
+    log(`  ${tool.padEnd(6)} repack: ${repack[tool].map((s) => s.toFixed(2)).join(', ')}`);
+  }
+  rmSync(base, { recursive: true, force: true });
+  rmSync(join(workDir, 'images', size, 'repack'), { recursive: true, force: true });
+  return repack;
 }
 
 main().catch((err) => {
