@@ -86,8 +86,10 @@ export class ProgressPrinter {
   #blobsDone = 0;
   /** Source bytes of finished blobs (read, or not needed: from the store, already there). */
   #sizeDone = 0;
-  /** Bytes really read by finished blobs: the rate. */
+  /** Bytes really read by finished blobs and by a source before its blobs: the rate. */
   #readDone = 0;
+  /** Bytes of an archive read whole at open (a pipe, a compressed archive). */
+  #spooled = 0;
   /** What the images copied so far read in all, when known (the sum of their blobs' sizes). */
   #total = 0;
   #stopped = false;
@@ -110,6 +112,11 @@ export class ProgressPrinter {
     switch (ev.type) {
       case 'image':
         this.#total += ev.bytes;
+        break;
+      case 'read':
+        // An archive read whole before its blobs (a pipe, a compressed archive): bytes read, no blob yet.
+        this.#spooled += ev.bytes;
+        this.#readDone += ev.bytes;
         break;
       case 'blob-start':
         this.#blobsStarted++;
@@ -174,7 +181,8 @@ export class ProgressPrinter {
     const of = this.#total > 0 ? ` of ${formatBytes(this.#total)}` : '';
     const r = ms > 0 ? read / ms : 0;
     const eta = this.#total > done && r > 0 ? `, ETA ${formatEta((this.#total - done) / r / 1000)}` : '';
-    return `Progress: ${this.#blobsDone}/${this.#blobsStarted} blobs, ${formatBytes(done)}${of}, read at ${rate(read, ms)}${eta}, ${(ms / 1000).toFixed(1)} s`;
+    const spooled = this.#spooled > 0 ? `, ${formatBytes(this.#spooled)} of archive read` : '';
+    return `Progress: ${this.#blobsDone}/${this.#blobsStarted} blobs, ${formatBytes(done)}${of}${spooled}, read at ${rate(read, ms)}${eta}, ${(ms / 1000).toFixed(1)} s`;
   }
 
   /** Non-TTY: print the totals line now (the timer calls this). TTY: redraw the live area. */

@@ -79,7 +79,7 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
   const ownPool = opts.pool ? undefined : new WorkerPool(opts.jobs ? { threads: opts.jobs } : {});
   const pool = opts.pool ?? ownPool!;
   try {
-    source = await srcRef.newSource({ ...opts.sourceCtx, store });
+    source = await srcRef.newSource({ ...opts.sourceCtx, store, ...(opts.onProgress ? { onRead: (bytes: number) => tracker.emit({ type: 'read', bytes }) } : {}) });
     dest = await destRef.newDestination({ ...opts.destCtx, store });
     const ctx: ImageCopyContext = {
       source,

@@ -29,7 +29,9 @@ export type ProgressEvent =
       /** Source bytes read for this blob (0 when nothing was read). */
       read: number;
     }
-  | { type: 'committed'; digest: Digest };
+  | { type: 'committed'; digest: Digest }
+  /** Bytes a source read before its blobs were asked for (an archive from a pipe, read once into the store). */
+  | { type: 'read'; bytes: number };
 
 /** One blob's byte counters: [0] read from the source, [1] written to its output. */
 export class BlobMeter {

@@ -47,6 +47,11 @@ export interface SystemContext {
   registryTimeoutMs?: number;
   signal?: AbortSignal;
   /**
+   * Called with byte counts as a source reads what it must read before any blob is asked for (an
+   * archive from a pipe or compressed, read once into the store at open), so progress moves then too.
+   */
+  onRead?: (bytes: number) => void;
+  /**
    * --no-sync: skip the fsyncs that make a committed destination (and the store) survive a power
    * loss. Faster; after a crash, what was written may be empty or partial files.
    */

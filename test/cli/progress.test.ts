@@ -112,6 +112,39 @@ describe('ProgressPrinter', () => {
 });
 
 describe('ocikit copy progress', () => {
+  it('an archive read from a pipe shows the bytes read while it is read, before any blob', async () => {
+    const dir = tempDir('ocikit-progress-pipe-');
+    const archive = join(dir, 'a.tar');
+    assert.equal(ocikit(['--store', join(dir, 's0'), 'copy', '-q', `oci:${fixture('hello-oci')}:latest`, `oci-archive:${archive}:latest`]).code, 0);
+    const events: string[] = [];
+    const out = new Sink();
+    const p = new ProgressPrinter(out, { intervalMs: 0 });
+    const { copyImage } = await import('../../lib/copy/index.js');
+    const { parseImageName } = await import('../../lib/transports/index.js');
+    const { BlobStore } = await import('../../lib/store/index.js');
+    const { spawn } = await import('node:child_process');
+    // A FIFO: read once, as a pipe is.
+    const fifo = join(dir, 'fifo');
+    spawn('mkfifo', [fifo]).on('exit', () => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    const writer = spawn('sh', ['-c', `cat ${archive} > ${fifo}`]);
+    const store = BlobStore.open(join(dir, 's1'));
+    try {
+      await copyImage(parseImageName(`oci-archive:${fifo}:latest`), parseImageName(`oci:${join(dir, 'out')}:latest`), {
+        store,
+        onProgress: (ev) => {
+          events.push(ev.type);
+          p.event(ev);
+        },
+      });
+    } finally {
+      store.close();
+      writer.kill();
+    }
+    assert.ok(events.indexOf('read') >= 0 && events.indexOf('read') < events.indexOf('blob-start'), `read events come first: ${events.join(' ')}`);
+    assert.match(p.totals(), / of archive read/);
+  });
+
   it('stderr only: a line per blob on a non-TTY; -q silences it; stdout stays empty without --json', () => {
     const dir = tempDir('ocikit-progress-');
     const src = `oci:${fixture('hello-oci')}:latest`;

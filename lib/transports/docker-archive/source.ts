@@ -40,10 +40,11 @@ import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, 
 import { MANIFEST_JSON, REPOSITORIES, chooseItem, readArchiveManifest } from './manifest.js';
 
 /** How a docker-archive is opened: limits on its metadata; without a store only manifest.json is kept. */
-export function dockerArchiveOptions(where: string, store: BlobStore | undefined): OpenArchiveOptions {
+export function dockerArchiveOptions(where: string, store: BlobStore | undefined, onRead?: (bytes: number) => void): OpenArchiveOptions {
   return {
     where,
     ...(store ? { store } : {}),
+    ...(onRead ? { onRead } : {}),
     limits: { [MANIFEST_JSON]: MAX_MANIFEST_SIZE, [REPOSITORIES]: MAX_MANIFEST_SIZE },
     keep: (name) => name === MANIFEST_JSON,
   };
@@ -73,7 +74,7 @@ export class DockerArchiveSource implements ImageSource {
   /** Open the archive at `path` and build the manifest of the selected image. */
   static async open(reference: ImageReference, path: string, sel: { name?: DockerReference; index?: number }, ctx: SystemContext): Promise<DockerArchiveSource> {
     const where = `docker-archive:${path}`;
-    const ar = await TarArchive.open(path, dockerArchiveOptions(where, ctx.store));
+    const ar = await TarArchive.open(path, dockerArchiveOptions(where, ctx.store, ctx.onRead));
     try {
       if (ar.mode === 'spooled' && !ctx.store) {
         throw new OcikitError('E_INTERNAL', `opening ${where}: a compressed or streamed archive needs the blob store`);

@@ -22,6 +22,7 @@ export function ociArchiveOptions(where: string, ctx: SystemContext): OpenArchiv
     limits: { 'index.json': MAX_MANIFEST_SIZE, [OCI_LAYOUT_FILE]: LAYOUT_FILE_LIMIT },
     expectedDigest: digestFromBlobName,
     keep: (name) => name === 'index.json' || name === OCI_LAYOUT_FILE,
+    ...(ctx.onRead ? { onRead: ctx.onRead } : {}),
   };
 }
 

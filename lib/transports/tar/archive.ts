@@ -60,6 +60,8 @@ export interface OpenArchiveOptions {
   expectedDigest?: (name: string) => Digest | undefined;
   /** Spooled without a store: which members to keep in memory (each within its limit, default 4 MiB). */
   keep?: (name: string) => boolean;
+  /** Called with the size of every chunk read while spooling (progress for a pipe or a compressed archive). */
+  onRead?: (bytes: number) => void;
 }
 
 /** How many members an archive may have: far above any real image archive, far below exhausting memory. */
@@ -402,11 +404,13 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
   rec.compression = sniffCompression(first, `reading ${where}`);
   async function* all(): AsyncGenerator<Buffer> {
     try {
+      opts.onRead?.(first.length);
       yield first;
       if (ended) return;
       for (;;) {
         const r = await it.next();
         if (r.done) return;
+        opts.onRead?.((r.value as Buffer).length);
         yield r.value as Buffer;
       }
     } finally {
