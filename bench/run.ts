@@ -119,8 +119,9 @@ function median(xs: number[]): number {
 }
 
 function toolArgv(tool: Tool, src: string, dst: string, store: string, flags: string[]): string[] {
-  if (tool === 'ocikit') return [process.execPath, cli, '--store', store, 'copy', '-q', ...flags, src, dst];
-  // --insecure-policy: the bench measures copying, not signature policy evaluation.
+  // --insecure-policy (both tools): these cases measure copying, not trust policy evaluation
+  // (bench/signature.ts measures that).
+  if (tool === 'ocikit') return [process.execPath, cli, '--insecure-policy', '--store', store, 'copy', '-q', ...flags, src, dst];
   return ['skopeo', '--insecure-policy', 'copy', '-q', ...flags, src, dst];
 }
 
@@ -182,8 +183,8 @@ function transportWorks(transport: 'oci-archive' | 'docker-archive'): boolean {
   mkdirSync(dir, { recursive: true });
   const hello = `oci:${join(root, 'fixtures', 'hello-oci')}:latest`;
   const ref = transport === 'oci-archive' ? `oci-archive:${join(dir, 'a.tar')}:latest` : `docker-archive:${join(dir, 'a.tar')}:bench/hello:latest`;
-  const w = spawnSync(process.execPath, [cli, '--store', join(dir, 'store'), 'copy', '-q', hello, ref], { encoding: 'utf8' });
-  const r = w.status === 0 ? spawnSync(process.execPath, [cli, '--store', join(dir, 'store2'), 'copy', '-q', ref, `oci:${join(dir, 'back')}:latest`], { encoding: 'utf8' }) : w;
+  const w = spawnSync(process.execPath, [cli, '--insecure-policy', '--store', join(dir, 'store'), 'copy', '-q', hello, ref], { encoding: 'utf8' });
+  const r = w.status === 0 ? spawnSync(process.execPath, [cli, '--insecure-policy', '--store', join(dir, 'store2'), 'copy', '-q', ref, `oci:${join(dir, 'back')}:latest`], { encoding: 'utf8' }) : w;
   rmSync(dir, { recursive: true, force: true });
   return r.status === 0;
 }

@@ -82,7 +82,31 @@ export interface CopyOptions {
    */
   pool?: WorkerPool;
   onProgress?: (ev: ProgressEvent) => void;
+  /**
+   * === SIGNATURE HOOKS (lib/signature; see CopyPolicy and ManifestSigner). The trust policy that
+   * must accept the source before any blob moves, and the signer of the manifest written at the top.
+   */
+  policy?: CopyPolicy;
+  sign?: ManifestSigner;
 }
+
+/**
+ * The trust-policy hook (lib/signature's PolicyContext implements it). copyImage calls check() once,
+ * after stage 1 read the top manifest and BEFORE any blob or manifest reaches the destination, with
+ * every single image the copy will take: the top manifest itself, or each chosen instance of an index
+ * (the index itself when none is: --multi-arch index-only). check() reads signatures through
+ * source.getSignatures(instance) and throws (E_POLICY) to refuse.
+ */
+export interface CopyPolicy {
+  check(source: ImageSource, images: Array<{ digest: Digest; instance?: Digest }>): Promise<void>;
+}
+
+/**
+ * The signing hook (--sign-by, --sign-by-sigstore-private-key): given the bytes of the top-level
+ * manifest exactly as written (an index, or the single image), returns new signature blobs. They are
+ * written with the carried ones through dest.putSignatures(all, undefined) BEFORE putManifest/commit.
+ */
+export type ManifestSigner = (manifest: Buffer) => Promise<Buffer[]>;
 
 export interface CopyResult {
   /** Digest of the manifest written at the destination (the index, for a multi-image copy). */
@@ -136,6 +160,21 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
     const parsed = parseManifest(top.bytes, top.mediaType || undefined);
     await store.put(top.bytes, { what: `manifest of ${srcRef}` });
 
+    // === 1b. SIGNATURE HOOK: trust policy, before any blob moves (lib/signature)
+    if (opts.sign && !dest.putSignatures) {
+      throw new OcikitError('E_UNSUPPORTED', `${destRef} cannot store signatures, so the copy cannot be signed`, { hint: 'sign a copy to dir: or docker://' });
+    }
+    if (opts.policy) {
+      const topDigest = digestBytes(top.bytes);
+      let images: Array<{ digest: Digest; instance?: Digest }> = [{ digest: topDigest }];
+      if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
+        const sel = c.selectInstances(parsed);
+        const ds = sel.system ? [sel.system] : sel.chosen;
+        if (ds.length > 0) images = ds.map((d) => ({ digest: d.digest as Digest, instance: d.digest as Digest }));
+      }
+      await opts.policy.check(source, images);
+    }
+
     let written: { digest: Digest; mediaType: string; bytes: Buffer };
     if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
       written = await c.copyIndex(parsed);
@@ -178,31 +217,39 @@ class Copier {
     return this.source.reference.toString();
   }
 
-  /** Copy an index: all instances, a --platform subset, index-only, or the one for this system. */
-  async copyIndex(parsed: ParsedIndex): Promise<{ digest: Digest; mediaType: string; bytes: Buffer }> {
+  /** Which instances of an index this copy takes: the one for this system, or a list (maybe empty). */
+  selectInstances(parsed: ParsedIndex): { system?: Descriptor; chosen: Descriptor[] } {
     const o = this.opts;
     const entries = parsed.value.manifests as Descriptor[];
-    let chosen: Descriptor[];
     if (o.platforms && o.platforms.length > 0) {
-      chosen = entries.filter((d) => d.platform && o.platforms!.some((p) => platformMatches(p, d.platform!)));
       for (const p of o.platforms) {
         if (!entries.some((d) => d.platform && platformMatches(p, d.platform))) {
           throw new OcikitError('E_NOT_FOUND', `no image in the index of ${this.label()} matches --platform ${platformString(p)}; it has: ${entries.map((d) => (d.platform ? platformString(d.platform) : '?')).join(', ')}`);
         }
       }
-    } else if ((o.multiArch ?? 'system') === 'system') {
+      return { chosen: entries.filter((d) => d.platform && o.platforms!.some((p) => platformMatches(p, d.platform!))) };
+    }
+    if ((o.multiArch ?? 'system') === 'system') {
       const want = hostPlatform({ overrideOS: o.sourceCtx?.overrideOS, overrideArch: o.sourceCtx?.overrideArch, overrideVariant: o.sourceCtx?.overrideVariant });
-      const d = chooseInstance(parsed, want);
+      return { system: chooseInstance(parsed, want), chosen: [] };
+    }
+    return { chosen: o.multiArch === 'index-only' ? [] : entries };
+  }
+
+  /** Copy an index: all instances, a --platform subset, index-only, or the one for this system. */
+  async copyIndex(parsed: ParsedIndex): Promise<{ digest: Digest; mediaType: string; bytes: Buffer }> {
+    const o = this.opts;
+    const sel = this.selectInstances(parsed);
+    if (sel.system) {
+      const d = sel.system;
       const inst = await this.getInstance(d);
       if (inst.kind !== 'oci-manifest' && inst.kind !== 'docker-v2s2') {
         throw new OcikitError('E_UNSUPPORTED', `${this.label()}: nested index ${shortDigest(d.digest)} is not supported`);
       }
-      return this.copySingle(inst, undefined, true);
-    } else if (o.multiArch === 'index-only') {
-      chosen = [];
-    } else {
-      chosen = entries;
+      // The chosen instance becomes the top-level image: its own signatures (not the index's) go with it.
+      return this.copySingle(inst, undefined, true, d.digest as Digest);
     }
+    const chosen = sel.chosen;
 
     // === 2. choose the target index type
     const targetIndexType = this.chooseIndexType(parsed.mediaType);
@@ -235,6 +282,7 @@ class Copier {
     if (o.preserveDigests && digest !== digestBytes(parsed.bytes)) {
       throw new OcikitError('E_CONFLICT', `--preserve-digests: copying ${this.label()} would change its index digest (${shortDigest(digestBytes(parsed.bytes))} -> ${shortDigest(digest)})`);
     }
+    await this.copySignatures(digest !== digestBytes(parsed.bytes), undefined, undefined, out.bytes);
     await this.dest.putManifest({ bytes: out.bytes, mediaType: out.mediaType });
     this.opts.onProgress?.({ type: 'manifest', digest, mediaType: out.mediaType });
     return { digest, mediaType: out.mediaType, bytes: out.bytes };
@@ -270,7 +318,7 @@ class Copier {
   }
 
   /** Copy one image: its config and layers, then its manifest (top-level or an index instance). */
-  async copySingle(parsed: ParsedImageManifest, forced: ManifestFormat | undefined, topLevel: boolean): Promise<{ digest: Digest; mediaType: string; bytes: Buffer }> {
+  async copySingle(parsed: ParsedImageManifest, forced: ManifestFormat | undefined, topLevel: boolean, srcInstance?: Digest): Promise<{ digest: Digest; mediaType: string; bytes: Buffer }> {
     // === 2. choose the target manifest type
     const targetType = this.chooseManifestType(parsed.mediaType, forced);
     const targetFamily = targetType === OCI_MANIFEST ? 'oci' : 'docker';
@@ -314,20 +362,27 @@ class Copier {
     if (this.opts.preserveDigests && digest !== srcDigest) {
       throw new OcikitError('E_CONFLICT', `--preserve-digests: copying ${this.label()} would change its manifest digest (${shortDigest(srcDigest)} -> ${shortDigest(digest)}); drop --format or compression options`);
     }
-    await this.copySignatures(digest !== srcDigest, topLevel ? undefined : srcDigest, topLevel ? undefined : digest);
+    await this.copySignatures(digest !== srcDigest, topLevel ? srcInstance : srcDigest, topLevel ? undefined : digest, bytes);
     await this.dest.putManifest({ bytes, mediaType: targetType }, topLevel ? undefined : digest);
     this.opts.onProgress?.({ type: 'manifest', digest, mediaType: targetType, ...(topLevel ? {} : { instance: digest }) });
     await this.store.put(bytes, { what: 'converted manifest' });
     return { digest, mediaType: targetType, bytes };
   }
 
-  private async copySignatures(changed: boolean, srcInstance: Digest | undefined, destInstance: Digest | undefined): Promise<void> {
-    if (this.opts.removeSignatures || !this.source.getSignatures) return;
-    const sigs = await this.source.getSignatures(srcInstance);
-    if (sigs.length === 0) return;
-    if (changed) {
-      throw new OcikitError('E_CONFLICT', `${this.label()} is signed and copying it changes its manifest, which would invalidate the signatures`, { hint: 'use --remove-signatures to copy without them' });
+  /**
+   * Carry the source's signatures of one manifest to the destination and, for the top-level manifest
+   * (destInstance undefined), add new ones from the SIGNATURE HOOK `opts.sign` over `bytes`.
+   */
+  private async copySignatures(changed: boolean, srcInstance: Digest | undefined, destInstance: Digest | undefined, bytes: Buffer): Promise<void> {
+    let sigs: Buffer[] = [];
+    if (!this.opts.removeSignatures && this.source.getSignatures) {
+      sigs = await this.source.getSignatures(srcInstance);
+      if (sigs.length > 0 && changed) {
+        throw new OcikitError('E_CONFLICT', `${this.label()} is signed and copying it changes its manifest, which would invalidate the signatures`, { hint: 'use --remove-signatures to copy without them' });
+      }
     }
+    if (destInstance === undefined && this.opts.sign) sigs = [...sigs, ...(await this.opts.sign(bytes))];
+    if (sigs.length === 0) return;
     if (!this.dest.putSignatures) {
       throw new OcikitError('E_UNSUPPORTED', `${this.dest.reference} cannot store signatures`, { hint: 'use --remove-signatures to copy without them' });
     }

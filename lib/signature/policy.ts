@@ -233,10 +233,9 @@ export function parsePolicy(bytes: Buffer | string, source = 'policy'): Policy {
  * Read the policy: `path` when given (--policy), else the first default file that exists. Without
  * any, E_POLICY with skopeo's advice: a policy file, or --insecure-policy.
  */
-export async function loadPolicy(path?: string, env: NodeJS.ProcessEnv = process.env): Promise<{ policy: Policy; path: string }> {
+export async function loadPolicy(path?: string, candidates: string[] = defaultPolicyPaths()): Promise<{ policy: Policy; path: string }> {
   let p = path;
   if (p === undefined) {
-    const candidates = defaultPolicyPaths(env);
     p = candidates.find((c) => existsSync(c));
     if (p === undefined) {
       throw new OcikitError('E_POLICY', `no trust policy: none of ${candidates.join(', ')} exists`, {

@@ -44,6 +44,8 @@ export interface SystemContext {
   /** docker://: how long a registry may take to start an answer, or let a body stall, before the request fails (ms). */
   registryTimeoutMs?: number;
   signal?: AbortSignal;
+  /** docker://: the registries.d directory that says where signatures live (--registries.d); default as containers-registries.d(5). */
+  registriesDir?: string;
 }
 
 /** A transport: a name and a parser of its reference syntax. Registered once in lib/transports. */
