@@ -18,6 +18,8 @@ export const PEERS: Record<string, string> = {
   openssl: 'openssl',
   htpasswd: 'apache2-utils',
   pigz: 'pigz',
+  gpg: 'gnupg',
+  gpgconf: 'gnupg',
 };
 
 /** Absolute path of a program on PATH (also /usr/sbin, /sbin), or undefined. */
