@@ -20,6 +20,7 @@ export const PEERS: Record<string, string> = {
   pigz: 'pigz',
   gpg: 'gnupg',
   gpgconf: 'gnupg',
+  python3: 'python3',
 };
 
 /** Absolute path of a program on PATH (also /usr/sbin, /sbin), or undefined. */
