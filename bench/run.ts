@@ -26,6 +26,7 @@ import { pipeline } from 'node:stream/promises';
 import { WorkerPool } from '../lib/pool/index.js';
 import { ensurePeers, which } from '../test/helpers/peers.js';
 import { registryCases } from './registry.js';
+import { signatureCases, type PolicyCheckTiming } from './signature.js';
 import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
 
@@ -90,6 +91,8 @@ interface Case {
   /** extra flags for each tool's copy */
   ocikitFlags?: string[];
   skopeoFlags?: string[];
+  /** --policy FILE for both tools instead of --insecure-policy (bench/signature.ts). */
+  policy?: string;
   note?: string;
 }
 
@@ -118,11 +121,12 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function toolArgv(tool: Tool, src: string, dst: string, store: string, flags: string[]): string[] {
-  // --insecure-policy (both tools): these cases measure copying, not trust policy evaluation
-  // (bench/signature.ts measures that).
-  if (tool === 'ocikit') return [process.execPath, cli, '--insecure-policy', '--store', store, 'copy', '-q', ...flags, src, dst];
-  return ['skopeo', '--insecure-policy', 'copy', '-q', ...flags, src, dst];
+function toolArgv(tool: Tool, src: string, dst: string, store: string, flags: string[], policyFile?: string): string[] {
+  // --insecure-policy (both tools) unless the case names a policy: the cases measure copying, and
+  // bench/signature.ts measures what a policy check adds.
+  const policy = policyFile ? ['--policy', policyFile] : ['--insecure-policy'];
+  if (tool === 'ocikit') return [process.execPath, cli, ...policy, '--store', store, 'copy', '-q', ...flags, src, dst];
+  return ['skopeo', ...policy, 'copy', '-q', ...flags, src, dst];
 }
 
 /** Where a destination reference writes (for sizes and cleanup). */
@@ -144,7 +148,7 @@ function runCase(c: Case): CaseResult {
         rmSync(base, { recursive: true, force: true });
         mkdirSync(base, { recursive: true });
         const dst = c.dst(base);
-        const st = timed(toolArgv(tool, c.src, dst, join(base, 'store'), (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? []), `${tool} ${c.name}`);
+        const st = timed(toolArgv(tool, c.src, dst, join(base, 'store'), (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? [], c.policy), `${tool} ${c.name}`);
         if (i > 0) stats.push(st); // run 0 is the warm-up
         outBytes = duBytes(destPath(dst));
       }
@@ -290,6 +294,15 @@ async function main(): Promise<void> {
     registry = r.registry;
     cases.push(...r.cases);
   }
+  // === signature cases: the cost of verifying a signed image on copy
+  let policyCheck: PolicyCheckTiming | undefined;
+  let signatureCleanup: (() => void) | undefined;
+  if (!process.env.OCIKIT_BENCH_NO_SIGNATURE && (only.length === 0 || only.some((o) => 'signed'.includes(o) || o.includes('signed')))) {
+    const sc = await signatureCases(big, workDir, log);
+    cases.push(...sc.cases);
+    policyCheck = sc.check;
+    signatureCleanup = sc.cleanup;
+  }
   const selected = cases.filter((c) => only.length === 0 || only.some((o) => c.name.includes(o)));
 
   const results: CaseResult[] = [];
@@ -299,6 +312,7 @@ async function main(): Promise<void> {
   }
 
   await registry?.stop();
+  signatureCleanup?.();
 
   // === per-blob cost: the many-layer image against the big image's throughput
   const manyCase = results.find((r) => r.name === 'many-layer oci->oci');
@@ -356,6 +370,7 @@ async function main(): Promise<void> {
     micro,
     cases: results,
     perBlobMs,
+    policyCheck,
     repack,
     skipped,
     totalSeconds,
@@ -367,6 +382,7 @@ async function main(): Promise<void> {
     '',
     table(results),
     '',
+    policyCheck ? `Trust policy check alone (signedBy, one GPG signature, in process): first ${fmt(policyCheck.firstMs, 1)} ms (imports the key into a throwaway keyring), then median ${fmt(policyCheck.warmMedianMs, 1)} ms.` : '',
     perBlobMs ? `Per-blob cost beyond bytes (many-layer image, ${many.layers} layers): ocikit ${fmt(perBlobMs.ocikit, 2)} ms, skopeo ${fmt(perBlobMs.skopeo, 2)} ms.` : '',
     repack
       ? `Repack (10 docker-archives sharing a base -> oci:), seconds each: ocikit ${repack.ocikit.map((s) => s.toFixed(2)).join(' ')}; skopeo ${repack.skopeo.map((s) => s.toFixed(2)).join(' ')}; archives 2-10: median speed-up ${fmt(median(repack.skopeo.slice(1)) / median(repack.ocikit.slice(1)), 1)}×.`
