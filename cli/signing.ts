@@ -27,11 +27,20 @@ export function signatureGlobals(args: minimist.ParsedArgs): Pick<GlobalOptions,
   return out;
 }
 
+/**
+ * Read a file named on the command line (key, passphrase, manifest, signature). A missing file is
+ * exit 1 (E_IO), not 2: exit code 2 means "image not found", as with skopeo.
+ */
+export async function readLocalFile(path: string, what: string): Promise<Buffer> {
+  return fsp.readFile(path).catch((err) => {
+    const e = wrapError(err, `reading ${what} ${path}`);
+    throw e.code === 'E_NOT_FOUND' ? new OcikitError('E_IO', e.message, { cause: err }) : e;
+  });
+}
+
 /** The first line of a passphrase file, without its newline (as skopeo reads --passphrase-file). */
 export async function readPassphraseFile(path: string, flag: string): Promise<string> {
-  const data = await fsp.readFile(path, 'utf8').catch((err) => {
-    throw wrapError(err, `reading ${flag} ${path}`);
-  });
+  const data = (await readLocalFile(path, flag)).toString('utf8');
   const nl = data.indexOf('\n');
   return nl < 0 ? data : data.slice(0, nl);
 }
@@ -102,14 +111,13 @@ export async function copySigner(args: minimist.ParsedArgs, dest: ImageReference
   if (identityFlag) identity = parseSignIdentity(identityFlag);
   else if (dest.dockerReference && !isNameOnly(parseDockerReference(dest.dockerReference))) identity = dest.dockerReference;
   else throw new OcikitError('E_USAGE', `cannot tell which identity to sign: ${dest} has no docker reference`, { hint: 'give --sign-identity HOST/REPO:TAG' });
-  const sig = await import('../lib/signature/index.js');
   if (gpgKey) {
+    const { signManifestGpg } = await import('../lib/signature/simple-signing.js');
     const passphrase = passFile ? await readPassphraseFile(passFile, '--sign-passphrase-file') : undefined;
-    return async (manifest) => [await sig.signManifestGpg(manifest, identity, gpgKey, passphrase === undefined ? {} : { passphrase })];
+    return async (manifest) => [await signManifestGpg(manifest, identity, gpgKey, passphrase === undefined ? {} : { passphrase })];
   }
-  const pem = await fsp.readFile(sigstoreKey!, 'utf8').catch((err) => {
-    throw wrapError(err, `reading sigstore private key ${sigstoreKey}`);
-  });
+  const sig = { ...(await import('../lib/signature/sigstore.js')), ...(await import('../lib/signature/blob.js')) };
+  const pem = (await readLocalFile(sigstoreKey!, 'sigstore private key')).toString('utf8');
   const passphrase = passFile
     ? await readPassphraseFile(passFile, '--sign-passphrase-file')
     : await promptPassphrase(`Passphrase for key ${sigstoreKey}: `, io, 'give it with --sign-passphrase-file');
@@ -121,9 +129,10 @@ export async function copySigner(args: minimist.ParsedArgs, dest: ImageReference
  * The trust policy of a copy: undefined with --insecure-policy, else the policy from --policy or the
  * default files (E_POLICY, with a hint, when there is none, as skopeo refuses to copy then).
  */
-export async function copyPolicy(g: GlobalOptions): Promise<import('../lib/signature/index.js').PolicyContext | undefined> {
+export async function copyPolicy(g: GlobalOptions): Promise<import('../lib/signature/policy.js').PolicyContext | undefined> {
   if (g.insecurePolicy) return undefined;
-  const { loadPolicy, PolicyContext } = await import('../lib/signature/index.js');
+  // policy.js itself, not lib/signature's index: a copy needs neither YAML nor registries.d here.
+  const { loadPolicy, PolicyContext } = await import('../lib/signature/policy.js');
   const { policy, path } = await loadPolicy(g.policy);
   return new PolicyContext(policy, path);
 }

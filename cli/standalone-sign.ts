@@ -4,18 +4,19 @@ import { OcikitError, wrapError } from '../lib/errors.js';
 import { MAX_MANIFEST_SIZE } from '../lib/manifest/index.js';
 import { atomicWriteFile } from '../lib/transports/fs-util.js';
 import { positionals, type Command } from './command.js';
-import { parseSignIdentity, readPassphraseFile } from './signing.js';
+import { parseSignIdentity, readLocalFile, readPassphraseFile } from './signing.js';
 
 const USAGE = 'ocikit standalone-sign [options] MANIFEST DOCKER-REFERENCE KEY-FINGERPRINT --output|-o SIGNATURE';
 
 /** Read a manifest file for signing or verifying, refusing absurd sizes. */
 export async function readManifestFile(path: string): Promise<Buffer> {
-  const st = await fsp.stat(path).catch((err) => {
-    throw wrapError(err, `reading manifest ${path}`);
+  const st = await fsp.stat(path).catch(async () => {
+    await readLocalFile(path, 'manifest');
+    throw new OcikitError('E_IO', `reading manifest ${path}: cannot stat it`);
   });
   if (!st.isFile()) throw new OcikitError('E_BAD_INPUT', `reading manifest ${path}: not a regular file`);
   if (st.size > MAX_MANIFEST_SIZE) throw new OcikitError('E_MANIFEST_TOO_BIG', `reading manifest ${path}: ${st.size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`);
-  return fsp.readFile(path);
+  return readLocalFile(path, 'manifest');
 }
 
 export const standaloneSignCommand: Command = {

@@ -1,10 +1,10 @@
 /** ocikit standalone-verify MANIFEST DOCKER-REFERENCE FINGERPRINT[,...]|any SIGNATURE [--public-key-file FILE] (as skopeo's). */
-import { promises as fsp } from 'node:fs';
-import { OcikitError, wrapError } from '../lib/errors.js';
+import { OcikitError } from '../lib/errors.js';
 import { digestBytes } from '../lib/digest/index.js';
 import { parseDockerReference } from '../lib/reference/index.js';
 import { positionals, type Command } from './command.js';
 import { readManifestFile } from './standalone-sign.js';
+import { readLocalFile } from './signing.js';
 
 const USAGE = 'ocikit standalone-verify [options] MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE';
 
@@ -33,16 +33,12 @@ Options:
       throw new OcikitError('E_USAGE', `standalone-verify: DOCKER-REFERENCE: ${(err as Error).message}`, { cause: err });
     }
     const manifest = await readManifestFile(manifestPath!);
-    const sigBytes = await fsp.readFile(sigPath!).catch((err) => {
-      throw wrapError(err, `reading signature ${sigPath}`);
-    });
+    const sigBytes = await readLocalFile(sigPath!, 'signature');
     const sig = await import('../lib/signature/index.js');
     const verifier = keyFile
       ? await sig.GpgVerifier.withKeys([
           {
-            data: await fsp.readFile(keyFile).catch((err) => {
-              throw wrapError(err, `reading public keys ${keyFile}`);
-            }),
+            data: await readLocalFile(keyFile, 'public keys'),
             source: keyFile,
           },
         ])
