@@ -1,25 +1,34 @@
 /** Running the compiled CLI and peer programs from tests. */
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, tempDir } from './paths.js';
 
 /**
- * The suite's own trust policy: accept anything. `ocikit copy` refuses to run without a policy (as
- * skopeo does), and a test must not depend on the machine's /etc/containers/policy.json, so every
- * copy run through these helpers gets `--policy SUITE_POLICY` unless it names a policy itself
- * (--policy, --insecure-policy) or asks for none (`policy: false`). Tests that spawn the CLI
- * directly add `...POLICY_ARGS`.
+ * The suite's own trust policy and signature storage. `ocikit copy` refuses to run without a policy
+ * (as skopeo does), and a test must not depend on the machine's /etc/containers/policy.json nor
+ * read or write the machine's lookaside storage (/var/lib/containers/sigstore), so every copy run
+ * through these helpers gets `--policy SUITE_POLICY` (accept anything) and `--registries.d` with a
+ * default-docker lookaside in a temp dir, unless it names its own (--policy, --insecure-policy,
+ * --registries.d) or asks for neither (`policy: false`). Tests that spawn the CLI directly add
+ * `...POLICY_ARGS`.
  */
-export const SUITE_POLICY = join(tempDir('ocikit-policy-'), 'policy.json');
+const suiteDir = tempDir('ocikit-policy-');
+export const SUITE_POLICY = join(suiteDir, 'policy.json');
 writeFileSync(SUITE_POLICY, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-/** The global flags that give a directly spawned `ocikit copy` the suite's policy. */
-export const POLICY_ARGS: readonly string[] = ['--policy', SUITE_POLICY];
+const SUITE_REGISTRIES_D = join(suiteDir, 'registries.d');
+mkdirSync(SUITE_REGISTRIES_D);
+writeFileSync(join(SUITE_REGISTRIES_D, 'suite.yaml'), `default-docker:\n  lookaside: file://${join(suiteDir, 'lookaside')}\n`);
+/** The global flags that give a directly spawned `ocikit copy` the suite's policy and signature storage. */
+export const POLICY_ARGS: readonly string[] = ['--policy', SUITE_POLICY, '--registries.d', SUITE_REGISTRIES_D];
 
 function withPolicy(args: string[], policy: boolean | undefined): string[] {
   if (policy === false || !args.includes('copy')) return args;
-  if (args.some((a) => a === '--policy' || a.startsWith('--policy=') || a === '--insecure-policy')) return args;
-  return [...POLICY_ARGS, ...args];
+  const has = (flag: string): boolean => args.some((a) => a === flag || a.startsWith(`${flag}=`));
+  const extra: string[] = [];
+  if (!has('--policy') && !has('--insecure-policy')) extra.push('--policy', SUITE_POLICY);
+  if (!has('--registries.d')) extra.push('--registries.d', SUITE_REGISTRIES_D);
+  return [...extra, ...args];
 }
 
 export interface RunResult {
