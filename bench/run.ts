@@ -32,6 +32,7 @@ import { pipeline } from 'node:stream/promises';
 import { WorkerPool } from '../lib/pool/index.js';
 import { ensurePeers } from '../test/helpers/peers.js';
 import { registryCases } from './registry.js';
+import { signatureCases, type PolicyCheckTiming } from './signature.js';
 import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
 import { chartSvg, reportHtml, type ChartRow } from './chart.js';
@@ -84,6 +85,7 @@ const GROUPS = {
   registry: 1.5,
   'registry again': 1,
   'many layers': 1.5,
+  signature: 1,
 } as const;
 type Group = keyof typeof GROUPS;
 
@@ -112,6 +114,8 @@ interface Case {
   ocikitFlags?: string[];
   skopeoFlags?: string[];
   note?: string;
+  /** --policy FILE for both tools instead of --insecure-policy (bench/signature.ts). */
+  policy?: string;
   /** ocikit keeps one store across its runs (the warm-up run fills it); skopeo is not run again but reuses `skopeoFrom`. */
   warm?: { skopeoFrom: string };
 }
@@ -141,10 +145,12 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function toolArgv(tool: Tool, src: string, dst: string, store: string, flags: string[]): string[] {
-  if (tool === 'ocikit') return [process.execPath, cli, '--store', store, 'copy', '-q', ...flags, src, dst];
-  // --insecure-policy: the bench measures copying, not signature policy evaluation.
-  return ['skopeo', '--insecure-policy', 'copy', '-q', ...flags, src, dst];
+function toolArgv(tool: Tool, src: string, dst: string, store: string, flags: string[], policyFile?: string): string[] {
+  // --insecure-policy (both tools) unless the case names a policy: the cases measure copying, and
+  // bench/signature.ts measures what a policy check adds.
+  const policy = policyFile ? ['--policy', policyFile] : ['--insecure-policy'];
+  if (tool === 'ocikit') return [process.execPath, cli, ...policy, '--store', store, 'copy', '-q', ...flags, src, dst];
+  return ['skopeo', ...policy, 'copy', '-q', ...flags, src, dst];
 }
 
 /** Where a destination reference writes (for sizes and cleanup). */
@@ -170,7 +176,7 @@ function runCase(c: Case, earlier: CaseResult[]): CaseResult {
     rmSync(d, { recursive: true, force: true });
     mkdirSync(d, { recursive: true });
     const dst = c.dst(d);
-    const st = timed(toolArgv(tool, c.src, dst, store, (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? []), `${tool} ${c.name}`);
+    const st = timed(toolArgv(tool, c.src, dst, store, (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? [], c.policy), `${tool} ${c.name}`);
     const p = destPath(dst);
     if (p) outBytes[tool] = duBytes(p);
     return st;
@@ -337,6 +343,15 @@ async function main(): Promise<void> {
     registry = r.registry;
     cases.push(...r.cases.map((c) => ({ ...c, group: (c.name.startsWith('push again') ? 'registry again' : 'registry') as Group })));
   }
+  // === signature cases: the cost of verifying a signed image on copy
+  let policyCheck: PolicyCheckTiming | undefined;
+  let signatureCleanup: (() => void) | undefined;
+  if (!process.env.OCIKIT_BENCH_NO_SIGNATURE && (only.length === 0 || only.some((o) => 'signed'.includes(o) || o.includes('signed')))) {
+    const sc = await signatureCases(big, workDir, log);
+    cases.push(...sc.cases.map((c) => ({ ...c, group: 'signature' as Group })));
+    policyCheck = sc.check;
+    signatureCleanup = sc.cleanup;
+  }
   const selected = cases.filter((c) => only.length === 0 || only.some((o) => c.name.includes(o)));
 
   const results: CaseResult[] = [];
@@ -347,6 +362,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await registry?.stop();
+    signatureCleanup?.();
   }
 
   // === per-blob cost: the many-layer image against the big image's throughput
@@ -372,6 +388,7 @@ async function main(): Promise<void> {
     micro,
     cases: results,
     perBlobMs,
+    policyCheck,
     repack,
     totalSeconds,
   };
@@ -381,6 +398,7 @@ async function main(): Promise<void> {
   const intro = `${cores} cores (${cpu}${shaNi ? ', SHA-NI' : ', no SHA-NI'}), node ${process.version}, ${skopeoVersion}; median of 2-3 runs after a warm-up, alternating the tools, cold ocikit store each run unless "warm store"; load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end; ${fmt(totalSeconds / 60, 1)} min in all.`;
   const tableMd = table(results);
   const notes = [
+    policyCheck ? `Trust policy check alone (signedBy, one GPG signature, in process): first ${fmt(policyCheck.firstMs, 1)} ms (imports the key into a throwaway keyring), then median ${fmt(policyCheck.warmMedianMs, 1)} ms.` : '',
     perBlobMs ? `Per-blob cost beyond bytes (many-layer image, ${many.layers} layers): ocikit ${fmt(perBlobMs.ocikit, 2)} ms, skopeo ${fmt(perBlobMs.skopeo, 2)} ms.` : '',
     repack ? `Repack (10 docker-archives sharing a base -> oci:), seconds each: ocikit ${repack.ocikit.map((s) => s.toFixed(2)).join(' ')}; skopeo ${repack.skopeo.map((s) => s.toFixed(2)).join(' ')}.` : '',
     micro.length ? `Limits measured here: ${micro.map((m) => `${m.name} ${fmt(m.mbps, 0)}${m.key.startsWith('startup') ? ' ms' : ' MB/s'}${m.ratio !== undefined ? ` (ratio ${m.ratio.toFixed(3)})` : ''}`).join('; ')}.` : '',

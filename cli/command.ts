@@ -24,6 +24,12 @@ export interface GlobalOptions {
   overrideOS?: string;
   overrideArch?: string;
   overrideVariant?: string;
+  /** --policy FILE: the trust policy to use instead of the default files. */
+  policy?: string;
+  /** --insecure-policy: copy without evaluating any trust policy. */
+  insecurePolicy?: boolean;
+  /** --registries.d DIR: where to read signature storage configuration. */
+  registriesDir?: string;
 }
 
 export interface Io {
@@ -44,8 +50,8 @@ export interface Command {
 
 /** Global flags, accepted before or after the subcommand (as skopeo's --override-* are global). */
 export const GLOBAL_FLAGS: Required<Pick<FlagSpec, 'string' | 'boolean' | 'alias'>> = {
-  string: ['store', 'jobs', 'override-os', 'override-arch', 'override-variant'],
-  boolean: ['debug', 'help', 'quiet', 'json'],
+  string: ['store', 'jobs', 'override-os', 'override-arch', 'override-variant', 'policy', 'registries.d'],
+  boolean: ['debug', 'help', 'quiet', 'json', 'insecure-policy'],
   alias: { h: 'help', q: 'quiet' },
 };
 
@@ -55,6 +61,9 @@ export const GLOBAL_HELP = `Global options:
   --override-os OS         use OS instead of the running OS to choose images
   --override-arch ARCH     use ARCH instead of the machine's architecture
   --override-variant V     use V instead of the running architecture variant
+  --policy FILE            trust policy (default ~/.config/containers/policy.json, else /etc/containers/policy.json)
+  --insecure-policy        copy without any trust policy check
+  --registries.d DIR       signature storage configuration (containers-registries.d(5))
   -q, --quiet              no progress output
   --json                   print the result as JSON on stdout (where a command has one)
   --debug                  print stack traces with errors

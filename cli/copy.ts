@@ -7,6 +7,7 @@ import { boolFlag, intFlag, many, positionals, type Command } from './command.js
 import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
 import { ProgressPrinter } from './progress.js';
 import { WorkerPool } from '../lib/pool/index.js';
+import { copyPolicy, copySigner } from './signing.js';
 
 const USAGE = 'ocikit copy [options] SOURCE-IMAGE DESTINATION-IMAGE';
 
@@ -23,6 +24,12 @@ export const copyCommand: Command = {
       --preserve-digests         fail rather than change the manifest digest
       --digestfile PATH          write the digest of the copied manifest to PATH
       --remove-signatures        do not copy signatures
+      --sign-by FINGERPRINT      sign the copy with this GPG key (simple signing)
+      --sign-by-sigstore-private-key PATH
+                                 sign the copy with this sigstore private key
+      --sign-passphrase-file PATH
+                                 the passphrase of the signing key (first line of PATH)
+      --sign-identity REFERENCE  the identity to sign (default: the destination's docker reference)
       --dest-compress            compress layers at a dir:, oci: or oci-archive: destination
       --dest-decompress          decompress layers at a dir:, oci: or oci-archive: destination
       --dest-compress-format gzip|zstd
@@ -38,7 +45,7 @@ export const copyCommand: Command = {
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', ...COPY_REGISTRY_FLAGS.string],
+    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', 'sign-by', 'sign-by-sigstore-private-key', 'sign-passphrase-file', 'sign-identity', ...COPY_REGISTRY_FLAGS.string],
     boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', ...COPY_REGISTRY_FLAGS.boolean],
     negatable: ['sync'],
     alias: { f: 'format', a: 'all' },
@@ -76,6 +83,16 @@ ${COPY_REGISTRY_HELP}`,
     const additionalTags = many(args, 'additional-tag');
     if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
 
+    // Signing keys and the trust policy are read before anything else is opened: a missing policy,
+    // a bad policy file or a wrong passphrase fails the copy before any byte moves.
+    const sign = await copySigner(args, dest, io);
+    const policy = await copyPolicy(g);
+    const srcCtx = systemContext(args, g, 'src');
+    if (g.registriesDir) {
+      srcCtx.registriesDir = g.registriesDir;
+      destCtx.registriesDir = g.registriesDir;
+    }
+
     // minimist reads --no-sync as sync=false.
     const noSync = args.sync === false;
     if (noSync) destCtx.noSync = true;
@@ -87,7 +104,7 @@ ${COPY_REGISTRY_HELP}`,
     try {
       const opts: CopyOptions = {
         store,
-        sourceCtx: systemContext(args, g, 'src'),
+        sourceCtx: srcCtx,
         destCtx,
         multiArch,
         platforms: many(args, 'platform').map((p) => parsePlatform(p)),
@@ -100,12 +117,15 @@ ${COPY_REGISTRY_HELP}`,
       if (cf) opts.compressFormat = cf;
       if (level !== undefined) opts.compressLevel = level;
       if (g.jobs) opts.jobs = g.jobs;
+      if (policy) opts.policy = policy;
+      if (sign) opts.sign = sign;
       const res = await copyImage(src, dest, opts);
       progress.done(res);
       if (args.digestfile) await writeDigestFile(String(args.digestfile), res.manifestDigest);
       if (g.json) io.stdout.write(JSON.stringify(res) + '\n');
       return 0;
     } finally {
+      await policy?.close();
       progress.stop();
       await pool.close();
       store.close();

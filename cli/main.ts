@@ -13,8 +13,12 @@ import { listTagsCommand } from './list-tags.js';
 import { loginCommand } from './login.js';
 import { logoutCommand } from './logout.js';
 import { deleteCommand } from './delete.js';
+import { signatureGlobals } from './signing.js';
+import { standaloneSignCommand } from './standalone-sign.js';
+import { standaloneVerifyCommand } from './standalone-verify.js';
+import { generateSigstoreKeyCommand } from './generate-sigstore-key.js';
 
-const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand];
+const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand, standaloneSignCommand, standaloneVerifyCommand, generateSigstoreKeyCommand];
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -75,6 +79,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       overrideOS: args['override-os'] || undefined,
       overrideArch: args['override-arch'] || undefined,
       overrideVariant: args['override-variant'] || undefined,
+      ...signatureGlobals(args),
     };
     return await cmd.run(args, g, io);
   } catch (err) {
@@ -96,7 +101,7 @@ function commandHelp(c: Command): string {
   return `${c.summary}\n\nUsage: ${c.usage}\n\n${c.help}\n\n${GLOBAL_HELP}`;
 }
 
-const VALUE_GLOBALS = new Set(['--store', '--jobs', '--override-os', '--override-arch', '--override-variant']);
+const VALUE_GLOBALS = new Set(['--store', '--jobs', '--override-os', '--override-arch', '--override-variant', '--policy', '--registries.d']);
 function findCommandIndex(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;

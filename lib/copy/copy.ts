@@ -11,14 +11,14 @@
  * made visible (blob.ts: WHO VERIFIES).
  */
 import { promises as fsp } from 'node:fs';
-import { isOcikitError, wrapError } from '../errors.js';
+import { OcikitError, isOcikitError, wrapError } from '../errors.js';
 import { digestBytes, type Digest } from '../digest/index.js';
 import { parseManifest, type CompressionFormat, type ManifestFormat, type Platform } from '../manifest/index.js';
 import { WorkerPool } from '../pool/index.js';
 import type { BlobStore } from '../store/index.js';
 import type { ImageDestination, ImageReference, ImageSource, SystemContext } from '../transports/types.js';
 import { BlobCopier, type Counters } from './blob.js';
-import { copyIndex } from './multiple.js';
+import { copyIndex, selectInstances } from './multiple.js';
 import { ProgressTracker, type ProgressEvent } from './progress.js';
 import { copySingle, type ImageCopyContext } from './single.js';
 
@@ -51,7 +51,31 @@ export interface CopyOptions {
    */
   pool?: WorkerPool;
   onProgress?: (ev: ProgressEvent) => void;
+  /**
+   * === SIGNATURE HOOKS (lib/signature; see CopyPolicy and ManifestSigner). The trust policy that
+   * must accept the source before any blob moves, and the signer of the manifest written at the top.
+   */
+  policy?: CopyPolicy;
+  sign?: ManifestSigner;
 }
+
+/**
+ * The trust-policy hook (lib/signature's PolicyContext implements it). copyImage calls check() once,
+ * after stage 1 read the top manifest and BEFORE any blob or manifest reaches the destination, with
+ * every single image the copy will take: the top manifest itself, or each chosen instance of an index
+ * (the index itself when none is: --multi-arch index-only). check() reads signatures through
+ * source.getSignatures(instance) and throws (E_POLICY) to refuse.
+ */
+export interface CopyPolicy {
+  check(source: ImageSource, images: Array<{ digest: Digest; instance?: Digest }>): Promise<void>;
+}
+
+/**
+ * The signing hook (--sign-by, --sign-by-sigstore-private-key): given the bytes of the top-level
+ * manifest exactly as written (an index, or the single image), returns new signature blobs. They are
+ * written with the carried ones through dest.putSignatures(all, undefined) BEFORE putManifest/commit.
+ */
+export type ManifestSigner = (manifest: Buffer) => Promise<Buffer[]>;
 
 export interface CopyResult {
   /** Digest of the manifest written at the destination (the index, for a multi-image copy). */
@@ -95,6 +119,20 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
     const top = await source.getManifest();
     const parsed = parseManifest(top.bytes, top.mediaType || undefined);
     await store.put(top.bytes, { what: `manifest of ${srcRef}` });
+
+    // === 1b. SIGNATURE HOOK: trust policy, before any blob moves (lib/signature)
+    if (opts.sign && !dest.putSignatures) {
+      throw new OcikitError('E_UNSUPPORTED', `${destRef} cannot store signatures, so the copy cannot be signed`, { hint: 'sign a copy to dir: or docker://' });
+    }
+    if (opts.policy) {
+      let images: Array<{ digest: Digest; instance?: Digest }> = [{ digest: digestBytes(top.bytes) }];
+      if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
+        const sel = selectInstances(ctx, parsed);
+        const ds = sel.system ? [sel.system] : sel.chosen;
+        if (ds.length > 0) images = ds.map((d) => ({ digest: d.digest as Digest, instance: d.digest as Digest }));
+      }
+      await opts.policy.check(source, images);
+    }
 
     const written = parsed.kind === 'oci-index' || parsed.kind === 'docker-list' ? await copyIndex(ctx, parsed) : await copySingle(ctx, parsed, undefined, true);
 

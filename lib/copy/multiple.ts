@@ -21,28 +21,34 @@ import {
   type ParsedIndex,
 } from '../manifest/index.js';
 import { chooseIndexType } from './manifest-type.js';
-import { copySingle, type ImageCopyContext, type Written } from './single.js';
+import { copySignatures, copySingle, type ImageCopyContext, type Written } from './single.js';
 
-/** Copy an index: all instances, a --platform subset, index-only, or the one for this system. */
-export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promise<Written> {
+/** Which instances of an index this copy takes: the one for this system, or a list (maybe empty: index-only). */
+export function selectInstances(c: Pick<ImageCopyContext, 'opts' | 'label'>, parsed: ParsedIndex): { system?: Descriptor; chosen: Descriptor[] } {
   const o = c.opts;
   const entries = parsed.value.manifests as Descriptor[];
-  let chosen: Descriptor[];
   if (o.platforms && o.platforms.length > 0) {
-    chosen = entries.filter((d) => d.platform && o.platforms!.some((p) => platformMatches(p, d.platform!)));
     for (const p of o.platforms) {
       if (!entries.some((d) => d.platform && platformMatches(p, d.platform))) {
         throw new OcikitError('E_NOT_FOUND', `no image in the index of ${c.label} matches --platform ${formatPlatform(p)}; it has: ${entries.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ')}`);
       }
     }
-  } else if ((o.multiArch ?? 'system') === 'system') {
-    const want = hostPlatform({ overrideOS: o.sourceCtx?.overrideOS, overrideArch: o.sourceCtx?.overrideArch, overrideVariant: o.sourceCtx?.overrideVariant });
-    return copySingle(c, await getInstance(c, chooseInstance(parsed, want)), undefined, true);
-  } else if (o.multiArch === 'index-only') {
-    chosen = [];
-  } else {
-    chosen = entries;
+    return { chosen: entries.filter((d) => d.platform && o.platforms!.some((p) => platformMatches(p, d.platform!))) };
   }
+  if ((o.multiArch ?? 'system') === 'system') {
+    const want = hostPlatform({ overrideOS: o.sourceCtx?.overrideOS, overrideArch: o.sourceCtx?.overrideArch, overrideVariant: o.sourceCtx?.overrideVariant });
+    return { system: chooseInstance(parsed, want), chosen: [] };
+  }
+  return { chosen: o.multiArch === 'index-only' ? [] : entries };
+}
+
+/** Copy an index: all instances, a --platform subset, index-only, or the one for this system. */
+export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promise<Written> {
+  const o = c.opts;
+  const sel = selectInstances(c, parsed);
+  // The chosen instance becomes the top-level image: its own signatures (not the index's) go with it.
+  if (sel.system) return copySingle(c, await getInstance(c, sel.system), undefined, true, sel.system.digest as Digest);
+  const chosen = sel.chosen;
 
   // === 2. choose the target index type
   const dest = c.dest;
@@ -66,6 +72,7 @@ export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promi
   if (o.preserveDigests && digest !== digestBytes(parsed.bytes)) {
     throw new OcikitError('E_CONFLICT', `--preserve-digests: copying ${c.label} would change its index digest (${shortDigest(digestBytes(parsed.bytes))} -> ${shortDigest(digest)})`);
   }
+  await copySignatures(c, digest !== digestBytes(parsed.bytes), undefined, undefined, Buffer.from(out.bytes));
   await dest.putManifest({ bytes: Buffer.from(out.bytes), mediaType: out.mediaType });
   c.tracker.emit({ type: 'manifest', digest, mediaType: out.mediaType });
   return { digest, mediaType: out.mediaType, bytes: Buffer.from(out.bytes) };

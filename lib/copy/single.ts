@@ -51,7 +51,7 @@ export interface Written {
 }
 
 /** Copy one image: its config and layers, then its manifest (top-level or an index instance). */
-export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifest, forced: ManifestFormat | undefined, topLevel: boolean): Promise<Written> {
+export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifest, forced: ManifestFormat | undefined, topLevel: boolean, srcInstance?: Digest): Promise<Written> {
   const { dest, opts } = c;
   // === 2. choose the target manifest type
   const targetType = chooseManifestType(parsed.mediaType, dest.properties.supportedManifestTypes, forced ?? opts.format, String(dest.reference));
@@ -134,7 +134,7 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
       hint: 'drop --format and the compression options, or copy to a destination that takes this manifest type',
     });
   }
-  await copySignatures(c, digest !== srcDigest, topLevel ? undefined : srcDigest, topLevel ? undefined : digest);
+  await copySignatures(c, digest !== srcDigest, topLevel ? srcInstance : srcDigest, topLevel ? undefined : digest, bytes);
   await dest.putManifest({ bytes, mediaType: targetType }, topLevel ? undefined : digest);
   c.tracker.emit({ type: 'manifest', digest, mediaType: targetType, ...(topLevel ? {} : { instance: digest }) });
   await c.store.put(bytes, { what: 'converted manifest' });
@@ -161,13 +161,20 @@ async function checkForeignLayers(c: ImageCopyContext, tasks: BlobTask[]): Promi
   }
 }
 
-async function copySignatures(c: ImageCopyContext, changed: boolean, srcInstance: Digest | undefined, destInstance: Digest | undefined): Promise<void> {
-  if (c.opts.removeSignatures || !c.source.getSignatures) return;
-  const sigs = await c.source.getSignatures(srcInstance);
-  if (sigs.length === 0) return;
-  if (changed) {
-    throw new OcikitError('E_CONFLICT', `${c.label} is signed and copying it changes its manifest, which would invalidate the signatures`, { hint: 'use --remove-signatures to copy without them' });
+/**
+ * Carry the source's signatures of one manifest to the destination and, for the top-level manifest
+ * (destInstance undefined), add new ones from the SIGNATURE HOOK `opts.sign` over `bytes`.
+ */
+export async function copySignatures(c: ImageCopyContext, changed: boolean, srcInstance: Digest | undefined, destInstance: Digest | undefined, bytes: Buffer): Promise<void> {
+  let sigs: Buffer[] = [];
+  if (!c.opts.removeSignatures && c.source.getSignatures) {
+    sigs = await c.source.getSignatures(srcInstance);
+    if (sigs.length > 0 && changed) {
+      throw new OcikitError('E_CONFLICT', `${c.label} is signed and copying it changes its manifest, which would invalidate the signatures`, { hint: 'use --remove-signatures to copy without them' });
+    }
   }
+  if (destInstance === undefined && c.opts.sign) sigs = [...sigs, ...(await c.opts.sign(bytes))];
+  if (sigs.length === 0) return;
   if (!c.dest.putSignatures) {
     throw new OcikitError('E_UNSUPPORTED', `${c.dest.reference} cannot store signatures`, { hint: 'use --remove-signatures to copy without them' });
   }

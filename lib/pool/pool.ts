@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Transferable } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { ERROR_CODES, OcikitError, type ErrorCode } from '../errors.js';
+import { Semaphore } from '../semaphore.js';
 import type { Job, JobReply, ResultOf } from '../../workers/protocol.js';
 
 export interface PoolOptions {
@@ -67,6 +68,8 @@ export class WorkerPool {
   #piscina: Promise<Piscina> | undefined;
   #closed = false;
   #nativeInUse = 0;
+  /** Jobs that decompress or compress, at most one per thread: more would only share the cores and multiply their buffers. */
+  readonly #cpu: Semaphore;
 
   constructor(opts: PoolOptions = {}) {
     const threads = opts.threads ?? defaultThreads();
@@ -76,6 +79,7 @@ export class WorkerPool {
     const idle = opts.idleTimeoutMs ?? 10_000;
     if (!Number.isFinite(idle) || idle < 0) throw new OcikitError('E_USAGE', `WorkerPool: idleTimeoutMs must be a non-negative number, got ${String(idle)}`);
     this.threads = threads;
+    this.#cpu = new Semaphore(threads);
     this.#idleTimeoutMs = idle;
     this.#workerFile = opts.workerFile;
   }
@@ -109,6 +113,8 @@ export class WorkerPool {
    */
   async run<J extends Job>(job: J, what?: string, transfer?: Transferable[]): Promise<ResultOf[J['kind']]> {
     let reply: JobReply<ResultOf[J['kind']]>;
+    const heavy = job.kind === 'blob' && (job.decompress !== undefined || job.compress !== undefined);
+    const release = heavy ? await this.#cpu.acquire() : undefined;
     try {
       const p = await this.#pool();
       reply = (await p.run(job, transfer ? { transferList: transfer as never } : {})) as JobReply<ResultOf[J['kind']]>;
@@ -117,6 +123,8 @@ export class WorkerPool {
       // Only a crash (a worker killed, out of memory, a module that failed to load) gets here:
       // the worker module itself never throws.
       throw new OcikitError('E_WORKER', `${what ?? `${job.kind} job`}: the worker failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    } finally {
+      release?.();
     }
     if (reply.ok) return reply.value;
     throw rebuildError(reply, what);

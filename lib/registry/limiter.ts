@@ -4,37 +4,12 @@
  * registry never sees more than the bound from ocikit however the copy pipeline is configured.
  */
 
+import { Semaphore } from '../semaphore.js';
+
+export { Semaphore };
+
 /** Transfers per host at once when the caller does not say. */
 export const DEFAULT_PER_HOST = 6;
-
-/** A counting semaphore with FIFO waiters. */
-export class Semaphore {
-  #free: number;
-  readonly #waiters: Array<() => void> = [];
-
-  constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`Semaphore size must be a positive integer, got ${size}`);
-    this.#free = size;
-  }
-
-  /** Wait for a slot; the returned function gives it back (idempotent). */
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) {
-      this.#free--;
-    } else {
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.#waiters.shift();
-      // Hand the slot straight to the next waiter, so no newcomer can overtake it.
-      if (next) next();
-      else this.#free++;
-    };
-  }
-}
 
 const perHost = new Map<string, Semaphore>();
 

@@ -56,6 +56,8 @@ export interface SystemContext {
    * loss. Faster; after a crash, what was written may be empty or partial files.
    */
   noSync?: boolean;
+  /** docker://: the registries.d directory that says where signatures live (--registries.d); default as containers-registries.d(5). */
+  registriesDir?: string;
 }
 
 /** A transport: a name and a parser of its reference syntax. Registered once in lib/transports. */

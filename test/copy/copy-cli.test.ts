@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
-import { ocikit, ocikitAsync } from '../helpers/cli.js';
+import { POLICY_ARGS, ocikit, ocikitAsync } from '../helpers/cli.js';
 import { makeTar } from '../../fixtures/generate.js';
 
 const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -203,7 +203,7 @@ describe('ocikit copy', () => {
     const target = join(dir, 'interrupted');
     ok(['--store', join(dir, 'store-int0'), 'copy', '-q', HELLO, `dir:${target}`]);
     const before = readFileSync(join(target, 'manifest.json'));
-    const child = spawn(process.execPath, [cliPath, '--store', join(dir, 'store-int'), 'copy', '-q', '--dest-compress', '--dest-compress-level', '9', `oci:${src}:latest`, `dir:${target}`]);
+    const child = spawn(process.execPath, [cliPath, ...POLICY_ARGS, '--store', join(dir, 'store-int'), 'copy', '-q', '--dest-compress', '--dest-compress-level', '9', `oci:${src}:latest`, `dir:${target}`]);
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
     await new Promise((r) => setTimeout(r, 400));

@@ -20,10 +20,31 @@ export const PEERS: Record<string, string> = {
   pigz: 'pigz',
   strace: 'strace',
   setpriv: 'util-linux',
+  gpg: 'gnupg',
+  gpgconf: 'gnupg',
+  python3: 'python3',
 };
+
+/**
+ * Python modules the tests use as independent implementations (Debian's python3, /usr/bin/python3):
+ * peer name -> [Debian package, module to import].
+ */
+export const PYTHON_MODULES: Record<string, [string, string]> = {
+  'python3-nacl': ['python3-nacl', 'nacl'],
+  'python3-cryptography': ['python3-cryptography', 'cryptography'],
+};
+
+/** Debian's Python, which sees the modules apt installs (a pyenv shim earlier on PATH does not). */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+function hasPythonModule(mod: string): boolean {
+  return spawnSync(SYSTEM_PYTHON, ['-c', `import ${mod}`], { stdio: 'ignore' }).status === 0;
+}
 
 /** Absolute path of a program on PATH (also /usr/sbin, /sbin), or undefined. */
 export function which(prog: string): string | undefined {
+  const py = PYTHON_MODULES[prog];
+  if (py) return hasPythonModule(py[1]) ? SYSTEM_PYTHON : undefined;
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
   for (const d of dirs) {
     if (!d) continue;
@@ -39,7 +60,7 @@ export function which(prog: string): string | undefined {
 }
 
 export function installCommand(progs: string[]): string {
-  const pkgs = [...new Set(progs.map((p) => PEERS[p] ?? p))];
+  const pkgs = [...new Set(progs.map((p) => PEERS[p] ?? PYTHON_MODULES[p]?.[0] ?? p))];
   return `apt-get update && apt-get install -y ${pkgs.join(' ')}`;
 }
 
@@ -51,12 +72,12 @@ export function requirePeer(prog: string): string {
 }
 
 /** Install every missing peer (root: apt-get, one update first). Returns what was installed. */
-export function ensurePeers(progs: string[] = Object.keys(PEERS)): string[] {
+export function ensurePeers(progs: string[] = [...Object.keys(PEERS), ...Object.keys(PYTHON_MODULES)]): string[] {
   const missing = progs.filter((p) => !which(p));
   if (missing.length === 0) return [];
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot) throw new Error(`test peers missing: ${missing.join(', ')}; install them with: sudo ${installCommand(missing)}`);
-  const pkgs = [...new Set(missing.map((p) => PEERS[p] ?? p))];
+  const pkgs = [...new Set(missing.map((p) => PEERS[p] ?? PYTHON_MODULES[p]?.[0] ?? p))];
   process.stderr.write(`installing test peers: ${pkgs.join(' ')}\n`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const up = spawnSync('apt-get', ['update', '-qq', '-o', 'DPkg::Lock::Timeout=600'], { stdio: 'inherit', env });

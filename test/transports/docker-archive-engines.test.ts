@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { copyImage } from '../../lib/copy/index.js';
 import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
-import { ocikit, run } from '../helpers/cli.js';
+import { SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -85,7 +85,7 @@ describe('docker load and docker save, against a private dockerd', () => {
 
   it('docker load reads an archive streamed to /dev/stdout', () => {
     const docker = requirePeer('docker');
-    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cliPath}" --store "${store}" copy -q oci:${fixture('hello-oci')}:latest docker-archive:/dev/stdout:stream/test:1 | "${docker}" -H "${engine!.host}" load`], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q oci:${fixture('hello-oci')}:latest docker-archive:/dev/stdout:stream/test:1 | "${docker}" -H "${engine!.host}" load`], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Loaded image: stream\/test:1/);
     assert.equal(engine!.docker(['image', 'inspect', '--format', '{{.Id}}', 'stream/test:1']).stdout.trim(), expected('hello-oci').id);
@@ -116,7 +116,7 @@ describe('docker load and docker save, against a private dockerd', () => {
     const tmp = tempDir('ocikit-engine-tmp-');
     const docker = requirePeer('docker');
     const out = join(dir, 'from-stdin');
-    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${docker}" -H "${engine!.host}" save multi:amd64 | gzip | "${process.execPath}" "${cliPath}" --store "${store}" copy -q docker-archive:/dev/stdin oci:${out}:x`], {
+    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${docker}" -H "${engine!.host}" save multi:amd64 | gzip | "${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q docker-archive:/dev/stdin oci:${out}:x`], {
       encoding: 'utf8',
       env: { ...process.env, TMPDIR: tmp },
     });

@@ -21,7 +21,7 @@ import { BlobStore } from '../../lib/store/index.js';
 import { TarArchive } from '../../lib/transports/tar/archive.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { conformanceSuite } from '../conformance/suite.js';
-import { ocikit, run } from '../helpers/cli.js';
+import { SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 
@@ -230,7 +230,7 @@ describe('docker-archive', () => {
     assert.equal(r.code, 0, r.stderr);
     const tmp = join(dir, 'stdio-tmp');
     mkdirSync(tmp);
-    const base = `"${process.execPath}" "${cliPath}" --store "${store.root}" copy -q`;
+    const base = `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store.root}" copy -q`;
     const want = JSON.parse(run(skopeo, ['inspect', '--raw', `docker-archive:${a}`]).stdout).config.digest;
     const cases = {
       pipe: `cat "${a}" | ${base} docker-archive:/dev/stdin oci:${join(dir, 'stdio-pipe')}:x`,

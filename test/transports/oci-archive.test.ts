@@ -21,7 +21,7 @@ import { payloadStream } from '../../lib/transports/payload.js';
 import type { ImageSource } from '../../lib/transports/types.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { conformanceSuite } from '../conformance/suite.js';
-import { ocikit, run } from '../helpers/cli.js';
+import { POLICY_ARGS, SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 
@@ -154,7 +154,7 @@ describe('oci-archive', () => {
     try {
       const code = await new Promise<number>((resolve) => {
         // To dir:, which keeps layers as they come (oci: would gzip these plain layers, as skopeo does).
-        const p = spawn(process.execPath, [cliPath, '--store', storeDir, 'copy', '-q', `oci-archive:${archive}:latest`, `dir:${join(dir, 'cli-out')}`], { env: { ...process.env, TMPDIR: tmp }, stdio: 'inherit' });
+        const p = spawn(process.execPath, [cliPath, ...POLICY_ARGS, '--store', storeDir, 'copy', '-q', `oci-archive:${archive}:latest`, `dir:${join(dir, 'cli-out')}`], { env: { ...process.env, TMPDIR: tmp }, stdio: 'inherit' });
         p.on('close', (c) => resolve(c ?? -1));
       });
       assert.equal(code, 0);
@@ -221,7 +221,7 @@ describe('oci-archive', () => {
 
   it('streams to /dev/stdout', () => {
     const out = join(dir, 'stdout.tar');
-    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${cliPath}" --store "${store.root}" copy -q oci:${fixture('hello-oci')}:latest oci-archive:/dev/stdout:latest > "${out}"`], { encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store.root}" copy -q oci:${fixture('hello-oci')}:latest oci-archive:/dev/stdout:latest > "${out}"`], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const back = ocikit(['--store', store.root, 'copy', '-q', `oci-archive:${out}:latest`, `oci:${join(dir, 'stdout-back')}:latest`]);
     assert.equal(back.code, 0, back.stderr);

@@ -16,6 +16,8 @@ import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../.
 import { DEFAULT_PER_HOST, uploadBlob, type Repository, type UploadSession } from '../../registry/index.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { LOCATION_TRANSPORT } from './source.js';
+import type { DockerReference } from '../../reference/index.js';
+import { DockerSignatureStore } from './signatures.js';
 
 /** Mount sources tried per blob before uploading it. */
 const MAX_MOUNT_TRIES = 3;
@@ -35,12 +37,23 @@ export class DockerDestination implements ImageDestination {
   #top: ManifestBlob | undefined;
   /** Upload sessions a refused mount left open, used by putBlob for that digest. */
   readonly #sessions = new Map<Digest, UploadSession>();
+  #signatureStore: DockerSignatureStore | undefined;
+  readonly #signatures: Array<{ instance?: Digest; planned: Awaited<ReturnType<DockerSignatureStore['plan']>> }> = [];
 
   constructor(
-    readonly reference: ImageReference & { ref: { tag?: string; digest?: Digest } },
+    readonly reference: ImageReference & { ref: DockerReference },
     private readonly repo: Repository,
     private readonly ctx: SystemContext,
   ) {}
+
+  /**
+   * Signatures go where registries.d says (signatures.ts). They are checked now, so one that cannot
+   * be stored fails the copy before anything is visible, and written at commit(), before the tag moves.
+   */
+  async putSignatures(signatures: Buffer[], instance?: Digest): Promise<void> {
+    this.#signatureStore ??= new DockerSignatureStore(this.repo, this.reference.ref, this.ctx.registriesDir);
+    this.#signatures.push({ ...(instance ? { instance } : {}), planned: await this.#signatureStore.plan(signatures) });
+  }
 
   private record(d: Digest): void {
     this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
@@ -115,6 +128,7 @@ export class DockerDestination implements ImageDestination {
         hint: 'push by tag, or add --preserve-digests and drop options that change the manifest',
       });
     }
+    for (const s of this.#signatures) await this.#signatureStore!.write(s.instance ?? digest, s.planned);
     await this.repo.putManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
   }
 

@@ -9,12 +9,14 @@
  * (onVerified), never merely because its stream ended.
  */
 import { OcikitError, isOcikitError } from '../../errors.js';
-import { shortDigest, verifyBytes, type Digest } from '../../digest/index.js';
+import { digestBytes, shortDigest, verifyBytes, type Digest } from '../../digest/index.js';
 import { MAX_MANIFEST_SIZE } from '../../manifest/index.js';
 import type { Repository } from '../../registry/index.js';
+import type { DockerReference } from '../../reference/index.js';
 import type { BlobStore } from '../../store/index.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
 import { DEFAULT_PER_HOST } from '../../registry/index.js';
+import { DockerSignatureStore } from './signatures.js';
 
 /** The transport name the store's location cache files registry repositories under. */
 export const LOCATION_TRANSPORT = 'docker';
@@ -23,12 +25,32 @@ export const LOCATION_TRANSPORT = 'docker';
 export class DockerSource implements ImageSource {
   readonly properties = { concurrentGetBlob: DEFAULT_PER_HOST };
   #top: Promise<ManifestBlob> | undefined;
+  readonly #signatures: DockerSignatureStore;
+  readonly #sigCache = new Map<string, Promise<Buffer[]>>();
 
   constructor(
-    readonly reference: ImageReference & { ref: { tag?: string; digest?: Digest } },
+    readonly reference: ImageReference & { ref: DockerReference },
     private readonly repo: Repository,
     private readonly store: BlobStore | undefined,
-  ) {}
+    registriesDir?: string,
+  ) {
+    this.#signatures = new DockerSignatureStore(repo, reference.ref, registriesDir);
+  }
+
+  /**
+   * Signatures of the top manifest or an instance: lookaside, then sigstore attachments, as
+   * registries.d configures (signatures.ts). Read once per manifest: the trust policy and the copy
+   * of signatures both ask.
+   */
+  getSignatures(instance?: Digest): Promise<Buffer[]> {
+    const key = instance ?? '';
+    let p = this.#sigCache.get(key);
+    if (!p) {
+      p = (async () => this.#signatures.read(instance ?? this.reference.ref.digest ?? digestBytes((await this.getManifest()).bytes)))();
+      this.#sigCache.set(key, p);
+    }
+    return p;
+  }
 
   getManifest(instance?: Digest): Promise<ManifestBlob> {
     if (instance !== undefined) return this.byDigest(instance);

@@ -59,7 +59,7 @@ export class DockerImageReference implements ImageReference {
 
   async newSource(ctx: SystemContext): Promise<ImageSource> {
     const { DockerSource } = await import('./source.js');
-    return new DockerSource(this, await this.repository(ctx, ['pull']), ctx.store);
+    return new DockerSource(this, await this.repository(ctx, ['pull']), ctx.store, ctx.registriesDir);
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
