@@ -16,8 +16,9 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { JobError } from './errors.js';
 import { GzipBlockEncoder } from './gzip-blocks.js';
-import { OutputFile, inputStream } from './io.js';
-import type { BlobJob, BlobResult, Hashed, HashJob } from './protocol.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { CHUNK, OutputFile, inputStream } from './io.js';
+import type { BlobJob, BlobResult, FeedAck, FeedMessage, Hashed, HashJob } from './protocol.js';
 
 /** Run one blob job. Throws (JobError, a codec or system error) on failure; entry.ts makes it a reply. */
 export async function runBlob(job: BlobJob): Promise<BlobResult> {
@@ -27,6 +28,13 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
   try {
     const wantDigest = job.expect.digest;
     const algorithm = wantDigest ? wantDigest.slice(0, wantDigest.indexOf(':')) : 'sha256';
+    if (!job.decompress && !job.compress) {
+      // Copied as it is: no stream machinery, one buffer for the whole blob (no garbage to collect).
+      const got = await passThrough(job, wantDigest !== undefined ? createHash(algorithm) : undefined, (job.keep ?? []).map(open), progress);
+      for (const o of outputs) o.finish();
+      checkInput(job, got);
+      return { input: got };
+    }
     const input = new Tap(wantDigest !== undefined ? createHash(algorithm) : undefined, (job.keep ?? []).map(open), job.expect.size);
     const source = inputStream(job.input, (n) => {
       if (progress) progress[0] = progress[0]! + n;
@@ -59,12 +67,7 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
     for (const o of outputs) o.finish();
 
     const got: Hashed = { digest: input.digest(), size: input.size };
-    if (job.expect.size >= 0 && got.size !== job.expect.size) {
-      throw new JobError('E_SIZE_MISMATCH', `${job.what}: got ${got.size} bytes, expected ${job.expect.size} (truncated?)`);
-    }
-    if (wantDigest !== undefined && got.digest !== wantDigest) {
-      throw new JobError('E_DIGEST_MISMATCH', `${job.what}: content has digest ${got.digest}, expected ${wantDigest}`);
-    }
+    checkInput(job, got);
     const result: BlobResult = { input: got };
     if (plain) {
       result.plain = { digest: plain.digest(), size: plain.size };
@@ -79,6 +82,88 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
     for (const o of outputs) o.discard();
     throw err;
   }
+}
+
+/** The input's size and digest against what the job expects. */
+function checkInput(job: BlobJob, got: Hashed): void {
+  if (job.expect.size >= 0 && got.size !== job.expect.size) {
+    throw new JobError('E_SIZE_MISMATCH', `${job.what}: got ${got.size} bytes, expected ${job.expect.size} (truncated?)`);
+  }
+  if (job.expect.digest !== undefined && got.digest !== job.expect.digest) {
+    throw new JobError('E_DIGEST_MISMATCH', `${job.what}: content has digest ${got.digest}, expected ${job.expect.digest}`);
+  }
+}
+
+/**
+ * A blob copied as it is: each chunk hashed and written to every output, then dropped. A file is
+ * read into one reused buffer; a port's chunks are handed back to the main thread with the ack.
+ */
+async function passThrough(job: BlobJob, hash: Hash | undefined, outs: OutputFile[], progress: Float64Array | undefined): Promise<Hashed> {
+  const limit = job.expect.size;
+  let size = 0;
+  const take = (b: Buffer): void => {
+    size += b.length;
+    if (limit >= 0 && size > limit) throw new JobError('E_SIZE_MISMATCH', `${job.what}: more than the expected ${limit} bytes`);
+    hash?.update(b);
+    for (const o of outs) o.write(b);
+    if (progress) {
+      progress[0] = progress[0]! + b.length;
+      progress[1] = progress[1]! + b.length;
+    }
+  };
+  const digest = (): string => (hash ? `sha256:${hash.digest('hex')}` : '');
+  const input = job.input;
+  if (input.kind === 'file') {
+    const own = input.fd === undefined;
+    const fd = input.fd ?? openSync(input.path, 'r');
+    try {
+      if (own && !fstatSync(fd).isFile()) throw new JobError('E_BAD_INPUT', `${input.path} is not a regular file`);
+      const buf = Buffer.allocUnsafeSlow(CHUNK);
+      let pos = input.offset;
+      let left = input.length < 0 ? Infinity : input.length;
+      while (left > 0) {
+        const n = readSync(fd, buf, 0, Math.min(CHUNK, left), pos);
+        if (n === 0) break;
+        pos += n;
+        left -= n;
+        take(buf.subarray(0, n));
+      }
+    } finally {
+      if (own) closeSync(fd);
+    }
+    return { digest: digest(), size };
+  }
+  const port = input.port;
+  await new Promise<void>((resolve, reject) => {
+    let ended = false;
+    const fail = (err: unknown): void => {
+      ended = true;
+      port.close();
+      reject(err);
+    };
+    port.on('message', (m: FeedMessage) => {
+      if (ended) return;
+      if (m.type === 'chunk') {
+        try {
+          take(Buffer.from(m.data));
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        port.postMessage({ type: 'ack', data: m.data } satisfies FeedAck, [m.data]);
+      } else if (m.type === 'end') {
+        ended = true;
+        port.close();
+        resolve();
+      } else {
+        fail(new JobError(m.code, `${job.what}: ${m.message}`));
+      }
+    });
+    port.on('close', () => {
+      if (!ended) fail(new JobError('E_ABORTED', `${job.what}: the input stopped before its end`));
+    });
+  });
+  return { digest: digest(), size };
 }
 
 /** sha256 of a whole file, read once in 1 MiB chunks. */

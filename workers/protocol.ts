@@ -100,5 +100,8 @@ export type JobReply<T> = { ok: true; value: T } | { ok: false; code: string; me
 
 /** Messages on a port-fed input, main thread -> worker. */
 export type FeedMessage = { type: 'chunk'; data: ArrayBuffer } | { type: 'end' } | { type: 'error'; code: string; message: string };
-/** Messages on a port-fed input, worker -> main thread: one `ack` per chunk consumed. */
-export type FeedAck = { type: 'ack' };
+/**
+ * Messages on a port-fed input, worker -> main thread: one `ack` per chunk consumed, carrying the
+ * chunk's buffer back (transferred) when the worker is done with it, for the main thread to reuse.
+ */
+export type FeedAck = { type: 'ack'; data?: ArrayBuffer };

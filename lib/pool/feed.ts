@@ -34,9 +34,16 @@ export function feedStream(stream: Readable, window = 4): Feed {
     wake = undefined;
     w?.();
   };
+  // Buffers the worker gave back: reused, so a download allocates a window's worth, not its size.
+  const free: ArrayBuffer[] = [];
+  const fresh = (): Buffer => {
+    const ab = free.pop();
+    return ab ? Buffer.from(ab) : Buffer.allocUnsafeSlow(CHUNK);
+  };
   ours.on('message', (m: FeedAck) => {
     if (m.type === 'ack') {
       acked++;
+      if (m.data && m.data.byteLength === CHUNK && free.length < window) free.push(m.data);
       nudge();
     }
   });
@@ -49,7 +56,7 @@ export function feedStream(stream: Readable, window = 4): Feed {
   };
 
   const done = (async (): Promise<void> => {
-    let cur = Buffer.allocUnsafeSlow(CHUNK);
+    let cur = fresh();
     let n = 0;
     const flush = async (): Promise<void> => {
       while (!stopped && posted - acked >= window) await new Promise<void>((r) => (wake = r));
@@ -58,7 +65,7 @@ export function feedStream(stream: Readable, window = 4): Feed {
       const data = n === CHUNK ? cur.buffer : cur.buffer.slice(0, n);
       send({ type: 'chunk', data: data as ArrayBuffer }, [data as ArrayBuffer]);
       posted++;
-      cur = Buffer.allocUnsafeSlow(CHUNK);
+      cur = fresh();
       n = 0;
     };
     try {
