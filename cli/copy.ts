@@ -29,12 +29,13 @@ export const copyCommand: Command = {
                                  compression for layers the destination wants compressed
       --dest-compress-level N    compression level
       --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
+      --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else 4)
   -q, --quiet                    no progress output
       --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds} on stdout
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', ...COPY_REGISTRY_FLAGS.string],
+    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', 'image-parallel-copies', ...COPY_REGISTRY_FLAGS.string],
     boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
     repeatable: ['platform', 'additional-tag'],
@@ -62,7 +63,9 @@ ${COPY_REGISTRY_HELP}`,
     if (cf !== undefined && cf !== 'gzip' && cf !== 'zstd') throw new OcikitError('E_USAGE', `--dest-compress-format: expected gzip or zstd, got ${JSON.stringify(cf)}`);
     const level = intFlag(args, 'dest-compress-level', cf === 'zstd' ? -7 : 0, cf === 'zstd' ? 22 : 9);
 
-    const destCtx = systemContext(args, g, 'dest');
+    const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
+    const sourceCtx = await systemContext(args, g, 'src', io);
+    const destCtx = await systemContext(args, g, 'dest', io);
     destCtx.dirForceCompress = boolFlag(args, 'dest-compress', false);
     destCtx.dirForceDecompress = boolFlag(args, 'dest-decompress', false);
     const additionalTags = many(args, 'additional-tag');
@@ -75,7 +78,7 @@ ${COPY_REGISTRY_HELP}`,
     try {
       const opts: CopyOptions = {
         store,
-        sourceCtx: systemContext(args, g, 'src'),
+        sourceCtx,
         destCtx,
         multiArch,
         platforms: many(args, 'platform').map((p) => parsePlatform(p)),
@@ -88,6 +91,7 @@ ${COPY_REGISTRY_HELP}`,
       if (cf) opts.compressFormat = cf;
       if (level !== undefined) opts.compressLevel = level;
       if (g.jobs) opts.jobs = g.jobs;
+      if (parallel !== undefined) opts.jobs = parallel;
       const res = await copyImage(src, dest, opts);
       progress.done(res);
       if (args.digestfile) await writeDigestFile(String(args.digestfile), res.manifestDigest);
