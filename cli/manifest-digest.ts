@@ -47,13 +47,15 @@ signed Docker schema 1 manifest: of its payload without the signatures), as skop
   flags: {},
   async run(args, g, io) {
     const [file] = positionals(args, 1, USAGE);
+    // A missing file is not a missing image: exit 1 as skopeo, not 2.
     const st = await fsp.stat(file!).catch((err) => {
-      throw wrapError(err, `reading ${file}`);
+      const e = wrapError(err, `reading ${file}`);
+      throw e.code === 'E_NOT_FOUND' ? new OcikitError('E_IO', e.message, { cause: err }) : e;
     });
     if (!st.isFile()) throw new OcikitError('E_BAD_INPUT', `reading ${file}: not a regular file`);
     let digest: Digest;
     // Small files may be schema 1 manifests; anything larger is hashed as a stream.
-    const bytes = st.size <= 8 << 20 ? await fsp.readFile(file!).catch((err) => Promise.reject(wrapError(err, `reading ${file}`))) : undefined;
+    const bytes = st.size <= 8 << 20 ? await fsp.readFile(file!).catch((err) => Promise.reject(wrapError(err, `reading ${file}`, 'E_IO'))) : undefined;
     if (bytes) {
       const payload = schema1Payload(bytes) ?? bytes;
       digest = `sha256:${createHash('sha256').update(payload).digest('hex')}` as Digest;
