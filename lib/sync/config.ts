@@ -64,7 +64,7 @@ export async function readSyncConfig(path: string): Promise<RegistryConfig[]> {
 export function parseSyncConfig(text: string, file: string): RegistryConfig[] {
   const lines = new LineCounter();
   // uniqueKeys: a key given twice is an error (YAML says so; skopeo's parser agrees).
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   const lineOf = (n: YamlNode | null | undefined): number => (n?.range ? lines.linePos(n.range[0]).line : 1);
   const fail = (line: number, msg: string): never => {
     throw new OcikitError('E_BAD_INPUT', `${file}:${line}: ${msg}`);

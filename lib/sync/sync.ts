@@ -20,6 +20,7 @@ import type { ImageReference, SystemContext } from '../transports/types.js';
 import type { BlobStore } from '../store/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { ListFailure, SourceImage } from './sources.js';
+import { sharingFetches, type FetchesInFlight } from './shared-fetch.js';
 
 /** The kinds of sync destination (--dest). */
 export type SyncDestKind = 'docker' | 'dir' | 'oci';
@@ -117,10 +118,11 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
 
   let firstError: unknown;
   let next = 0;
+  const inFlight: FetchesInFlight = new Map();
   const worker = async (): Promise<void> => {
     while (next < images.length && firstError === undefined) {
       const img = images[next++]!;
-      const r = await syncOne(img, o);
+      const r = await syncOne(img, o, inFlight);
       if (r.status === 'failed' && !o.keepGoing && firstError === undefined) {
         firstError = new OcikitError(r.error!.code as ErrorCode, `sync: copying ${r.source} to ${r.destination}: ${r.error!.message}`);
       }
@@ -146,7 +148,7 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
 }
 
 /** One image: skip check, then the copy. Never throws: a failure is a result. */
-async function syncOne(img: SourceImage, o: SyncOptions): Promise<ImageResult> {
+async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlight): Promise<ImageResult> {
   const started = process.hrtime.bigint();
   const source = img.ref.toString();
   let destRef: ImageReference;
@@ -169,7 +171,7 @@ async function syncOne(img: SourceImage, o: SyncOptions): Promise<ImageResult> {
     if (o.dryRun) return { source, destination, status: 'would-copy' };
 
     // === the copy
-    const res = await copyImage(img.ref, destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
+    const res = await copyImage(sharingFetches(img.ref, o.store, inFlight), destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
     // The digest the copy actually read (copyImage records it): the tag may have moved since the HEAD.
     const read = o.store.getRef(source) ?? srcDigest;
     if (read !== undefined) o.store.setRef(recordName(read), res.manifestDigest);
