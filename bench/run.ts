@@ -26,6 +26,7 @@ import { pipeline } from 'node:stream/promises';
 import { WorkerPool } from '../lib/pool/index.js';
 import { ensurePeers, which } from '../test/helpers/peers.js';
 import { registryCases } from './registry.js';
+import { syncCases } from './sync.js';
 import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
 
@@ -82,7 +83,7 @@ interface CaseResult {
 
 interface Case {
   name: string;
-  image: ImageInfo;
+  image: Pick<ImageInfo, 'name' | 'uncompressedBytes'>;
   /** source reference, the same for both tools */
   src: string;
   /** destination reference for a run directory */
@@ -91,6 +92,8 @@ interface Case {
   ocikitFlags?: string[];
   skopeoFlags?: string[];
   note?: string;
+  /** A command other than copy (sync): the whole argv of a run. */
+  argv?: (tool: Tool, cli: string, dst: string, store: string) => string[];
 }
 
 /** Run `argv` under /usr/bin/time; returns wall seconds and peak RSS (MiB), or throws with its stderr. */
@@ -143,7 +146,8 @@ function runCase(c: Case): CaseResult {
         rmSync(base, { recursive: true, force: true });
         mkdirSync(base, { recursive: true });
         const dst = c.dst(base);
-        const st = timed(toolArgv(tool, c.src, dst, join(base, 'store'), (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? []), `${tool} ${c.name}`);
+        const argv = c.argv ? c.argv(tool, cli, dst, join(base, 'store')) : toolArgv(tool, c.src, dst, join(base, 'store'), (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? []);
+        const st = timed(argv, `${tool} ${c.name}`);
         if (i > 0) stats.push(st); // run 0 is the warm-up
         outBytes = duBytes(destPath(dst));
       }
@@ -289,6 +293,8 @@ async function main(): Promise<void> {
     registry = r.registry;
     cases.push(...r.cases);
   }
+  const syncBench = process.env.OCIKIT_BENCH_NO_REGISTRY ? undefined : await syncCases(size);
+  if (syncBench) cases.push(...syncBench.cases);
   const selected = cases.filter((c) => only.length === 0 || only.some((o) => c.name.includes(o)));
 
   const results: CaseResult[] = [];
@@ -298,6 +304,7 @@ async function main(): Promise<void> {
   }
 
   await registry?.stop();
+  await syncBench?.registry.stop();
 
   // === per-blob cost: the many-layer image against the big image's throughput
   const manyCase = results.find((r) => r.name === 'many-layer oci->oci');

@@ -79,7 +79,8 @@ The auth file is written with mode 0600. REGISTRY may name a namespace (host/tea
     if (args['retry-delay']) opts.retryDelayMs = parseDuration('retry-delay', String(args['retry-delay']));
     await checkLogin(host, { username, password }, opts);
     await storeCredentials(key, username, password, authFile ? { authFile } : {});
-    if (boolFlag(args, 'verbose', false)) io.stdout.write(`Used: ${authFile ?? defaultAuthFile()}\n`);
+    if (boolFlag(args, 'verbose', false)) // Two spaces, as skopeo prints it (Go's Println of "Used: " and the path).
+      io.stdout.write(`Used:  ${authFile ?? defaultAuthFile()}\n`);
     io.stdout.write('Login Succeeded!\n');
     return 0;
   },

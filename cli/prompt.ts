@@ -25,9 +25,10 @@ function noTerminal(what: string): OcikitError {
 async function readTerminalLine(io: Io | undefined, prompt: string, hidden: boolean): Promise<string> {
   const stdin = input(io);
   const out = io?.stderr ?? process.stderr;
-  out.write(prompt);
+  // Echo off before the prompt shows: an answer typed the moment it appears must not be echoed.
   const raw = hidden && typeof stdin.setRawMode === 'function';
   if (raw) stdin.setRawMode!(true);
+  out.write(prompt);
   let line = '';
   try {
     return await new Promise<string>((resolve, reject) => {

@@ -89,6 +89,16 @@ export function destinationFor(img: SourceImage, o: Pick<SyncOptions, 'destKind'
   }
 }
 
+/** The repository an image goes to (the layout or directory tree for oci: and dir:), for primers. */
+function destinationRepository(img: SourceImage, o: SyncOptions): string {
+  try {
+    const ref = destinationFor(img, o);
+    return ref.dockerReference ? ref.dockerReference.replace(/[:@][^/]*$/, '') : o.destination;
+  } catch {
+    return '';
+  }
+}
+
 /** The key of the options that change what a copy writes: part of the store's record name. */
 function optionsKey(o: SyncOptions, ctx: SystemContext): string {
   const c = o.copy ?? {};
@@ -119,10 +129,25 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   let firstError: unknown;
   let next = 0;
   const inFlight: FetchesInFlight = new Map();
+  // The first image of each destination repository goes alone: the layers its tags share then
+  // arrive there once, and the other images find them with a HEAD, instead of several images
+  // uploading the same layers at the same time.
+  const primers = new Map<string, Promise<unknown>>();
   const worker = async (): Promise<void> => {
     while (next < images.length && firstError === undefined) {
       const img = images[next++]!;
-      const r = await syncOne(img, o, inFlight);
+      const repo = destinationRepository(img, o);
+      const primer = primers.get(repo);
+      let r: ImageResult;
+      if (primer) {
+        await primer;
+        if (firstError !== undefined) break;
+        r = await syncOne(img, o, inFlight);
+      } else {
+        const p = syncOne(img, o, inFlight);
+        primers.set(repo, p);
+        r = await p;
+      }
       if (r.status === 'failed' && !o.keepGoing && firstError === undefined) {
         firstError = new OcikitError(r.error!.code as ErrorCode, `sync: copying ${r.source} to ${r.destination}: ${r.error!.message}`);
       }

@@ -18,6 +18,8 @@ export const PEERS: Record<string, string> = {
   openssl: 'openssl',
   htpasswd: 'apache2-utils',
   pigz: 'pigz',
+  // script(1) gives a program a real terminal (login and --creds prompts).
+  script: 'bsdutils',
 };
 
 /** Absolute path of a program on PATH (also /usr/sbin, /sbin), or undefined. */
