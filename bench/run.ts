@@ -33,6 +33,7 @@ import { WorkerPool } from '../lib/pool/index.js';
 import { ensurePeers } from '../test/helpers/peers.js';
 import { registryCases } from './registry.js';
 import { signatureCases, type PolicyCheckTiming } from './signature.js';
+import { syncCases } from './sync.js';
 import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
 import { chartSvg, reportHtml, type ChartRow } from './chart.js';
@@ -86,6 +87,7 @@ const GROUPS = {
   'registry again': 1,
   'many layers': 1.5,
   signature: 1,
+  sync: 3,
 } as const;
 type Group = keyof typeof GROUPS;
 
@@ -105,7 +107,7 @@ interface CaseResult {
 interface Case {
   name: string;
   group: Group;
-  image: ImageInfo;
+  image: Pick<ImageInfo, 'name' | 'uncompressedBytes'>;
   /** source reference, the same for both tools */
   src: string;
   /** destination reference for a run directory */
@@ -116,6 +118,8 @@ interface Case {
   note?: string;
   /** --policy FILE for both tools instead of --insecure-policy (bench/signature.ts). */
   policy?: string;
+  /** A command other than copy (sync): the whole argv of a run. */
+  argv?: (tool: Tool, cli: string, dst: string, store: string) => string[];
   /** ocikit keeps one store across its runs (the warm-up run fills it); skopeo is not run again but reuses `skopeoFrom`. */
   warm?: { skopeoFrom: string };
 }
@@ -176,7 +180,8 @@ function runCase(c: Case, earlier: CaseResult[]): CaseResult {
     rmSync(d, { recursive: true, force: true });
     mkdirSync(d, { recursive: true });
     const dst = c.dst(d);
-    const st = timed(toolArgv(tool, c.src, dst, store, (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? [], c.policy), `${tool} ${c.name}`);
+    const argv = c.argv ? c.argv(tool, cli, dst, store) : toolArgv(tool, c.src, dst, store, (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? [], c.policy);
+    const st = timed(argv, `${tool} ${c.name}`);
     const p = destPath(dst);
     if (p) outBytes[tool] = duBytes(p);
     return st;
@@ -343,6 +348,13 @@ async function main(): Promise<void> {
     registry = r.registry;
     cases.push(...r.cases.map((c) => ({ ...c, group: (c.name.startsWith('push again') ? 'registry again' : 'registry') as Group })));
   }
+  // === sync cases: a repository of 20 tags sharing layers, in a docker-registry on loopback
+  let syncRegistry: Awaited<ReturnType<typeof syncCases>>['registry'] | undefined;
+  if (!process.env.OCIKIT_BENCH_NO_REGISTRY && (only.length === 0 || only.some((o) => 'sync'.includes(o) || o.includes('sync')))) {
+    const sb = await syncCases(size);
+    syncRegistry = sb.registry;
+    cases.push(...sb.cases.map((c) => ({ ...c, group: 'sync' as Group })));
+  }
   // === signature cases: the cost of verifying a signed image on copy
   let policyCheck: PolicyCheckTiming | undefined;
   let signatureCleanup: (() => void) | undefined;
@@ -362,6 +374,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await registry?.stop();
+    await syncRegistry?.stop();
     signatureCleanup?.();
   }
 

@@ -1,9 +1,11 @@
 /** Shared CLI plumbing: opening the store and building transport contexts from flags. */
-import type minimist from 'minimist';
 import { OcikitError } from '../lib/errors.js';
 import { BlobStore, defaultStoreDir } from '../lib/store/index.js';
 import type { SystemContext } from '../lib/transports/types.js';
-import { boolFlag, intFlag, type FlagSpec, type GlobalOptions } from './command.js';
+import { boolFlag, intFlag, parseDuration, type FlagSpec, type GlobalOptions, type Io, type ParsedArgs } from './command.js';
+import { promptHidden } from './prompt.js';
+
+export { parseDuration } from './command.js';
 
 /** The store the command works through; `durable: false` (--no-sync) skips its fsyncs. */
 export function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): BlobStore {
@@ -15,8 +17,8 @@ export function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): B
  * Spread into a command's flag spec: `flags: { string: [...REGISTRY_FLAGS.string, ...], boolean: [...REGISTRY_FLAGS.boolean] }`.
  */
 export const REGISTRY_FLAGS: Required<Pick<FlagSpec, 'string' | 'boolean'>> = {
-  string: ['creds', 'username', 'password', 'registry-token', 'authfile', 'cert-dir', 'tls-verify', 'retry-times', 'retry-delay'],
-  boolean: ['no-creds'],
+  string: ['creds', 'username', 'password', 'registry-token', 'authfile', 'cert-dir', 'retry-times', 'retry-delay'],
+  boolean: ['no-creds', 'tls-verify'],
 };
 
 /** Registry flags of copy: one set per side, plus the shared --authfile and retry flags. */
@@ -25,10 +27,10 @@ export const COPY_REGISTRY_FLAGS: Required<Pick<FlagSpec, 'string' | 'boolean'>>
     'authfile',
     'retry-times',
     'retry-delay',
-    ...(['src', 'dest'] as const).flatMap((s) => [`${s}-creds`, `${s}-username`, `${s}-password`, `${s}-registry-token`, `${s}-authfile`, `${s}-cert-dir`, `${s}-tls-verify`]),
+    ...(['src', 'dest'] as const).flatMap((s) => [`${s}-creds`, `${s}-username`, `${s}-password`, `${s}-registry-token`, `${s}-authfile`, `${s}-cert-dir`]),
     'dest-chunk-size',
   ],
-  boolean: ['src-no-creds', 'dest-no-creds'],
+  boolean: ['src-no-creds', 'dest-no-creds', 'src-tls-verify', 'dest-tls-verify'],
 };
 
 /** Help lines for REGISTRY_FLAGS. */
@@ -56,37 +58,23 @@ export const COPY_REGISTRY_HELP = `Registry options (docker://), per side (--src
       --dest-chunk-size SIZE     upload blobs in chunks of SIZE (e.g. 8M) instead of one request
       --retry-times N, --retry-delay DURATION`;
 
-function str(args: minimist.ParsedArgs, name: string): string | undefined {
+function str(args: ParsedArgs, name: string): string | undefined {
   const v = args[name];
   if (v === undefined || v === '' || typeof v === 'boolean') return undefined;
   return String(v);
 }
 
-/** "USER:PASSWORD" as skopeo's --creds. A missing password is refused (ocikit does not prompt). */
-export function parseCreds(flag: string, v: string): { username: string; password: string } {
+/**
+ * "USER[:PASSWORD]" as skopeo's --creds. Without a colon the password is asked for on the terminal
+ * (no echo), as skopeo does; with no terminal to ask on, E_USAGE.
+ */
+export async function parseCreds(flag: string, v: string, io?: Io): Promise<{ username: string; password: string }> {
   const colon = v.indexOf(':');
-  if (colon < 0) throw new OcikitError('E_USAGE', `--${flag}: expected USERNAME:PASSWORD`, { hint: 'ocikit does not prompt for a password; give it after the colon or use ocikit login --password-stdin' });
-  const username = v.slice(0, colon);
+  const username = colon < 0 ? v : v.slice(0, colon);
   if (username === '') throw new OcikitError('E_USAGE', `--${flag}: the user name is empty`);
-  return { username, password: v.slice(colon + 1) };
-}
-
-/** A Go-style duration ("1s", "500ms", "1m30s") or a plain number of seconds, in ms. */
-export function parseDuration(flag: string, v: string): number {
-  const s = v.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = s;
-  const re = /^(\d+(?:\.\d+)?)(ms|s|m|h)/;
-  if (rest === '') throw new OcikitError('E_USAGE', `--${flag}: expected a duration such as 2s or 500ms`);
-  while (rest !== '') {
-    const m = re.exec(rest);
-    if (!m) throw new OcikitError('E_USAGE', `--${flag}: expected a duration such as 2s or 500ms, got ${JSON.stringify(v)}`);
-    total += Number(m[1]) * unit[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
-  return Math.round(total);
+  if (colon >= 0) return { username, password: v.slice(colon + 1) };
+  const password = await promptHidden(io, 'Password: ', `--${flag} ${username} gives no password`);
+  return { username, password };
 }
 
 /** A size in bytes with an optional K/M/G suffix (powers of 1024). */
@@ -101,32 +89,39 @@ export function parseSize(flag: string, v: string): number {
 
 /**
  * The context for one side of a copy ('src' or 'dest'), or for a single image (side undefined):
- * platform overrides and the registry flags of that side (REGISTRY_FLAGS / COPY_REGISTRY_FLAGS).
+ * platform overrides, the global --command-timeout signal and --user-agent-prefix, and the registry
+ * flags of that side (REGISTRY_FLAGS / COPY_REGISTRY_FLAGS). Async because `--creds USER` asks for
+ * the password on the terminal.
  */
-export function systemContext(args: minimist.ParsedArgs, g: GlobalOptions, side?: 'src' | 'dest'): SystemContext {
+export async function systemContext(args: ParsedArgs, g: GlobalOptions, side?: 'src' | 'dest', io?: Io): Promise<SystemContext> {
   const ctx: SystemContext = {};
   if (g.overrideOS) ctx.overrideOS = g.overrideOS;
   if (g.overrideArch) ctx.overrideArch = g.overrideArch;
   if (g.overrideVariant) ctx.overrideVariant = g.overrideVariant;
+  if (g.signal) ctx.signal = g.signal;
+  if (g.userAgentPrefix) ctx.userAgentPrefix = g.userAgentPrefix;
 
   const p = side ? `${side}-` : '';
+  // Hints name the flag of this command and side ("--src-tls-verify=false" for a copy's source).
+  ctx.flagPrefix = p;
   const creds = str(args, `${p}creds`);
   const username = str(args, `${p}username`);
   const password = str(args, `${p}password`);
-  const noCreds = !!args[`${p}no-creds`];
+  const noCreds = boolFlag(args, `${p}no-creds`, false);
+  const token = str(args, `${p}registry-token`);
   if (creds !== undefined && (username !== undefined || password !== undefined)) throw new OcikitError('E_USAGE', `--${p}creds and --${p}username/--${p}password conflict`);
-  if (noCreds && (creds !== undefined || username !== undefined)) throw new OcikitError('E_USAGE', `--${p}no-creds and --${p}creds/--${p}username conflict`);
-  if (creds !== undefined) ctx.credentials = parseCreds(`${p}creds`, creds);
+  // skopeo refuses these pairs too: a credential the user said not to send must never be sent.
+  if (noCreds && (creds !== undefined || username !== undefined || password !== undefined || token !== undefined)) {
+    throw new OcikitError('E_USAGE', `--${p}no-creds conflicts with --${p}creds, --${p}username, --${p}password and --${p}registry-token`);
+  }
   if (username !== undefined || password !== undefined) {
     if (username === undefined || password === undefined) throw new OcikitError('E_USAGE', `--${p}username and --${p}password go together`);
     ctx.credentials = { username, password };
   }
+  if (token !== undefined && (creds !== undefined || ctx.credentials)) throw new OcikitError('E_USAGE', `--${p}registry-token and --${p}creds conflict`);
+  if (creds !== undefined) ctx.credentials = await parseCreds(`${p}creds`, creds, io);
   if (noCreds) ctx.noCreds = true;
-  const token = str(args, `${p}registry-token`);
-  if (token !== undefined) {
-    if (ctx.credentials) throw new OcikitError('E_USAGE', `--${p}registry-token and --${p}creds conflict`);
-    ctx.registryToken = token;
-  }
+  if (token !== undefined) ctx.registryToken = token;
   const authFile = str(args, `${p}authfile`) ?? str(args, 'authfile');
   if (authFile !== undefined) ctx.authFile = authFile;
   const certDir = str(args, `${p}cert-dir`);

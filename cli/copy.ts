@@ -40,14 +40,14 @@ export const copyCommand: Command = {
       --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
       --no-sync                  do not fsync what is written (faster; a power loss soon after can
                                  leave the destination and the store with empty or partial files)
+      --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else 4)
   -q, --quiet                    no progress output
       --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds} on stdout
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', 'sign-by', 'sign-by-sigstore-private-key', 'sign-passphrase-file', 'sign-identity', ...COPY_REGISTRY_FLAGS.string],
-    boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', ...COPY_REGISTRY_FLAGS.boolean],
-    negatable: ['sync'],
+    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', 'sign-by', 'sign-by-sigstore-private-key', 'sign-passphrase-file', 'sign-identity', 'image-parallel-copies', ...COPY_REGISTRY_FLAGS.string],
+    boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', 'no-sync', ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
     repeatable: ['platform', 'additional-tag'],
   },
@@ -74,7 +74,9 @@ ${COPY_REGISTRY_HELP}`,
     if (cf !== undefined && cf !== 'gzip' && cf !== 'zstd') throw new OcikitError('E_USAGE', `--dest-compress-format: expected gzip or zstd, got ${JSON.stringify(cf)}`);
     const level = intFlag(args, 'dest-compress-level', cf === 'zstd' ? -7 : 0, cf === 'zstd' ? 22 : 9);
 
-    const destCtx = systemContext(args, g, 'dest');
+    const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
+    const sourceCtx = await systemContext(args, g, 'src', io);
+    const destCtx = await systemContext(args, g, 'dest', io);
     const forceCompress = boolFlag(args, 'dest-compress', false);
     const forceDecompress = boolFlag(args, 'dest-decompress', false);
     if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
@@ -87,14 +89,12 @@ ${COPY_REGISTRY_HELP}`,
     // a bad policy file or a wrong passphrase fails the copy before any byte moves.
     const sign = await copySigner(args, dest, io);
     const policy = await copyPolicy(g);
-    const srcCtx = systemContext(args, g, 'src');
     if (g.registriesDir) {
-      srcCtx.registriesDir = g.registriesDir;
+      sourceCtx.registriesDir = g.registriesDir;
       destCtx.registriesDir = g.registriesDir;
     }
 
-    // minimist reads --no-sync as sync=false.
-    const noSync = args.sync === false;
+    const noSync = boolFlag(args, 'no-sync', false);
     if (noSync) destCtx.noSync = true;
     const store = openStore(g, { durable: !noSync });
     const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
@@ -104,7 +104,7 @@ ${COPY_REGISTRY_HELP}`,
     try {
       const opts: CopyOptions = {
         store,
-        sourceCtx: srcCtx,
+        sourceCtx,
         destCtx,
         multiArch,
         platforms: many(args, 'platform').map((p) => parsePlatform(p)),
@@ -117,6 +117,7 @@ ${COPY_REGISTRY_HELP}`,
       if (cf) opts.compressFormat = cf;
       if (level !== undefined) opts.compressLevel = level;
       if (g.jobs) opts.jobs = g.jobs;
+      if (parallel !== undefined) opts.jobs = parallel;
       if (policy) opts.policy = policy;
       if (sign) opts.sign = sign;
       const res = await copyImage(src, dest, opts);

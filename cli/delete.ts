@@ -22,7 +22,7 @@ ${REGISTRY_HELP}`,
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
     const ref = parseImageName(name!);
-    const ctx = systemContext(args, g);
+    const ctx = await systemContext(args, g, undefined, io);
     if (args.untag) {
       if (!ref.untag) throw new OcikitError('E_UNSUPPORTED', `delete --untag is not supported for the ${ref.transport.name}: transport`);
       await ref.untag(ctx);

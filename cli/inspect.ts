@@ -1,11 +1,35 @@
-/** ocikit inspect IMAGE: skopeo's inspect output, --raw, --config. */
-import { inspectOutput, ociConfigView, openImage, rawManifestOf } from '../lib/image/index.js';
-import { OcikitError } from '../lib/errors.js';
+/** ocikit inspect IMAGE: skopeo's inspect output, --raw, --config, --format (Go templates). */
+import { inspectOutput, ociConfigView, openImage, rawManifestOf, type InspectOutput } from '../lib/image/index.js';
 import { parseImageName } from '../lib/transports/index.js';
-import { positionals, type Command } from './command.js';
+import { GoNil, GoStruct, GoTime, parseTemplate } from '../lib/template/index.js';
+import { boolFlag, positionals, type Command } from './command.js';
 import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, repositoryName, systemContext } from './context.js';
 
 const USAGE = 'ocikit inspect [options] IMAGE-NAME';
+
+/** The inspect output as the Go struct skopeo's templates see: every field present, typed nils. */
+export function templateData(out: InspectOutput): GoStruct {
+  return new GoStruct({
+    Name: out.Name ?? '',
+    Digest: out.Digest,
+    RepoTags: out.RepoTags,
+    // skopeo's Created is a *time.Time: absent is nil.
+    Created: out.Created ? new GoTime(out.Created) : null,
+    DockerVersion: out.DockerVersion,
+    Labels: out.Labels ?? new GoNil('map'),
+    Architecture: out.Architecture,
+    Variant: out.Variant ?? '',
+    Os: out.Os,
+    Layers: out.Layers,
+    LayersData: out.LayersData.map((l) => new GoStruct({ MIMEType: l.MIMEType, Digest: l.Digest, Size: l.Size, Annotations: l.Annotations ?? new GoNil('map') })),
+    Env: out.Env ?? new GoNil('slice'),
+  });
+}
+
+/** `{{json .}}` (spaces allowed) is the default output, as containers/common's report.IsJSON decides. */
+function isWholeJson(format: string): boolean {
+  return /^\s*\{\{-?\s*json\s+\.\s*-?\}\}\s*$/.test(format);
+}
 
 export const inspectCommand: Command = {
   name: 'inspect',
@@ -14,15 +38,21 @@ export const inspectCommand: Command = {
   help: `Options:
       --raw        print the raw manifest (or, with --config, the raw config blob)
       --config     print the image config (in OCI form; raw with --raw)
+  -f, --format TEMPLATE
+                   print the output through a Go template: {{.Digest}}, {{range .Layers}}…{{end}},
+                   {{index .Labels "k"}}, {{if}}, {{len}}, {{printf}}, {{json .Labels}}, …
   -n, --no-tags    do not list the repository's tags (docker:// only)
+      --json       print the output on one line
 
 ${REGISTRY_HELP}`,
-  flags: { boolean: ['raw', 'config', 'no-tags', 'n', ...REGISTRY_FLAGS.boolean], string: ['format', ...REGISTRY_FLAGS.string] },
+  flags: { boolean: ['raw', 'config', 'no-tags', ...REGISTRY_FLAGS.boolean], string: ['format', ...REGISTRY_FLAGS.string], alias: { f: 'format', n: 'no-tags' } },
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
-    if (args.format) throw new OcikitError('E_UNSUPPORTED', 'inspect --format (Go templates) is not supported; use --json output with jq');
+    const format = typeof args.format === 'string' ? args.format : undefined;
+    // Parse the template before any network or disk work: a typo fails at once.
+    const template = format !== undefined && !isWholeJson(format) ? parseTemplate(format, 'inspect --format') : undefined;
     const ref = parseImageName(name!);
-    const ctx = systemContext(args, g);
+    const ctx = await systemContext(args, g, undefined, io);
     if (args.raw && !args.config) {
       const m = await rawManifestOf(ref, ctx);
       io.stdout.write(m.bytes);
@@ -36,15 +66,19 @@ ${REGISTRY_HELP}`,
         return 0;
       }
       if (args.config) {
-        io.stdout.write(JSON.stringify(ociConfigView(img.config), null, 4) + '\n');
+        io.stdout.write(JSON.stringify(ociConfigView(img.config), null, g.json ? undefined : 4) + '\n');
         return 0;
       }
-      const noTags = !!args['no-tags'] || !!args.n;
       let repoTags: string[] = [];
-      if (!noTags && ref.listTags && ref.dockerReference && ref.transport.name === 'docker') repoTags = await ref.listTags(ctx);
+      if (!boolFlag(args, 'no-tags', false) && ref.listTags && ref.dockerReference && ref.transport.name === 'docker') repoTags = await ref.listTags(ctx);
       const nameOut = ref.dockerReference ? repositoryName(ref.dockerReference) : undefined;
       const out = inspectOutput(img, { ...(nameOut ? { name: nameOut } : {}), repoTags });
-      io.stdout.write(JSON.stringify(out, null, 4) + '\n');
+      if (template) {
+        const text = template.execute(templateData(out));
+        io.stdout.write(text.endsWith('\n') ? text : text + '\n');
+        return 0;
+      }
+      io.stdout.write(JSON.stringify(out, null, g.json ? undefined : 4) + '\n');
       return 0;
     } finally {
       store.close();

@@ -10,15 +10,16 @@ export const listTagsCommand: Command = {
   name: 'list-tags',
   summary: 'List the tags of a repository (docker://, docker-archive:, oci:, oci-archive:)',
   usage: USAGE,
-  help: `Prints {"Repository": NAME, "Tags": [...]} as skopeo list-tags.\n\n${REGISTRY_HELP}`,
+  help: `Prints {"Repository": NAME, "Tags": [...]} as skopeo list-tags (on one line with --json).\n\n${REGISTRY_HELP}`,
   flags: { string: [...REGISTRY_FLAGS.string], boolean: [...REGISTRY_FLAGS.boolean] },
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
     const ref = parseImageName(name!);
     if (!ref.listTags) throw new OcikitError('E_UNSUPPORTED', `list-tags is not supported for the ${ref.transport.name}: transport`);
-    const tags = await ref.listTags(systemContext(args, g));
+    const tags = await ref.listTags(await systemContext(args, g, undefined, io));
     const repo = ref.dockerReference ? repositoryName(ref.dockerReference) : ref.withinTransport;
-    io.stdout.write(JSON.stringify({ Repository: repo, Tags: tags }, null, 4) + '\n');
+    // --json: the same object on one line, for a program to read line by line.
+    io.stdout.write(JSON.stringify({ Repository: repo, Tags: tags }, null, g.json ? undefined : 4) + '\n');
     return 0;
   },
 };

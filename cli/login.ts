@@ -1,8 +1,8 @@
 /** ocikit login REGISTRY: check credentials against the registry and save them (as skopeo login). */
 import { OcikitError } from '../lib/errors.js';
-import { lookupCredentials, storeCredentials } from '../lib/auth/index.js';
-import { boolFlag, intFlag, positionals, type Command } from './command.js';
-import { parseDuration } from './context.js';
+import { defaultAuthFile, lookupCredentials, storeCredentials } from '../lib/auth/index.js';
+import { boolFlag, intFlag, parseDuration, positionals, type Command, type Io } from './command.js';
+import { promptHidden, promptLine } from './prompt.js';
 
 const USAGE = 'ocikit login [options] REGISTRY';
 
@@ -15,9 +15,9 @@ export function registryKey(arg: string): string {
 }
 
 /** Read all of stdin (for --password-stdin), without its final newline. */
-async function readStdin(): Promise<string> {
+async function readStdin(io: Io): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  for await (const c of io.stdin ?? process.stdin) chunks.push(Buffer.from(c as Buffer));
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
@@ -31,15 +31,17 @@ export const loginCommand: Command = {
   -p, --password P         password (visible to other users in the process list; prefer --password-stdin)
       --password-stdin     read the password from stdin
       --get-login          print the user name saved for REGISTRY and exit
+  -v, --verbose            say which auth file was written
+Without --username or a password, both are asked for on the terminal (the password without echo).
       --authfile PATH      auth file to write (default $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json)
       --cert-dir DIR       CA certificates (*.crt) and client certificate (*.cert, *.key)
       --tls-verify=false   allow plain http and certificates that do not verify
       --retry-times N, --retry-delay DURATION
 The auth file is written with mode 0600. REGISTRY may name a namespace (host/team) to keep separate credentials for it.`,
   flags: {
-    string: ['username', 'password', 'authfile', 'cert-dir', 'tls-verify', 'retry-times', 'retry-delay'],
-    boolean: ['password-stdin', 'get-login'],
-    alias: { u: 'username', p: 'password' },
+    string: ['username', 'password', 'authfile', 'cert-dir', 'retry-times', 'retry-delay'],
+    boolean: ['password-stdin', 'get-login', 'tls-verify', 'verbose'],
+    alias: { u: 'username', p: 'password', v: 'verbose' },
   },
   async run(args, _g, io) {
     const [arg] = positionals(args, 1, USAGE);
@@ -55,13 +57,17 @@ The auth file is written with mode 0600. REGISTRY may name a namespace (host/tea
       return 0;
     }
 
-    const username = args.username ? String(args.username) : '';
-    if (username === '') throw new OcikitError('E_USAGE', 'login: --username is required', { hint: 'ocikit login -u USER --password-stdin REGISTRY' });
     if (args.password !== undefined && args.password !== '' && args['password-stdin']) throw new OcikitError('E_USAGE', 'login: --password and --password-stdin conflict');
+    if (args['password-stdin'] && !args.username) throw new OcikitError('E_USAGE', 'login: --password-stdin needs --username', { hint: 'ocikit login -u USER --password-stdin REGISTRY' });
+    // As skopeo: what is not on the command line is asked for on the terminal.
+    let username = args.username ? String(args.username) : '';
+    if (username === '') username = await promptLine(io, 'Username: ', 'login: no --username given');
+    if (username === '') throw new OcikitError('E_USAGE', 'login: the user name is empty');
     let password: string;
-    if (args['password-stdin']) password = await readStdin();
+    if (args['password-stdin']) password = await readStdin(io);
     else if (args.password !== undefined && args.password !== '') password = String(args.password);
-    else throw new OcikitError('E_USAGE', 'login: give the password with --password-stdin or --password', { hint: 'ocikit does not prompt for passwords' });
+    else password = await promptHidden(io, 'Password: ', 'login: no password given (--password-stdin or --password)');
+    if (password === '') throw new OcikitError('E_USAGE', 'login: the password is empty');
 
     // Loaded here, not at start-up: the registry client (undici) costs ~200 ms to import.
     const { checkLogin } = await import('../lib/registry/index.js');
@@ -73,6 +79,8 @@ The auth file is written with mode 0600. REGISTRY may name a namespace (host/tea
     if (args['retry-delay']) opts.retryDelayMs = parseDuration('retry-delay', String(args['retry-delay']));
     await checkLogin(host, { username, password }, opts);
     await storeCredentials(key, username, password, authFile ? { authFile } : {});
+    if (boolFlag(args, 'verbose', false)) // Two spaces, as skopeo prints it (Go's Println of "Used: " and the path).
+      io.stdout.write(`Used:  ${authFile ?? defaultAuthFile()}\n`);
     io.stdout.write('Login Succeeded!\n');
     return 0;
   },

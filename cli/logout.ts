@@ -13,8 +13,9 @@ export const logoutCommand: Command = {
   usage: USAGE,
   help: `Options:
   -a, --all                remove the credentials of every registry in the auth file
-      --authfile PATH      auth file to edit (default $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json)`,
-  flags: { string: ['authfile'], boolean: ['all'], alias: { a: 'all' } },
+      --authfile PATH      auth file to edit (default $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json)
+      --tls-verify[=false] accepted for skopeo's command lines; logout does not contact the registry`,
+  flags: { string: ['authfile'], boolean: ['all', 'tls-verify'], alias: { a: 'all' } },
   async run(args, _g, io) {
     const authFile = args.authfile ? String(args.authfile) : undefined;
     const opts = authFile ? { authFile } : {};

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
- * The ocikit command line: one table of subcommands, minimist flags, skopeo's exit codes
- * (0 success, 2 image not found, 1 anything else), and one-line errors (`ocikit: ...`).
+ * The ocikit command line: one table of subcommands, skopeo's flag rules (cli/flags.ts), global
+ * flags before or after the command, skopeo's exit codes (0 success, 2 image not found, 1 anything
+ * else), and one-line errors (`ocikit: ...`), or one JSON object on stderr under --json.
  */
 import { OcikitError, exitCodeFor, isOcikitError, redact } from '../lib/errors.js';
-import { GLOBAL_HELP, parseFlags, intFlag, type Command, type GlobalOptions, type Io } from './command.js';
+import { GLOBAL_HELP, VALUE_GLOBALS, globalOptions, parseFlags, type Command, type Io } from './command.js';
+import { parseBool } from './flags.js';
+import { syncCommand } from './sync.js';
 import { copyCommand } from './copy.js';
 import { inspectCommand } from './inspect.js';
 import { manifestDigestCommand } from './manifest-digest.js';
@@ -13,12 +16,11 @@ import { listTagsCommand } from './list-tags.js';
 import { loginCommand } from './login.js';
 import { logoutCommand } from './logout.js';
 import { deleteCommand } from './delete.js';
-import { signatureGlobals } from './signing.js';
 import { standaloneSignCommand } from './standalone-sign.js';
 import { standaloneVerifyCommand } from './standalone-verify.js';
 import { generateSigstoreKeyCommand } from './generate-sigstore-key.js';
 
-const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand, standaloneSignCommand, standaloneVerifyCommand, generateSigstoreKeyCommand];
+const COMMANDS: Command[] = [copyCommand, syncCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand, standaloneSignCommand, standaloneVerifyCommand, generateSigstoreKeyCommand];
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -39,9 +41,28 @@ function topHelp(): string {
   ].join('\n');
 }
 
+/** True when the last --json / --json=BOOL on the command line says true (read before parsing, for errors in parsing). */
+function wantsJson(argv: string[]): boolean {
+  let on = false;
+  for (const a of argv) {
+    if (a === '--') break;
+    if (a === '--json') on = true;
+    else if (a.startsWith('--json=')) on = parseBool(a.slice(7)) ?? on;
+  }
+  return on;
+}
+
+/**
+ * What a command was doing when it was stopped by --command-timeout: the abort reason, raced
+ * against the command. Work that does not watch the signal is left behind; the process entry below
+ * exits, which removes staging directories (fs-util's exit hook).
+ */
+export let timedOut = false;
+
 /** Run the CLI with `argv` (without node and the script); returns the exit code. */
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const debug = argv.includes('--debug');
+  const json = wantsJson(argv);
   try {
     // The subcommand is the first argument that is not a flag (global flags may come before it).
     const idx = findCommandIndex(argv);
@@ -70,20 +91,30 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       io.stdout.write(commandHelp(cmd) + '\n');
       return 0;
     }
-    const g: GlobalOptions = {
-      debug: !!args.debug,
-      quiet: !!args.quiet,
-      json: !!args.json,
-      store: args.store || undefined,
-      jobs: intFlag(args, 'jobs', 1, 256),
-      overrideOS: args['override-os'] || undefined,
-      overrideArch: args['override-arch'] || undefined,
-      overrideVariant: args['override-variant'] || undefined,
-      ...signatureGlobals(args),
-    };
-    return await cmd.run(args, g, io);
+    const g = globalOptions(args);
+    if (g.commandTimeoutMs === undefined) return await cmd.run(args, g, io);
+    const ctl = new AbortController();
+    g.signal = ctl.signal;
+    const seconds = g.commandTimeoutMs / 1000;
+    const expired = new OcikitError('E_ABORTED', `${cmd.name}: the command timed out after ${seconds} s (--command-timeout)`);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        ctl.abort(expired);
+        reject(expired);
+      }, g.commandTimeoutMs);
+    });
+    try {
+      return await Promise.race([cmd.run(args, g, io), deadline]);
+    } catch (err) {
+      // Whatever the aborted work threw, the reason is the deadline.
+      throw timedOut ? expired : err;
+    } finally {
+      clearTimeout(timer);
+    }
   } catch (err) {
-    io.stderr.write(formatError(err, debug) + '\n');
+    io.stderr.write((json ? formatJsonError(err) : formatError(err, debug)) + '\n');
     return exitCodeFor(err);
   }
 }
@@ -97,11 +128,18 @@ export function formatError(err: unknown, debug: boolean): string {
   return redact(line);
 }
 
+/** The error as one JSON object for --json: `{"error":{"code","message","hint"}}` (hint only when there is one). */
+export function formatJsonError(err: unknown): string {
+  const code = isOcikitError(err) ? (err as OcikitError).code : 'E_INTERNAL';
+  const message = redact((err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' '));
+  const hint = isOcikitError(err) ? (err as OcikitError).hint : undefined;
+  return JSON.stringify({ error: { code, message, ...(hint ? { hint: redact(hint) } : {}) } });
+}
+
 function commandHelp(c: Command): string {
   return `${c.summary}\n\nUsage: ${c.usage}\n\n${c.help}\n\n${GLOBAL_HELP}`;
 }
 
-const VALUE_GLOBALS = new Set(['--store', '--jobs', '--override-os', '--override-arch', '--override-variant', '--policy', '--registries.d']);
 function findCommandIndex(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -130,6 +168,8 @@ if (invokedAs.endsWith('main.js') || invokedAs.endsWith('ocikit')) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // Timed out: stop the work that did not watch the signal (exit hooks remove staging directories).
+      if (timedOut) process.exit(code);
     },
     (err) => {
       process.stderr.write(formatError(err, true) + '\n');

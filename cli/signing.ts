@@ -4,7 +4,7 @@
  * signer of --sign-by / --sign-by-sigstore-private-key.
  */
 import { promises as fsp } from 'node:fs';
-import type minimist from 'minimist';
+import type { ParsedArgs } from './flags.js';
 import { OcikitError, wrapError } from '../lib/errors.js';
 import { parseDockerReference, isNameOnly } from '../lib/reference/index.js';
 import type { ManifestSigner } from '../lib/copy/index.js';
@@ -12,21 +12,6 @@ import type { ImageReference } from '../lib/transports/types.js';
 import type { GlobalOptions, Io } from './command.js';
 
 /** The signature-related global flags, for GlobalOptions. */
-export function signatureGlobals(args: minimist.ParsedArgs): Pick<GlobalOptions, 'policy' | 'insecurePolicy' | 'registriesDir'> {
-  const out: Pick<GlobalOptions, 'policy' | 'insecurePolicy' | 'registriesDir'> = {};
-  const one = (v: unknown, flag: string): string | undefined => {
-    if (Array.isArray(v)) throw new OcikitError('E_USAGE', `--${flag} given more than once`);
-    return typeof v === 'string' && v !== '' ? v : undefined;
-  };
-  const policy = one(args.policy, 'policy');
-  if (policy) out.policy = policy;
-  // minimist reads the dotted flag name as a path: --registries.d lands in args.registries.d.
-  const rd = one((args.registries as { d?: unknown } | undefined)?.d, 'registries.d');
-  if (rd) out.registriesDir = rd;
-  if (args['insecure-policy']) out.insecurePolicy = true;
-  return out;
-}
-
 /**
  * Read a file named on the command line (key, passphrase, manifest, signature). A missing file is
  * exit 1 (E_IO), not 2: exit code 2 means "image not found", as with skopeo.
@@ -97,7 +82,7 @@ export function parseSignIdentity(s: string, flag = '--sign-identity'): string {
  * when neither is given. Keys and passphrases are loaded here, before the copy starts, so a wrong
  * passphrase fails before any byte moves.
  */
-export async function copySigner(args: minimist.ParsedArgs, dest: ImageReference, io: Io): Promise<ManifestSigner | undefined> {
+export async function copySigner(args: ParsedArgs, dest: ImageReference, io: Io): Promise<ManifestSigner | undefined> {
   const gpgKey = typeof args['sign-by'] === 'string' && args['sign-by'] !== '' ? String(args['sign-by']) : undefined;
   const sigstoreKey = typeof args['sign-by-sigstore-private-key'] === 'string' && args['sign-by-sigstore-private-key'] !== '' ? String(args['sign-by-sigstore-private-key']) : undefined;
   const passFile = typeof args['sign-passphrase-file'] === 'string' && args['sign-passphrase-file'] !== '' ? String(args['sign-passphrase-file']) : undefined;

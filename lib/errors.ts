@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   E_STORE: 'the blob store is unusable or corrupt',
   E_WORKER: 'a worker job failed',
   E_ABORTED: 'the operation was cancelled',
+  E_PARTIAL: 'some items of a batch (a sync) failed; each was reported',
   E_INTERNAL: 'a bug in ocikit',
 } as const;
 

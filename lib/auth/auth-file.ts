@@ -8,9 +8,10 @@
  *
  * Which files are read, in order (the first that knows the registry wins):
  *   --authfile F            only F
- *   otherwise               $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json
- *                           (else $XDG_CONFIG_HOME/containers/auth.json); then
- *                           $XDG_CONFIG_HOME/containers/auth.json; $DOCKER_CONFIG/config.json
+ *   otherwise               $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json, or
+ *                           with XDG_RUNTIME_DIR unset /run/containers/$UID/auth.json (where root's
+ *                           podman and skopeo logins live); then
+ *                           $XDG_CONFIG_HOME/containers/auth.json (~/.config/…); $DOCKER_CONFIG/config.json
  *                           (~/.docker/config.json); ~/.dockercfg (the legacy format: no "auths" level)
  * login and logout write the first of those (or --authfile): mode 0600 in a 0700 directory,
  * tmp + rename so a reader never sees half a file.
@@ -58,10 +59,14 @@ function configHome(env: Env): string {
   return env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
 }
 
-/** The file login writes and logout edits when no --authfile is given. */
+/**
+ * The file login writes and logout edits when no --authfile is given: as containers/image,
+ * $XDG_RUNTIME_DIR/containers/auth.json, or on Linux without that variable /run/containers/$UID/auth.json.
+ */
 export function defaultAuthFile(env: Env = process.env): string {
   if (env.REGISTRY_AUTH_FILE) return env.REGISTRY_AUTH_FILE;
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json');
+  if (process.platform === 'linux' && typeof process.getuid === 'function') return `/run/containers/${process.getuid()}/auth.json`;
   return join(configHome(env), 'containers', 'auth.json');
 }
 

@@ -43,6 +43,10 @@ export interface RegistryOptions {
   /** How long a response may take to start, and a body may stall, before the request fails (ms). */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Put before ocikit's own User-Agent ("PREFIX ocikit/0.1"). */
+  userAgentPrefix?: string;
+  /** The prefix of the command's flags for this side ('src-', 'dest-', ''), for hints naming a flag. */
+  flagPrefix?: string;
   /** Environment for auth file and certs.d lookup (tests); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -124,6 +128,8 @@ export async function dump(body: Dispatcher.ResponseData['body']): Promise<void>
 }
 
 const ERROR_BODY_MAX = 64 * 1024;
+/** ocikit's own User-Agent. */
+export const USER_AGENT = 'ocikit/0.1';
 const REDIRECTS_MAX = 5;
 const DEFAULT_TIMEOUT_MS = 120_000;
 
@@ -255,11 +261,11 @@ export class RegistryClient {
     if (isCertificateError(err)) {
       return new RegistryError('E_NETWORK', `${what}: the TLS certificate of ${this.host} is not trusted (${describeNetworkError(err)})`, {
         cause: err,
-        hint: 'give its CA with --cert-dir DIR (DIR/ca.crt), or use --tls-verify=false for a registry you trust',
+        hint: `give its CA with --${this.#opts.flagPrefix ?? ''}cert-dir DIR (DIR/ca.crt), or use --${this.#opts.flagPrefix ?? ''}tls-verify=false for a registry you trust`,
       });
     }
     if (looksLikePlainHttp(err)) {
-      return new RegistryError('E_NETWORK', `${what}: ${this.host} does not speak TLS (${describeNetworkError(err)})`, { cause: err, hint: 'for a plain-http registry use --tls-verify=false' });
+      return new RegistryError('E_NETWORK', `${what}: ${this.host} does not speak TLS (${describeNetworkError(err)})`, { cause: err, hint: `for a plain-http registry use --${this.#opts.flagPrefix ?? ''}tls-verify=false` });
     }
     return new RegistryError('E_NETWORK', `${what}: ${describeNetworkError(err)}`, { cause: err, retryable: isRetryableNetworkError(err) });
   }
@@ -345,7 +351,7 @@ export class RegistryClient {
       const dispatcher = dispatcherFor(await this.tls());
       for (let attempt = 0; ; attempt++) {
         try {
-          const res = await request(url, { method, headers, body: body ?? null, dispatcher, ...this.timeouts(), ...(this.#opts.signal ? { signal: this.#opts.signal } : {}) });
+          const res = await request(url, { method, headers: { 'user-agent': this.userAgent(), ...headers }, body: body ?? null, dispatcher, ...this.timeouts(), ...(this.#opts.signal ? { signal: this.#opts.signal } : {}) });
           if (isRetryableStatus(res.statusCode) && attempt < this.retryTimes) {
             const after = parseRetryAfter(res.headers['retry-after']);
             await dump(res.body);
@@ -366,6 +372,11 @@ export class RegistryClient {
     };
   }
 
+  /** The User-Agent of every request to the registry and its token service. */
+  userAgent(): string {
+    return this.#opts.userAgentPrefix ? `${this.#opts.userAgentPrefix} ${USER_AGENT}` : USER_AGENT;
+  }
+
   private timeouts(): { headersTimeout: number; bodyTimeout: number } {
     const t = this.#opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return { headersTimeout: t, bodyTimeout: t };
@@ -374,7 +385,7 @@ export class RegistryClient {
   /** One exchange (plus same-method redirects for GET/HEAD), no auth logic, no retries. */
   private async raw(req: RegistryRequest, url: URL, auth: string | undefined): Promise<RegistryResponse> {
     const dispatcher = dispatcherFor(await this.tls());
-    const headers: Record<string, string> = { 'user-agent': 'ocikit/0.1', ...(req.headers ?? {}) };
+    const headers: Record<string, string> = { 'user-agent': this.userAgent(), ...(req.headers ?? {}) };
     if (auth !== undefined) headers.authorization = auth;
     let current = url;
     for (let hop = 0; ; hop++) {

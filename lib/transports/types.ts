@@ -45,6 +45,7 @@ export interface SystemContext {
   uploadChunkSize?: number;
   /** docker://: how long a registry may take to start an answer, or let a body stall, before the request fails (ms). */
   registryTimeoutMs?: number;
+  /** Cancels the operation (the CLI's --command-timeout aborts it). */
   signal?: AbortSignal;
   /**
    * Called with byte counts as a source reads what it must read before any blob is asked for (an
@@ -58,6 +59,13 @@ export interface SystemContext {
   noSync?: boolean;
   /** docker://: the registries.d directory that says where signatures live (--registries.d); default as containers-registries.d(5). */
   registriesDir?: string;
+  /** docker://: put this before ocikit's User-Agent in registry requests (--user-agent-prefix). */
+  userAgentPrefix?: string;
+  /**
+   * The prefix of this side's flags on the command line ('src-', 'dest-' or ''), so that a hint
+   * names the flag the user can actually give ("--src-tls-verify=false" to a copy).
+   */
+  flagPrefix?: string;
 }
 
 /** A transport: a name and a parser of its reference syntax. Registered once in lib/transports. */
@@ -82,6 +90,13 @@ export interface ImageReference {
   delete?(ctx: SystemContext): Promise<void>;
   /** Remove only this reference's tag and keep the image, for transports that can (delete --untag). */
   untag?(ctx: SystemContext): Promise<void>;
+  /**
+   * The digest of the top-level manifest this reference names, found cheaply (one HEAD for a
+   * registry; index.json or manifest.json on disk), or undefined when there is no such image (or,
+   * on disk, when a blob it needs is missing). For transports that can; sync uses it to skip images
+   * already at the destination. ADVISORY: a source's answer is not verified here; copies verify.
+   */
+  manifestDigest?(ctx: SystemContext): Promise<Digest | undefined>;
   /** List tags/names, for transports that have them (list-tags). */
   listTags?(ctx: SystemContext): Promise<string[]>;
 }

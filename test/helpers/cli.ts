@@ -62,3 +62,20 @@ export function run(prog: string, args: string[], opts: { allowFail?: boolean; c
   if (res.code !== 0 && !opts.allowFail) throw new Error(`${prog} ${args.join(' ')} failed (${res.code}): ${res.stderr.trim()}`);
   return res;
 }
+
+/**
+ * Run a program without blocking the event loop: needed when it talks to a server in this process
+ * (a fault proxy, a token server), which spawnSync would starve.
+ */
+export function runAsync(prog: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const p = spawn(prog, args, { env: { ...process.env, ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => (stdout += c));
+    p.stderr.on('data', (c) => (stderr += c));
+    p.on('error', (err) => (stderr += String(err)));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    p.stdin.end(opts.input ?? '');
+  });
+}

@@ -23,6 +23,8 @@ export const PEERS: Record<string, string> = {
   gpg: 'gnupg',
   gpgconf: 'gnupg',
   python3: 'python3',
+  // script(1) gives a program a real terminal (login and --creds prompts).
+  script: 'bsdutils',
 };
 
 /**

@@ -1,6 +1,7 @@
 /** Pure parts of the registry client: Retry-After, backoff, Link pages, error bodies, the per-host semaphore, CLI flag values. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { Semaphore, nextLink, parseRetryAfter } from '../../lib/registry/index.js';
 import { errorForStatus, sanitize } from '../../lib/registry/errors.js';
 import { backoffMs, isRetryableStatus } from '../../lib/registry/retry.js';
@@ -75,9 +76,12 @@ describe('Semaphore', () => {
 });
 
 describe('CLI registry flag values', () => {
-  it('parses --creds, --retry-delay durations and --dest-chunk-size sizes', () => {
-    assert.deepEqual(parseCreds('creds', 'u:p:w'), { username: 'u', password: 'p:w' });
-    assert.throws(() => parseCreds('creds', 'nopassword'), /USERNAME:PASSWORD/);
+  it('parses --creds, --retry-delay durations and --dest-chunk-size sizes', async () => {
+    assert.deepEqual(await parseCreds('creds', 'u:p:w'), { username: 'u', password: 'p:w' });
+    // No password and no terminal to ask on (a user name alone asks on a terminal, as skopeo).
+    const noTty = { stdout: process.stdout, stderr: process.stderr, stdin: Object.assign(Readable.from([]), { isTTY: false }) };
+    await assert.rejects(parseCreds('creds', 'nopassword', noTty), /--creds nopassword gives no password, and stdin is not a terminal/);
+    await assert.rejects(parseCreds('creds', ':pw', noTty), /the user name is empty/);
     assert.equal(parseDuration('retry-delay', '1m30s'), 90_000);
     assert.equal(parseDuration('retry-delay', '250ms'), 250);
     assert.equal(parseDuration('retry-delay', '2'), 2000);

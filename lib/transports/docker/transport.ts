@@ -26,6 +26,8 @@ export function registryOptions(ctx: SystemContext): RegistryOptions {
   if (ctx.retryDelayMs !== undefined) o.retryDelayMs = ctx.retryDelayMs;
   if (ctx.registryTimeoutMs !== undefined) o.timeoutMs = ctx.registryTimeoutMs;
   if (ctx.signal) o.signal = ctx.signal;
+  if (ctx.userAgentPrefix) o.userAgentPrefix = ctx.userAgentPrefix;
+  if (ctx.flagPrefix !== undefined) o.flagPrefix = ctx.flagPrefix;
   return o;
 }
 
@@ -112,6 +114,18 @@ export class DockerImageReference implements ImageReference {
       }
       throw err;
     }
+  }
+
+  /** One HEAD (a GET when the registry gives no digest); undefined when the registry has no such manifest. */
+  async manifestDigest(ctx: SystemContext): Promise<Digest | undefined> {
+    if (this.ref.digest !== undefined) {
+      const repo = await this.repository(ctx, ['pull']);
+      return (await repo.headManifest(this.ref.digest)) ? this.ref.digest : undefined;
+    }
+    const repo = await this.repository(ctx, ['pull']);
+    const head = await repo.headManifest(this.ref.tag!);
+    if (!head) return undefined;
+    return head.digest ?? (await repo.getManifest(this.ref.tag!)).digest;
   }
 
   async listTags(ctx: SystemContext): Promise<string[]> {

@@ -1,0 +1,215 @@
+/**
+ * Running a sync: every image of a source listing copied to its destination name, several at once,
+ * through one BlobStore and one WorkerPool (a layer shared by twenty tags is fetched once), skipping
+ * images the destination already holds.
+ *
+ * Skipping: the source's manifest digest (one HEAD for a registry) is compared with the destination's
+ * (one HEAD; for dir: and oci:, what is on disk, blobs included). When the copy changes the manifest
+ * (--format, the instance of an index chosen for this platform, oci:'s OCI-only manifests), the
+ * digest the last copy of that source manifest wrote, with the same options, is what is compared:
+ * the store remembers it as a ref named `sync:<options>:<source digest>`. So a re-run after an
+ * interruption copies only what is missing, and a repeated mirror run costs two HEADs per image.
+ */
+import { createHash } from 'node:crypto';
+import { join, posix } from 'node:path';
+import { OcikitError, isOcikitError, type ErrorCode } from '../errors.js';
+import type { Digest } from '../digest/index.js';
+import { copyImage, type CopyOptions } from '../copy/index.js';
+import { parseImageName } from '../transports/index.js';
+import type { ImageReference, SystemContext } from '../transports/types.js';
+import type { BlobStore } from '../store/index.js';
+import type { WorkerPool } from '../pool/index.js';
+import type { ListFailure, SourceImage } from './sources.js';
+import { sharingFetches, type FetchesInFlight } from './shared-fetch.js';
+
+/** The kinds of sync destination (--dest). */
+export type SyncDestKind = 'docker' | 'dir' | 'oci';
+
+/** How an image fared. `gone`: the registry listed the tag but no longer has it. */
+export type ImageStatus = 'copied' | 'skipped' | 'failed' | 'gone' | 'would-copy' | 'would-skip';
+
+/** One line of the report. */
+export interface ImageResult {
+  source: string;
+  destination: string;
+  status: ImageStatus;
+  /** The manifest digest at the destination (copied or skipped). */
+  digest?: Digest;
+  bytesRead?: number;
+  bytesWritten?: number;
+  seconds?: number;
+  error?: { code: string; message: string };
+}
+
+/** The whole sync's report (`--json`). */
+export interface SyncReport {
+  images: ImageResult[];
+  sources: number;
+  copied: number;
+  skipped: number;
+  failed: number;
+  gone: number;
+  bytesRead: number;
+  bytesWritten: number;
+  seconds: number;
+}
+
+export interface SyncOptions {
+  store: BlobStore;
+  pool: WorkerPool;
+  destKind: SyncDestKind;
+  /** DESTINATION: a registry namespace (docker), a directory (dir), a layout (oci). */
+  destination: string;
+  destCtx: SystemContext;
+  /** --scoped: the destination name keeps the whole source name (registry and path). */
+  scoped?: boolean;
+  /** --append-suffix: added to every destination tag (or directory name). */
+  appendSuffix?: string;
+  /** What each image copy is given (format, multi-arch, blobs at once, ...). */
+  copy?: Pick<CopyOptions, 'format' | 'multiArch' | 'platforms' | 'preserveDigests' | 'removeSignatures' | 'jobs' | 'compressFormat' | 'compressLevel'>;
+  /** Images copied at once (default 4). Requests per registry host stay bounded by lib/registry. */
+  images?: number;
+  dryRun?: boolean;
+  keepGoing?: boolean;
+  /** Called as each image is done, in completion order. */
+  onImage?: (r: ImageResult, done: number, total: number) => void;
+}
+
+/** The destination reference of a source image, named as skopeo sync names it. */
+export function destinationFor(img: SourceImage, o: Pick<SyncOptions, 'destKind' | 'destination' | 'scoped' | 'appendSuffix'>): ImageReference {
+  const suffix = (o.scoped ? img.name : posix.basename(img.name)) + (o.appendSuffix ?? '');
+  switch (o.destKind) {
+    case 'docker':
+      return parseImageName(`docker://${posix.join(o.destination.replace(/^docker:\/\//, ''), suffix)}`);
+    case 'dir':
+      return parseImageName(`dir:${join(o.destination, suffix)}`);
+    case 'oci':
+      // One layout; the name (REPO:TAG, or HOST/REPO:TAG with --scoped) is the image's ref.
+      return parseImageName(`oci:${o.destination}:${suffix}`);
+  }
+}
+
+/** The repository an image goes to (the layout or directory tree for oci: and dir:), for primers. */
+function destinationRepository(img: SourceImage, o: SyncOptions): string {
+  try {
+    const ref = destinationFor(img, o);
+    return ref.dockerReference ? ref.dockerReference.replace(/[:@][^/]*$/, '') : o.destination;
+  } catch {
+    return '';
+  }
+}
+
+/** The key of the options that change what a copy writes: part of the store's record name. */
+function optionsKey(o: SyncOptions, ctx: SystemContext): string {
+  const c = o.copy ?? {};
+  const what = JSON.stringify([o.destKind, c.format ?? '', c.multiArch ?? 'system', (c.platforms ?? []).map((p) => [p.os, p.architecture, p.variant ?? '']), c.compressFormat ?? '', c.compressLevel ?? '', ctx.overrideOS ?? '', ctx.overrideArch ?? '', ctx.overrideVariant ?? '', o.destCtx.destCompression ?? '']);
+  return createHash('sha256').update(what).digest('hex').slice(0, 16);
+}
+
+function describe(err: unknown): { code: string; message: string } {
+  return { code: isOcikitError(err) ? (err as OcikitError).code : 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Sync `images` (from listSource) to the destination. Without keepGoing the first failure stops
+ * new copies, lets running ones finish, and is thrown (after onImage reported it); with keepGoing
+ * every image is tried and the report says which failed.
+ */
+export async function runSync(images: SourceImage[], listFailures: ListFailure[], sources: number, o: SyncOptions): Promise<SyncReport> {
+  const started = process.hrtime.bigint();
+  const results: ImageResult[] = [];
+  const total = images.length + listFailures.length;
+  let done = 0;
+  const report = (r: ImageResult): void => {
+    results.push(r);
+    o.onImage?.(r, ++done, total);
+  };
+  for (const f of listFailures) report({ source: f.source, destination: '', status: 'failed', error: describe(f.error) });
+
+  let firstError: unknown;
+  let next = 0;
+  const inFlight: FetchesInFlight = new Map();
+  // The first image of each destination repository goes alone: the layers its tags share then
+  // arrive there once, and the other images find them with a HEAD, instead of several images
+  // uploading the same layers at the same time.
+  const primers = new Map<string, Promise<unknown>>();
+  const worker = async (): Promise<void> => {
+    while (next < images.length && firstError === undefined) {
+      const img = images[next++]!;
+      const repo = destinationRepository(img, o);
+      const primer = primers.get(repo);
+      let r: ImageResult;
+      if (primer) {
+        await primer;
+        if (firstError !== undefined) break;
+        r = await syncOne(img, o, inFlight);
+      } else {
+        const p = syncOne(img, o, inFlight);
+        primers.set(repo, p);
+        r = await p;
+      }
+      if (r.status === 'failed' && !o.keepGoing && firstError === undefined) {
+        firstError = new OcikitError(r.error!.code as ErrorCode, `sync: copying ${r.source} to ${r.destination}: ${r.error!.message}`);
+      }
+      report(r);
+    }
+  };
+  const n = Math.max(1, Math.min(o.images ?? 4, images.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  if (firstError !== undefined) throw firstError;
+  const sum = (k: 'bytesRead' | 'bytesWritten'): number => results.reduce((a, r) => a + (r[k] ?? 0), 0);
+  const count = (s: ImageStatus): number => results.filter((r) => r.status === s).length;
+  return {
+    images: results,
+    sources,
+    copied: count('copied'),
+    skipped: count('skipped') + count('would-skip'),
+    failed: count('failed'),
+    gone: count('gone'),
+    bytesRead: sum('bytesRead'),
+    bytesWritten: sum('bytesWritten'),
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
+}
+
+/** One image: skip check, then the copy. Never throws: a failure is a result. */
+async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlight): Promise<ImageResult> {
+  const started = process.hrtime.bigint();
+  const source = img.ref.toString();
+  let destRef: ImageReference;
+  try {
+    destRef = destinationFor(img, o);
+  } catch (err) {
+    return { source, destination: '', status: 'failed', error: describe(err) };
+  }
+  const destination = destRef.toString();
+  const recordName = (d: Digest): string => `sync:${optionsKey(o, img.ctx)}:${d}`;
+  try {
+    // === skip check: one look at each side
+    const srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(img.ctx) : undefined;
+    if (srcDigest === undefined && img.remote) return { source, destination, status: 'gone', error: { code: 'E_NOT_FOUND', message: 'the registry listed this tag but no longer has it' } };
+    if (srcDigest !== undefined && destRef.manifestDigest) {
+      const expected = o.store.getRef(recordName(srcDigest)) ?? srcDigest;
+      const destDigest = await destRef.manifestDigest(o.destCtx).catch(() => undefined);
+      if (destDigest === expected) return { source, destination, status: o.dryRun ? 'would-skip' : 'skipped', digest: destDigest };
+    }
+    if (o.dryRun) return { source, destination, status: 'would-copy' };
+
+    // === the copy
+    const res = await copyImage(sharingFetches(img.ref, o.store, inFlight), destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
+    // The digest the copy actually read (copyImage records it): the tag may have moved since the HEAD.
+    const read = o.store.getRef(source) ?? srcDigest;
+    if (read !== undefined) o.store.setRef(recordName(read), res.manifestDigest);
+    return {
+      source,
+      destination,
+      status: 'copied',
+      digest: res.manifestDigest,
+      bytesRead: res.bytesRead,
+      bytesWritten: res.bytesWritten,
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    };
+  } catch (err) {
+    return { source, destination, status: 'failed', error: describe(err) };
+  }
+}
