@@ -45,7 +45,7 @@ const root = resolve(here, '..', '..');
  * The CLI the bench runs: a private snapshot of dist/ taken at start (see main), so that a build
  * running meanwhile (other work in the same tree) cannot swap modules under a measured run.
  */
-let cli = join(root, 'dist', 'cli', 'main.js');
+let cli = join(root, 'dist', 'bin', 'main.js');
 const benchDir = join(root, 'bench');
 const workDir = join(benchDir, 'work');
 const resultsDir = join(benchDir, 'results');
@@ -284,7 +284,7 @@ async function main(): Promise<void> {
   rmSync(snapshot, { recursive: true, force: true });
   cpSync(join(root, 'dist'), snapshot, { recursive: true });
   process.on('exit', () => rmSync(snapshot, { recursive: true, force: true }));
-  cli = join(snapshot, 'cli', 'main.js');
+  cli = join(snapshot, 'bin', 'main.js');
   // The peers: skopeo (the anchor), pigz (reference), GNU time (peak RSS), docker-registry.
   const installed = ensurePeers(['skopeo', 'pigz', 'time', 'docker-registry']);
   if (installed.length) log(`installed: ${installed.join(' ')}`);

@@ -39,7 +39,6 @@ export interface Io {
 
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   /** Help text after the usage line: one flag a line. */
   help: string;

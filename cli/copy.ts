@@ -13,7 +13,6 @@ const USAGE = 'ocikit copy [options] SOURCE-IMAGE DESTINATION-IMAGE';
 
 export const copyCommand: Command = {
   name: 'copy',
-  summary: 'Copy an image from one location to another, through the blob store',
   usage: USAGE,
   help: `Options:
   -f, --format oci|v2s2          manifest format at the destination (default: keep the source's where the destination takes it)

@@ -9,7 +9,6 @@ const USAGE = 'ocikit delete [options] IMAGE-NAME';
 /** `ocikit delete`. */
 export const deleteCommand: Command = {
   name: 'delete',
-  summary: 'Delete an image from a registry (or, with --untag, only its tag)',
   usage: USAGE,
   help: `Options:
       --untag              remove only the tag and keep the image and its other tags; fails, deleting

@@ -14,7 +14,7 @@
  *
  * Unknown flags, a missing value and a boolean given a non-boolean value are E_USAGE.
  */
-import minimist from 'minimist';
+import { minimist } from '../lib/lazy.js';
 import { OcikitError } from '../lib/errors.js';
 
 /** What a command accepts. Names are long names without the dashes. */
@@ -124,7 +124,7 @@ export function parseArgs(argv: string[], spec: FlagSpec, where: string): Parsed
   // === 2. minimist parses them: every name a string (so "false" stays text until step 3 makes it
   // a boolean; "0123" stays "0123"), repeated names collected, positionals kept as given.
   const names = [...strings, ...booleans].map(encode);
-  const parsed = minimist([...tokens, '--', ...positional], { string: [...names, '_'], boolean: [], '--': false });
+  const parsed = minimist()([...tokens, '--', ...positional], { string: [...names, '_'], boolean: [], '--': false });
   const out: ParsedArgs = { _: (parsed._ as unknown[]).map(String) };
   for (const name of [...strings, ...booleans]) {
     const v = parsed[encode(name)] as string | string[] | undefined;

@@ -26,7 +26,6 @@ async function createNew(path: string, data: string, mode: number): Promise<void
 
 export const generateSigstoreKeyCommand: Command = {
   name: 'generate-sigstore-key',
-  summary: 'Generate a sigstore key pair: PREFIX.private (encrypted, cosign format) and PREFIX.pub',
   usage: USAGE,
   help: `Options:
       --output-prefix PREFIX     write PREFIX.private and PREFIX.pub (required; existing files are not replaced)

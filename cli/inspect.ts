@@ -33,7 +33,6 @@ function isWholeJson(format: string): boolean {
 
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'Inspect an image: its manifest digest, layers, config (as skopeo inspect)',
   usage: USAGE,
   help: `Options:
       --raw        print the raw manifest (or, with --config, the raw config blob)

@@ -8,7 +8,6 @@ const USAGE = 'ocikit list-tags [options] REPOSITORY-NAME';
 
 export const listTagsCommand: Command = {
   name: 'list-tags',
-  summary: 'List the tags of a repository (docker://, docker-archive:, oci:, oci-archive:)',
   usage: USAGE,
   help: `Prints {"Repository": NAME, "Tags": [...]} as skopeo list-tags (on one line with --json).\n\n${REGISTRY_HELP}`,
   flags: { string: [...REGISTRY_FLAGS.string], boolean: [...REGISTRY_FLAGS.boolean] },

@@ -24,7 +24,6 @@ async function readStdin(io: Io): Promise<string> {
 /** `ocikit login`. */
 export const loginCommand: Command = {
   name: 'login',
-  summary: 'Log in to a registry and save the credentials in the auth file',
   usage: USAGE,
   help: `Options:
   -u, --username U         user name

@@ -9,7 +9,6 @@ const USAGE = 'ocikit logout [options] REGISTRY | ocikit logout --all';
 /** `ocikit logout`. */
 export const logoutCommand: Command = {
   name: 'logout',
-  summary: 'Remove the saved credentials of a registry (or of all, with --all)',
   usage: USAGE,
   help: `Options:
   -a, --all                remove the credentials of every registry in the auth file

@@ -39,7 +39,6 @@ export function schema1Payload(bytes: Buffer): Buffer | undefined {
 
 export const manifestDigestCommand: Command = {
   name: 'manifest-digest',
-  summary: 'Compute the digest of a manifest file',
   usage: USAGE,
   help: `Prints the manifest digest of MANIFEST-FILE: the sha256 of its exact bytes, whatever they are (a
 signed Docker schema 1 manifest: of its payload without the signatures), as skopeo does.

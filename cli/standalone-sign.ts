@@ -21,7 +21,6 @@ export async function readManifestFile(path: string): Promise<Buffer> {
 
 export const standaloneSignCommand: Command = {
   name: 'standalone-sign',
-  summary: 'Sign a manifest file with a GPG key from your keyring (simple signing), without copying',
   usage: USAGE,
   help: `Options:
   -o, --output SIGNATURE         write the signature to SIGNATURE (required)

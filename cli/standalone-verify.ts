@@ -10,7 +10,6 @@ const USAGE = 'ocikit standalone-verify [options] MANIFEST DOCKER-REFERENCE KEY-
 
 export const standaloneVerifyCommand: Command = {
   name: 'standalone-verify',
-  summary: 'Verify a simple (GPG) signature of a manifest file; prints the digest it signs',
   usage: USAGE,
   help: `KEY-FINGERPRINTS is a comma-separated list of trusted key fingerprints, or "any" to trust every key
 of --public-key-file.

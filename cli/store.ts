@@ -19,7 +19,6 @@ function human(n: number): string {
 
 export const storeCommand: Command = {
   name: 'store',
-  summary: 'List, measure, verify and garbage-collect the blob store',
   usage: USAGE,
   help: `Subcommands:
   ls               the refs the store remembers (what each copy wrote or read) and their manifest digests

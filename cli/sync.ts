@@ -44,7 +44,6 @@ function summary(r: SyncReport, dryRun: boolean): string {
 
 export const syncCommand: Command = {
   name: 'sync',
-  summary: 'Copy every image of a repository, a directory tree or a YAML list to a registry, directory or layout',
   usage: USAGE,
   help: `SOURCE is, by --src:
   docker   HOST/REPO[:TAG|@DIGEST]: that image, or without a tag every tag of the repository

@@ -12,6 +12,11 @@ export function zstd(): typeof import('zstd-napi') {
   return require('zstd-napi') as typeof import('zstd-napi');
 }
 
+/** minimist: the command-line parser (cli/flags.ts). */
+export function minimist(): typeof import('minimist') {
+  return require('minimist') as typeof import('minimist');
+}
+
 /** tar-stream: the streaming tar parser and packer. */
 export function tarStream(): typeof import('tar-stream') {
   return require('tar-stream') as typeof import('tar-stream');

@@ -20,6 +20,7 @@
  * destination's commit can make it visible.
  */
 import { promises as fsp, read } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { OcikitError, isOcikitError, wrapError } from '../errors.js';
 import { parseDigest, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
 import type { LayerCompression } from '../manifest/index.js';
@@ -244,6 +245,10 @@ export class BlobCopier {
       return this.#done(t, stored, 'fetched', meter);
     }
 
+    // A download bound for an upload (registry to registry): sent on as it arrives, and kept in the
+    // store from the same bytes, instead of downloaded whole and then uploaded.
+    if (payload.kind === 'stream' && dest.properties.verifiesWhileWriting) return this.#relay(t, payload, what, meter);
+
     const staged = wholeFile ? await store.stageLink(payload.path) : undefined;
     const reservation = await this.#reserve(info);
     const keep: JobOutput[] = [];
@@ -271,6 +276,49 @@ export class BlobCopier {
     } else {
       await this.#deliver(stored, t, meter);
     }
+    return this.#done(t, stored, 'fetched', meter);
+  }
+
+  /**
+   * A stream sent to a destination that verifies what it writes (an upload) and, from the same
+   * bytes, to a worker job that keeps it in the store: one pass over the network. Both check the
+   * digest (the upload's VerifyingStream, the registry itself, and the job); the store adopts the
+   * job's file only when both ended well. The slower of the two sets the pace (pipe backpressure).
+   */
+  async #relay(t: BlobTask, payload: Extract<BlobPayload, { kind: 'stream' }>, what: string, meter: BlobMeter): Promise<BlobOutcome> {
+    const { store, dest, counters } = this.c;
+    const info = t.info;
+    const toDest = new PassThrough({ highWaterMark: 1 << 20 });
+    const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+    const src = payload.stream;
+    src.once('error', (err) => {
+      toDest.destroy(err);
+      toStore.destroy(err);
+    });
+    src.pipe(toDest);
+    src.pipe(toStore);
+    const tmp = store.tmpPath(info.digest.slice(7, 23));
+    const upload = dest.putBlob({ kind: 'stream', stream: toDest }, info);
+    const keep = this.#run({ kind: 'stream', stream: toStore, size: payload.size }, { expect: { digest: info.digest, size: info.size }, what, keep: [{ kind: 'new-file', path: tmp, sync: store.durable }] }, meter);
+    // Whichever fails first stops the other: a half upload or a half store file is worth nothing.
+    const stop = (err: unknown): never => {
+      src.destroy();
+      toDest.destroy(err as Error);
+      toStore.destroy(err as Error);
+      throw err;
+    };
+    let result: BlobResult;
+    try {
+      [, result] = await Promise.all([upload.catch(stop), keep.catch(stop)]);
+    } catch (err) {
+      await Promise.allSettled([upload, keep]);
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    counters.bytesRead += result.input.size;
+    this.c.source.onVerified?.(info);
+    const stored = await store.adopt(tmp, { digest: info.digest, size: result.input.size, what });
+    this.#wrote(stored.size);
     return this.#done(t, stored, 'fetched', meter);
   }
 

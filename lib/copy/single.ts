@@ -100,7 +100,8 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   }
 
   // === 4b. the layers, largest first, N at a time
-  const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, dest.properties.concurrentPutBlob, opts.jobs ?? 4));
+  // Six at once by default, as skopeo: enough to keep a registry busy; CPU-heavy jobs are further bounded by the pool.
+  const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, dest.properties.concurrentPutBlob, opts.jobs ?? 6));
   const outcomes = new Map<BlobTask, BlobOutcome>();
   const order = [...tasks].sort((a, b) => b.info.size - a.info.size);
   await runLimited(order, n, async (t) => {

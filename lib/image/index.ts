@@ -1,11 +1,13 @@
 /**
  * Reading an image as a whole (for inspect): the raw top-level manifest, the instance chosen for
- * the platform, its config, and skopeo's inspect output built from them. Config bytes come through
- * the store, verified against the manifest's config digest.
+ * the platform, its config, and skopeo's inspect output built from them. The config is read from the
+ * source into memory and verified against the manifest's config digest; the store is only offered
+ * to the source (a registry source takes known manifests from it), so inspecting a local image
+ * never opens the store's index.
  */
 import { payloadStream } from '../transports/payload.js';
 import { OcikitError } from '../errors.js';
-import { digestBytes, shortDigest, type Digest } from '../digest/index.js';
+import { digestBytes, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
 import {
   chooseInstance,
   hostPlatform,
@@ -66,15 +68,20 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
   }
 }
 
-async function readConfig(src: ImageSource, d: Descriptor, store: BlobStore, ref: ImageReference): Promise<Buffer> {
+async function readConfig(src: ImageSource, d: Descriptor, _store: BlobStore, ref: ImageReference): Promise<Buffer> {
   const digest = d.digest as Digest;
-  if (d.size > MAX_MANIFEST_SIZE) throw new OcikitError('E_MANIFEST_TOO_BIG', `reading config ${shortDigest(digest)} from ${ref}: ${d.size} bytes is over the limit`);
-  if (!store.has(digest)) {
-    const what = `reading config ${shortDigest(digest)} from ${ref}`;
-    const payload = await src.getBlob({ digest, size: d.size, mediaType: d.mediaType });
-    await store.put(payloadStream(payload), { digest, size: d.size, what });
+  const what = `reading config ${shortDigest(digest)} from ${ref}`;
+  if (d.size > MAX_MANIFEST_SIZE) throw new OcikitError('E_MANIFEST_TOO_BIG', `${what}: ${d.size} bytes is over the limit`);
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of payloadStream(await src.getBlob({ digest, size: d.size, mediaType: d.mediaType })) as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > MAX_MANIFEST_SIZE) throw new OcikitError('E_MANIFEST_TOO_BIG', `${what}: more than ${MAX_MANIFEST_SIZE} bytes`);
+    parts.push(c);
   }
-  return store.readBytes(digest, MAX_MANIFEST_SIZE);
+  const bytes = Buffer.concat(parts);
+  verifyBytes(bytes, { digest, size: d.size, what });
+  return bytes;
 }
 
 /** skopeo inspect's default output, keys in skopeo's order. */

@@ -28,6 +28,8 @@ export interface PoolOptions {
  * copy under dist/, which `npm run build` writes.
  */
 export function workerFile(): string {
+  // The bundled CLI (npm run bundle: dist/bin/) keeps the worker's entry beside its own chunks.
+  if (typeof OCIKIT_BUNDLED !== 'undefined') return new URL('./entry.js', import.meta.url).href;
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const url = ext === '.js' ? new URL('../../workers/entry.js', import.meta.url) : new URL('../../dist/workers/entry.js', import.meta.url);
@@ -37,6 +39,9 @@ export function workerFile(): string {
   }
   return url.href;
 }
+
+/** Defined (true) by the bundler for the bundled CLI; undefined in the plain build. */
+declare const OCIKIT_BUNDLED: boolean | undefined;
 
 /** The default pool size: one worker per core. */
 export function defaultThreads(): number {

@@ -19,7 +19,8 @@ export const repoRoot = findRoot();
 /** A path under fixtures/. */
 export const fixture = (...parts: string[]): string => join(repoRoot, 'fixtures', ...parts);
 /** The compiled CLI entry point. */
-export const cliPath = join(repoRoot, 'dist', 'cli', 'main.js');
+/** The CLI as it ships: the bundle npm run build makes (package.json's bin). */
+export const cliPath = join(repoRoot, 'dist', 'bin', 'main.js');
 
 const made: string[] = [];
 /** A fresh temp dir, removed when the process exits. */
