@@ -171,5 +171,33 @@ describe('verification before anything lands', () => {
         store.close();
       }
     });
+
+    it('registry to registry: a download is relayed to the upload as it arrives and kept in the store; a corrupted one leaves no tag and nothing stored', async () => {
+      const layerBytes = Buffer.from('relayed layer\n'.repeat(300_000));
+      const layer = gzipSync(layerBytes);
+      const root = join(dir, 'relay-src');
+      layout(root, [{ bytes: layer, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }], cfg([sha(layerBytes)]));
+      assert.equal(ocikit(['--store', join(dir, 'store-relay-seed'), 'copy', '-q', '--dest-tls-verify=false', `oci:${root}:latest`, `docker://${reg.host}/verify/relay:1`]).code, 0);
+      const layerPath = `/blobs/${sha(layer)}`;
+      proxy.rule = (r) => (r.method === 'GET' && r.path.includes(layerPath) ? { kind: 'corrupt' } : { kind: 'pass' });
+      const store = BlobStore.open(join(dir, 'store-relay'));
+      try {
+        const to = (tag: string): string => `docker://${reg.host}/verify/relayed:${tag}`;
+        await assert.rejects(copyImage(parseImageName(`docker://${proxy.host}/verify/relay:1`), parseImageName(to('bad')), { store, sourceCtx: { tlsVerify: false }, destCtx: { tlsVerify: false } }), (err: unknown) => isOcikitError(err, 'E_DIGEST_MISMATCH'));
+        assert.equal(store.has(sha(layer) as Digest), false, 'nothing stored from a corrupted download');
+        const head = await fetch(`http://${reg.host}/v2/verify/relayed/manifests/bad`, { method: 'HEAD' });
+        assert.equal(head.status, 404, 'no tag at the destination');
+        proxy.rule = () => ({ kind: 'pass' });
+        const res = await copyImage(parseImageName(`docker://${proxy.host}/verify/relay:1`), parseImageName(to('good')), { store, sourceCtx: { tlsVerify: false }, destCtx: { tlsVerify: false } });
+        assert.ok(store.has(sha(layer) as Digest), 'the relayed layer was kept in the store');
+        // The config was verified and kept by the first attempt; only the layer is read again.
+        assert.equal(res.bytesRead, layer.length);
+        const got = spawnSync('skopeo', ['inspect', '--tls-verify=false', to('good')], { encoding: 'utf8' });
+        assert.equal(got.status, 0, got.stderr);
+        assert.deepEqual(JSON.parse(got.stdout).Layers, [sha(layer)]);
+      } finally {
+        store.close();
+      }
+    });
   });
 });
