@@ -1,6 +1,7 @@
 /** The dir: transport: `dir:PATH`, a directory of manifest.json and blobs named by hex (as skopeo). */
 import { absolutePath, formatDirReference, parseDirReference } from '../../reference/index.js';
 import { registerTransport } from '../registry.js';
+import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { DirDestination } from './destination.js';
 import { DirSource } from './source.js';
@@ -24,7 +25,7 @@ export class DirImageReference implements ImageReference {
   }
 
   newDestination(ctx: SystemContext): Promise<ImageDestination> {
-    return DirDestination.open(this, this.path, ctx);
+    return guardDestination(this, () => DirDestination.open(this, this.path, ctx));
   }
 }
 

@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import { OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, type Descriptor, type OciIndex } from '../../manifest/index.js';
-import { atomicWriteFile, forgetCleanup, makeStagingDir, pathExists, readFileLimited, withLockFile } from '../fs-util.js';
+import { atomicWriteFile, ensureDir, forgetCleanup, makeStagingDir, pathExists, readFileLimited, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob } from '../types.js';
 import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION, layoutBlobPath, parseLayoutIndex } from './layout.js';
@@ -41,9 +41,7 @@ export class OciDestination implements ImageDestination {
       // Fail early on a garbled layout, before any blob moves.
       parseLayoutIndex(await readFileLimited(join(root, 'index.json'), MAX_MANIFEST_SIZE, `reading ${where}/index.json`), where);
     }
-    await fsp.mkdir(dirname(root), { recursive: true }).catch((err) => {
-      throw wrapError(err, `creating ${dirname(root)}`);
-    });
+    await ensureDir(dirname(root)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
     const staging = await makeStagingDir(root);
     await fsp.mkdir(join(staging, 'blobs', 'sha256'), { recursive: true });
     return new OciDestination(reference, root, ref, staging);
@@ -83,7 +81,7 @@ export class OciDestination implements ImageDestination {
     const desc: Descriptor = { mediaType: top.mediaType, digest: top.digest, size: top.size };
     if (this.ref !== undefined) desc.annotations = { [REF_NAME_ANNOTATION]: this.ref };
     try {
-      await fsp.mkdir(this.root, { recursive: true });
+      await ensureDir(this.root); // HARDEN(issue 9, bug 2)
       await withLockFile(join(this.root, 'index.json.lock'), async () => {
         // Blobs first, index.json last: a reader never sees an entry whose blobs are missing.
         await this.moveStagedBlobs();

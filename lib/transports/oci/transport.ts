@@ -5,6 +5,7 @@ import { MAX_MANIFEST_SIZE } from '../../manifest/index.js';
 import { join } from 'node:path';
 import { readFileLimited } from '../fs-util.js';
 import { registerTransport } from '../registry.js';
+import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { OciDestination } from './destination.js';
 import { layoutRefs, parseLayoutIndex } from './layout.js';
@@ -30,7 +31,7 @@ export class OciImageReference implements ImageReference {
 
   newDestination(_ctx: SystemContext): Promise<ImageDestination> {
     if (this.parsed.index !== undefined) throw new OcikitError('E_USAGE', `${this}: @N selects an image to read; it cannot name a destination`);
-    return OciDestination.open(this, this.path, this.parsed.ref);
+    return guardDestination(this, () => OciDestination.open(this, this.path, this.parsed.ref));
   }
 
   async listTags(_ctx: SystemContext): Promise<string[]> {

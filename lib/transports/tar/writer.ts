@@ -18,7 +18,7 @@ import { pack as tarPack, type Pack } from 'tar-stream';
 import { OcikitError, wrapError } from '../../errors.js';
 import type { BlobPayload } from '../types.js';
 import type { FileIdentity, TarArchive } from './archive.js';
-import { cleanupOnExit, forgetCleanup, tmpNameFor, withLockFile } from '../fs-util.js';
+import { cleanupOnExit, ensureDir, forgetCleanup, tmpNameFor, withLockFile } from '../fs-util.js';
 import { nextEvent } from './events.js';
 
 /** Paths that mean "this process's standard output". */
@@ -78,9 +78,7 @@ export class TarWriter {
       });
       return new TarWriter(where, target, undefined, fh, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }) as unknown as Sink, true);
     }
-    await fsp.mkdir(dirname(target), { recursive: true }).catch((err) => {
-      throw wrapError(err, `creating ${dirname(target)}`);
-    });
+    await ensureDir(dirname(target)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
     const tmp = tmpNameFor(target);
     const fh = await fsp.open(tmp, 'wx', 0o644).catch((err) => {
       throw wrapError(err, `writing ${where}`);
