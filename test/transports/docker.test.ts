@@ -237,6 +237,17 @@ describe('docker:// and skopeo', () => {
     assert.equal(inspect.Digest, HELLO_DIGEST);
   });
 
+  it('registry: is docker: (containers-transports(5)): ocikit writes through the alias, skopeo reads the same digest', () => {
+    const skopeo = requirePeer('skopeo');
+    const r = ocikit(['copy', '-q', '--dest-tls-verify=false', HELLO, `registry://${reg.host}/alias/x:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+    assert.equal(r.code, 0, r.stderr);
+    const inspect = JSON.parse(run(skopeo, ['inspect', '--tls-verify=false', `docker://${reg.host}/alias/x:v1`]).stdout) as { Digest: string };
+    assert.equal(inspect.Digest, HELLO_DIGEST);
+    const i = ocikit(['inspect', '--tls-verify=false', `registry://${reg.host}/alias/x:v1`], { env });
+    assert.equal(i.code, 0, i.stderr);
+    assert.equal((JSON.parse(i.stdout) as { Digest: string }).Digest, HELLO_DIGEST);
+  });
+
   it('ocikit reads what skopeo pushed, with the digests skopeo reports', () => {
     const skopeo = requirePeer('skopeo');
     const image = `docker://${reg.host}/interop/from-skopeo:v1`;
