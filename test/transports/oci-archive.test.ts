@@ -87,6 +87,21 @@ function listAll(dir: string, base = dir, out: string[] = []): string[] {
   return out.sort();
 }
 
+/** The digests of a layout directory's blobs, sorted. */
+function layoutBlobs(layout: string): string[] {
+  return readdirSync(join(layout, 'blobs', 'sha256')).map((h) => `sha256:${h}`).sort();
+}
+
+/** The digests of an archive's blobs/sha256/* members, sorted. */
+async function archiveBlobs(path: string): Promise<string[]> {
+  const ar = await TarArchive.open(path, { where: path });
+  try {
+    return ar.list().filter((m) => m.type === 'file' && m.name.startsWith('blobs/sha256/')).map((m) => `sha256:${m.name.slice('blobs/sha256/'.length)}`).sort();
+  } finally {
+    await ar.close();
+  }
+}
+
 describe('oci-archive', () => {
   let dir: string;
   let store: BlobStore;
@@ -200,6 +215,15 @@ describe('oci-archive', () => {
     // skopeo reads both, the index with every instance.
     const skopeo = requirePeer('skopeo');
     assert.equal(sha(Buffer.from(run(skopeo, ['inspect', '--raw', `oci-archive:${a}:two`]).stdout)), multi.manifestDigest);
+    // @N selects by position: @0 is the first entry, @1 the second, read whole.
+    for (const [n, want] of [[0, hello.manifestDigest], [1, multi.manifestDigest]] as const) {
+      const byIndex = await parseImageName(`oci-archive:${a}:@${n}`).newSource({ store });
+      try {
+        assert.equal(digestBytes((await byIndex.getManifest()).bytes), want, `@${n}`);
+      } finally {
+        await byIndex.close();
+      }
+    }
     const again = await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(`oci-archive:${a}:two`), { store });
     assert.equal(again.blobsCopied, 0, 'every blob was already in the archive');
     assert.deepEqual(JSON.parse(ocikit(['--store', store.root, 'list-tags', `oci-archive:${a}`]).stdout).Tags, ['one', 'two']);
@@ -209,11 +233,42 @@ describe('oci-archive', () => {
     } finally {
       await src.close();
     }
-    // @N selects by position; an unknown ref is "not found" (exit 2).
-    const byIndex = await parseImageName(`oci-archive:${a}:@0`).newSource({ store });
-    await byIndex.close();
+    // An unknown ref is "not found" (exit 2).
     const missing = ocikit(['--store', store.root, 'copy', '-q', `oci-archive:${a}:nope`, `oci:${join(dir, 'nope')}`]);
     assert.equal(missing.code, 2, missing.stderr);
+  });
+
+  it('a rewrite keeps only the blobs a ref reaches: a replaced image leaves nothing behind, and re-copying does not grow the archive', async () => {
+    const a = join(dir, 'gc.tar');
+    const helloSrc = parseImageName(`oci:${fixture('hello-oci')}:latest`);
+    const multiSrc = parseImageName(`oci:${fixture('multiarch-oci')}:latest`);
+    await copyImage(helloSrc, parseImageName(`oci-archive:${a}:one`), { store });
+    await copyImage(multiSrc, parseImageName(`oci-archive:${a}:two`), { store, multiArch: 'all' });
+    const helloBlobs = layoutBlobs(fixture('hello-oci'));
+    const multiBlobs = layoutBlobs(fixture('multiarch-oci'));
+    assert.deepEqual(await archiveBlobs(a), [...new Set([...helloBlobs, ...multiBlobs])].sort());
+    const size = statSync(a).size;
+    // The same image again under the same ref: nothing to add, nothing left over.
+    await copyImage(multiSrc, parseImageName(`oci-archive:${a}:two`), { store, multiArch: 'all' });
+    assert.equal(statSync(a).size, size, 're-copying the same image does not grow the archive');
+    // Another image under "two": the index and both instances go, "one" keeps its blobs.
+    await copyImage(helloSrc, parseImageName(`oci-archive:${a}:two`), { store });
+    assert.deepEqual(await archiveBlobs(a), helloBlobs);
+    assert.ok(statSync(a).size < size);
+    const skopeo = requirePeer('skopeo');
+    for (const ref of ['one', 'two']) run(skopeo, ['copy', `oci-archive:${a}:${ref}`, `oci:${join(dir, `gc-back-${ref}`)}:x`]);
+  });
+
+  it('a rewrite reuses old blobs the new image needs even when only the replaced image reached them', async () => {
+    const a = join(dir, 'revive.tar');
+    const multiSrc = parseImageName(`oci:${fixture('multiarch-oci')}:latest`);
+    await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, multiArch: 'all' });
+    // Only the amd64 instance now, under the same ref: its blobs come from the old archive, the rest goes.
+    const one = await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, sourceCtx: { overrideArch: 'amd64', overrideOS: 'linux' } });
+    assert.equal(one.blobsCopied, 0, 'every blob was reused from the old archive');
+    const instance = JSON.parse(readFileSync(fixture('multiarch-oci', 'blobs', 'sha256', one.manifestDigest.slice(7)), 'utf8')) as { config: Descriptor; layers: Descriptor[] };
+    assert.deepEqual(await archiveBlobs(a), [one.manifestDigest, instance.config.digest, ...instance.layers.map((l) => l.digest)].sort());
+    run(requirePeer('skopeo'), ['copy', `oci-archive:${a}:x`, `oci:${join(dir, 'revive-back')}:x`]);
   });
 
   it('streams to /dev/stdout', () => {
