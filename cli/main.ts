@@ -3,7 +3,7 @@
  * The ocikit command line: one table of subcommands, minimist flags, skopeo's exit codes
  * (0 success, 2 image not found, 1 anything else), and one-line errors (`ocikit: ...`).
  */
-import { OcikitError, exitCodeFor, isOcikitError, redact } from '../lib/errors.js';
+import { OcikitError, escapeControl, exitCodeFor, isOcikitError, redact } from '../lib/errors.js';
 import { GLOBAL_HELP, parseFlags, intFlag, type Command, type GlobalOptions, type Io } from './command.js';
 import { copyCommand } from './copy.js';
 import { inspectCommand } from './inspect.js';
@@ -83,12 +83,16 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   }
 }
 
-/** The one-line error (`ocikit: message (hint)`), with the stack when --debug. */
+/**
+ * The one-line error (`ocikit: message (hint)`), with the stack when --debug. The last line of
+ * defence for the terminal: whatever the error (ours, or one from a dependency quoting what a
+ * source sent), no control character is printed raw, and the line is one line.
+ */
 export function formatError(err: unknown, debug: boolean): string {
   const msg = err instanceof Error ? err.message : String(err);
   const hint = isOcikitError(err) && (err as OcikitError).hint ? ` (${(err as OcikitError).hint})` : '';
-  let line = `ocikit: ${msg.replace(/\s*\n\s*/g, ' ')}${hint}`;
-  if (debug && err instanceof Error && err.stack) line += '\n' + err.stack;
+  let line = escapeControl(`ocikit: ${msg.replace(/\s*\n\s*/g, ' ')}${hint}`);
+  if (debug && err instanceof Error && err.stack) line += '\n' + err.stack.split('\n').map(escapeControl).join('\n');
   return redact(line);
 }
 

@@ -20,7 +20,7 @@ export const manifestDigestCommand: Command = {
     });
     const bytes = await readFileLimited(file!, MAX_MANIFEST_SIZE, `reading ${file}`);
     // Validate it is a manifest at all: a digest of garbage is a mistake worth reporting.
-    parseManifest(bytes);
+    parseManifest(bytes, undefined, `reading ${file}`);
     io.stdout.write(manifestDigest(bytes) + '\n');
     return 0;
   },

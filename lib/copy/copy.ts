@@ -133,7 +133,7 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
 
     // === 1. resolve the manifest
     const top = await source.getManifest();
-    const parsed = parseManifest(top.bytes, top.mediaType || undefined);
+    const parsed = parseManifest(top.bytes, top.mediaType || undefined, `reading manifest of ${srcRef}`); // HARDEN(issue 9, bug 10): name the image
     await store.put(top.bytes, { what: `manifest of ${srcRef}` });
 
     let written: { digest: Digest; mediaType: string; bytes: Buffer };
@@ -244,7 +244,7 @@ class Copier {
     const m = await this.source.getManifest(d.digest as Digest);
     verifyBytes(m.bytes, { digest: d.digest as Digest, size: d.size, what: `manifest ${shortDigest(d.digest)} from ${this.label()}` });
     await this.store.put(m.bytes, { digest: d.digest as Digest, what: `manifest ${shortDigest(d.digest)}` });
-    return parseManifest(m.bytes, d.mediaType || m.mediaType || undefined);
+    return parseManifest(m.bytes, d.mediaType || m.mediaType || undefined, `reading manifest ${shortDigest(d.digest)} of ${this.label()}`); // HARDEN(issue 9, bug 10)
   }
 
   private chooseIndexType(srcType: string): string {

@@ -34,6 +34,7 @@ export interface ManifestHead {
   /** Docker-Content-Digest, when the registry sent a valid one. */
   digest?: Digest;
   mediaType: string;
+  /** Content-Length, or -1 when the registry sent none or garbage. */
   size: number;
 }
 
@@ -104,10 +105,11 @@ export class Repository {
     await dump(res.body);
     if (res.status === 404) return undefined;
     const d = header(res.headers, 'docker-content-digest');
+    const n = Number(header(res.headers, 'content-length'));
     return {
       ...(d && isDigest(d) ? { digest: d } : {}),
       mediaType: manifestType(header(res.headers, 'content-type')),
-      size: Number(header(res.headers, 'content-length') ?? -1),
+      size: Number.isSafeInteger(n) && n >= 0 ? n : -1,
     };
   }
 

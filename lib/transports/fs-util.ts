@@ -9,7 +9,7 @@ import { threadId } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream, rmSync } from 'node:fs';
-import { OcikitError, wrapError, wrapWriteError } from '../errors.js';
+import { OcikitError, quoteUntrusted, wrapError, wrapWriteError } from '../errors.js';
 
 export { ensureDir } from '../dirs.js';
 
@@ -54,7 +54,7 @@ export function isInside(root: string, child: string): boolean {
  */
 export async function safeResolve(root: string, rel: string, what: string): Promise<string> {
   if (isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
-    throw new OcikitError('E_BAD_INPUT', `${what}: path ${JSON.stringify(rel)} escapes ${root}`);
+    throw new OcikitError('E_BAD_INPUT', `${what}: path ${quoteUntrusted(rel)} escapes ${root}`);
   }
   const realRoot = await fsp.realpath(root).catch((err) => {
     throw wrapError(err, `opening ${root}`);

@@ -11,7 +11,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { pack as tarPack } from 'tar-stream';
 import { compress as zstdCompress } from 'zstd-napi';
 import { copyImage } from '../../lib/copy/index.js';
 import type { Digest } from '../../lib/digest/index.js';
@@ -21,6 +20,7 @@ import { BlobStore } from '../../lib/store/index.js';
 import { TarArchive } from '../../lib/transports/tar/archive.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { conformanceSuite } from '../conformance/suite.js';
+import { rawTar, type RawEntry } from '../helpers/tar.js';
 import { ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -28,29 +28,6 @@ import { requirePeer } from '../helpers/peers.js';
 conformanceSuite('docker-archive', { imageName: (d) => `docker-archive:${d}:example.com/conformance:latest`, formats: ['v2s2'], supportsIndex: false });
 
 const sha = (b: Buffer | string): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-type RawEntry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; data?: Buffer | string; linkname?: string };
-
-async function rawTar(entries: RawEntry[]): Promise<Buffer> {
-  const p = tarPack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    p.on('end', () => resolve());
-    p.on('error', reject);
-  });
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const header = { name: e.name, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: new Date(0), ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) };
-    await new Promise<void>((resolve, reject) => {
-      if (type === 'file') p.entry(header, Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data ?? ''), (err) => (err ? reject(err) : resolve()));
-      else p.entry(header, (err) => (err ? reject(err) : resolve()));
-    });
-  }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 type Compression = 'none' | 'gzip' | 'zstd';
 const compressWith = (c: Compression, b: Buffer): Buffer => (c === 'gzip' ? gzipSync(b) : c === 'zstd' ? Buffer.from(zstdCompress(b)) : b);

@@ -361,6 +361,26 @@ describe('docker:// with an untrusted registry', () => {
     }
   });
 
+  it('a manifest that begins with a NUL and carries escape sequences: one line, escaped, naming the image (copy and inspect)', async () => {
+    assert.equal(ocikit(['copy', '-q', '--dest-tls-verify=false', HELLO, `docker://${reg.host}/evil/nul:v1`], { env }).code, 0);
+    const hostile = Buffer.concat([Buffer.from([0]), Buffer.from('{"\x1b]0;pwned\x07\x1b[2J\u009b6n\u202e":1}')]);
+    proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/manifests/') ? { kind: 'replace-body', body: hostile } : { kind: 'pass' });
+    try {
+      const image = `docker://${proxy.host}/evil/nul:v1`;
+      for (const args of [['copy', '-q', '--src-tls-verify=false', image, `dir:${join(tempDir(), 'never')}`], ['inspect', '--tls-verify=false', image]]) {
+        // Asynchronously: the proxy answers from this process.
+        const r = await ocikitAsync(args, { env: { ...env, OCIKIT_STORE: tempDir() } });
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr.split('\n').length, 2, `one line: ${JSON.stringify(r.stderr)}`);
+        assert.match(r.stderr, new RegExp(`^ocikit: reading manifest of docker://${proxy.host.replace(/\./g, '\\.')}/evil/nul:v1: malformed manifest JSON: `));
+        assert.doesNotMatch(r.stderr, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]/, `raw control characters: ${JSON.stringify(r.stderr)}`);
+      }
+    } finally {
+      proxy.rule = () => ({ kind: 'pass' });
+    }
+  });
+
   it('verifies a manifest fetched by digest', async () => {
     const other = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] }));
     assert.equal(ocikit(['copy', '-q', '--dest-tls-verify=false', HELLO, `docker://${reg.host}/evil/m:v1`], { env }).code, 0);

@@ -80,7 +80,7 @@ export class DockerArchiveSource implements ImageSource {
       const { item, index } = chooseItem(await readArchiveManifest(ar), sel, where);
       const what = `image @${index}`;
       const cfgBytes = await ar.readBytes(ar.file(item.Config, `config of ${what}`), MAX_CONFIG_SIZE, `config of ${what}`);
-      const cfg = parseConfig(cfgBytes);
+      const cfg = parseConfig(cfgBytes, `reading the config of ${what} from ${where}`);
       if (!cfg.rootfs) throw new OcikitError('E_BAD_INPUT', `reading ${where}: the config of ${what} has no rootfs`);
       const diffIDs = cfg.rootfs.diff_ids;
       if (diffIDs.length !== item.Layers.length) {
