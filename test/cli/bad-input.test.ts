@@ -194,7 +194,9 @@ describe('bad input', () => {
     b[100] = b[100]! ^ 0xff;
     chmodSync(p, 0o644);
     writeFileSync(p, b);
-    expectCopyFails(`oci:${l.root}:latest`, 1, /digest/);
+    const want = l.manifest.layers[1]!.digest;
+    const got = 'sha256:' + createHash('sha256').update(b).digest('hex');
+    expectCopyFails(`oci:${l.root}:latest`, 1, new RegExp(`^ocikit: blob ${want.slice(0, 19)} from oci:${l.root}:latest: content has digest ${got}, expected ${want}$`));
   });
 
   it('a blob whose size does not match the manifest', () => {
@@ -239,7 +241,7 @@ describe('bad input', () => {
     const l = layout();
     l.index.manifests[0]!.digest = 'sha256:../../../../etc/passwd';
     writeFileSync(join(l.root, 'index.json'), JSON.stringify(l.index));
-    expectCopyFails(`oci:${l.root}:latest`, 1, /malformed digest|digest/);
+    expectCopyFails(`oci:${l.root}:latest`, 1, new RegExp(`^ocikit: reading oci:${l.root}/index\\.json: index entry 0: malformed digest "sha256:\\.\\./\\.\\./\\.\\./\\.\\./etc/passwd"$`));
   });
 
   it('a dir: destination that is a non-empty directory of something else is refused, untouched', () => {

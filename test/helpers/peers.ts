@@ -18,6 +18,9 @@ export const PEERS: Record<string, string> = {
   openssl: 'openssl',
   htpasswd: 'apache2-utils',
   pigz: 'pigz',
+  // test/transports/docker-archive.test.ts pipes an archive through `gzip -c`.
+  gzip: 'gzip',
+  tar: 'tar',
 };
 
 /** Absolute path of a program on PATH (also /usr/sbin, /sbin), or undefined. */

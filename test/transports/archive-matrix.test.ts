@@ -167,7 +167,7 @@ describe('archive matrix: oci, dir, oci-archive, docker-archive both ways, verif
               const raw = JSON.parse(rawOut) as { mediaType: string; config: { digest: string }; layers: unknown[] };
               assert.equal(raw.config.digest, want.configDigest, `${label}: config digest`);
               assert.equal(raw.layers.length, want.layerCount, `${label}: layer count`);
-              if (dest.kind !== 'docker-archive') assert.equal(raw.mediaType, dest.mediaType, `${label}: manifest type`);
+              assert.equal(raw.mediaType, dest.mediaType, `${label}: manifest type`);
               assert.deepEqual(JSON.parse(cfgOut), want.config, `${label}: config`);
               const back = join(base, `${dest.kind}-back`);
               await runAsync(skopeo, ['copy', '-q', '--dest-decompress', skopeoName, `dir:${back}`]);

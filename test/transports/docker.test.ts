@@ -131,8 +131,20 @@ describe('docker:// push and pull', () => {
     if (m.kind !== 'docker-v2s2') return;
     assert.ok(m.value.layers.every((l) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip'));
     assert.equal(m.value.config.digest, 'sha256:1002426f0703fe12ca1da6fc771ba6e656f624ebd0e47585982fe3c3042027bb');
+    // skopeo writes it back into a docker-archive; ocikit reads that: the same config, layers that decompress to the diff IDs.
     const check = tempDir();
-    run(requirePeer('skopeo'), ['copy', '--src-tls-verify=false', `docker://${reg.host}/archives/from-docker:v1`, `docker-archive:${join(check, 'back.tar')}:hello:v1`]);
+    const back = join(check, 'back.tar');
+    run(requirePeer('skopeo'), ['copy', '--src-tls-verify=false', `docker://${reg.host}/archives/from-docker:v1`, `docker-archive:${back}:hello:v1`]);
+    r = ocikit(['inspect', '--raw', `docker-archive:${back}:hello:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+    assert.equal(r.code, 0, r.stderr);
+    const fromBack = parseManifest(Buffer.from(r.stdout));
+    assert.ok(fromBack.kind === 'docker-v2s2');
+    if (fromBack.kind !== 'docker-v2s2') return;
+    assert.equal(fromBack.value.config.digest, 'sha256:1002426f0703fe12ca1da6fc771ba6e656f624ebd0e47585982fe3c3042027bb');
+    r = ocikit(['copy', '-q', `docker-archive:${back}:hello:v1`, `oci:${join(check, 'layout')}:x`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+    assert.equal(r.code, 0, r.stderr);
+    const cfg = JSON.parse(readFileSync(join(check, 'layout', 'blobs', 'sha256', fromBack.value.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
+    assert.deepEqual(fromBack.value.layers.map((l) => l.digest), cfg.rootfs.diff_ids, 'docker-archive layers are plain: their digests are the diff IDs');
   });
 
   it('a multi-image index is pushed after its instances and read back whole', async () => {
@@ -219,7 +231,14 @@ describe('docker:// push and pull', () => {
     // Async: the proxy runs in this process and must keep serving while the CLI runs.
     const r = await ocikitAsync(['copy', '-q', '--dest-tls-verify=false', '--dest-chunk-size', '8K', HELLO, `docker://${proxy.host}/chunked/cli:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(proxy.requests.filter((x) => x.method === 'PATCH').length >= 4);
+    const patches = proxy.requests.filter((x) => x.method === 'PATCH');
+    assert.ok(patches.length >= 4);
+    // Every chunk is at most 8 KiB and the registry took it; the image it assembled is the source's.
+    for (const p of patches) {
+      const [a, b] = String(p.headers['content-range']).split('-').map(Number);
+      assert.ok(b! - a! + 1 <= 8192 && p.status === 202, `${p.headers['content-range']} -> ${p.status}`);
+    }
+    assert.equal(skopeoDigest(`docker://${reg.host}/chunked/cli:v1`), HELLO_DIGEST);
   });
 });
 
