@@ -13,6 +13,7 @@ import { listTagsCommand } from './list-tags.js';
 import { loginCommand } from './login.js';
 import { logoutCommand } from './logout.js';
 import { deleteCommand } from './delete.js';
+import { enableCompileCache } from './compile-cache.js';
 
 const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand];
 
@@ -116,6 +117,8 @@ function findCommandIndex(argv: string[]): number {
 // Run when executed directly (not when imported by tests).
 const invokedAs = process.argv[1] ?? '';
 if (invokedAs.endsWith('main.js') || invokedAs.endsWith('ocikit')) {
+  // Node 22.1+: cache the compiled code of what main() loads lazily (undici, piscina, SQLite's JS).
+  enableCompileCache();
   const onSignal = (sig: NodeJS.Signals): void => {
     // process.exit runs the exit hooks that remove staging directories: nothing half-written stays.
     process.stderr.write(`ocikit: interrupted (${sig})\n`);
