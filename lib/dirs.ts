@@ -5,7 +5,8 @@
  * Why not fs.mkdir(p, {recursive: true}): when the kernel answers ENOENT for a directory whose
  * parent exists (`mkdir /proc/x` as root; /sys likewise), Node's recursive mkdir goes back to the
  * parent, finds it there, and tries the child again, forever, at full CPU; the synchronous variant
- * also blocks signal handling, so only SIGKILL stops it. Here each missing level is created once,
+ * also blocks signal handling, so only SIGKILL stops it. Measured: Node 20.20.2, 22.23.5 and
+ * 24.22.3 spin (async and sync); 26.12.1 returns ENOENT. Here each missing level is created once,
  * walking up at most once per path component, and a level that still fails is reported with its
  * OS reason. Errors are E_IO (never E_NOT_FOUND: creating a directory is a write), naming it.
  */
