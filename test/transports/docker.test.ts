@@ -8,7 +8,6 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { request } from 'undici';
 import { copyImage } from '../../lib/copy/index.js';
 import { digestBytes, type Digest } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';

@@ -1,5 +1,4 @@
 /** DirSource: reads an image from a dir: directory as skopeo writes it (manifest.json, blobs named by hex). */
-import { join } from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { OcikitError, isOcikitError, quoteUntrusted, wrapError } from '../../errors.js';
 import { shortDigest, verifyBytes, type Digest } from '../../digest/index.js';

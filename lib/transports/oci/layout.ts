@@ -4,7 +4,7 @@
  */
 import { OcikitError, quoteUntrusted } from '../../errors.js';
 import { digestBytes, type Digest } from '../../digest/index.js';
-import { OCI_INDEX, OCI_MANIFEST, parseManifest, type Descriptor, type OciIndex } from '../../manifest/index.js';
+import { OCI_INDEX, parseManifest, type Descriptor, type OciIndex } from '../../manifest/index.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 export const OCI_LAYOUT_FILE = 'oci-layout';
