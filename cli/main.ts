@@ -4,8 +4,8 @@
  * flags before or after the command, skopeo's exit codes (0 success, 2 image not found, 1 anything
  * else), and one-line errors (`ocikit: ...`), or one JSON object on stderr under --json.
  */
-import module from 'node:module';
-import { OcikitError, exitCodeFor, isOcikitError, redact } from '../lib/errors.js';
+import { OcikitError, escapeControl, exitCodeFor, isOcikitError, redact } from '../lib/errors.js';
+import { enableCompileCache } from './compile-cache.js';
 import { GLOBAL_HELP, VALUE_GLOBALS, globalOptions, parseFlags, type Command, type Io } from './command.js';
 import { parseBool } from './flags.js';
 /**
@@ -132,12 +132,16 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   }
 }
 
-/** The one-line error (`ocikit: message (hint)`), with the stack when --debug. */
+/**
+ * The one-line error (`ocikit: message (hint)`), with the stack when --debug. The last line of
+ * defence for the terminal: whatever the error (ours, or one from a dependency quoting what a
+ * source sent), no control character is printed raw, and the line is one line.
+ */
 export function formatError(err: unknown, debug: boolean): string {
   const msg = err instanceof Error ? err.message : String(err);
   const hint = isOcikitError(err) && (err as OcikitError).hint ? ` (${(err as OcikitError).hint})` : '';
-  let line = `ocikit: ${msg.replace(/\s*\n\s*/g, ' ')}${hint}`;
-  if (debug && err instanceof Error && err.stack) line += '\n' + err.stack;
+  let line = escapeControl(`ocikit: ${msg.replace(/\s*\n\s*/g, ' ')}${hint}`);
+  if (debug && err instanceof Error && err.stack) line += '\n' + err.stack.split('\n').map(escapeControl).join('\n');
   return redact(line);
 }
 
@@ -168,9 +172,8 @@ function findCommandIndex(argv: string[]): number {
 // Run when executed directly (not when imported by tests).
 const invokedAs = process.argv[1] ?? '';
 if (invokedAs.endsWith('main.js') || invokedAs.endsWith('ocikit')) {
-  // Node 22+ keeps compiled code between runs: the modules a command loads after this line start
-  // faster every time after the first. (Node 20 has no such cache; nothing changes there.)
-  (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+  // Node 22.1+: cache the compiled code of what main() loads lazily (undici, piscina, SQLite's JS).
+  enableCompileCache();
   const onSignal = (sig: NodeJS.Signals): void => {
     // process.exit runs the exit hooks that remove staging directories: nothing half-written stays.
     process.stderr.write(`ocikit: interrupted (${sig})\n`);

@@ -42,10 +42,13 @@ export class OcikitError extends Error {
   readonly hint: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: OcikitErrorOptions = {}) {
-    super(redact(message), options.cause === undefined ? undefined : { cause: options.cause });
+    // Messages quote what sources hand over (tag names, JSON parser complaints, registry bodies): a
+    // control character in one would reach the user's terminal. Escaping here is the safety net;
+    // quoteUntrusted() at the quoting site is the rule.
+    super(escapeControl(redact(message)), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'OcikitError';
     this.code = code;
-    this.hint = options.hint === undefined ? undefined : redact(options.hint);
+    this.hint = options.hint === undefined ? undefined : escapeControl(redact(options.hint));
   }
 }
 
@@ -57,7 +60,11 @@ export function isOcikitError(err: unknown, code?: ErrorCode): err is OcikitErro
   return code === undefined || c === code;
 }
 
-/** Exit codes as skopeo: 2 when the image was not found, 1 for any other failure. */
+/**
+ * Exit codes as skopeo: 2 when the image was not found, 1 for any other failure.
+ * Only a source can be "not found": destinations report what stops a write as E_IO or another
+ * code (see wrapWriteError), so a destination that cannot be written exits 1.
+ */
 export function exitCodeFor(err: unknown): number {
   return isOcikitError(err, 'E_NOT_FOUND') ? 2 : 1;
 }
@@ -81,6 +88,23 @@ export function wrapError(err: unknown, context: string, fallback: ErrorCode = '
   return new OcikitError(fallback, `${context}: ${msg}`, { cause: err });
 }
 
+/**
+ * As wrapError, for an operation that WRITES (a destination, a staging directory, a lock file).
+ * There, a missing file or directory (ENOENT, or an E_NOT_FOUND raised underneath) means the
+ * destination cannot be written: it becomes E_IO with the OS reason, never E_NOT_FOUND, which the
+ * CLI turns into exit code 2, reserved for "image not found".
+ */
+export function wrapWriteError(err: unknown, context: string): OcikitError {
+  if (isOcikitError(err, 'E_NOT_FOUND')) {
+    return new OcikitError('E_IO', `${context}: ${err.message}`, { cause: err, hint: (err as OcikitError).hint });
+  }
+  const sys = err as NodeJS.ErrnoException | undefined;
+  if (!isOcikitError(err) && sys && typeof sys === 'object' && sys.code === 'ENOENT') {
+    return new OcikitError('E_IO', `${context}: ${describeSysError(sys)}`, { cause: err });
+  }
+  return wrapError(err, context, 'E_IO');
+}
+
 function describeSysError(e: NodeJS.ErrnoException): string {
   const what = e.path ? `${e.path}: ` : '';
   const text: Record<string, string> = {
@@ -91,6 +115,10 @@ function describeSysError(e: NodeJS.ErrnoException): string {
     ENOTDIR: 'not a directory',
     EISDIR: 'is a directory',
     ELOOP: 'too many symbolic links',
+    EROFS: 'read-only file system',
+    EPERM: 'operation not permitted',
+    EXDEV: 'not on the same file system',
+    ENAMETOOLONG: 'file name too long',
   };
   return what + (text[e.code ?? ''] ?? e.message);
 }
@@ -110,4 +138,31 @@ export function redact(text: string): string {
   let out = text;
   for (const [re, rep] of SECRET_PATTERNS) out = out.replace(re, rep);
   return out;
+}
+
+// C0 and C1 controls, DEL, and the Unicode format characters that reorder or hide text on a
+// terminal (bidi embeddings/overrides/isolates, zero-width characters, line/paragraph separators,
+// the BOM). Backslashes are left alone, so escaping twice changes nothing.
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+/**
+ * `text` with every control character written as an escape ("\x1b", "\u202e"): what a message may
+ * carry to a terminal when the text came from a source (a manifest, a registry, an archive).
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL_RE, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * Untrusted text as it goes into a message: cut to `max` characters (an ellipsis says so), in
+ * double quotes with JSON escapes, and free of control characters. Use it wherever a message quotes
+ * a name, tag, media type or any other string that came from a source.
+ */
+export function quoteUntrusted(text: unknown, max = 200): string {
+  const s = typeof text === 'string' ? text : String(text);
+  return escapeControl(JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s));
 }

@@ -22,6 +22,7 @@ import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { ensureDir } from '../dirs.js';
 import { OcikitError } from '../errors.js';
 import { helperErase, helperGet, helperStore } from './cred-helper.js';
 
@@ -210,7 +211,7 @@ export async function lookupCredentials(registry: string, repoPath: string | und
 
 /** Write an auth file atomically with mode 0600 (its directory 0700 when created). */
 export async function writeAuthFile(path: string, content: AuthFileContent): Promise<void> {
-  await fsp.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await ensureDir(dirname(path), 0o700);
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await fsp.writeFile(tmp, JSON.stringify(content, null, '\t') + '\n', { mode: 0o600, flag: 'wx' });

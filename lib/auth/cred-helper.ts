@@ -9,7 +9,7 @@
  * stderr is never quoted either, since a helper may echo what it was given.
  */
 import { spawn } from 'node:child_process';
-import { OcikitError } from '../errors.js';
+import { OcikitError, quoteUntrusted } from '../errors.js';
 
 /** Credentials a helper returned. `username` "<token>" means `secret` is an identity token. */
 export interface HelperCredentials {
@@ -23,7 +23,7 @@ const MAX_OUTPUT = 64 * 1024;
 
 /** The program a helper name stands for; E_BAD_INPUT for a name that could escape the docker-credential- prefix. */
 export function helperProgram(name: string): string {
-  if (!HELPER_NAME_RE.test(name)) throw new OcikitError('E_BAD_INPUT', `credential helper name ${JSON.stringify(name.slice(0, 64))} is not valid`);
+  if (!HELPER_NAME_RE.test(name)) throw new OcikitError('E_BAD_INPUT', `credential helper name ${quoteUntrusted(name, 64)} is not valid`);
   return `docker-credential-${name}`;
 }
 

@@ -117,7 +117,7 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
 
     // === 1. resolve the manifest
     const top = await source.getManifest();
-    const parsed = parseManifest(top.bytes, top.mediaType || undefined);
+    const parsed = parseManifest(top.bytes, top.mediaType || undefined, `reading manifest of ${srcRef}`);
     await store.put(top.bytes, { what: `manifest of ${srcRef}` });
 
     // === 1b. SIGNATURE HOOK: trust policy, before any blob moves (lib/signature)

@@ -84,7 +84,7 @@ async function getInstance(c: ImageCopyContext, d: Descriptor): Promise<ParsedIm
   const what = `manifest ${shortDigest(d.digest)} from ${c.label}`;
   verifyBytes(m.bytes, { digest: d.digest as Digest, size: d.size, what });
   await c.store.put(m.bytes, { digest: d.digest as Digest, what });
-  const inst = parseManifest(m.bytes, d.mediaType || m.mediaType || undefined);
+  const inst = parseManifest(m.bytes, d.mediaType || m.mediaType || undefined, `reading manifest ${shortDigest(d.digest)} of ${c.label}`);
   if (inst.kind !== 'oci-manifest' && inst.kind !== 'docker-v2s2') {
     throw new OcikitError('E_UNSUPPORTED', `${c.label}: nested index ${shortDigest(d.digest)} is not supported`);
   }

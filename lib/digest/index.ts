@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
-import { OcikitError } from '../errors.js';
+import { OcikitError, quoteUntrusted } from '../errors.js';
 
 /** A validated digest string, "algorithm:hex". */
 export type Digest = string & { readonly __digest?: never };
@@ -18,10 +18,10 @@ const DIGEST_RE = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-f0-9]+)$/;
 export function parseDigest(s: unknown, what = 'digest'): Digest {
   if (typeof s !== 'string') throw new OcikitError('E_BAD_INPUT', `${what}: expected a digest string, got ${typeof s}`);
   const m = DIGEST_RE.exec(s);
-  if (!m) throw new OcikitError('E_BAD_INPUT', `${what}: malformed digest ${JSON.stringify(s.slice(0, 100))}`);
+  if (!m) throw new OcikitError('E_BAD_INPUT', `${what}: malformed digest ${quoteUntrusted(s, 100)}`);
   const want = HEX_LEN[m[1]!];
-  if (want === undefined) throw new OcikitError('E_UNSUPPORTED', `${what}: unsupported digest algorithm ${m[1]}`);
-  if (m[2]!.length !== want) throw new OcikitError('E_BAD_INPUT', `${what}: ${m[1]} digest must have ${want} hex characters: ${s.slice(0, 140)}`);
+  if (want === undefined) throw new OcikitError('E_UNSUPPORTED', `${what}: unsupported digest algorithm ${quoteUntrusted(m[1], 40)}`);
+  if (m[2]!.length !== want) throw new OcikitError('E_BAD_INPUT', `${what}: ${m[1]} digest must have ${want} hex characters: ${quoteUntrusted(s, 140)}`);
   return s as Digest;
 }
 

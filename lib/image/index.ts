@@ -48,21 +48,21 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
   const src = await ref.newSource({ ...ctx, store });
   try {
     const top = await src.getManifest();
-    const parsed: ParsedManifest = parseManifest(top.bytes, top.mediaType || undefined);
+    const parsed: ParsedManifest = parseManifest(top.bytes, top.mediaType || undefined, `reading manifest of ${ref}`);
     let manifest: ParsedImageManifest;
     if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
       const d = chooseInstance(parsed, hostPlatform({ overrideOS: ctx.overrideOS, overrideArch: ctx.overrideArch, overrideVariant: ctx.overrideVariant }));
       const inst = await src.getManifest(d.digest as Digest);
       const got = digestBytes(inst.bytes);
       if (got !== d.digest) throw new OcikitError('E_DIGEST_MISMATCH', `reading manifest ${shortDigest(d.digest)} from ${ref}: content has digest ${got}`);
-      const p = parseManifest(inst.bytes, d.mediaType);
+      const p = parseManifest(inst.bytes, d.mediaType, `reading manifest ${shortDigest(d.digest)} of ${ref}`);
       if (p.kind !== 'oci-manifest' && p.kind !== 'docker-v2s2') throw new OcikitError('E_UNSUPPORTED', `${ref}: nested indexes are not supported`);
       manifest = p;
     } else {
       manifest = parsed;
     }
     const rawConfig = await readConfig(src, manifest.value.config as Descriptor, store, ref);
-    return { rawManifest: top.bytes, rawMediaType: parsed.mediaType, digest: digestBytes(top.bytes), manifest, rawConfig, config: parseConfig(rawConfig) };
+    return { rawManifest: top.bytes, rawMediaType: parsed.mediaType, digest: digestBytes(top.bytes), manifest, rawConfig, config: parseConfig(rawConfig, `reading config ${shortDigest(manifest.value.config.digest)} of ${ref}`) };
   } finally {
     await src.close();
   }

@@ -7,7 +7,7 @@
  * as a manifest or the other way round.
  */
 import { digestBytes, parseDigest, type Digest } from '../digest/index.js';
-import { OcikitError } from '../errors.js';
+import { OcikitError, escapeControl, isOcikitError, quoteUntrusted } from '../errors.js';
 import {
   DOCKER_LIST,
   DOCKER_V2S1_MANIFEST,
@@ -40,10 +40,12 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A value of the document for a message: its kind, and a short escaped quote when it is a scalar. */
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)?.slice(0, 60)}`;
+  if (typeof v === 'string') return `string ${quoteUntrusted(v, 60)}`;
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v).slice(0, 60)}`;
 }
 
 function bad(what: string, message: string): OcikitError {
@@ -61,7 +63,8 @@ function parseJsonObject(bytes: Uint8Array, what: string, limit: number): Json {
   try {
     v = JSON.parse(utf8.decode(bytes));
   } catch (err) {
-    throw new OcikitError('E_BAD_INPUT', `malformed ${what} JSON: ${(err as Error).message}`, { cause: err });
+    // The parser's message quotes the document (the token, a snippet): escaped, as any quote of a source.
+    throw new OcikitError('E_BAD_INPUT', `malformed ${what} JSON: ${escapeControl((err as Error).message.slice(0, 200))}`, { cause: err });
   }
   if (!isObject(v)) throw new OcikitError('E_BAD_INPUT', `malformed ${what} JSON: expected an object, got ${describe(v)}`);
   return v;
@@ -180,9 +183,32 @@ function schema1Error(): OcikitError {
  * Layer media types are NOT checked here (copying an artifact with custom layer types is legitimate);
  * call `validateLayerMediaTypes` where layer contents will be interpreted.
  *
+ * `context` says what was being read ("reading manifest of docker://host/app:1"); every error's
+ * message then starts with it, so the user learns which image served the bad document. Text quoted
+ * from the document is escaped (no control character reaches a terminal).
+ *
  * The returned `bytes` is the input, untouched: its digest is the manifest's digest.
  */
-export function parseManifest(bytes: Uint8Array, declaredMediaType?: string): ParsedManifest {
+export function parseManifest(bytes: Uint8Array, declaredMediaType?: string, context?: string): ParsedManifest {
+  return withContext(context, () => parseManifestBytes(bytes, declaredMediaType));
+}
+
+/**
+ * Run `fn`, prefixing `context` ("reading manifest of docker://host/app:1") to the message of the
+ * OcikitError it throws, so that a complaint about a document names the image it came from.
+ */
+function withContext<T>(context: string | undefined, fn: () => T): T {
+  if (context === undefined) return fn();
+  try {
+    return fn();
+  } catch (err) {
+    if (!isOcikitError(err)) throw err;
+    const e = err as OcikitError;
+    throw new OcikitError(e.code, `${context}: ${e.message}`, { cause: err, ...(e.hint !== undefined ? { hint: e.hint } : {}) });
+  }
+}
+
+function parseManifestBytes(bytes: Uint8Array, declaredMediaType?: string): ParsedManifest {
   const o = parseJsonObject(bytes, 'manifest', MAX_MANIFEST_SIZE);
   const declared = normalizeMediaType(declaredMediaType);
   if (o.mediaType !== undefined && typeof o.mediaType !== 'string') {
@@ -190,7 +216,7 @@ export function parseManifest(bytes: Uint8Array, declaredMediaType?: string): Pa
   }
   const field = o.mediaType === undefined || o.mediaType === '' ? undefined : (o.mediaType as string);
   if (field !== undefined && declared !== undefined && field !== declared) {
-    throw new OcikitError('E_BAD_INPUT', `manifest declares media type ${field} but was served as ${declared}`);
+    throw new OcikitError('E_BAD_INPUT', `manifest declares media type ${quoteUntrusted(field)} but was served as ${quoteUntrusted(declared)}`);
   }
   const mediaType = field ?? declared ?? guessFromShape(o);
   if (mediaType === undefined) {
@@ -222,7 +248,7 @@ export function parseManifest(bytes: Uint8Array, declaredMediaType?: string): Pa
       validateIndex(o, 'manifest list', false);
       return { kind: 'docker-list', mediaType, value: o as unknown as DockerList, bytes };
     default:
-      throw new OcikitError('E_UNSUPPORTED', `unsupported manifest media type ${mediaType.slice(0, 200)}`);
+      throw new OcikitError('E_UNSUPPORTED', `unsupported manifest media type ${quoteUntrusted(mediaType)}`);
   }
 }
 
@@ -278,7 +304,7 @@ export function validateLayerMediaTypes(parsed: ParsedManifest): void {
   if (parsed.kind !== 'oci-manifest' && parsed.kind !== 'docker-v2s2') return;
   parsed.value.layers.forEach((l, i) => {
     if (!isKnownLayerMediaType(l.mediaType)) {
-      throw new OcikitError('E_UNSUPPORTED', `manifest layer ${i}: unsupported layer media type ${l.mediaType.slice(0, 200)}`);
+      throw new OcikitError('E_UNSUPPORTED', `manifest layer ${i}: unsupported layer media type ${quoteUntrusted(l.mediaType)}`);
     }
   });
 }
@@ -317,10 +343,13 @@ function validateConfig(o: Json): void {
  * Parse an image config (OCI or Docker) from untrusted bytes. Throws E_MANIFEST_TOO_BIG above
  * MAX_CONFIG_SIZE (before parsing), E_BAD_INPUT for malformed JSON ("malformed image config JSON: ...")
  * and for mistyped known fields (rootfs.diff_ids must be valid digests). Unknown fields are kept;
- * a missing or null `rootfs.diff_ids` (Docker omits an empty one) becomes `[]`.
+ * a missing or null `rootfs.diff_ids` (Docker omits an empty one) becomes `[]`. `context` as for
+ * parseManifest.
  */
-export function parseConfig(bytes: Uint8Array): ImageConfig {
-  const o = parseJsonObject(bytes, 'image config', MAX_CONFIG_SIZE);
-  validateConfig(o);
-  return o as ImageConfig;
+export function parseConfig(bytes: Uint8Array, context?: string): ImageConfig {
+  return withContext(context, () => {
+    const o = parseJsonObject(bytes, 'image config', MAX_CONFIG_SIZE);
+    validateConfig(o);
+    return o as ImageConfig;
+  });
 }

@@ -8,7 +8,7 @@
  * then an image that declares no variant at all.
  */
 import { endianness } from 'node:os';
-import { OcikitError } from '../errors.js';
+import { OcikitError, quoteUntrusted } from '../errors.js';
 import type { Descriptor, ParsedIndex, Platform } from './types.js';
 
 // "v8", "8", "v8.2", "9.0": a numeric variant, with or without the v, with an optional minor.
@@ -79,7 +79,7 @@ const COMPONENT = /^[A-Za-z0-9_.-]+$/;
 export function parsePlatform(s: string): Platform {
   const parts = s.trim().split('/');
   if (parts.length < 2 || parts.length > 3 || !parts.every((x) => COMPONENT.test(x))) {
-    throw new OcikitError('E_USAGE', `invalid platform ${JSON.stringify(s.slice(0, 100))}: expected os/arch[/variant], like linux/arm64/v8`);
+    throw new OcikitError('E_USAGE', `invalid platform ${quoteUntrusted(s, 100)}: expected os/arch[/variant], like linux/arm64/v8`);
   }
   return normalizePlatform({ os: parts[0]!, architecture: parts[1]!, variant: parts[2] });
 }

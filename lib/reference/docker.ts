@@ -16,7 +16,7 @@
  *
  * Pure string work: no I/O, no network. Imports only lib/errors and lib/digest.
  */
-import { OcikitError } from '../errors.js';
+import { OcikitError, quoteUntrusted } from '../errors.js';
 import { parseDigest, type Digest } from '../digest/index.js';
 
 /** The registry a name without a domain refers to. */
@@ -76,7 +76,7 @@ const MAX_INPUT_LENGTH = 1024;
 
 /** Quote user input for a message, shortened so a hostile string cannot flood a terminal. Internal to lib/reference (not re-exported). */
 export function quote(s: string): string {
-  return JSON.stringify(s.length > 300 ? `${s.slice(0, 300)}…` : s);
+  return quoteUntrusted(s, 300);
 }
 
 function bad(s: string, why: string): OcikitError {

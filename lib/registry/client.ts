@@ -8,8 +8,8 @@
  *   decides Basic (credentials) or Bearer (a token from the realm, cached per scope set and
  *   fetched again when it expires or turns out too narrow). --registry-token is sent as is.
  *   Credentials never leave the registry's origin: redirects elsewhere lose the Authorization header;
- * - retries: resets and timeouts, and 408/429/5xx answers, up to --retry-times, waiting what
- *   Retry-After says (on every request, manifest PUT included) or --retry-delay / backoff;
+ * - retries: resets and timeouts, and 408/429/5xx answers, up to --retry-times, by retry.ts's one
+ *   policy (Retry-After on every request, manifest PUT included, else --retry-delay / backoff);
  * - errors: RegistryError with the status and the registry's error code, never a header or a
  *   credential in the message.
  */
@@ -22,7 +22,7 @@ import { lookupCredentials, type Credentials } from '../auth/auth-file.js';
 import { requestBearerToken, scopeKey, tokenUsable, type BearerToken, type TokenHttp } from '../auth/token.js';
 import { RegistryError, errorForStatus } from './errors.js';
 import { certDirFor, describeNetworkError, dispatcherFor, isCertificateError, isRetryableNetworkError, loadCertDir, looksLikePlainHttp, type TlsMaterial } from './http.js';
-import { DEFAULT_RETRY_TIMES, MAX_RETRY_AFTER_MS, backoffMs, isRetryableStatus, parseRetryAfter, sleep } from './retry.js';
+import { DEFAULT_RETRY_TIMES, GiveUp, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from './retry.js';
 
 /** What a client needs to know of the user's wishes; the docker transport fills it from a SystemContext. */
 export interface RegistryOptions {
@@ -171,6 +171,11 @@ export class RegistryClient {
     return this.#opts.retryDelayMs;
   }
 
+  /** The retry policy of this client's requests (--retry-times, --retry-delay, cancellation). */
+  get retryPolicy(): RetryPolicy {
+    return { retryTimes: this.retryTimes, retryDelayMs: this.#opts.retryDelayMs, signal: this.#opts.signal };
+  }
+
   private tlsVerify(): boolean {
     return this.#opts.tlsVerify !== false;
   }
@@ -221,37 +226,29 @@ export class RegistryClient {
    * in `req.ok`; throws RegistryError (or E_ABORTED) for the rest.
    */
   async send(req: RegistryRequest): Promise<RegistryResponse> {
-    const retries = req.retry === false ? 0 : this.retryTimes;
-    for (let attempt = 0; ; attempt++) {
+    const policy: RetryPolicy = { ...this.retryPolicy, retryTimes: req.retry === false ? 0 : this.retryTimes };
+    return withRetries(policy, req.what, async (_n, last) => {
       let res: RegistryResponse;
       try {
         res = await this.withOrigin((origin) => this.sendAuthorized(req, origin));
       } catch (err) {
-        if (err instanceof OcikitError) throw err;
-        const e = this.networkError(err, req.what);
-        if (e.retryable && attempt < retries) {
-          await sleep(backoffMs(attempt, this.#opts.retryDelayMs), this.#opts.signal);
-          continue;
-        }
-        throw e;
+        // Ours (auth, a token service that failed after its own retries): final. A transport error: maybe not.
+        if (err instanceof OcikitError) throw new GiveUp(err);
+        throw this.networkError(err, req.what);
       }
       if (req.ok.includes(res.status)) return res;
-      if (isRetryableStatus(res.status) && attempt < retries) {
+      if (isRetryableStatus(res.status) && !last) {
         const after = parseRetryAfter(res.headers['retry-after']);
         await dump(res.body);
-        if (after !== undefined && after > MAX_RETRY_AFTER_MS) {
-          throw new RegistryError('E_NETWORK', `${req.what}: the registry answered ${res.status} and asks to wait ${Math.round(after / 1000)} s, longer than ocikit waits (${MAX_RETRY_AFTER_MS / 1000} s)`, { status: res.status });
-        }
-        await sleep(after ?? backoffMs(attempt, this.#opts.retryDelayMs), this.#opts.signal);
-        continue;
+        throw new RegistryError('E_NETWORK', `${req.what}: the registry answered ${res.status}`, { status: res.status, retryable: true, ...(after !== undefined ? { retryAfterMs: after } : {}) });
       }
       const text = await readCapped(res.body, ERROR_BODY_MAX);
       const e = errorForStatus(res.status, text, req.what, this.#credsFound);
-      if (isRetryableStatus(res.status) && retries > 0) {
-        throw new RegistryError(e.code, `${e.message} (after ${retries + 1} attempts)`, { status: res.status, ...(e.registryCode ? { registryCode: e.registryCode } : {}), retryable: true });
+      if (isRetryableStatus(res.status) && policy.retryTimes > 0) {
+        throw new RegistryError(e.code, `${e.message} (after ${policy.retryTimes + 1} attempts)`, { status: res.status, ...(e.registryCode ? { registryCode: e.registryCode } : {}), retryable: true });
       }
       throw e;
-    }
+    });
   }
 
   private networkError(err: unknown, what: string): RegistryError {
@@ -349,26 +346,22 @@ export class RegistryClient {
   private tokenHttp(): TokenHttp {
     return async ({ method, url, headers, body }) => {
       const dispatcher = dispatcherFor(await this.tls());
-      for (let attempt = 0; ; attempt++) {
+      const what = `asking the token service at ${url.host} for a token`;
+      return withRetries(this.retryPolicy, what, async (_n, last) => {
+        let res: Dispatcher.ResponseData;
         try {
-          const res = await request(url, { method, headers: { 'user-agent': this.userAgent(), ...headers }, body: body ?? null, dispatcher, ...this.timeouts(), ...(this.#opts.signal ? { signal: this.#opts.signal } : {}) });
-          if (isRetryableStatus(res.statusCode) && attempt < this.retryTimes) {
-            const after = parseRetryAfter(res.headers['retry-after']);
-            await dump(res.body);
-            await sleep(Math.min(after ?? backoffMs(attempt, this.#opts.retryDelayMs), MAX_RETRY_AFTER_MS), this.#opts.signal);
-            continue;
-          }
-          return { status: res.statusCode, text: await readCapped(res.body, 1024 * 1024 + 1) };
+          res = await request(url, { method, headers: { 'user-agent': this.userAgent(), ...headers }, body: body ?? null, dispatcher, ...this.timeouts(), ...(this.#opts.signal ? { signal: this.#opts.signal } : {}) });
         } catch (err) {
-          if (err instanceof OcikitError) throw err;
-          const e = this.networkError(err, `asking the token service at ${url.host} for a token`);
-          if (e.retryable && attempt < this.retryTimes) {
-            await sleep(backoffMs(attempt, this.#opts.retryDelayMs), this.#opts.signal);
-            continue;
-          }
-          throw e;
+          if (err instanceof OcikitError) throw new GiveUp(err);
+          throw this.networkError(err, what);
         }
-      }
+        if (isRetryableStatus(res.statusCode) && !last) {
+          const after = parseRetryAfter(res.headers['retry-after']);
+          await dump(res.body);
+          throw new RegistryError('E_NETWORK', `${what}: the token service answered ${res.statusCode}`, { status: res.statusCode, retryable: true, ...(after !== undefined ? { retryAfterMs: after } : {}) });
+        }
+        return { status: res.statusCode, text: await readCapped(res.body, 1024 * 1024 + 1) };
+      });
     };
   }
 

@@ -18,12 +18,15 @@ export class RegistryError extends OcikitError {
   readonly registryCode: string | undefined;
   /** Whether the same operation may succeed if repeated (resets, 5xx, 429). */
   readonly retryable: boolean;
+  /** The wait the registry asked for (Retry-After), when it asked; retry.ts decides what to do with it. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { status?: number; registryCode?: string; retryable?: boolean; hint?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { status?: number; registryCode?: string; retryable?: boolean; retryAfterMs?: number; hint?: string; cause?: unknown } = {}) {
     super(code, message, { ...(opts.hint !== undefined ? { hint: opts.hint } : {}), ...(opts.cause !== undefined ? { cause: opts.cause } : {}) });
     this.status = opts.status;
     this.registryCode = opts.registryCode;
     this.retryable = opts.retryable ?? false;
+    this.retryAfterMs = opts.retryAfterMs;
   }
 }
 

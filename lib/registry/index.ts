@@ -3,7 +3,7 @@ export { RegistryClient, NotReplayableError, registryHost, header, type Registry
 export { Repository, MANIFEST_ACCEPT, nextLink, type FetchedManifest, type ManifestHead, type UploadSession } from './repository.js';
 export { uploadBlob, DEFAULT_CHUNK_SIZE, type UploadInput, type UploadOptions } from './upload.js';
 export { RegistryError, isRetryable } from './errors.js';
-export { DEFAULT_RETRY_TIMES, MAX_RETRY_AFTER_MS, parseRetryAfter } from './retry.js';
+export { DEFAULT_RETRY_TIMES, MAX_RETRY_AFTER_MS, parseRetryAfter, withRetries, type RetryPolicy } from './retry.js';
 export { closeDispatchers, loadCertDir } from './http.js';
 export { checkLogin } from './login.js';
 export { Semaphore, hostSemaphore, DEFAULT_PER_HOST } from './limiter.js';

@@ -12,11 +12,11 @@ import { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
 import { digestBytes, isDigest, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType } from '../manifest/index.js';
-import { RegistryError, isRetryable } from './errors.js';
+import { RegistryError } from './errors.js';
 import { describeNetworkError } from './http.js';
 import { dump, header, readCapped, type RegistryClient, type RegistryResponse } from './client.js';
 import { hostSemaphore } from './limiter.js';
-import { backoffMs, sleep } from './retry.js';
+import { GiveUp, retryWait, sleep, withRetries } from './retry.js';
 
 /** The manifest types ocikit reads, best first, as one Accept value. */
 export const MANIFEST_ACCEPT = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_V2S2_MANIFEST].join(', ');
@@ -34,6 +34,7 @@ export interface ManifestHead {
   /** Docker-Content-Digest, when the registry sent a valid one. */
   digest?: Digest;
   mediaType: string;
+  /** Content-Length, or -1 when the registry sent none or garbage. */
   size: number;
 }
 
@@ -104,10 +105,11 @@ export class Repository {
     await dump(res.body);
     if (res.status === 404) return undefined;
     const d = header(res.headers, 'docker-content-digest');
+    const n = Number(header(res.headers, 'content-length'));
     return {
       ...(d && isDigest(d) ? { digest: d } : {}),
       mediaType: manifestType(header(res.headers, 'content-type')),
-      size: Number(header(res.headers, 'content-length') ?? -1),
+      size: Number.isSafeInteger(n) && n >= 0 ? n : -1,
     };
   }
 
@@ -118,34 +120,31 @@ export class Repository {
    */
   async getManifest(reference: string): Promise<FetchedManifest> {
     const what = this.what(`reading manifest ${refLabel(reference)} from`);
-    for (let attempt = 0; ; attempt++) {
-      const res = await this.client.send({
-        method: 'GET',
-        path: `/v2/${this.path}/manifests/${reference}`,
-        headers: { accept: MANIFEST_ACCEPT },
-        scopes: this.#scopes,
-        what,
-        ok: [200],
-      });
+    // A body cut short is fetched again, as any failed request would be; the request itself went
+    // through send()'s retries already, so its failure ends the loop.
+    return withRetries(this.client.retryPolicy, what, async () => {
+      let res: RegistryResponse;
+      try {
+        res = await this.client.send({
+          method: 'GET',
+          path: `/v2/${this.path}/manifests/${reference}`,
+          headers: { accept: MANIFEST_ACCEPT },
+          scopes: this.#scopes,
+          what,
+          ok: [200],
+        });
+      } catch (err) {
+        throw new GiveUp(err);
+      }
       const declared = Number(header(res.headers, 'content-length') ?? -1);
       if (declared > MAX_MANIFEST_SIZE) {
         res.body.destroy();
         throw new OcikitError('E_MANIFEST_TOO_BIG', `${what}: the registry declares ${declared} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`);
       }
-      let bytes: Buffer;
-      try {
-        bytes = await readLimited(res, MAX_MANIFEST_SIZE, what);
-      } catch (err) {
-        // A body cut short is fetched again, as any failed request would be.
-        if (isRetryable(err) && attempt < this.client.retryTimes) {
-          await sleep(backoffMs(attempt, this.client.retryDelayMs), this.client.signal);
-          continue;
-        }
-        throw err;
-      }
+      const bytes = await readLimited(res, MAX_MANIFEST_SIZE, what);
       const digest = isDigest(reference) ? verifyBytes(bytes, { digest: reference, what }) : digestBytes(bytes);
       return { bytes, mediaType: manifestType(header(res.headers, 'content-type')), digest };
-    }
+    });
   }
 
   /** PUT a manifest under a tag or its digest; returns its digest. Retried on 429/5xx like every request. */
@@ -246,10 +245,11 @@ export class Repository {
         } catch (err) {
           if (this.client.signal?.aborted) throw new OcikitError('E_ABORTED', `${what}: cancelled`, { cause: err });
           body.destroy();
+          // Bounded by --retry-times, as every retry (retry.ts); a body of unknown length cannot be resumed.
           if (failures >= this.client.retryTimes || total < 0) {
             throw new RegistryError('E_NETWORK', `${what}: ${err instanceof RegistryError ? err.message.slice(what.length + 2) : describeNetworkError(err)} (after ${got} of ${total < 0 ? '?' : total} bytes, ${failures + 1} attempts)`, { cause: err });
           }
-          await sleep(backoffMs(failures, this.client.retryDelayMs), this.client.signal);
+          await sleep(retryWait(failures, err, this.client.retryPolicy, what), this.client.signal);
           failures++;
           const res = await this.client.send({ method: 'GET', path, headers: { range: `bytes=${got}-` }, scopes: this.#scopes, what, ok: [200, 206] });
           if (res.status === 206) {

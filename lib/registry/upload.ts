@@ -15,10 +15,10 @@ import { Transform, type Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
 import { VerifyingStream, algorithmOf, isDigest, shortDigest, type Digest } from '../digest/index.js';
 import { NotReplayableError, dump, header } from './client.js';
-import { RegistryError, isRetryable } from './errors.js';
+import { RegistryError } from './errors.js';
 import { hostSemaphore } from './limiter.js';
 import type { Repository, UploadSession } from './repository.js';
-import { backoffMs, sleep } from './retry.js';
+import { GiveUp, withRetries } from './retry.js';
 
 /** Chunk size of the fallback chunked upload when none is configured. */
 export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
@@ -119,35 +119,39 @@ async function uploadFile(repo: Repository, path: string, verify: boolean, info:
   let chunked = opts.chunkSize !== undefined;
   let session = opts.session;
   try {
-    for (let attempt = 0; ; attempt++) {
-      session ??= await repo.startUpload();
+    // Each try in a fresh session: the state of one broken mid-body is unknowable.
+    await withRetries(repo.client.retryPolicy, what, async () => {
+      if (session === undefined) {
+        try {
+          session = await repo.startUpload();
+        } catch (err) {
+          // startUpload went through send()'s retries already.
+          throw new GiveUp(err);
+        }
+      }
+      const s = session;
       try {
         if (chunked) {
-          await putChunked(repo, session, open, size, info, what, chunkSize, check);
+          await putChunked(repo, s, open, size, info, what, chunkSize, check);
         } else {
           try {
             // One PUT: the digest is in the URL, so the check runs on the way (VerifyingStream) instead.
-            await putWhole(repo, session.location, info, what, () => (verify ? open().pipe(verifier(info, what)) : open()), size);
+            await putWhole(repo, s.location, info, what, () => (verify ? open().pipe(verifier(info, what)) : open()), size);
           } catch (err) {
             if (!(err instanceof RegistryError) || err.status === undefined || !MONOLITHIC_REFUSED.has(err.status) || err.registryCode === 'DIGEST_INVALID') throw err;
             // The registry does not take a blob in one PUT: start over in chunks.
-            await repo.cancelUpload(session.location);
+            await repo.cancelUpload(s.location);
             chunked = true;
             session = await repo.startUpload();
             await putChunked(repo, session, open, size, info, what, chunkSize, check);
           }
         }
-        return;
       } catch (err) {
-        await repo.cancelUpload(session.location);
+        await repo.cancelUpload(session!.location);
         session = undefined;
-        if (isRetryable(err) && attempt < repo.client.retryTimes) {
-          await sleep(backoffMs(attempt, repo.client.retryDelayMs), repo.client.signal);
-          continue;
-        }
         throw err;
       }
-    }
+    });
   } finally {
     for (const r of opened) r.destroy();
   }

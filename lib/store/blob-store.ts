@@ -32,6 +32,7 @@ import {
   type Digest,
 } from '../digest/index.js';
 import { isOcikitError, OcikitError, wrapError } from '../errors.js';
+import { ensureDirSync } from '../dirs.js';
 import { IndexDb, INDEX_FILE, type BlobRow } from './index-db.js';
 import { BlobInfoCache } from './info-cache.js';
 import { linkOrCopy, type LinkMethod } from './link.js';
@@ -138,8 +139,9 @@ export class BlobStore {
   static open(dir: string = defaultStoreDir(), opts: { durable?: boolean } = {}): BlobStore {
     const root = resolve(dir);
     try {
-      mkdirSync(join(root, 'blobs', 'sha256'), { recursive: true });
-      mkdirSync(join(root, 'tmp'), { recursive: true });
+      // A bounded mkdir -p: Node's own recursive mkdir spins forever under /proc (lib/dirs.ts).
+      ensureDirSync(join(root, 'blobs', 'sha256'));
+      ensureDirSync(join(root, 'tmp'));
     } catch (err) {
       const e = wrapError(err, `opening the blob store at ${root}`, 'E_STORE');
       throw new OcikitError('E_STORE', e.message, { cause: err, hint: 'set OCIKIT_STORE to a writable directory' });

@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS leases (
 type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
 
 /**
+ * @internal the store's own (better-sqlite3's types are a dev dependency: kept out of the published declarations).
  * One connection to `index-v1.sqlite` with its statements prepared once.
  * Several processes may each hold one on the same file at once (WAL + busy_timeout).
  */

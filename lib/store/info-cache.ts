@@ -27,6 +27,7 @@ export interface Variant {
 export class BlobInfoCache {
   readonly #index: IndexDb;
 
+  /** @internal made by BlobStore (`store.cache`) over its index */
   constructor(index: IndexDb) {
     this.#index = index;
   }

@@ -9,7 +9,9 @@ import { threadId } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream, rmSync } from 'node:fs';
-import { OcikitError, wrapError } from '../errors.js';
+import { OcikitError, quoteUntrusted, wrapError, wrapWriteError } from '../errors.js';
+
+export { ensureDir } from '../dirs.js';
 
 /** A unique temp name next to `final`: `<final>.<pid>.<threadId>.<rand>.tmp`. */
 export function tmpNameFor(final: string): string {
@@ -35,7 +37,7 @@ export async function atomicWriteFile(path: string, data: Uint8Array | string, m
     await fsp.rename(tmp, path);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
-    throw wrapError(err, `writing ${path}`);
+    throw wrapWriteError(err, `writing ${path}`);
   }
 }
 
@@ -83,7 +85,7 @@ export function isInside(root: string, child: string): boolean {
  */
 export async function safeResolve(root: string, rel: string, what: string): Promise<string> {
   if (isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
-    throw new OcikitError('E_BAD_INPUT', `${what}: path ${JSON.stringify(rel)} escapes ${root}`);
+    throw new OcikitError('E_BAD_INPUT', `${what}: path ${quoteUntrusted(rel)} escapes ${root}`);
   }
   const realRoot = await fsp.realpath(root).catch((err) => {
     throw wrapError(err, `opening ${root}`);
@@ -109,8 +111,9 @@ export async function safeResolve(root: string, rel: string, what: string): Prom
 }
 
 /**
- * Read a whole small file (a manifest, an index) refusing more than `max` bytes before reading it.
- * E_MANIFEST_TOO_BIG when larger (code chosen by `tooBigCode`).
+ * Read a whole small file (a manifest, an index) refusing more than `max` bytes before reading it:
+ * E_MANIFEST_TOO_BIG when larger, E_BAD_INPUT when it is not a regular file, and the wrapped OS
+ * error otherwise (E_NOT_FOUND when absent). Messages start with `what`.
  */
 export async function readFileLimited(path: string, max: number, what: string): Promise<Buffer> {
   let fh: fsp.FileHandle | undefined;
@@ -163,10 +166,15 @@ export function forgetCleanup(path: string): void {
 /**
  * A staging directory next to `target`, on the same filesystem so the final step is a rename.
  * It is removed at process exit unless the caller renames it away and calls forgetCleanup().
+ * Errors are E_IO with the OS reason (the parent cannot be written, does not exist, ...).
  */
 export async function makeStagingDir(target: string): Promise<string> {
   const dir = join(dirname(target), `.${basename(target)}.ocikit-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await fsp.mkdir(dir, { recursive: true });
+  try {
+    await fsp.mkdir(dir);
+  } catch (err) {
+    throw wrapWriteError(err, `creating a staging directory next to ${target}`);
+  }
   cleanupOnExit(dir);
   return dir;
 }
@@ -180,24 +188,31 @@ export async function pathExists(p: string): Promise<boolean> {
   }
 }
 
-/** Exclusive lock file with retries, for read-modify-write of shared files (oci index.json). */
+/**
+ * Exclusive lock file with retries, for read-modify-write of shared files (oci index.json). A lock
+ * whose holder is dead is taken over. Gives up with E_IO after `timeoutMs`, whatever happens in
+ * between (a stale lock that keeps coming back included).
+ */
 export async function withLockFile<T>(lockPath: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   const start = Date.now();
   for (;;) {
+    if (Date.now() - start > timeoutMs) {
+      const holder = Number(await fsp.readFile(lockPath, 'utf8').catch(() => ''));
+      throw new OcikitError('E_IO', `waiting for lock ${lockPath} held by pid ${holder || '?'}: gave up after ${Math.round(timeoutMs / 1000)} s`);
+    }
     try {
       const fh = await fsp.open(lockPath, 'wx');
       await fh.writeFile(String(process.pid));
       await fh.close();
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapError(err, `locking ${lockPath}`);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapWriteError(err, `locking ${lockPath}`);
       // A lock left by a dead process is stale.
       const pid = Number(await fsp.readFile(lockPath, 'utf8').catch(() => ''));
       if (pid > 0 && !processAlive(pid)) {
         await fsp.rm(lockPath, { force: true });
         continue;
       }
-      if (Date.now() - start > timeoutMs) throw new OcikitError('E_IO', `waiting for lock ${lockPath} held by pid ${pid}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }

@@ -1,39 +1,47 @@
 /**
- * The one place transports are registered and image names are parsed. Every transport folder's
- * transport.ts calls registerTransport() once at import time; lib/transports/index.ts imports them all.
+ * The one place transport implementations are registered and image names are parsed.
+ *
+ * The list of transports ocikit knows, and their aliases ("registry:" for "docker:"), is declared
+ * once, in lib/reference (KNOWN_TRANSPORTS, TRANSPORT_ALIASES); splitImageName reads it. This map
+ * only says which implementation serves each of those names, so the parser and the lookup cannot
+ * disagree: a name the parser accepts always finds its transport here, and a transport can only be
+ * registered under a name the parser knows. Every transport folder's transport.ts calls
+ * registerTransport() once at import time; lib/transports/index.ts imports them all.
  */
 import { OcikitError } from '../errors.js';
+import { KNOWN_TRANSPORTS, TRANSPORT_ALIASES, isKnownTransport, splitImageName, type TransportName } from '../reference/index.js';
 import type { ImageReference, ImageTransport } from './types.js';
 
-const transports = new Map<string, ImageTransport>();
+const transports = new Map<TransportName, ImageTransport>();
 
-/** Register a transport; registering a name twice is a bug. */
+/** Register a transport. Registering a name twice, or one lib/reference does not list, is a bug (E_INTERNAL). */
 export function registerTransport(t: ImageTransport): void {
+  if (!isKnownTransport(t.name)) {
+    throw new OcikitError('E_INTERNAL', `transport ${t.name} is not in KNOWN_TRANSPORTS (lib/reference/transports.ts): add it there first`);
+  }
   if (transports.has(t.name)) throw new OcikitError('E_INTERNAL', `transport ${t.name} registered twice`);
   transports.set(t.name, t);
 }
 
+/** The transport registered under `name` or under the transport an alias names ("registry" → docker). */
 export function getTransport(name: string): ImageTransport | undefined {
-  return transports.get(name);
+  const canonical = isKnownTransport(name) ? name : TRANSPORT_ALIASES[name];
+  return canonical === undefined ? undefined : transports.get(canonical);
 }
 
+/** The registered transports' names, in the order of KNOWN_TRANSPORTS (help texts list them so). */
 export function transportNames(): string[] {
-  return [...transports.keys()].sort();
+  return KNOWN_TRANSPORTS.filter((n) => transports.has(n));
 }
 
 /**
- * Parse "TRANSPORT:REFERENCE" (containers-transports(5)) into an ImageReference.
- * E_USAGE when the transport is unknown or the name has no transport.
+ * Parse "TRANSPORT:REFERENCE" (containers-transports(5)) into an ImageReference; aliases are
+ * accepted. E_USAGE when the name has no transport or an unknown one (splitImageName's message).
  */
 export function parseImageName(name: string): ImageReference {
-  const colon = name.indexOf(':');
-  if (colon <= 0) {
-    throw new OcikitError('E_USAGE', `invalid image name ${JSON.stringify(name)}: expected TRANSPORT:REFERENCE (transports: ${transportNames().join(', ')})`);
-  }
-  const tname = name.slice(0, colon);
-  const t = transports.get(tname);
-  if (!t) {
-    throw new OcikitError('E_USAGE', `invalid image name ${JSON.stringify(name)}: unknown transport "${tname}" (transports: ${transportNames().join(', ')})`);
-  }
-  return t.parseReference(name.slice(colon + 1));
+  const { transport, rest } = splitImageName(name);
+  const t = transports.get(transport);
+  // Only when lib/transports/registry.ts is imported without lib/transports/index.ts.
+  if (!t) throw new OcikitError('E_INTERNAL', `transport ${transport} is known but not registered (import lib/transports/index.js)`);
+  return t.parseReference(rest);
 }

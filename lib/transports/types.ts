@@ -203,7 +203,9 @@ export type BlobInput = { kind: 'path'; path: string; verify?: { digest: Digest;
  * Writes one image (or an index and its instances).
  *
  * Contract: nothing is visible at the destination before commit(). close() without commit()
- * MUST leave the destination as it was before newDestination().
+ * MUST leave the destination as it was before newDestination(). A destination never fails with
+ * E_NOT_FOUND (exit code 2 means "image not found", which only a source can be): every
+ * transport's newDestination goes through guardDestination (write-errors.ts), which makes it so.
  */
 export interface ImageDestination {
   readonly reference: ImageReference;

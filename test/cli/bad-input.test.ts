@@ -4,15 +4,46 @@
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
-import { fixture, tempDir } from '../helpers/paths.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { ocikit } from '../helpers/cli.js';
+import { rawTar, type RawEntry } from '../helpers/tar.js';
 
 const FIXTURE = fixture('hello-oci');
 let dir: string;
 let n = 0;
+/** An OCI layout of an image sharing no blob with the fixture: the pre-existing destination. */
+let otherLayout: string;
+
+function makeOtherLayout(root: string): void {
+  const blobs = join(root, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const put = (b: Buffer): { digest: string; size: number } => {
+    const digest = 'sha256:' + createHash('sha256').update(b).digest('hex');
+    writeFileSync(join(blobs, digest.slice(7)), b);
+    return { digest, size: b.length };
+  };
+  const layer = put(randomBytes(4096));
+  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+      }),
+    ),
+  );
+  writeFileSync(join(root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(
+    join(root, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'kept' } }] }),
+  );
+}
 
 interface Layout {
   root: string;
@@ -35,28 +66,88 @@ function blobPath(l: Layout, digest: string): string {
   return join(l.root, 'blobs', 'sha256', digest.slice(7));
 }
 
-/** Copy `src` to a fresh dir: destination, expect failure; check one line, exit code, and nothing left behind. */
+/** Every file under `root` with the sha256 of its content (symlinks by target): what "untouched" compares. */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory()) walk(p);
+      else out[p.slice(root.length + 1)] = st ? createHash('sha256').update(readFileSync(p)).digest('hex') : 'dangling';
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return out;
+}
+
+/** No byte outside the printable range (and tab) in what reaches the terminal. */
+const RAW_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * Copy `src` into a fresh dir: destination and into an existing oci: layout (holding another
+ * image); expect failure both
+ * times: one line on stderr naming what went wrong (`pattern`), the exit code, no raw control
+ * character, nothing left behind, and the existing destination byte-for-byte as it was.
+ */
 function expectCopyFails(src: string, code: number, pattern: RegExp): void {
   // A fresh store each time: a store that already holds a blob (verified) would not read the broken source at all.
   const store = join(dir, `store-${n++}`);
   const dest = join(dir, `dest-${n++}`);
+  const existing = join(dir, `existing-${n++}`);
+  // Another image than the source's: a destination that already has the source's blobs would not read them.
+  cpSync(otherLayout, existing, { recursive: true });
+  const was = snapshot(existing);
   const before = readdirSync(dir).sort();
-  const r = ocikit(['--store', store, 'copy', '-q', src, `dir:${dest}`]);
-  assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got: ${r.stderr}`);
-  assert.match(lines[0]!, /^ocikit: /);
-  assert.match(lines[0]!, pattern);
-  assert.equal(r.stdout, '');
+  for (const target of [`dir:${dest}`, `oci:${existing}:other`]) {
+    const r = ocikit(['--store', store, 'copy', '-q', src, target]);
+    assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one line on stderr, got: ${r.stderr}`);
+    assert.match(lines[0]!, /^ocikit: /);
+    assert.match(lines[0]!, pattern);
+    assert.doesNotMatch(r.stderr, RAW_CONTROL, 'no raw control character on stderr');
+    assert.equal(r.stdout, '');
+  }
   assert.equal(existsSync(dest), false, 'no destination after a failed copy');
+  assert.deepEqual(snapshot(existing), was, 'the existing destination is exactly as it was');
   assert.deepEqual(readdirSync(dir).sort().filter((f) => !f.startsWith('store')), before.filter((f) => !f.startsWith('store')), 'no staging leftovers');
   const tmp = join(store, 'tmp');
   if (existsSync(tmp)) assert.deepEqual(readdirSync(tmp), [], 'no partial blobs in the store');
 }
 
+/** A dir: image of the fixture (written by ocikit, so with its version file), to break. */
+function dirImage(): string {
+  const d = join(dir, `dirimg-${n++}`);
+  const r = ocikit(['--store', join(dir, 'store-dirimg'), 'copy', '-q', `oci:${FIXTURE}:latest`, `dir:${d}`]);
+  assert.equal(r.code, 0, r.stderr);
+  return d;
+}
+
+const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+/** A docker save archive of one image with one layer, its parts changeable: `edit` gets manifest.json's item and the config. */
+async function dockerArchive(edit: (item: Record<string, unknown>, config: Record<string, unknown>) => { config?: Buffer } | void = () => undefined): Promise<string> {
+  const layer = await rawTar([{ name: 'hello.txt', data: 'hello\n' }]);
+  const config: Record<string, unknown> = { architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha(layer)] } };
+  const item: Record<string, unknown> = { Config: 'config.json', RepoTags: ['example.com/x:1'], Layers: ['layer0/layer.tar'] };
+  const over = edit(item, config);
+  const entries: RawEntry[] = [
+    { name: 'config.json', data: over?.config ?? JSON.stringify(config) },
+    { name: 'layer0/', type: 'directory' },
+    { name: 'layer0/layer.tar', data: layer },
+    { name: 'manifest.json', data: JSON.stringify([item]) },
+  ];
+  const p = join(dir, `archive-${n++}.tar`);
+  writeFileSync(p, await rawTar(entries));
+  return p;
+}
+
 describe('bad input', () => {
   before(() => {
     dir = tempDir('ocikit-bad-');
+    otherLayout = join(tempDir('ocikit-bad-other-'), 'layout');
+    makeOtherLayout(otherLayout);
   });
 
   it('a layout that does not exist: exit 2', () => {
@@ -103,7 +194,9 @@ describe('bad input', () => {
     b[100] = b[100]! ^ 0xff;
     chmodSync(p, 0o644);
     writeFileSync(p, b);
-    expectCopyFails(`oci:${l.root}:latest`, 1, /digest/);
+    const want = l.manifest.layers[1]!.digest;
+    const got = 'sha256:' + createHash('sha256').update(b).digest('hex');
+    expectCopyFails(`oci:${l.root}:latest`, 1, new RegExp(`^ocikit: blob ${want.slice(0, 19)} from oci:${l.root}:latest: content has digest ${got}, expected ${want}$`));
   });
 
   it('a blob whose size does not match the manifest', () => {
@@ -148,7 +241,7 @@ describe('bad input', () => {
     const l = layout();
     l.index.manifests[0]!.digest = 'sha256:../../../../etc/passwd';
     writeFileSync(join(l.root, 'index.json'), JSON.stringify(l.index));
-    expectCopyFails(`oci:${l.root}:latest`, 1, /malformed digest|digest/);
+    expectCopyFails(`oci:${l.root}:latest`, 1, new RegExp(`^ocikit: reading oci:${l.root}/index\\.json: index entry 0: malformed digest "sha256:\\.\\./\\.\\./\\.\\./\\.\\./etc/passwd"$`));
   });
 
   it('a dir: destination that is a non-empty directory of something else is refused, untouched', () => {
@@ -158,6 +251,112 @@ describe('bad input', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^ocikit: .*not empty/);
     assert.deepEqual(readdirSync(target).sort(), readdirSync(FIXTURE).sort());
+  });
+
+  it('a dir: image whose version file names a version ocikit does not know: exit 1, naming the image', () => {
+    const d = dirImage();
+    writeFileSync(join(d, 'version'), 'Directory Transport Version: 9.0\n');
+    expectCopyFails(`dir:${d}`, 1, new RegExp(`^ocikit: reading dir:${d}: dir: transport version "9\\.0" is not one ocikit reads`));
+  });
+
+  it('a dir: image whose version file is not a version file at all', () => {
+    const d = dirImage();
+    writeFileSync(join(d, 'version'), '\x1b]0;owned\x07 surprise');
+    expectCopyFails(`dir:${d}`, 1, new RegExp(`^ocikit: reading dir:${d}: the version file is not a dir: transport version \\("\\\\u001b\\]0;owned`));
+  });
+
+  it('a manifest that begins with a NUL and carries escape sequences: escaped on the terminal, naming the image', () => {
+    const d = dirImage();
+    writeFileSync(join(d, 'manifest.json'), Buffer.concat([Buffer.from([0]), Buffer.from('{"\x1b[2J\u009b31m\u202e":1}')]));
+    expectCopyFails(`dir:${d}`, 1, new RegExp(`^ocikit: reading manifest of dir:${d}: malformed manifest JSON: .*\\\\(x00|u0000)`));
+  });
+
+  it('an oci-layout file of an unknown version', () => {
+    const l = layout();
+    writeFileSync(join(l.root, 'oci-layout'), '{"imageLayoutVersion":"2.0.0"}');
+    expectCopyFails(`oci:${l.root}:latest`, 1, /oci-layout: unsupported imageLayoutVersion "2\.0\.0"/);
+  });
+
+  it('an index.json whose top-level mediaType is not an image index', () => {
+    const l = layout();
+    writeFileSync(join(l.root, 'index.json'), JSON.stringify({ ...l.index, mediaType: 'application/vnd.oci.image.manifest.v1+json' }));
+    expectCopyFails(`oci:${l.root}:latest`, 1, /index\.json: manifest declares media type "application\/vnd\.oci\.image\.manifest\.v1\+json" but was served as/);
+  });
+
+  it('an index.json entry with a negative size, and one whose ref name carries control characters', () => {
+    const l = layout();
+    l.index.manifests[0]!.size = -1;
+    writeFileSync(join(l.root, 'index.json'), JSON.stringify(l.index));
+    expectCopyFails(`oci:${l.root}:latest`, 1, /index\.json: index entry 0: size must be a non-negative integer/);
+    const l2 = layout();
+    l2.index.manifests[0]!.annotations = { 'org.opencontainers.image.ref.name': 'late\x1b[8mst' };
+    writeFileSync(join(l2.root, 'index.json'), JSON.stringify(l2.index));
+    expectCopyFails(`oci:${l2.root}:latest`, 2, /no image named "latest" \(refs: late\\x1b\[8mst\)/);
+  });
+
+  it('a docker-archive whose config is not JSON: exit 1, naming the archive and the config', async () => {
+    const a = await dockerArchive(() => ({ config: Buffer.from('\x00not json') }));
+    expectCopyFails(`docker-archive:${a}`, 1, new RegExp(`^ocikit: reading the config of image @0 from docker-archive:${a}: malformed image config JSON`));
+  });
+
+  it('a docker-archive whose manifest.json lists more layers than the config has diff IDs', async () => {
+    const a = await dockerArchive((item) => {
+      item.Layers = ['layer0/layer.tar', 'layer0/layer.tar'];
+    });
+    expectCopyFails(`docker-archive:${a}`, 1, /manifest\.json lists 2 layers for image @0, its config 1 diff IDs/);
+  });
+
+  it('a docker-archive manifest.json whose fields have the wrong types, or point outside the archive', async () => {
+    const tags = await dockerArchive((item) => {
+      item.RepoTags = [42];
+    });
+    expectCopyFails(`docker-archive:${tags}`, 1, /manifest\.json: image 0: RepoTags must be a list of strings/);
+    const escape = await dockerArchive((item) => {
+      item.Config = '../../../etc/passwd';
+    });
+    expectCopyFails(`docker-archive:${escape}`, 1, /"\.\.\/\.\.\/\.\.\/etc\/passwd" escapes the archive/);
+    const missing = await dockerArchive((item) => {
+      item.Layers = ['layer9/layer.tar'];
+    });
+    // The image is there, incomplete: exit 1, as for a layout missing a blob.
+    expectCopyFails(`docker-archive:${missing}`, 1, /no layer 0 of image @0 "layer9\/layer\.tar" in the archive, though manifest\.json lists it \(incomplete archive\)/);
+  });
+
+  it('a destination that cannot be written fails at once with the OS reason, exit 1 (not 2: only a source is "not found")', () => {
+    // /proc refuses new entries with ENOENT although /proc exists: the case that made a recursive
+    // mkdir retry forever. A hang shows up as a killed process (status null), not as a slow test.
+    const cases: Array<[string, RegExp]> = [
+      ['dir:/proc/ocikit-nope', /no such file or directory/],
+      ['dir:/proc/ocikit-nope/deeper', /creating directory \/proc\/ocikit-nope: .*no such file or directory/],
+      ['oci:/proc/ocikit-nope', /no such file or directory/],
+      ['docker-archive:/proc/ocikit-nope.tar', /writing docker-archive:\/proc\/ocikit-nope\.tar: .*no such file or directory/],
+      ['docker-archive:/proc/ocikit-nope/x.tar', /no such file or directory/],
+      ['oci-archive:/proc/ocikit-nope.tar:x', /no such file or directory/],
+      [`dir:${join(FIXTURE, 'index.json', 'x')}`, /not a directory/],
+      [`oci-archive:${join(FIXTURE, 'index.json', 'x.tar')}`, /not a directory/],
+    ];
+    for (const [dest, why] of cases) {
+      const r = spawnSync(process.execPath, [cliPath, '--store', join(dir, 'store-unwritable'), 'copy', '-q', `oci:${FIXTURE}:latest`, dest], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+      assert.equal(r.signal, null, `${dest}: still running after 20 s (killed)`);
+      assert.equal(r.status, 1, `${dest}: ${r.stderr}`);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, /^ocikit: /);
+      assert.match(lines[0]!, why, dest);
+    }
+    assert.equal(existsSync(join(FIXTURE, 'index.json')) && statSync(join(FIXTURE, 'index.json')).isFile(), true);
+  });
+
+  // LEAD(issue 9, bug 2): lib/store/blob-store.ts opens the store with mkdirSync({recursive: true}),
+  // which never returns under /proc (Node's recursive mkdir retries forever, synchronously, so not
+  // even SIGTERM stops it). lib/dirs.ts's ensureDirSync is the bounded replacement. This test fails
+  // until the store uses it; it is here so that it cannot regress unnoticed.
+  it('a blob store that cannot be created fails at once with the OS reason, exit 1', () => {
+    const r = spawnSync(process.execPath, [cliPath, '--store', '/proc/ocikit-nope/store', 'copy', '-q', `oci:${FIXTURE}:latest`, `dir:${join(dir, 'never')}`], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+    assert.equal(r.signal, null, 'still running after 20 s (killed)');
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^ocikit: [^\n]*\/proc\/ocikit-nope[^\n]*no such file or directory[^\n]*\n$/);
+    assert.equal(existsSync(join(dir, 'never')), false);
   });
 
   it('a transport not built yet says so, exit 1', () => {

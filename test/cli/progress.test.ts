@@ -59,9 +59,13 @@ describe('ProgressPrinter', () => {
     const out = new Sink();
     const p = new ProgressPrinter(out, { intervalMs: 20 });
     p.event({ type: 'blob-start', digest: D1, size: 10, phase: 'copying' });
-    await new Promise((r) => setTimeout(r, 120));
+    // Nothing else happens: only the timer can print. Wait for its second line (no timing bound: a
+    // loaded machine may run the timer late, but it must run).
+    const totalsNow = (): string[] => out.text.split('\n').filter((l) => l.startsWith('Progress: '));
+    const deadline = Date.now() + 30_000;
+    while (totalsNow().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     p.stop();
-    const totals = out.text.split('\n').filter((l) => l.startsWith('Progress: '));
+    const totals = totalsNow();
     assert.ok(totals.length >= 2, `got ${totals.length} totals lines:\n${out.text}`);
     for (const l of totals) assert.match(l, /^Progress: \d+\/\d+ blobs, [\d.]+ (B|kB|MB|GB), read at ([\d.]+ MB\/s|-), [\d.]+ s$/);
     const n = out.text.length;

@@ -83,7 +83,30 @@ export function conformanceSuite(name: string, t: TransportUnderTest): void {
       }
     });
 
+    /**
+     * Whether a reader of `destName` finds an image there: asked of the transport itself (a
+     * registry answers the manifest HEAD/GET with 404), not of a local folder it may never touch.
+     */
+    async function visible(destName: string): Promise<boolean> {
+      let src: ImageSource | undefined;
+      try {
+        src = await parseImageName(destName).newSource({ store });
+        await src.getManifest();
+        return true;
+      } catch (err) {
+        if (isOcikitError(err, 'E_NOT_FOUND')) return false;
+        throw err;
+      } finally {
+        await src?.close();
+      }
+    }
+
     it('destination: nothing is visible before commit, and close() without commit leaves nothing', async () => {
+      // The check can tell: an image that was committed is visible.
+      const committed = t.imageName(join(dir, 'img-visible'));
+      await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(committed), { store, format: t.formats[0]! });
+      assert.equal(await visible(committed), true, 'a committed image is visible');
+
       const target = join(dir, 'img-uncommitted');
       const destName = t.imageName(target);
       const before = readdirSync(dir).sort();
@@ -91,8 +114,10 @@ export function conformanceSuite(name: string, t: TransportUnderTest): void {
       const data = Buffer.from('some layer bytes');
       await d.putBlob({ kind: 'stream', stream: Readable.from([data]) }, { digest: digestBytes(data), size: data.length });
       await d.putManifest({ bytes: Buffer.from('{}'), mediaType: 'application/vnd.oci.image.manifest.v1+json' });
+      assert.equal(await visible(destName), false, 'no image is visible before commit');
       assert.equal(existsSync(target), false, 'target must not exist before commit');
       await d.close();
+      assert.equal(await visible(destName), false, 'nor after close() without commit');
       assert.deepEqual(readdirSync(dir).sort(), before, 'close without commit must leave the parent as it was');
     });
 

@@ -206,23 +206,45 @@ describe('ocikit copy', () => {
     const child = spawn(process.execPath, [cliPath, ...POLICY_ARGS, '--store', join(dir, 'store-int'), 'copy', '-q', '--dest-compress', '--dest-compress-level', '9', `oci:${src}:latest`, `dir:${target}`]);
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
-    await new Promise((r) => setTimeout(r, 400));
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
+    // Interrupt it in the middle of the copy: once its staging directory exists (it is made after
+    // the SIGINT handler is installed), not after a guessed delay.
+    const staging = (): string[] => readdirSync(dir).filter((f) => f.startsWith('.interrupted.ocikit-'));
+    const deadline = Date.now() + 60_000;
+    while (staging().length === 0 && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(staging().length, 1, `the copy started staging: ${stderr}`);
+    assert.equal(child.exitCode, null, 'still copying when interrupted');
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-    assert.notEqual(code, 0, `the copy was interrupted: ${stderr}`);
+    const { code, signal } = await closed;
+    assert.equal(signal, null, 'the handler ran, the signal did not kill the process');
+    assert.equal(code, 130, `exit 130 after SIGINT, as a shell reports it: ${stderr}`);
+    assert.equal(stderr, 'ocikit: interrupted (SIGINT)\n');
     assert.deepEqual(readFileSync(join(target, 'manifest.json')), before, 'the old image is still there, whole');
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.ocikit-')), [], 'no staging directory left');
   });
 
-  it('--help works for every command', () => {
-    for (const c of ['copy', 'inspect', 'manifest-digest', 'list-tags', 'store']) {
-      const r = ocikit([c, '--help']);
-      assert.equal(r.code, 0, c);
-      assert.match(r.stdout, new RegExp(`Usage: ocikit ${c === 'store' ? 'store' : c}`));
-    }
+  it('--help works for every command: each listed, each with its own usage, none of them running the command', () => {
     const top = ocikit(['--help']);
     assert.equal(top.code, 0);
-    assert.match(top.stdout, /Commands:/);
+    // The command list as the top help prints it: "  NAME  SUMMARY" lines under "Commands:".
+    const section = top.stdout.split('Commands:\n')[1]?.split('\n\n')[0] ?? '';
+    const listed = section.split('\n').map((l) => /^ {2}(\S+) +(.+)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null);
+    const names = listed.map((m) => m[1]!);
+    for (const c of ['copy', 'inspect', 'manifest-digest', 'list-tags', 'store', 'login', 'logout', 'delete']) assert.ok(names.includes(c), `${c} is listed in ocikit --help`);
+    const usages = new Set<string>();
+    for (const [, name, summary] of listed) {
+      // Arguments that would act (a registry to log in to, an image to delete) must be ignored with --help.
+      const r = ocikit([name!, '--help', 'docker://127.0.0.1:9/never/contacted:x'], { env: { OCIKIT_STORE: join(dir, 'help-store-never-made') } });
+      assert.equal(r.code, 0, `${name} --help: ${r.stderr}`);
+      assert.equal(r.stderr, '', `${name} --help writes nothing to stderr`);
+      assert.ok(r.stdout.startsWith(`${summary}\n`), `${name} --help starts with its summary`);
+      const usage = /^Usage: (ocikit \S+.*)$/m.exec(r.stdout)?.[1];
+      assert.ok(usage?.startsWith(`ocikit ${name} `) || usage === `ocikit ${name}`, `${name} --help has its own usage line, got ${usage}`);
+      usages.add(usage!);
+      assert.equal(ocikit(['help', name!]).stdout, r.stdout, `ocikit help ${name} prints the same`);
+    }
+    assert.equal(usages.size, listed.length, 'no two commands share a usage line');
+    assert.equal(existsSync(join(dir, 'help-store-never-made')), false, '--help opened no store');
   });
 
   it('manifest-digest prints the digest of a manifest file, and of any file, as skopeo', () => {

@@ -25,6 +25,9 @@ export const PEERS: Record<string, string> = {
   python3: 'python3',
   // script(1) gives a program a real terminal (login and --creds prompts).
   script: 'bsdutils',
+  // test/transports/docker-archive.test.ts pipes an archive through `gzip -c`.
+  gzip: 'gzip',
+  tar: 'tar',
 };
 
 /**

@@ -18,6 +18,7 @@ import {
   validateLayerMediaTypes,
 } from '../../lib/manifest/index.js';
 import { fixture } from '../helpers/paths.js';
+import { isOcikitError } from '../../lib/errors.js';
 
 const golden = (name: string): Buffer => readFileSync(fixture('golden', name));
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
@@ -93,6 +94,25 @@ test('parseManifest: larger than 4 MiB is E_MANIFEST_TOO_BIG, checked before JSO
   assert.throws(() => parseManifest(big), { code: 'E_MANIFEST_TOO_BIG', message: /4194305 bytes, more than the limit of 4194304/ });
 });
 
+test('parseManifest: text quoted from the document reaches no terminal raw, and the context names the image', () => {
+  // A NUL first (what a broken registry served), an ANSI escape, a C1 CSI and a bidi override later.
+  const hostile = Buffer.concat([Buffer.from([0]), Buffer.from('{"schemaVersion":2,"\x1b[31mred":1}')]);
+  const check = (err: unknown, context: RegExp): boolean => {
+    const m = (err as Error).message;
+    assert.match(m, context);
+    assert.doesNotMatch(m, /[\x00-\x1f\x7f-\x9f\u202a-\u202e]/, `raw control characters in: ${JSON.stringify(m)}`);
+    assert.match(m, /\\x00|\\u0000/, 'the NUL is shown escaped');
+    return true;
+  };
+  assert.throws(() => parseManifest(hostile, undefined, 'reading manifest of docker://r.example/app:1'), (err) => check(err, /^reading manifest of docker:\/\/r\.example\/app:1: malformed manifest JSON: /));
+  const mt = json({ schemaVersion: 2, mediaType: 'application/x-\u009b31m\u202eevil\u0000' });
+  assert.throws(
+    () => parseManifest(mt, undefined, 'reading manifest of oci:/x'),
+    (err) => isOcikitError(err, 'E_UNSUPPORTED') && check(err, /^reading manifest of oci:\/x: unsupported manifest media type "application\/x-\\x9b31m\\u202eevil\\u0000"$/),
+  );
+  assert.throws(() => parseConfig(Buffer.from('\u0000'), 'reading config sha256:ab12 of dir:/y'), (err) => check(err, /^reading config sha256:ab12 of dir:\/y: malformed image config JSON: /));
+});
+
 test('parseManifest: malformed JSON is E_BAD_INPUT', () => {
   assert.throws(() => parseManifest(Buffer.from('{"schemaVersion": 2,')), { code: 'E_BAD_INPUT', message: /^malformed manifest JSON: / });
   assert.throws(() => parseManifest(Buffer.from('')), { code: 'E_BAD_INPUT', message: /^malformed manifest JSON: / });
@@ -147,7 +167,7 @@ test('parseManifest: mistyped optional fields are refused', () => {
 test('parseManifest: a declared type that contradicts the mediaType field is E_BAD_INPUT', () => {
   assert.throws(() => parseManifest(json(ociManifest()), DOCKER_V2S2_MANIFEST), {
     code: 'E_BAD_INPUT',
-    message: `manifest declares media type ${OCI_MANIFEST} but was served as ${DOCKER_V2S2_MANIFEST}`,
+    message: `manifest declares media type "${OCI_MANIFEST}" but was served as "${DOCKER_V2S2_MANIFEST}"`,
   });
   // Serving a manifest as an index is the dangerous case.
   assert.throws(() => parseManifest(json(ociManifest()), OCI_INDEX), { code: 'E_BAD_INPUT' });
@@ -169,7 +189,7 @@ test('parseManifest: Docker schema 1 is E_UNSUPPORTED, by shape or by declaratio
 test('parseManifest: an unknown media type is E_UNSUPPORTED naming it', () => {
   assert.throws(() => parseManifest(json(ociManifest({ mediaType: 'application/vnd.example.thing+json' }))), {
     code: 'E_UNSUPPORTED',
-    message: 'unsupported manifest media type application/vnd.example.thing+json',
+    message: 'unsupported manifest media type "application/vnd.example.thing+json"',
   });
   assert.throws(() => parseManifest(json({ schemaVersion: 2 }), 'application/vnd.example.thing+json'), { code: 'E_UNSUPPORTED' });
 });
@@ -218,7 +238,7 @@ test('validateLayerMediaTypes: known layer types pass, others are E_UNSUPPORTED 
   const parsed = parseManifest(json(m)); // parse itself allows it
   assert.throws(() => validateLayerMediaTypes(parsed), {
     code: 'E_UNSUPPORTED',
-    message: 'manifest layer 1: unsupported layer media type application/vnd.oci.image.layer.v1.tar+gzip+encrypted',
+    message: 'manifest layer 1: unsupported layer media type "application/vnd.oci.image.layer.v1.tar+gzip+encrypted"',
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * The byte format of converted manifests, checked against the real skopeo: for the same conversion
- * ocikit and skopeo must write the same bytes, hence the same manifest digest. Skipped when skopeo
- * is not installed.
+ * ocikit and skopeo must write the same bytes, hence the same manifest digest. skopeo is a
+ * required peer (test/helpers/peers.ts installs it); the test never skips.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { copyImage } from '../../lib/copy/index.js';
+import { digestBytes } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { RegistryClient, Repository, closeDispatchers } from '../../lib/registry/index.js';
 import { BlobStore } from '../../lib/store/index.js';
@@ -73,7 +74,12 @@ describe('Basic auth over TLS (htpasswd)', () => {
     assert.equal(r.code, 0, r.stderr);
     r = ocikit(['inspect', '--raw', '--cert-dir', basic.certDir!, '--username', ALICE.username, '--password', ALICE.password, image], { env: baseEnv });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).config.digest.startsWith('sha256:'), true);
+    // The bytes that come back are the fixture's manifest, byte for byte: its digest is the source's.
+    assert.equal(digestBytes(Buffer.from(r.stdout, 'utf8')), HELLO_DIGEST);
+    assert.deepEqual(Buffer.from(r.stdout, 'utf8'), readFileSync(join(fixture('hello-oci'), 'blobs', 'sha256', HELLO_DIGEST.slice(7))));
+    r = ocikit(['inspect', '--cert-dir', basic.certDir!, '--creds', `${ALICE.username}:${ALICE.password}`, image], { env: baseEnv });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { Digest: string }).Digest, HELLO_DIGEST);
   });
 
   it('an untrusted certificate is refused with a hint; --tls-verify=false accepts it', () => {
@@ -165,9 +171,17 @@ describe('Bearer token auth', () => {
   });
 
   it('anonymous access gets no token scope and fails with E_AUTH', async () => {
+    tokens.requests.length = 0;
     const r = await ocikitAsync(['inspect', '--raw', '--tls-verify=false', `docker://${tokenReg.host}/t/anon:v1`], { env: baseEnv });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /authentication required|access denied/);
+    assert.match(r.stderr, /^ocikit: reading manifest v1 from docker:\/\/[^ ]+\/t\/anon: (authentication required|access denied)/);
+    // It asked as nobody, for pull on that repository, and was granted nothing.
+    assert.ok(tokens.requests.length >= 1, 'the token service was asked');
+    for (const t of tokens.requests) {
+      assert.equal(t.user, undefined, 'no credentials were sent');
+      assert.ok(t.scopes.includes('repository:t/anon:pull'), JSON.stringify(t.scopes));
+      assert.deepEqual(t.granted.flatMap((g) => g.actions), [], 'no action granted');
+    }
   });
 
   it('a push asks for pull,push once and reuses the token for every request', async () => {

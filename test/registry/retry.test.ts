@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { Semaphore, nextLink, parseRetryAfter } from '../../lib/registry/index.js';
-import { errorForStatus, sanitize } from '../../lib/registry/errors.js';
-import { backoffMs, isRetryableStatus } from '../../lib/registry/retry.js';
+import { RegistryError, errorForStatus, sanitize } from '../../lib/registry/errors.js';
+import { GiveUp, MAX_RETRY_AFTER_MS, backoffMs, isRetryableStatus, retryWait, withRetries } from '../../lib/registry/retry.js';
+import { isOcikitError } from '../../lib/errors.js';
 import { parseCreds, parseDuration, parseSize } from '../../cli/context.js';
 
 describe('retry policy', () => {
@@ -25,6 +26,54 @@ describe('retry policy', () => {
   it('backs off 1 s, 2 s, 4 s… unless --retry-delay is set', () => {
     assert.deepEqual([0, 1, 2, 10].map((a) => backoffMs(a, undefined)), [1000, 2000, 4000, 30000]);
     assert.equal(backoffMs(5, 250), 250);
+  });
+});
+
+describe('the one retry loop', () => {
+  const policy = { retryTimes: 3, retryDelayMs: 0 };
+  const retryable = (n: number): RegistryError => new RegistryError('E_NETWORK', `try ${n} failed`, { retryable: true });
+
+  it('tries retryTimes + 1 times, tells the attempt which is the last, and reports the last failure', async () => {
+    const seen: Array<[number, boolean]> = [];
+    await assert.rejects(
+      withRetries(policy, 'w', async (n, last) => {
+        seen.push([n, last]);
+        throw retryable(n);
+      }),
+      /try 3 failed/,
+    );
+    assert.deepEqual(seen, [[0, false], [1, false], [2, false], [3, true]]);
+  });
+
+  it('stops at the first success, and never repeats a failure that is not retryable or that gives up', async () => {
+    let tries = 0;
+    assert.equal(await withRetries(policy, 'w', async (n) => (++tries, n < 2 ? Promise.reject(retryable(n)) : 'ok')), 'ok');
+    assert.equal(tries, 3);
+    tries = 0;
+    await assert.rejects(withRetries(policy, 'w', async () => (++tries, Promise.reject(new RegistryError('E_AUTH', 'no')))), /no/);
+    assert.equal(tries, 1);
+    tries = 0;
+    await assert.rejects(withRetries(policy, 'w', async () => (++tries, Promise.reject(new GiveUp(retryable(9))))), /try 9 failed/);
+    assert.equal(tries, 1, 'a GiveUp ends the loop even when its error is retryable');
+    tries = 0;
+    await assert.rejects(withRetries({ retryTimes: 0 }, 'w', async () => (++tries, Promise.reject(retryable(0)))), /try 0 failed/);
+    assert.equal(tries, 1, '--retry-times 0: one try');
+  });
+
+  it('waits what Retry-After says, else --retry-delay, else the backoff; refuses to wait past the limit', () => {
+    const after = new RegistryError('E_NETWORK', 'busy', { status: 429, retryable: true, retryAfterMs: 7000 });
+    assert.equal(retryWait(0, after, { retryTimes: 3, retryDelayMs: 20 }, 'w'), 7000, 'Retry-After wins over --retry-delay');
+    assert.equal(retryWait(2, retryable(0), { retryTimes: 3, retryDelayMs: 20 }, 'w'), 20);
+    assert.equal(retryWait(2, retryable(0), { retryTimes: 3 }, 'w'), 4000);
+    const long = new RegistryError('E_NETWORK', 'busy', { status: 503, retryable: true, retryAfterMs: MAX_RETRY_AFTER_MS + 1000 });
+    assert.throws(() => retryWait(0, long, { retryTimes: 3 }, 'pushing x'), (err) => isOcikitError(err, 'E_NETWORK') && /^pushing x: the registry answered 503 and asks to wait 121 s, longer than ocikit waits \(120 s\)$/.test((err as Error).message));
+  });
+
+  it('a cancelled wait is E_ABORTED', async () => {
+    const ac = new AbortController();
+    const p = withRetries({ retryTimes: 3, retryDelayMs: 60_000, signal: ac.signal }, 'w', async () => Promise.reject(retryable(0)));
+    ac.abort();
+    await assert.rejects(p, (err) => isOcikitError(err, 'E_ABORTED'));
   });
 });
 

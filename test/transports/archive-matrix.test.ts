@@ -12,7 +12,6 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { pack as tarPack } from 'tar-stream';
 import { compress as zstdCompress } from 'zstd-napi';
 import { copyImage } from '../../lib/copy/index.js';
 import type { ManifestFormat } from '../../lib/manifest/index.js';
@@ -20,6 +19,7 @@ import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
+import { rawTar } from '../helpers/tar.js';
 
 const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
@@ -34,20 +34,8 @@ function runAsync(prog: string, args: string[]): Promise<string> {
   });
 }
 
-async function tarOf(files: Array<{ name: string; data: Buffer }>): Promise<Buffer> {
-  const p = tarPack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    p.on('end', () => resolve());
-    p.on('error', reject);
-  });
-  for (const f of files) {
-    await new Promise<void>((resolve, reject) => p.entry({ name: f.name, mode: 0o644, mtime: new Date(0) }, f.data, (e) => (e ? reject(e) : resolve())));
-  }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
+function tarOf(files: Array<{ name: string; data: Buffer }>): Promise<Buffer> {
+  return rawTar(files);
 }
 
 /** Deterministic, partly compressible bytes. */
@@ -179,7 +167,7 @@ describe('archive matrix: oci, dir, oci-archive, docker-archive both ways, verif
               const raw = JSON.parse(rawOut) as { mediaType: string; config: { digest: string }; layers: unknown[] };
               assert.equal(raw.config.digest, want.configDigest, `${label}: config digest`);
               assert.equal(raw.layers.length, want.layerCount, `${label}: layer count`);
-              if (dest.kind !== 'docker-archive') assert.equal(raw.mediaType, dest.mediaType, `${label}: manifest type`);
+              assert.equal(raw.mediaType, dest.mediaType, `${label}: manifest type`);
               assert.deepEqual(JSON.parse(cfgOut), want.config, `${label}: config`);
               const back = join(base, `${dest.kind}-back`);
               await runAsync(skopeo, ['copy', '-q', '--dest-decompress', skopeoName, `dir:${back}`]);

@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copyImage } from '../../lib/copy/index.js';
 import { BlobStore } from '../../lib/store/index.js';
@@ -113,7 +113,8 @@ describe('docker load and docker save, against a private dockerd', () => {
     check(`docker-archive:${saved}:hello:v1`, expected('hello-oci'), 'by-name');
     const arm = JSON.parse(tags.stdout).Tags.indexOf('multi:arm64');
     check(`docker-archive:${saved}:@${arm}`, expected('multiarch-oci', 'arm64'), 'by-index');
-    const tmp = tempDir('ocikit-engine-tmp-');
+    // A TMPDIR that does not exist: a temp file would fail the copy, not just be left behind.
+    const tmp = join(tempDir('ocikit-engine-tmp-'), 'does-not-exist');
     const docker = requirePeer('docker');
     const out = join(dir, 'from-stdin');
     const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${docker}" -H "${engine!.host}" save multi:amd64 | gzip | "${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q docker-archive:/dev/stdin oci:${out}:x`], {
@@ -122,7 +123,7 @@ describe('docker load and docker save, against a private dockerd', () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(run(skopeo, ['inspect', '--raw', `oci:${out}:x`]).stdout).config.digest, expected('multiarch-oci', 'amd64').id);
-    assert.deepEqual(readdirSync(tmp), [], 'the gzipped stream went to the store, not to a temp file');
+    assert.equal(existsSync(tmp), false, 'the gzipped stream went to the store, not to a temp file');
   });
 });
 
@@ -133,12 +134,17 @@ describe('podman load, into a throwaway vfs store', () => {
     await buildArchive(join(dir, 'store'), archive);
     const p = podmanStore();
     p.podman(['load', '-i', archive]);
-    const listed = p.podman(['images', '--format', '{{.Repository}}:{{.Tag}} {{.Id}}']).stdout.trim().split('\n');
+    // Full IDs (--no-trunc): the comparison below is equality, not a suffix match.
+    const listed = p.podman(['images', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.Id}}']).stdout.trim().split('\n');
     for (const [tag, want] of WANT_TAGS) {
       const full = tag.includes('/') ? tag : `docker.io/library/${tag}`;
       const line = listed.find((l) => l.startsWith(`${full} `));
       assert.ok(line, `${full} in ${listed.join('; ')}`);
-      assert.ok(want().id.endsWith(line.split(' ')[1]!), `${full}: ID ${line}`);
+      const fields = line.split(' ');
+      assert.equal(fields.length, 2, line);
+      const id = fields[1]!.startsWith('sha256:') ? fields[1]! : `sha256:${fields[1]}`;
+      assert.match(id, /^sha256:[0-9a-f]{64}$/, `${full}: a full ID, got ${line}`);
+      assert.equal(id, want().id, `${full}: ID`);
       const layers = JSON.parse(p.podman(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', full]).stdout) as string[];
       assert.deepEqual(layers, want().diffIDs, full);
     }

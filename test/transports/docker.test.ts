@@ -8,7 +8,6 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { request } from 'undici';
 import { copyImage } from '../../lib/copy/index.js';
 import { digestBytes, type Digest } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
@@ -131,8 +130,20 @@ describe('docker:// push and pull', () => {
     if (m.kind !== 'docker-v2s2') return;
     assert.ok(m.value.layers.every((l) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip'));
     assert.equal(m.value.config.digest, 'sha256:1002426f0703fe12ca1da6fc771ba6e656f624ebd0e47585982fe3c3042027bb');
+    // skopeo writes it back into a docker-archive; ocikit reads that: the same config, layers that decompress to the diff IDs.
     const check = tempDir();
-    run(requirePeer('skopeo'), ['copy', '--src-tls-verify=false', `docker://${reg.host}/archives/from-docker:v1`, `docker-archive:${join(check, 'back.tar')}:hello:v1`]);
+    const back = join(check, 'back.tar');
+    run(requirePeer('skopeo'), ['copy', '--src-tls-verify=false', `docker://${reg.host}/archives/from-docker:v1`, `docker-archive:${back}:hello:v1`]);
+    r = ocikit(['inspect', '--raw', `docker-archive:${back}:hello:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+    assert.equal(r.code, 0, r.stderr);
+    const fromBack = parseManifest(Buffer.from(r.stdout));
+    assert.ok(fromBack.kind === 'docker-v2s2');
+    if (fromBack.kind !== 'docker-v2s2') return;
+    assert.equal(fromBack.value.config.digest, 'sha256:1002426f0703fe12ca1da6fc771ba6e656f624ebd0e47585982fe3c3042027bb');
+    r = ocikit(['copy', '-q', `docker-archive:${back}:hello:v1`, `oci:${join(check, 'layout')}:x`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+    assert.equal(r.code, 0, r.stderr);
+    const cfg = JSON.parse(readFileSync(join(check, 'layout', 'blobs', 'sha256', fromBack.value.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
+    assert.deepEqual(fromBack.value.layers.map((l) => l.digest), cfg.rootfs.diff_ids, 'docker-archive layers are plain: their digests are the diff IDs');
   });
 
   it('a multi-image index is pushed after its instances and read back whole', async () => {
@@ -219,7 +230,14 @@ describe('docker:// push and pull', () => {
     // Async: the proxy runs in this process and must keep serving while the CLI runs.
     const r = await ocikitAsync(['copy', '-q', '--dest-tls-verify=false', '--dest-chunk-size', '8K', HELLO, `docker://${proxy.host}/chunked/cli:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(proxy.requests.filter((x) => x.method === 'PATCH').length >= 4);
+    const patches = proxy.requests.filter((x) => x.method === 'PATCH');
+    assert.ok(patches.length >= 4);
+    // Every chunk is at most 8 KiB and the registry took it; the image it assembled is the source's.
+    for (const p of patches) {
+      const [a, b] = String(p.headers['content-range']).split('-').map(Number);
+      assert.ok(b! - a! + 1 <= 8192 && p.status === 202, `${p.headers['content-range']} -> ${p.status}`);
+    }
+    assert.equal(skopeoDigest(`docker://${reg.host}/chunked/cli:v1`), HELLO_DIGEST);
   });
 });
 
@@ -235,6 +253,17 @@ describe('docker:// and skopeo', () => {
     assert.equal(idx.manifests[0]!.digest, HELLO_DIGEST);
     const inspect = JSON.parse(run(skopeo, ['inspect', '--tls-verify=false', image]).stdout) as { Digest: string };
     assert.equal(inspect.Digest, HELLO_DIGEST);
+  });
+
+  it('registry: is docker: (containers-transports(5)): ocikit writes through the alias, skopeo reads the same digest', () => {
+    const skopeo = requirePeer('skopeo');
+    const r = ocikit(['copy', '-q', '--dest-tls-verify=false', HELLO, `registry://${reg.host}/alias/x:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+    assert.equal(r.code, 0, r.stderr);
+    const inspect = JSON.parse(run(skopeo, ['inspect', '--tls-verify=false', `docker://${reg.host}/alias/x:v1`]).stdout) as { Digest: string };
+    assert.equal(inspect.Digest, HELLO_DIGEST);
+    const i = ocikit(['inspect', '--tls-verify=false', `registry://${reg.host}/alias/x:v1`], { env });
+    assert.equal(i.code, 0, i.stderr);
+    assert.equal((JSON.parse(i.stdout) as { Digest: string }).Digest, HELLO_DIGEST);
   });
 
   it('ocikit reads what skopeo pushed, with the digests skopeo reports', () => {
@@ -345,6 +374,26 @@ describe('docker:// with an untrusted registry', () => {
       const src = await parseImageName(`docker://${proxy.host}/big/m:v1`).newSource({ tlsVerify: false });
       await assert.rejects(src.getManifest(), (err) => isOcikitError(err, 'E_MANIFEST_TOO_BIG') && /declares 5242880 bytes/.test((err as Error).message));
       await src.close();
+    } finally {
+      proxy.rule = () => ({ kind: 'pass' });
+    }
+  });
+
+  it('a manifest that begins with a NUL and carries escape sequences: one line, escaped, naming the image (copy and inspect)', async () => {
+    assert.equal(ocikit(['copy', '-q', '--dest-tls-verify=false', HELLO, `docker://${reg.host}/evil/nul:v1`], { env }).code, 0);
+    const hostile = Buffer.concat([Buffer.from([0]), Buffer.from('{"\x1b]0;pwned\x07\x1b[2J\u009b6n\u202e":1}')]);
+    proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/manifests/') ? { kind: 'replace-body', body: hostile } : { kind: 'pass' });
+    try {
+      const image = `docker://${proxy.host}/evil/nul:v1`;
+      for (const args of [['copy', '-q', '--src-tls-verify=false', image, `dir:${join(tempDir(), 'never')}`], ['inspect', '--tls-verify=false', image]]) {
+        // Asynchronously: the proxy answers from this process.
+        const r = await ocikitAsync(args, { env: { ...env, OCIKIT_STORE: tempDir() } });
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr.split('\n').length, 2, `one line: ${JSON.stringify(r.stderr)}`);
+        assert.match(r.stderr, new RegExp(`^ocikit: reading manifest of docker://${proxy.host.replace(/\./g, '\\.')}/evil/nul:v1: malformed manifest JSON: `));
+        assert.doesNotMatch(r.stderr, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]/, `raw control characters: ${JSON.stringify(r.stderr)}`);
+      }
     } finally {
       proxy.rule = () => ({ kind: 'pass' });
     }

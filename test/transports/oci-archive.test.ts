@@ -10,7 +10,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { pack as tarPack } from 'tar-stream';
 import { copyImage } from '../../lib/copy/index.js';
 import { digestBytes, type Digest } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
@@ -21,6 +20,7 @@ import { payloadStream } from '../../lib/transports/payload.js';
 import type { ImageSource } from '../../lib/transports/types.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { conformanceSuite } from '../conformance/suite.js';
+import { rawTar, type RawEntry } from '../helpers/tar.js';
 import { POLICY_ARGS, SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -28,30 +28,6 @@ import { requirePeer } from '../helpers/peers.js';
 conformanceSuite('oci-archive', { imageName: (d) => `oci-archive:${d}:latest`, formats: ['oci'], supportsIndex: true });
 
 const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
-
-type RawEntry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; data?: Buffer | string; linkname?: string };
-
-/** A tar of exactly these entries, names and links written as given (hostile ones included). */
-async function rawTar(entries: RawEntry[]): Promise<Buffer> {
-  const p = tarPack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    p.on('end', () => resolve());
-    p.on('error', reject);
-  });
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const header = { name: e.name, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: new Date(0), ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) };
-    await new Promise<void>((resolve, reject) => {
-      if (type === 'file') p.entry(header, Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data ?? ''), (err) => (err ? reject(err) : resolve()));
-      else p.entry(header, (err) => (err ? reject(err) : resolve()));
-    });
-  }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 /** The entries of an OCI layout with one image (config + given layer tars, uncompressed), ref "latest". */
 function layoutEntries(layerTars: Buffer[], ref = 'latest'): { entries: RawEntry[]; manifest: Buffer; config: Buffer; layers: Buffer[] } {
@@ -87,6 +63,21 @@ function listAll(dir: string, base = dir, out: string[] = []): string[] {
     else out.push(p.slice(base.length + 1));
   }
   return out.sort();
+}
+
+/** The digests of a layout directory's blobs, sorted. */
+function layoutBlobs(layout: string): string[] {
+  return readdirSync(join(layout, 'blobs', 'sha256')).map((h) => `sha256:${h}`).sort();
+}
+
+/** The digests of an archive's blobs/sha256/* members, sorted. */
+async function archiveBlobs(path: string): Promise<string[]> {
+  const ar = await TarArchive.open(path, { where: path });
+  try {
+    return ar.list().filter((m) => m.type === 'file' && m.name.startsWith('blobs/sha256/')).map((m) => `sha256:${m.name.slice('blobs/sha256/'.length)}`).sort();
+  } finally {
+    await ar.close();
+  }
 }
 
 describe('oci-archive', () => {
@@ -143,14 +134,14 @@ describe('oci-archive', () => {
     const layers = await Promise.all([randomBytes(4 << 20), randomBytes(1 << 20)].map((b, i) => rawTar([{ name: `f${i}`, data: b }])));
     const { entries, manifest, config } = layoutEntries(layers);
     const arDir = join(dir, 'cli-inplace');
-    const tmp = join(dir, 'cli-tmp');
+    // A TMPDIR that does not exist: a temp copy would fail the copy, not just be left behind.
+    const tmp = join(dir, 'cli-tmp-does-not-exist');
     const storeDir = join(dir, 'cli-store');
     mkdirSync(arDir);
-    mkdirSync(tmp);
     const archive = join(arDir, 'img.tar');
     writeFileSync(archive, await rawTar(entries));
     const seen: string[] = [];
-    const watchers = [watch(tmp, (_e, f) => seen.push(`tmp/${f}`)), watch(arDir, (_e, f) => seen.push(`archive-dir/${f}`))];
+    const watchers = [watch(arDir, (_e, f) => seen.push(`archive-dir/${f}`))];
     try {
       const code = await new Promise<number>((resolve) => {
         // To dir:, which keeps layers as they come (oci: would gzip these plain layers, as skopeo does).
@@ -162,7 +153,8 @@ describe('oci-archive', () => {
     } finally {
       for (const w of watchers) w.close();
     }
-    assert.deepEqual(seen, [], 'no file was created in TMPDIR or next to the archive');
+    assert.deepEqual(seen, [], 'no file was created next to the archive');
+    assert.equal(existsSync(tmp), false, 'nor in TMPDIR');
     const blobs = listAll(join(storeDir, 'blobs')).map((p) => `sha256:${p.split('/').pop()}`).sort();
     const want = [sha(manifest), sha(config), ...layers.map((l) => sha(l))].sort();
     assert.deepEqual(blobs, want, 'the store holds the image blobs and nothing archive-sized besides');
@@ -203,6 +195,15 @@ describe('oci-archive', () => {
     // skopeo reads both, the index with every instance.
     const skopeo = requirePeer('skopeo');
     assert.equal(sha(Buffer.from(run(skopeo, ['inspect', '--raw', `oci-archive:${a}:two`]).stdout)), multi.manifestDigest);
+    // @N selects by position: @0 is the first entry, @1 the second, read whole.
+    for (const [n, want] of [[0, hello.manifestDigest], [1, multi.manifestDigest]] as const) {
+      const byIndex = await parseImageName(`oci-archive:${a}:@${n}`).newSource({ store });
+      try {
+        assert.equal(digestBytes((await byIndex.getManifest()).bytes), want, `@${n}`);
+      } finally {
+        await byIndex.close();
+      }
+    }
     const again = await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(`oci-archive:${a}:two`), { store });
     assert.equal(again.blobsCopied, 0, 'every blob was already in the archive');
     assert.deepEqual(JSON.parse(ocikit(['--store', store.root, 'list-tags', `oci-archive:${a}`]).stdout).Tags, ['one', 'two']);
@@ -212,20 +213,54 @@ describe('oci-archive', () => {
     } finally {
       await src.close();
     }
-    // @N selects by position; an unknown ref is "not found" (exit 2).
-    const byIndex = await parseImageName(`oci-archive:${a}:@0`).newSource({ store });
-    await byIndex.close();
+    // An unknown ref is "not found" (exit 2).
     const missing = ocikit(['--store', store.root, 'copy', '-q', `oci-archive:${a}:nope`, `oci:${join(dir, 'nope')}`]);
     assert.equal(missing.code, 2, missing.stderr);
+  });
+
+  it('a rewrite keeps only the blobs a ref reaches: a replaced image leaves nothing behind, and re-copying does not grow the archive', async () => {
+    const a = join(dir, 'gc.tar');
+    const helloSrc = parseImageName(`oci:${fixture('hello-oci')}:latest`);
+    const multiSrc = parseImageName(`oci:${fixture('multiarch-oci')}:latest`);
+    await copyImage(helloSrc, parseImageName(`oci-archive:${a}:one`), { store });
+    await copyImage(multiSrc, parseImageName(`oci-archive:${a}:two`), { store, multiArch: 'all' });
+    const helloBlobs = layoutBlobs(fixture('hello-oci'));
+    const multiBlobs = layoutBlobs(fixture('multiarch-oci'));
+    assert.deepEqual(await archiveBlobs(a), [...new Set([...helloBlobs, ...multiBlobs])].sort());
+    const size = statSync(a).size;
+    // The same image again under the same ref: nothing to add, nothing left over.
+    await copyImage(multiSrc, parseImageName(`oci-archive:${a}:two`), { store, multiArch: 'all' });
+    assert.equal(statSync(a).size, size, 're-copying the same image does not grow the archive');
+    // Another image under "two": the index and both instances go, "one" keeps its blobs.
+    await copyImage(helloSrc, parseImageName(`oci-archive:${a}:two`), { store });
+    assert.deepEqual(await archiveBlobs(a), helloBlobs);
+    assert.ok(statSync(a).size < size);
+    const skopeo = requirePeer('skopeo');
+    for (const ref of ['one', 'two']) run(skopeo, ['copy', `oci-archive:${a}:${ref}`, `oci:${join(dir, `gc-back-${ref}`)}:x`]);
+  });
+
+  it('a rewrite reuses old blobs the new image needs even when only the replaced image reached them', async () => {
+    const a = join(dir, 'revive.tar');
+    const multiSrc = parseImageName(`oci:${fixture('multiarch-oci')}:latest`);
+    await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, multiArch: 'all' });
+    // Only the amd64 instance now, under the same ref: its blobs come from the old archive, the rest goes.
+    const one = await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, sourceCtx: { overrideArch: 'amd64', overrideOS: 'linux' } });
+    assert.equal(one.blobsCopied, 0, 'every blob was reused from the old archive');
+    const instance = JSON.parse(readFileSync(fixture('multiarch-oci', 'blobs', 'sha256', one.manifestDigest.slice(7)), 'utf8')) as { config: Descriptor; layers: Descriptor[] };
+    assert.deepEqual(await archiveBlobs(a), [one.manifestDigest, instance.config.digest, ...instance.layers.map((l) => l.digest)].sort());
+    run(requirePeer('skopeo'), ['copy', `oci-archive:${a}:x`, `oci:${join(dir, 'revive-back')}:x`]);
   });
 
   it('streams to /dev/stdout', () => {
     const out = join(dir, 'stdout.tar');
     const r = spawnSync('sh', ['-c', `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store.root}" copy -q oci:${fixture('hello-oci')}:latest oci-archive:/dev/stdout:latest > "${out}"`], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
+    const helloDigest = (JSON.parse(readFileSync(fixture('hello-oci', 'index.json'), 'utf8')) as { manifests: Descriptor[] }).manifests[0]!.digest;
     const back = ocikit(['--store', store.root, 'copy', '-q', `oci-archive:${out}:latest`, `oci:${join(dir, 'stdout-back')}:latest`]);
     assert.equal(back.code, 0, back.stderr);
-    run(requirePeer('skopeo'), ['inspect', '--raw', `oci-archive:${out}:latest`]);
+    assert.equal((JSON.parse(readFileSync(join(dir, 'stdout-back', 'index.json'), 'utf8')) as { manifests: Descriptor[] }).manifests[0]!.digest, helloDigest);
+    // skopeo reads the streamed archive as the same image.
+    assert.equal(sha(Buffer.from(run(requirePeer('skopeo'), ['inspect', '--raw', `oci-archive:${out}:latest`]).stdout)), helloDigest);
   });
 
   it('indexes pax and GNU long names at the right offsets (GNU tar archives)', async () => {
@@ -346,8 +381,10 @@ describe('oci-archive', () => {
       const tampered = Buffer.from(good.layers[0]!);
       tampered[600] = tampered[600]! ^ 0xff;
       const entries = good.entries.map((e) => (e.name === `blobs/sha256/${hex}` ? { ...e, data: tampered } : e));
-      await expectFailure('mismatch', await rawTar(entries), 'E_DIGEST_MISMATCH', /digest/);
-      await expectFailure('mismatch-gz', await rawTar(entries), 'E_DIGEST_MISMATCH', /digest/, true);
+      // The message names the digest the bytes have and the one they were expected to have.
+      const both = new RegExp(`content has digest ${sha(tampered)}, expected sha256:${hex}`);
+      await expectFailure('mismatch', await rawTar(entries), 'E_DIGEST_MISMATCH', both);
+      await expectFailure('mismatch-gz', await rawTar(entries), 'E_DIGEST_MISMATCH', both, true);
     });
 
     it('not a tar archive at all', async () => {

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../manifest/index.js';
-import { atomicWriteFile, cleanupOnExit, forgetCleanup, makeStagingDir, pathExists, syncDir } from '../fs-util.js';
+import { atomicWriteFile, cleanupOnExit, ensureDir, forgetCleanup, makeStagingDir, pathExists, syncDir } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import { sweepLeftovers } from '../leftovers.js';
 import type { BlobInfo, BlobInput, DesiredCompression, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
@@ -56,9 +56,7 @@ export class DirDestination implements ImageDestination {
       }
       existed = true;
     } else {
-      await fsp.mkdir(dirname(root), { recursive: true }).catch((err) => {
-        throw wrapError(err, `creating ${dirname(root)}`);
-      });
+      await ensureDir(dirname(root)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
     }
     await sweepLeftovers(root);
     const staging = await makeStagingDir(root);

@@ -7,6 +7,7 @@ import { absolutePath, formatDirReference, parseDirReference } from '../../refer
 import { readFileLimited } from '../fs-util.js';
 import { blobFileName, manifestFileName } from './names.js';
 import { registerTransport } from '../registry.js';
+import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
 export class DirImageReference implements ImageReference {
@@ -31,7 +32,7 @@ export class DirImageReference implements ImageReference {
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     const { DirDestination } = await import('./destination.js');
-    return DirDestination.open(this, this.path, ctx);
+    return guardDestination(this, () => DirDestination.open(this, this.path, ctx));
   }
 
   /**

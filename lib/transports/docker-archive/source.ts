@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { OcikitError } from '../../errors.js';
+import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import {
   DOCKER_CONFIG,
@@ -81,8 +81,8 @@ export class DockerArchiveSource implements ImageSource {
       }
       const { item, index } = chooseItem(await readArchiveManifest(ar), sel, where);
       const what = `image @${index}`;
-      const cfgBytes = await ar.readBytes(ar.file(item.Config, `config of ${what}`), MAX_CONFIG_SIZE, `config of ${what}`);
-      const cfg = parseConfig(cfgBytes);
+      const cfgBytes = await ar.readBytes(listedMember(ar, item.Config, `config of ${what}`), MAX_CONFIG_SIZE, `config of ${what}`);
+      const cfg = parseConfig(cfgBytes, `reading the config of ${what} from ${where}`);
       if (!cfg.rootfs) throw new OcikitError('E_BAD_INPUT', `reading ${where}: the config of ${what} has no rootfs`);
       const diffIDs = cfg.rootfs.diff_ids;
       if (diffIDs.length !== item.Layers.length) {
@@ -92,7 +92,7 @@ export class DockerArchiveSource implements ImageSource {
       const layers = new Map<Digest, Layer>();
       const descs: Array<{ digest: Digest; size: number; compression: SniffedCompression }> = [];
       for (const [i, p] of item.Layers.entries()) {
-        const member = ar.file(p, `layer ${i} of ${what}`);
+        const member = listedMember(ar, p, `layer ${i} of ${what}`);
         const compression = sniffCompression(await ar.head(member, SNIFF_BYTES), `reading layer ${i} of ${what} from ${where}`);
         const diffID = diffIDs[i]!;
         const digest = compression === 'none' ? diffID : (member.digest ?? digestFromBlobName(member.name) ?? (await hashMember(ar, member)));
@@ -177,6 +177,19 @@ async function checkStoredDiffId(store: BlobStore, layer: Layer, what: string): 
     }
   });
   if (check.compressedDigest === digest) store.cache.recordUncompressed(digest, layer.diffID);
+}
+
+/**
+ * A member manifest.json names. Absent, it is not "image not found" (exit 2): the image is there and
+ * incomplete, as a layout missing a blob is (E_BAD_INPUT, exit 1).
+ */
+function listedMember(ar: TarArchive, name: string, what: string): TarMember {
+  try {
+    return ar.file(name, what);
+  } catch (err) {
+    if (!isOcikitError(err, 'E_NOT_FOUND')) throw err;
+    throw new OcikitError('E_BAD_INPUT', `${(err as Error).message}, though manifest.json lists it (incomplete archive)`, { cause: err });
+  }
 }
 
 /** The sha256 of a member's bytes: one read, for compressed layers whose name does not say it. */

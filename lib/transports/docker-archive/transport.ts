@@ -2,6 +2,7 @@
 import { OcikitError } from '../../errors.js';
 import { absolutePath, formatDockerArchiveReference, parseDockerArchiveReference, type DockerArchiveReference } from '../../reference/index.js';
 import { registerTransport } from '../registry.js';
+import { guardDestination } from '../write-errors.js';
 import { isStdinPath } from '../tar/archive.js';
 import { isStdoutPath } from '../tar/writer.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
@@ -33,7 +34,7 @@ export class DockerArchiveImageReference implements ImageReference {
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     if (this.parsed.index !== undefined) throw new OcikitError('E_USAGE', `${this}: @N selects an image to read; it cannot name a destination`);
     const { DockerArchiveDestination } = await import('./destination.js');
-    return DockerArchiveDestination.open(this, this.path, this.parsed.name, ctx);
+    return guardDestination(this, () => DockerArchiveDestination.open(this, this.path, this.parsed.name, ctx));
   }
 
   /** Every RepoTag in the archive, and "@N" for each untagged image (as skopeo list-tags). */

@@ -7,6 +7,7 @@ import type { Digest } from '../../digest/index.js';
 import { formatDockerTransportReference, parseDockerTransportReference, type DockerReference, type DockerTransportReference } from '../../reference/index.js';
 import type { Repository, RegistryOptions } from '../../registry/index.js';
 import { registerTransport } from '../registry.js';
+import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
 // The registry client, undici and the source/destination load on first use, not at start-up:
@@ -66,7 +67,7 @@ export class DockerImageReference implements ImageReference {
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     const { DockerDestination } = await import('./destination.js');
-    return new DockerDestination(this, await this.repository(ctx, ['pull', 'push']), ctx);
+    return guardDestination(this, async () => new DockerDestination(this, await this.repository(ctx, ['pull', 'push']), ctx));
   }
 
   /**

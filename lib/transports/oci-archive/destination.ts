@@ -10,13 +10,21 @@
  * the archive is still the file read at the start (E_CONFLICT otherwise), so two concurrent writers
  * never lose an image silently.
  *
+ * The rewrite keeps only the blobs a kept index.json entry reaches (its manifest, and for an index
+ * its instances, their configs and layers), so replacing an image does not leave the old one's
+ * blobs behind to grow the archive with every re-copy. Old blobs no kept entry reaches are still
+ * reused when the new image needs them: they are copied from the old archive at commit. When the
+ * reach of a kept entry cannot be told (a manifest missing, garbled or of a type ocikit does not
+ * read), every old blob is kept: nothing is dropped that something might still need.
+ *
  * /dev/stdout (or a pipe) is written directly, with no atomicity: a failure leaves a truncated tar.
  */
 import { promises as fsp } from 'node:fs';
 import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
 import { algorithmOf, digestBytes, type Digest } from '../../digest/index.js';
-import { OCI_INDEX, OCI_MANIFEST, type Descriptor, type OciIndex } from '../../manifest/index.js';
-import { TarArchive } from '../tar/archive.js';
+import { MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType, manifestChildren, parseManifest, type Descriptor, type OciIndex, type ParsedManifest } from '../../manifest/index.js';
+import { TarArchive, type TarMember } from '../tar/archive.js';
+import { payloadStream } from '../payload.js';
 import { blobMemberName, digestFromBlobName } from '../tar/names.js';
 import { ArchiveBlobs } from '../tar/blob-member.js';
 import { copyMembers, isStdoutPath, openTarWriter, unchangedSince, type FileIdentityCheck, type TarWriter } from '../tar/writer.js';
@@ -30,6 +38,10 @@ export class OciArchiveDestination implements ImageDestination {
   private readonly blobs: ArchiveBlobs;
   private top: { digest: Digest; size: number; mediaType: string } | undefined;
   private committed = false;
+  /** Blobs of the old archive that no kept entry reaches, not copied up front: by digest, the member named so and the file holding its bytes. */
+  private readonly unreached = new Map<Digest, { name: string; file: TarMember }>();
+  /** Unreached old blobs the new image reuses: copied from the old archive at commit. */
+  private readonly revived = new Set<Digest>();
   /** Room for a blob's member, for the pipeline's workers (FILE-mode archives; not /dev/stdout). */
   readonly reserveBlob?: (info: BlobInfo) => Promise<BlobReservation | undefined>;
 
@@ -102,7 +114,7 @@ export class OciArchiveDestination implements ImageDestination {
       writer = await openTarWriter(path, where, { sync: !ctx.noSync });
       const dest = new OciArchiveDestination(reference, path, ref, writer, old, check, ctx);
       await writer.addBuffer(OCI_LAYOUT_FILE, Buffer.from(OCI_LAYOUT_CONTENT));
-      if (old) await dest.copyOld(old.archive);
+      if (old) await dest.copyOld(old.archive, keptEntries(old.index, ref));
       return dest;
     } catch (err) {
       await writer?.abort();
@@ -111,18 +123,32 @@ export class OciArchiveDestination implements ImageDestination {
     }
   }
 
-  /** Stream the old archive's members across (all but oci-layout and index.json, rewritten here). */
-  private async copyOld(ar: TarArchive): Promise<void> {
-    await copyMembers(ar, this.writer, (name) => name === OCI_LAYOUT_FILE || name === 'index.json');
+  /**
+   * Stream the old archive's members across (all but oci-layout and index.json, rewritten here, and
+   * the blobs no kept entry reaches, which are set aside for reuse).
+   */
+  private async copyOld(ar: TarArchive, kept: Descriptor[]): Promise<void> {
+    const reached = await reachableBlobs(ar, kept);
     for (const m of ar.list()) {
       const d = digestFromBlobName(m.name);
       const f = d ? ar.resolve(m.name) : undefined;
-      if (d && f?.type === 'file') this.blobs.held.set(d, { name: m.name, size: f.size });
+      if (!d || f?.type !== 'file') continue;
+      if (reached === undefined || reached.has(d)) this.blobs.held.set(d, { name: m.name, size: f.size });
+      else this.unreached.set(d, { name: m.name, file: f });
     }
+    const dropped = new Set([...this.unreached.values()].map((u) => u.name));
+    await copyMembers(ar, this.writer, (name) => name === OCI_LAYOUT_FILE || name === 'index.json' || dropped.has(name));
   }
 
-  tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
-    return this.blobs.reuse(info);
+  async tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
+    const held = await this.blobs.reuse(info);
+    if (held) return held;
+    const old = this.unreached.get(info.digest);
+    if (old && (info.size < 0 || old.file.size === info.size)) {
+      this.revived.add(info.digest);
+      return { ...info, size: old.file.size };
+    }
+    return undefined;
   }
 
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
@@ -153,6 +179,16 @@ export class OciArchiveDestination implements ImageDestination {
     });
     const next = { ...before, schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...kept, desc] };
     try {
+      // Old blobs the new image reused, not reached by any kept entry: copied now, before index.json.
+      for (const d of this.revived) {
+        const u = this.unreached.get(d)!;
+        if (this.blobs.held.has(d) || !this.old) continue;
+        const ar = this.old.archive;
+        await this.writer.addDirectory('blobs');
+        await this.writer.addDirectory(`blobs/${algorithmOf(d)}`);
+        await this.writer.addStream(u.name, u.file.size, () => payloadStream(ar.open(u.file)));
+        this.blobs.held.set(d, { name: u.name, size: u.file.size });
+      }
       await this.writer.addBuffer('index.json', Buffer.from(JSON.stringify(next)));
       await this.writer.commit(this.check);
       this.committed = true;
@@ -165,4 +201,53 @@ export class OciArchiveDestination implements ImageDestination {
     if (!this.committed) await this.writer.abort();
     await this.old?.archive.close();
   }
+}
+
+/**
+ * The entries of an existing index.json that survive a write of `ref`: writing a ref replaces the
+ * entry of that ref (an untagged write replaces nothing that matters here: an identical untagged
+ * entry has exactly the new image's blobs, which are reused).
+ */
+function keptEntries(index: OciIndex, ref: string | undefined): Descriptor[] {
+  return index.manifests.filter((d) => ref === undefined || d.annotations?.[REF_NAME_ANNOTATION] !== ref);
+}
+
+/** How deep an index of indexes is followed before the archive counts as one ocikit cannot judge. */
+const MAX_NESTING = 8;
+
+/**
+ * Every blob `entries` reach in `ar`: each entry's manifest, an index's instances (recursively), an
+ * image manifest's config and layers. undefined when that cannot be told: a manifest that is
+ * missing, garbled, too deep or of a media type ocikit does not read (the caller then keeps all).
+ */
+async function reachableBlobs(ar: TarArchive, entries: Descriptor[]): Promise<Set<Digest> | undefined> {
+  const seen = new Set<Digest>();
+  const visit = async (d: Descriptor, depth: number): Promise<boolean> => {
+    const digest = d.digest as Digest;
+    if (seen.has(digest)) return true;
+    seen.add(digest);
+    if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) return false;
+    if (depth > MAX_NESTING) return false;
+    const m = ar.resolve(blobMemberName(digest));
+    if (m?.type !== 'file') return false;
+    let parsed: ParsedManifest;
+    try {
+      const bytes = await ar.readBytes(m, MAX_MANIFEST_SIZE, `manifest ${digest}`);
+      if (digestBytes(bytes) !== digest) return false;
+      parsed = parseManifest(bytes, d.mediaType);
+    } catch {
+      // Unreadable or garbled: its reach is unknown, so nothing may be dropped.
+      return false;
+    }
+    if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
+      // An instance of a type we cannot read may reach anything: visit says so.
+      for (const c of manifestChildren(parsed)) if (!(await visit(c, depth + 1))) return false;
+    } else {
+      // A config and layers are leaves.
+      for (const c of manifestChildren(parsed)) seen.add(c.digest as Digest);
+    }
+    return true;
+  };
+  for (const e of entries) if (!(await visit(e, 0))) return undefined;
+  return seen;
 }

@@ -2,6 +2,7 @@
 import { OcikitError } from '../../errors.js';
 import { absolutePath, formatOciArchiveReference, parseOciArchiveReference, type OciArchiveReference } from '../../reference/index.js';
 import { registerTransport } from '../registry.js';
+import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { layoutRefs } from '../oci/layout.js';
 
@@ -29,7 +30,7 @@ export class OciArchiveImageReference implements ImageReference {
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     if (this.parsed.index !== undefined) throw new OcikitError('E_USAGE', `${this}: @N selects an image to read; it cannot name a destination`);
     const { OciArchiveDestination } = await import('./destination.js');
-    return OciArchiveDestination.open(this, this.path, this.parsed.ref, ctx);
+    return guardDestination(this, () => OciArchiveDestination.open(this, this.path, this.parsed.ref, ctx));
   }
 
   /** The refs named in the archive's index.json, in order (read without the store: only index.json is kept). */

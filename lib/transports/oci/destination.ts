@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import { OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, type Descriptor, type OciIndex } from '../../manifest/index.js';
-import { atomicWriteFile, forgetCleanup, makeStagingDir, pathExists, readFileLimited, syncDir, withLockFile } from '../fs-util.js';
+import { atomicWriteFile, ensureDir, forgetCleanup, makeStagingDir, pathExists, readFileLimited, syncDir, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import { sweepLeftovers } from '../leftovers.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageDestinationProperties, ImageReference, ManifestBlob, SystemContext } from '../types.js';
@@ -49,9 +49,7 @@ export class OciDestination implements ImageDestination {
       // Fail early on a garbled layout, before any blob moves.
       parseLayoutIndex(await readFileLimited(join(root, 'index.json'), MAX_MANIFEST_SIZE, `reading ${where}/index.json`), where);
     }
-    await fsp.mkdir(dirname(root), { recursive: true }).catch((err) => {
-      throw wrapError(err, `creating ${dirname(root)}`);
-    });
+    await ensureDir(dirname(root)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
     await sweepLeftovers(root, ['index.json', OCI_LAYOUT_FILE]);
     const staging = await makeStagingDir(root);
     await fsp.mkdir(join(staging, 'blobs', 'sha256'), { recursive: true });
@@ -94,7 +92,7 @@ export class OciDestination implements ImageDestination {
     try {
       // A new layout appears whole: completed in the staging directory, then renamed into place.
       if (!(await pathExists(this.root)) && (await this.commitFresh(desc))) return;
-      await fsp.mkdir(this.root, { recursive: true });
+      await ensureDir(this.root); // HARDEN(issue 9, bug 2)
       await withLockFile(join(this.root, 'index.json.lock'), async () => {
         // Blobs first, index.json last: a reader never sees an entry whose blobs are missing.
         await this.moveStagedBlobs();

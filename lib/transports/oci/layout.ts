@@ -2,9 +2,9 @@
  * Reading an OCI image layout's index.json and choosing the image a reference names. Shared by
  * oci: (a directory) and oci-archive: (a tar of one).
  */
-import { OcikitError } from '../../errors.js';
+import { OcikitError, quoteUntrusted } from '../../errors.js';
 import { digestBytes, type Digest } from '../../digest/index.js';
-import { OCI_INDEX, OCI_MANIFEST, parseManifest, type Descriptor, type OciIndex } from '../../manifest/index.js';
+import { OCI_INDEX, parseManifest, type Descriptor, type OciIndex } from '../../manifest/index.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 export const OCI_LAYOUT_FILE = 'oci-layout';
@@ -32,7 +32,7 @@ export function checkLayoutVersion(bytes: Buffer, where: string): void {
   }
   const ver = (v as { imageLayoutVersion?: unknown })?.imageLayoutVersion;
   if (typeof ver !== 'string' || !/^1\.\d+\.\d+$/.test(ver)) {
-    throw new OcikitError('E_UNSUPPORTED', `reading ${where}/oci-layout: unsupported imageLayoutVersion ${JSON.stringify(ver)}`);
+    throw new OcikitError('E_UNSUPPORTED', `reading ${where}/oci-layout: unsupported imageLayoutVersion ${ver === undefined ? 'undefined' : quoteUntrusted(typeof ver === 'string' ? ver : JSON.stringify(ver), 40)}`);
   }
 }
 
@@ -58,7 +58,7 @@ export function chooseFromLayout(index: OciIndex, indexBytes: Buffer, sel: { ref
   if (sel.ref !== undefined) {
     const found = entries.filter((d) => d.annotations?.[REF_NAME_ANNOTATION] === sel.ref);
     if (found.length === 0) {
-      throw new OcikitError('E_NOT_FOUND', `${where}: no image named ${JSON.stringify(sel.ref)}${refList(entries)}`);
+      throw new OcikitError('E_NOT_FOUND', `${where}: no image named ${quoteUntrusted(sel.ref)}${refList(entries)}`);
     }
     if (found.length === 1) return { kind: 'descriptor', descriptor: found[0]! };
     return synthetic(found);

@@ -7,6 +7,7 @@ import { MAX_MANIFEST_SIZE, OCI_INDEX, parseManifest, type Descriptor, type OciI
 import { join } from 'node:path';
 import { atomicWriteFile, pathExists, readFileLimited, safeResolve, withLockFile } from '../fs-util.js';
 import { registerTransport } from '../registry.js';
+import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { REF_NAME_ANNOTATION, chooseFromLayout, layoutBlobPath, layoutRefs, parseLayoutIndex } from './layout.js';
 
@@ -33,7 +34,7 @@ export class OciImageReference implements ImageReference {
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     if (this.parsed.index !== undefined) throw new OcikitError('E_USAGE', `${this}: @N selects an image to read; it cannot name a destination`);
     const { OciDestination } = await import('./destination.js');
-    return OciDestination.open(this, this.path, this.parsed.ref, ctx);
+    return guardDestination(this, () => OciDestination.open(this, this.path, this.parsed.ref, ctx));
   }
 
   /** The digest of the manifest this reference names in index.json; undefined when the layout or the ref is absent. */

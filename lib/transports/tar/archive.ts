@@ -22,7 +22,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Header } from 'tar-stream';
 import { tarStream } from '../../lazy.js';
-import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
+import { OcikitError, isOcikitError, quoteUntrusted, wrapError } from '../../errors.js';
 import { type Digest } from '../../digest/index.js';
 import type { BlobStore } from '../../store/index.js';
 import type { BlobPayload } from '../types.js';
@@ -180,14 +180,14 @@ export class TarArchive {
       if (!m || (m.type !== 'symlink' && m.type !== 'link')) return m;
       n = m.target!;
     }
-    throw new OcikitError('E_BAD_INPUT', `reading ${this.where}: ${what} ${JSON.stringify(name)} is a chain of more than ${MAX_LINK_HOPS} links`);
+    throw new OcikitError('E_BAD_INPUT', `reading ${this.where}: ${what} ${quoteUntrusted(name)} is a chain of more than ${MAX_LINK_HOPS} links`);
   }
 
   /** Like resolve, but the member MUST exist (E_NOT_FOUND) and be a regular file (E_BAD_INPUT). */
   file(name: string, what = 'member'): TarMember {
     const m = this.resolve(name, what);
-    if (!m) throw new OcikitError('E_NOT_FOUND', `reading ${this.where}: no ${what} ${JSON.stringify(name)} in the archive`);
-    if (m.type !== 'file') throw new OcikitError('E_BAD_INPUT', `reading ${this.where}: ${what} ${JSON.stringify(name)} is not a regular file`);
+    if (!m) throw new OcikitError('E_NOT_FOUND', `reading ${this.where}: no ${what} ${quoteUntrusted(name)} in the archive`);
+    if (m.type !== 'file') throw new OcikitError('E_BAD_INPUT', `reading ${this.where}: ${what} ${quoteUntrusted(name)} is not a regular file`);
     return m;
   }
 
@@ -285,7 +285,7 @@ class Recorder {
     // Two members of one name are read differently by different tools (first wins, last wins):
     // an archive that relies on that is hostile. Repeated directory entries are harmless.
     if (prev && !(prev.type === 'directory' && type === 'directory')) {
-      throw new OcikitError('E_BAD_INPUT', `reading ${where}: member ${JSON.stringify(name)} appears more than once`);
+      throw new OcikitError('E_BAD_INPUT', `reading ${where}: member ${quoteUntrusted(name)} appears more than once`);
     }
     const limit = this.opts.limits?.[name];
     if (limit !== undefined && size > limit) {

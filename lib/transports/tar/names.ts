@@ -4,14 +4,14 @@
  * looked up; nothing is ever extracted to disk, so a name can only ever select another member.
  */
 import { posix } from 'node:path';
-import { OcikitError } from '../../errors.js';
+import { OcikitError, quoteUntrusted } from '../../errors.js';
 import { algorithmOf, hexOf, isDigest, type Digest } from '../../digest/index.js';
 
 /** Longest member name accepted: PATH_MAX. Longer ones are hostile or broken. */
 const MAX_NAME = 4096;
 
 function refuse(where: string, what: string, name: string, why: string): OcikitError {
-  return new OcikitError('E_BAD_INPUT', `reading ${where}: ${what} ${JSON.stringify(name.slice(0, 200))} ${why}`);
+  return new OcikitError('E_BAD_INPUT', `reading ${where}: ${what} ${quoteUntrusted(name)} ${why}`);
 }
 
 /**
@@ -37,10 +37,10 @@ export function memberName(raw: string, where: string, what = 'member'): string 
  */
 export function linkTarget(link: string, target: string, kind: 'symlink' | 'link', where: string): string {
   if (typeof target !== 'string' || target === '') throw refuse(where, kind, link, 'has an empty target');
-  if (target.startsWith('/')) throw refuse(where, kind, link, `points at the absolute path ${JSON.stringify(target.slice(0, 200))}, outside the archive`);
+  if (target.startsWith('/')) throw refuse(where, kind, link, `points at the absolute path ${quoteUntrusted(target)}, outside the archive`);
   const joined = kind === 'symlink' ? posix.join(posix.dirname(link), target) : posix.normalize(target);
   if (joined === '..' || joined.startsWith('../')) {
-    throw refuse(where, kind, link, `points at ${JSON.stringify(target.slice(0, 200))}, outside the archive`);
+    throw refuse(where, kind, link, `points at ${quoteUntrusted(target)}, outside the archive`);
   }
   return memberName(joined, where, `target of ${kind}`);
 }

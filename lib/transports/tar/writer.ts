@@ -24,7 +24,7 @@ import { OcikitError, wrapError } from '../../errors.js';
 import type { BlobReservation } from '../types.js';
 import { payloadStream } from '../payload.js';
 import type { FileIdentity, TarArchive } from './archive.js';
-import { cleanupOnExit, forgetCleanup, syncDir, tmpNameFor, withLockFile } from '../fs-util.js';
+import { cleanupOnExit, ensureDir, forgetCleanup, syncDir, tmpNameFor, withLockFile } from '../fs-util.js';
 import { nextEvent } from './events.js';
 import { sweepLeftovers } from '../leftovers.js';
 import { BLOCK, encodeHeader, padding } from './header.js';
@@ -85,9 +85,7 @@ export async function openTarWriter(target: string, where: string, opts: { sync?
     });
     return new StreamTarWriter(where, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }) as unknown as Sink, true, fh);
   }
-  await fsp.mkdir(dirname(target), { recursive: true }).catch((err) => {
-    throw wrapError(err, `creating ${dirname(target)}`);
-  });
+  await ensureDir(dirname(target)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
   await sweepLeftovers(target);
   const tmp = tmpNameFor(target);
   const fh = await fsp.open(tmp, 'wx', 0o644).catch((err) => {
