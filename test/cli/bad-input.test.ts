@@ -196,7 +196,7 @@ describe('bad input', () => {
     writeFileSync(p, b);
     const want = l.manifest.layers[1]!.digest;
     const got = 'sha256:' + createHash('sha256').update(b).digest('hex');
-    expectCopyFails(`oci:${l.root}:latest`, 1, new RegExp(`^ocikit: blob ${want.slice(0, 19)} from oci:${l.root}:latest: content has digest ${got}, expected ${want}$`));
+    expectCopyFails(`oci:${l.root}:latest`, 1, new RegExp(`^ocikit: layer 1 \\(${want.slice(0, 19)}\\) of oci:${l.root}:latest: content has digest ${got}, expected ${want}$`));
   });
 
   it('a blob whose size does not match the manifest', () => {
