@@ -73,9 +73,11 @@ ${COPY_REGISTRY_HELP}`,
     // One pool for the whole copy: --jobs threads (default: the core count), started on first use.
     const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
     try {
+      const sourceCtx = systemContext(args, g, 'src');
+      sourceCtx.onStatus = destCtx.onStatus = (line) => progress.message(line);
       const opts: CopyOptions = {
         store,
-        sourceCtx: systemContext(args, g, 'src'),
+        sourceCtx,
         destCtx,
         multiArch,
         platforms: many(args, 'platform').map((p) => parsePlatform(p)),

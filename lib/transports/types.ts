@@ -44,6 +44,12 @@ export interface SystemContext {
   /** docker://: how long a registry may take to start an answer, or let a body stall, before the request fails (ms). */
   registryTimeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Status lines from a daemon or helper program a transport drives ("Loaded image: x:1" from
+   * docker load), one line each, for the CLI to print on stderr with the progress. Optional;
+   * never an error (errors are thrown).
+   */
+  onStatus?: (line: string) => void;
 }
 
 /** A transport: a name and a parser of its reference syntax. Registered once in lib/transports. */

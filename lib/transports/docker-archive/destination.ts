@@ -78,10 +78,12 @@ export class DockerArchiveDestination implements ImageDestination {
     private readonly old: { archive: TarArchive; images: OldImage[] } | undefined,
     private readonly check: FileIdentityCheck,
     private readonly ctx: SystemContext,
+    /** How messages name the destination (default `docker-archive:PATH`). */
+    private readonly whereAs?: string,
   ) {}
 
   private get where(): string {
-    return `docker-archive:${this.path}`;
+    return this.whereAs ?? `docker-archive:${this.path}`;
   }
 
   static async open(reference: ImageReference, path: string, name: DockerReference | undefined, ctx: SystemContext): Promise<DockerArchiveDestination> {
@@ -141,6 +143,17 @@ export class DockerArchiveDestination implements ImageDestination {
       throw err;
     }
   }
+
+  // --- HOOK (docker-daemon, issue 11): a new archive into a writer the caller made. Keep when rewriting. ---
+  /**
+   * A destination writing one new archive through `writer` (TarWriter.toStream into docker-daemon's
+   * load request), with the tags of `name` and ctx.additionalTags. `where` names it in messages.
+   * commit() finishes the archive (manifest.json last); close() without commit aborts the writer.
+   */
+  static toWriter(reference: ImageReference, writer: TarWriter, where: string, name: DockerReference | undefined, ctx: SystemContext): DockerArchiveDestination {
+    return new DockerArchiveDestination(reference, where, destinationTags(name, ctx.additionalTags, where), writer, undefined, async () => undefined, ctx, where);
+  }
+  // --- end HOOK ---
 
   async tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
     await this.pending.get(info.digest)?.catch(() => undefined);

@@ -89,6 +89,18 @@ export class TarWriter {
     return new TarWriter(where, target, tmp, fh, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }) as unknown as Sink, true);
   }
 
+  // --- HOOK (docker-daemon, issue 11): a writer into a caller's stream. Keep when rewriting. ---
+  /**
+   * Start an archive that streams into `out` (an HTTP request body for docker-daemon's load).
+   * The writer owns `out`: commit() ends it after the end-of-archive blocks, abort() destroys it
+   * (the reader then sees a truncated archive and refuses it). Like a pipe, nothing is atomic here:
+   * the reader decides what a complete archive means.
+   */
+  static toStream(out: NodeJS.WritableStream, where: string): TarWriter {
+    return new TarWriter(where, undefined, undefined, undefined, out as Sink, true);
+  }
+  // --- end HOOK ---
+
   /** Move the packed bytes to the output, honouring its backpressure. */
   private async pump(): Promise<void> {
     for await (const chunk of this.pack as unknown as AsyncIterable<Buffer>) {
