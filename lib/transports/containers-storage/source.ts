@@ -4,10 +4,12 @@
  * Two ways, the first that applies:
  * 1. FROM THE STORE. podman reports the image's ID (its config digest), its diff IDs and the
  *    digest of the manifest it keeps (`podman image inspect`). When the blob store already holds
- *    that manifest, that config, and for every layer a blob verified (on this machine) to
- *    decompress to the layer's diff ID, those are the image: the manifest podman keeps, served with
- *    the original blobs, and nothing is exported. This is what keeps oci: -> containers-storage:
- *    -> docker:// faithful to the byte: containers-storage keeps only uncompressed layers.
+ *    that manifest, that config, and for every layer a blob that decompresses to the layer's diff
+ *    ID (known from an earlier verification on this machine, else checked now by decompressing the
+ *    stored blob once), those are the image: the manifest podman keeps, served with the original
+ *    blobs, and nothing is exported. This is what keeps oci: -> containers-storage: -> docker://
+ *    faithful to the byte, although containers-storage keeps only uncompressed layers. (Which
+ *    manifest, when podman keeps several for one image: see manifestCandidates.)
  * 2. EXPORTED. `podman push IMAGE dir:STAGING` writes the manifest, config and uncompressed layers
  *    into a staging directory inside the store's tmp/ (same filesystem); each file is moved into
  *    the store, hashed on the way (a wrong one is E_DIGEST_MISMATCH), and the staging directory
@@ -17,9 +19,10 @@
  *    but keeps the compressed media types (containers/image 5.23); such a layer is relabelled as
  *    the uncompressed type it is, and the manifest re-encoded.
  */
-import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, hexOf, shortDigest, type Digest } from '../../digest/index.js';
 import {
@@ -35,7 +38,7 @@ import {
 } from '../../manifest/index.js';
 import type { BlobStore } from '../../store/index.js';
 import { cleanupOnExit, forgetCleanup, readFileLimited } from '../fs-util.js';
-import { SNIFF_BYTES, sniffCompression } from '../tar/compression.js';
+import { DiffIdCheck, SNIFF_BYTES, sniffCompression } from '../tar/compression.js';
 import type { BlobInfo, BlobPayload, ImageSource, ManifestBlob, SystemContext } from '../types.js';
 import { Podman } from './podman.js';
 import type { StorageImageReference } from './transport.js';
@@ -83,9 +86,10 @@ export class StorageSource implements ImageSource {
     // === 1. the store already holds the image podman keeps?
     const store = ctx.store;
     if (store) {
-      const want = (ref.parsed.ref?.digest ?? img.Digest) as Digest | undefined;
-      const known = want ? await fromStore(store, want, img) : undefined;
-      if (known) return new StorageSource(ref, known.manifest, known.blobs, undefined, []);
+      for (const want of manifestCandidates(ref, img, store)) {
+        const known = await fromStore(store, want, img);
+        if (known) return new StorageSource(ref, known.manifest, known.blobs, undefined, []);
+      }
     }
 
     // === 2. export with podman into a staging directory
@@ -141,6 +145,22 @@ export class StorageSource implements ImageSource {
 }
 
 /**
+ * Which of the manifests podman keeps for the image to serve, best first. One image (one config)
+ * may hold several manifests (the same image copied as OCI and as v2s2), and podman ties names to
+ * images, not to manifests; its own choice is the image's first manifest (`Digest`). A digest in
+ * the reference decides; else the manifest ocikit last copied to this very reference, if podman
+ * still has it for this image; else podman's choice.
+ */
+function manifestCandidates(ref: StorageImageReference, img: PodmanImage, store: BlobStore): Digest[] {
+  if (ref.parsed.ref?.digest !== undefined) return [ref.parsed.ref.digest];
+  const out: Digest[] = [];
+  const ours = store.getRef(ref.toString());
+  if (ours !== undefined && (img.RepoDigests ?? []).some((r) => r.endsWith(`@${ours}`))) out.push(ours);
+  if (typeof img.Digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(img.Digest) && !out.includes(img.Digest as Digest)) out.push(img.Digest as Digest);
+  return out;
+}
+
+/**
  * The image as the store holds it, when it holds all of it: the manifest `want`, whose config is
  * the image podman has (ID = config digest, same diff IDs), and every layer as a blob known to
  * decompress to its diff ID. Undefined as soon as anything is missing or differs.
@@ -171,10 +191,44 @@ async function fromStore(store: BlobStore, want: Digest, img: PodmanImage): Prom
     blobs.set(d.digest, { path: st.path, size: st.size });
   }
   for (const [i, l] of (m.layers as Descriptor[]).entries()) {
-    const plain = layerCompression(l.mediaType) === 'none' ? l.digest : store.cache.uncompressedOf(l.digest);
-    if (plain !== diffIDs[i]) return undefined;
+    const comp = layerCompression(l.mediaType);
+    if (comp === undefined) return undefined;
+    const diffID = diffIDs[i] as Digest;
+    if (comp === 'none') {
+      if (l.digest !== diffID) return undefined;
+      continue;
+    }
+    const known = store.cache.uncompressedOf(l.digest);
+    if (known === diffID) continue;
+    if (known !== undefined) return undefined;
+    // Not verified on this machine yet: decompress the stored blob once and see.
+    if (!(await decompressesTo(store, l.digest, comp, diffID))) return undefined;
   }
   return { manifest: { bytes, mediaType: parsed.mediaType }, blobs };
+}
+
+/**
+ * Whether the stored compressed blob `digest` decompresses to `diffID`; a verified pair is
+ * recorded in the store's cache (so this is done once per layer and machine). A blob that does
+ * not, or does not decompress at all, is simply not the layer: false.
+ */
+async function decompressesTo(store: BlobStore, digest: Digest, comp: 'gzip' | 'zstd', diffID: Digest): Promise<boolean> {
+  const st = store.stat(digest);
+  if (!st) return false;
+  const check = new DiffIdCheck(comp, diffID, `checking stored blob ${shortDigest(digest)}`);
+  try {
+    await pipeline(createReadStream(st.path, { highWaterMark: 1 << 20 }), check, async function (source: AsyncIterable<Buffer>) {
+      for await (const _ of source) {
+        // only the check's verdict matters
+      }
+    });
+  } catch (err) {
+    if (isOcikitError(err, 'E_DIGEST_MISMATCH') || isOcikitError(err, 'E_BAD_INPUT')) return false;
+    throw err;
+  }
+  if (check.compressedDigest !== digest) return false;
+  store.cache.recordUncompressed(digest, diffID);
+  return true;
 }
 
 /**
