@@ -7,6 +7,7 @@
  *   OCIKIT_BENCH_RUNS=N            measured runs per case and tool, after one warm-up (default 3, at least 3)
  *   OCIKIT_BENCH_ONLY=a,b          run only the cases whose name contains one of these
  *   OCIKIT_BENCH_NO_MICRO=1        skip the micro-benchmarks
+ *   OCIKIT_BENCH_NO_REGISTRY=1     skip the registry cases; OCIKIT_BENCH_NO_DAEMON=1 the docker-daemon:/containers-storage: ones
  *
  * Each run of each tool starts from a cold ocikit store (a fresh --store) and an absent
  * destination, unless the case says otherwise (repack: one store across the ten archives, which
@@ -26,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import { WorkerPool } from '../lib/pool/index.js';
 import { ensurePeers, which } from '../test/helpers/peers.js';
 import { registryCases } from './registry.js';
+import { DAEMON_CASE_NAMES, daemonCases } from './daemon.js';
 import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
 
@@ -289,7 +291,11 @@ async function main(): Promise<void> {
     registry = r.registry;
     cases.push(...r.cases);
   }
-  const selected = cases.filter((c) => only.length === 0 || only.some((o) => c.name.includes(o)));
+  // === engine cases: a private dockerd and podman store (OCIKIT_BENCH_NO_DAEMON=1 skips them)
+  const wanted = (name: string): boolean => only.length === 0 || only.some((o) => name.includes(o));
+  const engines = process.env.OCIKIT_BENCH_NO_DAEMON || !DAEMON_CASE_NAMES.some(wanted) ? undefined : await daemonCases(big);
+  cases.push(...(engines?.cases ?? []));
+  const selected = cases.filter((c) => wanted(c.name));
 
   const results: CaseResult[] = [];
   for (const c of selected) {
@@ -298,6 +304,7 @@ async function main(): Promise<void> {
   }
 
   await registry?.stop();
+  await engines?.stop();
 
   // === per-blob cost: the many-layer image against the big image's throughput
   const manyCase = results.find((r) => r.name === 'many-layer oci->oci');

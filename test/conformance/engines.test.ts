@@ -29,6 +29,7 @@ conformanceSuite('docker-daemon', {
   supportsIndex: false,
   exists: (name) => engine!.docker(['image', 'inspect', name.slice('docker-daemon:'.length)], { allowFail: true }).code === 0,
   reusesBlobsAcrossCopies: false,
+  keepsManifest: false,
   get ctx() {
     return { daemonHost: engine!.host };
   },

@@ -2,9 +2,12 @@
  * DockerDaemonDestination: an image loaded into a Docker engine (POST /images/load).
  *
  * The body of the load request is a docker-archive generated on the fly: ../docker-archive/
- * destination.ts writes its members (uncompressed layers, config, then manifest.json and
- * `repositories` at commit) through a TarWriter whose output IS the request body. Nothing is
- * staged on disk; layers flow from the store into the socket.
+ * destination.ts writes its members (layers as the source has them, gzip or plain, the config,
+ * then manifest.json and `repositories` at commit) through a TarWriter whose output IS the request
+ * body. Nothing is staged on disk; layers flow from the store into the socket. The daemon reads
+ * gzip (and zstd) layer files as `docker load` always has, and checks each against the config's
+ * diff ID as it applies it. What it keeps, and gives back on export, is uncompressed layers and
+ * the config: reading the image back gives a manifest naming those, not the one copied in.
  *
  * Atomicity comes from the daemon: it reads the whole archive before it registers anything, and
  * the tag is attached last. manifest.json is written only by commit(), so a copy that fails or is
@@ -41,7 +44,10 @@ export class DockerDaemonDestination implements ImageDestination {
   ) {}
 
   get properties(): ImageDestination['properties'] {
-    return this.inner.properties;
+    // docker load takes gzip (and zstd) layer files and checks each against its diff ID as it
+    // applies it: sending layers as they are spares decompressing them here and moves a third of
+    // the bytes through the socket and the daemon's staging directory.
+    return { ...this.inner.properties, desiredCompression: 'preserve' };
   }
 
   /**
