@@ -9,8 +9,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { pack as tarPack } from 'tar-stream';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { startDaemonProxy, type DaemonProxy } from '../helpers/daemon-proxy.js';
 import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
@@ -345,4 +347,85 @@ function dockerArchiveOf(dir: string): string {
   const out = join(dir, 'hello.tar');
   run(requirePeer('skopeo'), ['copy', '-q', `oci:${fixture('hello-oci')}:latest`, `docker-archive:${out}:ocikit/hello:v1`]);
   return out;
+}
+
+describe('docker-daemon: a Docker 25+ export (OCI layout inside), from a stand-in engine', () => {
+  // The installed dockerd (20.10) exports only the legacy layout, and a real Docker 25+ is not
+  // available here: this in-process stand-in answers the two calls a read makes, with the archive
+  // Docker 25's containerd image store writes (the OCI layout of the image, its original gzip
+  // layers under blobs/, plus manifest.json). It also speaks an older API than ocikit asks for,
+  // so version negotiation shows in the paths it sees.
+  let dir: string;
+  let server: Server;
+  let sock: string;
+  const seen: string[] = [];
+  const hello = helloFacts();
+
+  before(async () => {
+    dir = tempDir('ocikit-daemon25-');
+    const layout = fixture('hello-oci');
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const m = JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', index.manifests[0]!.digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: Array<{ digest: string }> };
+    const entries: Array<{ name: string; data?: Buffer; dir?: boolean }> = [{ name: 'blobs/', dir: true }, { name: 'blobs/sha256/', dir: true }];
+    for (const n of readdirSync(join(layout, 'blobs', 'sha256')).sort()) entries.push({ name: `blobs/sha256/${n}`, data: readFileSync(join(layout, 'blobs', 'sha256', n)) });
+    entries.push({ name: 'index.json', data: readFileSync(join(layout, 'index.json')) }, { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') });
+    entries.push({ name: 'manifest.json', data: Buffer.from(JSON.stringify([{ Config: `blobs/sha256/${m.config.digest.slice(7)}`, RepoTags: ['ocikit/hello:v25'], Layers: m.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`) }])) });
+    const archive = await tarOf(entries);
+    sock = join(mkdtempSync('/tmp/okf-'), 'engine.sock');
+    server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.url === '/_ping') {
+        res.writeHead(200, { 'api-version': '1.44', 'content-type': 'text/plain' });
+        res.end('OK');
+      } else if (req.url?.startsWith('/v1.44/images/get?names=ocikit%2Fhello%3Av25')) {
+        res.writeHead(200, { 'content-type': 'application/x-tar' });
+        res.end(archive);
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{"message":"no such image"}');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(sock, () => resolve()));
+  });
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+  });
+
+  it('reads the image: the original gzip layers, checked against their diff IDs, and the config', async () => {
+    const out = join(dir, 'out');
+    const r = await ocikitAsync(['--store', join(dir, 'store'), 'copy', '-q', '--src-daemon-host', `unix://${sock}`, 'docker-daemon:ocikit/hello:v25', `oci:${out}:x`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(seen.some((s) => s.startsWith('GET /v1.44/images/get?')), `negotiated down to the engine's 1.44: ${seen.join(', ')}`);
+    const skopeo = requirePeer('skopeo');
+    const raw = JSON.parse(run(skopeo, ['inspect', '--raw', `oci:${out}:x`]).stdout) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> };
+    assert.equal(raw.config.digest, hello.id);
+    // Kept as the engine sent them (gzip), each one verified to decompress to its diff ID on the way.
+    assert.ok(raw.layers.every((l) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip' || l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'), JSON.stringify(raw.layers));
+    assert.deepEqual(JSON.parse(run(skopeo, ['inspect', '--config', `oci:${out}:x`]).stdout).rootfs.diff_ids, hello.diffIDs);
+    const missing = await ocikitAsync(['--store', join(dir, 'store'), 'inspect', '--daemon-host', `unix://${sock}`, 'docker-daemon:ocikit/nope:1']);
+    assert.equal(missing.code, 2);
+    oneLine(missing.stderr);
+  });
+});
+
+/** A tar of `entries` (tar-stream, the library ocikit's writer uses, fixed mtimes). */
+async function tarOf(entries: Array<{ name: string; data?: Buffer; dir?: boolean }>): Promise<Buffer> {
+  const p = tarPack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((resolve, reject) => {
+    p.on('end', () => resolve());
+    p.on('error', reject);
+  });
+  for (const e of entries) {
+    await new Promise<void>((resolve, reject) => {
+      const h = { name: e.name, mode: e.dir ? 0o755 : 0o644, mtime: new Date(0), type: e.dir ? ('directory' as const) : ('file' as const) };
+      if (e.dir) p.entry(h, (err) => (err ? reject(err) : resolve()));
+      else p.entry(h, e.data!, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+  p.finalize();
+  await done;
+  return Buffer.concat(chunks);
 }

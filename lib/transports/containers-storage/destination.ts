@@ -24,6 +24,7 @@ import type { BlobInfo, BlobInput, ImageDestination, ManifestBlob, SystemContext
 import { Podman } from './podman.js';
 import type { StorageImageReference } from './transport.js';
 
+/** An image staged as dir: and handed to podman at commit (see the module comment). */
 export class StorageDestination implements ImageDestination {
   readonly properties = {
     supportedManifestTypes: [OCI_MANIFEST, DOCKER_V2S2_MANIFEST],

@@ -40,6 +40,7 @@ export function storeFlags(r: StorageReference): string[] {
   return out;
 }
 
+/** What one podman run printed, and its exit status. */
 export interface PodmanResult {
   code: number;
   stdout: string;

@@ -51,6 +51,7 @@ interface PodmanImage {
   RootFS?: { Layers?: string[] };
 }
 
+/** An image read out of containers-storage: from the blob store when it holds it exactly, else exported by podman. */
 export class StorageSource implements ImageSource {
   readonly properties = { concurrentGetBlob: 8 };
 

@@ -8,6 +8,7 @@ import { formatStorageReference, parseStorageReference, type StorageReference } 
 import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
+/** A parsed containers-storage: reference: a store (or storage.conf's) and a name and/or image ID in it. */
 export class StorageImageReference implements ImageReference {
   readonly transport = containersStorageTransport;
   readonly withinTransport: string;

@@ -27,6 +27,7 @@ import { Engine, connectionError, httpError, oneLine } from './engine.js';
 import type { DockerDaemonImageReference } from './transport.js';
 import type { Dispatcher } from 'undici';
 
+/** An image loaded into a Docker daemon by one streamed POST /images/load (see the module comment). */
 export class DockerDaemonDestination implements ImageDestination {
   private committed = false;
   private closed = false;

@@ -150,6 +150,7 @@ export function connectionError(err: unknown, host: string, context: string): Oc
   return new OcikitError(c === 'UND_ERR_ABORTED' ? 'E_ABORTED' : 'E_NETWORK', `${context}: cannot talk to the Docker daemon at ${host}: ${text}`, hint ? { cause: err, hint } : { cause: err });
 }
 
+/** One Engine API request: the path below the version prefix, and what to send. */
 export interface EngineRequest {
   method: 'GET' | 'POST' | 'HEAD';
   /** Path below the version prefix: "/images/get". */

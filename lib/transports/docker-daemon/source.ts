@@ -23,6 +23,7 @@ import type { BlobInfo, BlobPayload, ImageSource, ManifestBlob, SystemContext } 
 import { Engine, connectionError, httpError } from './engine.js';
 import type { DockerDaemonImageReference } from './transport.js';
 
+/** An image exported by a Docker daemon, indexed in the store as it streamed (see the module comment). */
 export class DockerDaemonSource implements ImageSource {
   private constructor(
     readonly reference: DockerDaemonImageReference,

@@ -8,6 +8,7 @@ import { familiarString, formatDockerDaemonReference, parseDockerDaemonReference
 import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
+/** A parsed docker-daemon: reference: a NAME:TAG, NAME@DIGEST or image ID in a Docker engine. */
 export class DockerDaemonImageReference implements ImageReference {
   readonly transport = dockerDaemonTransport;
   readonly withinTransport: string;
