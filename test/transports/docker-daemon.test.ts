@@ -18,7 +18,7 @@ import { startDaemonProxy, type DaemonProxy } from '../helpers/daemon-proxy.js';
 import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
-import { freePort, testPki } from '../helpers/registry.js';
+import { freePort, startRegistry, testPki } from '../helpers/registry.js';
 
 const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
@@ -134,6 +134,24 @@ describe('docker-daemon: against a private dockerd', () => {
     // Our layers are the daemon's uncompressed layers: each digest IS its diff ID.
     assert.deepEqual(ours.layers.map((l) => l.digest), built.layers);
     for (const l of ours.layers) assert.equal(sha(readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7)))), l.digest);
+  });
+
+  it('reads NAME@DIGEST of an image the daemon pulled from a registry (the digest it knows it by)', async () => {
+    const registry = await startRegistry();
+    try {
+      run(skopeo, ['copy', '-q', '--dest-tls-verify=false', `oci:${fixture('hello-oci')}:latest`, `docker://${registry.host}/ocikit/pulled:1`]);
+      // dockerd treats 127.0.0.0/8 registries as insecure (plain http) by default.
+      engine.docker(['pull', '-q', `${registry.host}/ocikit/pulled:1`]);
+      const digest = engine.docker(['image', 'inspect', '--format', '{{index .RepoDigests 0}}', `${registry.host}/ocikit/pulled:1`]).stdout.trim().split('@')[1]!;
+      assert.equal(digest, JSON.parse(readFileSync(join(fixture('hello-oci'), 'index.json'), 'utf8')).manifests[0].digest);
+      const r = cli(['inspect', '--daemon-host', engine.host, `docker-daemon:${registry.host}/ocikit/pulled@${digest}`]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { Name: string; Layers: string[] };
+      assert.equal(out.Name, `${registry.host}/ocikit/pulled`);
+      assert.deepEqual(out.Layers, hello.diffIDs);
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('reads by image ID; an ID or a digest cannot name a destination', () => {
