@@ -9,9 +9,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pack as tarPack } from 'tar-stream';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { startDaemonProxy, type DaemonProxy } from '../helpers/daemon-proxy.js';
@@ -408,6 +408,7 @@ describe('docker-daemon: a Docker 25+ export (OCI layout inside), from a stand-i
   after(async () => {
     server?.closeAllConnections();
     await new Promise<void>((resolve) => server?.close(() => resolve()));
+    rmSync(dirname(sock), { recursive: true, force: true });
   });
 
   it('reads the image: the original gzip layers, checked against their diff IDs, and the config', async () => {
