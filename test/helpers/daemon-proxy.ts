@@ -117,16 +117,16 @@ export async function startDaemonProxy(upstreamSocket: string): Promise<DaemonPr
         upstreamEnded = true;
         if (!stopped) res.end();
       });
-      ures.on('error', () => {
+      // The daemon's side broke (it died): pass that on now, or when a hold is released. (While
+      // held, reading is paused and the break may only show once it resumes.)
+      const broke = (): void => {
+        if (upstreamEnded) return;
         upstreamFailed = true;
         if (!stopped) req.socket.destroy();
-      });
-      ures.on('aborted', () => {
-        upstreamFailed = true;
-      });
-      ures.socket.on('close', () => {
-        if (!upstreamEnded) upstreamFailed = true;
-      });
+      };
+      ures.on('error', broke);
+      ures.on('aborted', broke);
+      ures.socket.on('close', broke);
     });
     up.on('error', () => req.socket.destroy());
     if (fault.kind === 'cut-request') {

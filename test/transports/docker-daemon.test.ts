@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -314,7 +314,8 @@ describe('docker-daemon: against a private dockerd', () => {
       const out = join(dir, 'doomed-oci');
       const r = await cliAsync(['copy', '-q', '--src-daemon-host', proxy.host, 'docker-daemon:ocikit/doomed:1', `oci:${out}:x`]);
       assert.equal(inDocker('ocikit/doomed:1'), undefined, 'the tag was removed mid-export');
-      // Docker stages an export before sending it: what arrives is the whole image as it was.
+      // The export began before the removal: what arrives is the whole image as it was then
+      // (Docker 20.10 stages an export before sending it), complete and verified.
       assert.equal(r.code, 0, r.stderr);
       const idx = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
       const m = JSON.parse(readFileSync(join(out, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: Array<{ digest: string }> };
@@ -331,7 +332,9 @@ describe('docker-daemon: the daemon dies mid-export', () => {
   before(async () => {
     dir = tempDir('ocikit-daemon-dies-');
     engine = await startDockerd();
-    engine.docker(['load', '-i', dockerArchiveOf(dir)]);
+    // Bigger than the socket buffers between the daemon and the proxy: when the proxy stops
+    // reading, the daemon is still writing, and killing it loses the rest.
+    engine.docker(['load', '-i', await bigArchive(dir)]);
     proxy = await startDaemonProxy(engine.host.slice('unix://'.length));
   });
   after(async () => {
@@ -352,7 +355,7 @@ describe('docker-daemon: the daemon dies mid-export', () => {
           }
         : { kind: 'pass' };
     const out = join(dir, 'out.tar');
-    const r = await ocikitAsync(['--store', join(dir, 'store'), 'copy', '-q', '--src-daemon-host', proxy!.host, 'docker-daemon:ocikit/hello:v1', `docker-archive:${out}`]);
+    const r = await ocikitAsync(['--store', join(dir, 'store'), 'copy', '-q', '--src-daemon-host', proxy!.host, 'docker-daemon:ocikit/big:1', `docker-archive:${out}`]);
     assert.equal(r.code, 1);
     oneLine(r.stderr);
     assert.match(r.stderr, /the export stopped before its end: cannot talk to the Docker daemon/);
@@ -360,10 +363,29 @@ describe('docker-daemon: the daemon dies mid-export', () => {
   });
 });
 
-/** The hello fixture as a docker-archive (made with skopeo, the independent writer), tagged ocikit/hello:v1. */
-function dockerArchiveOf(dir: string): string {
-  const out = join(dir, 'hello.tar');
-  run(requirePeer('skopeo'), ['copy', '-q', `oci:${fixture('hello-oci')}:latest`, `docker-archive:${out}:ocikit/hello:v1`]);
+/** A docker-archive (written by skopeo, the independent writer) of a one-layer image with 16 MiB of random data, tagged ocikit/big:1. */
+async function bigArchive(dir: string): Promise<string> {
+  const layout = join(dir, 'big-oci');
+  const blobs = join(layout, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const put = (b: Buffer): string => {
+    writeFileSync(join(blobs, sha(b).slice(7)), b);
+    return sha(b);
+  };
+  const layer = await tarOf([{ name: 'data.bin', data: randomBytes(16 << 20) }]);
+  const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha(layer)] } }));
+  const m = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(cfg), size: cfg.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: put(layer), size: layer.length }],
+    }),
+  );
+  writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(m), size: m.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  const out = join(dir, 'big.tar');
+  run(requirePeer('skopeo'), ['copy', '-q', `oci:${layout}:latest`, `docker-archive:${out}:ocikit/big:1`]);
   return out;
 }
 

@@ -89,8 +89,28 @@ export class DockerDaemonDestination implements ImageDestination {
       // A digest mismatch is the input's fault; a write failure because the daemon went away is
       // better told by the request's own error.
       if (isOcikitError(err) && (err.code === 'E_DIGEST_MISMATCH' || err.code === 'E_SIZE_MISMATCH')) throw err;
-      throw this.failed.error ?? err;
+      throw await this.requestError(err);
     }
+  }
+
+  /**
+   * The reason to report for a failed write: the load request's own error when it failed (the
+   * daemon went away; the body breaking is only the symptom). The two are reported by different
+   * streams, in either order: give the request a moment to settle before falling back to `err`.
+   */
+  private async requestError(err: unknown): Promise<unknown> {
+    if (this.failed.error === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.response.then(
+          () => undefined,
+          () => undefined,
+        ),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000))),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.failed.error ?? err;
   }
 
   putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
@@ -107,7 +127,7 @@ export class DockerDaemonDestination implements ImageDestination {
       await this.inner.commit();
     } catch (err) {
       // A writer failure caused by the request failing is better told by the request's error.
-      throw this.failed.error ?? err;
+      throw await this.requestError(err);
     }
     const res = await this.response;
     if (res.statusCode !== 200) throw await httpError(res, `loading ${where}`);
