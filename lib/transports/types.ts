@@ -20,6 +20,11 @@ export interface BlobInfo {
 export interface SystemContext {
   /** The blob store every copy goes through. */
   store?: BlobStore;
+  /**
+   * For callers that open the store only on demand (inspect --raw): a transport that needs a
+   * store and has no `store` opens it through this. The caller closes it.
+   */
+  openStore?: () => BlobStore;
   /** Platform overrides (--override-os / --override-arch / --override-variant). */
   overrideOS?: string;
   overrideArch?: string;

@@ -153,6 +153,20 @@ describe('containers-storage: against podman with a private vfs store', () => {
     assert.equal(sha(readFileSync(join(sk, 'manifest.json'))), facts.manifestDigest);
   });
 
+  it('without a store in the reference, storage.conf decides (here the one CONTAINERS_STORAGE_CONF names)', () => {
+    const root = join(dir, 'conf-store');
+    const conf = join(dir, 'storage.conf');
+    writeFileSync(conf, `[storage]\ndriver = "vfs"\ngraphroot = "${join(root, 'root')}"\nrunroot = "${join(root, 'run')}"\n`);
+    const env = { CONTAINERS_STORAGE_CONF: conf };
+    let r = cli(['copy', '-q', `oci:${fixture('hello-oci')}:latest`, 'containers-storage:ocikit/conf:1'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const listed = run(requirePeer('podman'), ['--root', join(root, 'root'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs', 'images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']).stdout.trim();
+    assert.equal(listed, `docker.io/ocikit/conf:1 ${hello.id.slice(7, 19)}`);
+    r = cli(['inspect', '--raw', 'containers-storage:ocikit/conf:1'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha(r.stdout), hello.manifestDigest);
+  });
+
   it('reads by full ID and by ID prefix; an ID or a digest cannot name a destination', () => {
     const id = hello.id.slice(7);
     for (const name of [`${spec}${id}`, `${spec}@${id.slice(0, 12)}`, `${spec}ocikit/hello:v1@${id}`]) {

@@ -7,7 +7,8 @@
  * for a `docker save` file read from a pipe. There is no temporary archive. Every layer is then in
  * the store, where the copy pipeline takes it from, verified against the digest the manifest gives.
  *
- * Without a store (inspect --raw), a private one in a temp dir holds the export until close().
+ * Without a store (a library caller that gave none), a private one in a temp dir holds the export
+ * until close().
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +46,7 @@ export class DockerDaemonSource implements ImageSource {
     const where = ref.toString();
     const context = `reading ${where}`;
     let privateStore: { store: BlobStore; dir: string } | undefined;
-    let store = ctx.store;
+    let store = ctx.store ?? ctx.openStore?.();
     if (!store) {
       const dir = mkdtempSync(join(tmpdir(), 'ocikit-daemon-export-'));
       cleanupOnExit(dir);
