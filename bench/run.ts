@@ -6,7 +6,7 @@
  *   OCIKIT_BENCH_SIZE=small|full   (default full: ~1.6 GB uncompressed / ~0.5 GB gzip; small: a tenth)
  *   OCIKIT_BENCH_ONLY=a,b          run only the cases whose name contains one of these
  *   OCIKIT_BENCH_NO_MICRO=1        skip the machine's limits
- *   OCIKIT_BENCH_NO_REGISTRY=1     skip the registry cases
+ *   OCIKIT_BENCH_NO_REGISTRY=1     skip the registry cases; OCIKIT_BENCH_NO_DAEMON=1 the docker-daemon:/containers-storage: ones
  *   OCIKIT_BENCH_REPACK=1          also run the repack case (ten docker-archives sharing a base; slow)
  *
  * Fair comparison: both tools do the same work (same output compression; output sizes are in the
@@ -34,6 +34,7 @@ import { ensurePeers } from '../test/helpers/peers.js';
 import { registryCases } from './registry.js';
 import { signatureCases, type PolicyCheckTiming } from './signature.js';
 import { syncCases } from './sync.js';
+import { DAEMON_CASE_NAMES, daemonCases } from './daemon.js';
 import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
 import { chartSvg, reportHtml, type ChartRow } from './chart.js';
@@ -88,6 +89,7 @@ const GROUPS = {
   'many layers': 1.5,
   signature: 1,
   sync: 3,
+  engines: 1.5,
 } as const;
 type Group = keyof typeof GROUPS;
 
@@ -364,7 +366,11 @@ async function main(): Promise<void> {
     policyCheck = sc.check;
     signatureCleanup = sc.cleanup;
   }
-  const selected = cases.filter((c) => only.length === 0 || only.some((o) => c.name.includes(o)));
+  // === engine cases: a private dockerd and podman store (OCIKIT_BENCH_NO_DAEMON=1 skips them)
+  const wanted = (name: string): boolean => only.length === 0 || only.some((o) => name.includes(o));
+  const engines = process.env.OCIKIT_BENCH_NO_DAEMON || !DAEMON_CASE_NAMES.some(wanted) ? undefined : await daemonCases(big);
+  cases.push(...(engines?.cases ?? []).map((c) => ({ ...c, group: 'engines' as Group })));
+  const selected = cases.filter((c) => wanted(c.name));
 
   const results: CaseResult[] = [];
   try {
@@ -375,6 +381,7 @@ async function main(): Promise<void> {
   } finally {
     await registry?.stop();
     await syncRegistry?.stop();
+    await engines?.stop();
     signatureCleanup?.();
   }
 

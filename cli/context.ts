@@ -17,7 +17,7 @@ export function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): B
  * Spread into a command's flag spec: `flags: { string: [...REGISTRY_FLAGS.string, ...], boolean: [...REGISTRY_FLAGS.boolean] }`.
  */
 export const REGISTRY_FLAGS: Required<Pick<FlagSpec, 'string' | 'boolean'>> = {
-  string: ['creds', 'username', 'password', 'registry-token', 'authfile', 'cert-dir', 'retry-times', 'retry-delay'],
+  string: ['creds', 'username', 'password', 'registry-token', 'authfile', 'cert-dir', 'retry-times', 'retry-delay', 'daemon-host'],
   boolean: ['no-creds', 'tls-verify'],
 };
 
@@ -27,7 +27,7 @@ export const COPY_REGISTRY_FLAGS: Required<Pick<FlagSpec, 'string' | 'boolean'>>
     'authfile',
     'retry-times',
     'retry-delay',
-    ...(['src', 'dest'] as const).flatMap((s) => [`${s}-creds`, `${s}-username`, `${s}-password`, `${s}-registry-token`, `${s}-authfile`, `${s}-cert-dir`]),
+    ...(['src', 'dest'] as const).flatMap((s) => [`${s}-creds`, `${s}-username`, `${s}-password`, `${s}-registry-token`, `${s}-authfile`, `${s}-cert-dir`, `${s}-daemon-host`]),
     'dest-chunk-size',
   ],
   boolean: ['src-no-creds', 'dest-no-creds', 'src-tls-verify', 'dest-tls-verify'],
@@ -44,7 +44,11 @@ export const REGISTRY_HELP = `Registry options (docker://):
       --cert-dir DIR             CA certificates (*.crt) and client certificate (*.cert, *.key) for the registry
       --tls-verify=false         allow plain http and certificates that do not verify
       --retry-times N            retry failed requests N times (default 3)
-      --retry-delay DURATION     wait between retries (e.g. 2s, 500ms; default: Retry-After, else 1s doubling)`;
+      --retry-delay DURATION     wait between retries (e.g. 2s, 500ms; default: Retry-After, else 1s doubling)
+
+Docker daemon options (docker-daemon:):
+      --daemon-host HOST         the daemon to use: unix:///PATH or tcp://HOST:PORT
+                                 (default $DOCKER_HOST, else unix:///var/run/docker.sock)`;
 
 /** Help lines for COPY_REGISTRY_FLAGS. */
 export const COPY_REGISTRY_HELP = `Registry options (docker://), per side (--src-… for the source, --dest-… for the destination):
@@ -56,7 +60,13 @@ export const COPY_REGISTRY_HELP = `Registry options (docker://), per side (--src
       --src-cert-dir / --dest-cert-dir DIR
       --src-tls-verify=false / --dest-tls-verify=false
       --dest-chunk-size SIZE     upload blobs in chunks of SIZE (e.g. 8M) instead of one request
-      --retry-times N, --retry-delay DURATION`;
+      --retry-times N, --retry-delay DURATION
+
+Docker daemon options (docker-daemon:), per side:
+      --src-daemon-host / --dest-daemon-host HOST
+                                 the daemon to use: unix:///PATH or tcp://HOST:PORT
+                                 (default $DOCKER_HOST, else unix:///var/run/docker.sock);
+                                 --src-cert-dir / --src-tls-verify apply to a tcp:// daemon too`;
 
 function str(args: ParsedArgs, name: string): string | undefined {
   const v = args[name];
@@ -127,6 +137,8 @@ export async function systemContext(args: ParsedArgs, g: GlobalOptions, side?: '
   const certDir = str(args, `${p}cert-dir`);
   if (certDir !== undefined) ctx.certDir = certDir;
   if (args[`${p}tls-verify`] !== undefined) ctx.tlsVerify = boolFlag(args, `${p}tls-verify`, true);
+  const daemonHost = str(args, `${p}daemon-host`);
+  if (daemonHost !== undefined) ctx.daemonHost = daemonHost;
   const retryTimes = intFlag(args, 'retry-times', 0, 100);
   if (retryTimes !== undefined) ctx.retryTimes = retryTimes;
   const retryDelay = str(args, 'retry-delay');

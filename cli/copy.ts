@@ -101,6 +101,7 @@ ${COPY_REGISTRY_HELP}`,
     // only when a blob job needs one.
     const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
     try {
+      sourceCtx.onStatus = destCtx.onStatus = (line) => progress.message(line);
       const opts: CopyOptions = {
         store,
         sourceCtx,

@@ -53,8 +53,15 @@ ${REGISTRY_HELP}`,
     const ref = parseImageName(name!);
     const ctx = await systemContext(args, g, undefined, io);
     if (args.raw && !args.config) {
-      const m = await rawManifestOf(ref, ctx);
-      io.stdout.write(m.bytes);
+      // The store opens only if the transport asks (a daemon's export lands there; podman's store
+      // is read through it): a file layout's raw manifest needs no SQLite.
+      let lazy: ReturnType<typeof openStore> | undefined;
+      try {
+        const m = await rawManifestOf(ref, { ...ctx, openStore: () => (lazy ??= openStore(g)) });
+        io.stdout.write(m.bytes);
+      } finally {
+        lazy?.close();
+      }
       return 0;
     }
     const store = openStore(g);

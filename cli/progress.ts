@@ -150,6 +150,12 @@ export class ProgressPrinter {
     }
   }
 
+  /** A status line from a transport (a daemon's "Loaded image: x"), printed like a finished blob's. */
+  message(line: string): void {
+    if (this.#quiet || this.#stopped) return;
+    this.#permanent(line);
+  }
+
   /** The closing summary line. */
   done(res: CopyResult): void {
     if (this.#quiet) return;

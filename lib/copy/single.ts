@@ -61,13 +61,17 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   const m = parsed.value;
   const config = m.config as Descriptor;
   const layerDescs = m.layers as Descriptor[];
+  // --preserve-digests: a destination that merely prefers compressed layers (oci:) keeps them as
+  // they come, as skopeo does (it may not modify the manifest), unless the user asked to compress.
+  const wish = dest.properties.desiredCompression;
+  const desired = opts.preserveDigests && wish === 'compress' && opts.destCtx?.destCompression === undefined && !opts.compressFormat ? 'preserve' : wish;
   const tasks: BlobTask[] = layerDescs.map((l, i) => {
     const from = layerCompression(l.mediaType);
     if (from === undefined) throw new OcikitError('E_UNSUPPORTED', `${c.label}: layer ${i} has unknown media type ${JSON.stringify(l.mediaType)}`);
     const plan = planLayer({
       from,
       family,
-      desired: dest.properties.desiredCompression,
+      desired,
       ...(opts.compressFormat ? { format: opts.compressFormat } : {}),
       ...(opts.compressLevel !== undefined ? { level: opts.compressLevel } : {}),
     });

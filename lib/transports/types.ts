@@ -20,6 +20,11 @@ export interface BlobInfo {
 export interface SystemContext {
   /** The blob store every copy goes through. */
   store?: BlobStore;
+  /**
+   * For callers that open the store only on demand (inspect --raw): a transport that needs a
+   * store and has no `store` opens it through this. The caller closes it.
+   */
+  openStore?: () => BlobStore;
   /** Platform overrides (--override-os / --override-arch / --override-variant). */
   overrideOS?: string;
   overrideArch?: string;
@@ -66,6 +71,12 @@ export interface SystemContext {
    * names the flag the user can actually give ("--src-tls-verify=false" to a copy).
    */
   flagPrefix?: string;
+  /**
+   * Status lines from a daemon or helper program a transport drives ("Loaded image: x:1" from
+   * docker load), one line each, for the CLI to print on stderr with the progress. Optional;
+   * never an error (errors are thrown).
+   */
+  onStatus?: (line: string) => void;
 }
 
 /** A transport: a name and a parser of its reference syntax. Registered once in lib/transports. */

@@ -347,22 +347,14 @@ describe('bad input', () => {
     assert.equal(existsSync(join(FIXTURE, 'index.json')) && statSync(join(FIXTURE, 'index.json')).isFile(), true);
   });
 
-  // LEAD(issue 9, bug 2): lib/store/blob-store.ts opens the store with mkdirSync({recursive: true}),
-  // which never returns under /proc (Node's recursive mkdir retries forever, synchronously, so not
-  // even SIGTERM stops it). lib/dirs.ts's ensureDirSync is the bounded replacement. This test fails
-  // until the store uses it; it is here so that it cannot regress unnoticed.
+  // The store is made with lib/dirs.ts's bounded mkdir: Node's own recursive mkdirSync never
+  // returns under /proc (it retries forever, synchronously, so not even SIGTERM stops it).
   it('a blob store that cannot be created fails at once with the OS reason, exit 1', () => {
     const r = spawnSync(process.execPath, [cliPath, '--store', '/proc/ocikit-nope/store', 'copy', '-q', `oci:${FIXTURE}:latest`, `dir:${join(dir, 'never')}`], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
     assert.equal(r.signal, null, 'still running after 20 s (killed)');
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /^ocikit: [^\n]*\/proc\/ocikit-nope[^\n]*no such file or directory[^\n]*\n$/);
     assert.equal(existsSync(join(dir, 'never')), false);
-  });
-
-  it('a transport not built yet says so, exit 1', () => {
-    const r = ocikit(['copy', 'containers-storage:busybox', `dir:${join(dir, 'x')}`]);
-    assert.equal(r.code, 1);
-    assert.equal(r.stderr, 'ocikit: transport "containers-storage" is not supported yet\n');
   });
 
   it('an unknown transport or a name without one is a usage error', () => {

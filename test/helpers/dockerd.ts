@@ -41,8 +41,25 @@ async function waitExit(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
+/** Optional extras for a private engine. */
+export interface DockerdOptions {
+  /** Also listen on tcp://127.0.0.1:PORT with --tlsverify, trusting client certificates signed by `ca`. */
+  tls?: { port: number; ca: string; cert: string; key: string };
+}
+
+/** Unmount every mount point at or under `root` (deepest first), as a dead dockerd leaves them. */
+function unmountUnder(root: string): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .map((p) => p.replace(/\\040/g, ' '))
+    .filter((p) => p === root || p.startsWith(`${root}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', [m], { stdio: 'ignore' });
+}
+
 /** Start a private dockerd and wait until it answers on its socket (up to 60 s). */
-export async function startDockerd(): Promise<DockerEngine> {
+export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerEngine> {
   const dockerd = requirePeer('dockerd');
   const dockerCli = requirePeer('docker');
   const dataRoot = tempDir('ocikit-dockerd-');
@@ -64,6 +81,7 @@ export async function startDockerd(): Promise<DockerEngine> {
     '--exec-root', execRoot,
     '--pidfile', join(execRoot, 'dockerd.pid'),
     '-H', host,
+    ...(opts.tls ? ['-H', `tcp://127.0.0.1:${opts.tls.port}`, '--tlsverify', '--tlscacert', opts.tls.ca, '--tlscert', opts.tls.cert, '--tlskey', opts.tls.key] : []),
   ];
   const child: ChildProcess = spawn(dockerd, args, { stdio: ['ignore', log, log] });
   closeSync(log);
@@ -91,6 +109,10 @@ export async function startDockerd(): Promise<DockerEngine> {
       process.kill(containerdPid, 'SIGTERM');
       if (!(await waitExit(containerdPid, 5_000))) process.kill(containerdPid, 'SIGKILL');
     }
+    // dockerd makes its data root a (private) mount point and unmounts it on a clean exit; one it
+    // could not clean up after (SIGKILL, as the tests that kill it mid-export do) is ours to undo.
+    unmountUnder(dataRoot);
+    unmountUnder(execRoot);
     rmSync(execRoot, { recursive: true, force: true });
     // vfs layer dirs are plain files: the data root goes with the test's temp dirs.
   };

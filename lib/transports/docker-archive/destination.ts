@@ -80,15 +80,17 @@ export class DockerArchiveDestination implements ImageDestination {
     private readonly old: { archive: TarArchive; images: OldImage[] } | undefined,
     private readonly check: FileIdentityCheck,
     ctx: SystemContext,
+    /** How messages name the destination (default `docker-archive:PATH`). */
+    private readonly whereAs?: string,
   ) {
-    this.blobs = new ArchiveBlobs(writer, `docker-archive:${path}`, ctx.store);
+    this.blobs = new ArchiveBlobs(writer, whereAs ?? `docker-archive:${path}`, ctx.store);
     if (writer.reserve) {
       this.reserveBlob = async (info) => (await this.blobs.reserve(info))?.res;
     }
   }
 
   private get where(): string {
-    return `docker-archive:${this.path}`;
+    return this.whereAs ?? `docker-archive:${this.path}`;
   }
 
   static async open(reference: ImageReference, path: string, name: DockerReference | undefined, ctx: SystemContext): Promise<DockerArchiveDestination> {
@@ -148,6 +150,17 @@ export class DockerArchiveDestination implements ImageDestination {
       throw err;
     }
   }
+
+  // --- HOOK (docker-daemon, issue 11): a new archive into a writer the caller made. ---
+  /**
+   * A destination writing one new archive through `writer` (a stream writer into docker-daemon's
+   * load request), with the tags of `name` and ctx.additionalTags. `where` names it in messages.
+   * commit() finishes the archive (manifest.json last); close() without commit aborts the writer.
+   */
+  static toWriter(reference: ImageReference, writer: TarWriter, where: string, name: DockerReference | undefined, ctx: SystemContext): DockerArchiveDestination {
+    return new DockerArchiveDestination(reference, where, destinationTags(name, ctx.additionalTags, where), writer, undefined, async () => undefined, ctx, where);
+  }
+  // --- end HOOK ---
 
   tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
     return this.blobs.reuse(info);

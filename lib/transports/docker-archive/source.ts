@@ -73,8 +73,17 @@ export class DockerArchiveSource implements ImageSource {
 
   /** Open the archive at `path` and build the manifest of the selected image. */
   static async open(reference: ImageReference, path: string, sel: { name?: DockerReference; index?: number }, ctx: SystemContext): Promise<DockerArchiveSource> {
-    const where = `docker-archive:${path}`;
-    const ar = await TarArchive.open(path, dockerArchiveOptions(where, ctx.store, ctx.onRead));
+    const ar = await TarArchive.open(path, dockerArchiveOptions(`docker-archive:${path}`, ctx.store, ctx.onRead));
+    return DockerArchiveSource.fromArchive(reference, ar, sel, ctx);
+  }
+
+  /**
+   * The selected image of an archive already indexed (docker-daemon: hands over the daemon's
+   * export, spooled as it streamed). Takes ownership of `ar`: closed by close(), or here on failure.
+   * Messages name the archive as `ar.where` does.
+   */
+  static async fromArchive(reference: ImageReference, ar: TarArchive, sel: { name?: DockerReference; index?: number }, ctx: SystemContext): Promise<DockerArchiveSource> {
+    const where = ar.where;
     try {
       if (ar.mode === 'spooled' && !ctx.store) {
         throw new OcikitError('E_INTERNAL', `opening ${where}: a compressed or streamed archive needs the blob store`);

@@ -163,6 +163,18 @@ export class TarArchive {
     }
   }
 
+  /**
+   * Index an archive that arrives as a stream (a daemon's export, a helper program's stdout): it is
+   * SPOOLED, read once, each member into `opts.store` as it arrives. An error from `input` rejects
+   * with that error (an OcikitError keeps its code and message); an end in the middle of a member
+   * is E_BAD_INPUT (truncated).
+   */
+  static async fromStream(input: NodeJS.ReadableStream, opts: OpenArchiveOptions): Promise<TarArchive> {
+    const rec = new Recorder(opts);
+    await spool(input, opts, rec);
+    return new TarArchive(opts.where, '', 'spooled', rec.compression, rec.members, undefined, opts.store, undefined);
+  }
+
   /** Every member, in archive order, links unresolved. */
   list(): TarMember[] {
     return [...this.members.values()];
