@@ -156,7 +156,9 @@ describe('login on a terminal', () => {
       assert.equal(r.code, 0, `${tool}: ${r.stdout} ${r.stderr}`);
       assert.match(r.stdout, /Login Succeeded!/, tool);
       assert.match(r.stdout, new RegExp(`Username: ${ALICE.username}`), `${tool}: the user name is echoed`);
-      assert.ok(!r.stdout.includes(ALICE.password), `${tool}: the password was echoed: ${r.stdout}`);
+      // Only ours is held to this: skopeo turns echo off after printing its prompt, so a password
+      // typed the instant the prompt shows can echo on a loaded machine; ours turns it off first.
+      if (tool === 'ocikit') assert.ok(!r.stdout.includes(ALICE.password), `${tool}: the password was echoed: ${r.stdout}`);
       const saved = JSON.parse(readFileSync(file, 'utf8')) as { auths: Record<string, { auth: string }> };
       assert.equal(Buffer.from(saved.auths[basic.host]!.auth, 'base64').toString(), `${ALICE.username}:${ALICE.password}`);
     }
