@@ -1,8 +1,8 @@
 /** ocikit inspect IMAGE: skopeo's inspect output, --raw, --config. */
-import { inspectOutput, ociConfigView, openImage, rawManifestOf } from '../lib/image/index.js';
+import { inspectOutput, ociConfigView, openImage, rawManifestOf, referrersOf } from '../lib/image/index.js';
 import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
-import { positionals, type Command } from './command.js';
+import { many, positionals, type Command } from './command.js';
 import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, repositoryName, systemContext } from './context.js';
 
 const USAGE = 'ocikit inspect [options] IMAGE-NAME';
@@ -15,14 +15,26 @@ export const inspectCommand: Command = {
       --raw        print the raw manifest (or, with --config, the raw config blob)
       --config     print the image config (in OCI form; raw with --raw)
   -n, --no-tags    do not list the repository's tags (docker:// only)
+      --referrers  list the image's OCI 1.1 referrers instead (JSON: digest, artifactType, mediaType,
+                   size, annotations), from a registry's referrers API or fallback tag, or an OCI
+                   layout's index.json (not in skopeo)
+      --artifact-type TYPE
+                   with --referrers: only referrers of this artifact type (repeatable)
 
 ${REGISTRY_HELP}`,
-  flags: { boolean: ['raw', 'config', 'no-tags', 'n', ...REGISTRY_FLAGS.boolean], string: ['format', ...REGISTRY_FLAGS.string] },
+  flags: { boolean: ['raw', 'config', 'no-tags', 'n', 'referrers', ...REGISTRY_FLAGS.boolean], string: ['format', 'artifact-type', ...REGISTRY_FLAGS.string], repeatable: ['artifact-type'] },
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
     if (args.format) throw new OcikitError('E_UNSUPPORTED', 'inspect --format (Go templates) is not supported; use --json output with jq');
     const ref = parseImageName(name!);
     const ctx = systemContext(args, g);
+    const artifactTypes = many(args, 'artifact-type');
+    if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to list: it needs --referrers');
+    if (args.referrers) {
+      if (args.raw || args.config) throw new OcikitError('E_USAGE', '--referrers lists referrers: it does not combine with --raw or --config');
+      io.stdout.write(JSON.stringify(await referrersOf(ref, ctx, artifactTypes), null, 4) + '\n');
+      return 0;
+    }
     if (args.raw && !args.config) {
       const m = await rawManifestOf(ref, ctx);
       io.stdout.write(m.bytes);

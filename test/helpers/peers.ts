@@ -23,6 +23,7 @@ export const PEERS: Record<string, string> = {
   gpg: 'gnupg',
   gpgconf: 'gnupg',
   python3: 'python3',
+  tar: 'tar',
 };
 
 /**
