@@ -5,19 +5,20 @@
  *
  * - Stage 1c (findReferrers), before any blob moves: the source lists the referrers of every
  *   manifest the copy takes as it is (the top-level manifest, the chosen instances of an index),
- *   then of each referrer found. A destination that cannot hold referrers fails the copy here.
- * - Stage 5a (copyReferrers), after the image's manifests and before commit: each referrer is read,
- *   verified (digest, size, and that its `subject` really is the manifest it was listed for), its
- *   blobs copied untouched (plan 'keep': no decompression, no recompression, no conversion; an
- *   index's child manifests likewise) and handed to dest.putReferrer, a subject always before its
- *   referrers. The destination's commit() makes a subject visible before its referrers, so none is
+ *   then of each referrer found. A destination that cannot hold referrers fails the copy here;
+ *   then each referrer manifest is read and verified (digest, size, and that its `subject` really
+ *   is the manifest it was listed for), so a bad or stale list fails before any blob moves too.
+ * - Stage 5a (copyReferrers), after the image's manifests and before commit: each referrer's blobs
+ *   are copied untouched (plan 'keep': no decompression, no recompression, no conversion; an
+ *   index's child manifests likewise) and it is handed to dest.putReferrer, a subject always
+ *   before its referrers. The destination's commit() makes a subject visible before its referrers, so none is
  *   ever left naming a manifest the destination lacks.
  *
  * A referrer can only follow a manifest that reaches the destination unchanged: its `subject` names
  * that manifest's digest. When the copy changes it (--format, layer compression, a --platform
  * subset of an index), the copy fails with E_CONFLICT before commit, like signatures do.
  */
-import { OcikitError } from '../errors.js';
+import { OcikitError, isOcikitError } from '../errors.js';
 import { shortDigest, verifyBytes, type Digest } from '../digest/index.js';
 import { isNondistributableLayer, parseManifest, subjectOf, type Descriptor, type ParsedManifest } from '../manifest/index.js';
 import type { ManifestBlob } from '../transports/types.js';
@@ -42,6 +43,9 @@ export interface FoundReferrer {
   subject: Digest;
   /** 1 for a referrer of an image, 2 for a referrer of that referrer, ... */
   depth: number;
+  /** The referrer manifest, read and verified at stage 1c. */
+  manifest: ManifestBlob;
+  parsed: ParsedManifest;
 }
 
 /** How deep referrers of referrers are followed. */
@@ -59,7 +63,7 @@ export async function findReferrers(c: ImageCopyContext, subjects: Digest[], o: 
   const list = c.source.listReferrers?.bind(c.source);
   // A transport that cannot hold referrers (dir:, docker-archive:) has none to carry.
   if (!list) return [];
-  const found: FoundReferrer[] = [];
+  const found: Array<Omit<FoundReferrer, 'manifest' | 'parsed'>> = [];
   const seen = new Set<string>(subjects);
   let level: Array<{ subject: Digest }> = subjects.map((subject) => ({ subject }));
   for (let depth = 1; level.length > 0; depth++) {
@@ -84,7 +88,13 @@ export async function findReferrers(c: ImageCopyContext, subjects: Digest[], o: 
       hint: 'copy to docker:// or oci:, or drop --referrers',
     });
   }
-  return found;
+  const out: FoundReferrer[] = [];
+  for (const f of found) out.push({ ...f, ...(await readManifest(c, f.descriptor, whatOf(c, f), f.subject)) });
+  return out;
+}
+
+function whatOf(c: ImageCopyContext, f: { descriptor: Descriptor; subject: Digest }): string {
+  return `referrer ${shortDigest(f.descriptor.digest)} of ${shortDigest(f.subject)} from ${c.label}`;
 }
 
 /**
@@ -105,22 +115,27 @@ export async function copyReferrers(c: ImageCopyContext, found: FoundReferrer[],
     }
   }
   for (const f of found) {
-    const what = `referrer ${shortDigest(f.descriptor.digest)} of ${shortDigest(f.subject)} from ${c.label}`;
-    const m = await copyAsItIs(c, f.descriptor, what, 0, f.subject);
-    await c.dest.putReferrer!(m, f.descriptor.digest, f.subject);
+    await copyContents(c, f.parsed, whatOf(c, f), 0);
+    await c.dest.putReferrer!(f.manifest, f.descriptor.digest, f.subject);
     const artifactType = f.descriptor.artifactType;
     c.tracker.emit({ type: 'referrer', digest: f.descriptor.digest, subject: f.subject, ...(artifactType !== undefined ? { artifactType } : {}) });
   }
 }
 
 /**
- * Copy the blobs a manifest names, exactly as they are, and for an index its child manifests
- * (written with putManifest(child, digest)); return the manifest itself, verified against `d`.
- * `subject`, when given, is what the manifest's `subject` MUST name.
+ * Read the manifest `d` describes from the source, verified against it (digest, size), parsed,
+ * kept in the store. `subject`, when given, is what its `subject` MUST name. A manifest the source
+ * lists but does not have is E_BAD_INPUT (a stale referrers list), not "image not found".
  */
-async function copyAsItIs(c: ImageCopyContext, d: Descriptor, what: string, nesting: number, subject?: Digest): Promise<ManifestBlob> {
+async function readManifest(c: ImageCopyContext, d: Descriptor, what: string, subject?: Digest): Promise<{ manifest: ManifestBlob; parsed: ParsedManifest }> {
   const digest = d.digest;
-  const got = await c.source.getManifest(digest);
+  let got: ManifestBlob;
+  try {
+    got = await c.source.getManifest(digest);
+  } catch (err) {
+    if (isOcikitError(err, 'E_NOT_FOUND')) throw new OcikitError('E_BAD_INPUT', `${what}: listed by the source, which does not have it (${(err as Error).message})`, { cause: err, hint: 'copy without --referrers, or repair the referrers list' });
+    throw err;
+  }
   verifyBytes(got.bytes, { digest, size: d.size, what });
   let parsed: ParsedManifest;
   try {
@@ -136,11 +151,21 @@ async function copyAsItIs(c: ImageCopyContext, d: Descriptor, what: string, nest
     throw new OcikitError('E_UNSUPPORTED', `${what}: ${c.dest.reference} does not take ${parsed.mediaType} manifests, and a referrer is copied only as it is`);
   }
   await c.store.put(got.bytes, { digest, what });
+  return { manifest: { bytes: got.bytes, mediaType: parsed.mediaType }, parsed };
+}
+
+/**
+ * Copy what a verified manifest names, exactly as it is: its blobs, or for an index its child
+ * manifests (each read, verified, its own contents copied, then written with putManifest(child, digest)).
+ */
+async function copyContents(c: ImageCopyContext, parsed: ParsedManifest, what: string, nesting: number): Promise<void> {
   if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
     if (nesting >= MAX_NESTING) throw new OcikitError('E_BAD_INPUT', `${what}: indexes nest more than ${MAX_NESTING} deep`);
     for (const child of parsed.value.manifests as Descriptor[]) {
-      const m = await copyAsItIs(c, child, `manifest ${shortDigest(child.digest)} of ${what}`, nesting + 1);
-      await c.dest.putManifest(m, child.digest);
+      const cw = `manifest ${shortDigest(child.digest)} of ${what}`;
+      const m = await readManifest(c, child, cw);
+      await copyContents(c, m.parsed, cw, nesting + 1);
+      await c.dest.putManifest(m.manifest, child.digest);
     }
   } else {
     const blobs = [parsed.value.config, ...parsed.value.layers] as Descriptor[];
@@ -158,5 +183,4 @@ async function copyAsItIs(c: ImageCopyContext, d: Descriptor, what: string, nest
       await c.blobs.copy(t);
     });
   }
-  return { bytes: got.bytes, mediaType: parsed.mediaType };
 }

@@ -244,6 +244,18 @@ describe('referrers tag schema (docker-registry 2.8, no referrers API)', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^ocikit: referrer sha256:[0-9a-f]+ of sha256:[0-9a-f]+ .*its subject is sha256:/);
     assert.equal(existsSync(out), false);
+
+    // A stale list: it names a manifest since deleted from the registry (by a client that left the
+    // fallback tag as it was). Exit 1 (not "image not found"), nothing written.
+    const gone = artifact({ artifactType: SPDX, layers: [blob(SPDX, '{"deleted":true}')], subject: { mediaType: top.type!, digest: sha(top.bytes), size: top.bytes.length } });
+    await pushBuilt(reg.host, 'bad/app', gone);
+    await pushManifest(reg.host, 'bad/app', sha(top.bytes).replace(':', '-'), Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [entryOf(gone, SPDX)] })), OCI_INDEX);
+    const del = await fetch(`http://${reg.host}/v2/bad/app/manifests/${gone.digest}`, { method: 'DELETE' });
+    assert.equal(del.status, 202);
+    const stale = oc(['copy', '-q', '--referrers', '--src-tls-verify=false', `docker://${src}:v1`, `docker://${reg.host}/stale/app:v1`]);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /^ocikit: referrer sha256:[0-9a-f]+ .*listed by the source, which does not have it/);
+    assert.deepEqual(await tags(reg.host, 'stale/app'), []);
   });
 
   it('destinations that cannot hold referrers refuse before anything is written; without referrers they copy', () => {
