@@ -23,6 +23,9 @@ export const copyCommand: Command = {
       --preserve-digests         fail rather than change the manifest digest
       --digestfile PATH          write the digest of the copied manifest to PATH
       --remove-signatures        do not copy signatures
+      --referrers                also copy the image's OCI 1.1 referrers (signatures, attestations, SBOMs,
+                                 and their own referrers) as they are, after the image (not in skopeo)
+      --artifact-type TYPE       with --referrers: only referrers of this artifact type (repeatable)
       --sign-by FINGERPRINT      sign the copy with this GPG key (simple signing)
       --sign-by-sigstore-private-key PATH
                                  sign the copy with this sigstore private key
@@ -41,14 +44,15 @@ export const copyCommand: Command = {
                                  leave the destination and the store with empty or partial files)
       --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else 4)
   -q, --quiet                    no progress output
-      --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds} on stdout
+      --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds,
+                                 referrers (with --referrers)} on stdout
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', 'sign-by', 'sign-by-sigstore-private-key', 'sign-passphrase-file', 'sign-identity', 'image-parallel-copies', ...COPY_REGISTRY_FLAGS.string],
-    boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', 'no-sync', ...COPY_REGISTRY_FLAGS.boolean],
+    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', 'sign-by', 'sign-by-sigstore-private-key', 'sign-passphrase-file', 'sign-identity', 'image-parallel-copies', 'artifact-type', ...COPY_REGISTRY_FLAGS.string],
+    boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', 'no-sync', 'referrers', ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
-    repeatable: ['platform', 'additional-tag'],
+    repeatable: ['platform', 'additional-tag', 'artifact-type'],
   },
   async run(args, g, io) {
     const [srcName, destName] = positionals(args, 2, USAGE);
@@ -81,6 +85,8 @@ ${COPY_REGISTRY_HELP}`,
     if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
     if (forceCompress) destCtx.destCompression = 'compress';
     if (forceDecompress) destCtx.destCompression = 'decompress';
+    const artifactTypes = many(args, 'artifact-type');
+    if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
     const additionalTags = many(args, 'additional-tag');
     if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
 
@@ -120,6 +126,7 @@ ${COPY_REGISTRY_HELP}`,
       if (parallel !== undefined) opts.jobs = parallel;
       if (policy) opts.policy = policy;
       if (sign) opts.sign = sign;
+      if (args.referrers) opts.referrers = artifactTypes.length > 0 ? { artifactTypes } : true;
       const res = await copyImage(src, dest, opts);
       progress.done(res);
       if (args.digestfile) await writeDigestFile(String(args.digestfile), res.manifestDigest);

@@ -1,8 +1,9 @@
-/** ocikit inspect IMAGE: skopeo's inspect output, --raw, --config, --format (Go templates). */
-import { inspectOutput, ociConfigView, openImage, rawManifestOf, type InspectOutput } from '../lib/image/index.js';
+/** ocikit inspect IMAGE: skopeo's inspect output, --raw, --config, --format (Go templates), --referrers. */
+import { inspectOutput, ociConfigView, openImage, rawManifestOf, referrersOf, type InspectOutput } from '../lib/image/index.js';
+import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { GoNil, GoStruct, GoTime, parseTemplate } from '../lib/template/index.js';
-import { boolFlag, positionals, type Command } from './command.js';
+import { boolFlag, many, positionals, type Command } from './command.js';
 import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, repositoryName, systemContext } from './context.js';
 
 const USAGE = 'ocikit inspect [options] IMAGE-NAME';
@@ -42,9 +43,19 @@ export const inspectCommand: Command = {
                    {{index .Labels "k"}}, {{if}}, {{len}}, {{printf}}, {{json .Labels}}, …
   -n, --no-tags    do not list the repository's tags (docker:// only)
       --json       print the output on one line
+      --referrers  list the image's OCI 1.1 referrers instead (JSON: digest, artifactType, mediaType,
+                   size, annotations), from a registry's referrers API or fallback tag, or an OCI
+                   layout's index.json (not in skopeo)
+      --artifact-type TYPE
+                   with --referrers: only referrers of this artifact type (repeatable)
 
 ${REGISTRY_HELP}`,
-  flags: { boolean: ['raw', 'config', 'no-tags', ...REGISTRY_FLAGS.boolean], string: ['format', ...REGISTRY_FLAGS.string], alias: { f: 'format', n: 'no-tags' } },
+  flags: {
+    boolean: ['raw', 'config', 'no-tags', 'referrers', ...REGISTRY_FLAGS.boolean],
+    string: ['format', 'artifact-type', ...REGISTRY_FLAGS.string],
+    alias: { f: 'format', n: 'no-tags' },
+    repeatable: ['artifact-type'],
+  },
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
     const format = typeof args.format === 'string' ? args.format : undefined;
@@ -52,6 +63,13 @@ ${REGISTRY_HELP}`,
     const template = format !== undefined && !isWholeJson(format) ? parseTemplate(format, 'inspect --format') : undefined;
     const ref = parseImageName(name!);
     const ctx = await systemContext(args, g, undefined, io);
+    const artifactTypes = many(args, 'artifact-type');
+    if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to list: it needs --referrers');
+    if (args.referrers) {
+      if (args.raw || args.config || format !== undefined) throw new OcikitError('E_USAGE', '--referrers lists referrers: it does not combine with --raw, --config or --format');
+      io.stdout.write(JSON.stringify(await referrersOf(ref, ctx, artifactTypes), null, 4) + '\n');
+      return 0;
+    }
     if (args.raw && !args.config) {
       // The store opens only if the transport asks (a daemon's export lands there; podman's store
       // is read through it): a file layout's raw manifest needs no SQLite.

@@ -145,6 +145,9 @@ export class ProgressPrinter {
       case 'manifest':
         this.#permanent(`Writing manifest ${ev.digest.slice(0, 19)}${ev.instance ? ' (instance)' : ''}`);
         break;
+      case 'referrer':
+        this.#permanent(`Writing referrer ${ev.digest.slice(0, 19)}${ev.artifactType ? ` (${ev.artifactType})` : ''} of ${ev.subject.slice(0, 19)}`);
+        break;
       default:
         break;
     }

@@ -11,12 +11,12 @@
 import { BlobStore, defaultStoreDir } from './store/index.js';
 
 export { copyImage, writeDigestFile } from './copy/index.js';
-export type { CopyOptions, CopyPolicy, CopyResult, ManifestSigner, MultiArch, ProgressEvent } from './copy/index.js';
+export type { CopyOptions, CopyPolicy, CopyResult, ManifestSigner, MultiArch, ProgressEvent, ReferrerOptions } from './copy/index.js';
 export type { CompressionFormat } from './manifest/index.js';
 export { PolicyContext, loadPolicy, parsePolicy, signManifestGpg, signManifestSigstore, generateSigstoreKeyPair, loadSigstorePrivateKey, signatureBlobBytes } from './signature/index.js';
 export { parseImageName, transportNames } from './transports/index.js';
 export type { ImageReference, ImageSource, ImageDestination, SystemContext, BlobInfo } from './transports/types.js';
-export { openImage, inspectOutput, ociConfigView } from './image/index.js';
+export { openImage, inspectOutput, ociConfigView, referrersOf, type ReferrerEntry } from './image/index.js';
 export { BlobStore, defaultStoreDir, verify, gc, du, ls } from './store/index.js';
 export { OcikitError, isOcikitError, exitCodeFor, type ErrorCode } from './errors.js';
 export type { Digest } from './digest/index.js';

@@ -5,6 +5,7 @@
  *   3 plan every blob (keep / decompress / compress)                  single.ts, plan.ts
  *   4 run blob jobs, largest first, N at a time                        single.ts, blob.ts
  *   5 write config, then manifest(s), then commit (atomic)             single.ts, this file
+ * and, with `referrers`, 1c find the OCI 1.1 referrers and 5a copy them as they are (referrers.ts).
  *
  * This module never branches on a transport's name: it reads declared properties only.
  * Every byte taken from a source is verified against its digest before anything is recorded or
@@ -20,6 +21,7 @@ import type { ImageDestination, ImageReference, ImageSource, SystemContext } fro
 import { BlobCopier, type Counters } from './blob.js';
 import { copyIndex, selectInstances } from './multiple.js';
 import { ProgressTracker, type ProgressEvent } from './progress.js';
+import { copyReferrers, findReferrers, type FoundReferrer, type ReferrerOptions } from './referrers.js';
 import { copySingle, type ImageCopyContext } from './single.js';
 
 export type MultiArch = 'system' | 'all' | 'index-only';
@@ -57,6 +59,12 @@ export interface CopyOptions {
    */
   policy?: CopyPolicy;
   sign?: ManifestSigner;
+  /**
+   * --referrers: also carry the OCI 1.1 referrers (signatures, attestations, SBOMs: manifests whose
+   * `subject` is an image this copy writes), recursively, as they are (lib/copy/referrers.ts).
+   * `true`, or options (which artifact types). Beyond skopeo (containers/skopeo#1994).
+   */
+  referrers?: boolean | ReferrerOptions;
 }
 
 /**
@@ -88,6 +96,8 @@ export interface CopyResult {
   blobsReused: number;
   blobsCopied: number;
   seconds: number;
+  /** With `referrers`: every referrer copied (its digest, the manifest it refers to, its artifact type). */
+  referrers?: Array<{ digest: Digest; subject: Digest; artifactType?: string }>;
 }
 
 /** Copy the image named by `srcRef` to `destRef`, through the store. */
@@ -134,7 +144,14 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
       await opts.policy.check(source, images);
     }
 
+    // === 1c. REFERRERS HOOK (referrers.ts): found before any blob moves
+    let found: FoundReferrer[] | undefined;
+    if (opts.referrers) found = await findReferrers(ctx, subjectsOf(ctx, parsed, digestBytes(top.bytes)), opts.referrers === true ? {} : opts.referrers);
+
     const written = parsed.kind === 'oci-index' || parsed.kind === 'docker-list' ? await copyIndex(ctx, parsed) : await copySingle(ctx, parsed, undefined, true);
+
+    // === 5a. REFERRERS HOOK: after the image's manifests, before commit (which orders what appears)
+    if (found) await copyReferrers(ctx, found, written);
 
     // === 5b. commit
     await dest.commit();
@@ -143,7 +160,8 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
     store.setRef(destRef.toString(), written.digest);
     store.setRef(srcRef.toString(), digestBytes(top.bytes));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { manifestDigest: written.digest, mediaType: written.mediaType, ...counters, seconds };
+    const referrers = found?.map((f) => ({ digest: f.descriptor.digest, subject: f.subject, ...(f.descriptor.artifactType !== undefined ? { artifactType: f.descriptor.artifactType } : {}) }));
+    return { manifestDigest: written.digest, mediaType: written.mediaType, ...counters, seconds, ...(referrers ? { referrers } : {}) };
   } catch (err) {
     // Our errors already say what was being done and to which image; only foreign ones need context.
     if (isOcikitError(err)) throw err;
@@ -155,6 +173,18 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
     await ownPool?.close().catch(() => undefined);
     lease.release();
   }
+}
+
+/**
+ * The manifests whose referrers --referrers looks for: those the copy takes from the source as they
+ * are — the single image; from an index, the instance for this system, or the index and its chosen
+ * instances. (Whether each then arrives unchanged is checked at stage 5a.)
+ */
+function subjectsOf(c: ImageCopyContext, parsed: ReturnType<typeof parseManifest>, topDigest: Digest): Digest[] {
+  if (parsed.kind !== 'oci-index' && parsed.kind !== 'docker-list') return [topDigest];
+  const sel = selectInstances(c, parsed);
+  if (sel.system) return [sel.system.digest as Digest];
+  return [topDigest, ...sel.chosen.map((d) => d.digest as Digest)];
 }
 
 /** Write the manifest digest to a file (--digestfile). */

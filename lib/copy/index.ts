@@ -3,3 +3,4 @@ export type { CopyOptions, CopyPolicy, CopyResult, ManifestSigner, MultiArch } f
 export type { ProgressEvent, BlobPhase } from './progress.js';
 export { DEFAULT_LEVEL, planLayer, type LayerPlan, type LayerPlanInput } from './plan.js';
 export { chooseIndexType, chooseManifestType } from './manifest-type.js';
+export type { ReferrerOptions } from './referrers.js';

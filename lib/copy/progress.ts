@@ -29,6 +29,8 @@ export type ProgressEvent =
       /** Source bytes read for this blob (0 when nothing was read). */
       read: number;
     }
+  /** A referrer (copy --referrers) was handed to the destination, after its blobs. */
+  | { type: 'referrer'; digest: Digest; subject: Digest; artifactType?: string }
   | { type: 'committed'; digest: Digest }
   /** Bytes a source read before its blobs were asked for (an archive from a pipe, read once into the store). */
   | { type: 'read'; bytes: number };

@@ -11,6 +11,8 @@ import {
   MAX_CONFIG_SIZE,
   OCI_MANIFEST,
   convertManifest,
+  artifactTypeOf,
+  isArtifactManifest,
   isImageConfigMediaType,
   isNondistributableLayer,
   layerCompression,
@@ -65,7 +67,17 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   // they come, as skopeo does (it may not modify the manifest), unless the user asked to compress.
   const wish = dest.properties.desiredCompression;
   const desired = opts.preserveDigests && wish === 'compress' && opts.destCtx?.destCompression === undefined && !opts.compressFormat ? 'preserve' : wish;
+  // === ARTIFACT HOOK (lib/manifest/referrers.ts): an OCI artifact (artifactType, or a config that
+  // is not an image config) has opaque blobs of any media type: each is kept exactly as it is, so
+  // its manifest (and digest) arrives unchanged, or fails to convert with a clear error.
+  const artifact = isArtifactManifest(parsed);
+  if (artifact && targetType !== parsed.mediaType) {
+    throw new OcikitError('E_UNSUPPORTED', `${c.label} is an artifact (type ${artifactTypeOf(parsed)}), which is copied only as it is, as ${parsed.mediaType}; ${dest.reference} would need ${targetType}`, {
+      hint: 'drop --format, or copy to a destination that takes OCI manifests (oci:, docker://, dir:)',
+    });
+  }
   const tasks: BlobTask[] = layerDescs.map((l, i) => {
+    if (artifact) return { info: descToInfo(l), label: `blob ${i}`, from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
     const from = layerCompression(l.mediaType);
     if (from === undefined) throw new OcikitError('E_UNSUPPORTED', `${c.label}: layer ${i} has unknown media type ${JSON.stringify(l.mediaType)}`);
     const plan = planLayer({
@@ -82,8 +94,10 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
 
   // === 4a. the config, checked: its diff IDs are what decompressed layers must hash to
   const configTask: BlobTask = { info: descToInfo(config), label: 'config', from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
-  const cfg = await c.blobs.copyConfig(configTask, MAX_CONFIG_SIZE);
-  if (isImageConfigMediaType(config.mediaType)) {
+  // An artifact's config is one more opaque blob: no size cap, nothing read from it.
+  const cfg = artifact ? undefined : await c.blobs.copyConfig(configTask, MAX_CONFIG_SIZE);
+  if (artifact) await c.blobs.copy(configTask);
+  if (cfg && isImageConfigMediaType(config.mediaType)) {
     const what = `config ${shortDigest(config.digest)} of ${c.label}`;
     let diffIDs: Digest[];
     try {

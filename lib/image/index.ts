@@ -155,3 +155,4 @@ export function ociConfigView(c: ImageConfig): Record<string, unknown> {
 function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
+export { referrersOf, type ReferrerEntry } from './referrers.js';

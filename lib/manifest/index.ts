@@ -9,3 +9,4 @@ export * from './parse.js';
 export * from './encode.js';
 export * from './convert.js';
 export * from './platform.js';
+export * from './referrers.js';

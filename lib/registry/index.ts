@@ -1,6 +1,6 @@
 /** The distribution API client: see README.md. */
 export { RegistryClient, NotReplayableError, registryHost, header, type RegistryOptions, type RegistryRequest, type RegistryResponse, type HttpMethod } from './client.js';
-export { Repository, MANIFEST_ACCEPT, nextLink, type FetchedManifest, type ManifestHead, type UploadSession } from './repository.js';
+export { Repository, MANIFEST_ACCEPT, nextLink, type FetchedManifest, type ManifestHead, type PushedManifest, type ReferrersAnswer, type UploadSession } from './repository.js';
 export { uploadBlob, DEFAULT_CHUNK_SIZE, type UploadInput, type UploadOptions } from './upload.js';
 export { RegistryError, isRetryable } from './errors.js';
 export { DEFAULT_RETRY_TIMES, MAX_RETRY_AFTER_MS, parseRetryAfter, withRetries, type RetryPolicy } from './retry.js';

@@ -11,7 +11,7 @@
 import { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
 import { digestBytes, isDigest, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
-import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType } from '../manifest/index.js';
+import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType, normalizeMediaType, parseManifest, type Descriptor } from '../manifest/index.js';
 import { RegistryError } from './errors.js';
 import { describeNetworkError } from './http.js';
 import { dump, header, readCapped, type RegistryClient, type RegistryResponse } from './client.js';
@@ -48,6 +48,25 @@ export interface UploadSession {
 
 const MAX_TAGS_PAGE = 16 * 1024 * 1024;
 const MAX_TAG_PAGES = 10_000;
+/** Pages of a referrers list read at most (each up to MAX_MANIFEST_SIZE). */
+const MAX_REFERRER_PAGES = 1000;
+
+/** What the registry said when it stored a manifest. */
+export interface PushedManifest {
+  digest: Digest;
+  /**
+   * The OCI-Subject header: a registry with the referrers API sends it when it stored a manifest
+   * that has a `subject`, to say it indexed it; without it, the pusher maintains the fallback tag.
+   */
+  ociSubject?: string;
+}
+
+/** A referrers list as the referrers API served it (every page). */
+export interface ReferrersAnswer {
+  manifests: Descriptor[];
+  /** OCI-Filters-Applied: the filters the registry applied (`artifactType`), else empty. */
+  filtersApplied: string[];
+}
 
 /** A tag as it is, a digest shortened. */
 function refLabel(reference: string): string {
@@ -149,6 +168,11 @@ export class Repository {
 
   /** PUT a manifest under a tag or its digest; returns its digest. Retried on 429/5xx like every request. */
   async putManifest(reference: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+    return (await this.pushManifest(reference, bytes, mediaType)).digest;
+  }
+
+  /** putManifest, also reporting the registry's OCI-Subject answer (PushedManifest). */
+  async pushManifest(reference: string, bytes: Buffer, mediaType: string): Promise<PushedManifest> {
     const digest = digestBytes(bytes);
     const what = this.what(`writing manifest ${shortDigest(digest)} as ${refLabel(reference)} to`);
     const res = await this.client.send({
@@ -165,7 +189,56 @@ export class Repository {
     if (got && isDigest(got) && got !== digest) {
       throw new OcikitError('E_DIGEST_MISMATCH', `${what}: the registry stored it as ${got}`);
     }
-    return digest;
+    const subject = header(res.headers, 'oci-subject');
+    return { digest, ...(subject ? { ociSubject: subject } : {}) };
+  }
+
+  /**
+   * The referrers API (distribution-spec 1.1, GET /v2/NAME/referrers/DIGEST[?artifactType=T]):
+   * every page, following `Link: <…>; rel="next"`. undefined when the registry answers 404, which
+   * the spec says means it has no referrers API (the caller then reads the fallback tag).
+   * WARNING: the answer is untrusted: each page is size-capped and parsed as an OCI index; whether
+   * the entries really refer to `subject` is for the caller to check on the manifests themselves.
+   */
+  async referrers(subject: Digest, artifactType?: string): Promise<ReferrersAnswer | undefined> {
+    const what = this.what(`listing referrers of ${shortDigest(subject)} in`);
+    const manifests: Descriptor[] = [];
+    const filters = new Set<string>();
+    const seen = new Set<string>();
+    let path = `/v2/${this.path}/referrers/${subject}${artifactType !== undefined ? `?${new URLSearchParams({ artifactType })}` : ''}`;
+    for (let page = 0; page < MAX_REFERRER_PAGES; page++) {
+      const res = await this.client.send({ method: 'GET', path, headers: { accept: OCI_INDEX }, scopes: this.#scopes, what, ok: page === 0 ? [200, 404] : [200] });
+      if (res.status === 404) {
+        await dump(res.body);
+        return undefined;
+      }
+      const declared = Number(header(res.headers, 'content-length') ?? -1);
+      if (declared > MAX_MANIFEST_SIZE) {
+        res.body.destroy();
+        throw new OcikitError('E_MANIFEST_TOO_BIG', `${what}: the registry declares ${declared} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`);
+      }
+      const bytes = await readLimited(res, MAX_MANIFEST_SIZE, what);
+      const type = normalizeMediaType(header(res.headers, 'content-type'));
+      let parsed;
+      try {
+        parsed = parseManifest(bytes, type ?? OCI_INDEX);
+      } catch (err) {
+        throw new OcikitError('E_BAD_INPUT', `${what}: the answer is not a referrers list: ${(err as Error).message}`, { cause: err });
+      }
+      if (parsed.kind !== 'oci-index') throw new OcikitError('E_BAD_INPUT', `${what}: the answer is a ${parsed.mediaType}, not an OCI index`);
+      manifests.push(...parsed.value.manifests);
+      for (const f of (header(res.headers, 'oci-filters-applied') ?? '').split(',')) if (f.trim()) filters.add(f.trim());
+      const next = nextLink(header(res.headers, 'link'));
+      if (!next) return { manifests, filtersApplied: [...filters] };
+      const url = new URL(next, res.url);
+      if (url.host !== res.url.host) throw new OcikitError('E_BAD_INPUT', `${what}: the next page is on another host (${url.host})`);
+      const key = url.pathname + url.search;
+      // A registry that links back to a page already read would loop forever.
+      if (seen.has(key)) return { manifests, filtersApplied: [...filters] };
+      seen.add(key);
+      path = url.toString();
+    }
+    throw new OcikitError('E_BAD_INPUT', `${what}: more than ${MAX_REFERRER_PAGES} pages of referrers`);
   }
 
   /** DELETE a manifest by digest (or a tag, where the registry allows it). */

@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Digest } from '../digest/index.js';
+import type { Descriptor } from '../manifest/index.js';
 import type { BlobStore } from '../store/index.js';
 
 /** What the pipeline knows of a blob: from a manifest descriptor, or learned by the store. */
@@ -164,6 +165,15 @@ export interface ImageSource {
   onVerified?(info: BlobInfo): void;
   /** Signatures stored with the image (dir: signature-N files), if any. */
   getSignatures?(instance?: Digest): Promise<Buffer[]>;
+  /**
+   * Optional, for transports that can hold OCI 1.1 referrers: the referrers-list entries of the
+   * manifests whose `subject` is `subject` (media type, digest, size, artifactType, annotations).
+   * `artifactTypes` is a wish a source MAY ignore (a registry that does not filter): the caller
+   * filters again. WARNING: the list is untrusted like everything else a source says; the pipeline
+   * reads each referrer through getManifest(digest), verifies it, and checks that its `subject`
+   * really is `subject`.
+   */
+  listReferrers?(subject: Digest, artifactTypes?: string[]): Promise<Descriptor[]>;
   close(): Promise<void>;
 }
 
@@ -240,6 +250,17 @@ export interface ImageDestination {
   /** Store a manifest: the top-level one (instance undefined) or an index instance. */
   putManifest(manifest: ManifestBlob, instance?: Digest): Promise<void>;
   putSignatures?(signatures: Buffer[], instance?: Digest): Promise<void>;
+  /**
+   * Optional, for transports that can hold OCI 1.1 referrers: store `manifest` (digest `digest`),
+   * whose `subject` is `subject` — a manifest this destination is writing (the top-level one, an
+   * instance) or another referrer. Its blobs, and for an index its child manifests
+   * (putManifest(child, childDigest)), were put before. Like everything else it becomes visible
+   * only at commit(), and commit() MUST make a subject visible before any referrer of it, so that no
+   * referrer ever names a manifest the destination lacks, even when commit() fails half-way. How a
+   * referrer is found is the destination's business (a registry: its referrers API, else the
+   * distribution-spec's fallback tag; an OCI layout: an index.json entry).
+   */
+  putReferrer?(manifest: ManifestBlob, digest: Digest, subject: Digest): Promise<void>;
   /** Make everything written visible, atomically where the transport allows. */
   commit(): Promise<void>;
   /** Release resources; without a prior commit(), discard everything written. */

@@ -2,9 +2,10 @@
  * DockerDestination: writes an image (or an index and its instances) to a registry repository.
  *
  * Order, as the registry requires: blobs, then each instance manifest by digest, then at commit()
- * the top-level manifest under the tag (or digest). Nothing is visible under the tag before
- * commit(); blobs and instance manifests pushed by a failed copy are unreferenced, and the
- * registry's garbage collection owns them.
+ * the top-level manifest under the tag (or digest), then the referrers (putReferrer) by digest, each
+ * after its subject, and last the fallback tags of the referrers the registry did not index itself
+ * (referrers.ts). Nothing is visible under the tag before commit(); blobs and instance manifests
+ * pushed by a failed copy are unreferenced, and the registry's garbage collection owns them.
  *
  * A blob is reused when HEAD finds it in the repository (one request per blob, so a push of an
  * image whose blobs are all there costs one HEAD per blob and one manifest PUT), or mounted from
@@ -12,12 +13,13 @@
  */
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
-import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../manifest/index.js';
+import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST, parseManifest, referrerDescriptor, subjectOf, type Descriptor } from '../../manifest/index.js';
 import { DEFAULT_PER_HOST, uploadBlob, type Repository, type UploadSession } from '../../registry/index.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { LOCATION_TRANSPORT } from './source.js';
 import type { DockerReference } from '../../reference/index.js';
 import { DockerSignatureStore } from './signatures.js';
+import { addToFallbackTag } from './referrers.js';
 
 /** Mount sources tried per blob before uploading it. */
 const MAX_MOUNT_TRIES = 3;
@@ -39,6 +41,8 @@ export class DockerDestination implements ImageDestination {
   readonly #sessions = new Map<Digest, UploadSession>();
   #signatureStore: DockerSignatureStore | undefined;
   readonly #signatures: Array<{ instance?: Digest; planned: Awaited<ReturnType<DockerSignatureStore['plan']>> }> = [];
+  /** Referrers to push at commit(), in the order given (a subject before its referrers). */
+  readonly #referrers: Array<{ manifest: ManifestBlob; digest: Digest; subject: Digest }> = [];
 
   constructor(
     readonly reference: ImageReference & { ref: DockerReference },
@@ -118,6 +122,13 @@ export class DockerDestination implements ImageDestination {
     await this.repo.putManifest(digest, m.bytes, m.mediaType);
   }
 
+  /** A referrer, pushed at commit() after its subject (see the module comment). */
+  async putReferrer(manifest: ManifestBlob, digest: Digest, subject: Digest): Promise<void> {
+    const got = digestBytes(manifest.bytes);
+    if (got !== digest) throw new OcikitError('E_INTERNAL', `writing referrer ${shortDigest(digest)} to ${this.reference}: its bytes have digest ${got}`);
+    this.#referrers.push({ manifest, digest, subject });
+  }
+
   async commit(): Promise<void> {
     const top = this.#top;
     if (!top) throw new OcikitError('E_INTERNAL', `committing ${this.reference}: no manifest was written`);
@@ -129,7 +140,23 @@ export class DockerDestination implements ImageDestination {
       });
     }
     for (const s of this.#signatures) await this.#signatureStore!.write(s.instance ?? digest, s.planned);
-    await this.repo.putManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
+    const pushed = await this.repo.pushManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
+    // === REFERRERS: each after its subject; the fallback tags last, for those the registry did not index.
+    const unindexed = new Map<Digest, Descriptor[]>();
+    const note = (m: ManifestBlob, d: Digest, subject: Digest, ociSubject: string | undefined): void => {
+      if (ociSubject === subject) return;
+      const list = unindexed.get(subject) ?? [];
+      list.push(referrerDescriptor(parseManifest(m.bytes, m.mediaType || undefined), d, m.bytes.length));
+      unindexed.set(subject, list);
+    };
+    // A top-level manifest that is itself a referrer (an artifact copied on its own) is listed too.
+    const topSubject = top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX ? subjectOf(parseManifest(top.bytes, top.mediaType)) : undefined;
+    if (topSubject) note(top, digest, topSubject.digest as Digest, pushed.ociSubject);
+    for (const ref of this.#referrers) {
+      const p = await this.repo.pushManifest(ref.digest, ref.manifest.bytes, ref.manifest.mediaType);
+      note(ref.manifest, ref.digest, ref.subject, p.ociSubject);
+    }
+    for (const [subject, entries] of unindexed) await addToFallbackTag(this.repo, subject, entries);
   }
 
   async close(): Promise<void> {

@@ -10,13 +10,14 @@
  */
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, shortDigest, verifyBytes, type Digest } from '../../digest/index.js';
-import { MAX_MANIFEST_SIZE } from '../../manifest/index.js';
+import { MAX_MANIFEST_SIZE, type Descriptor } from '../../manifest/index.js';
 import type { Repository } from '../../registry/index.js';
 import type { DockerReference } from '../../reference/index.js';
 import type { BlobStore } from '../../store/index.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
 import { DEFAULT_PER_HOST } from '../../registry/index.js';
 import { DockerSignatureStore } from './signatures.js';
+import { readReferrers } from './referrers.js';
 
 /** The transport name the store's location cache files registry repositories under. */
 export const LOCATION_TRANSPORT = 'docker';
@@ -50,6 +51,11 @@ export class DockerSource implements ImageSource {
       this.#sigCache.set(key, p);
     }
     return p;
+  }
+
+  /** OCI 1.1 referrers of `subject`: the referrers API, else the fallback tag (referrers.ts). */
+  listReferrers(subject: Digest, artifactTypes?: string[]): Promise<Descriptor[]> {
+    return readReferrers(this.repo, subject, artifactTypes);
   }
 
   getManifest(instance?: Digest): Promise<ManifestBlob> {

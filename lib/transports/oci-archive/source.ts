@@ -6,11 +6,12 @@
  */
 import { OcikitError } from '../../errors.js';
 import { parseDigest, shortDigest, verifyBytes, type Digest } from '../../digest/index.js';
-import { MAX_MANIFEST_SIZE } from '../../manifest/index.js';
+import { MAX_MANIFEST_SIZE, type Descriptor } from '../../manifest/index.js';
 import { TarArchive, type OpenArchiveOptions } from '../tar/archive.js';
 import { blobMemberName, digestFromBlobName } from '../tar/names.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
 import { OCI_LAYOUT_FILE, checkLayoutVersion, chooseFromLayout, parseLayoutIndex, type LayoutChoice } from '../oci/layout.js';
+import { layoutReferrers } from '../oci/referrers.js';
 
 const LAYOUT_FILE_LIMIT = 64 * 1024;
 
@@ -37,6 +38,7 @@ export async function readArchivedLayout(ar: TarArchive): Promise<{ bytes: Buffe
 
 export class OciArchiveSource implements ImageSource {
   readonly properties;
+  #referrers: Promise<Map<Digest, Descriptor[]>> | undefined;
 
   private constructor(
     readonly reference: ImageReference,
@@ -71,6 +73,12 @@ export class OciArchiveSource implements ImageSource {
       return { bytes, mediaType: d.mediaType ?? '' };
     }
     return { bytes: await this.readVerified(instance, -1), mediaType: '' };
+  }
+
+  /** Referrers the archived layout lists for `subject`, as an oci: layout's (../oci/referrers.ts). */
+  async listReferrers(subject: Digest): Promise<Descriptor[]> {
+    this.#referrers ??= (async () => layoutReferrers((await readArchivedLayout(this.archive)).index, (d, size) => this.readVerified(d, size)))();
+    return (await this.#referrers).get(subject) ?? [];
   }
 
   private async readVerified(d: Digest, size: number): Promise<Buffer> {

@@ -4,12 +4,14 @@
  * New blobs are staged in a sibling directory and nothing in the layout changes before commit():
  * then staged blobs are renamed into blobs/, and index.json is rewritten (tmp + rename, under a
  * lock file so two writers into one layout both land). Writing an existing ref replaces it.
+ * Referrers (putReferrer) become untagged index.json entries carrying their artifactType and
+ * annotations (./referrers.ts), written in the same index.json as their subject: both appear at once.
  */
 import { join, dirname } from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
-import { OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, type Descriptor, type OciIndex } from '../../manifest/index.js';
+import { OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, parseManifest, referrerDescriptor, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { atomicWriteFile, ensureDir, forgetCleanup, makeStagingDir, pathExists, readFileLimited, syncDir, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import { sweepLeftovers } from '../leftovers.js';
@@ -19,6 +21,8 @@ import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION, layoutBlobPat
 export class OciDestination implements ImageDestination {
   readonly properties: ImageDestinationProperties;
   private top: { digest: Digest; size: number; mediaType: string } | undefined;
+  /** index.json entries of the referrers put (putReferrer), added at commit. */
+  private readonly referrers: Descriptor[] = [];
 
   private readonly sync: boolean;
 
@@ -84,6 +88,12 @@ export class OciDestination implements ImageDestination {
     if (instance === undefined) this.top = { digest, size: m.bytes.length, mediaType: m.mediaType };
   }
 
+  /** A referrer: its manifest staged like any blob, its index.json entry added at commit(). */
+  async putReferrer(m: ManifestBlob, digest: Digest, _subject: Digest): Promise<void> {
+    await this.putManifest(m, digest);
+    if (!this.referrers.some((d) => d.digest === digest)) this.referrers.push(referrerDescriptor(parseManifest(m.bytes, m.mediaType || undefined), digest, m.bytes.length));
+  }
+
   async commit(): Promise<void> {
     if (!this.top) throw new OcikitError('E_INTERNAL', `committing ${this.where()}: no manifest was written`);
     const top = this.top;
@@ -106,10 +116,12 @@ export class OciDestination implements ImageDestination {
         }
         const kept = index.manifests.filter((d) => {
           const name = d.annotations?.[REF_NAME_ANNOTATION];
+          // A referrer written again replaces its untagged entry.
+          if (name === undefined && this.referrers.some((r) => r.digest === d.digest)) return false;
           // Writing an existing ref replaces it; an untagged write replaces an identical untagged entry.
           return this.ref !== undefined ? name !== this.ref : !(name === undefined && d.digest === desc.digest);
         });
-        const next = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...kept, desc] };
+        const next = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...kept, desc, ...this.referrers] };
         await atomicWriteFile(indexPath, JSON.stringify(next), 0o644, this.sync);
         // The new index.json (and the blobs under it) survive a power loss from here on.
         if (this.sync) await syncDir(this.root);
@@ -126,7 +138,7 @@ export class OciDestination implements ImageDestination {
    */
   private async commitFresh(desc: Descriptor): Promise<boolean> {
     await atomicWriteFile(join(this.staging, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, 0o644, this.sync);
-    await atomicWriteFile(join(this.staging, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [desc] }), 0o644, this.sync);
+    await atomicWriteFile(join(this.staging, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [desc, ...this.referrers] }), 0o644, this.sync);
     if (this.sync) {
       for (const alg of await fsp.readdir(join(this.staging, 'blobs'))) await syncDir(join(this.staging, 'blobs', alg));
       await syncDir(join(this.staging, 'blobs'));

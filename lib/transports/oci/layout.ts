@@ -65,6 +65,11 @@ export function chooseFromLayout(index: OciIndex, indexBytes: Buffer, sel: { ref
   }
   if (entries.length === 0) throw new OcikitError('E_NOT_FOUND', `${where}: the layout holds no images`);
   if (entries.length === 1) return { kind: 'descriptor', descriptor: entries[0]! };
+  // Referrers listed in index.json (entries with an artifactType, as referrers are written: see
+  // referrers.ts) are not images to choose from: a layout holding one image and its signatures
+  // still names that image without a ref.
+  const images = entries.filter((d) => d.artifactType === undefined);
+  if (images.length === 1) return { kind: 'descriptor', descriptor: images[0]! };
   const untaggedPlatforms = entries.every((d) => d.platform && !d.annotations?.[REF_NAME_ANNOTATION]);
   if (untaggedPlatforms) return { kind: 'synthetic-index', bytes: indexBytes, digest: digestBytes(indexBytes), mediaType: OCI_INDEX };
   throw new OcikitError('E_USAGE', `${where}: the layout holds ${entries.length} images; name one as PATH:REF or PATH:@N${refList(entries)}`);

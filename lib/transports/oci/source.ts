@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { parseDigest, shortDigest, verifyBytes, type Digest } from '../../digest/index.js';
-import { MAX_MANIFEST_SIZE } from '../../manifest/index.js';
+import { MAX_MANIFEST_SIZE, type Descriptor } from '../../manifest/index.js';
 import { readFileLimited, safeResolve } from '../fs-util.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
 import { checkLayoutVersion, chooseFromLayout, layoutBlobPath, parseLayoutIndex, type LayoutChoice, OCI_LAYOUT_FILE } from './layout.js';
+import { layoutReferrers } from './referrers.js';
 
 export class OciSource implements ImageSource {
   readonly properties = { concurrentGetBlob: 8 };
+  #referrers: Promise<Map<Digest, Descriptor[]>> | undefined;
   private constructor(
     readonly reference: ImageReference,
     private readonly root: string,
@@ -44,6 +46,17 @@ export class OciSource implements ImageSource {
       return { bytes, mediaType: d.mediaType ?? '' };
     }
     return { bytes: await this.readVerified(instance, -1, 'manifest'), mediaType: '' };
+  }
+
+  /** Referrers the layout lists for `subject` (referrers.ts: index.json entries), read once per source. */
+  async listReferrers(subject: Digest): Promise<Descriptor[]> {
+    this.#referrers ??= (async () => {
+      const where = `oci:${this.root}`;
+      const indexPath = await safeResolve(this.root, 'index.json', `reading ${where}`);
+      const index = parseLayoutIndex(await readFileLimited(indexPath, MAX_MANIFEST_SIZE, `reading ${where}/index.json`), where);
+      return layoutReferrers(index, (d, size) => this.readVerified(d, size, 'manifest'));
+    })();
+    return (await this.#referrers).get(subject) ?? [];
   }
 
   private async readVerified(d: Digest, size: number, what: string): Promise<Buffer> {
