@@ -17,8 +17,9 @@ import { signatureGlobals } from './signing.js';
 import { standaloneSignCommand } from './standalone-sign.js';
 import { standaloneVerifyCommand } from './standalone-verify.js';
 import { generateSigstoreKeyCommand } from './generate-sigstore-key.js';
+import { serveCommand } from './serve.js';
 
-const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand, standaloneSignCommand, standaloneVerifyCommand, generateSigstoreKeyCommand];
+const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand, standaloneSignCommand, standaloneVerifyCommand, generateSigstoreKeyCommand, serveCommand];
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -8,6 +8,7 @@ import './oci/transport.js';
 import './oci-archive/transport.js';
 import './docker-archive/transport.js';
 import './docker/transport.js';
+import './store/transport.js';
 
 // Parsed, not yet readable or writable: each answers E_UNSUPPORTED until its folder lands.
 for (const name of ['docker-daemon', 'containers-storage'] as const) {
