@@ -18,8 +18,9 @@ import { standaloneSignCommand } from './standalone-sign.js';
 import { standaloneVerifyCommand } from './standalone-verify.js';
 import { generateSigstoreKeyCommand } from './generate-sigstore-key.js';
 import { serveCommand } from './serve.js';
+import { bundleCommand } from './bundle.js';
 
-const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand, standaloneSignCommand, standaloneVerifyCommand, generateSigstoreKeyCommand, serveCommand];
+const COMMANDS: Command[] = [copyCommand, inspectCommand, manifestDigestCommand, listTagsCommand, storeCommand, loginCommand, logoutCommand, deleteCommand, standaloneSignCommand, standaloneVerifyCommand, generateSigstoreKeyCommand, serveCommand, bundleCommand];
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -35,7 +36,7 @@ function topHelp(): string {
     '',
     'Image names are TRANSPORT:REFERENCE, as containers-transports(5): dir:PATH, oci:PATH[:REF|:@N],',
     'oci-archive:PATH[:REF], docker-archive:PATH[:NAME:TAG|:@N], docker://NAME[:TAG|@DIGEST],',
-    'docker-daemon:NAME:TAG, containers-storage:[[DRIVER@]ROOT[+RUNROOT]]NAME.',
+    'docker-daemon:NAME:TAG, containers-storage:[[DRIVER@]ROOT[+RUNROOT]]NAME, store:NAME[:TAG|@DIGEST].',
     'Run "ocikit COMMAND --help" for a command\'s options.',
   ].join('\n');
 }
