@@ -41,8 +41,11 @@ async function waitExit(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
-/** Start a private dockerd and wait until it answers on its socket (up to 60 s). */
-export async function startDockerd(): Promise<DockerEngine> {
+/**
+ * Start a private dockerd and wait until it answers on its socket (up to 60 s).
+ * `insecureRegistries`: registries ("127.0.0.1:PORT") it may speak plain http to (--insecure-registry).
+ */
+export async function startDockerd(opts: { insecureRegistries?: string[] } = {}): Promise<DockerEngine> {
   const dockerd = requirePeer('dockerd');
   const dockerCli = requirePeer('docker');
   const dataRoot = tempDir('ocikit-dockerd-');
@@ -64,6 +67,7 @@ export async function startDockerd(): Promise<DockerEngine> {
     '--exec-root', execRoot,
     '--pidfile', join(execRoot, 'dockerd.pid'),
     '-H', host,
+    ...(opts.insecureRegistries ?? []).flatMap((r) => ['--insecure-registry', r]),
   ];
   const child: ChildProcess = spawn(dockerd, args, { stdio: ['ignore', log, log] });
   closeSync(log);
