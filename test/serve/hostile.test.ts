@@ -6,18 +6,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { BlobStore } from '../../lib/store/index.js';
 import { ocikit, run } from '../helpers/cli.js';
 import { ociImage, randomLayer, sha } from '../helpers/images.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { testPki } from '../helpers/registry.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
+import { storeSnapshot as snapshot } from '../helpers/store.js';
 
 interface Answer {
   status: number;
@@ -42,20 +42,6 @@ function raw(url: string, method: string, path: string, opts: { headers?: Record
 }
 
 const codeOf = (a: Answer): string | undefined => (JSON.parse(a.body || '{}') as { errors?: Array<{ code: string }> }).errors?.[0]?.code;
-
-/** Everything the store holds: blob files, tmp files, refs. */
-function snapshot(storeDir: string): { blobs: string[]; tmp: string[]; refs: string[] } {
-  const s = BlobStore.open(storeDir);
-  try {
-    return {
-      blobs: readdirSync(join(storeDir, 'blobs', 'sha256')).sort(),
-      tmp: readdirSync(join(storeDir, 'tmp')).sort(),
-      refs: s.refs().map((r) => `${r.name} ${r.digest}`),
-    };
-  } finally {
-    s.close();
-  }
-}
 
 /** Wait (bounded) until `socket` is closed by the other side; true when it was. */
 function closedByPeer(socket: import('node:net').Socket, withinMs: number): Promise<{ closed: boolean; data: string }> {
