@@ -23,13 +23,14 @@ ${REGISTRY_HELP}`,
     if (args.format) throw new OcikitError('E_UNSUPPORTED', 'inspect --format (Go templates) is not supported; use --json output with jq');
     const ref = parseImageName(name!);
     const ctx = systemContext(args, g);
-    if (args.raw && !args.config) {
-      const m = await rawManifestOf(ref, ctx);
-      io.stdout.write(m.bytes);
-      return 0;
-    }
+    // Opening the store is a mkdir (its index opens on first use); store: images are read from it.
     const store = openStore(g);
     try {
+      if (args.raw && !args.config) {
+        const m = await rawManifestOf(ref, { ...ctx, store });
+        io.stdout.write(m.bytes);
+        return 0;
+      }
       const img = await openImage(ref, ctx, store);
       if (args.config && args.raw) {
         io.stdout.write(img.rawConfig);

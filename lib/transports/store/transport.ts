@@ -52,12 +52,18 @@ export class StoreImageReference implements ImageReference {
     return tags;
   }
 
-  /** Forget the refs that give this name (its tag, or every ref of the repository at that digest); gc removes what only they reached. */
+  /** Forget the refs that give this name: a tag's own ref(s), or every ref of the repository at that digest. gc removes what only they reached. */
   async delete(ctx: SystemContext): Promise<void> {
     const store = this.#store(ctx);
     const refs = refsToDelete(store, this.name.repository, this.name);
     if (refs.length === 0) throw new OcikitError('E_NOT_FOUND', `deleting ${this}: the store has no image of that name`);
     for (const r of refs) store.deleteRef(r);
+  }
+
+  /** Forget this tag only (a store: tag names one image; other tags of it stay). */
+  async untag(ctx: SystemContext): Promise<void> {
+    if (this.name.tag === undefined) throw new OcikitError('E_USAGE', `delete --untag ${this}: name a tag, not a digest`);
+    await this.delete(ctx);
   }
 }
 
