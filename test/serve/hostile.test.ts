@@ -250,3 +250,29 @@ describe('ocikit serve --htpasswd over TLS', () => {
     assert.doesNotMatch(srv.stderr(), new RegExp(password));
   });
 });
+
+describe('ocikit serve: bad flags are one line and exit 1, before anything listens', () => {
+  it('--listen, --tls-cert without --tls-key, a non-bcrypt htpasswd, an address in use', async () => {
+    const dir = tempDir('ocikit-serve-flags-');
+    const store = join(dir, 'store');
+    const bad = (args: string[], want: RegExp): string => {
+      const r = ocikit(['--store', store, 'serve', ...args]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, want);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      return r.stderr;
+    };
+    bad(['--listen', 'nowhere'], /--listen: expected HOST:PORT/);
+    bad(['--tls-cert', join(dir, 'c.pem')], /--tls-cert and --tls-key go together/);
+    const md5 = spawnSync(requirePeer('htpasswd'), ['-mbn', 'carol', 'secret-md5'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(dir, 'md5'), md5 + '\n');
+    const out = bad(['--htpasswd', join(dir, 'md5')], /line 1 is not a bcrypt hash \(make entries with htpasswd -B/);
+    assert.doesNotMatch(out, new RegExp(md5.split(':')[1]!.replace(/[$./]/g, '\\$&')));
+    const srv = await startServe(store);
+    try {
+      bad(['--listen', srv.host], /cannot listen on .*: the address is in use/);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
