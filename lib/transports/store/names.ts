@@ -157,9 +157,8 @@ export interface ResolvedName {
 
 /**
  * Resolve `repository` with a tag (or a digest) to a manifest digest through the store's refs,
- * in the order the module comment gives. A digest resolves to itself when some ref of that
- * repository names it or when the caller passes `anyDigest` (serve: the store is one
- * content-addressed pool). Undefined when nothing matches.
+ * in the order the module comment gives. Undefined when no ref matches; callers that answer for
+ * any digest the store holds (serve, the store: source) check the store for a digest themselves.
  */
 export function resolveStoreName(store: BlobStore, repository: string, sel: { tag?: string; digest?: Digest }): ResolvedName | undefined {
   for (const repo of repositoryCandidates(repository)) {
