@@ -8,6 +8,7 @@
  *   OCIKIT_BENCH_NO_MICRO=1        skip the machine's limits
  *   OCIKIT_BENCH_NO_REGISTRY=1     skip the registry cases; OCIKIT_BENCH_NO_DAEMON=1 the docker-daemon:/containers-storage: ones
  *   OCIKIT_BENCH_REPACK=1          also run the repack case (ten docker-archives sharing a base; slow)
+ *   OCIKIT_BENCH_NO_SERVE=1        skip ocikit serve against docker-registry (bench/serve.ts); OCIKIT_BENCH_ONLY=serve runs only it
  *
  * Fair comparison: both tools do the same work (same output compression; output sizes are in the
  * table), both are durable (skopeo fsyncs every blob; ocikit fsyncs before every rename that
@@ -35,6 +36,7 @@ import { registryCases } from './registry.js';
 import { signatureCases, type PolicyCheckTiming } from './signature.js';
 import { syncCases } from './sync.js';
 import { DAEMON_CASE_NAMES, daemonCases } from './daemon.js';
+import { serveBench, serveTable, type ServeBenchResult } from './serve.js';
 import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
 import { chartSvg, reportHtml, type ChartRow } from './chart.js';
@@ -385,6 +387,10 @@ async function main(): Promise<void> {
     signatureCleanup?.();
   }
 
+  // === serve (bench/serve.ts): ocikit serve and docker-registry serving the same image, side by side
+  let serve: ServeBenchResult | undefined;
+  if (!process.env.OCIKIT_BENCH_NO_SERVE && (only.length === 0 || only.includes('serve'))) serve = await serveBench(big, cli, workDir, log);
+
   // === per-blob cost: the many-layer image against the big image's throughput
   const manyCase = results.find((r) => r.name === 'many-layer oci->oci');
   const bigCase = results.find((r) => r.name === 'oci->oci');
@@ -410,6 +416,7 @@ async function main(): Promise<void> {
     perBlobMs,
     policyCheck,
     repack,
+    serve,
     totalSeconds,
   };
   const stamp = out.date.replace(/[:.]/g, '-');
@@ -438,7 +445,7 @@ async function main(): Promise<void> {
   const svg = chartSvg(rows, limits, title);
   writeFileSync(join(resultsDir, `${size}-latest.svg`), svg);
   writeFileSync(join(resultsDir, `${size}-latest.html`), reportHtml(title, intro, svg, tableMd, notes));
-  const md = [`${title}. ${intro}`, '', tableMd, '', ...notes, '', `Chart: ${size}-latest.svg (and ${size}-latest.html with the table).`].join('\n');
+  const md = [`${title}. ${intro}`, '', tableMd, '', ...(serve ? [serveTable(serve), ''] : []), ...notes, '', `Chart: ${size}-latest.svg (and ${size}-latest.html with the table).`].join('\n');
   writeFileSync(join(resultsDir, `${size}-latest.md`), md + '\n');
   process.stdout.write(md + '\n');
   log(`done in ${fmt(totalSeconds / 60, 1)} min; results in ${resultsDir}`);

@@ -2,7 +2,8 @@
 import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { positionals, type Command } from './command.js';
-import { REGISTRY_FLAGS, REGISTRY_HELP, systemContext } from './context.js';
+import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, systemContext } from './context.js';
+import type { SystemContext } from '../lib/transports/types.js';
 
 const USAGE = 'ocikit delete [options] IMAGE-NAME';
 
@@ -21,15 +22,23 @@ ${REGISTRY_HELP}`,
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
     const ref = parseImageName(name!);
-    const ctx = await systemContext(args, g, undefined, io);
-    if (args.untag) {
-      if (!ref.untag) throw new OcikitError('E_UNSUPPORTED', `delete --untag is not supported for the ${ref.transport.name}: transport`);
-      await ref.untag(ctx);
-      if (!g.quiet) io.stderr.write(`Removed tag ${ref}\n`);
+    // The store opens only if the transport asks (store: names are deleted from it): deleting from
+    // a registry creates no store directory.
+    let lazy: ReturnType<typeof openStore> | undefined;
+    const ctx: SystemContext = { ...(await systemContext(args, g, undefined, io)), openStore: () => (lazy ??= openStore(g)) };
+    try {
+      if (args.untag) {
+        if (!ref.untag) throw new OcikitError('E_UNSUPPORTED', `delete --untag is not supported for the ${ref.transport.name}: transport`);
+        await ref.untag(ctx);
+        if (!g.quiet) io.stderr.write(`Removed tag ${ref}
+`);
+        return 0;
+      }
+      if (!ref.delete) throw new OcikitError('E_UNSUPPORTED', `delete is not supported for the ${ref.transport.name}: transport`);
+      await ref.delete(ctx);
       return 0;
+    } finally {
+      lazy?.close();
     }
-    if (!ref.delete) throw new OcikitError('E_UNSUPPORTED', `delete is not supported for the ${ref.transport.name}: transport`);
-    await ref.delete(ctx);
-    return 0;
   },
 };

@@ -24,7 +24,7 @@ const COMMANDS: CommandEntry[] = [
   { name: 'sync', summary: 'Copy every image of a repository, a directory tree or a YAML list to a registry, directory or layout', load: async () => (await import('./sync.js')).syncCommand },
   { name: 'inspect', summary: 'Inspect an image: its manifest digest, layers, config (as skopeo inspect)', load: async () => (await import('./inspect.js')).inspectCommand },
   { name: 'manifest-digest', summary: 'Compute the digest of a manifest file', load: async () => (await import('./manifest-digest.js')).manifestDigestCommand },
-  { name: 'list-tags', summary: 'List the tags of a repository (docker://, docker-archive:, oci:, oci-archive:)', load: async () => (await import('./list-tags.js')).listTagsCommand },
+  { name: 'list-tags', summary: 'List the tags of a repository (docker://, docker-archive:, oci:, oci-archive:, store:)', load: async () => (await import('./list-tags.js')).listTagsCommand },
   { name: 'store', summary: 'List, measure, verify and garbage-collect the blob store', load: async () => (await import('./store.js')).storeCommand },
   { name: 'login', summary: 'Log in to a registry and save the credentials in the auth file', load: async () => (await import('./login.js')).loginCommand },
   { name: 'logout', summary: 'Remove the saved credentials of a registry (or of all, with --all)', load: async () => (await import('./logout.js')).logoutCommand },
@@ -32,6 +32,8 @@ const COMMANDS: CommandEntry[] = [
   { name: 'standalone-sign', summary: 'Sign a manifest file with a GPG key from your keyring (simple signing), without copying', load: async () => (await import('./standalone-sign.js')).standaloneSignCommand },
   { name: 'standalone-verify', summary: 'Verify a simple (GPG) signature of a manifest file; prints the digest it signs', load: async () => (await import('./standalone-verify.js')).standaloneVerifyCommand },
   { name: 'generate-sigstore-key', summary: 'Generate a sigstore key pair: PREFIX.private (encrypted, cosign format) and PREFIX.pub', load: async () => (await import('./generate-sigstore-key.js')).generateSigstoreKeyCommand },
+  { name: 'serve', summary: 'Serve the blob store as a registry (OCI distribution API)', load: async () => (await import('./serve.js')).serveCommand },
+  { name: 'bundle', summary: 'Carry images between sites as OCI layout tars, leaving out what the other side has', load: async () => (await import('./bundle.js')).bundleCommand },
 ];
 
 function topHelp(): string {
@@ -48,7 +50,7 @@ function topHelp(): string {
     '',
     'Image names are TRANSPORT:REFERENCE, as containers-transports(5): dir:PATH, oci:PATH[:REF|:@N],',
     'oci-archive:PATH[:REF], docker-archive:PATH[:NAME:TAG|:@N], docker://NAME[:TAG|@DIGEST],',
-    'docker-daemon:NAME:TAG, containers-storage:[[DRIVER@]ROOT[+RUNROOT]]NAME.',
+    'docker-daemon:NAME:TAG, containers-storage:[[DRIVER@]ROOT[+RUNROOT]]NAME, store:NAME[:TAG|@DIGEST].',
     'Run "ocikit COMMAND --help" for a command\'s options.',
   ].join('\n');
 }

@@ -55,3 +55,4 @@ export {
   type TransportName,
   type TransportReference,
 } from './transports.js';
+export { MAX_REPOSITORY_LENGTH, formatStoreName, isRepositoryName, isTagName, parseStoreName, type StoreName } from './store.js';

@@ -22,9 +22,10 @@ import {
   withDefaultTag,
   type DockerReference,
 } from './docker.js';
+import { formatStoreName, parseStoreName, type StoreName } from './store.js';
 
 /** Every transport ocikit knows, in the order help texts list them. */
-export const KNOWN_TRANSPORTS = ['dir', 'oci', 'oci-archive', 'docker-archive', 'docker', 'docker-daemon', 'containers-storage'] as const;
+export const KNOWN_TRANSPORTS = ['dir', 'oci', 'oci-archive', 'docker-archive', 'docker', 'docker-daemon', 'containers-storage', 'store'] as const;
 
 export type TransportName = (typeof KNOWN_TRANSPORTS)[number];
 
@@ -511,7 +512,8 @@ export type TransportReference =
   | ({ transport: 'docker-archive' } & DockerArchiveReference)
   | ({ transport: 'docker' } & DockerTransportReference)
   | ({ transport: 'docker-daemon' } & DockerDaemonReference)
-  | ({ transport: 'containers-storage' } & StorageReference);
+  | ({ transport: 'containers-storage' } & StorageReference)
+  | ({ transport: 'store' } & StoreName);
 
 /** Parse the part after "TRANSPORT:" with that transport's syntax. Throws E_USAGE as the parser does. */
 export function parseWithinTransport(transport: TransportName, rest: string): TransportReference {
@@ -530,6 +532,12 @@ export function parseWithinTransport(transport: TransportName, rest: string): Tr
       return { transport, ...parseDockerDaemonReference(rest) };
     case 'containers-storage':
       return { transport, ...parseStorageReference(rest) };
+    case 'store':
+      try {
+        return { transport, ...parseStoreName(rest) };
+      } catch (err) {
+        throw usage(`store:${rest}`, (err as Error).message, { cause: err });
+      }
     default:
       throw new OcikitError('E_INTERNAL', `parseWithinTransport: unknown transport ${quote(String(transport))}`);
   }
@@ -552,6 +560,8 @@ export function formatWithinTransport(r: TransportReference): string {
       return formatDockerDaemonReference(r);
     case 'containers-storage':
       return formatStorageReference(r);
+    case 'store':
+      return formatStoreName(r);
     default:
       throw new OcikitError('E_INTERNAL', `formatWithinTransport: unknown transport ${quote(String((r as { transport: unknown }).transport))}`);
   }

@@ -489,6 +489,18 @@ export class BlobStore {
     );
   }
 
+  // === ADDED FOR lib/bundle (issue 13, serve and bundles): the one public method that work needed.
+  /**
+   * Every blob the index lists whose file is present, sorted by digest: what `ocikit bundle
+   * inventory` tells a sender this store already has. Not re-hashed (`verify` does that) and not
+   * marked used (an inventory must not keep blobs from gc).
+   */
+  blobDigests(): Digest[] {
+    this.#assertOpen();
+    return this.#db('listing blobs', () => this.index.allBlobs.all().map((r) => r.digest as Digest).filter((d) => existsSync(this.pathOf(d))));
+  }
+  // === END ADDED FOR lib/bundle
+
   /**
    * Take a lease for the duration of a copy: gc keeps every blob used (put, stat, linked) since
    * the oldest live lease started. A lease whose process died is ignored and removed by gc.

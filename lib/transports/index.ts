@@ -8,6 +8,7 @@ import './docker-archive/transport.js';
 import './docker/transport.js';
 import './docker-daemon/transport.js';
 import './containers-storage/transport.js';
+import './store/transport.js';
 
 export { parseImageName, getTransport, transportNames, registerTransport } from './registry.js';
 export type * from './types.js';

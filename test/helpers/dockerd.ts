@@ -45,6 +45,8 @@ async function waitExit(pid: number, ms: number): Promise<boolean> {
 export interface DockerdOptions {
   /** Also listen on tcp://127.0.0.1:PORT with --tlsverify, trusting client certificates signed by `ca`. */
   tls?: { port: number; ca: string; cert: string; key: string };
+  /** Registries ("127.0.0.1:PORT") it may speak plain http to (--insecure-registry). */
+  insecureRegistries?: string[];
 }
 
 /** Unmount every mount point at or under `root` (deepest first), as a dead dockerd leaves them. */
@@ -82,6 +84,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerEng
     '--pidfile', join(execRoot, 'dockerd.pid'),
     '-H', host,
     ...(opts.tls ? ['-H', `tcp://127.0.0.1:${opts.tls.port}`, '--tlsverify', '--tlscacert', opts.tls.ca, '--tlscert', opts.tls.cert, '--tlskey', opts.tls.key] : []),
+    ...(opts.insecureRegistries ?? []).flatMap((r) => ['--insecure-registry', r]),
   ];
   const child: ChildProcess = spawn(dockerd, args, { stdio: ['ignore', log, log] });
   closeSync(log);

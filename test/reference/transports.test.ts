@@ -38,7 +38,7 @@ test('splitImageName: transport is everything before the first colon', () => {
     ['registry://busybox', 'docker', '//busybox'], // alias, containers-transports(5)
   ];
   for (const [input, transport, rest] of cases) assert.deepEqual(splitImageName(input), { transport, rest }, input);
-  assert.deepEqual([...KNOWN_TRANSPORTS], ['dir', 'oci', 'oci-archive', 'docker-archive', 'docker', 'docker-daemon', 'containers-storage']);
+  assert.deepEqual([...KNOWN_TRANSPORTS], ['dir', 'oci', 'oci-archive', 'docker-archive', 'docker', 'docker-daemon', 'containers-storage', 'store']);
 });
 
 test('splitImageName: missing or unknown transport is E_USAGE naming the input and the transports', () => {
@@ -109,6 +109,9 @@ const valid: Array<{ in: string; want: Record<string, unknown>; canonical: strin
   { in: 'containers-storage:[vfs@/r]x', want: { transport: 'containers-storage', driver: 'vfs', root: '/r', ref: ref('x:latest') }, canonical: 'containers-storage:[vfs@/r]docker.io/library/x:latest' },
   { in: 'containers-storage:[+/run/c]x', want: { transport: 'containers-storage', runRoot: '/run/c', ref: ref('x:latest') }, canonical: 'containers-storage:[+/run/c]docker.io/library/x:latest' },
   { in: 'containers-storage:[/r:]x', want: { transport: 'containers-storage', root: '/r', options: [''], ref: ref('x:latest') }, canonical: 'containers-storage:[/r:]docker.io/library/x:latest' },
+  { in: 'store:team/app', want: { transport: 'store', repository: 'team/app', tag: 'latest' }, canonical: 'store:team/app:latest' },
+  { in: 'store:localhost_5000/app:1.2', want: { transport: 'store', repository: 'localhost_5000/app', tag: '1.2' }, canonical: 'store:localhost_5000/app:1.2' },
+  { in: `store:team/app@${D}`, want: { transport: 'store', repository: 'team/app', digest: D }, canonical: `store:team/app@${D}` },
 ];
 
 test('parseImageNameSyntax: valid names parse to their normalised values', () => {
@@ -176,6 +179,8 @@ const invalid: Array<{ in: string; why: string }> = [
   { in: 'containers-storage:[@/r]x', why: 'empty driver' },
   { in: 'containers-storage:[rel/path]x', why: 'not an absolute path' },
   { in: 'containers-storage:[/r+rel]x', why: 'not an absolute path' },
+  { in: 'store:Team/app', why: 'invalid repository name' },
+  { in: 'store:team/app:-x', why: 'invalid tag' },
   { in: 'containers-storage:x@', why: 'empty digest or image ID' },
   { in: 'containers-storage:x@zz', why: 'does not look like an image ID' },
   { in: 'containers-storage:x@ab', why: 'does not look like an image ID' },

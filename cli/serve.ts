@@ -1,0 +1,81 @@
+/** ocikit serve: the store as a registry (OCI distribution API). */
+import { readFileSync } from 'node:fs';
+import { OcikitError, wrapError } from '../lib/errors.js';
+import { Htpasswd, RegistryServer, type ServeOptions } from '../lib/serve/index.js';
+import { boolFlag, type Command } from './command.js';
+import { openStore, parseDuration } from './context.js';
+
+const USAGE = 'ocikit serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--htpasswd FILE] [--read-only]';
+
+/** "HOST:PORT", ":PORT", "[V6]:PORT" or "PORT". */
+export function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v) ?? (/^(\d{1,5})$/.exec(v) ? [v, undefined, '', v] : null);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port > 65535) throw new OcikitError('E_USAGE', `--listen: expected HOST:PORT (e.g. 127.0.0.1:5000), got ${JSON.stringify(v)}`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw wrapError(err, `reading --${flag} ${path}`);
+  }
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  usage: USAGE,
+  help: `Serves the images in the store (see README "ocikit serve" for which names): pulls by tag and
+digest, blobs with Range, tags and catalog with pagination, and, unless --read-only, pushes
+(monolithic, chunked, cross-repository mount) and deletes. Runs until interrupted.
+
+Options:
+      --listen HOST:PORT     address to listen on (default 127.0.0.1:5000; port 0 picks a free one)
+      --tls-cert FILE        serve https with this certificate (PEM, chain first); needs --tls-key
+      --tls-key FILE         the certificate's private key (PEM)
+      --htpasswd FILE        require Basic authentication against this file (bcrypt entries, htpasswd -B)
+      --read-only            refuse pushes and deletes
+      --timeout DURATION     disconnect a client silent this long: headers unfinished, body stalled,
+                             or not reading (default 30s)
+      --gc-grace DURATION    blobs served or pushed this recently are kept by a concurrent
+                             ocikit store gc even when no image refers to them yet (default 10m)
+      --no-sync              do not fsync pushed blobs (faster; a power loss can lose them)
+  -q, --quiet                do not print the address
+
+Prints "listening on URL" on stdout once it accepts connections.`,
+  flags: { string: ['listen', 'tls-cert', 'tls-key', 'htpasswd', 'timeout', 'gc-grace'], boolean: ['read-only', 'no-sync'] },
+  async run(args, g, io) {
+    if (args._.length > 0) throw new OcikitError('E_USAGE', `serve: unexpected argument ${JSON.stringify(String(args._[0]))}`, { hint: `usage: ${USAGE}` });
+    const { host, port } = parseListen(args.listen ? String(args.listen) : '127.0.0.1:5000');
+    const certFile = args['tls-cert'] ? String(args['tls-cert']) : undefined;
+    const keyFile = args['tls-key'] ? String(args['tls-key']) : undefined;
+    if ((certFile === undefined) !== (keyFile === undefined)) throw new OcikitError('E_USAGE', 'serve: --tls-cert and --tls-key go together');
+    const opts: Omit<ServeOptions, 'store'> = {
+      host,
+      port,
+      readOnly: !!args['read-only'],
+      log: (line) => io.stderr.write(line + '\n'),
+    };
+    if (certFile && keyFile) opts.tls = { cert: readPem(certFile, 'tls-cert'), key: readPem(keyFile, 'tls-key') };
+    if (args.htpasswd) opts.htpasswd = Htpasswd.load(String(args.htpasswd));
+    if (args.timeout) opts.timeoutMs = parseDuration('timeout', String(args.timeout));
+    if (args['gc-grace']) opts.gcGraceMs = parseDuration('gc-grace', String(args['gc-grace']));
+    if (opts.timeoutMs !== undefined && opts.timeoutMs < 100) throw new OcikitError('E_USAGE', '--timeout: at least 100ms');
+    if (opts.gcGraceMs !== undefined && opts.gcGraceMs < 100) throw new OcikitError('E_USAGE', '--gc-grace: at least 100ms');
+
+    const store = openStore(g, { durable: !boolFlag(args, 'no-sync', false) });
+    let server: RegistryServer;
+    try {
+      server = await RegistryServer.start({ store, ...opts });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    if (!g.quiet) io.stdout.write(`listening on ${server.url}\n`);
+    // Until SIGINT or SIGTERM: the CLI's handlers exit the process, whose exit hook removes
+    // unfinished uploads; the store's leases of a dead process are ignored by gc.
+    await new Promise<never>(() => undefined);
+    return 0;
+  },
+};

@@ -1,0 +1,244 @@
+/**
+ * RegistryServer: the store served over the OCI distribution API on node:http or node:https.
+ *
+ * Routing, authentication, read-only mode, timeouts and the answers to errors live here; the
+ * endpoints are in api.ts, uploads in uploads.ts, the gc lease in lease.ts, and which refs give
+ * which repository and tag in lib/transports/store/names.ts.
+ *
+ * Hostile clients: a repository name must match distribution's grammar (no "..", no "%", no
+ * upper case: nothing a path could be made of, and names are never paths here anyway); a client
+ * that sends its headers too slowly, or stops sending or reading for `timeoutMs`, is
+ * disconnected (its partial chunk rolled back); manifests over 4 MiB are refused before they are
+ * read; an answer to a request whose body was not read closes the connection instead of reading
+ * the rest.
+ */
+import { rmSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { parseDigest, type Digest } from '../digest/index.js';
+import { OcikitError, wrapError } from '../errors.js';
+import type { BlobStore } from '../store/index.js';
+import { isRepositoryName, isTagName } from '../transports/store/names.js';
+import * as api from './api.js';
+import type { Htpasswd } from './auth.js';
+import { ApiError, toApiError } from './errors.js';
+import { GcLease } from './lease.js';
+import { Uploads } from './uploads.js';
+
+export interface ServeOptions {
+  store: BlobStore;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 5000; 0 picks a free one). */
+  port?: number;
+  /** Serve https with this certificate chain and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Require HTTP Basic authentication against these users. */
+  htpasswd?: Htpasswd;
+  /** Refuse pushes and deletes (UNSUPPORTED, 405). */
+  readOnly?: boolean;
+  /** A client silent this long (headers not complete, body or reading stalled) is disconnected. Default 30 s. */
+  timeoutMs?: number;
+  /** Blobs served or pushed this recently are kept by a concurrent `store gc` even without a ref (see lease.ts). Default 10 min. */
+  gcGraceMs?: number;
+  /** Where the server says what went wrong on its side (5xx answers). Default: nowhere. */
+  log?: (line: string) => void;
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const NAME = '(.+)';
+const ROUTES: Array<{ re: RegExp; kind: 'base' | 'catalog' | 'tags' | 'manifest' | 'uploads' | 'upload' | 'blob' }> = [
+  { re: /^\/v2\/?$/, kind: 'base' },
+  { re: /^\/v2\/_catalog$/, kind: 'catalog' },
+  { re: new RegExp(`^/v2/${NAME}/tags/list$`), kind: 'tags' },
+  { re: new RegExp(`^/v2/${NAME}/manifests/([^/]+)$`), kind: 'manifest' },
+  { re: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`), kind: 'uploads' },
+  { re: new RegExp(`^/v2/${NAME}/blobs/uploads/([^/]+)$`), kind: 'upload' },
+  { re: new RegExp(`^/v2/${NAME}/blobs/([^/]+)$`), kind: 'blob' },
+];
+
+/** The store, served. Start with RegistryServer.start; close() stops it and releases what it holds. */
+export class RegistryServer {
+  readonly #server: Server;
+  readonly #ctx: api.ApiContext;
+  readonly #uploads: Uploads;
+  readonly #lease: GcLease;
+  readonly #opts: ServeOptions;
+  readonly #onExit: () => void;
+  #closed = false;
+
+  private constructor(opts: ServeOptions) {
+    this.#opts = opts;
+    this.#uploads = new Uploads(opts.store);
+    this.#lease = new GcLease(opts.store, opts.gcGraceMs ?? 10 * 60_000);
+    this.#uploads.onChange = () => this.#lease.pushes(this.#uploads.open);
+    this.#ctx = { store: opts.store, uploads: this.#uploads, pushed: () => this.#lease.pushes(this.#uploads.open) };
+    const timeout = opts.timeoutMs ?? 30_000;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.#handle(req, res);
+    // headersTimeout and requestTimeout are checked every connectionsCheckingInterval.
+    const serverOpts = { headersTimeout: timeout, requestTimeout: 0, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(timeout / 2))) };
+    this.#server = opts.tls ? createHttpsServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, handler) : createHttpServer(serverOpts, handler);
+    // A connection that neither sends nor reads for `timeout` is closed: a stalled upload or a
+    // client that stopped reading a blob. Its handler sees the request end early and rolls back.
+    this.#server.setTimeout(timeout, (socket) => socket.destroy());
+    // Uploads in progress live in the store's tmp directory under this pid: gone with the process.
+    this.#onExit = () => this.#uploads.removeAllSync((p) => rmSync(p, { force: true }));
+    process.on('exit', this.#onExit);
+  }
+
+  /** Listen; E_USAGE when the address is in use or cannot be bound. */
+  static async start(opts: ServeOptions): Promise<RegistryServer> {
+    const s = new RegistryServer(opts);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.#server.once('error', reject);
+        s.#server.listen(opts.port ?? 5000, opts.host ?? '127.0.0.1', () => {
+          s.#server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await s.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+        throw new OcikitError('E_USAGE', `serve: cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 5000}: ${code === 'EADDRINUSE' ? 'the address is in use' : code === 'EACCES' ? 'permission denied' : 'no such address here'}`, { cause: err });
+      }
+      throw wrapError(err, 'serve: listening');
+    }
+    return s;
+  }
+
+  /** The address listened on ("127.0.0.1:5000"). */
+  get address(): string {
+    const a = this.#server.address() as AddressInfo;
+    return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  }
+
+  /** "http://127.0.0.1:5000" or "https://…". */
+  get url(): string {
+    return `${this.#opts.tls ? 'https' : 'http'}://${this.address}`;
+  }
+
+  /** Stop listening, drop connections and uploads, release the gc lease. The store stays open (it is the caller's). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    await this.#uploads.close();
+    this.#lease.close();
+    process.off('exit', this.#onExit);
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    let as: { unknown?: 'BLOB_UNKNOWN' | 'MANIFEST_UNKNOWN'; invalid?: 'MANIFEST_INVALID' | 'BLOB_UPLOAD_INVALID' } = {};
+    try {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const method = req.method ?? 'GET';
+      if (this.#opts.htpasswd) {
+        const user = await this.#opts.htpasswd.check(req.headers.authorization);
+        if (user === undefined) {
+          throw new ApiError('UNAUTHORIZED', 'authentication required', null, { headers: { 'WWW-Authenticate': 'Basic realm="ocikit"' } });
+        }
+      }
+      // The raw path, undecoded: an escaped character ("%2e%2e") can never make a valid name.
+      const path = (req.url ?? '/').split('?')[0]!;
+      const route = ROUTES.map((r) => ({ kind: r.kind, m: r.re.exec(path) })).find((r) => r.m);
+      if (!route) throw new ApiError('UNSUPPORTED', 'no such endpoint', null, { status: 404 });
+      const m = route.m!;
+      if (route.kind === 'base') return allow(method, ['GET', 'HEAD'], () => api.sendJson(res, 200, {}));
+      if (route.kind === 'catalog') return allow(method, ['GET'], () => api.catalog(this.#ctx, res, url.searchParams));
+      const name = m[1]!;
+      if (!isRepositoryName(name)) throw new ApiError('NAME_INVALID', 'invalid repository name', { name: name.slice(0, 300) });
+      if (WRITE_METHODS.has(method) && this.#opts.readOnly) throw new ApiError('UNSUPPORTED', 'the registry is read-only', null, { status: 405 });
+      switch (route.kind) {
+        case 'tags':
+          return allow(method, ['GET'], () => api.tagsList(this.#ctx, res, name, url.searchParams));
+        case 'manifest': {
+          as = { unknown: 'MANIFEST_UNKNOWN', invalid: 'MANIFEST_INVALID' };
+          const ref = manifestRef(m[2]!);
+          if (method === 'GET' || method === 'HEAD') return await api.getManifest(this.#ctx, req, res, name, ref);
+          if (method === 'PUT') return await api.putManifest(this.#ctx, req, res, name, ref);
+          if (method === 'DELETE') return api.deleteManifest(this.#ctx, res, name, ref);
+          throw notAllowed(method);
+        }
+        case 'blob': {
+          as = { unknown: 'BLOB_UNKNOWN' };
+          const digest = blobDigest(m[2]!);
+          if (method === 'GET' || method === 'HEAD') return await api.getBlob(this.#ctx, req, res, digest);
+          // Blobs go when no ref reaches them (store gc), never one by one: another image may share them.
+          if (method === 'DELETE') throw new ApiError('UNSUPPORTED', 'blobs are removed by ocikit store gc when no image refers to them', null, { status: 405 });
+          throw notAllowed(method);
+        }
+        case 'uploads':
+          as = { invalid: 'BLOB_UPLOAD_INVALID' };
+          return await allowAsync(method, ['POST'], () => api.startUpload(this.#ctx, req, res, name, url.searchParams));
+        case 'upload': {
+          as = { unknown: 'BLOB_UNKNOWN', invalid: 'BLOB_UPLOAD_INVALID' };
+          const id = m[2]!;
+          if (method === 'PATCH') return await api.patchUpload(this.#ctx, req, res, name, id);
+          if (method === 'PUT') return await api.finishUpload(this.#ctx, req, res, name, id, url.searchParams);
+          if (method === 'GET') return api.uploadStatus(this.#ctx, res, name, id);
+          if (method === 'DELETE') return await api.cancelUpload(this.#ctx, res, name, id);
+          throw notAllowed(method);
+        }
+      }
+    } catch (err) {
+      this.#answerError(req, res, err, as);
+    }
+  }
+
+  #answerError(req: IncomingMessage, res: ServerResponse, err: unknown, as: Parameters<typeof toApiError>[1]): void {
+    const e = toApiError(err, as);
+    if (e.status >= 500) this.#opts.log?.(`ocikit serve: ${req.method} ${(req.url ?? '').slice(0, 300)}: ${(err as Error)?.message ?? String(err)}`);
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const body = req.method === 'HEAD' ? undefined : e.body();
+    const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Content-Length': String(body ? Buffer.byteLength(body) : 0), ...e.headers };
+    // A body we did not read (refused before reading, or cut off) is not read now: close instead.
+    if (!req.complete) headers.Connection = 'close';
+    res.writeHead(e.status, headers);
+    res.end(body);
+  }
+}
+
+function notAllowed(method: string): ApiError {
+  return new ApiError('UNSUPPORTED', `method ${method.slice(0, 20)} is not allowed here`, null, { status: 405 });
+}
+
+function allow(method: string, ok: string[], fn: () => void): void {
+  if (!ok.includes(method)) throw notAllowed(method);
+  fn();
+}
+
+async function allowAsync(method: string, ok: string[], fn: () => Promise<void>): Promise<void> {
+  if (!ok.includes(method)) throw notAllowed(method);
+  await fn();
+}
+
+/** A manifest reference: a digest (has a colon) or a tag. */
+function manifestRef(s: string): api.ManifestRef {
+  if (s.includes(':')) {
+    try {
+      return { digest: parseDigest(s, 'manifest digest') };
+    } catch (err) {
+      throw new ApiError('DIGEST_INVALID', (err as Error).message);
+    }
+  }
+  if (!isTagName(s)) throw new ApiError('TAG_INVALID', 'manifest tag did not match the tag grammar', { tag: s.slice(0, 200) });
+  return { tag: s };
+}
+
+function blobDigest(s: string): Digest {
+  try {
+    return parseDigest(s, 'blob digest');
+  } catch (err) {
+    throw new ApiError('DIGEST_INVALID', (err as Error).message);
+  }
+}

@@ -1,0 +1,21 @@
+/** Looking at a store from a test: everything it holds, to compare before and after. */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlobStore } from '../../lib/store/index.js';
+
+export interface StoreSnapshot {
+  blobs: string[];
+  tmp: string[];
+  refs: string[];
+}
+
+/** The blob files, tmp files and refs (name and digest) of the store at `dir`. */
+export function storeSnapshot(dir: string): StoreSnapshot {
+  const list = (d: string): string[] => (existsSync(d) ? readdirSync(d).sort() : []);
+  const s = BlobStore.open(dir);
+  try {
+    return { blobs: list(join(dir, 'blobs', 'sha256')), tmp: list(join(dir, 'tmp')), refs: s.refs().map((r) => `${r.name} ${r.digest}`) };
+  } finally {
+    s.close();
+  }
+}
