@@ -24,6 +24,7 @@ import { PassThrough } from 'node:stream';
 import { OcikitError, isOcikitError, wrapError } from '../errors.js';
 import { parseDigest, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
 import type { LayerCompression } from '../manifest/index.js';
+import { keepStream } from './keep-stream.js';
 import { feedStream, type BlobJob, type BlobResult, type Feed, type JobInput, type JobOutput, type WorkerPool } from '../pool/index.js';
 import type { BlobStore, StoredBlob } from '../store/index.js';
 import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource } from '../transports/types.js';
@@ -388,6 +389,9 @@ export class BlobCopier {
     if (payload.kind === 'path') {
       input = { kind: 'file', path: payload.path, offset: payload.offset ?? 0, length: payload.offset === undefined ? -1 : payload.size };
       if (payload.fd !== undefined) input.fd = payload.fd;
+    } else if (!job.decompress && !job.compress) {
+      // Kept as it is: hashed and written here, cheaper than handing it to a worker (keep-stream.ts).
+      return keepStream(payload.stream, { expect: job.expect, what: job.what, keep: job.keep ?? [] }, meter);
     } else {
       feed = feedStream(payload.stream);
       input = { kind: 'port', port: feed.port };

@@ -53,6 +53,11 @@ export class BlobMeter {
     this.#counts[0] = this.#counts[0]! + n;
   }
 
+  /** Count bytes written on the main thread (lib/copy/keep-stream.ts). */
+  wrote(n: number): void {
+    this.#counts[1] = this.#counts[1]! + n;
+  }
+
   get bytesRead(): number {
     return this.#counts[0]!;
   }
