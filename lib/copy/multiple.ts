@@ -55,7 +55,7 @@ export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promi
   if (!dest.properties.supportsIndex) {
     throw new OcikitError('E_UNSUPPORTED', `${dest.reference} cannot hold a multi-image index`, { hint: 'copy one image: drop --all and --platform (--override-arch chooses which)' });
   }
-  const targetIndexType = chooseIndexType(parsed.mediaType, dest.properties.supportedManifestTypes, o.format, String(dest.reference));
+  const targetIndexType = chooseIndexType(parsed.mediaType, dest.properties.supportedManifestTypes, o.format, String(dest.reference), dest.properties.alsoHolds, o.preserveDigests);
   const targetFormat: ManifestFormat = targetIndexType === OCI_INDEX ? 'oci' : 'v2s2';
 
   const replaced = new Map<string, Descriptor>();

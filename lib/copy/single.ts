@@ -56,7 +56,7 @@ export interface Written {
 export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifest, forced: ManifestFormat | undefined, topLevel: boolean, srcInstance?: Digest): Promise<Written> {
   const { dest, opts } = c;
   // === 2. choose the target manifest type
-  const targetType = chooseManifestType(parsed.mediaType, dest.properties.supportedManifestTypes, forced ?? opts.format, String(dest.reference));
+  const targetType = chooseManifestType(parsed.mediaType, dest.properties.supportedManifestTypes, forced ?? opts.format, String(dest.reference), dest.properties.alsoHolds, opts.preserveDigests);
   const family: ManifestFamily = targetType === OCI_MANIFEST ? 'oci' : 'docker';
 
   // === 3. plan blobs (layers planned before anything moves: an impossible plan fails first)

@@ -182,6 +182,12 @@ export type DesiredCompression = 'preserve' | 'compress' | 'decompress';
 export interface ImageDestinationProperties {
   /** Manifest media types this destination accepts, best first. */
   supportedManifestTypes: string[];
+  /**
+   * Manifest types it can also hold but never chooses for a conversion: they are written only when
+   * asked for (--format) or kept as they come (--preserve-digests). An OCI layout may hold a Docker
+   * v2s2 manifest, and skopeo writes one there in those two cases.
+   */
+  alsoHolds?: string[];
   /** Whether the destination wants layers compressed, decompressed, or as they come. */
   desiredCompression: DesiredCompression;
   /** How many putBlob calls may run at once. */

@@ -22,7 +22,7 @@
 import { promises as fsp } from 'node:fs';
 import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
 import { algorithmOf, digestBytes, type Digest } from '../../digest/index.js';
-import { MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType, manifestChildren, parseManifest, type Descriptor, type OciIndex, type ParsedManifest } from '../../manifest/index.js';
+import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType, manifestChildren, parseManifest, type Descriptor, type OciIndex, type ParsedManifest } from '../../manifest/index.js';
 import { TarArchive, type TarMember } from '../tar/archive.js';
 import { payloadStream } from '../payload.js';
 import { blobMemberName, digestFromBlobName } from '../tar/names.js';
@@ -56,6 +56,8 @@ export class OciArchiveDestination implements ImageDestination {
   ) {
     this.properties = {
       supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
+      // Asked for (--format v2s2) or kept (--preserve-digests): a layout may hold Docker types, as skopeo writes them.
+      alsoHolds: [DOCKER_V2S2_MANIFEST, DOCKER_LIST],
       // As skopeo's oci: layouts get compressed layers; --dest-decompress / --dest-compress say otherwise.
       desiredCompression: ctx.destCompression ?? 'compress',
       concurrentPutBlob: 4,

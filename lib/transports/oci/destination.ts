@@ -11,7 +11,7 @@ import { join, dirname } from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
-import { OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, parseManifest, referrerDescriptor, type Descriptor, type OciIndex } from '../../manifest/index.js';
+import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, parseManifest, referrerDescriptor, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { atomicWriteFile, ensureDir, forgetCleanup, makeStagingDir, pathExists, readFileLimited, syncDir, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import { sweepLeftovers } from '../leftovers.js';
@@ -36,6 +36,8 @@ export class OciDestination implements ImageDestination {
     this.sync = !ctx.noSync;
     this.properties = {
       supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
+      // Asked for (--format v2s2) or kept (--preserve-digests): a layout may hold Docker types, as skopeo writes them.
+      alsoHolds: [DOCKER_V2S2_MANIFEST, DOCKER_LIST],
       // As skopeo: an OCI layout gets compressed layers; --dest-decompress / --dest-compress say otherwise.
       desiredCompression: ctx.destCompression ?? 'compress',
       concurrentPutBlob: 8,
