@@ -4,7 +4,7 @@ import { OcikitError, wrapError } from '../lib/errors.js';
 import type { ManifestFormat } from '../lib/manifest/index.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
-import { boolFlag, intFlag, positionals, type Command } from './command.js';
+import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
 import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
 import { copyPolicy } from './signing.js';
 
@@ -66,6 +66,10 @@ Options:
   -f, --format oci|v2s2          manifest format at the destination
       --preserve-digests         fail an image rather than change its manifest digest
       --remove-signatures        do not copy signatures
+      --referrers                also copy each image's OCI 1.1 referrers (signatures, SBOMs, attestations),
+                                 as copy --referrers; images already there are copied again for new ones,
+                                 and the source's sha256-<hex> fallback tags are not synced as images
+      --artifact-type TYPE       with --referrers: only referrers of this artifact type (repeatable)
       --dry-run                  only say what would be copied or skipped (reads, never writes)
       --keep-going               go on after an image fails (exit 1 at the end)
       --digestfile PATH          write "DIGEST DESTINATION" for every image synced
@@ -76,9 +80,10 @@ Options:
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['src', 'dest', 'format', 'append-suffix', 'digestfile', 'image-parallel-copies', ...COPY_REGISTRY_FLAGS.string],
-    boolean: ['scoped', 'all', 'dry-run', 'keep-going', 'preserve-digests', 'remove-signatures', ...COPY_REGISTRY_FLAGS.boolean],
+    string: ['src', 'dest', 'format', 'append-suffix', 'digestfile', 'image-parallel-copies', 'artifact-type', ...COPY_REGISTRY_FLAGS.string],
+    boolean: ['scoped', 'all', 'dry-run', 'keep-going', 'preserve-digests', 'remove-signatures', 'referrers', ...COPY_REGISTRY_FLAGS.boolean],
     alias: { s: 'src', d: 'dest', f: 'format', a: 'all' },
+    repeatable: ['artifact-type'],
   },
   async run(args, g, io) {
     const [source, destination] = positionals(args, 2, USAGE);
@@ -95,6 +100,9 @@ ${COPY_REGISTRY_HELP}`,
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
     const dryRun = boolFlag(args, 'dry-run', false);
     const keepGoing = boolFlag(args, 'keep-going', false);
+    const referrers = boolFlag(args, 'referrers', false);
+    const artifactTypes = many(args, 'artifact-type');
+    if (artifactTypes.length > 0 && !referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
 
     const srcCtx = await systemContext(args, g, 'src', io);
     const destCtx = await systemContext(args, g, 'dest', io);
@@ -127,6 +135,7 @@ ${COPY_REGISTRY_HELP}`,
           ...(format ? { format: format as ManifestFormat } : {}),
           ...(parallel !== undefined ? { jobs: parallel } : {}),
           ...(policy ? { policy } : {}),
+          ...(referrers ? { referrers: artifactTypes.length > 0 ? { artifactTypes } : true } : {}),
         },
         images: g.jobs ?? 4,
         dryRun,

@@ -50,6 +50,9 @@ function wrapSource(inner: ImageSource, store: BlobStore, inFlight: FetchesInFli
     close: () => inner.close(),
   };
   if (inner.getSignatures) src.getSignatures = (instance) => inner.getSignatures!(instance);
+  // sync --referrers: the referrers are listed by the source itself.
+  if (inner.listReferrers) src.listReferrers = (subject, types) => inner.listReferrers!(subject, types);
+  if (inner.onVerified) src.onVerified = (info) => inner.onVerified!(info);
   return src;
 }
 

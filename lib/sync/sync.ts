@@ -54,6 +54,9 @@ export interface SyncReport {
   seconds: number;
 }
 
+/** A registry's referrers fallback tag at the end of a docker reference: "…:sha256-<64 hex>". */
+const FALLBACK_TAG_RE = /:sha256-[0-9a-f]{64}$/;
+
 export interface SyncOptions {
   store: BlobStore;
   pool: WorkerPool;
@@ -66,7 +69,7 @@ export interface SyncOptions {
   /** --append-suffix: added to every destination tag (or directory name). */
   appendSuffix?: string;
   /** What each image copy is given (format, multi-arch, blobs at once, ...). */
-  copy?: Pick<CopyOptions, 'format' | 'multiArch' | 'platforms' | 'preserveDigests' | 'removeSignatures' | 'jobs' | 'compressFormat' | 'compressLevel'>;
+  copy?: Pick<CopyOptions, 'format' | 'multiArch' | 'platforms' | 'preserveDigests' | 'removeSignatures' | 'jobs' | 'compressFormat' | 'compressLevel' | 'referrers'>;
   /** Images copied at once (default 4). Requests per registry host stay bounded by lib/registry. */
   images?: number;
   dryRun?: boolean;
@@ -117,6 +120,10 @@ function describe(err: unknown): { code: string; message: string } {
  */
 export async function runSync(images: SourceImage[], listFailures: ListFailure[], sources: number, o: SyncOptions): Promise<SyncReport> {
   const started = process.hrtime.bigint();
+  // With --referrers, a registry's referrers fallback tags (sha256-<hex>, an index of the
+  // referrers of that manifest) travel with the images they describe: each copy writes the
+  // destination's own. Synced as images too, they would race those updates.
+  if (o.copy?.referrers) images = images.filter((img) => !(img.remote && FALLBACK_TAG_RE.test(img.name)));
   const results: ImageResult[] = [];
   const total = images.length + listFailures.length;
   let done = 0;
@@ -188,7 +195,9 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
     // === skip check: one look at each side
     const srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(img.ctx) : undefined;
     if (srcDigest === undefined && img.remote) return { source, destination, status: 'gone', error: { code: 'E_NOT_FOUND', message: 'the registry listed this tag but no longer has it' } };
-    if (srcDigest !== undefined && destRef.manifestDigest) {
+    // With --referrers an image already there is copied again all the same (its blobs and
+    // manifest are found with a HEAD each): referrers added since the last run must follow it.
+    if (srcDigest !== undefined && destRef.manifestDigest && !o.copy?.referrers) {
       const expected = o.store.getRef(recordName(srcDigest)) ?? srcDigest;
       const destDigest = await destRef.manifestDigest(o.destCtx).catch(() => undefined);
       if (destDigest === expected) return { source, destination, status: o.dryRun ? 'would-skip' : 'skipped', digest: destDigest };
