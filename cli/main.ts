@@ -29,9 +29,21 @@ const COMMANDS: CommandEntry[] = [
   { name: 'login', summary: 'Log in to a registry and save the credentials in the auth file', load: async () => (await import('./login.js')).loginCommand },
   { name: 'logout', summary: 'Remove the saved credentials of a registry (or of all, with --all)', load: async () => (await import('./logout.js')).logoutCommand },
   { name: 'delete', summary: 'Delete an image from a registry (or, with --untag, only its tag)', load: async () => (await import('./delete.js')).deleteCommand },
-  { name: 'standalone-sign', summary: 'Sign a manifest file with a GPG key from your keyring (simple signing), without copying', load: async () => (await import('./standalone-sign.js')).standaloneSignCommand },
-  { name: 'standalone-verify', summary: 'Verify a simple (GPG) signature of a manifest file; prints the digest it signs', load: async () => (await import('./standalone-verify.js')).standaloneVerifyCommand },
-  { name: 'generate-sigstore-key', summary: 'Generate a sigstore key pair: PREFIX.private (encrypted, cosign format) and PREFIX.pub', load: async () => (await import('./generate-sigstore-key.js')).generateSigstoreKeyCommand },
+  {
+    name: 'standalone-sign',
+    summary: 'Sign a manifest file with a GPG key from your keyring (simple signing), without copying',
+    load: async () => (await import('./standalone-sign.js')).standaloneSignCommand,
+  },
+  {
+    name: 'standalone-verify',
+    summary: 'Verify a simple (GPG) signature of a manifest file; prints the digest it signs',
+    load: async () => (await import('./standalone-verify.js')).standaloneVerifyCommand,
+  },
+  {
+    name: 'generate-sigstore-key',
+    summary: 'Generate a sigstore key pair: PREFIX.private (encrypted, cosign format) and PREFIX.pub',
+    load: async () => (await import('./generate-sigstore-key.js')).generateSigstoreKeyCommand,
+  },
   { name: 'serve', summary: 'Serve the blob store as a registry (OCI distribution API)', load: async () => (await import('./serve.js')).serveCommand },
   { name: 'bundle', summary: 'Carry images between sites as OCI layout tars, leaving out what the other side has', load: async () => (await import('./bundle.js')).bundleCommand },
 ];

@@ -103,9 +103,7 @@ export async function copySigner(args: ParsedArgs, dest: ImageReference, io: Io)
   }
   const sig = { ...(await import('../lib/signature/sigstore.js')), ...(await import('../lib/signature/blob.js')) };
   const pem = (await readLocalFile(sigstoreKey!, 'sigstore private key')).toString('utf8');
-  const passphrase = passFile
-    ? await readPassphraseFile(passFile, '--sign-passphrase-file')
-    : await promptPassphrase(`Passphrase for key ${sigstoreKey}: `, io, 'give it with --sign-passphrase-file');
+  const passphrase = passFile ? await readPassphraseFile(passFile, '--sign-passphrase-file') : await promptPassphrase(`Passphrase for key ${sigstoreKey}: `, io, 'give it with --sign-passphrase-file');
   const key = await sig.loadSigstorePrivateKey(pem, Buffer.from(passphrase, 'utf8'), `sigstore private key ${sigstoreKey}`);
   return async (manifest) => [sig.signatureBlobBytes(sig.signManifestSigstore(manifest, identity, key))];
 }

@@ -89,7 +89,8 @@ ${COPY_REGISTRY_HELP}`,
     if (!destKind) throw new OcikitError('E_USAGE', 'sync: a destination transport must be given with --dest docker|dir|oci');
     if (!['docker', 'dir', 'oci'].includes(destKind)) throw new OcikitError('E_USAGE', `sync: ${JSON.stringify(destKind)} is not a valid destination transport (docker, dir or oci)`);
     if (srcKind === 'dir' && destKind === 'dir') throw new OcikitError('E_USAGE', "sync: from 'dir' to 'dir' is not supported", { hint: 'copy the tree with cp -a or rsync' });
-    if (destKind === 'oci' && destination!.includes(':')) throw new OcikitError('E_USAGE', `sync --dest oci: the layout path ${JSON.stringify(destination)} contains a colon, which oci: cannot express`);
+    if (destKind === 'oci' && destination!.includes(':'))
+      throw new OcikitError('E_USAGE', `sync --dest oci: the layout path ${JSON.stringify(destination)} contains a colon, which oci: cannot express`);
     const format = args.format === undefined ? undefined : String(args.format);
     if (format !== undefined && format !== 'oci' && format !== 'v2s2') throw new OcikitError('E_USAGE', `--format: expected oci or v2s2, got ${JSON.stringify(format)}`);
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);

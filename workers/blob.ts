@@ -169,7 +169,11 @@ async function passThrough(job: BlobJob, hash: Hash | undefined, outs: OutputFil
 /** sha256 of a whole file, read once in 1 MiB chunks. */
 export async function runHash(job: HashJob): Promise<Hashed> {
   const tap = new Tap(createHash('sha256'), [], -1);
-  await pipeline(inputStream({ kind: 'file', path: job.src, offset: 0, length: -1 }, () => undefined), tap, discard());
+  await pipeline(
+    inputStream({ kind: 'file', path: job.src, offset: 0, length: -1 }, () => undefined),
+    tap,
+    discard(),
+  );
   return { digest: tap.digest(), size: tap.size };
 }
 

@@ -97,13 +97,20 @@ export async function applyBundle(path: string, opts: ApplyOptions): Promise<App
       } catch (err) {
         throw wrapError(err, `applying ${where}: manifest ${shortDigest(d)}`);
       }
-      const children = parsed.kind === 'oci-index' || parsed.kind === 'docker-list' ? parsed.value.manifests.map((c) => ({ desc: c, manifest: true })) : [parsed.value.config, ...parsed.value.layers].map((c) => ({ desc: c, manifest: false }));
+      const children =
+        parsed.kind === 'oci-index' || parsed.kind === 'docker-list'
+          ? parsed.value.manifests.map((c) => ({ desc: c, manifest: true }))
+          : [parsed.value.config, ...parsed.value.layers].map((c) => ({ desc: c, manifest: false }));
       queue.push(...children);
     }
     if (lacking.length > 0) {
-      throw new OcikitError('E_BAD_INPUT', `applying ${where}: it lacks ${lacking.length} blob${lacking.length === 1 ? '' : 's'} this store does not have either (${lacking.slice(0, 3).map(shortDigest).join(', ')}${lacking.length > 3 ? ', …' : ''}); nothing was changed`, {
-        hint: 'make the bundle with --since an inventory of this store (ocikit bundle inventory), or without --since',
-      });
+      throw new OcikitError(
+        'E_BAD_INPUT',
+        `applying ${where}: it lacks ${lacking.length} blob${lacking.length === 1 ? '' : 's'} this store does not have either (${lacking.slice(0, 3).map(shortDigest).join(', ')}${lacking.length > 3 ? ', …' : ''}); nothing was changed`,
+        {
+          hint: 'make the bundle with --since an inventory of this store (ocikit bundle inventory), or without --since',
+        },
+      );
     }
 
     // === 3. every blob the bundle carries, hashed; the ones the store lacks staged in the same pass

@@ -159,7 +159,9 @@ async function collect(store: BlobStore, top: Digest, have: Set<string>, needed:
     if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
       for (const c of parsed.value.manifests) {
         if (!store.has(c.digest as Digest) && !have.has(c.digest)) {
-          throw new OcikitError('E_BAD_INPUT', `bundle create: ${what}: image ${shortDigest(c.digest)} of its index is not in the store`, { hint: 'copy the image with --all to bundle every image of an index' });
+          throw new OcikitError('E_BAD_INPUT', `bundle create: ${what}: image ${shortDigest(c.digest)} of its index is not in the store`, {
+            hint: 'copy the image with --all to bundle every image of an index',
+          });
         }
         queue.push(c.digest as Digest);
       }
@@ -188,7 +190,17 @@ async function writeArchive(out: string, index: Buffer, members: Array<[Digest, 
     const written = pipeline(pack, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
     written.catch(() => undefined);
     // Fixed times and owners: the same images and inventory give the same bytes.
-    const header = (name: string, size: number, type: 'file' | 'directory' = 'file') => ({ name, size, type, mode: type === 'file' ? 0o644 : 0o755, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' });
+    const header = (name: string, size: number, type: 'file' | 'directory' = 'file') => ({
+      name,
+      size,
+      type,
+      mode: type === 'file' ? 0o644 : 0o755,
+      mtime: new Date(0),
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+    });
     const add = (h: ReturnType<typeof header>, body?: Buffer | Readable): Promise<void> =>
       new Promise<void>((resolve, reject) => {
         if (body === undefined || Buffer.isBuffer(body)) {

@@ -299,7 +299,11 @@ export class BlobCopier {
     src.pipe(toStore);
     const tmp = store.tmpPath(info.digest.slice(7, 23));
     const upload = dest.putBlob({ kind: 'stream', stream: toDest }, info);
-    const keep = this.#run({ kind: 'stream', stream: toStore, size: payload.size }, { expect: { digest: info.digest, size: info.size }, what, keep: [{ kind: 'new-file', path: tmp, sync: store.durable }] }, meter);
+    const keep = this.#run(
+      { kind: 'stream', stream: toStore, size: payload.size },
+      { expect: { digest: info.digest, size: info.size }, what, keep: [{ kind: 'new-file', path: tmp, sync: store.durable }] },
+      meter,
+    );
     // Whichever fails first stops the other: a half upload or a half store file is worth nothing.
     const stop = (err: unknown): never => {
       src.destroy();

@@ -193,4 +193,3 @@ export async function writeDigestFile(path: string, digest: Digest): Promise<voi
     throw wrapError(err, `writing --digestfile ${path}`);
   });
 }
-

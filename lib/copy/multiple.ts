@@ -30,7 +30,10 @@ export function selectInstances(c: Pick<ImageCopyContext, 'opts' | 'label'>, par
   if (o.platforms && o.platforms.length > 0) {
     for (const p of o.platforms) {
       if (!entries.some((d) => d.platform && platformMatches(p, d.platform))) {
-        throw new OcikitError('E_NOT_FOUND', `no image in the index of ${c.label} matches --platform ${formatPlatform(p)}; it has: ${entries.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ')}`);
+        throw new OcikitError(
+          'E_NOT_FOUND',
+          `no image in the index of ${c.label} matches --platform ${formatPlatform(p)}; it has: ${entries.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ')}`,
+        );
       }
     }
     return { chosen: entries.filter((d) => d.platform && o.platforms!.some((p) => platformMatches(p, d.platform!))) };

@@ -72,9 +72,13 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   // its manifest (and digest) arrives unchanged, or fails to convert with a clear error.
   const artifact = isArtifactManifest(parsed);
   if (artifact && targetType !== parsed.mediaType) {
-    throw new OcikitError('E_UNSUPPORTED', `${c.label} is an artifact (type ${artifactTypeOf(parsed)}), which is copied only as it is, as ${parsed.mediaType}; ${dest.reference} would need ${targetType}`, {
-      hint: 'drop --format, or copy to a destination that takes OCI manifests (oci:, docker://, dir:)',
-    });
+    throw new OcikitError(
+      'E_UNSUPPORTED',
+      `${c.label} is an artifact (type ${artifactTypeOf(parsed)}), which is copied only as it is, as ${parsed.mediaType}; ${dest.reference} would need ${targetType}`,
+      {
+        hint: 'drop --format, or copy to a destination that takes OCI manifests (oci:, docker://, dir:)',
+      },
+    );
   }
   const tasks: BlobTask[] = layerDescs.map((l, i) => {
     if (artifact) return { info: descToInfo(l), label: `blob ${i}`, from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
@@ -175,7 +179,11 @@ async function checkForeignLayers(c: ImageCopyContext, tasks: BlobTask[]): Promi
       const p = await c.source.getBlob(t.info);
       if (p.kind === 'stream') p.stream.destroy();
     } catch (err) {
-      throw new OcikitError('E_UNSUPPORTED', `${c.label}: ${t.label} is a foreign layer whose bytes the source does not have, and ${c.dest.reference} cannot refer to foreign layers (${(err as Error).message})`, { cause: err });
+      throw new OcikitError(
+        'E_UNSUPPORTED',
+        `${c.label}: ${t.label} is a foreign layer whose bytes the source does not have, and ${c.dest.reference} cannot refer to foreign layers (${(err as Error).message})`,
+        { cause: err },
+      );
     }
   }
 }

@@ -8,17 +8,7 @@
 import { payloadStream } from '../transports/payload.js';
 import { OcikitError } from '../errors.js';
 import { digestBytes, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
-import {
-  chooseInstance,
-  hostPlatform,
-  MAX_MANIFEST_SIZE,
-  parseConfig,
-  parseManifest,
-  type Descriptor,
-  type ImageConfig,
-  type ParsedImageManifest,
-  type ParsedManifest,
-} from '../manifest/index.js';
+import { chooseInstance, hostPlatform, MAX_MANIFEST_SIZE, parseConfig, parseManifest, type Descriptor, type ImageConfig, type ParsedImageManifest, type ParsedManifest } from '../manifest/index.js';
 import type { BlobStore } from '../store/index.js';
 import type { ImageReference, ImageSource, SystemContext } from '../transports/types.js';
 
@@ -62,7 +52,14 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
       manifest = parsed;
     }
     const rawConfig = await readConfig(src, manifest.value.config as Descriptor, store, ref);
-    return { rawManifest: top.bytes, rawMediaType: parsed.mediaType, digest: digestBytes(top.bytes), manifest, rawConfig, config: parseConfig(rawConfig, `reading config ${shortDigest(manifest.value.config.digest)} of ${ref}`) };
+    return {
+      rawManifest: top.bytes,
+      rawMediaType: parsed.mediaType,
+      digest: digestBytes(top.bytes),
+      manifest,
+      rawConfig,
+      config: parseConfig(rawConfig, `reading config ${shortDigest(manifest.value.config.digest)} of ${ref}`),
+    };
   } finally {
     await src.close();
   }

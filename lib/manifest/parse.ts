@@ -19,15 +19,7 @@ import {
   isSchema1MediaType,
   normalizeMediaType,
 } from './media-types.js';
-import type {
-  Descriptor,
-  DockerList,
-  DockerManifest,
-  ImageConfig,
-  OciIndex,
-  OciManifest,
-  ParsedManifest,
-} from './types.js';
+import type { Descriptor, DockerList, DockerManifest, ImageConfig, OciIndex, OciManifest, ParsedManifest } from './types.js';
 
 /** The largest manifest we read: 4 MiB, as containers/image and distribution. Larger ones are E_MANIFEST_TOO_BIG. */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;

@@ -3,12 +3,7 @@
  * appear on the wire. Field names are the JSON names, so a parsed value can be used directly.
  */
 import type { Digest } from '../digest/index.js';
-import type {
-  DOCKER_LIST,
-  DOCKER_V2S2_MANIFEST,
-  OCI_INDEX,
-  OCI_MANIFEST,
-} from './media-types.js';
+import type { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from './media-types.js';
 
 /** The platform an image runs on. Names are Go's GOOS/GOARCH values (`linux`, `amd64`, `arm64`). */
 export interface Platform {

@@ -40,7 +40,10 @@ function scrypt(pass: Buffer, salt: Buffer, N: number, r: number, p: number): Pr
 }
 
 function pemEncode(type: string, der: Buffer): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${type}-----\n${b64}\n-----END ${type}-----\n`;
 }
 

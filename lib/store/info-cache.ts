@@ -81,10 +81,7 @@ export class BlobInfoCache {
    */
   findVariant(uncompressed: Digest, format: CompressionFormat, level?: number): Digest | undefined {
     return this.#quiet(undefined, () => {
-      const row =
-        level === undefined
-          ? this.#index.findVariantAny.get(uncompressed, format)
-          : this.#index.findVariantAt.get(uncompressed, format, level);
+      const row = level === undefined ? this.#index.findVariantAny.get(uncompressed, format) : this.#index.findVariantAt.get(uncompressed, format, level);
       return row?.compressed as Digest | undefined;
     });
   }

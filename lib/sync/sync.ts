@@ -102,7 +102,18 @@ function destinationRepository(img: SourceImage, o: SyncOptions): string {
 /** The key of the options that change what a copy writes: part of the store's record name. */
 function optionsKey(o: SyncOptions, ctx: SystemContext): string {
   const c = o.copy ?? {};
-  const what = JSON.stringify([o.destKind, c.format ?? '', c.multiArch ?? 'system', (c.platforms ?? []).map((p) => [p.os, p.architecture, p.variant ?? '']), c.compressFormat ?? '', c.compressLevel ?? '', ctx.overrideOS ?? '', ctx.overrideArch ?? '', ctx.overrideVariant ?? '', o.destCtx.destCompression ?? '']);
+  const what = JSON.stringify([
+    o.destKind,
+    c.format ?? '',
+    c.multiArch ?? 'system',
+    (c.platforms ?? []).map((p) => [p.os, p.architecture, p.variant ?? '']),
+    c.compressFormat ?? '',
+    c.compressLevel ?? '',
+    ctx.overrideOS ?? '',
+    ctx.overrideArch ?? '',
+    ctx.overrideVariant ?? '',
+    o.destCtx.destCompression ?? '',
+  ]);
   return createHash('sha256').update(what).digest('hex').slice(0, 16);
 }
 

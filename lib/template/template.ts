@@ -432,7 +432,10 @@ export function formatValue(v: unknown, top = true): string {
   if (v instanceof GoTime) return v.toString();
   if (v instanceof GoNil) return v.kind === 'map' ? 'map[]' : '[]';
   if (Array.isArray(v)) return `[${v.map((x) => formatValue(x, false)).join(' ')}]`;
-  if (v instanceof GoStruct) return `{${Object.values(v.fields).map((x) => formatValue(x, false)).join(' ')}}`;
+  if (v instanceof GoStruct)
+    return `{${Object.values(v.fields)
+      .map((x) => formatValue(x, false))
+      .join(' ')}}`;
   if (isMap(v)) {
     const keys = Object.keys(v).sort();
     return `map[${keys.map((k) => `${k}:${formatValue(v[k], false)}`).join(' ')}]`;
@@ -448,7 +451,12 @@ export function toPlain(v: unknown): unknown {
   if (v instanceof GoNil) return null;
   if (v instanceof GoStruct) return Object.fromEntries(Object.entries(v.fields).map(([k, x]) => [k, toPlain(x)]));
   if (Array.isArray(v)) return v.map(toPlain);
-  if (isMap(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, toPlain(v[k])]));
+  if (isMap(v))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, toPlain(v[k])]),
+    );
   return v;
 }
 
@@ -570,7 +578,11 @@ export function sprintf(format: string, args: unknown[], pos = 0): string {
     out += s;
   }
   out += format.slice(last);
-  if (n < args.length) out += `%!(EXTRA ${args.slice(n).map((a) => `${typeName(a)}=${formatValue(a)}`).join(', ')})`;
+  if (n < args.length)
+    out += `%!(EXTRA ${args
+      .slice(n)
+      .map((a) => `${typeName(a)}=${formatValue(a)}`)
+      .join(', ')})`;
   return out;
 }
 
@@ -631,7 +643,10 @@ const FUNCS: Record<string, Fn> = {
       if (typeof x !== 'number' || !Number.isInteger(x)) throw new TemplateError('slice: indexes must be integers', p);
       return x;
     });
-    if (typeof v === 'string') return Buffer.from(v, 'utf8').subarray(nums[0] ?? 0, nums[1]).toString('utf8');
+    if (typeof v === 'string')
+      return Buffer.from(v, 'utf8')
+        .subarray(nums[0] ?? 0, nums[1])
+        .toString('utf8');
     if (Array.isArray(v)) return v.slice(nums[0] ?? 0, nums[1]);
     throw new TemplateError(`can't slice item of type ${typeName(v)}`, p);
   },
@@ -732,7 +747,10 @@ class Exec {
     let items: Array<[unknown, unknown]>;
     if (Array.isArray(v)) items = v.map((x, i) => [i, x]);
     else if (v instanceof GoNil || v === null || v === NO_VALUE) items = [];
-    else if (isMap(v)) items = Object.keys(v).sort().map((k) => [k, v[k]]);
+    else if (isMap(v))
+      items = Object.keys(v)
+        .sort()
+        .map((k) => [k, v[k]]);
     else if (typeof v === 'number' && Number.isInteger(v)) items = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
     else throw new TemplateError(`range can't iterate over ${formatValue(v)}`, n.pos);
     if (items.length === 0) {

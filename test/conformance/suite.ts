@@ -90,7 +90,10 @@ export function conformanceSuite(name: string, t: TransportUnderTest): void {
             const written = parseManifest((await store.readBytes(res.manifestDigest)) as Buffer);
             assert.ok(written.kind === 'oci-manifest' || written.kind === 'docker-v2s2');
             assert.equal(parsed.value.config.digest, written.value.config.digest);
-            assert.deepEqual(parsed.value.layers.map((l) => l.digest), cfg.rootfs!.diff_ids);
+            assert.deepEqual(
+              parsed.value.layers.map((l) => l.digest),
+              cfg.rootfs!.diff_ids,
+            );
           }
         } finally {
           await src.close();
@@ -155,9 +158,8 @@ export function conformanceSuite(name: string, t: TransportUnderTest): void {
       const d = await parseImageName(destName).newDestination({ ...ctx(), store });
       try {
         const data = Buffer.from('the real bytes');
-        await assert.rejects(
-          d.putBlob({ kind: 'stream', stream: Readable.from([Buffer.from('other bytes!!!')]) }, { digest: digestBytes(data), size: data.length }),
-          (err) => isOcikitError(err, 'E_DIGEST_MISMATCH'),
+        await assert.rejects(d.putBlob({ kind: 'stream', stream: Readable.from([Buffer.from('other bytes!!!')]) }, { digest: digestBytes(data), size: data.length }), (err) =>
+          isOcikitError(err, 'E_DIGEST_MISMATCH'),
         );
         assert.equal(await d.tryReusingBlob({ digest: digestBytes(data), size: data.length }), undefined);
       } finally {

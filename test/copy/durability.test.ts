@@ -116,7 +116,10 @@ describe('durability (strace)', () => {
       for (const e of evs) {
         if (e.kind !== 'rename' || !e.to.startsWith(join(d, 'store', 'blobs') + '/')) continue;
         const i = evs.indexOf(e);
-        assert.ok(evs.slice(0, i).some((x) => x.kind === 'fsync' && x.path === e.from), `store blob ${e.to} synced before it was placed`);
+        assert.ok(
+          evs.slice(0, i).some((x) => x.kind === 'fsync' && x.path === e.from),
+          `store blob ${e.to} synced before it was placed`,
+        );
       }
     });
   }

@@ -25,17 +25,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, hexOf, shortDigest, type Digest } from '../../digest/index.js';
-import {
-  MAX_CONFIG_SIZE,
-  MAX_MANIFEST_SIZE,
-  layerCompression,
-  layerMediaTypeFor,
-  parseConfig,
-  parseManifest,
-  updateLayers,
-  type Descriptor,
-  type ParsedImageManifest,
-} from '../../manifest/index.js';
+import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, layerCompression, layerMediaTypeFor, parseConfig, parseManifest, updateLayers, type Descriptor, type ParsedImageManifest } from '../../manifest/index.js';
 import type { BlobStore } from '../../store/index.js';
 import { cleanupOnExit, forgetCleanup, readFileLimited } from '../fs-util.js';
 import { DiffIdCheck, SNIFF_BYTES, sniffCompression } from '../tar/compression.js';

@@ -40,8 +40,7 @@ export class DirImageReference implements ImageReference {
    * holds here) names are on disk with their sizes; else undefined.
    */
   async manifestDigest(_ctx: SystemContext): Promise<Digest | undefined> {
-    const read = (instance?: Digest): Promise<Buffer | undefined> =>
-      readFileLimited(join(this.path, manifestFileName(instance)), MAX_MANIFEST_SIZE, `reading ${this}`).catch(() => undefined);
+    const read = (instance?: Digest): Promise<Buffer | undefined> => readFileLimited(join(this.path, manifestFileName(instance)), MAX_MANIFEST_SIZE, `reading ${this}`).catch(() => undefined);
     const top = await read();
     if (!top) return undefined;
     const hasBlob = async (d: Descriptor): Promise<boolean> => {

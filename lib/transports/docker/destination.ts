@@ -103,10 +103,15 @@ export class DockerDestination implements ImageDestination {
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
     const session = this.#sessions.get(info.digest);
     this.#sessions.delete(info.digest);
-    await uploadBlob(this.repo, input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream }, { digest: info.digest, size: input.kind === 'path' && input.verify ? input.verify.size : info.size }, {
-      ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
-      ...(session ? { session } : {}),
-    });
+    await uploadBlob(
+      this.repo,
+      input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream },
+      { digest: info.digest, size: input.kind === 'path' && input.verify ? input.verify.size : info.size },
+      {
+        ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
+        ...(session ? { session } : {}),
+      },
+    );
     this.record(info.digest);
     return info;
   }

@@ -22,7 +22,18 @@
 import { promises as fsp } from 'node:fs';
 import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
 import { algorithmOf, digestBytes, type Digest } from '../../digest/index.js';
-import { MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType, manifestChildren, parseManifest, type Descriptor, type OciIndex, type ParsedManifest } from '../../manifest/index.js';
+import {
+  MAX_MANIFEST_SIZE,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  isIndexMediaType,
+  isManifestMediaType,
+  manifestChildren,
+  parseManifest,
+  type Descriptor,
+  type OciIndex,
+  type ParsedManifest,
+} from '../../manifest/index.js';
 import { TarArchive, type TarMember } from '../tar/archive.js';
 import { payloadStream } from '../payload.js';
 import { blobMemberName, digestFromBlobName } from '../tar/names.js';
@@ -92,7 +103,9 @@ export class OciArchiveDestination implements ImageDestination {
         });
         try {
           if (archive.mode !== 'in-place') {
-            throw new OcikitError('E_UNSUPPORTED', `writing ${where}: the existing archive is ${archive.compression}-compressed; ocikit adds images only to uncompressed archives`, { hint: 'decompress it first, or write to a new path' });
+            throw new OcikitError('E_UNSUPPORTED', `writing ${where}: the existing archive is ${archive.compression}-compressed; ocikit adds images only to uncompressed archives`, {
+              hint: 'decompress it first, or write to a new path',
+            });
           }
           const layout = await readArchivedLayout(archive).catch((err) => {
             throw notOurs(err);

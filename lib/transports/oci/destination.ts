@@ -184,5 +184,3 @@ export class OciDestination implements ImageDestination {
     forgetCleanup(this.staging);
   }
 }
-
-

@@ -32,14 +32,15 @@ export function checkLayoutVersion(bytes: Buffer, where: string): void {
   }
   const ver = (v as { imageLayoutVersion?: unknown })?.imageLayoutVersion;
   if (typeof ver !== 'string' || !/^1\.\d+\.\d+$/.test(ver)) {
-    throw new OcikitError('E_UNSUPPORTED', `reading ${where}/oci-layout: unsupported imageLayoutVersion ${ver === undefined ? 'undefined' : quoteUntrusted(typeof ver === 'string' ? ver : JSON.stringify(ver), 40)}`);
+    throw new OcikitError(
+      'E_UNSUPPORTED',
+      `reading ${where}/oci-layout: unsupported imageLayoutVersion ${ver === undefined ? 'undefined' : quoteUntrusted(typeof ver === 'string' ? ver : JSON.stringify(ver), 40)}`,
+    );
   }
 }
 
 /** What a reference resolves to in a layout: one descriptor, or the whole index.json as a multi-arch index. */
-export type LayoutChoice =
-  | { kind: 'descriptor'; descriptor: Descriptor }
-  | { kind: 'synthetic-index'; bytes: Buffer; digest: Digest; mediaType: string };
+export type LayoutChoice = { kind: 'descriptor'; descriptor: Descriptor } | { kind: 'synthetic-index'; bytes: Buffer; digest: Digest; mediaType: string };
 
 /**
  * Choose the image named by `ref` / `index` in a layout's index.json.

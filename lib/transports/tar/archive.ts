@@ -303,10 +303,7 @@ class Recorder {
     if (limit !== undefined && size > limit) {
       throw new OcikitError('E_MANIFEST_TOO_BIG', `reading ${where}: ${name} is ${size} bytes, over the ${limit}-byte limit`);
     }
-    const m: TarMember =
-      type === 'symlink' || type === 'link'
-        ? { name, type, size, offset, target: linkTarget(name, h.linkname, type, where) }
-        : { name, type, size, offset };
+    const m: TarMember = type === 'symlink' || type === 'link' ? { name, type, size, offset, target: linkTarget(name, h.linkname, type, where) } : { name, type, size, offset };
     if (!prev) this.members.set(name, m);
     return m;
   }

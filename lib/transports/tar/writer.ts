@@ -268,10 +268,11 @@ class StreamTarWriter implements TarWriter {
       if (this.failure !== undefined) throw this.failure;
       if (!this.out.write(chunk)) await drained(this.out);
     }
-    if (this.ownsOut) await new Promise<void>((resolve, reject) => {
-      this.out.once('error', reject);
-      this.out.end(() => resolve());
-    });
+    if (this.ownsOut)
+      await new Promise<void>((resolve, reject) => {
+        this.out.once('error', reject);
+        this.out.end(() => resolve());
+      });
   }
 
   private enqueue<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -305,9 +306,14 @@ class StreamTarWriter implements TarWriter {
 
   /** Add a file member holding `data`. */
   addBuffer(name: string, data: Buffer): Promise<void> {
-    return this.enqueue(name, () => this.entry({ name, type: 'file', mode: 0o644, size: data.length }, (async function* () {
-      yield data;
-    })()));
+    return this.enqueue(name, () =>
+      this.entry(
+        { name, type: 'file', mode: 0o644, size: data.length },
+        (async function* () {
+          yield data;
+        })(),
+      ),
+    );
   }
 
   /** Add a file member of exactly `size` bytes from `stream`; a different length is an error. */
@@ -408,7 +414,6 @@ export async function copyMembers(from: TarArchive, to: TarWriter, skip: (name: 
     }
   }
 }
-
 
 /** A check run just before commit's rename (see TarWriter.commit). */
 export type FileIdentityCheck = () => Promise<void>;
