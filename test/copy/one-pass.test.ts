@@ -226,8 +226,8 @@ describe('one pass per byte', () => {
     // Damage the deflate data, then rename the blob to the damaged bytes' digest so only decompression can tell.
     const p0 = join(src, 'blobs', 'sha256', layers[0]!.digest.slice(7));
     const bad = readFileSync(p0);
-    bad[Math.floor(bad.length / 2)] ^= 0xff;
-    bad[Math.floor(bad.length / 2) + 1] ^= 0xff;
+    bad[Math.floor(bad.length / 2)]! ^= 0xff;
+    bad[Math.floor(bad.length / 2) + 1]! ^= 0xff;
     writeFileSync(p0, bad);
     const manifest = manifestOf(src);
     manifest.layers[0]!.digest = sha(bad);

@@ -102,7 +102,7 @@ describe('WorkerPool', () => {
       return true;
     });
     const bad = Buffer.from(gz);
-    bad[bad.length - 20] ^= 0xff;
+    bad[bad.length - 20]! ^= 0xff;
     const badPath = join(dir, 'bad.gz');
     writeFileSync(badPath, bad.subarray(0, bad.length - 10));
     await assert.rejects(pool.run({ kind: 'blob', input: file(badPath), expect: { size: -1 }, what: 'layer 1', decompress: { format: 'gzip', out: out('b') } }), (err: unknown) => {

@@ -237,7 +237,7 @@ describe('containers-storage: against podman with a private vfs store', () => {
     const blobs = join(layout, 'blobs', 'sha256');
     const biggest = readdirSync(blobs).sort((a, b) => readFileSync(join(blobs, b)).length - readFileSync(join(blobs, a)).length)[0]!;
     const bytes = readFileSync(join(blobs, biggest));
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10]! ^= 0xff;
     writeFileSync(join(blobs, biggest), bytes);
     const before = names();
     const store = join(dir, 'corrupt-store');

@@ -304,7 +304,7 @@ describe('docker-archive', () => {
       // Spooled, the compressed layer is in the store before the copy asks for it: checked at open.
       await expectFailure('diffid-gzip-spooled', gz, 'E_DIGEST_MISMATCH', /diff ID/, { gzip: true });
       const corrupt = gzipSync(goodTar);
-      corrupt[corrupt.length - 20] ^= 0xff;
+      corrupt[corrupt.length - 20]! ^= 0xff;
       await expectFailure(
         'gzip-corrupt',
         good.map((e) => (e.name === 'layer0/layer.tar' ? { ...e, data: corrupt } : e)),

@@ -260,7 +260,7 @@ describe('docker-daemon: against a private dockerd', () => {
       .sort((a, b) => b.size - a.size)[0]!.n;
     const p = join(blobs, big);
     const bytes = readFileSync(p);
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10]! ^= 0xff;
     writeFileSync(p, bytes);
     const r = ocikit(['--store', join(dir, 'store-corrupt'), 'copy', '-q', '--dest-daemon-host', engine.host, `oci:${layout}:latest`, 'docker-daemon:ocikit/corrupt:1']);
     assert.equal(r.code, 1);
