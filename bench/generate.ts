@@ -115,9 +115,7 @@ export async function writeTar(files: FileEntry[], dest: string): Promise<void> 
     const name = relative('/', f.path);
     await new Promise<void>((resolve, reject) => {
       const entry = p.entry({ name, size: f.size, mode: f.mode, mtime: MTIME, uid: 0, gid: 0, uname: 'root', gname: 'root', type: 'file' }, (err) => (err ? reject(err) : resolve()));
-      createReadStream(f.path)
-        .on('error', reject)
-        .pipe(entry as unknown as NodeJS.WritableStream);
+      createReadStream(f.path).on('error', reject).pipe(entry);
     });
   }
   p.finalize();

@@ -397,28 +397,28 @@ async function main(): Promise<void> {
       if (s.status !== 0) throw new Error(`seeding ${dst}: ${s.stderr}`);
     });
     registry = r.registry;
-    cases.push(...r.cases.map((c) => ({ ...c, group: (c.name.startsWith('push again') ? 'registry again' : 'registry') as Group })));
+    cases.push(...r.cases.map((c): Case => ({ ...c, group: c.name.startsWith('push again') ? 'registry again' : 'registry' })));
   }
   // === sync cases: a repository of 20 tags sharing layers, in a docker-registry on loopback
   let syncRegistry: Awaited<ReturnType<typeof syncCases>>['registry'] | undefined;
   if (!process.env.OCIKIT_BENCH_NO_REGISTRY && (only.length === 0 || only.some((o) => 'sync'.includes(o) || o.includes('sync')))) {
     const sb = await syncCases(size);
     syncRegistry = sb.registry;
-    cases.push(...sb.cases.map((c) => ({ ...c, group: 'sync' as Group })));
+    cases.push(...sb.cases.map((c): Case => ({ ...c, group: 'sync' })));
   }
   // === signature cases: the cost of verifying a signed image on copy
   let policyCheck: PolicyCheckTiming | undefined;
   let signatureCleanup: (() => void) | undefined;
   if (!process.env.OCIKIT_BENCH_NO_SIGNATURE && (only.length === 0 || only.some((o) => 'signed'.includes(o) || o.includes('signed')))) {
     const sc = await signatureCases(big, workDir, log);
-    cases.push(...sc.cases.map((c) => ({ ...c, group: 'signature' as Group })));
+    cases.push(...sc.cases.map((c): Case => ({ ...c, group: 'signature' })));
     policyCheck = sc.check;
     signatureCleanup = sc.cleanup;
   }
   // === engine cases: a private dockerd and podman store (OCIKIT_BENCH_NO_DAEMON=1 skips them)
   const wanted = (name: string): boolean => only.length === 0 || only.some((o) => name.includes(o));
   const engines = process.env.OCIKIT_BENCH_NO_DAEMON || !DAEMON_CASE_NAMES.some(wanted) ? undefined : await daemonCases(big);
-  cases.push(...(engines?.cases ?? []).map((c) => ({ ...c, group: 'engines' as Group })));
+  cases.push(...(engines?.cases ?? []).map((c): Case => ({ ...c, group: 'engines' })));
   const selected = cases.filter((c) => wanted(c.name));
 
   const results: CaseResult[] = [];

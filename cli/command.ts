@@ -115,7 +115,7 @@ export function globalOptions(args: ParsedArgs): GlobalOptions {
     quiet: !!args.quiet,
     json: !!args.json,
   };
-  const s = (name: string): string | undefined => (typeof args[name] === 'string' && args[name] !== '' ? (args[name] as string) : undefined);
+  const s = (name: string): string | undefined => (typeof args[name] === 'string' && args[name] !== '' ? args[name] : undefined);
   if (s('store')) g.store = s('store');
   const jobs = intFlag(args, 'jobs', 1, 256);
   if (jobs !== undefined) g.jobs = jobs;

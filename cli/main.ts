@@ -153,7 +153,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
  */
 export function formatError(err: unknown, debug: boolean): string {
   const msg = err instanceof Error ? err.message : String(err);
-  const hint = isOcikitError(err) && (err as OcikitError).hint ? ` (${(err as OcikitError).hint})` : '';
+  const hint = isOcikitError(err) && err.hint ? ` (${err.hint})` : '';
   let line = escapeControl(`ocikit: ${msg.replace(/\s*\n\s*/g, ' ')}${hint}`);
   if (debug && err instanceof Error && err.stack) line += '\n' + err.stack.split('\n').map(escapeControl).join('\n');
   return redact(line);
@@ -161,9 +161,9 @@ export function formatError(err: unknown, debug: boolean): string {
 
 /** The error as one JSON object for --json: `{"error":{"code","message","hint"}}` (hint only when there is one). */
 export function formatJsonError(err: unknown): string {
-  const code = isOcikitError(err) ? (err as OcikitError).code : 'E_INTERNAL';
+  const code = isOcikitError(err) ? err.code : 'E_INTERNAL';
   const message = redact((err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' '));
-  const hint = isOcikitError(err) ? (err as OcikitError).hint : undefined;
+  const hint = isOcikitError(err) ? err.hint : undefined;
   return JSON.stringify({ error: { code, message, ...(hint ? { hint: redact(hint) } : {}) } });
 }
 

@@ -71,7 +71,7 @@ export async function applyBundle(path: string, opts: ApplyOptions): Promise<App
     const queue: Array<{ desc: Descriptor; manifest: boolean }> = images.map((i) => ({ desc: i.desc, manifest: true }));
     while (queue.length > 0) {
       const { desc, manifest } = queue.shift()!;
-      const d = desc.digest as Digest;
+      const d = desc.digest;
       if (seen.has(d)) continue;
       seen.add(d);
       const member = blobMember(ar, d, desc.size, where);
@@ -115,7 +115,7 @@ export async function applyBundle(path: string, opts: ApplyOptions): Promise<App
 
     // === 3. every blob the bundle carries, hashed; the ones the store lacks staged in the same pass
     const blobMembers = ar.list().filter((m) => m.type === 'file' && digestFromBlobName(m.name) !== undefined);
-    const result: ApplyResult = { images: images.map((i) => ({ name: formatStoreName(i.name), digest: i.desc.digest as Digest })), stored: 0, storedBytes: 0, present: 0 };
+    const result: ApplyResult = { images: images.map((i) => ({ name: formatStoreName(i.name), digest: i.desc.digest })), stored: 0, storedBytes: 0, present: 0 };
     const limit = new Semaphore(Math.max(1, pool.threads));
     const jobs = blobMembers.map(async (m) => {
       const d = digestFromBlobName(m.name)!;
@@ -160,7 +160,7 @@ export async function applyBundle(path: string, opts: ApplyOptions): Promise<App
       result.stored++;
       result.storedBytes += s.size;
     }
-    for (const img of images) store.setRef(storeRefName(img.name), img.desc.digest as Digest);
+    for (const img of images) store.setRef(storeRefName(img.name), img.desc.digest);
     return result;
   } finally {
     await Promise.all(staged.map((s) => (s.tmp ? fsp.rm(s.tmp, { force: true }).catch(() => undefined) : undefined)));

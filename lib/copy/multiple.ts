@@ -50,7 +50,7 @@ export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promi
   const o = c.opts;
   const sel = selectInstances(c, parsed);
   // The chosen instance becomes the top-level image: its own signatures (not the index's) go with it.
-  if (sel.system) return copySingle(c, await getInstance(c, sel.system), undefined, true, sel.system.digest as Digest);
+  if (sel.system) return copySingle(c, await getInstance(c, sel.system), undefined, true, sel.system.digest);
   const chosen = sel.chosen;
 
   // === 2. choose the target index type
@@ -83,10 +83,10 @@ export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promi
 
 /** An instance of the index, verified against its descriptor and kept in the store. */
 async function getInstance(c: ImageCopyContext, d: Descriptor): Promise<ParsedImageManifest> {
-  const m = await c.source.getManifest(d.digest as Digest);
+  const m = await c.source.getManifest(d.digest);
   const what = `manifest ${shortDigest(d.digest)} from ${c.label}`;
-  verifyBytes(m.bytes, { digest: d.digest as Digest, size: d.size, what });
-  await c.store.put(m.bytes, { digest: d.digest as Digest, what });
+  verifyBytes(m.bytes, { digest: d.digest, size: d.size, what });
+  await c.store.put(m.bytes, { digest: d.digest, what });
   const inst = parseManifest(m.bytes, d.mediaType || m.mediaType || undefined, `reading manifest ${shortDigest(d.digest)} of ${c.label}`);
   if (inst.kind !== 'oci-manifest' && inst.kind !== 'docker-v2s2') {
     throw new OcikitError('E_UNSUPPORTED', `${c.label}: nested index ${shortDigest(d.digest)} is not supported`);

@@ -61,8 +61,8 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
 
   // === 3. plan blobs (layers planned before anything moves: an impossible plan fails first)
   const m = parsed.value;
-  const config = m.config as Descriptor;
-  const layerDescs = m.layers as Descriptor[];
+  const config = m.config;
+  const layerDescs = m.layers;
   // --preserve-digests: a destination that merely prefers compressed layers (oci:) keeps them as
   // they come, as skopeo does (it may not modify the manifest), unless the user asked to compress.
   const wish = dest.properties.desiredCompression;
@@ -139,13 +139,13 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   let current: ParsedImageManifest = parsed;
   if (!updateFirst && current.mediaType !== targetType) current = convertManifest(current, 'oci');
   const familyNow: ManifestFamily = current.kind === 'oci-manifest' ? 'oci' : 'docker';
-  const before = current.value.layers as Descriptor[];
+  const before = current.value.layers;
   const layers = tasks.map((t, i) => {
     const orig = before[i]!;
     const out = outcomes.get(t)!;
     if (out.digest === orig.digest) return orig;
     const comp = compressionAfter(t.from, t.plan);
-    return { ...orig, digest: out.digest, size: out.size, mediaType: layerMediaTypeFor(familyNow, comp, { nondistributable: isNondistributableLayer(orig.mediaType) }) } as Descriptor;
+    return { ...orig, digest: out.digest, size: out.size, mediaType: layerMediaTypeFor(familyNow, comp, { nondistributable: isNondistributableLayer(orig.mediaType) }) };
   });
   if (layers.some((l, i) => l !== before[i])) current = updateLayers(current, layers);
   if (current.mediaType !== targetType) current = convertManifest(current, format === 'oci' ? 'oci' : 'v2s2');
@@ -209,7 +209,7 @@ export async function copySignatures(c: ImageCopyContext, changed: boolean, srcI
 }
 
 export function descToInfo(d: Descriptor): BlobInfo {
-  const info: BlobInfo = { digest: d.digest as Digest, size: d.size, mediaType: d.mediaType };
+  const info: BlobInfo = { digest: d.digest, size: d.size, mediaType: d.mediaType };
   if (d.annotations) info.annotations = d.annotations;
   if (d.urls) info.urls = d.urls;
   return info;

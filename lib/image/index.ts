@@ -42,7 +42,7 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
     let manifest: ParsedImageManifest;
     if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
       const d = chooseInstance(parsed, hostPlatform({ overrideOS: ctx.overrideOS, overrideArch: ctx.overrideArch, overrideVariant: ctx.overrideVariant }));
-      const inst = await src.getManifest(d.digest as Digest);
+      const inst = await src.getManifest(d.digest);
       const got = digestBytes(inst.bytes);
       if (got !== d.digest) throw new OcikitError('E_DIGEST_MISMATCH', `reading manifest ${shortDigest(d.digest)} from ${ref}: content has digest ${got}`);
       const p = parseManifest(inst.bytes, d.mediaType, `reading manifest ${shortDigest(d.digest)} of ${ref}`);
@@ -51,7 +51,7 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
     } else {
       manifest = parsed;
     }
-    const rawConfig = await readConfig(src, manifest.value.config as Descriptor, store, ref);
+    const rawConfig = await readConfig(src, manifest.value.config, store, ref);
     return {
       rawManifest: top.bytes,
       rawMediaType: parsed.mediaType,
@@ -66,7 +66,7 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
 }
 
 async function readConfig(src: ImageSource, d: Descriptor, _store: BlobStore, ref: ImageReference): Promise<Buffer> {
-  const digest = d.digest as Digest;
+  const digest = d.digest;
   const what = `reading config ${shortDigest(digest)} from ${ref}`;
   if (d.size > MAX_MANIFEST_SIZE) throw new OcikitError('E_MANIFEST_TOO_BIG', `${what}: ${d.size} bytes is over the limit`);
   const parts: Buffer[] = [];
@@ -101,7 +101,7 @@ export interface InspectOutput {
 /** Build skopeo's inspect output for an opened image. */
 export function inspectOutput(img: OpenedImage, opts: { name?: string; repoTags?: string[] }): InspectOutput {
   const c = img.config;
-  const layers = img.manifest.value.layers as Descriptor[];
+  const layers = img.manifest.value.layers;
   const out: InspectOutput = {
     ...(opts.name ? { Name: opts.name } : {}),
     Digest: img.digest,

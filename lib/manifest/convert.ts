@@ -192,7 +192,7 @@ function dockerToOci(m: DockerManifest): OciManifest {
   // Docker descriptors have no annotations; drop anything a hand-written source may carry.
   const layers = m.layers.map((l, i) => {
     const c = convertLayer(l, i, 'oci');
-    return { mediaType: c.mediaType, digest: c.digest, size: c.size, urls: c.urls } as Descriptor;
+    return { mediaType: c.mediaType, digest: c.digest, size: c.size, urls: c.urls };
   });
   return ociManifestValue(config, layers);
 }
@@ -314,7 +314,7 @@ export function convertIndex(parsed: ParsedIndex, target: ManifestFormat, childr
   });
 
   const sameFormat = (target === 'oci') === (parsed.kind === 'oci-index');
-  if (sameFormat && !changed) return { ...parsed, bytes: asBuffer(parsed.bytes) } as Encoded<ParsedIndex>;
+  if (sameFormat && !changed) return { ...parsed, bytes: asBuffer(parsed.bytes) };
 
   if (target === 'oci') {
     const src = parsed.kind === 'oci-index' ? parsed.value : undefined;

@@ -195,7 +195,7 @@ function withContext<T>(context: string | undefined, fn: () => T): T {
     return fn();
   } catch (err) {
     if (!isOcikitError(err)) throw err;
-    const e = err as OcikitError;
+    const e = err;
     throw new OcikitError(e.code, `${context}: ${e.message}`, { cause: err, ...(e.hint !== undefined ? { hint: e.hint } : {}) });
   }
 }
@@ -206,7 +206,7 @@ function parseManifestBytes(bytes: Uint8Array, declaredMediaType?: string): Pars
   if (o.mediaType !== undefined && typeof o.mediaType !== 'string') {
     throw bad('manifest', `mediaType must be a string, got ${describe(o.mediaType)}`);
   }
-  const field = o.mediaType === undefined || o.mediaType === '' ? undefined : (o.mediaType as string);
+  const field = o.mediaType === undefined || o.mediaType === '' ? undefined : o.mediaType;
   if (field !== undefined && declared !== undefined && field !== declared) {
     throw new OcikitError('E_BAD_INPUT', `manifest declares media type ${quoteUntrusted(field)} but was served as ${quoteUntrusted(declared)}`);
   }
@@ -342,6 +342,6 @@ export function parseConfig(bytes: Uint8Array, context?: string): ImageConfig {
   return withContext(context, () => {
     const o = parseJsonObject(bytes, 'image config', MAX_CONFIG_SIZE);
     validateConfig(o);
-    return o as ImageConfig;
+    return o;
   });
 }

@@ -154,7 +154,7 @@ async function uploadFile(repo: Repository, path: string, verify: boolean, info:
           }
         }
       } catch (err) {
-        await repo.cancelUpload(session!.location);
+        await repo.cancelUpload(session.location);
         session = undefined;
         throw err;
       }

@@ -171,7 +171,7 @@ export async function putManifest(c: ApiContext, req: IncomingMessage, res: Serv
   }
   const children: Descriptor[] = parsed.kind === 'oci-index' || parsed.kind === 'docker-list' ? [...parsed.value.manifests] : [parsed.value.config, ...parsed.value.layers];
   for (const d of children) {
-    const st = c.store.stat(d.digest as Digest);
+    const st = c.store.stat(d.digest);
     if (!st) {
       if (isNondistributableLayer(d.mediaType) && (d.urls?.length ?? 0) > 0) continue;
       throw new ApiError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${d.digest}`, { digest: d.digest });

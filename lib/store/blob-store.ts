@@ -452,7 +452,7 @@ export class BlobStore {
 
   getRef(name: string): Digest | undefined {
     this.#assertOpen();
-    return this.#db(`reading ref ${name}`, () => this.index.getRef.get(name)?.digest as Digest | undefined);
+    return this.#db(`reading ref ${name}`, () => this.index.getRef.get(name)?.digest);
   }
 
   deleteRef(name: string): void {
@@ -463,7 +463,7 @@ export class BlobStore {
   /** Every ref, by name. */
   refs(): RefEntry[] {
     this.#assertOpen();
-    return this.#db('listing refs', () => this.index.allRefs.all().map((r) => ({ name: r.name, digest: r.digest as Digest, updated: r.updated })));
+    return this.#db('listing refs', () => this.index.allRefs.all().map((r) => ({ name: r.name, digest: r.digest, updated: r.updated })));
   }
 
   // === ADDED FOR lib/bundle (issue 13, serve and bundles): the one public method that work needed.

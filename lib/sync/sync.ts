@@ -118,7 +118,7 @@ function optionsKey(o: SyncOptions, ctx: SystemContext): string {
 }
 
 function describe(err: unknown): { code: string; message: string } {
-  return { code: isOcikitError(err) ? (err as OcikitError).code : 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+  return { code: isOcikitError(err) ? err.code : 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
 /**

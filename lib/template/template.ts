@@ -321,7 +321,7 @@ class Parser {
       const rest = then.end.rest;
       if (rest.length > 0 && rest[0]!.kind === 'ident' && (rest[0]!.text === 'if' || rest[0]!.text === 'with')) {
         // {{else if X}} is {{else}}{{if X}}…{{end}} sharing the outer {{end}}.
-        elseNodes = [this.branch(rest[0]!.text as 'if' | 'with', rest[0]!.pos, rest.slice(1))];
+        elseNodes = [this.branch(rest[0]!.text, rest[0]!.pos, rest.slice(1))];
       } else {
         if (rest.length > 0) throw new TemplateError('unexpected token after else', rest[0]!.pos);
         const e = this.list(new Set(['end']));
@@ -572,7 +572,7 @@ export function sprintf(format: string, args: unknown[], pos = 0): string {
     if (width !== undefined && s.length < Number(width)) {
       const pad = Number(width) - s.length;
       if (flags.includes('-')) s = s + ' '.repeat(pad);
-      else if (flags.includes('0') && /[dxXf]/.test(verb!)) s = (s.startsWith('-') ? '-' : '') + '0'.repeat(pad) + s.replace(/^-/, '');
+      else if (flags.includes('0') && /[dxXf]/.test(verb)) s = (s.startsWith('-') ? '-' : '') + '0'.repeat(pad) + s.replace(/^-/, '');
       else s = ' '.repeat(pad) + s;
     }
     out += s;

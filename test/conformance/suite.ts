@@ -47,7 +47,7 @@ export interface TransportUnderTest {
 }
 
 async function readAll(src: ImageSource, d: Descriptor): Promise<Buffer> {
-  const p = await src.getBlob({ digest: d.digest as Digest, size: d.size });
+  const p = await src.getBlob({ digest: d.digest, size: d.size });
   const chunks: Buffer[] = [];
   for await (const c of payloadStream(p)) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
@@ -87,12 +87,12 @@ export function conformanceSuite(name: string, t: TransportUnderTest): void {
           }
           if (!(t.keepsManifest ?? true)) {
             // The same image: the config copied, and each layer read back is its diff ID.
-            const written = parseManifest((await store.readBytes(res.manifestDigest)) as Buffer);
+            const written = parseManifest(await store.readBytes(res.manifestDigest));
             assert.ok(written.kind === 'oci-manifest' || written.kind === 'docker-v2s2');
             assert.equal(parsed.value.config.digest, written.value.config.digest);
             assert.deepEqual(
               parsed.value.layers.map((l) => l.digest),
-              cfg.rootfs!.diff_ids,
+              cfg.rootfs.diff_ids,
             );
           }
         } finally {
@@ -207,7 +207,7 @@ export function conformanceSuite(name: string, t: TransportUnderTest): void {
           if (idx.kind !== 'oci-index' && idx.kind !== 'docker-list') return;
           assert.equal(idx.value.manifests.length, 2);
           for (const d of idx.value.manifests) {
-            const inst = await src.getManifest(d.digest as Digest);
+            const inst = await src.getManifest(d.digest);
             assert.equal(digestBytes(inst.bytes), d.digest);
           }
         } finally {

@@ -19,7 +19,7 @@ import { run } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 
-const sha = (b: Buffer): Digest => ('sha256:' + createHash('sha256').update(b).digest('hex')) as Digest;
+const sha = (b: Buffer): Digest => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const OCI_GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
 /** A minimal tar of one file (ustar), so layers are real tars without any helper program. */
@@ -145,7 +145,7 @@ describe('one pass per byte', () => {
     const before = statSync(layerPath);
     const store = open('link');
     await copyImage(parseImageName(`oci:${src}:latest`), parseImageName(`oci:${join(dir, 'link-dst')}:latest`), { store, pool: pool(2) });
-    const stored = statSync(store.pathOf(layers[0]!.digest as Digest));
+    const stored = statSync(store.pathOf(layers[0]!.digest));
     assert.equal(stored.ino, before.ino, 'the store holds the same inode (a hard link, no bytes copied)');
     const after = statSync(layerPath);
     assert.deepEqual([after.mode, after.mtimeMs, after.size], [before.mode, before.mtimeMs, before.size], 'mode and times of the source untouched');
@@ -155,7 +155,7 @@ describe('one pass per byte', () => {
     const f = makeLayout(fresh, [tarOf('y', content('fresh', 600_000))], { old: false });
     const store2 = open('fresh');
     await copyImage(parseImageName(`oci:${fresh}:latest`), parseImageName(`oci:${join(dir, 'fresh-dst')}:latest`), { store: store2, pool: pool(1) });
-    assert.notEqual(statSync(store2.pathOf(f.layers[0]!.digest as Digest)).ino, statSync(join(fresh, 'blobs', 'sha256', f.layers[0]!.digest.slice(7))).ino);
+    assert.notEqual(statSync(store2.pathOf(f.layers[0]!.digest)).ino, statSync(join(fresh, 'blobs', 'sha256', f.layers[0]!.digest.slice(7))).ino);
   });
 
   it('docker-archive -> oci: compresses the layers as skopeo does (tar+gzip), and honours --dest-compress-format', async () => {
@@ -271,7 +271,7 @@ describe('one pass per byte', () => {
   });
 
   function makeLayoutDigest(layout: string): Digest {
-    return manifestOf(layout).layers[0]!.digest as Digest;
+    return manifestOf(layout).layers[0]!.digest;
   }
 
   it('zstd layers copied to a Docker v2s2 destination are recompressed as gzip with the same diff IDs', async () => {

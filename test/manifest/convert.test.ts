@@ -34,17 +34,17 @@ const D = (c: string): string => `sha256:${c.repeat(64)}`;
 function parseOci(bytes: Uint8Array): ParsedOciManifest {
   const p = parseManifest(bytes);
   assert.equal(p.kind, 'oci-manifest');
-  return p as ParsedOciManifest;
+  return p;
 }
 function parseDocker(bytes: Uint8Array): ParsedDockerManifest {
   const p = parseManifest(bytes);
   assert.equal(p.kind, 'docker-v2s2');
-  return p as ParsedDockerManifest;
+  return p;
 }
 function parseIndex(bytes: Uint8Array): ParsedIndex {
   const p = parseManifest(bytes);
   assert.ok(p.kind === 'oci-index' || p.kind === 'docker-list');
-  return p as ParsedIndex;
+  return p;
 }
 function childMap(): Map<string, ChildUpdate> {
   return new Map(Object.entries(JSON.parse(golden('oci-index.children.json').toString()) as Record<string, ChildUpdate>));

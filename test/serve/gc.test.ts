@@ -89,8 +89,8 @@ describe('ocikit serve while store gc runs', () => {
         ]);
         results.slice(0, 4).forEach((r, i) => assert.equal(r.code, 0, `round ${round} client ${i}: ${r.stderr}`));
         dirIntact(out('sk-base'), base);
-        orphanPulls.push(results[4]!);
-        if (results[4]!.code === 0) dirIntact(out('orphan'), orphan);
+        orphanPulls.push(results[4]);
+        if (results[4].code === 0) dirIntact(out('orphan'), orphan);
       }
     } finally {
       stop = true;

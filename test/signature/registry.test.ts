@@ -192,7 +192,7 @@ describe('sigstore attachments', () => {
     assert.equal(r.code, 0, r.stderr);
     const att = rawManifest(`docker://${reg.host}/sig/hello:sha256-${HELLO_HEX}.sig`);
     assert.ok(att, 'skopeo reads the attachment manifest');
-    const m = JSON.parse(att!) as { mediaType: string; layers: Array<{ mediaType: string; annotations: Record<string, string> }> };
+    const m = JSON.parse(att) as { mediaType: string; layers: Array<{ mediaType: string; annotations: Record<string, string> }> };
     assert.equal(m.mediaType, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(m.layers.length, 1);
     assert.equal(m.layers[0]!.mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');

@@ -368,8 +368,8 @@ test('stat: a blob file without a row (a put that crashed after rename) is adopt
 test('refs: set, get, list, replace, delete', async () => {
   const store = openTemp();
   try {
-    const a = digestBytes('a') as Digest;
-    const b = digestBytes('b') as Digest;
+    const a = digestBytes('a');
+    const b = digestBytes('b');
     store.setRef('docker.io/library/busybox:latest', a);
     store.setRef('example.com/x:1', b);
     assert.equal(store.getRef('docker.io/library/busybox:latest'), a);
@@ -384,7 +384,7 @@ test('refs: set, get, list, replace, delete', async () => {
     store.deleteRef('example.com/x:1');
     assert.equal(store.getRef('example.com/x:1'), undefined);
     assert.throws(
-      () => store.setRef('bad', 'sha256:nothex' as Digest),
+      () => store.setRef('bad', 'sha256:nothex'),
       (err: unknown) => isOcikitError(err, 'E_BAD_INPUT'),
     );
   } finally {

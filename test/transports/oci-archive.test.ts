@@ -300,7 +300,7 @@ describe('oci-archive', () => {
     for (let i = 0; i < 5; i++) {
       const rel = join('a'.repeat(90), 'b'.repeat(90), `${'c'.repeat(120)}-${i}`);
       files[rel] = randomBytes(1000 + i * 777);
-      writeFileSync(join(src, rel), files[rel]!);
+      writeFileSync(join(src, rel), files[rel]);
     }
     for (const format of ['pax', 'gnu']) {
       const t = join(dir, `long-${format}.tar`);

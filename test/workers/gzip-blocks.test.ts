@@ -119,7 +119,7 @@ describe('block-joined gzip', () => {
     for (const level of [-1, 10, 2.5])
       assert.throws(
         () => new GzipBlockEncoder({ level }),
-        (err: unknown) => err instanceof RangeError && /level/.test((err as Error).message),
+        (err: unknown) => err instanceof RangeError && /level/.test(err.message),
       );
   });
 });

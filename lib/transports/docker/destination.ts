@@ -156,7 +156,7 @@ export class DockerDestination implements ImageDestination {
     };
     // A top-level manifest that is itself a referrer (an artifact copied on its own) is listed too.
     const topSubject = top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX ? subjectOf(parseManifest(top.bytes, top.mediaType)) : undefined;
-    if (topSubject) note(top, digest, topSubject.digest as Digest, pushed.ociSubject);
+    if (topSubject) note(top, digest, topSubject.digest, pushed.ociSubject);
     for (const ref of this.#referrers) {
       const p = await this.repo.pushManifest(ref.digest, ref.manifest.bytes, ref.manifest.mediaType);
       note(ref.manifest, ref.digest, ref.subject, p.ociSubject);

@@ -117,7 +117,7 @@ export class DockerSignatureStore {
       await res.body?.cancel();
       throw new OcikitError('E_SIGNATURE', `${what}: larger than ${MAX_SIGNATURE_SIZE} bytes`);
     }
-    return res.body ? readCapped(res.body as unknown as AsyncIterable<Uint8Array>, MAX_SIGNATURE_SIZE, what) : Buffer.alloc(0);
+    return res.body ? readCapped(res.body, MAX_SIGNATURE_SIZE, what) : Buffer.alloc(0);
   }
 
   private async attachmentManifest(manifestDigest: Digest): Promise<{ layers: OciDescriptor[]; config?: OciDescriptor } | undefined> {

@@ -184,7 +184,7 @@ export class OciArchiveDestination implements ImageDestination {
     if (!this.top) throw new OcikitError('E_INTERNAL', `committing ${this.where}: no manifest was written`);
     const desc: Descriptor = { mediaType: this.top.mediaType, digest: this.top.digest, size: this.top.size };
     if (this.ref !== undefined) desc.annotations = { [REF_NAME_ANNOTATION]: this.ref };
-    const before = this.old?.index ?? ({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] } as OciIndex);
+    const before = this.old?.index ?? { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
     const kept = before.manifests.filter((d) => {
       const name = d.annotations?.[REF_NAME_ANNOTATION];
       // As oci:: writing an existing ref replaces it; an untagged write replaces an identical untagged entry.
@@ -236,7 +236,7 @@ const MAX_NESTING = 8;
 async function reachableBlobs(ar: TarArchive, entries: Descriptor[]): Promise<Set<Digest> | undefined> {
   const seen = new Set<Digest>();
   const visit = async (d: Descriptor, depth: number): Promise<boolean> => {
-    const digest = d.digest as Digest;
+    const digest = d.digest;
     if (seen.has(digest)) return true;
     seen.add(digest);
     if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) return false;
@@ -257,7 +257,7 @@ async function reachableBlobs(ar: TarArchive, entries: Descriptor[]): Promise<Se
       for (const c of manifestChildren(parsed)) if (!(await visit(c, depth + 1))) return false;
     } else {
       // A config and layers are leaves.
-      for (const c of manifestChildren(parsed)) seen.add(c.digest as Digest);
+      for (const c of manifestChildren(parsed)) seen.add(c.digest);
     }
     return true;
   };

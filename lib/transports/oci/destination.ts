@@ -110,7 +110,7 @@ export class OciDestination implements ImageDestination {
           await atomicWriteFile(join(this.root, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, 0o644, this.sync);
         }
         const indexPath = join(this.root, 'index.json');
-        let index: OciIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] } as OciIndex;
+        let index: OciIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
         if (await pathExists(indexPath)) {
           index = parseLayoutIndex(await readFileLimited(indexPath, MAX_MANIFEST_SIZE, `reading ${this.where()}/index.json`), this.where());
         }

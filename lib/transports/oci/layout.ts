@@ -19,7 +19,7 @@ export function parseLayoutIndex(bytes: Buffer, where: string): OciIndex {
     throw new OcikitError((err as OcikitError).code ?? 'E_BAD_INPUT', `reading ${where}/index.json: ${(err as Error).message}`, { cause: err });
   }
   if (parsed.kind !== 'oci-index') throw new OcikitError('E_BAD_INPUT', `reading ${where}/index.json: not an image index`);
-  return parsed.value as OciIndex;
+  return parsed.value;
 }
 
 /** Check the oci-layout file's version. */

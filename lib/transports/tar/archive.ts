@@ -402,7 +402,7 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
         ended = true;
         break;
       }
-      const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
+      const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
       headParts.push(b);
       headLen += b.length;
     }
@@ -419,8 +419,8 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
       for (;;) {
         const r = await it.next();
         if (r.done) return;
-        opts.onRead?.((r.value as Buffer).length);
-        yield r.value as Buffer;
+        opts.onRead?.(r.value.length);
+        yield r.value;
       }
     } finally {
       await it.return?.(undefined);
@@ -480,7 +480,7 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
   });
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream | (() => AsyncGenerator<Buffer>)> = [all];
   if (rec.compression !== 'none') stages.push(decompressor(rec.compression));
-  stages.push(ex as unknown as NodeJS.WritableStream);
+  stages.push(ex);
   try {
     await (pipeline as unknown as (...s: unknown[]) => Promise<void>)(...stages);
   } catch (err) {

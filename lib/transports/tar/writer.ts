@@ -75,7 +75,7 @@ export interface TarWriter {
 export async function openTarWriter(target: string, where: string, opts: { sync?: boolean } = {}): Promise<TarWriter> {
   if (isStdoutPath(target)) {
     if (process.stdout.isTTY) throw new OcikitError('E_USAGE', `writing ${where}: standard output is a terminal; redirect it to a file or a pipe`);
-    return new StreamTarWriter(where, process.stdout as unknown as Sink, false, undefined);
+    return new StreamTarWriter(where, process.stdout, false, undefined);
   }
   const st = await fsp.stat(target).catch(() => undefined);
   if (st && st.isDirectory()) throw new OcikitError('E_CONFLICT', `writing ${where}: ${target} is a directory`);
@@ -83,7 +83,7 @@ export async function openTarWriter(target: string, where: string, opts: { sync?
     const fh = await fsp.open(target, fsc.O_WRONLY).catch((err) => {
       throw wrapError(err, `opening ${where} for writing`);
     });
-    return new StreamTarWriter(where, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }) as unknown as Sink, true, fh);
+    return new StreamTarWriter(where, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }), true, fh);
   }
   await ensureDir(dirname(target)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
   await sweepLeftovers(target);
@@ -97,7 +97,7 @@ export async function openTarWriter(target: string, where: string, opts: { sync?
 
 /** An archive written into any Writable (a request body, a socket), in STREAM mode. The caller ends nothing: commit ends it. */
 export function tarWriterToStream(out: NodeJS.WritableStream, where: string): TarWriter {
-  return new StreamTarWriter(where, out as unknown as Sink, true, undefined);
+  return new StreamTarWriter(where, out, true, undefined);
 }
 
 /** A reservation's state, for commit's check that every member got its bytes. */
