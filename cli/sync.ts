@@ -1,7 +1,6 @@
 /** ocikit sync --src docker|dir|yaml --dest docker|dir|oci SOURCE DESTINATION (as skopeo sync, and further). */
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../lib/errors.js';
-import type { ManifestFormat } from '../lib/manifest/index.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
 import { boolFlag, intFlag, positionals, type Command } from './command.js';

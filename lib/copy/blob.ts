@@ -127,7 +127,7 @@ export class BlobCopier {
       }
       const reused = await dest.tryReusingBlob(t.info);
       if (reused) how = 'reused-at-destination';
-      else await this.#deliver(stored, t, meter);
+      else await this.#deliver(stored, t);
       return { outcome: this.#done(t, stored, how, meter), bytes };
     } catch (err) {
       if (isOcikitError(err)) throw err;
@@ -152,14 +152,14 @@ export class BlobCopier {
       if (reused) return this.#done(t, { digest: info.digest, size: reused.size }, 'reused-at-destination', meter);
       const stored = this.#stored(info);
       if (stored) {
-        await this.#deliver(stored, t, meter);
+        await this.#deliver(stored, t);
         return this.#done(t, stored, 'from-store', meter);
       }
     } else {
       const known = this.#knownResult(t);
       if (known) {
         const reused = await dest.tryReusingBlob({ ...info, digest: known.digest, size: known.size });
-        if (!reused) await this.#deliver(known, t, meter);
+        if (!reused) await this.#deliver(known, t);
         return this.#done(t, known, reused ? 'reused-at-destination' : 'from-store', meter);
       }
     }
@@ -221,7 +221,7 @@ export class BlobCopier {
       counters.bytesRead += bytes.length;
       this.c.source.onVerified?.(info);
       const stored = await store.put(bytes, { digest: info.digest, what });
-      await this.#deliver(stored, t, meter);
+      await this.#deliver(stored, t);
       return this.#done(t, stored, 'fetched', meter);
     }
 
@@ -274,7 +274,7 @@ export class BlobCopier {
         this.#wrote(stored.size);
       }
     } else {
-      await this.#deliver(stored, t, meter);
+      await this.#deliver(stored, t);
     }
     return this.#done(t, stored, 'fetched', meter);
   }
@@ -381,7 +381,7 @@ export class BlobCopier {
     }
     const stored = await store.adopt(outTmp, { ...output, what: `${plan.action === 'compress' ? plan.format + '-compressed' : 'decompressed'} ${what}` });
     const reused = await this.c.dest.tryReusingBlob({ ...info, digest: stored.digest, size: stored.size });
-    if (!reused) await this.#deliver(stored, t, meter);
+    if (!reused) await this.#deliver(stored, t);
     return this.#done(t, stored, reused ? 'reused-at-destination' : 'fetched', meter);
   }
 
@@ -413,7 +413,7 @@ export class BlobCopier {
   }
 
   /** Hand a stored blob to the destination: into reserved room by a worker, else putBlob with the store's file. */
-  async #deliver(stored: StoredBlob, t: BlobTask, meter: BlobMeter): Promise<void> {
+  async #deliver(stored: StoredBlob, t: BlobTask): Promise<void> {
     const info: BlobInfo = { ...t.info, digest: stored.digest, size: stored.size };
     const r = stored.size > INLINE_MAX ? await this.#reserve(info) : undefined;
     if (r) {

@@ -4,7 +4,7 @@
  * alone (index-only) — then each chosen instance as a single image, then the index itself.
  */
 import { OcikitError } from '../errors.js';
-import { digestBytes, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
+import { digestBytes, shortDigest, verifyBytes } from '../digest/index.js';
 import {
   OCI_INDEX,
   chooseInstance,

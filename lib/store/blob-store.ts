@@ -3,7 +3,7 @@
  * written by tmp + rename, indexed in `<root>/index-v1.sqlite`.
  */
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, existsSync, mkdirSync, openSync, readSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, createReadStream, existsSync, openSync, readSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, readFile, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';

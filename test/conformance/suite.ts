@@ -11,7 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { payloadStream } from '../../lib/transports/payload.js';
 import { copyImage } from '../../lib/copy/index.js';
-import { digestBytes, type Digest } from '../../lib/digest/index.js';
+import { digestBytes } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { parseConfig, parseManifest, type Descriptor } from '../../lib/manifest/index.js';
 import { BlobStore } from '../../lib/store/index.js';

@@ -3,7 +3,7 @@ import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, statS
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { digestBytes, hexOf, type Digest } from '../../lib/digest/index.js';
+import { digestBytes, hexOf } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { BlobStore, defaultStoreDir, INDEX_FILE } from '../../lib/store/index.js';
 import { tempDir } from '../helpers/paths.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { copyImage } from '../../lib/copy/index.js';
-import { digestBytes, type Digest } from '../../lib/digest/index.js';
+import { digestBytes } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { parseManifest } from '../../lib/manifest/index.js';
 import { closeDispatchers } from '../../lib/registry/index.js';

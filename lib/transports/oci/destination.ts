@@ -10,7 +10,7 @@
 import { join, dirname } from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
-import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
+import { digestBytes, type Digest } from '../../digest/index.js';
 import { OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, parseManifest, referrerDescriptor, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { atomicWriteFile, ensureDir, forgetCleanup, makeStagingDir, pathExists, readFileLimited, syncDir, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';

@@ -19,7 +19,6 @@
  *
  * Pure string work over BlobStore's public ref methods; no I/O of its own.
  */
-import { OcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
 import { DEFAULT_DOMAIN, familiarString, formatStoreName, isRepositoryName, parseDockerReference, parseStoreName, type DockerReference, type StoreName } from '../../reference/index.js';
 

@@ -16,7 +16,7 @@
  * Member sizes are known before their data is written (tar headers come first) in both modes.
  */
 import { constants as fsc, promises as fsp } from 'node:fs';
-import { basename, dirname, posix } from 'node:path';
+import { dirname, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Pack } from 'tar-stream';
 import { tarStream } from '../../lazy.js';
