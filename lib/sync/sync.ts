@@ -137,7 +137,7 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   };
   for (const f of listFailures) report({ source: f.source, destination: '', status: 'failed', error: describe(f.error) });
 
-  let firstError: unknown;
+  let firstError: OcikitError | undefined;
   let next = 0;
   const inFlight: FetchesInFlight = new Map();
   // The first image of each destination repository goes alone: the layers its tags share then

@@ -331,7 +331,8 @@ async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string,
   const ex = tarStream().extract();
   let skipFrom = -1;
   let skipTo = -1;
-  let failure: unknown;
+  // Boxed, so that whatever was thrown (even undefined) is rethrown as it came.
+  let failure: { error: unknown } | undefined;
   ex.on('entry', (h, stream, next) => {
     // Destroying the parser destroys the current entry's stream with the same error: already handled.
     stream.on('error', () => undefined);
@@ -350,7 +351,7 @@ async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string,
         skipTo = Math.min(off + Math.ceil(dataSize / 512) * 512, fileSize);
       }
     } catch (err) {
-      failure = err;
+      failure = { error: err };
       (ex as unknown as { destroy(e: unknown): void }).destroy(err);
       return;
     }
@@ -377,11 +378,11 @@ async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string,
       pos += chunk.length;
       if (!ex.write(chunk)) await when(ex, 'drain');
     }
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw failure.error;
     ex.end(undefined);
     await finished;
   } catch (err) {
-    throw badArchive(failure ?? err, where);
+    throw badArchive(failure ? failure.error : err, where);
   }
 }
 

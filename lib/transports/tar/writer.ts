@@ -111,7 +111,7 @@ class FileTarWriter implements TarWriter {
   readonly #reservations = new Map<string, ReservationState>();
   /** Writes in flight (headers, buffers, streams): commit waits for them all. */
   readonly #writes = new Set<Promise<void>>();
-  #failure: unknown;
+  #failure: OcikitError | undefined;
   #finished = false;
 
   constructor(
@@ -130,7 +130,9 @@ class FileTarWriter implements TarWriter {
     const at = this.#end;
     const dataAt = at + header.length;
     this.#end = dataAt + h.size + padding(h.size);
-    this.#track(this.#writeAt(header, at));
+    // Not awaited here: commit awaits every tracked write, and a failed one is kept in #failure, which the
+    // next member and commit throw.
+    void this.#track(this.#writeAt(header, at));
     return dataAt;
   }
 
@@ -166,7 +168,8 @@ class FileTarWriter implements TarWriter {
     await this.#track(
       (async () => {
         let written = 0;
-        for await (const c of stream()) {
+        const chunks: AsyncIterable<Uint8Array> = stream();
+        for await (const c of chunks) {
           const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c);
           if (written + chunk.length > size) throw new OcikitError('E_SIZE_MISMATCH', `member ${name}: more than the expected ${size} bytes`);
           await this.#writeAt(chunk, at + written);
@@ -240,7 +243,8 @@ class FileTarWriter implements TarWriter {
 class StreamTarWriter implements TarWriter {
   private readonly pack: Pack;
   private queue: Promise<void> = Promise.resolve();
-  private failure: unknown;
+  /** The first failure, boxed so that whatever a member threw is rethrown as it came. */
+  private failure: { error: unknown } | undefined;
   private readonly pumped: Promise<void>;
   private finished = false;
   private readonly dirs = new Set<string>();
@@ -256,7 +260,7 @@ class StreamTarWriter implements TarWriter {
     // An output error (EPIPE on a closed pipe, ENOSPC) stops the archive; it is reported by the
     // member being written or by commit, never as an unhandled 'error' event.
     out.on('error', (err: unknown) => {
-      this.failure ??= wrapError(err, `writing ${where}`);
+      this.failure ??= { error: wrapError(err, `writing ${where}`) };
     });
     this.pumped = this.pump();
     this.pumped.catch(() => undefined);
@@ -265,7 +269,7 @@ class StreamTarWriter implements TarWriter {
   /** Move the packed bytes to the output, honouring its backpressure. */
   private async pump(): Promise<void> {
     for await (const chunk of this.pack as unknown as AsyncIterable<Buffer>) {
-      if (this.failure !== undefined) throw this.failure;
+      if (this.failure !== undefined) throw this.failure.error;
       if (!this.out.write(chunk)) await drained(this.out);
     }
     if (this.ownsOut)
@@ -277,13 +281,13 @@ class StreamTarWriter implements TarWriter {
 
   private enqueue<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
-      if (this.failure !== undefined) throw this.failure;
+      if (this.failure !== undefined) throw this.failure.error;
       if (this.finished) throw new OcikitError('E_INTERNAL', `writing ${this.where}: the archive is already finished`);
       try {
         return await fn();
       } catch (err) {
         // A member that failed half-way has corrupted the stream: nothing more may be written.
-        this.failure ??= err;
+        this.failure ??= { error: err };
         throw wrapError(err, `writing ${what} to ${this.where}`);
       }
     };
@@ -328,7 +332,7 @@ class StreamTarWriter implements TarWriter {
 
   private async entry(header: { name: string; type: 'file' | 'directory' | 'symlink'; mode: number; size?: number; linkname?: string }, data: AsyncIterable<Buffer> | undefined): Promise<void> {
     const full = { ...header, mtime: MTIME, uid: 0, gid: 0, uname: '', gname: '' };
-    let done!: (err?: unknown) => void;
+    let done!: (err?: Error) => void;
     const entryDone = new Promise<void>((resolve, reject) => {
       done = (err) => (err ? reject(err) : resolve());
     });
@@ -381,7 +385,7 @@ class StreamTarWriter implements TarWriter {
   async abort(): Promise<void> {
     if (!this.finished) {
       this.finished = true;
-      this.failure ??= new OcikitError('E_ABORTED', `writing ${this.where}: abandoned`);
+      this.failure ??= { error: new OcikitError('E_ABORTED', `writing ${this.where}: abandoned`) };
       (this.pack as unknown as { destroy(err?: unknown): void }).destroy();
       await this.pumped.catch(() => undefined);
     }
