@@ -163,7 +163,7 @@ export async function applyBundle(path: string, opts: ApplyOptions): Promise<App
     for (const img of images) store.setRef(storeRefName(img.name), img.desc.digest);
     return result;
   } finally {
-    await Promise.all(staged.map((s) => (s.tmp ? fsp.rm(s.tmp, { force: true }).catch(() => undefined) : undefined)));
+    await Promise.all(staged.flatMap((s) => (s.tmp ? [fsp.rm(s.tmp, { force: true }).catch(() => undefined)] : [])));
     await ar.close();
     lease.release();
   }

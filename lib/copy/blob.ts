@@ -351,7 +351,7 @@ export class BlobCopier {
       result = await this.#run(staged ? { kind: 'path', path: staged.path, size: payload.size } : payload, job, meter);
     } catch (err) {
       if (staged) await store.discardStaged(staged);
-      await Promise.all([srcTmp, outTmp].map((p) => (p ? fsp.rm(p, { force: true }) : undefined)));
+      await Promise.all([srcTmp, outTmp].flatMap((p) => (p ? [fsp.rm(p, { force: true })] : [])));
       throw err;
     } finally {
       native?.release();

@@ -37,7 +37,10 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `string ${quoteUntrusted(v, 60)}`;
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v).slice(0, 60)}`;
+  if (typeof v === 'object') return 'an object';
+  // JSON leaves numbers and booleans here, and undefined for a field that is missing.
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined) return `${typeof v} ${String(v).slice(0, 60)}`;
+  return typeof v;
 }
 
 function bad(what: string, message: string): OcikitError {

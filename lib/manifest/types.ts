@@ -116,7 +116,8 @@ export interface ImageConfig {
   created?: string;
   author?: string;
   config?: ImageRuntimeConfig;
-  rootfs?: { type: 'layers' | string; diff_ids: Digest[] };
+  /** `type` is 'layers' in every image spec version so far. */
+  rootfs?: { type: string; diff_ids: Digest[] };
   history?: HistoryEntry[];
   /** Docker only. */
   docker_version?: string;

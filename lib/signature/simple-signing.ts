@@ -99,6 +99,7 @@ function gpgComplaint(stderr: string): string {
     .split('\n')
     .map((l) => l.replace(/^gpg:\s*/, '').trim())
     .filter((l) => l && !/^(using|Signature made|WARNING: This key is not certified|There is no indication|Primary key fingerprint|aka|Note: )/i.test(l));
+  // eslint-disable-next-line no-control-regex -- gpg's text is untrusted: its control characters become spaces
   return (lines.at(-1) ?? 'gpg failed').replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 200);
 }
 

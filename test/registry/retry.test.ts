@@ -65,7 +65,10 @@ describe('the one retry loop', () => {
     assert.equal(tries, 1);
     tries = 0;
     await assert.rejects(
-      withRetries(policy, 'w', async () => (++tries, Promise.reject(new GiveUp(retryable(9))))),
+      withRetries(policy, 'w', async () => {
+        ++tries;
+        throw new GiveUp(retryable(9));
+      }),
       /try 9 failed/,
     );
     assert.equal(tries, 1, 'a GiveUp ends the loop even when its error is retryable');
