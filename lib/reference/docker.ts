@@ -163,9 +163,6 @@ export function parseDockerReference(s: string): DockerReference {
   return parseFull(s, `${domain}/${remainder}`);
 }
 
-/** Alias of parseDockerReference under distribution/reference's name, for readers porting Go code. */
-export const parseNormalizedNamed = parseDockerReference;
-
 /** distribution/reference's Parse of an already-normalised string; `original` is what the user typed, for messages. */
 function parseFull(original: string, full: string): DockerReference {
   const m = REFERENCE_RE.exec(full);

@@ -23,7 +23,7 @@ import type { Digest } from '../../digest/index.js';
 import { DEFAULT_DOMAIN, familiarString, formatStoreName, isRepositoryName, parseDockerReference, parseStoreName, type DockerReference, type StoreName } from '../../reference/index.js';
 
 // The syntax of a store: name lives with every transport's syntax, in lib/reference.
-export { MAX_REPOSITORY_LENGTH, formatStoreName, isRepositoryName, isTagName, parseStoreName, type StoreName } from '../../reference/index.js';
+export { formatStoreName, isRepositoryName, isTagName, parseStoreName, type StoreName } from '../../reference/index.js';
 import type { BlobStore } from '../../store/index.js';
 
 /** The prefix of the refs the store holds under its own names. */
