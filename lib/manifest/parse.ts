@@ -121,6 +121,10 @@ function requireSchemaVersion2(o: Json, what: string): void {
   if (o.schemaVersion !== 2) throw bad(what, `schemaVersion must be 2, got ${describe(o.schemaVersion)}`);
 }
 
+// The validators assert the type they checked, so the parser needs no cast. A top-level mediaType, when
+// present, was already checked against the type being validated (a Docker one may be absent, given by the server).
+function validateImageManifest(o: Json, what: string, oci: true): asserts o is Json & OciManifest;
+function validateImageManifest(o: Json, what: string, oci: false): asserts o is Json & DockerManifest;
 function validateImageManifest(o: Json, what: string, oci: boolean): void {
   requireSchemaVersion2(o, what);
   validateDescriptor(o.config, `${what} config`);
@@ -133,6 +137,8 @@ function validateImageManifest(o: Json, what: string, oci: boolean): void {
   }
 }
 
+function validateIndex(o: Json, what: string, oci: true): asserts o is Json & OciIndex;
+function validateIndex(o: Json, what: string, oci: false): asserts o is Json & DockerList;
 function validateIndex(o: Json, what: string, oci: boolean): void {
   requireSchemaVersion2(o, what);
   if (!Array.isArray(o.manifests)) throw bad(what, `manifests must be an array, got ${describe(o.manifests)}`);
@@ -232,16 +238,16 @@ function parseManifestBytes(bytes: Uint8Array, declaredMediaType?: string): Pars
   switch (mediaType) {
     case OCI_MANIFEST:
       validateImageManifest(o, 'manifest', true);
-      return { kind: 'oci-manifest', mediaType, value: o as unknown as OciManifest, bytes };
+      return { kind: 'oci-manifest', mediaType, value: o, bytes };
     case DOCKER_V2S2_MANIFEST:
       validateImageManifest(o, 'manifest', false);
-      return { kind: 'docker-v2s2', mediaType, value: o as unknown as DockerManifest, bytes };
+      return { kind: 'docker-v2s2', mediaType, value: o, bytes };
     case OCI_INDEX:
       validateIndex(o, 'index', true);
-      return { kind: 'oci-index', mediaType, value: o as unknown as OciIndex, bytes };
+      return { kind: 'oci-index', mediaType, value: o, bytes };
     case DOCKER_LIST:
       validateIndex(o, 'manifest list', false);
-      return { kind: 'docker-list', mediaType, value: o as unknown as DockerList, bytes };
+      return { kind: 'docker-list', mediaType, value: o, bytes };
     default:
       throw new OcikitError('E_UNSUPPORTED', `unsupported manifest media type ${quoteUntrusted(mediaType)}`);
   }

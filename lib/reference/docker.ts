@@ -93,11 +93,11 @@ function referenceToString(this: DockerReference): string {
 /** Build a DockerReference from parts that are already valid. Internal: callers go through the parsers. */
 function makeReference(domain: string, path: string, tag: string | undefined, digest: Digest | undefined): DockerReference {
   // Absent tag/digest are absent keys, not `undefined` values, so deepStrictEqual against a literal works.
-  const ref: Record<string, unknown> = { domain, path, name: domain === '' ? path : `${domain}/${path}` };
+  const ref: { domain: string; path: string; name: string; tag?: string; digest?: Digest } = { domain, path, name: domain === '' ? path : `${domain}/${path}` };
   if (tag !== undefined) ref.tag = tag;
   if (digest !== undefined) ref.digest = digest;
   Object.defineProperty(ref, 'toString', { value: referenceToString, enumerable: false });
-  return Object.freeze(ref) as unknown as DockerReference;
+  return Object.freeze(ref);
 }
 
 /**

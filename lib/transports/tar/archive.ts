@@ -352,7 +352,8 @@ async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string,
       }
     } catch (err) {
       failure = { error: err };
-      (ex as unknown as { destroy(e: unknown): void }).destroy(err);
+      // The error reported is the one kept in failure; destroy only needs an Error to stop the parser.
+      ex.destroy(asError(err));
       return;
     }
     stream.on('end', () => next());
@@ -432,7 +433,8 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
   let failure: unknown;
   const fail = (err: unknown): void => {
     failure ??= err;
-    (ex as unknown as { destroy(e: unknown): void }).destroy(err);
+    // The error reported is the one kept in failure; destroy only needs an Error to stop the parser.
+    ex.destroy(asError(err));
   };
   ex.on('entry', (h, stream, next) => {
     stream.on('error', () => undefined);
@@ -454,6 +456,7 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
     const member = m;
     if (opts.store) {
       const expect = { digest: opts.expectedDigest?.(member.name), size: member.size, what: `member ${member.name} of ${where}` };
+      // tar-stream's entry is a streamx Readable: Node-compatible at run time (async iteration, 'error'), typed apart.
       opts.store.put(stream as unknown as NodeJS.ReadableStream, expect).then(
         (res) => {
           member.digest = res.digest;
@@ -479,13 +482,15 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
       next();
     });
   });
-  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream | (() => AsyncGenerator<Buffer>)> = [all];
-  if (rec.compression !== 'none') stages.push(decompressor(rec.compression));
-  stages.push(ex);
   try {
-    await (pipeline as unknown as (...s: unknown[]) => Promise<void>)(...stages);
+    if (rec.compression === 'none') await pipeline(all, ex);
+    else await pipeline(all, decompressor(rec.compression), ex);
   } catch (err) {
     throw badArchive(failure ?? err, where);
   }
   if (failure !== undefined) throw badArchive(failure, where);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -17,7 +17,7 @@
  */
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { dirname, posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Pack } from 'tar-stream';
 import { tarStream } from '../../lazy.js';
 import { OcikitError, wrapError } from '../../errors.js';
@@ -37,7 +37,7 @@ export function isStdoutPath(p: string): boolean {
 /** Member timestamps: fixed, so the same content gives the same archive bytes (as docker save and skopeo). */
 const MTIME = new Date(0);
 
-type Sink = NodeJS.WritableStream & { write(chunk: Buffer): boolean; end(cb?: () => void): void };
+type Sink = Writable;
 
 /** An archive being written (see the module comment). */
 export interface TarWriter {
@@ -96,7 +96,7 @@ export async function openTarWriter(target: string, where: string, opts: { sync?
 }
 
 /** An archive written into any Writable (a request body, a socket), in STREAM mode. The caller ends nothing: commit ends it. */
-export function tarWriterToStream(out: NodeJS.WritableStream, where: string): TarWriter {
+export function tarWriterToStream(out: Writable, where: string): TarWriter {
   return new StreamTarWriter(where, out, true, undefined);
 }
 
@@ -268,7 +268,7 @@ class StreamTarWriter implements TarWriter {
 
   /** Move the packed bytes to the output, honouring its backpressure. */
   private async pump(): Promise<void> {
-    for await (const chunk of this.pack as unknown as AsyncIterable<Buffer>) {
+    for await (const chunk of this.pack) {
       if (this.failure !== undefined) throw this.failure.error;
       if (!this.out.write(chunk)) await drained(this.out);
     }
@@ -336,7 +336,7 @@ class StreamTarWriter implements TarWriter {
     const entryDone = new Promise<void>((resolve, reject) => {
       done = (err) => (err ? reject(err) : resolve());
     });
-    const sink = this.pack.entry(full, (err) => done(err ?? undefined)) as unknown as Sink;
+    const sink = this.pack.entry(full, (err) => done(err ?? undefined));
     if (data) {
       let written = 0;
       for await (const c of data) {
@@ -351,7 +351,7 @@ class StreamTarWriter implements TarWriter {
         throw new OcikitError('E_SIZE_MISMATCH', `member ${header.name}: got ${written} bytes, expected ${header.size}`);
       }
     }
-    sink.end();
+    sink.end(undefined); // streamx types end's argument as required; undefined ends without writing
     await Promise.race([entryDone, this.pumpFailure()]);
   }
 
@@ -374,7 +374,7 @@ class StreamTarWriter implements TarWriter {
     try {
       if (this.fh) {
         // A stream made with autoClose:false holds the handle until destroyed (close() would wait forever).
-        (this.out as unknown as { destroy(): void }).destroy();
+        this.out.destroy();
         await this.fh.close();
       }
     } catch (err) {
@@ -386,10 +386,10 @@ class StreamTarWriter implements TarWriter {
     if (!this.finished) {
       this.finished = true;
       this.failure ??= { error: new OcikitError('E_ABORTED', `writing ${this.where}: abandoned`) };
-      (this.pack as unknown as { destroy(err?: unknown): void }).destroy();
+      this.pack.destroy();
       await this.pumped.catch(() => undefined);
     }
-    if (this.ownsOut) (this.out as unknown as { destroy(): void }).destroy();
+    if (this.ownsOut) this.out.destroy();
     await this.fh?.close().catch(() => undefined);
   }
 }
