@@ -11,7 +11,6 @@ import type { ManifestSigner } from '../lib/copy/index.js';
 import type { ImageReference } from '../lib/transports/types.js';
 import type { GlobalOptions, Io } from './command.js';
 
-/** The signature-related global flags, for GlobalOptions. */
 /**
  * Read a file named on the command line (key, passphrase, manifest, signature). A missing file is
  * exit 1 (E_IO), not 2: exit code 2 means "image not found", as with skopeo.

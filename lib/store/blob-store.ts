@@ -17,7 +17,6 @@ import { BlobInfoCache } from './info-cache.js';
 import { linkOrCopy, type LinkMethod } from './link.js';
 import { defaultStoreDir } from './location.js';
 
-/** What `put` accepts: a stream, a file to copy in, or bytes in memory. */
 /**
  * What `put` stores: a stream, bytes, or a file. `{path, move: true}` hands over a private file on
  * the store's filesystem (a worker's output in `<root>/tmp`): it is renamed in rather than copied,
