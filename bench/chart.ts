@@ -81,8 +81,15 @@ export function chartSvg(rows: ChartRow[], limits: ChartLimit[], title: string):
 
 /** The HTML page: a heading, the chart (inline), the table, the notes. `tableMd` is the markdown table. */
 export function reportHtml(title: string, intro: string, svg: string, tableMd: string, notes: string[]): string {
-  const lines = tableMd.trim().split('\n').filter((l) => !/^\|[-:| ]+\|$/.test(l));
-  const cells = (l: string): string[] => l.replace(/^\||\|$/g, '').split('|').map((c) => c.trim());
+  const lines = tableMd
+    .trim()
+    .split('\n')
+    .filter((l) => !/^\|[-:| ]+\|$/.test(l));
+  const cells = (l: string): string[] =>
+    l
+      .replace(/^\||\|$/g, '')
+      .split('|')
+      .map((c) => c.trim());
   const head = cells(lines[0] ?? '');
   const body = lines.slice(1).map(cells);
   return `<!doctype html>

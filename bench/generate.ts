@@ -115,7 +115,7 @@ export async function writeTar(files: FileEntry[], dest: string): Promise<void> 
     const name = relative('/', f.path);
     await new Promise<void>((resolve, reject) => {
       const entry = p.entry({ name, size: f.size, mode: f.mode, mtime: MTIME, uid: 0, gid: 0, uname: 'root', gname: 'root', type: 'file' }, (err) => (err ? reject(err) : resolve()));
-      createReadStream(f.path).on('error', reject).pipe(entry as unknown as NodeJS.WritableStream);
+      createReadStream(f.path).on('error', reject).pipe(entry);
     });
   }
   p.finalize();
@@ -169,7 +169,14 @@ class Layout {
     };
     const cfg = this.bytes(JSON.stringify(config));
     const m = this.bytes(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, ...cfg }, layers }));
-    writeFileSync(join(this.root, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: OCI_MANIFEST, ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+    writeFileSync(
+      join(this.root, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [{ mediaType: OCI_MANIFEST, ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+      }),
+    );
   }
 }
 
@@ -217,7 +224,11 @@ export async function generateImages(workDir: string, size: BenchSize, pool: Wor
   // No file larger than the smallest layer's budget but one: layers then come out near their sizes.
   // Walk a margin past the total: layers overshoot their budgets by up to one file each.
   const files = walkFiles(sourceRoots(), total * 1.3, Math.min(64e6, budgets.at(-2)!));
-  const filesDigest = 'sha256:' + createHash('sha256').update(files.map((f) => `${f.path}\0${f.size}\n`).join('')).digest('hex');
+  const filesDigest =
+    'sha256:' +
+    createHash('sha256')
+      .update(files.map((f) => `${f.path}\0${f.size}\n`).join(''))
+      .digest('hex');
   log(`images: ${files.length} files from ${sourceRoots().join(', ')} (${(files.reduce((a, f) => a + f.size, 0) / 1e6).toFixed(0)} MB)`);
 
   // === big-oci and big-plain-oci
@@ -295,10 +306,18 @@ export async function generateRepackImages(workDir: string, size: BenchSize, big
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const idx = JSON.parse(readFileSync(join(big.path, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
-  const m = JSON.parse(readFileSync(join(big.path, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: Array<{ digest: string; size: number; mediaType: string }> };
+  const m = JSON.parse(readFileSync(join(big.path, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as {
+    config: { digest: string };
+    layers: Array<{ digest: string; size: number; mediaType: string }>;
+  };
   const cfg = JSON.parse(readFileSync(join(big.path, 'blobs', 'sha256', m.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
   const extra = walkFiles(['/usr/share/doc'], 4e6).filter((f) => f.size < 64 << 10);
-  const largest = new Set([...m.layers].sort((a, b) => b.size - a.size).slice(0, baseLess).map((d) => d.digest));
+  const largest = new Set(
+    [...m.layers]
+      .sort((a, b) => b.size - a.size)
+      .slice(0, baseLess)
+      .map((d) => d.digest),
+  );
   const baseIdx = m.layers.map((d, i) => (largest.has(d.digest) || d.size < 1024 ? -1 : i)).filter((i) => i >= 0);
   for (const [i, p] of paths.entries()) {
     const l = new Layout(p);

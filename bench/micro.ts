@@ -69,7 +69,9 @@ export async function runMicro(sample: string, workDir: string, cores: number, c
   const out: MicroResult[] = [];
   const add = (r: MicroResult): void => {
     out.push(r);
-    log(`micro: ${r.name.padEnd(48)} ${r.mbps.toFixed(0).padStart(6)} ${r.key.startsWith('startup') ? 'ms  ' : 'MB/s'}${r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(3)}` : ''}${r.note ? `  (${r.note})` : ''}`);
+    log(
+      `micro: ${r.name.padEnd(48)} ${r.mbps.toFixed(0).padStart(6)} ${r.key.startsWith('startup') ? 'ms  ' : 'MB/s'}${r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(3)}` : ''}${r.note ? `  (${r.note})` : ''}`,
+    );
   };
   const have = (prog: string): boolean => spawnSync('sh', ['-c', `command -v ${prog}`]).status === 0;
 
@@ -99,7 +101,9 @@ export async function runMicro(sample: string, workDir: string, cores: number, c
     await decompressFile(pool, gzPath, (rmSync(a, { force: true }), a), 'gzip'); // threads started outside the timings
     const one = await best(2, () => timeAsync(async () => (rmSync(a, { force: true }), decompressFile(pool, gzPath, a, 'gzip'))));
     add({ key: 'inflate-job', name: 'ocikit blob job: gunzip + sha256 + write (one layer)', mbps: mb / one.seconds, threads: 1 });
-    const two = await best(1, () => timeAsync(async () => (rmSync(a, { force: true }), rmSync(b, { force: true }), Promise.all([decompressFile(pool, gzPath, a, 'gzip'), decompressFile(pool, gzPath, b, 'gzip')]))));
+    const two = await best(1, () =>
+      timeAsync(async () => (rmSync(a, { force: true }), rmSync(b, { force: true }), Promise.all([decompressFile(pool, gzPath, a, 'gzip'), decompressFile(pool, gzPath, b, 'gzip')]))),
+    );
     add({ key: 'inflate-all', name: `ocikit: ${Math.min(2, cores)} layers decompressed at once`, mbps: (2 * mb) / two.seconds, threads: Math.min(2, cores) });
     if (have('pigz')) {
       const pd = await best(1, () => time(() => spawnSync('pigz', ['-d', '-c', gzPath], { maxBuffer: 2 ** 31 })));

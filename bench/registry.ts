@@ -48,7 +48,15 @@ export async function registryCases<I extends { ref: string }>(
     },
     { name: 'push again oci->docker://', image: big, src: big.ref, dst: () => `docker://${host}/bench/big:latest`, ocikitFlags: push, skopeoFlags: push, note: 'every blob already there' },
     { name: 'pull docker://->oci', image: big, src: `docker://${host}/bench/big:latest`, dst: (d) => `oci:${d}/out:latest`, ocikitFlags: pull, skopeoFlags: pull },
-    { name: 'pull docker://->docker-archive', image: big, src: `docker://${host}/bench/big:latest`, dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`, ocikitFlags: pull, skopeoFlags: pull, note: 'decompresses every layer' },
+    {
+      name: 'pull docker://->docker-archive',
+      image: big,
+      src: `docker://${host}/bench/big:latest`,
+      dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`,
+      ocikitFlags: pull,
+      skopeoFlags: pull,
+      note: 'decompresses every layer',
+    },
   ];
   return { registry, cases };
 }

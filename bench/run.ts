@@ -228,9 +228,15 @@ function runCase(c: Case, earlier: CaseResult[]): CaseResult {
   const o = result('ocikit');
   const s = c.warm ? earlier.find((e) => e.name === c.warm!.skopeoFrom)?.skopeo : result('skopeo');
   const sk: ToolResult = s ?? { runs: [], medianSeconds: NaN, mbps: NaN, peakRssMiB: NaN, outBytes: 0 };
-  for (const [tool, r] of [['ocikit', o], ['skopeo', sk]] as const) {
+  for (const [tool, r] of [
+    ['ocikit', o],
+    ['skopeo', sk],
+  ] as const) {
     if (r.error) log(`  ${tool}: ${r.error}`);
-    else log(`  ${tool.padEnd(6)} ${c.name}: median ${r.medianSeconds.toFixed(2)} s (${r.runs.map((x) => x.seconds.toFixed(2)).join(', ')})${c.warm && tool === 'skopeo' ? ' [from the cold case]' : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, out ${(r.outBytes / 1e6).toFixed(0)} MB`);
+    else
+      log(
+        `  ${tool.padEnd(6)} ${c.name}: median ${r.medianSeconds.toFixed(2)} s (${r.runs.map((x) => x.seconds.toFixed(2)).join(', ')})${c.warm && tool === 'skopeo' ? ' [from the cold case]' : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, out ${(r.outBytes / 1e6).toFixed(0)} MB`,
+      );
   }
   return {
     name: c.name,
@@ -334,11 +340,52 @@ async function main(): Promise<void> {
     { name: 'dir->docker-archive', group: 'decompressing', image: big, src: skopeoMade(big, 'dir'), dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`, note: 'decompresses every layer' },
     { name: 'oci->dir --dest-decompress', group: 'decompressing', image: big, src: big.ref, dst: (d) => `dir:${d}/out`, ocikitFlags: ['--dest-decompress'], skopeoFlags: ['--dest-decompress'] },
     { name: 'docker-archive->oci', group: 'compressing', image: big, src: skopeoMade(big, 'docker-archive'), dst: (d) => `oci:${d}/out:latest`, note: 'gzip: ocikit level 4, skopeo its default' },
-    { name: 'oci(tar)->dir --dest-compress', group: 'compressing', image: bigPlain, src: bigPlain.ref, dst: (d) => `dir:${d}/out`, ocikitFlags: ['--dest-compress'], skopeoFlags: ['--dest-compress'], note: 'gzip: ocikit level 4, skopeo its default' },
-    { name: 'oci->oci zstd', group: 'compressing', image: big, src: big.ref, dst: (d) => `oci:${d}/out:latest`, ocikitFlags: ['--dest-compress-format', 'zstd'], skopeoFlags: ['--dest-compress-format', 'zstd'], note: 'gzip -> zstd level 3 for both' },
-    { name: 'docker-archive->oci, warm store', group: 'warm store', image: big, src: skopeoMade(big, 'docker-archive'), dst: (d) => `oci:${d}/out:latest`, warm: { skopeoFrom: 'docker-archive->oci' } },
-    { name: 'oci(tar)->dir --dest-compress, warm store', group: 'warm store', image: bigPlain, src: bigPlain.ref, dst: (d) => `dir:${d}/out`, ocikitFlags: ['--dest-compress'], warm: { skopeoFrom: 'oci(tar)->dir --dest-compress' } },
-    { name: 'oci->oci zstd, warm store', group: 'warm store', image: big, src: big.ref, dst: (d) => `oci:${d}/out:latest`, ocikitFlags: ['--dest-compress-format', 'zstd'], warm: { skopeoFrom: 'oci->oci zstd' } },
+    {
+      name: 'oci(tar)->dir --dest-compress',
+      group: 'compressing',
+      image: bigPlain,
+      src: bigPlain.ref,
+      dst: (d) => `dir:${d}/out`,
+      ocikitFlags: ['--dest-compress'],
+      skopeoFlags: ['--dest-compress'],
+      note: 'gzip: ocikit level 4, skopeo its default',
+    },
+    {
+      name: 'oci->oci zstd',
+      group: 'compressing',
+      image: big,
+      src: big.ref,
+      dst: (d) => `oci:${d}/out:latest`,
+      ocikitFlags: ['--dest-compress-format', 'zstd'],
+      skopeoFlags: ['--dest-compress-format', 'zstd'],
+      note: 'gzip -> zstd level 3 for both',
+    },
+    {
+      name: 'docker-archive->oci, warm store',
+      group: 'warm store',
+      image: big,
+      src: skopeoMade(big, 'docker-archive'),
+      dst: (d) => `oci:${d}/out:latest`,
+      warm: { skopeoFrom: 'docker-archive->oci' },
+    },
+    {
+      name: 'oci(tar)->dir --dest-compress, warm store',
+      group: 'warm store',
+      image: bigPlain,
+      src: bigPlain.ref,
+      dst: (d) => `dir:${d}/out`,
+      ocikitFlags: ['--dest-compress'],
+      warm: { skopeoFrom: 'oci(tar)->dir --dest-compress' },
+    },
+    {
+      name: 'oci->oci zstd, warm store',
+      group: 'warm store',
+      image: big,
+      src: big.ref,
+      dst: (d) => `oci:${d}/out:latest`,
+      ocikitFlags: ['--dest-compress-format', 'zstd'],
+      warm: { skopeoFrom: 'oci->oci zstd' },
+    },
     { name: 'many-layer oci->oci', group: 'many layers', image: many, src: many.ref, dst: (d) => `oci:${d}/out:latest`, note: `${many.layers} small layers` },
   ];
   // === registry cases: a real docker-registry on loopback, started and stopped here
@@ -350,28 +397,28 @@ async function main(): Promise<void> {
       if (s.status !== 0) throw new Error(`seeding ${dst}: ${s.stderr}`);
     });
     registry = r.registry;
-    cases.push(...r.cases.map((c) => ({ ...c, group: (c.name.startsWith('push again') ? 'registry again' : 'registry') as Group })));
+    cases.push(...r.cases.map((c): Case => ({ ...c, group: c.name.startsWith('push again') ? 'registry again' : 'registry' })));
   }
   // === sync cases: a repository of 20 tags sharing layers, in a docker-registry on loopback
   let syncRegistry: Awaited<ReturnType<typeof syncCases>>['registry'] | undefined;
   if (!process.env.OCIKIT_BENCH_NO_REGISTRY && (only.length === 0 || only.some((o) => 'sync'.includes(o) || o.includes('sync')))) {
     const sb = await syncCases(size);
     syncRegistry = sb.registry;
-    cases.push(...sb.cases.map((c) => ({ ...c, group: 'sync' as Group })));
+    cases.push(...sb.cases.map((c): Case => ({ ...c, group: 'sync' })));
   }
   // === signature cases: the cost of verifying a signed image on copy
   let policyCheck: PolicyCheckTiming | undefined;
   let signatureCleanup: (() => void) | undefined;
   if (!process.env.OCIKIT_BENCH_NO_SIGNATURE && (only.length === 0 || only.some((o) => 'signed'.includes(o) || o.includes('signed')))) {
     const sc = await signatureCases(big, workDir, log);
-    cases.push(...sc.cases.map((c) => ({ ...c, group: 'signature' as Group })));
+    cases.push(...sc.cases.map((c): Case => ({ ...c, group: 'signature' })));
     policyCheck = sc.check;
     signatureCleanup = sc.cleanup;
   }
   // === engine cases: a private dockerd and podman store (OCIKIT_BENCH_NO_DAEMON=1 skips them)
   const wanted = (name: string): boolean => only.length === 0 || only.some((o) => name.includes(o));
   const engines = process.env.OCIKIT_BENCH_NO_DAEMON || !DAEMON_CASE_NAMES.some(wanted) ? undefined : await daemonCases(big);
-  cases.push(...(engines?.cases ?? []).map((c) => ({ ...c, group: 'engines' as Group })));
+  cases.push(...(engines?.cases ?? []).map((c): Case => ({ ...c, group: 'engines' })));
   const selected = cases.filter((c) => wanted(c.name));
 
   const results: CaseResult[] = [];
@@ -425,10 +472,16 @@ async function main(): Promise<void> {
   const intro = `${cores} cores (${cpu}${shaNi ? ', SHA-NI' : ', no SHA-NI'}), node ${process.version}, ${skopeoVersion}; median of 2-3 runs after a warm-up, alternating the tools, cold ocikit store each run unless "warm store"; load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end; ${fmt(totalSeconds / 60, 1)} min in all.`;
   const tableMd = table(results);
   const notes = [
-    policyCheck ? `Trust policy check alone (signedBy, one GPG signature, in process): first ${fmt(policyCheck.firstMs, 1)} ms (imports the key into a throwaway keyring), then median ${fmt(policyCheck.warmMedianMs, 1)} ms.` : '',
+    policyCheck
+      ? `Trust policy check alone (signedBy, one GPG signature, in process): first ${fmt(policyCheck.firstMs, 1)} ms (imports the key into a throwaway keyring), then median ${fmt(policyCheck.warmMedianMs, 1)} ms.`
+      : '',
     perBlobMs ? `Per-blob cost beyond bytes (many-layer image, ${many.layers} layers): ocikit ${fmt(perBlobMs.ocikit, 2)} ms, skopeo ${fmt(perBlobMs.skopeo, 2)} ms.` : '',
-    repack ? `Repack (10 docker-archives sharing a base -> oci:), seconds each: ocikit ${repack.ocikit.map((s) => s.toFixed(2)).join(' ')}; skopeo ${repack.skopeo.map((s) => s.toFixed(2)).join(' ')}.` : '',
-    micro.length ? `Limits measured here: ${micro.map((m) => `${m.name} ${fmt(m.mbps, 0)}${m.key.startsWith('startup') ? ' ms' : ' MB/s'}${m.ratio !== undefined ? ` (ratio ${m.ratio.toFixed(3)})` : ''}`).join('; ')}.` : '',
+    repack
+      ? `Repack (10 docker-archives sharing a base -> oci:), seconds each: ocikit ${repack.ocikit.map((s) => s.toFixed(2)).join(' ')}; skopeo ${repack.skopeo.map((s) => s.toFixed(2)).join(' ')}.`
+      : '',
+    micro.length
+      ? `Limits measured here: ${micro.map((m) => `${m.name} ${fmt(m.mbps, 0)}${m.key.startsWith('startup') ? ' ms' : ' MB/s'}${m.ratio !== undefined ? ` (ratio ${m.ratio.toFixed(3)})` : ''}`).join('; ')}.`
+      : '',
   ].filter(Boolean);
   const rows: ChartRow[] = results.map((r) => ({ name: r.name, group: r.group, speedup: r.speedup, target: r.target, ocikitMBps: r.ocikit.mbps, skopeoMBps: r.skopeo.mbps }));
   const pick = (key: string, mult = 1): number | undefined => {

@@ -78,7 +78,13 @@ async function manifestsOnce(pool: Pool, repo: string, count: number, inFlight: 
  * Serve `image` (an oci: layout) from a fresh ocikit store and from a docker-registry, and measure
  * both. `cli` is the ocikit entry point to run (the bench's snapshot of dist/).
  */
-export async function serveBench(image: { name: string; ref: string; path: string; compressedBytes: number }, cli: string, workDir: string, log: (s: string) => void, runs = 3): Promise<ServeBenchResult> {
+export async function serveBench(
+  image: { name: string; ref: string; path: string; compressedBytes: number },
+  cli: string,
+  workDir: string,
+  log: (s: string) => void,
+  runs = 3,
+): Promise<ServeBenchResult> {
   const base = join(workDir, 'runs', 'serve');
   rmSync(base, { recursive: true, force: true });
   const store = join(base, 'store');
@@ -138,7 +144,11 @@ export async function serveBench(image: { name: string; ref: string; path: strin
     result.manifests.ocikitMedian = median(result.manifests.ocikit);
     result.manifests.registryMedian = median(result.manifests.registry);
     result.rssMiB.ocikit = peakRss(server.pid!);
-    const regPid = Number(spawnSync('pgrep', ['-f', `^.*docker-registry serve ${join(registry.dataDir, '..')}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+    const regPid = Number(
+      spawnSync('pgrep', ['-f', `^.*docker-registry serve ${join(registry.dataDir, '..')}`], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')[0],
+    );
     if (Number.isInteger(regPid) && regPid > 0) result.rssMiB.registry = peakRss(regPid);
     log(
       `  serve: pull ${result.pull.ocikitMedian.toFixed(0)} MB/s (ocikit) vs ${result.pull.registryMedian.toFixed(0)} MB/s (docker-registry); ` +

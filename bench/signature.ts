@@ -42,7 +42,11 @@ function must(prog: string, args: string[], env: NodeJS.ProcessEnv, what: string
 }
 
 /** Sign a dir: copy of `big` and return the two cases, and the in-process timing of the check. */
-export async function signatureCases<I extends { ref: string; name: string }>(big: I, workDir: string, log: (s: string) => void): Promise<{ cases: Array<SignatureCase<I>>; check: PolicyCheckTiming; cleanup: () => void }> {
+export async function signatureCases<I extends { ref: string; name: string }>(
+  big: I,
+  workDir: string,
+  log: (s: string) => void,
+): Promise<{ cases: Array<SignatureCase<I>>; check: PolicyCheckTiming; cleanup: () => void }> {
   const base = join(workDir, 'signature');
   rmSync(base, { recursive: true, force: true });
   const gnupg = join(base, 'g');
@@ -50,7 +54,10 @@ export async function signatureCases<I extends { ref: string; name: string }>(bi
   chmodSync(gnupg, 0o700);
   const env = { GNUPGHOME: gnupg };
   must('gpg', ['--batch', '--passphrase', '', '--pinentry-mode', 'loopback', '--quick-gen-key', 'Bench <bench@example.com>', 'ed25519', 'sign', 'never'], env, 'making a bench key');
-  const fpr = must('gpg', ['--batch', '--with-colons', '--list-keys'], env, 'listing the bench key').split('\n').find((l) => l.startsWith('fpr:'))!.split(':')[9]!;
+  const fpr = must('gpg', ['--batch', '--with-colons', '--list-keys'], env, 'listing the bench key')
+    .split('\n')
+    .find((l) => l.startsWith('fpr:'))!
+    .split(':')[9]!;
   const pub = join(base, 'bench.gpg');
   const exp = spawnSync('gpg', ['--batch', '--export', fpr], { env: { ...process.env, ...env } });
   writeFileSync(pub, exp.stdout);
@@ -58,7 +65,10 @@ export async function signatureCases<I extends { ref: string; name: string }>(bi
   log(`signing a dir: copy of ${big.name} with skopeo --sign-by`);
   must('skopeo', ['--insecure-policy', 'copy', '-q', '--sign-by', fpr, '--sign-identity', `bench.example.com/${big.name}:latest`, big.ref, `dir:${signed}`], env, 'signing the bench image');
   const policy = join(base, 'policy.json');
-  const policyJson = { default: [{ type: 'reject' }], transports: { dir: { '': [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: pub, signedIdentity: { type: 'exactReference', dockerReference: `bench.example.com/${big.name}:latest` } }] } } };
+  const policyJson = {
+    default: [{ type: 'reject' }],
+    transports: { dir: { '': [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: pub, signedIdentity: { type: 'exactReference', dockerReference: `bench.example.com/${big.name}:latest` } }] } },
+  };
   writeFileSync(policy, JSON.stringify(policyJson));
 
   // The check alone, in process.
@@ -83,8 +93,25 @@ export async function signatureCases<I extends { ref: string; name: string }>(bi
 
   const flags = ['--remove-signatures'];
   const cases: Array<SignatureCase<I>> = [
-    { name: 'signed dir->oci, no policy check', image: big, src: `dir:${signed}`, dst: (d) => `oci:${d}/out:latest`, ocikitFlags: flags, skopeoFlags: flags, note: '--insecure-policy: the baseline of the next case' },
-    { name: 'signed dir->oci, signedBy verified', image: big, src: `dir:${signed}`, dst: (d) => `oci:${d}/out:latest`, ocikitFlags: flags, skopeoFlags: flags, policy, note: 'the same copy, the GPG signature verified first' },
+    {
+      name: 'signed dir->oci, no policy check',
+      image: big,
+      src: `dir:${signed}`,
+      dst: (d) => `oci:${d}/out:latest`,
+      ocikitFlags: flags,
+      skopeoFlags: flags,
+      note: '--insecure-policy: the baseline of the next case',
+    },
+    {
+      name: 'signed dir->oci, signedBy verified',
+      image: big,
+      src: `dir:${signed}`,
+      dst: (d) => `oci:${d}/out:latest`,
+      ocikitFlags: flags,
+      skopeoFlags: flags,
+      policy,
+      note: 'the same copy, the GPG signature verified first',
+    },
   ];
   return {
     cases,

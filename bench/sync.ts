@@ -54,12 +54,35 @@ export async function syncCases(size: 'small' | 'full'): Promise<{ registry: Reg
     (dest: 'dir' | 'docker') =>
     (tool: 'ocikit' | 'skopeo', cli: string, dst: string, storeDir: string): string[] =>
       tool === 'ocikit'
-        ? [process.execPath, cli, '--insecure-policy', '--store', storeDir, 'sync', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', '--src', 'docker', '--dest', dest, `${host}/bench/repo`, dst]
+        ? [
+            process.execPath,
+            cli,
+            '--insecure-policy',
+            '--store',
+            storeDir,
+            'sync',
+            '-q',
+            '--src-tls-verify=false',
+            '--dest-tls-verify=false',
+            '--src',
+            'docker',
+            '--dest',
+            dest,
+            `${host}/bench/repo`,
+            dst,
+          ]
         : ['skopeo', '--insecure-policy', 'sync', '--src-tls-verify=false', '--dest-tls-verify=false', '--src', 'docker', '--dest', dest, `${host}/bench/repo`, dst];
   return {
     registry,
     cases: [
-      { name: 'sync docker->dir (20 tags)', image, src: `docker://${host}/bench/repo`, dst: (d) => join(d, 'mirror'), argv: argv('dir'), note: 'shared layers fetched once by ocikit, per tag by skopeo' },
+      {
+        name: 'sync docker->dir (20 tags)',
+        image,
+        src: `docker://${host}/bench/repo`,
+        dst: (d) => join(d, 'mirror'),
+        argv: argv('dir'),
+        note: 'shared layers fetched once by ocikit, per tag by skopeo',
+      },
       {
         name: 'sync docker->docker (20 tags)',
         image,

@@ -78,7 +78,10 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
             },
           });
           if (g.json) io.stdout.write(JSON.stringify(res) + '\n');
-          else io.stdout.write(`wrote ${String(args.output)}: ${res.images.length} image${res.images.length === 1 ? '' : 's'}, ${res.blobs} blobs (${mb(res.blobBytes)})${since ? `, left out ${res.leftOut} blobs (${mb(res.leftOutBytes)}) the receiver has` : ''}\n`);
+          else
+            io.stdout.write(
+              `wrote ${String(args.output)}: ${res.images.length} image${res.images.length === 1 ? '' : 's'}, ${res.blobs} blobs (${mb(res.blobBytes)})${since ? `, left out ${res.leftOut} blobs (${mb(res.leftOutBytes)}) the receiver has` : ''}\n`,
+            );
           return 0;
         } finally {
           await policy?.close();
@@ -95,7 +98,8 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
           if (g.json) io.stdout.write(JSON.stringify(res) + '\n');
           else {
             for (const i of res.images) io.stdout.write(`${i.digest}  store:${i.name}\n`);
-            if (!g.quiet) io.stderr.write(`applied ${res.images.length} image${res.images.length === 1 ? '' : 's'}: stored ${res.stored} blobs (${mb(res.storedBytes)}), ${res.present} already here\n`);
+            if (!g.quiet)
+              io.stderr.write(`applied ${res.images.length} image${res.images.length === 1 ? '' : 's'}: stored ${res.stored} blobs (${mb(res.storedBytes)}), ${res.present} already here\n`);
           }
           return 0;
         } finally {

@@ -115,7 +115,7 @@ export function globalOptions(args: ParsedArgs): GlobalOptions {
     quiet: !!args.quiet,
     json: !!args.json,
   };
-  const s = (name: string): string | undefined => (typeof args[name] === 'string' && args[name] !== '' ? (args[name] as string) : undefined);
+  const s = (name: string): string | undefined => (typeof args[name] === 'string' && args[name] !== '' ? args[name] : undefined);
   if (s('store')) g.store = s('store');
   const jobs = intFlag(args, 'jobs', 1, 256);
   if (jobs !== undefined) g.jobs = jobs;
@@ -130,7 +130,7 @@ export function globalOptions(args: ParsedArgs): GlobalOptions {
   }
   const tmp = s('tmpdir');
   if (tmp !== undefined) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(tmp).isDirectory();
     } catch {
@@ -147,6 +147,7 @@ export function globalOptions(args: ParsedArgs): GlobalOptions {
   if (args['user-agent-prefix'] !== undefined) {
     const p = String(args['user-agent-prefix']);
     // A header value with a control character would be refused by undici, or split a request.
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
     if (/[\x00-\x1f\x7f]/.test(p)) throw new OcikitError('E_USAGE', '--user-agent-prefix: control characters are not allowed');
     if (p !== '') g.userAgentPrefix = p;
   }

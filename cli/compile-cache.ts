@@ -14,7 +14,8 @@ type EnableCompileCache = (dir?: string) => unknown;
 
 /** Enable the compile cache in $XDG_CACHE_HOME/ocikit/node-compile-cache (else ~/.cache/...); returns the directory, or undefined when not enabled. */
 export function enableCompileCache(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const enable = (module as unknown as { enableCompileCache?: EnableCompileCache }).enableCompileCache;
+  // @types/node 20 does not declare it (Node 22.1+): read it as the optional member it is.
+  const enable = (module as { enableCompileCache?: EnableCompileCache }).enableCompileCache;
   if (typeof enable !== 'function' || env.NODE_DISABLE_COMPILE_CACHE || env.NODE_COMPILE_CACHE) return undefined;
   const dir = join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ocikit', 'node-compile-cache');
   try {

@@ -49,7 +49,22 @@ export const copyCommand: Command = {
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['format', 'multi-arch', 'platform', 'digestfile', 'dest-compress-format', 'dest-compress-level', 'additional-tag', 'sign-by', 'sign-by-sigstore-private-key', 'sign-passphrase-file', 'sign-identity', 'image-parallel-copies', 'artifact-type', ...COPY_REGISTRY_FLAGS.string],
+    string: [
+      'format',
+      'multi-arch',
+      'platform',
+      'digestfile',
+      'dest-compress-format',
+      'dest-compress-level',
+      'additional-tag',
+      'sign-by',
+      'sign-by-sigstore-private-key',
+      'sign-passphrase-file',
+      'sign-identity',
+      'image-parallel-copies',
+      'artifact-type',
+      ...COPY_REGISTRY_FLAGS.string,
+    ],
     boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', 'no-sync', 'referrers', ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
     repeatable: ['platform', 'additional-tag', 'artifact-type'],

@@ -30,7 +30,8 @@ ${REGISTRY_HELP}`,
       if (args.untag) {
         if (!ref.untag) throw new OcikitError('E_UNSUPPORTED', `delete --untag is not supported for the ${ref.transport.name}: transport`);
         await ref.untag(ctx);
-        if (!g.quiet) io.stderr.write(`Removed tag ${ref}
+        if (!g.quiet)
+          io.stderr.write(`Removed tag ${ref}
 `);
         return 0;
       }

@@ -32,8 +32,7 @@ export interface FlagSpec {
 /** The parsed command line: positional arguments in `_`, flags under their long names. */
 export interface ParsedArgs {
   _: string[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- flag values are string | boolean | string[], read through helpers
-  [flag: string]: any;
+  [flag: string]: string | boolean | string[] | undefined;
 }
 
 const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);

@@ -38,7 +38,13 @@ export const generateSigstoreKeyCommand: Command = {
     const priv = `${prefix}.private`;
     const pub = `${prefix}.pub`;
     for (const p of [priv, pub]) {
-      if (await fsp.lstat(p).then(() => true, () => false)) throw new OcikitError('E_CONFLICT', `generate-sigstore-key: ${p} exists; refusing to overwrite it`);
+      if (
+        await fsp.lstat(p).then(
+          () => true,
+          () => false,
+        )
+      )
+        throw new OcikitError('E_CONFLICT', `generate-sigstore-key: ${p} exists; refusing to overwrite it`);
     }
     let passphrase: string;
     const pf = typeof args['passphrase-file'] === 'string' && args['passphrase-file'] !== '' ? args['passphrase-file'] : undefined;

@@ -8,7 +8,11 @@ const USAGE = 'ocikit login [options] REGISTRY';
 
 /** "docker://host/ns", "https://host/" → "host/ns" / "host": the key credentials are saved under. */
 export function registryKey(arg: string): string {
-  let s = arg.trim().replace(/^docker:\/\//, '').replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  let s = arg
+    .trim()
+    .replace(/^docker:\/\//, '')
+    .replace(/^https?:\/\//, '')
+    .replace(/\/+$/, '');
   if (s === 'index.docker.io' || s.startsWith('index.docker.io/')) s = 'docker.io' + s.slice('index.docker.io'.length);
   if (s === '' || /\s/.test(s) || s.includes('@')) throw new OcikitError('E_USAGE', `invalid registry ${JSON.stringify(arg.slice(0, 100))}`);
   return s;
@@ -18,7 +22,9 @@ export function registryKey(arg: string): string {
 async function readStdin(io: Io): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of io.stdin ?? process.stdin) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** `ocikit login`. */
@@ -78,7 +84,8 @@ The auth file is written with mode 0600. REGISTRY may name a namespace (host/tea
     if (args['retry-delay']) opts.retryDelayMs = parseDuration('retry-delay', String(args['retry-delay']));
     await checkLogin(host, { username, password }, opts);
     await storeCredentials(key, username, password, authFile ? { authFile } : {});
-    if (boolFlag(args, 'verbose', false)) // Two spaces, as skopeo prints it (Go's Println of "Used: " and the path).
+    if (boolFlag(args, 'verbose', false))
+      // Two spaces, as skopeo prints it (Go's Println of "Used: " and the path).
       io.stdout.write(`Used:  ${authFile ?? defaultAuthFile()}\n`);
     io.stdout.write('Login Succeeded!\n');
     return 0;

@@ -29,9 +29,21 @@ const COMMANDS: CommandEntry[] = [
   { name: 'login', summary: 'Log in to a registry and save the credentials in the auth file', load: async () => (await import('./login.js')).loginCommand },
   { name: 'logout', summary: 'Remove the saved credentials of a registry (or of all, with --all)', load: async () => (await import('./logout.js')).logoutCommand },
   { name: 'delete', summary: 'Delete an image from a registry (or, with --untag, only its tag)', load: async () => (await import('./delete.js')).deleteCommand },
-  { name: 'standalone-sign', summary: 'Sign a manifest file with a GPG key from your keyring (simple signing), without copying', load: async () => (await import('./standalone-sign.js')).standaloneSignCommand },
-  { name: 'standalone-verify', summary: 'Verify a simple (GPG) signature of a manifest file; prints the digest it signs', load: async () => (await import('./standalone-verify.js')).standaloneVerifyCommand },
-  { name: 'generate-sigstore-key', summary: 'Generate a sigstore key pair: PREFIX.private (encrypted, cosign format) and PREFIX.pub', load: async () => (await import('./generate-sigstore-key.js')).generateSigstoreKeyCommand },
+  {
+    name: 'standalone-sign',
+    summary: 'Sign a manifest file with a GPG key from your keyring (simple signing), without copying',
+    load: async () => (await import('./standalone-sign.js')).standaloneSignCommand,
+  },
+  {
+    name: 'standalone-verify',
+    summary: 'Verify a simple (GPG) signature of a manifest file; prints the digest it signs',
+    load: async () => (await import('./standalone-verify.js')).standaloneVerifyCommand,
+  },
+  {
+    name: 'generate-sigstore-key',
+    summary: 'Generate a sigstore key pair: PREFIX.private (encrypted, cosign format) and PREFIX.pub',
+    load: async () => (await import('./generate-sigstore-key.js')).generateSigstoreKeyCommand,
+  },
   { name: 'serve', summary: 'Serve the blob store as a registry (OCI distribution API)', load: async () => (await import('./serve.js')).serveCommand },
   { name: 'bundle', summary: 'Carry images between sites as OCI layout tars, leaving out what the other side has', load: async () => (await import('./bundle.js')).bundleCommand },
 ];
@@ -141,7 +153,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
  */
 export function formatError(err: unknown, debug: boolean): string {
   const msg = err instanceof Error ? err.message : String(err);
-  const hint = isOcikitError(err) && (err as OcikitError).hint ? ` (${(err as OcikitError).hint})` : '';
+  const hint = isOcikitError(err) && err.hint ? ` (${err.hint})` : '';
   let line = escapeControl(`ocikit: ${msg.replace(/\s*\n\s*/g, ' ')}${hint}`);
   if (debug && err instanceof Error && err.stack) line += '\n' + err.stack.split('\n').map(escapeControl).join('\n');
   return redact(line);
@@ -149,9 +161,9 @@ export function formatError(err: unknown, debug: boolean): string {
 
 /** The error as one JSON object for --json: `{"error":{"code","message","hint"}}` (hint only when there is one). */
 export function formatJsonError(err: unknown): string {
-  const code = isOcikitError(err) ? (err as OcikitError).code : 'E_INTERNAL';
+  const code = isOcikitError(err) ? err.code : 'E_INTERNAL';
   const message = redact((err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' '));
-  const hint = isOcikitError(err) ? (err as OcikitError).hint : undefined;
+  const hint = isOcikitError(err) ? err.hint : undefined;
   return JSON.stringify({ error: { code, message, ...(hint ? { hint: redact(hint) } : {}) } });
 }
 

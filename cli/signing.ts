@@ -11,7 +11,6 @@ import type { ManifestSigner } from '../lib/copy/index.js';
 import type { ImageReference } from '../lib/transports/types.js';
 import type { GlobalOptions, Io } from './command.js';
 
-/** The signature-related global flags, for GlobalOptions. */
 /**
  * Read a file named on the command line (key, passphrase, manifest, signature). A missing file is
  * exit 1 (E_IO), not 2: exit code 2 means "image not found", as with skopeo.
@@ -103,9 +102,7 @@ export async function copySigner(args: ParsedArgs, dest: ImageReference, io: Io)
   }
   const sig = { ...(await import('../lib/signature/sigstore.js')), ...(await import('../lib/signature/blob.js')) };
   const pem = (await readLocalFile(sigstoreKey!, 'sigstore private key')).toString('utf8');
-  const passphrase = passFile
-    ? await readPassphraseFile(passFile, '--sign-passphrase-file')
-    : await promptPassphrase(`Passphrase for key ${sigstoreKey}: `, io, 'give it with --sign-passphrase-file');
+  const passphrase = passFile ? await readPassphraseFile(passFile, '--sign-passphrase-file') : await promptPassphrase(`Passphrase for key ${sigstoreKey}: `, io, 'give it with --sign-passphrase-file');
   const key = await sig.loadSigstorePrivateKey(pem, Buffer.from(passphrase, 'utf8'), `sigstore private key ${sigstoreKey}`);
   return async (manifest) => [sig.signatureBlobBytes(sig.signManifestSigstore(manifest, identity, key))];
 }

@@ -1,7 +1,6 @@
 /** ocikit sync --src docker|dir|yaml --dest docker|dir|oci SOURCE DESTINATION (as skopeo sync, and further). */
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../lib/errors.js';
-import type { ManifestFormat } from '../lib/manifest/index.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
@@ -94,7 +93,8 @@ ${COPY_REGISTRY_HELP}`,
     if (!destKind) throw new OcikitError('E_USAGE', 'sync: a destination transport must be given with --dest docker|dir|oci');
     if (!['docker', 'dir', 'oci'].includes(destKind)) throw new OcikitError('E_USAGE', `sync: ${JSON.stringify(destKind)} is not a valid destination transport (docker, dir or oci)`);
     if (srcKind === 'dir' && destKind === 'dir') throw new OcikitError('E_USAGE', "sync: from 'dir' to 'dir' is not supported", { hint: 'copy the tree with cp -a or rsync' });
-    if (destKind === 'oci' && destination!.includes(':')) throw new OcikitError('E_USAGE', `sync --dest oci: the layout path ${JSON.stringify(destination)} contains a colon, which oci: cannot express`);
+    if (destKind === 'oci' && destination!.includes(':'))
+      throw new OcikitError('E_USAGE', `sync --dest oci: the layout path ${JSON.stringify(destination)} contains a colon, which oci: cannot express`);
     const format = args.format === undefined ? undefined : String(args.format);
     if (format !== undefined && format !== 'oci' && format !== 'v2s2') throw new OcikitError('E_USAGE', `--format: expected oci or v2s2, got ${JSON.stringify(format)}`);
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
@@ -132,7 +132,7 @@ ${COPY_REGISTRY_HELP}`,
           multiArch: boolFlag(args, 'all', false) ? 'all' : 'system',
           preserveDigests: boolFlag(args, 'preserve-digests', false),
           removeSignatures: boolFlag(args, 'remove-signatures', false),
-          ...(format ? { format: format as ManifestFormat } : {}),
+          ...(format ? { format: format } : {}),
           ...(parallel !== undefined ? { jobs: parallel } : {}),
           ...(policy ? { policy } : {}),
           ...(referrers ? { referrers: artifactTypes.length > 0 ? { artifactTypes } : true } : {}),

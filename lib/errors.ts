@@ -75,7 +75,7 @@ export function exitCodeFor(err: unknown): number {
  */
 export function wrapError(err: unknown, context: string, fallback: ErrorCode = 'E_IO'): OcikitError {
   if (isOcikitError(err)) {
-    const e = new OcikitError(err.code, `${context}: ${err.message}`, { cause: err, hint: (err as OcikitError).hint });
+    const e = new OcikitError(err.code, `${context}: ${err.message}`, { cause: err, hint: err.hint });
     return e;
   }
   const sys = err as NodeJS.ErrnoException | undefined;
@@ -96,7 +96,7 @@ export function wrapError(err: unknown, context: string, fallback: ErrorCode = '
  */
 export function wrapWriteError(err: unknown, context: string): OcikitError {
   if (isOcikitError(err, 'E_NOT_FOUND')) {
-    return new OcikitError('E_IO', `${context}: ${err.message}`, { cause: err, hint: (err as OcikitError).hint });
+    return new OcikitError('E_IO', `${context}: ${err.message}`, { cause: err, hint: err.hint });
   }
   const sys = err as NodeJS.ErrnoException | undefined;
   if (!isOcikitError(err) && sys && typeof sys === 'object' && sys.code === 'ENOENT') {

@@ -169,7 +169,11 @@ async function passThrough(job: BlobJob, hash: Hash | undefined, outs: OutputFil
 /** sha256 of a whole file, read once in 1 MiB chunks. */
 export async function runHash(job: HashJob): Promise<Hashed> {
   const tap = new Tap(createHash('sha256'), [], -1);
-  await pipeline(inputStream({ kind: 'file', path: job.src, offset: 0, length: -1 }, () => undefined), tap, discard());
+  await pipeline(
+    inputStream({ kind: 'file', path: job.src, offset: 0, length: -1 }, () => undefined),
+    tap,
+    discard(),
+  );
   return { digest: tap.digest(), size: tap.size };
 }
 
@@ -233,7 +237,7 @@ async function decoder(format: string): Promise<Transform> {
   // 1 MiB output chunks: fewer, larger writes and hash updates.
   if (format === 'gzip') return createGunzip({ chunkSize: 1 << 20 });
   // zstd-napi is imported on first use: a worker that only handles gzip never loads it.
-  if (format === 'zstd') return new (await import('zstd-napi')).DecompressStream() as unknown as Transform;
+  if (format === 'zstd') return new (await import('zstd-napi')).DecompressStream();
   throw new JobError('E_UNSUPPORTED', `unknown compression format ${JSON.stringify(format)}`);
 }
 
@@ -251,7 +255,7 @@ async function encoder(format: string, level: number, threads: number): Promise<
   if (format === 'zstd') {
     if (!Number.isInteger(level) || level < -7 || level > 22) throw new JobError('E_USAGE', `zstd level must be -7..22, got ${level}`);
     const { CompressStream } = await import('zstd-napi');
-    return new CompressStream({ compressionLevel: level, nbWorkers: Math.max(1, threads) }) as unknown as Transform;
+    return new CompressStream({ compressionLevel: level, nbWorkers: Math.max(1, threads) });
   }
   throw new JobError('E_UNSUPPORTED', `unknown compression format ${JSON.stringify(format)}`);
 }

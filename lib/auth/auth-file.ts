@@ -27,9 +27,7 @@ import { OcikitError } from '../errors.js';
 import { helperErase, helperGet, helperStore } from './cred-helper.js';
 
 /** Credentials for one registry: a user name and password, or an identity (OAuth2 refresh) token. */
-export type Credentials =
-  | { kind: 'basic'; username: string; password: string }
-  | { kind: 'identity-token'; username: string; token: string };
+export type Credentials = { kind: 'basic'; username: string; password: string } | { kind: 'identity-token'; username: string; token: string };
 
 /** One entry of "auths". */
 export interface AuthEntry {

@@ -71,7 +71,7 @@ export async function applyBundle(path: string, opts: ApplyOptions): Promise<App
     const queue: Array<{ desc: Descriptor; manifest: boolean }> = images.map((i) => ({ desc: i.desc, manifest: true }));
     while (queue.length > 0) {
       const { desc, manifest } = queue.shift()!;
-      const d = desc.digest as Digest;
+      const d = desc.digest;
       if (seen.has(d)) continue;
       seen.add(d);
       const member = blobMember(ar, d, desc.size, where);
@@ -97,18 +97,25 @@ export async function applyBundle(path: string, opts: ApplyOptions): Promise<App
       } catch (err) {
         throw wrapError(err, `applying ${where}: manifest ${shortDigest(d)}`);
       }
-      const children = parsed.kind === 'oci-index' || parsed.kind === 'docker-list' ? parsed.value.manifests.map((c) => ({ desc: c, manifest: true })) : [parsed.value.config, ...parsed.value.layers].map((c) => ({ desc: c, manifest: false }));
+      const children =
+        parsed.kind === 'oci-index' || parsed.kind === 'docker-list'
+          ? parsed.value.manifests.map((c) => ({ desc: c, manifest: true }))
+          : [parsed.value.config, ...parsed.value.layers].map((c) => ({ desc: c, manifest: false }));
       queue.push(...children);
     }
     if (lacking.length > 0) {
-      throw new OcikitError('E_BAD_INPUT', `applying ${where}: it lacks ${lacking.length} blob${lacking.length === 1 ? '' : 's'} this store does not have either (${lacking.slice(0, 3).map(shortDigest).join(', ')}${lacking.length > 3 ? ', …' : ''}); nothing was changed`, {
-        hint: 'make the bundle with --since an inventory of this store (ocikit bundle inventory), or without --since',
-      });
+      throw new OcikitError(
+        'E_BAD_INPUT',
+        `applying ${where}: it lacks ${lacking.length} blob${lacking.length === 1 ? '' : 's'} this store does not have either (${lacking.slice(0, 3).map(shortDigest).join(', ')}${lacking.length > 3 ? ', …' : ''}); nothing was changed`,
+        {
+          hint: 'make the bundle with --since an inventory of this store (ocikit bundle inventory), or without --since',
+        },
+      );
     }
 
     // === 3. every blob the bundle carries, hashed; the ones the store lacks staged in the same pass
     const blobMembers = ar.list().filter((m) => m.type === 'file' && digestFromBlobName(m.name) !== undefined);
-    const result: ApplyResult = { images: images.map((i) => ({ name: formatStoreName(i.name), digest: i.desc.digest as Digest })), stored: 0, storedBytes: 0, present: 0 };
+    const result: ApplyResult = { images: images.map((i) => ({ name: formatStoreName(i.name), digest: i.desc.digest })), stored: 0, storedBytes: 0, present: 0 };
     const limit = new Semaphore(Math.max(1, pool.threads));
     const jobs = blobMembers.map(async (m) => {
       const d = digestFromBlobName(m.name)!;
@@ -153,10 +160,10 @@ export async function applyBundle(path: string, opts: ApplyOptions): Promise<App
       result.stored++;
       result.storedBytes += s.size;
     }
-    for (const img of images) store.setRef(storeRefName(img.name), img.desc.digest as Digest);
+    for (const img of images) store.setRef(storeRefName(img.name), img.desc.digest);
     return result;
   } finally {
-    await Promise.all(staged.map((s) => (s.tmp ? fsp.rm(s.tmp, { force: true }).catch(() => undefined) : undefined)));
+    await Promise.all(staged.flatMap((s) => (s.tmp ? [fsp.rm(s.tmp, { force: true }).catch(() => undefined)] : [])));
     await ar.close();
     lease.release();
   }

@@ -158,20 +158,22 @@ async function collect(store: BlobStore, top: Digest, have: Set<string>, needed:
     needed.set(d, bytes.length);
     if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
       for (const c of parsed.value.manifests) {
-        if (!store.has(c.digest as Digest) && !have.has(c.digest)) {
-          throw new OcikitError('E_BAD_INPUT', `bundle create: ${what}: image ${shortDigest(c.digest)} of its index is not in the store`, { hint: 'copy the image with --all to bundle every image of an index' });
+        if (!store.has(c.digest) && !have.has(c.digest)) {
+          throw new OcikitError('E_BAD_INPUT', `bundle create: ${what}: image ${shortDigest(c.digest)} of its index is not in the store`, {
+            hint: 'copy the image with --all to bundle every image of an index',
+          });
         }
-        queue.push(c.digest as Digest);
+        queue.push(c.digest);
       }
       continue;
     }
     for (const b of [parsed.value.config, ...parsed.value.layers]) {
-      const st = store.stat(b.digest as Digest);
+      const st = store.stat(b.digest);
       if (st && st.size !== b.size) throw new OcikitError('E_BAD_INPUT', `bundle create: ${what}: blob ${shortDigest(b.digest)} has ${st.size} bytes, its manifest says ${b.size}`);
       if (st) {
-        needed.set(b.digest as Digest, st.size);
+        needed.set(b.digest, st.size);
       } else if (have.has(b.digest)) {
-        needed.set(b.digest as Digest, b.size);
+        needed.set(b.digest, b.size);
       } else if (!(isNondistributableLayer(b.mediaType) && (b.urls?.length ?? 0) > 0)) {
         throw new OcikitError('E_BAD_INPUT', `bundle create: ${what}: blob ${shortDigest(b.digest)} is not in the store`);
       }
@@ -188,7 +190,17 @@ async function writeArchive(out: string, index: Buffer, members: Array<[Digest, 
     const written = pipeline(pack, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
     written.catch(() => undefined);
     // Fixed times and owners: the same images and inventory give the same bytes.
-    const header = (name: string, size: number, type: 'file' | 'directory' = 'file') => ({ name, size, type, mode: type === 'file' ? 0o644 : 0o755, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' });
+    const header = (name: string, size: number, type: 'file' | 'directory' = 'file') => ({
+      name,
+      size,
+      type,
+      mode: type === 'file' ? 0o644 : 0o755,
+      mtime: new Date(0),
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+    });
     const add = (h: ReturnType<typeof header>, body?: Buffer | Readable): Promise<void> =>
       new Promise<void>((resolve, reject) => {
         if (body === undefined || Buffer.isBuffer(body)) {

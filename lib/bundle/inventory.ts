@@ -50,5 +50,5 @@ export async function readInventory(path: string): Promise<Inventory> {
   }
   const bad = o.blobs.find((d) => !isDigest(d));
   if (bad !== undefined) throw new OcikitError('E_BAD_INPUT', `${what}: ${JSON.stringify(String(bad).slice(0, 100))} is not a digest`);
-  return { ocikitInventory: INVENTORY_VERSION, created: typeof o.created === 'string' ? o.created : '', blobs: o.blobs as Digest[] };
+  return { ocikitInventory: INVENTORY_VERSION, created: typeof o.created === 'string' ? o.created : '', blobs: o.blobs };
 }

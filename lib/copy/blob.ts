@@ -128,7 +128,7 @@ export class BlobCopier {
       }
       const reused = await dest.tryReusingBlob(t.info);
       if (reused) how = 'reused-at-destination';
-      else await this.#deliver(stored, t, meter);
+      else await this.#deliver(stored, t);
       return { outcome: this.#done(t, stored, how, meter), bytes };
     } catch (err) {
       if (isOcikitError(err)) throw err;
@@ -153,14 +153,14 @@ export class BlobCopier {
       if (reused) return this.#done(t, { digest: info.digest, size: reused.size }, 'reused-at-destination', meter);
       const stored = this.#stored(info);
       if (stored) {
-        await this.#deliver(stored, t, meter);
+        await this.#deliver(stored, t);
         return this.#done(t, stored, 'from-store', meter);
       }
     } else {
       const known = this.#knownResult(t);
       if (known) {
         const reused = await dest.tryReusingBlob({ ...info, digest: known.digest, size: known.size });
-        if (!reused) await this.#deliver(known, t, meter);
+        if (!reused) await this.#deliver(known, t);
         return this.#done(t, known, reused ? 'reused-at-destination' : 'from-store', meter);
       }
     }
@@ -222,7 +222,7 @@ export class BlobCopier {
       counters.bytesRead += bytes.length;
       this.c.source.onVerified?.(info);
       const stored = await store.put(bytes, { digest: info.digest, what });
-      await this.#deliver(stored, t, meter);
+      await this.#deliver(stored, t);
       return this.#done(t, stored, 'fetched', meter);
     }
 
@@ -275,7 +275,7 @@ export class BlobCopier {
         this.#wrote(stored.size);
       }
     } else {
-      await this.#deliver(stored, t, meter);
+      await this.#deliver(stored, t);
     }
     return this.#done(t, stored, 'fetched', meter);
   }
@@ -300,7 +300,11 @@ export class BlobCopier {
     src.pipe(toStore);
     const tmp = store.tmpPath(info.digest.slice(7, 23));
     const upload = dest.putBlob({ kind: 'stream', stream: toDest }, info);
-    const keep = this.#run({ kind: 'stream', stream: toStore, size: payload.size }, { expect: { digest: info.digest, size: info.size }, what, keep: [{ kind: 'new-file', path: tmp, sync: store.durable }] }, meter);
+    const keep = this.#run(
+      { kind: 'stream', stream: toStore, size: payload.size },
+      { expect: { digest: info.digest, size: info.size }, what, keep: [{ kind: 'new-file', path: tmp, sync: store.durable }] },
+      meter,
+    );
     // Whichever fails first stops the other: a half upload or a half store file is worth nothing.
     const stop = (err: unknown): never => {
       src.destroy();
@@ -348,7 +352,7 @@ export class BlobCopier {
       result = await this.#run(staged ? { kind: 'path', path: staged.path, size: payload.size } : payload, job, meter);
     } catch (err) {
       if (staged) await store.discardStaged(staged);
-      await Promise.all([srcTmp, outTmp].map((p) => (p ? fsp.rm(p, { force: true }) : undefined)));
+      await Promise.all([srcTmp, outTmp].flatMap((p) => (p ? [fsp.rm(p, { force: true })] : [])));
       throw err;
     } finally {
       native?.release();
@@ -378,7 +382,7 @@ export class BlobCopier {
     }
     const stored = await store.adopt(outTmp, { ...output, what: `${plan.action === 'compress' ? plan.format + '-compressed' : 'decompressed'} ${what}` });
     const reused = await this.c.dest.tryReusingBlob({ ...info, digest: stored.digest, size: stored.size });
-    if (!reused) await this.#deliver(stored, t, meter);
+    if (!reused) await this.#deliver(stored, t);
     return this.#done(t, stored, reused ? 'reused-at-destination' : 'fetched', meter);
   }
 
@@ -413,7 +417,7 @@ export class BlobCopier {
   }
 
   /** Hand a stored blob to the destination: into reserved room by a worker, else putBlob with the store's file. */
-  async #deliver(stored: StoredBlob, t: BlobTask, meter: BlobMeter): Promise<void> {
+  async #deliver(stored: StoredBlob, t: BlobTask): Promise<void> {
     const info: BlobInfo = { ...t.info, digest: stored.digest, size: stored.size };
     const r = stored.size > INLINE_MAX ? await this.#reserve(info) : undefined;
     if (r) {

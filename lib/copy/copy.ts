@@ -139,7 +139,7 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
       if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
         const sel = selectInstances(ctx, parsed);
         const ds = sel.system ? [sel.system] : sel.chosen;
-        if (ds.length > 0) images = ds.map((d) => ({ digest: d.digest as Digest, instance: d.digest as Digest }));
+        if (ds.length > 0) images = ds.map((d) => ({ digest: d.digest, instance: d.digest }));
       }
       await opts.policy.check(source, images);
     }
@@ -183,8 +183,8 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
 function subjectsOf(c: ImageCopyContext, parsed: ReturnType<typeof parseManifest>, topDigest: Digest): Digest[] {
   if (parsed.kind !== 'oci-index' && parsed.kind !== 'docker-list') return [topDigest];
   const sel = selectInstances(c, parsed);
-  if (sel.system) return [sel.system.digest as Digest];
-  return [topDigest, ...sel.chosen.map((d) => d.digest as Digest)];
+  if (sel.system) return [sel.system.digest];
+  return [topDigest, ...sel.chosen.map((d) => d.digest)];
 }
 
 /** Write the manifest digest to a file (--digestfile). */
@@ -193,4 +193,3 @@ export async function writeDigestFile(path: string, digest: Digest): Promise<voi
     throw wrapError(err, `writing --digestfile ${path}`);
   });
 }
-

@@ -69,7 +69,7 @@ export async function keepStream(stream: Readable, job: { expect: { digest?: str
     const digest = `sha256:${hash.digest('hex')}`;
     if (limit >= 0 && size !== limit) throw new OcikitError('E_SIZE_MISMATCH', `${job.what}: got ${size} bytes, expected ${limit} (truncated?)`);
     if (job.expect.digest !== undefined && digest !== job.expect.digest) throw new OcikitError('E_DIGEST_MISMATCH', `${job.what}: content has digest ${digest}, expected ${job.expect.digest}`);
-    await Promise.all(outs.map((o) => (o.out.sync ? o.fh.sync() : undefined)));
+    await Promise.all(outs.filter((o) => o.out.sync).map((o) => o.fh.sync()));
     const closing = outs.splice(0);
     await Promise.all(closing.map((o) => o.fh.close()));
     return { input: { digest, size } };

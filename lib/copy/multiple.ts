@@ -4,7 +4,7 @@
  * alone (index-only) — then each chosen instance as a single image, then the index itself.
  */
 import { OcikitError } from '../errors.js';
-import { digestBytes, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
+import { digestBytes, shortDigest, verifyBytes } from '../digest/index.js';
 import {
   OCI_INDEX,
   chooseInstance,
@@ -30,7 +30,10 @@ export function selectInstances(c: Pick<ImageCopyContext, 'opts' | 'label'>, par
   if (o.platforms && o.platforms.length > 0) {
     for (const p of o.platforms) {
       if (!entries.some((d) => d.platform && platformMatches(p, d.platform))) {
-        throw new OcikitError('E_NOT_FOUND', `no image in the index of ${c.label} matches --platform ${formatPlatform(p)}; it has: ${entries.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ')}`);
+        throw new OcikitError(
+          'E_NOT_FOUND',
+          `no image in the index of ${c.label} matches --platform ${formatPlatform(p)}; it has: ${entries.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ')}`,
+        );
       }
     }
     return { chosen: entries.filter((d) => d.platform && o.platforms!.some((p) => platformMatches(p, d.platform!))) };
@@ -47,7 +50,7 @@ export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promi
   const o = c.opts;
   const sel = selectInstances(c, parsed);
   // The chosen instance becomes the top-level image: its own signatures (not the index's) go with it.
-  if (sel.system) return copySingle(c, await getInstance(c, sel.system), undefined, true, sel.system.digest as Digest);
+  if (sel.system) return copySingle(c, await getInstance(c, sel.system), undefined, true, sel.system.digest);
   const chosen = sel.chosen;
 
   // === 2. choose the target index type
@@ -80,10 +83,10 @@ export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promi
 
 /** An instance of the index, verified against its descriptor and kept in the store. */
 async function getInstance(c: ImageCopyContext, d: Descriptor): Promise<ParsedImageManifest> {
-  const m = await c.source.getManifest(d.digest as Digest);
+  const m = await c.source.getManifest(d.digest);
   const what = `manifest ${shortDigest(d.digest)} from ${c.label}`;
-  verifyBytes(m.bytes, { digest: d.digest as Digest, size: d.size, what });
-  await c.store.put(m.bytes, { digest: d.digest as Digest, what });
+  verifyBytes(m.bytes, { digest: d.digest, size: d.size, what });
+  await c.store.put(m.bytes, { digest: d.digest, what });
   const inst = parseManifest(m.bytes, d.mediaType || m.mediaType || undefined, `reading manifest ${shortDigest(d.digest)} of ${c.label}`);
   if (inst.kind !== 'oci-manifest' && inst.kind !== 'docker-v2s2') {
     throw new OcikitError('E_UNSUPPORTED', `${c.label}: nested index ${shortDigest(d.digest)} is not supported`);

@@ -109,9 +109,13 @@ export async function copyReferrers(c: ImageCopyContext, found: FoundReferrer[],
   if (top.kind === 'oci-index' || top.kind === 'docker-list') for (const d of top.value.manifests) present.add(d.digest);
   for (const f of found) {
     if (f.depth === 1 && !present.has(f.subject)) {
-      throw new OcikitError('E_CONFLICT', `${c.label}: manifest ${shortDigest(f.subject)} has referrers (${f.descriptor.artifactType ?? f.descriptor.mediaType}, ...), but this copy changes it, so they would name a manifest the destination does not have`, {
-        hint: 'drop --format and the compression options (or --platform), or copy without --referrers',
-      });
+      throw new OcikitError(
+        'E_CONFLICT',
+        `${c.label}: manifest ${shortDigest(f.subject)} has referrers (${f.descriptor.artifactType ?? f.descriptor.mediaType}, ...), but this copy changes it, so they would name a manifest the destination does not have`,
+        {
+          hint: 'drop --format and the compression options (or --platform), or copy without --referrers',
+        },
+      );
     }
   }
   for (const f of found) {
@@ -133,7 +137,11 @@ async function readManifest(c: ImageCopyContext, d: Descriptor, what: string, su
   try {
     got = await c.source.getManifest(digest);
   } catch (err) {
-    if (isOcikitError(err, 'E_NOT_FOUND')) throw new OcikitError('E_BAD_INPUT', `${what}: listed by the source, which does not have it (${(err as Error).message})`, { cause: err, hint: 'copy without --referrers, or repair the referrers list' });
+    if (isOcikitError(err, 'E_NOT_FOUND'))
+      throw new OcikitError('E_BAD_INPUT', `${what}: listed by the source, which does not have it (${(err as Error).message})`, {
+        cause: err,
+        hint: 'copy without --referrers, or repair the referrers list',
+      });
     throw err;
   }
   verifyBytes(got.bytes, { digest, size: d.size, what });
@@ -179,8 +187,12 @@ async function copyContents(c: ImageCopyContext, parsed: ParsedManifest, what: s
     }));
     c.tracker.emit({ type: 'image', blobs: tasks.length, bytes: tasks.reduce((a, t) => a + Math.max(0, t.info.size), 0) });
     const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, c.dest.properties.concurrentPutBlob, c.opts.jobs ?? 4));
-    await runLimited([...tasks].sort((a, b) => b.info.size - a.info.size), n, async (t) => {
-      await c.blobs.copy(t);
-    });
+    await runLimited(
+      [...tasks].sort((a, b) => b.info.size - a.info.size),
+      n,
+      async (t) => {
+        await c.blobs.copy(t);
+      },
+    );
   }
 }

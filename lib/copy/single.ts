@@ -61,8 +61,8 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
 
   // === 3. plan blobs (layers planned before anything moves: an impossible plan fails first)
   const m = parsed.value;
-  const config = m.config as Descriptor;
-  const layerDescs = m.layers as Descriptor[];
+  const config = m.config;
+  const layerDescs = m.layers;
   // --preserve-digests: a destination that merely prefers compressed layers (oci:) keeps them as
   // they come, as skopeo does (it may not modify the manifest), unless the user asked to compress.
   const wish = dest.properties.desiredCompression;
@@ -72,9 +72,13 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   // its manifest (and digest) arrives unchanged, or fails to convert with a clear error.
   const artifact = isArtifactManifest(parsed);
   if (artifact && targetType !== parsed.mediaType) {
-    throw new OcikitError('E_UNSUPPORTED', `${c.label} is an artifact (type ${artifactTypeOf(parsed)}), which is copied only as it is, as ${parsed.mediaType}; ${dest.reference} would need ${targetType}`, {
-      hint: 'drop --format, or copy to a destination that takes OCI manifests (oci:, docker://, dir:)',
-    });
+    throw new OcikitError(
+      'E_UNSUPPORTED',
+      `${c.label} is an artifact (type ${artifactTypeOf(parsed)}), which is copied only as it is, as ${parsed.mediaType}; ${dest.reference} would need ${targetType}`,
+      {
+        hint: 'drop --format, or copy to a destination that takes OCI manifests (oci:, docker://, dir:)',
+      },
+    );
   }
   const tasks: BlobTask[] = layerDescs.map((l, i) => {
     if (artifact) return { info: descToInfo(l), label: `blob ${i}`, from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
@@ -135,13 +139,13 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   let current: ParsedImageManifest = parsed;
   if (!updateFirst && current.mediaType !== targetType) current = convertManifest(current, 'oci');
   const familyNow: ManifestFamily = current.kind === 'oci-manifest' ? 'oci' : 'docker';
-  const before = current.value.layers as Descriptor[];
+  const before = current.value.layers;
   const layers = tasks.map((t, i) => {
     const orig = before[i]!;
     const out = outcomes.get(t)!;
     if (out.digest === orig.digest) return orig;
     const comp = compressionAfter(t.from, t.plan);
-    return { ...orig, digest: out.digest, size: out.size, mediaType: layerMediaTypeFor(familyNow, comp, { nondistributable: isNondistributableLayer(orig.mediaType) }) } as Descriptor;
+    return { ...orig, digest: out.digest, size: out.size, mediaType: layerMediaTypeFor(familyNow, comp, { nondistributable: isNondistributableLayer(orig.mediaType) }) };
   });
   if (layers.some((l, i) => l !== before[i])) current = updateLayers(current, layers);
   if (current.mediaType !== targetType) current = convertManifest(current, format === 'oci' ? 'oci' : 'v2s2');
@@ -175,7 +179,11 @@ async function checkForeignLayers(c: ImageCopyContext, tasks: BlobTask[]): Promi
       const p = await c.source.getBlob(t.info);
       if (p.kind === 'stream') p.stream.destroy();
     } catch (err) {
-      throw new OcikitError('E_UNSUPPORTED', `${c.label}: ${t.label} is a foreign layer whose bytes the source does not have, and ${c.dest.reference} cannot refer to foreign layers (${(err as Error).message})`, { cause: err });
+      throw new OcikitError(
+        'E_UNSUPPORTED',
+        `${c.label}: ${t.label} is a foreign layer whose bytes the source does not have, and ${c.dest.reference} cannot refer to foreign layers (${(err as Error).message})`,
+        { cause: err },
+      );
     }
   }
 }
@@ -201,7 +209,7 @@ export async function copySignatures(c: ImageCopyContext, changed: boolean, srcI
 }
 
 export function descToInfo(d: Descriptor): BlobInfo {
-  const info: BlobInfo = { digest: d.digest as Digest, size: d.size, mediaType: d.mediaType };
+  const info: BlobInfo = { digest: d.digest, size: d.size, mediaType: d.mediaType };
   if (d.annotations) info.annotations = d.annotations;
   if (d.urls) info.urls = d.urls;
   return info;

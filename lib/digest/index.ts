@@ -22,7 +22,7 @@ export function parseDigest(s: unknown, what = 'digest'): Digest {
   const want = HEX_LEN[m[1]!];
   if (want === undefined) throw new OcikitError('E_UNSUPPORTED', `${what}: unsupported digest algorithm ${quoteUntrusted(m[1], 40)}`);
   if (m[2]!.length !== want) throw new OcikitError('E_BAD_INPUT', `${what}: ${m[1]} digest must have ${want} hex characters: ${quoteUntrusted(s, 140)}`);
-  return s as Digest;
+  return s;
 }
 
 export function isDigest(s: unknown): s is Digest {

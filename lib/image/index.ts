@@ -8,17 +8,7 @@
 import { payloadStream } from '../transports/payload.js';
 import { OcikitError } from '../errors.js';
 import { digestBytes, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
-import {
-  chooseInstance,
-  hostPlatform,
-  MAX_MANIFEST_SIZE,
-  parseConfig,
-  parseManifest,
-  type Descriptor,
-  type ImageConfig,
-  type ParsedImageManifest,
-  type ParsedManifest,
-} from '../manifest/index.js';
+import { chooseInstance, hostPlatform, MAX_MANIFEST_SIZE, parseConfig, parseManifest, type Descriptor, type ImageConfig, type ParsedImageManifest, type ParsedManifest } from '../manifest/index.js';
 import type { BlobStore } from '../store/index.js';
 import type { ImageReference, ImageSource, SystemContext } from '../transports/types.js';
 
@@ -52,7 +42,7 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
     let manifest: ParsedImageManifest;
     if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
       const d = chooseInstance(parsed, hostPlatform({ overrideOS: ctx.overrideOS, overrideArch: ctx.overrideArch, overrideVariant: ctx.overrideVariant }));
-      const inst = await src.getManifest(d.digest as Digest);
+      const inst = await src.getManifest(d.digest);
       const got = digestBytes(inst.bytes);
       if (got !== d.digest) throw new OcikitError('E_DIGEST_MISMATCH', `reading manifest ${shortDigest(d.digest)} from ${ref}: content has digest ${got}`);
       const p = parseManifest(inst.bytes, d.mediaType, `reading manifest ${shortDigest(d.digest)} of ${ref}`);
@@ -61,15 +51,22 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
     } else {
       manifest = parsed;
     }
-    const rawConfig = await readConfig(src, manifest.value.config as Descriptor, store, ref);
-    return { rawManifest: top.bytes, rawMediaType: parsed.mediaType, digest: digestBytes(top.bytes), manifest, rawConfig, config: parseConfig(rawConfig, `reading config ${shortDigest(manifest.value.config.digest)} of ${ref}`) };
+    const rawConfig = await readConfig(src, manifest.value.config, store, ref);
+    return {
+      rawManifest: top.bytes,
+      rawMediaType: parsed.mediaType,
+      digest: digestBytes(top.bytes),
+      manifest,
+      rawConfig,
+      config: parseConfig(rawConfig, `reading config ${shortDigest(manifest.value.config.digest)} of ${ref}`),
+    };
   } finally {
     await src.close();
   }
 }
 
 async function readConfig(src: ImageSource, d: Descriptor, _store: BlobStore, ref: ImageReference): Promise<Buffer> {
-  const digest = d.digest as Digest;
+  const digest = d.digest;
   const what = `reading config ${shortDigest(digest)} from ${ref}`;
   if (d.size > MAX_MANIFEST_SIZE) throw new OcikitError('E_MANIFEST_TOO_BIG', `${what}: ${d.size} bytes is over the limit`);
   const parts: Buffer[] = [];
@@ -104,7 +101,7 @@ export interface InspectOutput {
 /** Build skopeo's inspect output for an opened image. */
 export function inspectOutput(img: OpenedImage, opts: { name?: string; repoTags?: string[] }): InspectOutput {
   const c = img.config;
-  const layers = img.manifest.value.layers as Descriptor[];
+  const layers = img.manifest.value.layers;
   const out: InspectOutput = {
     ...(opts.name ? { Name: opts.name } : {}),
     Digest: img.digest,

@@ -26,7 +26,9 @@ export async function referrersOf(ref: ImageReference, ctx: SystemContext, artif
   const src = await ref.newSource(ctx);
   try {
     if (!src.listReferrers) {
-      throw new OcikitError('E_UNSUPPORTED', `listing referrers of ${ref}: this transport cannot hold OCI referrers`, { hint: 'referrers live in registries (docker://) and OCI layouts (oci:, oci-archive:)' });
+      throw new OcikitError('E_UNSUPPORTED', `listing referrers of ${ref}: this transport cannot hold OCI referrers`, {
+        hint: 'referrers live in registries (docker://) and OCI layouts (oci:, oci-archive:)',
+      });
     }
     const top = await src.getManifest();
     const list = await src.listReferrers(digestBytes(top.bytes), artifactTypes.length > 0 ? artifactTypes : undefined);

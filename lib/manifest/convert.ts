@@ -111,11 +111,7 @@ function dockerManifestResult(value: DockerManifest): Encoded<ParsedDockerManife
   return { kind: 'docker-v2s2', mediaType: DOCKER_V2S2_MANIFEST, value, bytes: encodeDockerManifest(value) };
 }
 
-function ociManifestValue(
-  config: Descriptor,
-  layers: Descriptor[],
-  extra: { artifactType?: string; subject?: Descriptor; annotations?: Record<string, string> } = {},
-): OciManifest {
+function ociManifestValue(config: Descriptor, layers: Descriptor[], extra: { artifactType?: string; subject?: Descriptor; annotations?: Record<string, string> } = {}): OciManifest {
   return clean<OciManifest>({
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
@@ -158,10 +154,7 @@ function requireDockerLayers(layers: Descriptor[]): void {
   layers.forEach((l, i) => {
     const compression = layerCompression(l.mediaType);
     // A Docker layer type maps to itself; anything else (OCI types, zstd, unknown) has no place in v2s2.
-    const isDocker =
-      compression !== undefined &&
-      compression !== 'zstd' &&
-      layerMediaTypeFor('docker', compression, { nondistributable: isNondistributableLayer(l.mediaType) }) === l.mediaType;
+    const isDocker = compression !== undefined && compression !== 'zstd' && layerMediaTypeFor('docker', compression, { nondistributable: isNondistributableLayer(l.mediaType) }) === l.mediaType;
     if (!isDocker) {
       throw new OcikitError('E_UNSUPPORTED', `manifest layer ${i}: layer media type ${l.mediaType} cannot appear in a Docker v2s2 manifest`);
     }
@@ -183,7 +176,10 @@ function ociToDocker(m: OciManifest): DockerManifest {
     throw new OcikitError('E_UNSUPPORTED', `cannot convert an OCI artifact (config media type ${m.config.mediaType}) to Docker v2s2`);
   }
   const config: Descriptor = { ...m.config, mediaType: DOCKER_CONFIG };
-  return dockerManifestValue(config, m.layers.map((l, i) => convertLayer(l, i, 'docker')));
+  return dockerManifestValue(
+    config,
+    m.layers.map((l, i) => convertLayer(l, i, 'docker')),
+  );
 }
 
 function dockerToOci(m: DockerManifest): OciManifest {
@@ -196,7 +192,7 @@ function dockerToOci(m: DockerManifest): OciManifest {
   // Docker descriptors have no annotations; drop anything a hand-written source may carry.
   const layers = m.layers.map((l, i) => {
     const c = convertLayer(l, i, 'oci');
-    return { mediaType: c.mediaType, digest: c.digest, size: c.size, urls: c.urls } as Descriptor;
+    return { mediaType: c.mediaType, digest: c.digest, size: c.size, urls: c.urls };
   });
   return ociManifestValue(config, layers);
 }
@@ -268,12 +264,7 @@ export function updateLayers(parsed: ParsedImageManifest, newLayers: Descriptor[
 export function buildManifest(format: 'oci', config: Descriptor, layers: Descriptor[], annotations?: Record<string, string>): Encoded<ParsedOciManifest>;
 export function buildManifest(format: 'v2s2', config: Descriptor, layers: Descriptor[], annotations?: Record<string, string>): Encoded<ParsedDockerManifest>;
 export function buildManifest(format: ManifestFormat, config: Descriptor, layers: Descriptor[], annotations?: Record<string, string>): Encoded<ParsedImageManifest>;
-export function buildManifest(
-  format: ManifestFormat,
-  config: Descriptor,
-  layers: Descriptor[],
-  annotations?: Record<string, string>,
-): Encoded<ParsedImageManifest> {
+export function buildManifest(format: ManifestFormat, config: Descriptor, layers: Descriptor[], annotations?: Record<string, string>): Encoded<ParsedImageManifest> {
   validateDescriptor(config, 'manifest config');
   layers.forEach((l, i) => validateDescriptor(l, `manifest layer ${i}`));
   if (format === 'oci') return ociManifestResult(ociManifestValue(config, layers, annotations === undefined ? {} : { annotations }));
@@ -303,11 +294,7 @@ export function buildManifest(
 export function convertIndex(parsed: ParsedIndex, target: 'oci', children?: ReadonlyMap<string, ChildUpdate>): Encoded<ParsedOciIndex>;
 export function convertIndex(parsed: ParsedIndex, target: 'v2s2', children?: ReadonlyMap<string, ChildUpdate>): Encoded<ParsedDockerList>;
 export function convertIndex(parsed: ParsedIndex, target: ManifestFormat, children?: ReadonlyMap<string, ChildUpdate>): Encoded<ParsedIndex>;
-export function convertIndex(
-  parsed: ParsedIndex,
-  target: ManifestFormat,
-  children: ReadonlyMap<string, ChildUpdate> = new Map(),
-): Encoded<ParsedIndex> {
+export function convertIndex(parsed: ParsedIndex, target: ManifestFormat, children: ReadonlyMap<string, ChildUpdate> = new Map()): Encoded<ParsedIndex> {
   const kind = (parsed as ParsedManifest).kind;
   if (kind !== 'oci-index' && kind !== 'docker-list') {
     throw new OcikitError('E_INTERNAL', `convertIndex was given a ${kind}; use convertManifest`);
@@ -327,7 +314,7 @@ export function convertIndex(
   });
 
   const sameFormat = (target === 'oci') === (parsed.kind === 'oci-index');
-  if (sameFormat && !changed) return { ...parsed, bytes: asBuffer(parsed.bytes) } as Encoded<ParsedIndex>;
+  if (sameFormat && !changed) return { ...parsed, bytes: asBuffer(parsed.bytes) };
 
   if (target === 'oci') {
     const src = parsed.kind === 'oci-index' ? parsed.value : undefined;

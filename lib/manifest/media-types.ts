@@ -118,21 +118,15 @@ export function isNondistributableLayer(mediaType: string): boolean {
  * Throws E_UNSUPPORTED for Docker + zstd: Docker schema 2 has no zstd layer type, so a caller that
  * wants a v2s2 manifest MUST decompress (or recompress with gzip) first.
  */
-export function layerMediaTypeFor(
-  family: ManifestFamily,
-  compression: LayerCompression,
-  options: { nondistributable?: boolean } = {},
-): string {
+export function layerMediaTypeFor(family: ManifestFamily, compression: LayerCompression, options: { nondistributable?: boolean } = {}): string {
   const nondist = options.nondistributable === true;
   for (const [mediaType, facts] of LAYERS) {
     if (facts.family === family && facts.compression === compression && facts.nondistributable === nondist) return mediaType;
   }
   // Only docker+zstd reaches here: the table has every other combination.
-  throw new OcikitError(
-    'E_UNSUPPORTED',
-    `Docker schema 2 has no media type for ${nondist ? 'foreign ' : ''}${compression}-compressed layers`,
-    { hint: 'decompress zstd layers (or recompress them with gzip) before writing a Docker v2s2 manifest' },
-  );
+  throw new OcikitError('E_UNSUPPORTED', `Docker schema 2 has no media type for ${nondist ? 'foreign ' : ''}${compression}-compressed layers`, {
+    hint: 'decompress zstd layers (or recompress them with gzip) before writing a Docker v2s2 manifest',
+  });
 }
 
 /** True for the multi-platform types: OCI index and Docker manifest list. */

@@ -19,15 +19,7 @@ import {
   isSchema1MediaType,
   normalizeMediaType,
 } from './media-types.js';
-import type {
-  Descriptor,
-  DockerList,
-  DockerManifest,
-  ImageConfig,
-  OciIndex,
-  OciManifest,
-  ParsedManifest,
-} from './types.js';
+import type { Descriptor, DockerList, DockerManifest, ImageConfig, OciIndex, OciManifest, ParsedManifest } from './types.js';
 
 /** The largest manifest we read: 4 MiB, as containers/image and distribution. Larger ones are E_MANIFEST_TOO_BIG. */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
@@ -45,7 +37,10 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `string ${quoteUntrusted(v, 60)}`;
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v).slice(0, 60)}`;
+  if (typeof v === 'object') return 'an object';
+  // JSON leaves numbers and booleans here, and undefined for a field that is missing.
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined) return `${typeof v} ${String(v).slice(0, 60)}`;
+  return typeof v;
 }
 
 function bad(what: string, message: string): OcikitError {
@@ -126,6 +121,10 @@ function requireSchemaVersion2(o: Json, what: string): void {
   if (o.schemaVersion !== 2) throw bad(what, `schemaVersion must be 2, got ${describe(o.schemaVersion)}`);
 }
 
+// The validators assert the type they checked, so the parser needs no cast. A top-level mediaType, when
+// present, was already checked against the type being validated (a Docker one may be absent, given by the server).
+function validateImageManifest(o: Json, what: string, oci: true): asserts o is Json & OciManifest;
+function validateImageManifest(o: Json, what: string, oci: false): asserts o is Json & DockerManifest;
 function validateImageManifest(o: Json, what: string, oci: boolean): void {
   requireSchemaVersion2(o, what);
   validateDescriptor(o.config, `${what} config`);
@@ -138,6 +137,8 @@ function validateImageManifest(o: Json, what: string, oci: boolean): void {
   }
 }
 
+function validateIndex(o: Json, what: string, oci: true): asserts o is Json & OciIndex;
+function validateIndex(o: Json, what: string, oci: false): asserts o is Json & DockerList;
 function validateIndex(o: Json, what: string, oci: boolean): void {
   requireSchemaVersion2(o, what);
   if (!Array.isArray(o.manifests)) throw bad(what, `manifests must be an array, got ${describe(o.manifests)}`);
@@ -203,7 +204,7 @@ function withContext<T>(context: string | undefined, fn: () => T): T {
     return fn();
   } catch (err) {
     if (!isOcikitError(err)) throw err;
-    const e = err as OcikitError;
+    const e = err;
     throw new OcikitError(e.code, `${context}: ${e.message}`, { cause: err, ...(e.hint !== undefined ? { hint: e.hint } : {}) });
   }
 }
@@ -214,7 +215,7 @@ function parseManifestBytes(bytes: Uint8Array, declaredMediaType?: string): Pars
   if (o.mediaType !== undefined && typeof o.mediaType !== 'string') {
     throw bad('manifest', `mediaType must be a string, got ${describe(o.mediaType)}`);
   }
-  const field = o.mediaType === undefined || o.mediaType === '' ? undefined : (o.mediaType as string);
+  const field = o.mediaType === undefined || o.mediaType === '' ? undefined : o.mediaType;
   if (field !== undefined && declared !== undefined && field !== declared) {
     throw new OcikitError('E_BAD_INPUT', `manifest declares media type ${quoteUntrusted(field)} but was served as ${quoteUntrusted(declared)}`);
   }
@@ -237,16 +238,16 @@ function parseManifestBytes(bytes: Uint8Array, declaredMediaType?: string): Pars
   switch (mediaType) {
     case OCI_MANIFEST:
       validateImageManifest(o, 'manifest', true);
-      return { kind: 'oci-manifest', mediaType, value: o as unknown as OciManifest, bytes };
+      return { kind: 'oci-manifest', mediaType, value: o, bytes };
     case DOCKER_V2S2_MANIFEST:
       validateImageManifest(o, 'manifest', false);
-      return { kind: 'docker-v2s2', mediaType, value: o as unknown as DockerManifest, bytes };
+      return { kind: 'docker-v2s2', mediaType, value: o, bytes };
     case OCI_INDEX:
       validateIndex(o, 'index', true);
-      return { kind: 'oci-index', mediaType, value: o as unknown as OciIndex, bytes };
+      return { kind: 'oci-index', mediaType, value: o, bytes };
     case DOCKER_LIST:
       validateIndex(o, 'manifest list', false);
-      return { kind: 'docker-list', mediaType, value: o as unknown as DockerList, bytes };
+      return { kind: 'docker-list', mediaType, value: o, bytes };
     default:
       throw new OcikitError('E_UNSUPPORTED', `unsupported manifest media type ${quoteUntrusted(mediaType)}`);
   }
@@ -350,6 +351,6 @@ export function parseConfig(bytes: Uint8Array, context?: string): ImageConfig {
   return withContext(context, () => {
     const o = parseJsonObject(bytes, 'image config', MAX_CONFIG_SIZE);
     validateConfig(o);
-    return o as ImageConfig;
+    return o;
   });
 }

@@ -223,9 +223,7 @@ export function chooseInstance(index: ParsedIndex, want: Platform): Descriptor {
     if (!have.includes(name)) have.push(name);
   }
   const wanted = formatPlatform(normalizePlatform(want));
-  throw new OcikitError(
-    'E_NOT_FOUND',
-    `no image in the index matches ${wanted}; ${have.length === 0 ? 'it has no entries' : `it has: ${have.join(', ')}`}`,
-    { hint: 'choose another platform with --override-os, --override-arch and --override-variant, or copy --all' },
-  );
+  throw new OcikitError('E_NOT_FOUND', `no image in the index matches ${wanted}; ${have.length === 0 ? 'it has no entries' : `it has: ${have.join(', ')}`}`, {
+    hint: 'choose another platform with --override-os, --override-arch and --override-variant, or copy --all',
+  });
 }

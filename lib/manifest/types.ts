@@ -3,12 +3,7 @@
  * appear on the wire. Field names are the JSON names, so a parsed value can be used directly.
  */
 import type { Digest } from '../digest/index.js';
-import type {
-  DOCKER_LIST,
-  DOCKER_V2S2_MANIFEST,
-  OCI_INDEX,
-  OCI_MANIFEST,
-} from './media-types.js';
+import type { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from './media-types.js';
 
 /** The platform an image runs on. Names are Go's GOOS/GOARCH values (`linux`, `amd64`, `arm64`). */
 export interface Platform {
@@ -121,7 +116,8 @@ export interface ImageConfig {
   created?: string;
   author?: string;
   config?: ImageRuntimeConfig;
-  rootfs?: { type: 'layers' | string; diff_ids: Digest[] };
+  /** `type` is 'layers' in every image spec version so far. */
+  rootfs?: { type: string; diff_ids: Digest[] };
   history?: HistoryEntry[];
   /** Docker only. */
   docker_version?: string;

@@ -93,11 +93,11 @@ function referenceToString(this: DockerReference): string {
 /** Build a DockerReference from parts that are already valid. Internal: callers go through the parsers. */
 function makeReference(domain: string, path: string, tag: string | undefined, digest: Digest | undefined): DockerReference {
   // Absent tag/digest are absent keys, not `undefined` values, so deepStrictEqual against a literal works.
-  const ref: Record<string, unknown> = { domain, path, name: domain === '' ? path : `${domain}/${path}` };
+  const ref: { domain: string; path: string; name: string; tag?: string; digest?: Digest } = { domain, path, name: domain === '' ? path : `${domain}/${path}` };
   if (tag !== undefined) ref.tag = tag;
   if (digest !== undefined) ref.digest = digest;
   Object.defineProperty(ref, 'toString', { value: referenceToString, enumerable: false });
-  return Object.freeze(ref) as unknown as DockerReference;
+  return Object.freeze(ref);
 }
 
 /**
@@ -162,9 +162,6 @@ export function parseDockerReference(s: string): DockerReference {
   if (remote.toLowerCase() !== remote) throw bad(s, 'repository name must be lowercase');
   return parseFull(s, `${domain}/${remainder}`);
 }
-
-/** Alias of parseDockerReference under distribution/reference's name, for readers porting Go code. */
-export const parseNormalizedNamed = parseDockerReference;
 
 /** distribution/reference's Parse of an already-normalised string; `original` is what the user typed, for messages. */
 function parseFull(original: string, full: string): DockerReference {

@@ -12,7 +12,6 @@ export {
   isImageId,
   isNameOnly,
   parseDockerReference,
-  parseNormalizedNamed,
   trimNamed,
   withDefaultTag,
   withDigest,

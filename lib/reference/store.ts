@@ -46,7 +46,8 @@ export function parseStoreName(s: string, what = 'image name'): StoreName {
   const repository = colon > slash ? s.slice(0, colon) : s;
   const tag = colon > slash ? s.slice(colon + 1) : 'latest';
   checkRepository(repository, s, what);
-  if (!isTagName(tag)) throw new OcikitError('E_BAD_INPUT', `${what} ${JSON.stringify(s.slice(0, 300))}: invalid tag ${JSON.stringify(tag.slice(0, 200))} (1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -)`);
+  if (!isTagName(tag))
+    throw new OcikitError('E_BAD_INPUT', `${what} ${JSON.stringify(s.slice(0, 300))}: invalid tag ${JSON.stringify(tag.slice(0, 200))} (1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -)`);
   return { repository, tag };
 }
 
@@ -62,4 +63,3 @@ function checkRepository(repository: string, s: string, what: string): void {
 export function formatStoreName(n: StoreName): string {
   return n.digest !== undefined ? `${n.repository}@${n.digest}` : `${n.repository}:${n.tag ?? 'latest'}`;
 }
-

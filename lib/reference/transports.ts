@@ -12,16 +12,7 @@
 import { resolve as resolvePath, isAbsolute } from 'node:path';
 import { OcikitError } from '../errors.js';
 import { parseDigest, type Digest } from '../digest/index.js';
-import {
-  familiarName,
-  familiarString,
-  isImageId,
-  isNameOnly,
-  parseDockerReference,
-  quote,
-  withDefaultTag,
-  type DockerReference,
-} from './docker.js';
+import { familiarName, familiarString, isImageId, isNameOnly, parseDockerReference, quote, withDefaultTag, type DockerReference } from './docker.js';
 import { formatStoreName, parseStoreName, type StoreName } from './store.js';
 
 /** Every transport ocikit knows, in the order help texts list them. */
@@ -481,9 +472,7 @@ export function formatStorageReference(r: StorageReference): string {
   if (r.runRoot !== undefined) given.runRoot = r.runRoot;
   if (r.options !== undefined) given.options = [...r.options];
   if (Object.keys(given).length > 0) {
-    const inner = `${r.driver !== undefined ? `${r.driver}@` : ''}${r.root ?? ''}${r.runRoot !== undefined ? `+${r.runRoot}` : ''}${
-      r.options !== undefined ? `:${r.options.join(',')}` : ''
-    }`;
+    const inner = `${r.driver !== undefined ? `${r.driver}@` : ''}${r.root ?? ''}${r.runRoot !== undefined ? `+${r.runRoot}` : ''}${r.options !== undefined ? `:${r.options.join(',')}` : ''}`;
     spec = `[${inner}]`;
     // The separators are first-occurrence cuts, so a field holding "@", ":", "+", "," or "]" may not
     // come back as itself: parse what we wrote and insist on getting the same fields.

@@ -262,7 +262,10 @@ export class RegistryClient {
       });
     }
     if (looksLikePlainHttp(err)) {
-      return new RegistryError('E_NETWORK', `${what}: ${this.host} does not speak TLS (${describeNetworkError(err)})`, { cause: err, hint: `for a plain-http registry use --${this.#opts.flagPrefix ?? ''}tls-verify=false` });
+      return new RegistryError('E_NETWORK', `${what}: ${this.host} does not speak TLS (${describeNetworkError(err)})`, {
+        cause: err,
+        hint: `for a plain-http registry use --${this.#opts.flagPrefix ?? ''}tls-verify=false`,
+      });
     }
     return new RegistryError('E_NETWORK', `${what}: ${describeNetworkError(err)}`, { cause: err, retryable: isRetryableNetworkError(err) });
   }
@@ -298,7 +301,10 @@ export class RegistryClient {
       const again = findChallenge(parseWwwAuthenticate(res.headers['www-authenticate']), 'bearer');
       if (again?.params.error === 'insufficient_scope') {
         // Authenticated, but the token service granted less than the request needs.
-        throw new RegistryError('E_AUTH', `${req.what}: access denied: not allowed to ${describeScope(again.params.scope)}`, { status: 401, hint: 'check that the user may push to (or read) this repository' });
+        throw new RegistryError('E_AUTH', `${req.what}: access denied: not allowed to ${describeScope(again.params.scope)}`, {
+          status: 401,
+          hint: 'check that the user may push to (or read) this repository',
+        });
       }
       throw errorForStatus(401, t2, req.what, true);
     }
@@ -350,7 +356,14 @@ export class RegistryClient {
       return withRetries(this.retryPolicy, what, async (_n, last) => {
         let res: Dispatcher.ResponseData;
         try {
-          res = await request(url, { method, headers: { 'user-agent': this.userAgent(), ...headers }, body: body ?? null, dispatcher, ...this.timeouts(), ...(this.#opts.signal ? { signal: this.#opts.signal } : {}) });
+          res = await request(url, {
+            method,
+            headers: { 'user-agent': this.userAgent(), ...headers },
+            body: body ?? null,
+            dispatcher,
+            ...this.timeouts(),
+            ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
+          });
         } catch (err) {
           if (err instanceof OcikitError) throw new GiveUp(err);
           throw this.networkError(err, what);
@@ -358,7 +371,11 @@ export class RegistryClient {
         if (isRetryableStatus(res.statusCode) && !last) {
           const after = parseRetryAfter(res.headers['retry-after']);
           await dump(res.body);
-          throw new RegistryError('E_NETWORK', `${what}: the token service answered ${res.statusCode}`, { status: res.statusCode, retryable: true, ...(after !== undefined ? { retryAfterMs: after } : {}) });
+          throw new RegistryError('E_NETWORK', `${what}: the token service answered ${res.statusCode}`, {
+            status: res.statusCode,
+            retryable: true,
+            ...(after !== undefined ? { retryAfterMs: after } : {}),
+          });
         }
         return { status: res.statusCode, text: await readCapped(res.body, 1024 * 1024 + 1) };
       });

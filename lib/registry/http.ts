@@ -95,7 +95,7 @@ export function dispatcherFor(tls: TlsMaterial): Dispatcher {
   const common = { keepAliveTimeout: 10_000, connections: 32 };
   // EnvHttpProxyAgent honours HTTP(S)_PROXY and NO_PROXY; the TLS options to the registry travel as
   // `connect` (direct) and `requestTls` (through the proxy's CONNECT tunnel).
-  d = proxyConfigured() ? new EnvHttpProxyAgent({ ...common, connect, requestTls: connect } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]) : new Agent({ ...common, connect });
+  d = proxyConfigured() ? new EnvHttpProxyAgent({ ...common, connect, requestTls: connect }) : new Agent({ ...common, connect });
   dispatchers.set(key, d);
   return d;
 }
@@ -170,7 +170,7 @@ export function describeNetworkError(err: unknown): string {
     UND_ERR_CONNECT_TIMEOUT: 'connecting timed out',
     UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'the response was cut short',
   };
-  if (c && texts[c]) return texts[c]!;
+  if (c && texts[c]) return texts[c];
   if (c) return c;
   return err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200);
 }

@@ -11,7 +11,18 @@
 import { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
 import { digestBytes, isDigest, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
-import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType, normalizeMediaType, parseManifest, type Descriptor } from '../manifest/index.js';
+import {
+  DOCKER_LIST,
+  DOCKER_V2S2_MANIFEST,
+  MAX_MANIFEST_SIZE,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  isIndexMediaType,
+  isManifestMediaType,
+  normalizeMediaType,
+  parseManifest,
+  type Descriptor,
+} from '../manifest/index.js';
 import { RegistryError } from './errors.js';
 import { describeNetworkError } from './http.js';
 import { dump, header, readCapped, type RegistryClient, type RegistryResponse } from './client.js';
@@ -320,7 +331,11 @@ export class Repository {
           body.destroy();
           // Bounded by --retry-times, as every retry (retry.ts); a body of unknown length cannot be resumed.
           if (failures >= this.client.retryTimes || total < 0) {
-            throw new RegistryError('E_NETWORK', `${what}: ${err instanceof RegistryError ? err.message.slice(what.length + 2) : describeNetworkError(err)} (after ${got} of ${total < 0 ? '?' : total} bytes, ${failures + 1} attempts)`, { cause: err });
+            throw new RegistryError(
+              'E_NETWORK',
+              `${what}: ${err instanceof RegistryError ? err.message.slice(what.length + 2) : describeNetworkError(err)} (after ${got} of ${total < 0 ? '?' : total} bytes, ${failures + 1} attempts)`,
+              { cause: err },
+            );
           }
           await sleep(retryWait(failures, err, this.client.retryPolicy, what), this.client.signal);
           failures++;

@@ -67,10 +67,14 @@ export function retryWait(attempt: number, err: unknown, policy: RetryPolicy, wh
   if (after === undefined) return backoffMs(attempt, policy.retryDelayMs);
   if (after > MAX_RETRY_AFTER_MS) {
     const status = (err as RegistryError).status;
-    throw new RegistryError('E_NETWORK', `${what}: the registry answered ${status ?? 'with an error'} and asks to wait ${Math.round(after / 1000)} s, longer than ocikit waits (${MAX_RETRY_AFTER_MS / 1000} s)`, {
-      cause: err,
-      ...(status !== undefined ? { status } : {}),
-    });
+    throw new RegistryError(
+      'E_NETWORK',
+      `${what}: the registry answered ${status ?? 'with an error'} and asks to wait ${Math.round(after / 1000)} s, longer than ocikit waits (${MAX_RETRY_AFTER_MS / 1000} s)`,
+      {
+        cause: err,
+        ...(status !== undefined ? { status } : {}),
+      },
+    );
   }
   return after;
 }

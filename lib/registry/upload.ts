@@ -65,11 +65,18 @@ export async function uploadBlob(repo: Repository, input: UploadInput, info: { d
         const v = new VerifyingStream({ digest: info.digest, size: info.size, what });
         input.stream.on('error', (err) => v.destroy(err));
         let used = false;
-        await putWhole(repo, session.location, info, what, () => {
-          if (used) throw new NotReplayableError();
-          used = true;
-          return input.stream.pipe(v);
-        }, info.size);
+        await putWhole(
+          repo,
+          session.location,
+          info,
+          what,
+          () => {
+            if (used) throw new NotReplayableError();
+            used = true;
+            return input.stream.pipe(v);
+          },
+          info.size,
+        );
       } catch (err) {
         await repo.cancelUpload(session.location);
         throw err;
@@ -147,7 +154,7 @@ async function uploadFile(repo: Repository, path: string, verify: boolean, info:
           }
         }
       } catch (err) {
-        await repo.cancelUpload(session!.location);
+        await repo.cancelUpload(session.location);
         session = undefined;
         throw err;
       }
@@ -166,7 +173,16 @@ async function putWhole(repo: Repository, location: string, info: { digest: Dige
   checkCommitted(res.headers, info.digest, what);
 }
 
-async function putChunked(repo: Repository, session: UploadSession, open: (start: number, end: number) => Readable, size: number, info: { digest: Digest; size: number }, what: string, chunkSize: number, beforeCommit: () => void): Promise<void> {
+async function putChunked(
+  repo: Repository,
+  session: UploadSession,
+  open: (start: number, end: number) => Readable,
+  size: number,
+  info: { digest: Digest; size: number },
+  what: string,
+  chunkSize: number,
+  beforeCommit: () => void,
+): Promise<void> {
   const step = Math.max(chunkSize, session.minChunk, 1);
   let location = session.location;
   for (let start = 0; start < size; start += step) {

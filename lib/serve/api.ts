@@ -169,10 +169,9 @@ export async function putManifest(c: ApiContext, req: IncomingMessage, res: Serv
   if (ref.digest !== undefined && ref.digest !== digest) {
     throw new ApiError('DIGEST_INVALID', `the manifest has digest ${digest}, not ${ref.digest}`, { digest: ref.digest });
   }
-  const children: Descriptor[] =
-    parsed.kind === 'oci-index' || parsed.kind === 'docker-list' ? [...parsed.value.manifests] : [parsed.value.config, ...parsed.value.layers];
+  const children: Descriptor[] = parsed.kind === 'oci-index' || parsed.kind === 'docker-list' ? [...parsed.value.manifests] : [parsed.value.config, ...parsed.value.layers];
   for (const d of children) {
-    const st = c.store.stat(d.digest as Digest);
+    const st = c.store.stat(d.digest);
     if (!st) {
       if (isNondistributableLayer(d.mediaType) && (d.urls?.length ?? 0) > 0) continue;
       throw new ApiError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${d.digest}`, { digest: d.digest });

@@ -102,7 +102,11 @@ export class RegistryServer {
       await s.close();
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-        throw new OcikitError('E_USAGE', `serve: cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 5000}: ${code === 'EADDRINUSE' ? 'the address is in use' : code === 'EACCES' ? 'permission denied' : 'no such address here'}`, { cause: err });
+        throw new OcikitError(
+          'E_USAGE',
+          `serve: cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 5000}: ${code === 'EADDRINUSE' ? 'the address is in use' : code === 'EACCES' ? 'permission denied' : 'no such address here'}`,
+          { cause: err },
+        );
       }
       throw wrapError(err, 'serve: listening');
     }

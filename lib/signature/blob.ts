@@ -20,9 +20,7 @@ const SIGSTORE_FORMAT = 'sigstore-json';
 const SIMPLE_FORMAT = 'simple-signing';
 
 /** A parsed signature blob. Everything in it is UNTRUSTED until a verifier says otherwise. */
-export type SignatureBlob =
-  | { format: 'simple-signing'; /** the OpenPGP message */ message: Buffer }
-  | { format: 'sigstore'; mediaType: string; payload: Buffer; annotations: Record<string, string> };
+export type SignatureBlob = { format: 'simple-signing'; /** the OpenPGP message */ message: Buffer } | { format: 'sigstore'; mediaType: string; payload: Buffer; annotations: Record<string, string> };
 
 // OpenPGP packet tags a signed message can start with (old and new packet formats): compressed
 // data (8), one-pass signature (4), signature (2). Anything else is not a simple-signing message.

@@ -356,7 +356,10 @@ export class PolicyContext {
             }
             if (claim.manifestDigest !== digest) throw new OcikitError('E_SIGNATURE', `${what} is for manifest ${claim.manifestDigest}, not ${digest}`);
             if (!identityMatches((req as { signedIdentity: IdentityMatch }).signedIdentity, ref.dockerReference, claim.dockerReference)) {
-              throw new OcikitError('E_SIGNATURE', `${what} claims identity ${JSON.stringify(claim.dockerReference)}, which signedIdentity ${(req as { signedIdentity: IdentityMatch }).signedIdentity.type} does not accept for ${ref.dockerReference ?? ref.toString()}`);
+              throw new OcikitError(
+                'E_SIGNATURE',
+                `${what} claims identity ${JSON.stringify(claim.dockerReference)}, which signedIdentity ${(req as { signedIdentity: IdentityMatch }).signedIdentity.type} does not accept for ${ref.dockerReference ?? ref.toString()}`,
+              );
             }
             return;
           } catch (err) {
@@ -425,6 +428,13 @@ export class PolicyContext {
   async close(): Promise<void> {
     const all = [...this.#gpg.values()];
     this.#gpg.clear();
-    await Promise.all(all.map((p) => p.then((v) => v.close(), () => undefined)));
+    await Promise.all(
+      all.map((p) =>
+        p.then(
+          (v) => v.close(),
+          () => undefined,
+        ),
+      ),
+    );
   }
 }

@@ -40,7 +40,10 @@ function scrypt(pass: Buffer, salt: Buffer, N: number, r: number, p: number): Pr
 }
 
 function pemEncode(type: string, der: Buffer): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${type}-----\n${b64}\n-----END ${type}-----\n`;
 }
 
@@ -86,9 +89,10 @@ export async function generateSigstoreKeyPair(passphrase: Buffer): Promise<Sigst
 export async function loadSigstorePrivateKey(pem: string, passphrase: Buffer, what = 'sigstore private key'): Promise<KeyObject> {
   const { type, der } = pemDecode(pem, what);
   if (!PEM_TYPES_READ.includes(type)) throw new OcikitError('E_BAD_INPUT', `${what}: unsupported PEM type ${JSON.stringify(type)}, expected ${PEM_TYPE_WRITTEN}`);
-  let enc: { kdf?: { name?: unknown; params?: { N?: unknown; r?: unknown; p?: unknown }; salt?: unknown }; cipher?: { name?: unknown; nonce?: unknown }; ciphertext?: unknown };
+  // The shape read, every leaf unknown until checked below; null for a file holding JSON null.
+  let enc: { kdf?: { name?: unknown; params?: { N?: unknown; r?: unknown; p?: unknown }; salt?: unknown }; cipher?: { name?: unknown; nonce?: unknown }; ciphertext?: unknown } | null;
   try {
-    enc = JSON.parse(der.toString('utf8'));
+    enc = JSON.parse(der.toString('utf8')) as typeof enc;
   } catch (err) {
     throw new OcikitError('E_BAD_INPUT', `${what}: the encrypted key is not JSON`, { cause: err });
   }

@@ -50,7 +50,7 @@ function runGpg(args: string[], input: Buffer, opts: { homedir?: string; fd4?: s
     let err = '';
     let status = '';
     let tooBig = false;
-    child.stdout!.on('data', (c: Buffer) => {
+    child.stdout.on('data', (c: Buffer) => {
       outLen += c.length;
       if (outLen > MAX_SIGNATURE_SIZE) {
         tooBig = true;
@@ -59,7 +59,7 @@ function runGpg(args: string[], input: Buffer, opts: { homedir?: string; fd4?: s
       }
       out.push(c);
     });
-    child.stderr!.on('data', (c: Buffer) => {
+    child.stderr.on('data', (c: Buffer) => {
       if (err.length < 16384) err += c.toString('utf8');
     });
     (child.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => {
@@ -99,6 +99,7 @@ function gpgComplaint(stderr: string): string {
     .split('\n')
     .map((l) => l.replace(/^gpg:\s*/, '').trim())
     .filter((l) => l && !/^(using|Signature made|WARNING: This key is not certified|There is no indication|Primary key fingerprint|aka|Note: )/i.test(l));
+  // eslint-disable-next-line no-control-regex -- gpg's text is untrusted: its control characters become spaces
   return (lines.at(-1) ?? 'gpg failed').replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 200);
 }
 

@@ -3,34 +3,13 @@
  * written by tmp + rename, indexed in `<root>/index-v1.sqlite`.
  */
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  statSync,
-  unlinkSync,
-  type Stats,
-} from 'node:fs';
+import { closeSync, constants, createReadStream, existsSync, openSync, readSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, readFile, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { threadId } from 'node:worker_threads';
-import {
-  algorithmOf,
-  digestBytes,
-  digestFile,
-  hexOf,
-  parseDigest,
-  shortDigest,
-  verifyBytes,
-  VerifyingStream,
-  type Digest,
-} from '../digest/index.js';
+import { algorithmOf, digestBytes, digestFile, hexOf, parseDigest, shortDigest, verifyBytes, VerifyingStream, type Digest } from '../digest/index.js';
 import { isOcikitError, OcikitError, wrapError } from '../errors.js';
 import { ensureDirSync } from '../dirs.js';
 import { IndexDb, INDEX_FILE, type BlobRow } from './index-db.js';
@@ -38,7 +17,6 @@ import { BlobInfoCache } from './info-cache.js';
 import { linkOrCopy, type LinkMethod } from './link.js';
 import { defaultStoreDir } from './location.js';
 
-/** What `put` accepts: a stream, a file to copy in, or bytes in memory. */
 /**
  * What `put` stores: a stream, bytes, or a file. `{path, move: true}` hands over a private file on
  * the store's filesystem (a worker's output in `<root>/tmp`): it is renamed in rather than copied,
@@ -473,7 +451,7 @@ export class BlobStore {
 
   getRef(name: string): Digest | undefined {
     this.#assertOpen();
-    return this.#db(`reading ref ${name}`, () => this.index.getRef.get(name)?.digest as Digest | undefined);
+    return this.#db(`reading ref ${name}`, () => this.index.getRef.get(name)?.digest);
   }
 
   deleteRef(name: string): void {
@@ -484,9 +462,7 @@ export class BlobStore {
   /** Every ref, by name. */
   refs(): RefEntry[] {
     this.#assertOpen();
-    return this.#db('listing refs', () =>
-      this.index.allRefs.all().map((r) => ({ name: r.name, digest: r.digest as Digest, updated: r.updated })),
-    );
+    return this.#db('listing refs', () => this.index.allRefs.all().map((r) => ({ name: r.name, digest: r.digest, updated: r.updated })));
   }
 
   // === ADDED FOR lib/bundle (issue 13, serve and bundles): the one public method that work needed.
@@ -497,7 +473,12 @@ export class BlobStore {
    */
   blobDigests(): Digest[] {
     this.#assertOpen();
-    return this.#db('listing blobs', () => this.index.allBlobs.all().map((r) => r.digest as Digest).filter((d) => existsSync(this.pathOf(d))));
+    return this.#db('listing blobs', () =>
+      this.index.allBlobs
+        .all()
+        .map((r) => r.digest as Digest)
+        .filter((d) => existsSync(this.pathOf(d))),
+    );
   }
   // === END ADDED FOR lib/bundle
 

@@ -170,7 +170,7 @@ export class IndexDb {
       // each other (busy_timeout) instead of failing a read-to-write lock upgrade.
       this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
 
-      const p = <P extends unknown[], R = unknown>(sql: string): Stmt<P, R> => this.db.prepare<P, R>(sql) as Stmt<P, R>;
+      const p = <P extends unknown[], R = unknown>(sql: string): Stmt<P, R> => this.db.prepare<P, R>(sql);
       this.getBlob = p('SELECT * FROM blobs WHERE digest = ?');
       this.upsertBlob = p(
         `INSERT INTO blobs (digest, size, media_type, added, last_used, mtime_ms, ino) VALUES (@digest, @size, @mediaType, @now, @now, @mtimeMs, @ino)

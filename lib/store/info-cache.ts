@@ -42,7 +42,7 @@ export class BlobInfoCache {
   uncompressedOf(d: Digest): Digest | undefined {
     return this.#quiet(undefined, () => {
       const row = this.#index.getPair.get(d);
-      if (row) return row.uncompressed as Digest;
+      if (row) return row.uncompressed;
       // Being the uncompressed side of any pair proves d is uncompressed; no (d, d) row needed.
       return this.#index.isKnownUncompressed.get(d) ? d : undefined;
     });
@@ -81,11 +81,8 @@ export class BlobInfoCache {
    */
   findVariant(uncompressed: Digest, format: CompressionFormat, level?: number): Digest | undefined {
     return this.#quiet(undefined, () => {
-      const row =
-        level === undefined
-          ? this.#index.findVariantAny.get(uncompressed, format)
-          : this.#index.findVariantAt.get(uncompressed, format, level);
-      return row?.compressed as Digest | undefined;
+      const row = level === undefined ? this.#index.findVariantAny.get(uncompressed, format) : this.#index.findVariantAt.get(uncompressed, format, level);
+      return row?.compressed;
     });
   }
 
@@ -95,7 +92,7 @@ export class BlobInfoCache {
       this.#index.variantsOf.all(uncompressed).map((r) => ({
         format: r.format as CompressionFormat,
         level: r.level,
-        compressed: r.compressed as Digest,
+        compressed: r.compressed,
       })),
     );
   }

@@ -53,7 +53,7 @@ export async function verify(store: BlobStore, opts: { repair?: boolean } = {}):
 
   for (const d of rows.keys()) {
     if (files.has(d)) continue;
-    result.missing.push(d as Digest);
+    result.missing.push(d);
     if (repair) {
       idx.deleteBlob.run(d);
       result.repaired++;
@@ -149,10 +149,7 @@ export async function gc(store: BlobStore, opts: { dryRun?: boolean } = {}): Pro
   // Files without a row: a put that crashed after its rename, or one renaming right now (its
   // row follows within milliseconds). Only old ones are candidates.
   const orphanFiles = [...blobFiles(store)].filter((d) => !rowDigests.has(d));
-  const candidates: Array<{ d: Digest; row: boolean }> = [
-    ...rows.map((r) => ({ d: r.digest as Digest, row: true })),
-    ...orphanFiles.map((d) => ({ d, row: false })),
-  ];
+  const candidates: Array<{ d: Digest; row: boolean }> = [...rows.map((r) => ({ d: r.digest, row: true })), ...orphanFiles.map((d) => ({ d, row: false }))];
 
   let pending = candidates.filter((c) => !reachable.has(c.d));
   while (pending.length > 0) {

@@ -77,7 +77,7 @@ export function parseSyncConfig(text: string, file: string): RegistryConfig[] {
   }
   const root = doc.contents;
   if (root === null || (isScalar(root) && (root.value === null || root.value === ''))) fail(1, 'the file is empty: expected registries as keys');
-  if (!isMap(root)) fail(lineOf(root as YamlNode), 'expected a mapping of registry names to their settings');
+  if (!isMap(root)) fail(lineOf(root), 'expected a mapping of registry names to their settings');
 
   const keyText = (p: Pair, where: string): string => {
     if (!isScalar(p.key) || typeof p.key.value !== 'string' || p.key.value === '') fail(lineOf(p.key as YamlNode), `${where}: a key must be a non-empty string`);
@@ -189,7 +189,7 @@ function selection(
   if (key === 'images-by-tag-regex') return { kind: 'regex', repository, pattern: goRegexp(text, line, where, fail), line };
   const range = semverRange(text);
   if (range === undefined) fail(line, `${where}: ${JSON.stringify(text)} is not a semver range`);
-  return { kind: 'semver', repository, range: range!, line };
+  return { kind: 'semver', repository, range: range, line };
 }
 
 /**
@@ -202,7 +202,7 @@ function goRegexp(text: string, line: number, where: string, fail: (line: number
   let flags = 'u';
   const m = /^\(\?([ims]+)\)/.exec(src);
   if (m) {
-    flags += [...new Set(m[1]!)].join('');
+    flags += [...new Set(m[1])].join('');
     src = src.slice(m[0].length);
   }
   try {

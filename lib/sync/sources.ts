@@ -71,7 +71,10 @@ async function repoTags(repo: DockerReference, ctx: SystemContext): Promise<Sour
   } catch (err) {
     throw wrapError(err, `listing the tags of ${repo.name}`, 'E_NETWORK');
   }
-  return [...new Set(tags)].filter((t) => TAG_RE.test(t)).sort().map((t) => dockerImage(parseDockerReference(`${repo.name}:${t}`), ctx));
+  return [...new Set(tags)]
+    .filter((t) => TAG_RE.test(t))
+    .sort()
+    .map((t) => dockerImage(parseDockerReference(`${repo.name}:${t}`), ctx));
 }
 
 async function dockerImages(source: string, ctx: SystemContext): Promise<SourceImage[]> {

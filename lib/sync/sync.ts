@@ -105,12 +105,23 @@ function destinationRepository(img: SourceImage, o: SyncOptions): string {
 /** The key of the options that change what a copy writes: part of the store's record name. */
 function optionsKey(o: SyncOptions, ctx: SystemContext): string {
   const c = o.copy ?? {};
-  const what = JSON.stringify([o.destKind, c.format ?? '', c.multiArch ?? 'system', (c.platforms ?? []).map((p) => [p.os, p.architecture, p.variant ?? '']), c.compressFormat ?? '', c.compressLevel ?? '', ctx.overrideOS ?? '', ctx.overrideArch ?? '', ctx.overrideVariant ?? '', o.destCtx.destCompression ?? '']);
+  const what = JSON.stringify([
+    o.destKind,
+    c.format ?? '',
+    c.multiArch ?? 'system',
+    (c.platforms ?? []).map((p) => [p.os, p.architecture, p.variant ?? '']),
+    c.compressFormat ?? '',
+    c.compressLevel ?? '',
+    ctx.overrideOS ?? '',
+    ctx.overrideArch ?? '',
+    ctx.overrideVariant ?? '',
+    o.destCtx.destCompression ?? '',
+  ]);
   return createHash('sha256').update(what).digest('hex').slice(0, 16);
 }
 
 function describe(err: unknown): { code: string; message: string } {
-  return { code: isOcikitError(err) ? (err as OcikitError).code : 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+  return { code: isOcikitError(err) ? err.code : 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
 /**
@@ -133,7 +144,7 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   };
   for (const f of listFailures) report({ source: f.source, destination: '', status: 'failed', error: describe(f.error) });
 
-  let firstError: unknown;
+  let firstError: OcikitError | undefined;
   let next = 0;
   const inFlight: FetchesInFlight = new Map();
   // The first image of each destination repository goes alone: the layers its tags share then

@@ -6,9 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { dirname, basename, join, relative, isAbsolute, sep, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createWriteStream, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { OcikitError, quoteUntrusted, wrapError, wrapWriteError } from '../errors.js';
 
 export { ensureDir } from '../dirs.js';
@@ -38,18 +36,6 @@ export async function atomicWriteFile(path: string, data: Uint8Array | string, m
   } catch (err) {
     await fsp.rm(tmp, { force: true });
     throw wrapWriteError(err, `writing ${path}`);
-  }
-}
-
-/** Write a stream to a new file atomically (tmp + rename). */
-export async function atomicWriteStream(path: string, stream: Readable): Promise<void> {
-  const tmp = tmpNameFor(path);
-  try {
-    await pipeline(stream, createWriteStream(tmp, { flags: 'wx' }));
-    await fsp.rename(tmp, path);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw err;
   }
 }
 

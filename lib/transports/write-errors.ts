@@ -13,7 +13,7 @@ import type { ImageDestination, ImageReference } from './types.js';
 /** `err` as a destination's failure: E_NOT_FOUND becomes E_IO (same message); a bare OS error gets `where` as context. */
 export function asWriteError(err: unknown, where: string): unknown {
   if (isOcikitError(err, 'E_NOT_FOUND')) {
-    const e = err as OcikitError;
+    const e = err;
     return new OcikitError('E_IO', e.message, { cause: err, ...(e.hint !== undefined ? { hint: e.hint } : {}) });
   }
   if (isOcikitError(err) || (err as { name?: unknown })?.name === 'AbortError') return err;

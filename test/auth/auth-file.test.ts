@@ -27,7 +27,10 @@ describe('auth file locations', () => {
 
   it('REGISTRY_AUTH_FILE replaces the default; --authfile is the only file read', () => {
     assert.equal(defaultAuthFile({ ...envIn('/h'), REGISTRY_AUTH_FILE: '/x/a.json' }), '/x/a.json');
-    assert.deepEqual(authFileLocations('/only.json', envIn('/h')).map((l) => l.path), ['/only.json']);
+    assert.deepEqual(
+      authFileLocations('/only.json', envIn('/h')).map((l) => l.path),
+      ['/only.json'],
+    );
   });
 
   it('normalises docker-style keys and tries namespaced keys first', () => {

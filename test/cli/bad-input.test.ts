@@ -41,7 +41,11 @@ function makeOtherLayout(root: string): void {
   writeFileSync(join(root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   writeFileSync(
     join(root, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'kept' } }] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'kept' } }],
+    }),
   );
 }
 
@@ -111,7 +115,13 @@ function expectCopyFails(src: string, code: number, pattern: RegExp): void {
   }
   assert.equal(existsSync(dest), false, 'no destination after a failed copy');
   assert.deepEqual(snapshot(existing), was, 'the existing destination is exactly as it was');
-  assert.deepEqual(readdirSync(dir).sort().filter((f) => !f.startsWith('store')), before.filter((f) => !f.startsWith('store')), 'no staging leftovers');
+  assert.deepEqual(
+    readdirSync(dir)
+      .sort()
+      .filter((f) => !f.startsWith('store')),
+    before.filter((f) => !f.startsWith('store')),
+    'no staging leftovers',
+  );
   const tmp = join(store, 'tmp');
   if (existsSync(tmp)) assert.deepEqual(readdirSync(tmp), [], 'no partial blobs in the store');
 }
@@ -336,7 +346,11 @@ describe('bad input', () => {
       [`oci-archive:${join(FIXTURE, 'index.json', 'x.tar')}`, /not a directory/],
     ];
     for (const [dest, why] of cases) {
-      const r = spawnSync(process.execPath, [cliPath, '--store', join(dir, 'store-unwritable'), 'copy', '-q', `oci:${FIXTURE}:latest`, dest], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+      const r = spawnSync(process.execPath, [cliPath, '--store', join(dir, 'store-unwritable'), 'copy', '-q', `oci:${FIXTURE}:latest`, dest], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        killSignal: 'SIGKILL',
+      });
       assert.equal(r.signal, null, `${dest}: still running after 20 s (killed)`);
       assert.equal(r.status, 1, `${dest}: ${r.stderr}`);
       const lines = r.stderr.trim().split('\n');
@@ -350,7 +364,11 @@ describe('bad input', () => {
   // The store is made with lib/dirs.ts's bounded mkdir: Node's own recursive mkdirSync never
   // returns under /proc (it retries forever, synchronously, so not even SIGTERM stops it).
   it('a blob store that cannot be created fails at once with the OS reason, exit 1', () => {
-    const r = spawnSync(process.execPath, [cliPath, '--store', '/proc/ocikit-nope/store', 'copy', '-q', `oci:${FIXTURE}:latest`, `dir:${join(dir, 'never')}`], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+    const r = spawnSync(process.execPath, [cliPath, '--store', '/proc/ocikit-nope/store', 'copy', '-q', `oci:${FIXTURE}:latest`, `dir:${join(dir, 'never')}`], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      killSignal: 'SIGKILL',
+    });
     assert.equal(r.signal, null, 'still running after 20 s (killed)');
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /^ocikit: [^\n]*\/proc\/ocikit-nope[^\n]*no such file or directory[^\n]*\n$/);
@@ -372,4 +390,3 @@ describe('bad input', () => {
     assert.match(r.stderr, /^ocikit: [^\n]*\n[\s\S]*\n\s+at /);
   });
 });
-

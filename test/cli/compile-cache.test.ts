@@ -27,7 +27,10 @@ test(`compile cache: ${hasCache ? 'used' : 'absent on this Node, the fallback'} 
   const dir = join(cacheHome, 'ocikit', 'node-compile-cache');
   if (hasCache) {
     assert.ok(existsSync(dir), 'the cache directory was made');
-    assert.ok(readdirSync(dir).some((d) => d.startsWith(`${process.version}-`)), `a cache for ${process.version}: ${readdirSync(dir).join(', ')}`);
+    assert.ok(
+      readdirSync(dir).some((d) => d.startsWith(`${process.version}-`)),
+      `a cache for ${process.version}: ${readdirSync(dir).join(', ')}`,
+    );
   } else {
     assert.equal(existsSync(join(cacheHome, 'ocikit')), false, 'nothing is written where Node has no compile cache');
   }

@@ -118,13 +118,19 @@ describe('--no-creds, --src-no-creds, --dest-no-creds, --no-tags (issue 9, bug 1
     assert.equal(o.value.code, 1, o.value.stderr);
     assert.match(o.value.stderr, /authentication required/);
     assert.ok(o.requests.length > 0);
-    assert.deepEqual(o.requests.filter((q) => q.headers.authorization !== undefined).map((q) => q.path), []);
+    assert.deepEqual(
+      o.requests.filter((q) => q.headers.authorization !== undefined).map((q) => q.path),
+      [],
+    );
     // skopeo 1.9.3 sends empty credentials ("Basic Og==", base64 of ":"): never the saved ones either.
     const s = await seen(() => skopeoAsync(['inspect', '--raw', '--tls-verify=false', '--authfile', authFile, '--no-creds', image]));
     assert.equal(s.value.code, 1);
     const saved = `Basic ${Buffer.from(`${ALICE.username}:${ALICE.password}`).toString('base64')}`;
     assert.ok(s.requests.length > 0);
-    assert.deepEqual(s.requests.filter((q) => q.headers.authorization === saved).map((q) => q.path), []);
+    assert.deepEqual(
+      s.requests.filter((q) => q.headers.authorization === saved).map((q) => q.path),
+      [],
+    );
     // Without --no-creds the same command authenticates: the test above can fail.
     const w = await seen(() => ocikitAsync(['inspect', '--raw', '--tls-verify=false', '--authfile', authFile, image], { env }));
     assert.equal(w.value.code, 0, w.value.stderr);
@@ -132,23 +138,43 @@ describe('--no-creds, --src-no-creds, --dest-no-creds, --no-tags (issue 9, bug 1
   });
 
   it('copy --src-no-creds and --dest-no-creds send no Authorization header', async () => {
-    const src = await seen(() => ocikitAsync(['copy', '-q', '--src-tls-verify=false', '--authfile', authFile, '--src-no-creds', `docker://${proxy.host}/team/app:v1`, `dir:${join(tempDir(), 'x')}`], { env }));
+    const src = await seen(() =>
+      ocikitAsync(['copy', '-q', '--src-tls-verify=false', '--authfile', authFile, '--src-no-creds', `docker://${proxy.host}/team/app:v1`, `dir:${join(tempDir(), 'x')}`], { env }),
+    );
     assert.equal(src.value.code, 1, src.value.stderr);
-    assert.deepEqual(src.requests.filter((q) => q.headers.authorization !== undefined).map((q) => q.path), []);
+    assert.deepEqual(
+      src.requests.filter((q) => q.headers.authorization !== undefined).map((q) => q.path),
+      [],
+    );
     const dst = await seen(() => ocikitAsync(['copy', '-q', '--dest-tls-verify=false', '--authfile', authFile, '--dest-no-creds', HELLO, `docker://${proxy.host}/team/nocreds:v1`], { env }));
     assert.equal(dst.value.code, 1, dst.value.stderr);
-    assert.deepEqual(dst.requests.filter((q) => q.headers.authorization !== undefined).map((q) => q.path), []);
+    assert.deepEqual(
+      dst.requests.filter((q) => q.headers.authorization !== undefined).map((q) => q.path),
+      [],
+    );
   });
 
   it('list-tags --no-creds sends no Authorization header', async () => {
     const o = await seen(() => ocikitAsync(['list-tags', '--tls-verify=false', '--authfile', authFile, '--no-creds', `docker://${proxy.host}/team/app`], { env }));
     assert.equal(o.value.code, 1);
-    assert.deepEqual(o.requests.filter((q) => q.headers.authorization !== undefined).map((q) => q.path), []);
+    assert.deepEqual(
+      o.requests.filter((q) => q.headers.authorization !== undefined).map((q) => q.path),
+      [],
+    );
   });
 
   it('--no-creds with --creds is refused, as skopeo refuses it, and nothing is sent', async () => {
-    for (const args of [['inspect', '--no-creds', '--creds', 'a:b'], ['copy', '--src-no-creds', '--src-creds', 'a:b'], ['copy', '--dest-no-creds', '--dest-creds', 'a:b']]) {
-      const image = args[0] === 'copy' && args[1]!.startsWith('--dest') ? [HELLO, `docker://${proxy.host}/x/y:z`] : args[0] === 'copy' ? [`docker://${proxy.host}/team/app:v1`, `dir:${join(tempDir(), 'y')}`] : [`docker://${proxy.host}/team/app:v1`];
+    for (const args of [
+      ['inspect', '--no-creds', '--creds', 'a:b'],
+      ['copy', '--src-no-creds', '--src-creds', 'a:b'],
+      ['copy', '--dest-no-creds', '--dest-creds', 'a:b'],
+    ]) {
+      const image =
+        args[0] === 'copy' && args[1]!.startsWith('--dest')
+          ? [HELLO, `docker://${proxy.host}/x/y:z`]
+          : args[0] === 'copy'
+            ? [`docker://${proxy.host}/team/app:v1`, `dir:${join(tempDir(), 'y')}`]
+            : [`docker://${proxy.host}/team/app:v1`];
       const o = await seen(() => ocikitAsync([...args, ...image], { env }));
       const s = await skopeoAsync([...(args[0] === 'copy' ? ['--insecure-policy'] : []), ...args, ...image]);
       assert.equal(o.value.code, 1, o.value.stderr);
@@ -200,7 +226,9 @@ describe('global flags', () => {
   });
 
   it('--user-agent-prefix goes before ocikit/ in the User-Agent of every registry request', async () => {
-    const o = await seen(() => ocikitAsync(['--user-agent-prefix', 'mirror-bot/2', 'inspect', '--raw', '--tls-verify=false', '--creds', `${ALICE.username}:${ALICE.password}`, `docker://${proxy.host}/team/app:v1`], { env }));
+    const o = await seen(() =>
+      ocikitAsync(['--user-agent-prefix', 'mirror-bot/2', 'inspect', '--raw', '--tls-verify=false', '--creds', `${ALICE.username}:${ALICE.password}`, `docker://${proxy.host}/team/app:v1`], { env }),
+    );
     assert.equal(o.value.code, 0, o.value.stderr);
     assert.ok(o.requests.length >= 2);
     for (const q of o.requests) assert.match(String(q.headers['user-agent']), /^mirror-bot\/2 ocikit\//);
@@ -223,12 +251,17 @@ describe('global flags', () => {
   it('--tmpdir is the TMPDIR of the helpers ocikit runs; a missing directory is refused', async () => {
     const bin = tempDir('ocikit-helper-');
     const record = join(tempDir(), 'tmpdir-seen');
-    writeFileSync(join(bin, 'docker-credential-tmpcheck'), `#!/bin/sh\nread server\nprintf '%s' "$TMPDIR" > ${record}\nprintf '{"ServerURL":"%s","Username":"${ALICE.username}","Secret":"${ALICE.password}"}' "$server"\n`);
+    writeFileSync(
+      join(bin, 'docker-credential-tmpcheck'),
+      `#!/bin/sh\nread server\nprintf '%s' "$TMPDIR" > ${record}\nprintf '{"ServerURL":"%s","Username":"${ALICE.username}","Secret":"${ALICE.password}"}' "$server"\n`,
+    );
     chmodSync(join(bin, 'docker-credential-tmpcheck'), 0o755);
     const file = join(tempDir(), 'auth.json');
     writeFileSync(file, JSON.stringify({ auths: {}, credHelpers: { [proxy.host]: 'tmpcheck' } }));
     const tmp = tempDir('ocikit-tmpdir-');
-    const r = await ocikitAsync(['--tmpdir', tmp, 'inspect', '--raw', '--tls-verify=false', '--authfile', file, `docker://${proxy.host}/team/app:v1`], { env: { ...env, PATH: `${bin}:${process.env.PATH}`, TMPDIR: '/nonexistent-default' } });
+    const r = await ocikitAsync(['--tmpdir', tmp, 'inspect', '--raw', '--tls-verify=false', '--authfile', file, `docker://${proxy.host}/team/app:v1`], {
+      env: { ...env, PATH: `${bin}:${process.env.PATH}`, TMPDIR: '/nonexistent-default' },
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(record, 'utf8'), tmp);
     const bad = ocikit(['--tmpdir', join(tmp, 'missing'), 'inspect', HELLO], { env });
@@ -271,7 +304,7 @@ describe('--json errors', () => {
 });
 
 describe('copy --image-parallel-copies', () => {
-  it('bounds the blobs in flight, as skopeo\'s flag of that name', async () => {
+  it("bounds the blobs in flight, as skopeo's flag of that name", async () => {
     const dest = `docker://${proxy.host}/team/parallel`;
     const creds = ['--dest-tls-verify=false', '--dest-creds', `${ALICE.username}:${ALICE.password}`];
     const store = ['--store', tempDir()];

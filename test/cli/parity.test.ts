@@ -151,8 +151,18 @@ describe('login on a terminal', () => {
   it('asks for the user name and the password (not echoed), as skopeo does', async () => {
     for (const tool of ['ocikit', 'skopeo'] as const) {
       const file = join(tempDir(), 'auth.json');
-      const argv = tool === 'ocikit' ? [process.execPath, cliPath, 'login', '--cert-dir', basic.certDir!, '--authfile', file, basic.host] : [requirePeer('skopeo'), 'login', '--cert-dir', basic.certDir!, '--authfile', file, basic.host];
-      const r = await onTerminal(argv, [[/Username: $/, ALICE.username], [/Password: $/, ALICE.password]], env);
+      const argv =
+        tool === 'ocikit'
+          ? [process.execPath, cliPath, 'login', '--cert-dir', basic.certDir!, '--authfile', file, basic.host]
+          : [requirePeer('skopeo'), 'login', '--cert-dir', basic.certDir!, '--authfile', file, basic.host];
+      const r = await onTerminal(
+        argv,
+        [
+          [/Username: $/, ALICE.username],
+          [/Password: $/, ALICE.password],
+        ],
+        env,
+      );
       assert.equal(r.code, 0, `${tool}: ${r.stdout} ${r.stderr}`);
       assert.match(r.stdout, /Login Succeeded!/, tool);
       assert.match(r.stdout, new RegExp(`Username: ${ALICE.username}`), `${tool}: the user name is echoed`);
@@ -201,7 +211,11 @@ describe('--src-creds USER without a password', () => {
     assert.equal(r.code, 0, r.stdout);
     assert.ok(!r.stdout.includes(ALICE.password), 'the password was echoed');
     assert.ok(existsSync(join(out, 'manifest.json')));
-    const s = await onTerminal([requirePeer('skopeo'), '--insecure-policy', 'copy', '-q', '--src-cert-dir', basic.certDir!, '--src-creds', ALICE.username, image, `dir:${join(tempDir(), 's')}`], [], env);
+    const s = await onTerminal(
+      [requirePeer('skopeo'), '--insecure-policy', 'copy', '-q', '--src-cert-dir', basic.certDir!, '--src-creds', ALICE.username, image, `dir:${join(tempDir(), 's')}`],
+      [],
+      env,
+    );
     assert.equal(s.code, 1);
     assert.match(s.stdout, /authentication required/);
   });
@@ -284,7 +298,11 @@ describe('delete oci:LAYOUT:REF', () => {
     writeImage(b, [shared, makeLayer([{ name: 'b.txt', data: 'b' }])], 'b');
     const both = join(tempDir(), 'both');
     const onlyB = join(tempDir(), 'onlyb');
-    for (const [src, dst] of [[a, `oci:${both}:a`], [b, `oci:${both}:b`], [b, `oci:${onlyB}:b`]] as const) {
+    for (const [src, dst] of [
+      [a, `oci:${both}:a`],
+      [b, `oci:${both}:b`],
+      [b, `oci:${onlyB}:b`],
+    ] as const) {
       const r = ocikit(['copy', '-q', `oci:${src}:latest`, dst], { env });
       assert.equal(r.code, 0, r.stderr);
     }

@@ -36,8 +36,18 @@ async function bigLayout(root: string, size: number): Promise<void> {
   };
   const layer = put(tar);
   const cfg = put(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] }, config: {} }));
-  const m = put(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...cfg }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }] }));
-  writeFileSync(join(root, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  const m = put(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...cfg },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+    }),
+  );
+  writeFileSync(
+    join(root, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }),
+  );
 }
 
 describe('ocikit copy', () => {
@@ -75,7 +85,11 @@ describe('ocikit copy', () => {
     ok(['--store', store, 'copy', '-q', '--dest-decompress', HELLO, `dir:${join(dir, 'plain')}`]);
     const plain = readManifest(join(dir, 'plain'));
     const cfg = JSON.parse(readFileSync(join(dir, 'plain', plain.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
-    assert.deepEqual(plain.layers.map((l) => l.digest), cfg.rootfs.diff_ids, 'decompressed layers are their diff IDs');
+    assert.deepEqual(
+      plain.layers.map((l) => l.digest),
+      cfg.rootfs.diff_ids,
+      'decompressed layers are their diff IDs',
+    );
     assert.ok(plain.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar'));
     const src = readManifest(join(dir, 'plain'));
     for (const l of src.layers) assert.equal(sha(readFileSync(join(dir, 'plain', l.digest.slice(7)))), l.digest);
@@ -98,7 +112,10 @@ describe('ocikit copy', () => {
     const src = `oci:${fixture('multiarch-oci')}:latest`;
     ok(['--store', store, 'copy', '-q', '--platform', 'linux/arm64', src, `dir:${join(dir, 'arm')}`]);
     const idx = JSON.parse(readFileSync(join(dir, 'arm', 'manifest.json'), 'utf8')) as { manifests: Array<{ digest: string; platform: { architecture: string } }> };
-    assert.deepEqual(idx.manifests.map((m) => m.platform.architecture), ['arm64']);
+    assert.deepEqual(
+      idx.manifests.map((m) => m.platform.architecture),
+      ['arm64'],
+    );
     assert.ok(existsSync(join(dir, 'arm', `${idx.manifests[0]!.digest.slice(7)}.manifest.json`)));
 
     ok(['--store', store, 'copy', '-q', '--multi-arch', 'index-only', src, `dir:${join(dir, 'idxonly')}`]);
@@ -112,7 +129,7 @@ describe('ocikit copy', () => {
     assert.match(r.stderr, /linux\/s390x.*linux\/amd64, linux\/arm64/);
   });
 
-  it('blobs reach a destination on the store\'s filesystem by hard link, and an in-place write there cannot corrupt the store', () => {
+  it("blobs reach a destination on the store's filesystem by hard link, and an in-place write there cannot corrupt the store", () => {
     const store = join(dir, 'store-link');
     ok(['--store', store, 'copy', '-q', HELLO, `dir:${join(dir, 'linked')}`]);
     const m = readManifest(join(dir, 'linked'));
@@ -178,8 +195,12 @@ describe('ocikit copy', () => {
     const base = '2011f08e557a428b717554da42e8289d96422634147bd76a352880e0e598f8b0';
     const baseTar = sha(gunzipSync(readFileSync(join(fixture('hello-oci'), 'blobs', 'sha256', base)))).slice(7);
     assert.ok(helloOnly.includes(baseTar));
-    assert.deepEqual(gc.removed.map((d) => d.slice(7)).sort(), helloOnly.filter((h) => h !== baseTar), 'exactly the blobs only hello reached');
-    assert.deepEqual(blobs(), [...multiOnly, baseTar].sort(), 'the multi-arch image, its shared base layer and that layer\'s variant stay');
+    assert.deepEqual(
+      gc.removed.map((d) => d.slice(7)).sort(),
+      helloOnly.filter((h) => h !== baseTar),
+      'exactly the blobs only hello reached',
+    );
+    assert.deepEqual(blobs(), [...multiOnly, baseTar].sort(), "the multi-arch image, its shared base layer and that layer's variant stay");
     const v = ocikit(['--store', store, 'store', 'verify']);
     assert.equal(v.code, 0);
   });
@@ -203,7 +224,19 @@ describe('ocikit copy', () => {
     const target = join(dir, 'interrupted');
     ok(['--store', join(dir, 'store-int0'), 'copy', '-q', HELLO, `dir:${target}`]);
     const before = readFileSync(join(target, 'manifest.json'));
-    const child = spawn(process.execPath, [cliPath, ...POLICY_ARGS, '--store', join(dir, 'store-int'), 'copy', '-q', '--dest-compress', '--dest-compress-level', '9', `oci:${src}:latest`, `dir:${target}`]);
+    const child = spawn(process.execPath, [
+      cliPath,
+      ...POLICY_ARGS,
+      '--store',
+      join(dir, 'store-int'),
+      'copy',
+      '-q',
+      '--dest-compress',
+      '--dest-compress-level',
+      '9',
+      `oci:${src}:latest`,
+      `dir:${target}`,
+    ]);
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
     const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
@@ -220,7 +253,11 @@ describe('ocikit copy', () => {
     assert.equal(code, 130, `exit 130 after SIGINT, as a shell reports it: ${stderr}`);
     assert.equal(stderr, 'ocikit: interrupted (SIGINT)\n');
     assert.deepEqual(readFileSync(join(target, 'manifest.json')), before, 'the old image is still there, whole');
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.ocikit-')), [], 'no staging directory left');
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('.ocikit-')),
+      [],
+      'no staging directory left',
+    );
   });
 
   it('--help works for every command: each listed, each with its own usage, none of them running the command', () => {
@@ -228,7 +265,10 @@ describe('ocikit copy', () => {
     assert.equal(top.code, 0);
     // The command list as the top help prints it: "  NAME  SUMMARY" lines under "Commands:".
     const section = top.stdout.split('Commands:\n')[1]?.split('\n\n')[0] ?? '';
-    const listed = section.split('\n').map((l) => /^ {2}(\S+) +(.+)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null);
+    const listed = section
+      .split('\n')
+      .map((l) => /^ {2}(\S+) +(.+)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null);
     const names = listed.map((m) => m[1]!);
     for (const c of ['copy', 'inspect', 'manifest-digest', 'list-tags', 'store', 'login', 'logout', 'delete']) assert.ok(names.includes(c), `${c} is listed in ocikit --help`);
     const usages = new Set<string>();

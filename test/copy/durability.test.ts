@@ -50,7 +50,6 @@ function filesUnder(p: string): string[] {
 function checkDurable(evs: Ev[], target: string, existing: Set<string>): number {
   let checked = 0;
   let lastVisible = -1;
-  let visibleDirs = new Set<string>();
   for (const file of filesUnder(target)) {
     if (existing.has(file)) continue;
     // The event that made `file` visible: the last rename whose destination is the file or one of its ancestors.
@@ -79,7 +78,6 @@ function checkDurable(evs: Ev[], target: string, existing: Set<string>): number 
     assert.ok(synced, `${relative(target, file) || file}: fsynced before the rename that made it visible (names: ${[...names].join(', ')})`);
     checked++;
     lastVisible = Math.max(lastVisible, idx);
-    visibleDirs.add(dirname(vis.to));
   }
   // The directory of the rename that committed (the last one) is synced after it.
   const commit = evs[lastVisible] as Extract<Ev, { kind: 'rename' }>;
@@ -87,7 +85,6 @@ function checkDurable(evs: Ev[], target: string, existing: Set<string>): number 
     evs.slice(lastVisible + 1).some((e) => e.kind === 'fsync' && e.path === dirname(commit.to)),
     `the directory ${dirname(commit.to)} is fsynced after the commit's rename`,
   );
-  visibleDirs = new Set();
   return checked;
 }
 
@@ -116,7 +113,10 @@ describe('durability (strace)', () => {
       for (const e of evs) {
         if (e.kind !== 'rename' || !e.to.startsWith(join(d, 'store', 'blobs') + '/')) continue;
         const i = evs.indexOf(e);
-        assert.ok(evs.slice(0, i).some((x) => x.kind === 'fsync' && x.path === e.from), `store blob ${e.to} synced before it was placed`);
+        assert.ok(
+          evs.slice(0, i).some((x) => x.kind === 'fsync' && x.path === e.from),
+          `store blob ${e.to} synced before it was placed`,
+        );
       }
     });
   }

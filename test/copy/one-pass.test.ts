@@ -19,7 +19,7 @@ import { run } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 
-const sha = (b: Buffer): Digest => ('sha256:' + createHash('sha256').update(b).digest('hex')) as Digest;
+const sha = (b: Buffer): Digest => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const OCI_GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
 /** A minimal tar of one file (ustar), so layers are real tars without any helper program. */
@@ -53,8 +53,13 @@ function makeLayout(root: string, tars: Buffer[], opts: { diffIDs?: string[]; ol
   };
   const layers = tars.map((t) => ({ mediaType: OCI_GZ, ...blob(gzipSync(t, { level: 6 })) }));
   const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: opts.diffIDs ?? tars.map((t) => sha(t)) } })));
-  const manifest = blob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers })));
-  writeFileSync(join(root, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  const manifest = blob(
+    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers })),
+  );
+  writeFileSync(
+    join(root, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }),
+  );
   return { layers };
 }
 
@@ -105,7 +110,7 @@ describe('one pass per byte', () => {
   };
   const tmpLeft = (store: BlobStore): string[] => readdirSync(join(store.root, 'tmp'));
 
-  it('decompressing learns each layer\'s diff ID in the same pass, and a warm store converts again without reading the source', async () => {
+  it("decompressing learns each layer's diff ID in the same pass, and a warm store converts again without reading the source", async () => {
     const tars = [content('a', 3_000_000), content('b', 1_200_000)].map((c, i) => tarOf(`f${i}`, c));
     const src = join(dir, 'warm-src');
     const { layers } = makeLayout(src, tars);
@@ -127,17 +132,20 @@ describe('one pass per byte', () => {
     const back = join(dir, 'warm-back');
     run('skopeo', ['--insecure-policy', 'copy', `docker-archive:${join(dir, 'warm-2.tar')}`, `dir:${back}`]);
     const dm = JSON.parse(readFileSync(join(back, 'manifest.json'), 'utf8')) as { layers: Array<{ digest: string }> };
-    assert.deepEqual(dm.layers.map((l) => l.digest), tars.map((t) => sha(t)));
+    assert.deepEqual(
+      dm.layers.map((l) => l.digest),
+      tars.map((t) => sha(t)),
+    );
   });
 
-  it('a source file on the store\'s filesystem is linked into the store, not copied, and is left exactly as it was', async () => {
+  it("a source file on the store's filesystem is linked into the store, not copied, and is left exactly as it was", async () => {
     const src = join(dir, 'link-src');
     const { layers } = makeLayout(src, [tarOf('x', content('link', 600_000))]);
     const layerPath = join(src, 'blobs', 'sha256', layers[0]!.digest.slice(7));
     const before = statSync(layerPath);
     const store = open('link');
     await copyImage(parseImageName(`oci:${src}:latest`), parseImageName(`oci:${join(dir, 'link-dst')}:latest`), { store, pool: pool(2) });
-    const stored = statSync(store.pathOf(layers[0]!.digest as Digest));
+    const stored = statSync(store.pathOf(layers[0]!.digest));
     assert.equal(stored.ino, before.ino, 'the store holds the same inode (a hard link, no bytes copied)');
     const after = statSync(layerPath);
     assert.deepEqual([after.mode, after.mtimeMs, after.size], [before.mode, before.mtimeMs, before.size], 'mode and times of the source untouched');
@@ -147,7 +155,7 @@ describe('one pass per byte', () => {
     const f = makeLayout(fresh, [tarOf('y', content('fresh', 600_000))], { old: false });
     const store2 = open('fresh');
     await copyImage(parseImageName(`oci:${fresh}:latest`), parseImageName(`oci:${join(dir, 'fresh-dst')}:latest`), { store: store2, pool: pool(1) });
-    assert.notEqual(statSync(store2.pathOf(f.layers[0]!.digest as Digest)).ino, statSync(join(fresh, 'blobs', 'sha256', f.layers[0]!.digest.slice(7))).ino);
+    assert.notEqual(statSync(store2.pathOf(f.layers[0]!.digest)).ino, statSync(join(fresh, 'blobs', 'sha256', f.layers[0]!.digest.slice(7))).ino);
   });
 
   it('docker-archive -> oci: compresses the layers as skopeo does (tar+gzip), and honours --dest-compress-format', async () => {
@@ -165,14 +173,29 @@ describe('one pass per byte', () => {
       const store = open(`da-${format ?? 'default'}`);
       await copyImage(parseImageName(`docker-archive:${archive}`), parseImageName(`oci:${out}:latest`), { store, pool: p, ...(format ? { compressFormat: format } : {}) });
       const m = manifestOf(out);
-      assert.deepEqual(m.layers.map((l) => l.mediaType), [mediaType, mediaType]);
-      if (unpack) assert.deepEqual(m.layers.map((l) => sha(unpack(readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7)))))), tars.map((t) => sha(t)), 'the layers decompress to the diff IDs');
+      assert.deepEqual(
+        m.layers.map((l) => l.mediaType),
+        [mediaType, mediaType],
+      );
+      if (unpack)
+        assert.deepEqual(
+          m.layers.map((l) => sha(unpack(readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7)))))),
+          tars.map((t) => sha(t)),
+          'the layers decompress to the diff IDs',
+        );
       const ins = JSON.parse(run('skopeo', ['inspect', `oci:${out}:latest`]).stdout) as { Layers: string[] };
-      assert.deepEqual(ins.Layers, m.layers.map((l) => l.digest), 'skopeo reads the layout');
+      assert.deepEqual(
+        ins.Layers,
+        m.layers.map((l) => l.digest),
+        'skopeo reads the layout',
+      );
       // The variant was learned: converting again in the same store reads no layer.
       const again = await copyImage(parseImageName(`docker-archive:${archive}`), parseImageName(`oci:${out}-2:latest`), { store, pool: p, ...(format ? { compressFormat: format } : {}) });
       assert.equal(again.bytesRead, 0, 'a warm store compresses nothing twice');
-      assert.deepEqual(manifestOf(`${out}-2`).layers.map((l) => l.digest), m.layers.map((l) => l.digest));
+      assert.deepEqual(
+        manifestOf(`${out}-2`).layers.map((l) => l.digest),
+        m.layers.map((l) => l.digest),
+      );
     }
   });
 
@@ -188,7 +211,11 @@ describe('one pass per byte', () => {
       return true;
     });
     assert.equal(existsSync(dest), false);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('diffid.tar')), [], 'no temp archive left');
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith('diffid.tar')),
+      [],
+      'no temp archive left',
+    );
     assert.deepEqual(tmpLeft(store), []);
     assert.equal(store.cache.uncompressedOf(makeLayoutDigest(src)), undefined, 'nothing learned from a layer that failed');
   });
@@ -199,15 +226,21 @@ describe('one pass per byte', () => {
     // Damage the deflate data, then rename the blob to the damaged bytes' digest so only decompression can tell.
     const p0 = join(src, 'blobs', 'sha256', layers[0]!.digest.slice(7));
     const bad = readFileSync(p0);
-    bad[Math.floor(bad.length / 2)] ^= 0xff;
-    bad[Math.floor(bad.length / 2) + 1] ^= 0xff;
+    bad[Math.floor(bad.length / 2)]! ^= 0xff;
+    bad[Math.floor(bad.length / 2) + 1]! ^= 0xff;
     writeFileSync(p0, bad);
     const manifest = manifestOf(src);
     manifest.layers[0]!.digest = sha(bad);
     writeFileSync(join(src, 'blobs', 'sha256', sha(bad).slice(7)), bad);
     const mBytes = Buffer.from(JSON.stringify(manifest));
     writeFileSync(join(src, 'blobs', 'sha256', sha(mBytes).slice(7)), mBytes);
-    writeFileSync(join(src, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(mBytes), size: mBytes.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+    writeFileSync(
+      join(src, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(mBytes), size: mBytes.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+      }),
+    );
     const store = open('corrupt');
     const dest = join(dir, 'corrupt-dst');
     await assert.rejects(copyImage(parseImageName(`oci:${src}:latest`), parseImageName(`dir:${dest}`), { store, pool: pool(1), compressFormat: 'zstd' }), (err: unknown) => {
@@ -224,7 +257,11 @@ describe('one pass per byte', () => {
     const tars = [tarOf('p', content('progress', 8_000_000))];
     const { layers } = makeLayout(src, tars);
     const events: ProgressEvent[] = [];
-    await copyImage(parseImageName(`oci:${src}:latest`), parseImageName(`docker-archive:${join(dir, 'progress.tar')}:p/p:1`), { store: open('progress'), pool: pool(1), onProgress: (e) => events.push(e) });
+    await copyImage(parseImageName(`oci:${src}:latest`), parseImageName(`docker-archive:${join(dir, 'progress.tar')}:p/p:1`), {
+      store: open('progress'),
+      pool: pool(1),
+      onProgress: (e) => events.push(e),
+    });
     const done = events.filter((e): e is Extract<ProgressEvent, { type: 'blob-done' }> => e.type === 'blob-done');
     const layerDone = done.find((e) => e.from === layers[0]!.digest)!;
     assert.equal(layerDone.read, layers[0]!.size, 'the layer read its whole compressed size once');
@@ -234,7 +271,7 @@ describe('one pass per byte', () => {
   });
 
   function makeLayoutDigest(layout: string): Digest {
-    return manifestOf(layout).layers[0]!.digest as Digest;
+    return manifestOf(layout).layers[0]!.digest;
   }
 
   it('zstd layers copied to a Docker v2s2 destination are recompressed as gzip with the same diff IDs', async () => {
@@ -244,7 +281,10 @@ describe('one pass per byte', () => {
     await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(`oci:${zstdLayout}:latest`), { store, pool: p, compressFormat: 'zstd' });
     const index = JSON.parse(readFileSync(join(zstdLayout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
     const m = JSON.parse(readFileSync(join(zstdLayout, 'blobs', 'sha256', index.manifests[0]!.digest.slice(7)), 'utf8')) as { layers: Array<{ mediaType: string }> };
-    assert.deepEqual(m.layers.map((l) => l.mediaType), m.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+zstd'));
+    assert.deepEqual(
+      m.layers.map((l) => l.mediaType),
+      m.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+zstd'),
+    );
 
     // A fresh store, so the gzip originals are not simply reused from the cache.
     const store2 = open('zstd-v2s2-b');
@@ -252,7 +292,10 @@ describe('one pass per byte', () => {
     await copyImage(parseImageName(`oci:${zstdLayout}:latest`), parseImageName(`dir:${out}`), { store: store2, pool: p, format: 'v2s2' });
     const dm = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> };
     const cfg = JSON.parse(readFileSync(join(out, dm.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
-    assert.deepEqual(dm.layers.map((l) => l.mediaType), dm.layers.map(() => 'application/vnd.docker.image.rootfs.diff.tar.gzip'));
+    assert.deepEqual(
+      dm.layers.map((l) => l.mediaType),
+      dm.layers.map(() => 'application/vnd.docker.image.rootfs.diff.tar.gzip'),
+    );
     const diffIds = dm.layers.map((l) => sha(gunzipSync(readFileSync(join(out, l.digest.slice(7))))));
     assert.deepEqual(diffIds, cfg.rootfs.diff_ids);
   });
@@ -269,7 +312,13 @@ describe('one pass per byte', () => {
     await copyImage(parseImageName(`docker-archive:${archive}`), parseImageName(`dir:${back}`), { store: open('zstd-da-c'), pool: p });
     const dm = JSON.parse(readFileSync(join(back, 'manifest.json'), 'utf8')) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> };
     const cfg = JSON.parse(readFileSync(join(back, dm.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
-    assert.deepEqual(dm.layers.map((l) => sha(readFileSync(join(back, l.digest.slice(7))))), cfg.rootfs.diff_ids);
-    assert.ok(dm.layers.every((l) => !/zstd/.test(l.mediaType)), `no zstd media type left: ${dm.layers.map((l) => l.mediaType).join(', ')}`);
+    assert.deepEqual(
+      dm.layers.map((l) => sha(readFileSync(join(back, l.digest.slice(7))))),
+      cfg.rootfs.diff_ids,
+    );
+    assert.ok(
+      dm.layers.every((l) => !/zstd/.test(l.mediaType)),
+      `no zstd media type left: ${dm.layers.map((l) => l.mediaType).join(', ')}`,
+    );
   });
 });

@@ -50,7 +50,10 @@ describe('planLayer', () => {
 
   it('zstd into a Docker v2s2 manifest is refused unless the layers end up plain', () => {
     for (const desired of ['preserve', 'compress'] as const) {
-      assert.throws(() => planLayer({ from: 'gzip', family: 'docker', desired, format: 'zstd' }), (err: unknown) => isOcikitError(err, 'E_UNSUPPORTED') && /v2s2/.test((err as Error).message));
+      assert.throws(
+        () => planLayer({ from: 'gzip', family: 'docker', desired, format: 'zstd' }),
+        (err: unknown) => isOcikitError(err, 'E_UNSUPPORTED') && /v2s2/.test((err as Error).message),
+      );
     }
     assert.deepEqual(planLayer({ from: 'gzip', family: 'docker', desired: 'decompress', format: 'zstd' }), decompress);
   });

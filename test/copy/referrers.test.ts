@@ -63,7 +63,12 @@ interface Referrers {
 }
 
 function makeReferrers(image: Desc, tag = String(n++)): Referrers {
-  const sbom = artifact({ artifactType: SPDX, layers: [blob(SPDX, `{"spdxVersion":"SPDX-2.3","name":"hello-${tag}"}\n`)], subject: image, annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z', 'org.example.sbom.format': 'json' } });
+  const sbom = artifact({
+    artifactType: SPDX,
+    layers: [blob(SPDX, `{"spdxVersion":"SPDX-2.3","name":"hello-${tag}"}\n`)],
+    subject: image,
+    annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z', 'org.example.sbom.format': 'json' },
+  });
   // A cosign-style signature: an IMAGE config and a layer of a type no image has, no artifactType.
   const payload = Buffer.from(`{"critical":{"image":{"docker-manifest-digest":"${image.digest}"}},"n":"${tag}"}`);
   const cosign = artifact({
@@ -123,7 +128,10 @@ function entryOf(m: Built, artifactType: string | undefined, annotations?: Recor
 
 function expectedEntries(refs: Referrers): Map<string, Desc[]> {
   return new Map([
-    [refs.image.digest, [entryOf(refs.sbom, SPDX, { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z', 'org.example.sbom.format': 'json' }), entryOf(refs.cosign, OCI_CONFIG), entryOf(refs.parts, MULTI)]],
+    [
+      refs.image.digest,
+      [entryOf(refs.sbom, SPDX, { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z', 'org.example.sbom.format': 'json' }), entryOf(refs.cosign, OCI_CONFIG), entryOf(refs.parts, MULTI)],
+    ],
     [refs.sbom.digest, [entryOf(refs.sbomSig, SIG)]],
   ]);
 }
@@ -137,7 +145,10 @@ describe('referrers tag schema (docker-registry 2.8, no referrers API)', () => {
     assert.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout) as { manifestDigest: string; referrers: Array<{ digest: string; subject: string; artifactType?: string }> };
     assert.equal(res.manifestDigest, refs.image.digest);
-    assert.deepEqual(res.referrers.map((x) => [x.digest, x.subject]), refs.all.map((m) => [m.digest, m === refs.sbomSig ? refs.sbom.digest : refs.image.digest]));
+    assert.deepEqual(
+      res.referrers.map((x) => [x.digest, x.subject]),
+      refs.all.map((m) => [m.digest, m === refs.sbomSig ? refs.sbom.digest : refs.image.digest]),
+    );
     assert.deepEqual(await tags(reg.host, 'fb/app'), [refs.image.digest.replace(':', '-'), refs.sbom.digest.replace(':', '-'), 'v1'].sort());
     for (const [subject, want] of expectedEntries(refs)) assert.deepEqual(byDigest((await fallbackIndex(reg.host, 'fb/app', subject))!), byDigest(want));
     assertAtRegistry(reg.host, 'fb/app', { ...refs.sbom, children: [] });
@@ -147,9 +158,19 @@ describe('referrers tag schema (docker-registry 2.8, no referrers API)', () => {
     const i = oc(['inspect', '--tls-verify=false', '--referrers', `docker://${reg.host}/fb/app:v1`]);
     assert.equal(i.code, 0, i.stderr);
     const listed = JSON.parse(i.stdout) as Array<{ digest: string; artifactType?: string; mediaType: string; size: number; annotations: Record<string, string> }>;
-    assert.deepEqual(byDigest(listed as Desc[]), byDigest(expectedEntries(refs).get(refs.image.digest)!.map((d) => ({ ...d, annotations: d.annotations ?? {} }))));
+    assert.deepEqual(
+      byDigest(listed as Desc[]),
+      byDigest(
+        expectedEntries(refs)
+          .get(refs.image.digest)!
+          .map((d) => ({ ...d, annotations: d.annotations ?? {} })),
+      ),
+    );
     const f = oc(['inspect', '--tls-verify=false', '--referrers', '--artifact-type', SPDX, `docker://${reg.host}/fb/app:v1`]);
-    assert.deepEqual((JSON.parse(f.stdout) as Desc[]).map((d) => d.digest), [refs.sbom.digest]);
+    assert.deepEqual(
+      (JSON.parse(f.stdout) as Desc[]).map((d) => d.digest),
+      [refs.sbom.digest],
+    );
 
     // Copied again: the fallback indexes do not list anything twice.
     const again = oc(['copy', '-q', '--referrers', '--dest-tls-verify=false', `oci:${root}:latest`, `docker://${reg.host}/fb/app:v1`]);
@@ -170,7 +191,13 @@ describe('referrers tag schema (docker-registry 2.8, no referrers API)', () => {
     // The destination's list already holds an entry of another client: it must stay.
     const foreign = artifact({ artifactType: 'application/vnd.example.other', layers: [blob('text/plain', 'not ours')], subject: image });
     await pushBuilt(reg.host, 'copy/app', foreign);
-    await pushManifest(reg.host, 'copy/app', image.digest.replace(':', '-'), Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [entryOf(foreign, 'application/vnd.example.other')] })), OCI_INDEX);
+    await pushManifest(
+      reg.host,
+      'copy/app',
+      image.digest.replace(':', '-'),
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [entryOf(foreign, 'application/vnd.example.other')] })),
+      OCI_INDEX,
+    );
 
     const r = oc(['copy', '-q', '--referrers', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${src}:v1`, `docker://${reg.host}/copy/app:v1`]);
     assert.equal(r.code, 0, r.stderr);
@@ -196,7 +223,13 @@ describe('referrers tag schema (docker-registry 2.8, no referrers API)', () => {
     const named = oc(['inspect', '--raw', `oci:${out}`]);
     assert.equal(sha(named.stdout), image.digest);
     const listed = JSON.parse(oc(['inspect', '--referrers', `oci:${out}`]).stdout) as Desc[];
-    assert.deepEqual(listed.map((d) => d.digest).sort(), want.get(image.digest)!.map((d) => d.digest).sort());
+    assert.deepEqual(
+      listed.map((d) => d.digest).sort(),
+      want
+        .get(image.digest)!
+        .map((d) => d.digest)
+        .sort(),
+    );
 
     // And back from that layout to a registry: the same referrers, the same digests.
     const back = oc(['copy', '-q', '--referrers', '--dest-tls-verify=false', `oci:${out}:v1`, `docker://${reg.host}/back/app:v1`]);
@@ -216,7 +249,9 @@ describe('referrers tag schema (docker-registry 2.8, no referrers API)', () => {
 
   it('the image manifest failing at commit leaves no referrer behind (they are pushed after it)', async () => {
     const { root, refs } = layoutWithReferrers();
-    const proxy = await startFaultProxy(reg.host, (q) => (q.method === 'PUT' && q.path.endsWith('/manifests/v1') ? { kind: 'status', status: 400, body: '{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}' } : { kind: 'pass' }));
+    const proxy = await startFaultProxy(reg.host, (q) =>
+      q.method === 'PUT' && q.path.endsWith('/manifests/v1') ? { kind: 'status', status: 400, body: '{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}' } : { kind: 'pass' },
+    );
     try {
       const r = await ocA(['copy', '-q', '--referrers', '--dest-tls-verify=false', `oci:${root}:latest`, `docker://${proxy.host}/failed/app:v1`]);
       assert.equal(r.code, 1);
@@ -224,7 +259,10 @@ describe('referrers tag schema (docker-registry 2.8, no referrers API)', () => {
       // Only the image's tag was tried: no referrer (nor fallback tag) was pushed before it. (The
       // parts of the index referrer, plain manifests by digest like an index's instances, may be.)
       const puts = proxy.requests.filter((q) => q.method === 'PUT' && q.path.includes('/manifests/')).map((q) => q.path.slice('/v2/failed/app/manifests/'.length));
-      assert.deepEqual(puts.filter((p) => !refs.parts.children.some((c) => c.digest === p)), ['v1']);
+      assert.deepEqual(
+        puts.filter((p) => !refs.parts.children.some((c) => c.digest === p)),
+        ['v1'],
+      );
     } finally {
       await proxy.close();
     }
@@ -236,7 +274,11 @@ describe('referrers tag schema (docker-registry 2.8, no referrers API)', () => {
     const src = `${reg.host}/bad/app`;
     sk(['copy', '-q', '--dest-tls-verify=false', `oci:${fixture('hello-oci')}:latest`, `docker://${src}:v1`]);
     const top = await getManifest(reg.host, 'bad/app', 'v1');
-    const stranger = artifact({ artifactType: SPDX, layers: [blob(SPDX, '{"other":true}')], subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha('another image'), size: 13 } });
+    const stranger = artifact({
+      artifactType: SPDX,
+      layers: [blob(SPDX, '{"other":true}')],
+      subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha('another image'), size: 13 },
+    });
     await pushBuilt(reg.host, 'bad/app', stranger);
     await pushManifest(reg.host, 'bad/app', sha(top.bytes).replace(':', '-'), Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [entryOf(stranger, SPDX)] })), OCI_INDEX);
     const out = join(dir, `bad-${n++}`);
@@ -296,10 +338,20 @@ describe('referrers API (an in-process layer adding it to the real registry)', (
 
     // inspect --referrers asks the API; the registry filters by artifactType.
     const listed = JSON.parse((await ocA(['inspect', '--tls-verify=false', '--referrers', `docker://${api.host}/api/app:v1`])).stdout) as Desc[];
-    assert.deepEqual(byDigest(listed), byDigest(expectedEntries(refs).get(refs.image.digest)!.map((d) => ({ ...d, annotations: d.annotations ?? {} }))));
+    assert.deepEqual(
+      byDigest(listed),
+      byDigest(
+        expectedEntries(refs)
+          .get(refs.image.digest)!
+          .map((d) => ({ ...d, annotations: d.annotations ?? {} })),
+      ),
+    );
     const before = api.requests.length;
     const sbomOnly = JSON.parse((await ocA(['inspect', '--tls-verify=false', '--referrers', '--artifact-type', SPDX, `docker://${api.host}/api/app:v1`])).stdout) as Desc[];
-    assert.deepEqual(sbomOnly.map((d) => d.digest), [refs.sbom.digest]);
+    assert.deepEqual(
+      sbomOnly.map((d) => d.digest),
+      [refs.sbom.digest],
+    );
     assert.ok(api.requests.slice(before).some((q) => q.path === `/v2/api/app/referrers/${refs.image.digest}?artifactType=${encodeURIComponent(SPDX)}`));
 
     // From the API registry to one without (the real one, directly): there they go to fallback tags.
@@ -321,12 +373,18 @@ describe('referrers API (an in-process layer adding it to the real registry)', (
       assert.equal(all.length, 3);
       assert.ok(paged.requests.some((q) => q.path.startsWith(`/v2/paged/app/referrers/${refs.image.digest}?page=2`)));
       const sigs = JSON.parse((await ocA(['inspect', '--tls-verify=false', '--referrers', '--artifact-type', MULTI, `docker://${paged.host}/paged/app:v1`])).stdout) as Desc[];
-      assert.deepEqual(sigs.map((d) => d.digest), [refs.parts.digest]);
+      assert.deepEqual(
+        sigs.map((d) => d.digest),
+        [refs.parts.digest],
+      );
       // copy --artifact-type: the SBOM and its own referrer (the signature), nothing else.
       const out = join(dir, `paged-${n++}`);
       const c = await ocA(['copy', '-q', '--json', '--referrers', '--artifact-type', SPDX, '--src-tls-verify=false', `docker://${paged.host}/paged/app:v1`, `oci:${out}:v1`]);
       assert.equal(c.code, 0, c.stderr);
-      assert.deepEqual((JSON.parse(c.stdout) as { referrers: Array<{ digest: string }> }).referrers.map((x) => x.digest), [refs.sbom.digest, refs.sbomSig.digest]);
+      assert.deepEqual(
+        (JSON.parse(c.stdout) as { referrers: Array<{ digest: string }> }).referrers.map((x) => x.digest),
+        [refs.sbom.digest, refs.sbomSig.digest],
+      );
     } finally {
       await paged.close();
     }
@@ -344,7 +402,14 @@ describe('referrers in OCI layouts and archives', () => {
     const fallback: Built = { bytes: list, digest: sha(list), mediaType: OCI_INDEX, blobs: new Map(), children: [], desc: { mediaType: OCI_INDEX, digest: sha(list), size: list.length } };
     addToLayout(root, fallback, { ref: refs.image.digest.replace(':', '-') });
     const listed = JSON.parse(oc(['inspect', '--referrers', `oci:${root}:latest`]).stdout) as Desc[];
-    assert.deepEqual(byDigest(listed), byDigest(expectedEntries(refs).get(refs.image.digest)!.map((d) => ({ ...d, annotations: d.annotations ?? {} }))));
+    assert.deepEqual(
+      byDigest(listed),
+      byDigest(
+        expectedEntries(refs)
+          .get(refs.image.digest)!
+          .map((d) => ({ ...d, annotations: d.annotations ?? {} })),
+      ),
+    );
 
     const { root: l2, refs: r2 } = layoutWithReferrers();
     const tar = join(dir, `arch-${n++}.tar`);
@@ -355,10 +420,16 @@ describe('referrers in OCI layouts and archives', () => {
     const c = oc(['copy', '-q', '--referrers', `oci-archive:${tar}:latest`, `oci:${out}:latest`]);
     assert.equal(c.code, 0, c.stderr);
     const entries = (JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: Desc[] }).manifests;
-    assert.deepEqual(entries.slice(1).map((d) => d.digest).sort(), r2.all.map((m) => m.digest).sort());
+    assert.deepEqual(
+      entries
+        .slice(1)
+        .map((d) => d.digest)
+        .sort(),
+      r2.all.map((m) => m.digest).sort(),
+    );
   });
 
-  it('an index: --all carries the referrers of the index and of each instance, one instance its own, a --platform subset refuses the index\'s', () => {
+  it("an index: --all carries the referrers of the index and of each instance, one instance its own, a --platform subset refuses the index's", () => {
     const root = join(dir, `multi-${n++}`);
     cpSync(fixture('multiarch-oci'), root, { recursive: true });
     const index = layoutEntry(root, 'latest');
@@ -378,7 +449,10 @@ describe('referrers in OCI layouts and archives', () => {
     assert.equal(one.code, 0, one.stderr);
     const res = JSON.parse(one.stdout) as { manifestDigest: string; referrers: Array<{ digest: string }> };
     assert.equal(res.manifestDigest, instances[arm]!.digest);
-    assert.deepEqual(res.referrers.map((r) => r.digest), [onInst[arm]!.digest]);
+    assert.deepEqual(
+      res.referrers.map((r) => r.digest),
+      [onInst[arm]!.digest],
+    );
 
     const subset = oc(['copy', '-q', '--referrers', '--platform', 'linux/amd64', `oci:${root}:latest`, `oci:${join(dir, `multi-out-${n++}`)}:amd`]);
     assert.equal(subset.code, 1);

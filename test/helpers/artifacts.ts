@@ -52,7 +52,13 @@ export function emptyConfig(): { desc: Desc; bytes: Buffer } {
  * An artifact manifest: `layers` as given, config the empty descriptor unless given, `subject`
  * the manifest it refers to (absent: no subject).
  */
-export function artifact(o: { artifactType?: string; config?: { desc: Desc; bytes: Buffer }; layers: Array<{ desc: Desc; bytes: Buffer }>; subject?: Desc; annotations?: Record<string, string> }): Built {
+export function artifact(o: {
+  artifactType?: string;
+  config?: { desc: Desc; bytes: Buffer };
+  layers: Array<{ desc: Desc; bytes: Buffer }>;
+  subject?: Desc;
+  annotations?: Record<string, string>;
+}): Built {
   const config = o.config ?? emptyConfig();
   const m: Record<string, unknown> = { schemaVersion: 2, mediaType: OCI_MANIFEST };
   if (o.artifactType) m.artifactType = o.artifactType;

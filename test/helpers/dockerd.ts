@@ -74,15 +74,20 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerEng
   const logPath = join(dataRoot, 'dockerd.log');
   const log = openSync(logPath, 'w');
   const args = [
-    '--config-file', config,
+    '--config-file',
+    config,
     '--iptables=false',
     '--ip6tables=false',
     '--bridge=none',
     '--storage-driver=vfs',
-    '--data-root', join(dataRoot, 'data'),
-    '--exec-root', execRoot,
-    '--pidfile', join(execRoot, 'dockerd.pid'),
-    '-H', host,
+    '--data-root',
+    join(dataRoot, 'data'),
+    '--exec-root',
+    execRoot,
+    '--pidfile',
+    join(execRoot, 'dockerd.pid'),
+    '-H',
+    host,
     ...(opts.tls ? ['-H', `tcp://127.0.0.1:${opts.tls.port}`, '--tlsverify', '--tlscacert', opts.tls.ca, '--tlscert', opts.tls.cert, '--tlskey', opts.tls.key] : []),
     ...(opts.insecureRegistries ?? []).flatMap((r) => ['--insecure-registry', r]),
   ];

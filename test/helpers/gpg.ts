@@ -51,10 +51,24 @@ export function gpgHome(): GpgHome {
     env,
     gpg,
     genKey(uid, opts = {}) {
-      const args = [...(opts.fakedTime ? ['--faked-system-time', opts.fakedTime] : []), '--passphrase', opts.passphrase ?? '', '--pinentry-mode', 'loopback', '--quick-gen-key', uid, 'ed25519', 'sign', opts.expire ?? 'never'];
+      const args = [
+        ...(opts.fakedTime ? ['--faked-system-time', opts.fakedTime] : []),
+        '--passphrase',
+        opts.passphrase ?? '',
+        '--pinentry-mode',
+        'loopback',
+        '--quick-gen-key',
+        uid,
+        'ed25519',
+        'sign',
+        opts.expire ?? 'never',
+      ];
       gpg(args);
       const colons = gpg(['--with-colons', '--list-keys', uid]);
-      const fpr = colons.split('\n').find((l) => l.startsWith('fpr:'))?.split(':')[9];
+      const fpr = colons
+        .split('\n')
+        .find((l) => l.startsWith('fpr:'))
+        ?.split(':')[9];
       if (!fpr) throw new Error(`gpg made no key for ${uid}`);
       return fpr;
     },

@@ -80,6 +80,12 @@ export function ociImage(dir: string, layers: Layer[], refName = 'latest'): Buil
   );
   const manifestDigest = put(manifest);
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': refName } }] }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': refName } }],
+    }),
+  );
   return { ref: `oci:${dir}:${refName}`, dir, manifest, manifestDigest, config, configDigest, layers };
 }

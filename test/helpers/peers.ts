@@ -88,7 +88,14 @@ export function ensurePeers(progs: string[] = [...Object.keys(PEERS), ...Object.
   const up = spawnSync('apt-get', ['update', '-qq', '-o', 'DPkg::Lock::Timeout=600'], { stdio: 'inherit', env });
   if (up.status !== 0) throw new Error(`apt-get update failed (exit ${up.status}); run: ${installCommand(missing)}`);
   // policy-rc.d 101: packages (docker.io) must not start system services; the tests start their own.
-  const inst = spawnSync('sh', ['-c', `printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; apt-get install -y -qq -o DPkg::Lock::Timeout=600 ${pkgs.join(' ')}; rc=$?; rm -f /usr/sbin/policy-rc.d; exit $rc`], { stdio: 'inherit', env });
+  const inst = spawnSync(
+    'sh',
+    [
+      '-c',
+      `printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; apt-get install -y -qq -o DPkg::Lock::Timeout=600 ${pkgs.join(' ')}; rc=$?; rm -f /usr/sbin/policy-rc.d; exit $rc`,
+    ],
+    { stdio: 'inherit', env },
+  );
   if (inst.status !== 0) throw new Error(`apt-get install failed (exit ${inst.status}); run: ${installCommand(missing)}`);
   const still = missing.filter((p) => !which(p));
   if (still.length) throw new Error(`peers still missing after install: ${still.join(', ')}`);

@@ -104,7 +104,13 @@ export async function startReferrersProxy(upstream: string, opts: ReferrersProxy
           log.status = up.statusCode;
           const headers = { ...up.headers };
           if (method === 'PUT' && put && up.statusCode === 201) {
-            const m = JSON.parse(body.toString('utf8')) as { mediaType?: string; artifactType?: string; config?: { mediaType: string }; subject?: { digest: string }; annotations?: Record<string, string> };
+            const m = JSON.parse(body.toString('utf8')) as {
+              mediaType?: string;
+              artifactType?: string;
+              config?: { mediaType: string };
+              subject?: { digest: string };
+              annotations?: Record<string, string>;
+            };
             if (m.subject) {
               const e: Entry = { mediaType: m.mediaType ?? String(req.headers['content-type']), digest: 'sha256:' + createHash('sha256').update(body).digest('hex'), size: body.length };
               const t = m.artifactType ?? m.config?.mediaType;

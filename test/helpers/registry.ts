@@ -110,7 +110,7 @@ export function testPki(): NonNullable<typeof pki> {
 /** Start a docker-registry. Retries with another port if the picked one was taken meanwhile. */
 export async function startRegistry(opts: RegistryOptions = {}): Promise<RegistryHandle> {
   const prog = requirePeer('docker-registry');
-  const tls = opts.tls ?? (opts.htpasswd !== undefined);
+  const tls = opts.tls ?? opts.htpasswd !== undefined;
   const dir = tempDir('ocikit-registry-');
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir);
@@ -252,7 +252,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const r = spawnSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=ocikit token signer'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
   const keyPem = readFileSync(keyFile, 'utf8');
-  const certDer = readFileSync(certFile, 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const certDer = readFileSync(certFile, 'utf8')
+    .replace(/-----[^-]+-----/g, '')
+    .replace(/\s+/g, '');
   const service = 'ocikit-test-registry';
   const issuer = 'ocikit-test-issuer';
   const requests: TokenRequest[] = [];
@@ -261,7 +263,16 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     const now = Math.floor(Date.now() / 1000);
     // x5c carries the signing certificate; distribution verifies it against rootcertbundle.
     const head = { typ: 'JWT', alg: 'RS256', x5c: [certDer] };
-    const claims = { iss: issuer, sub: user, aud: service, exp: now + 600, nbf: now - 30, iat: now - 30, jti: randomBytes(8).toString('hex'), access: access.map((a) => ({ type: 'repository', ...a })) };
+    const claims = {
+      iss: issuer,
+      sub: user,
+      aud: service,
+      exp: now + 600,
+      nbf: now - 30,
+      iat: now - 30,
+      jti: randomBytes(8).toString('hex'),
+      access: access.map((a) => ({ type: 'repository', ...a })),
+    };
     const input = `${b64url(JSON.stringify(head))}.${b64url(JSON.stringify(claims))}`;
     const s = createSign('RSA-SHA256').update(input).sign(keyPem);
     return `${input}.${b64url(s)}`;
@@ -285,7 +296,10 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       if (options.users.some((x) => x.username === name && x.password === pass)) user = name;
       else status = 401;
     }
-    const scopes = u.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const scopes = u.searchParams
+      .getAll('scope')
+      .flatMap((s) => s.split(' '))
+      .filter(Boolean);
     const granted: Array<{ name: string; actions: string[] }> = [];
     if (status === 200) {
       for (const s of scopes) {

@@ -33,7 +33,10 @@ function skopeoJson(args: string[]): Record<string, unknown> {
 function inspectMatches(name: string): void {
   const want = skopeoJson(['inspect', name]);
   const got = JSON.parse(ocikit(['--store', store, 'inspect', name]).stdout) as Record<string, unknown> & { LayersData: Array<{ Digest: string }> };
-  assert.deepEqual(got.LayersData.map((l) => l.Digest), got.Layers);
+  assert.deepEqual(
+    got.LayersData.map((l) => l.Digest),
+    got.Layers,
+  );
   const { LayersData: _ignored, ...rest } = got;
   assert.deepEqual(rest, want);
   assert.deepEqual(Object.keys(rest), Object.keys(want), 'same keys in the same order');
@@ -64,7 +67,11 @@ describe('skopeo reads what ocikit writes', () => {
       assert.equal(sha(cfg), m.config.digest);
       const want = JSON.parse(readFileSync(join(fixture('hello-oci'), 'index.json'), 'utf8')).manifests[0].digest as string;
       const srcManifest = JSON.parse(readFileSync(join(fixture('hello-oci'), 'blobs', 'sha256', want.slice(7)), 'utf8')) as { layers: Array<{ digest: string }>; config: { digest: string } };
-      assert.deepEqual(m.layers.map((l) => l.digest), srcManifest.layers.map((l) => l.digest), 'layer digests unchanged by conversion');
+      assert.deepEqual(
+        m.layers.map((l) => l.digest),
+        srcManifest.layers.map((l) => l.digest),
+        'layer digests unchanged by conversion',
+      );
       assert.equal(m.config.digest, srcManifest.config.digest, 'config unchanged by conversion');
       // skopeo can copy it on (it verifies every blob digest as it goes).
       run(skopeo, ['copy', '-q', name, `oci:${join(dir, `${dest}-${format}-by-skopeo`)}:x`]);
@@ -83,7 +90,10 @@ describe('skopeo reads what ocikit writes', () => {
     const target = join(dir, 'multi');
     copy(`oci:${fixture('multiarch-oci')}:latest`, `oci:${target}:all`, '--all');
     const idx = JSON.parse(run(skopeo, ['inspect', '--raw', `oci:${target}:all`]).stdout) as { manifests: Array<{ digest: string; platform: { architecture: string } }> };
-    assert.deepEqual(idx.manifests.map((m) => m.platform.architecture), ['amd64', 'arm64']);
+    assert.deepEqual(
+      idx.manifests.map((m) => m.platform.architecture),
+      ['amd64', 'arm64'],
+    );
     for (const arch of ['amd64', 'arm64']) {
       const out = skopeoJson(['--override-arch', arch, 'inspect', `oci:${target}:all`]);
       assert.equal(out.Architecture, arch);

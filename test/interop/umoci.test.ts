@@ -29,7 +29,10 @@ describe('umoci reads ocikit layouts', () => {
       assert.equal(r.code, 0, r.stderr);
       const stat = run(umoci, ['stat', '--json', '--image', `${layout}:img`]);
       const history = (JSON.parse(stat.stdout) as { history: Array<{ created_by: string }> }).history;
-      assert.deepEqual(history.map((h) => h.created_by), ['fixture layer 1', 'fixture layer 2']);
+      assert.deepEqual(
+        history.map((h) => h.created_by),
+        ['fixture layer 1', 'fixture layer 2'],
+      );
       const bundle = join(dir, `bundle-${from}`);
       run(umoci, ['unpack', '--image', `${layout}:img`, bundle]);
       const rootfs = join(bundle, 'rootfs');

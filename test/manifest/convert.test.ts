@@ -34,17 +34,17 @@ const D = (c: string): string => `sha256:${c.repeat(64)}`;
 function parseOci(bytes: Uint8Array): ParsedOciManifest {
   const p = parseManifest(bytes);
   assert.equal(p.kind, 'oci-manifest');
-  return p as ParsedOciManifest;
+  return p;
 }
 function parseDocker(bytes: Uint8Array): ParsedDockerManifest {
   const p = parseManifest(bytes);
   assert.equal(p.kind, 'docker-v2s2');
-  return p as ParsedDockerManifest;
+  return p;
 }
 function parseIndex(bytes: Uint8Array): ParsedIndex {
   const p = parseManifest(bytes);
   assert.ok(p.kind === 'oci-index' || p.kind === 'docker-list');
-  return p as ParsedIndex;
+  return p;
 }
 function childMap(): Map<string, ChildUpdate> {
   return new Map(Object.entries(JSON.parse(golden('oci-index.children.json').toString()) as Record<string, ChildUpdate>));
@@ -104,7 +104,10 @@ test('round trip OCI -> v2s2 -> OCI keeps layers; only the annotations are gone'
   const src = parseOci(golden('oci-manifest.json'));
   const back = convertManifest(parseDocker(convertManifest(src, 'v2s2').bytes), 'oci');
   assert.deepEqual(layerKeys(back.value.layers), layerKeys(src.value.layers));
-  assert.deepEqual(back.value.layers.map((l) => l.mediaType), src.value.layers.map((l) => l.mediaType));
+  assert.deepEqual(
+    back.value.layers.map((l) => l.mediaType),
+    src.value.layers.map((l) => l.mediaType),
+  );
   assert.equal(back.value.config.digest, src.value.config.digest);
   assert.equal(back.value.config.mediaType, OCI_CONFIG);
   assert.equal(back.value.annotations, undefined);
@@ -148,13 +151,16 @@ test('OCI -> v2s2: a zstd layer is E_UNSUPPORTED naming the layer, with a hint t
       { mediaType: OCI_LAYER_TAR_ZSTD, digest: D('2'), size: 20 },
     ],
   });
-  assert.throws(() => convertManifest(m, 'v2s2'), (err: unknown) => {
-    const e = err as { code: string; message: string; hint?: string };
-    assert.equal(e.code, 'E_UNSUPPORTED');
-    assert.match(e.message, /^manifest layer 1: Docker schema 2 has no media type for zstd-compressed layers/);
-    assert.match(e.hint ?? '', /decompress/);
-    return true;
-  });
+  assert.throws(
+    () => convertManifest(m, 'v2s2'),
+    (err: unknown) => {
+      const e = err as { code: string; message: string; hint?: string };
+      assert.equal(e.code, 'E_UNSUPPORTED');
+      assert.match(e.message, /^manifest layer 1: Docker schema 2 has no media type for zstd-compressed layers/);
+      assert.match(e.hint ?? '', /decompress/);
+      return true;
+    },
+  );
 });
 
 test('OCI -> v2s2: unknown layer types, artifacts and subjects are E_UNSUPPORTED', () => {
@@ -253,10 +259,7 @@ test('encoding: map keys sorted by UTF-8 bytes and U+2028/U+2029 escaped, as Go 
     annotations: { a: 'x', '9': 'y', '10': 'z', '\u{1F600}': 'emoji', '\uFFFD': 'replacement', s: 'line\u2028sep' },
   };
   const got = encodeOciManifest(m).toString();
-  assert.ok(
-    got.endsWith(`"annotations":{"10":"z","9":"y","a":"x","s":"line\\u2028sep","\uFFFD":"replacement","\u{1F600}":"emoji"}}`),
-    got,
-  );
+  assert.ok(got.endsWith(`"annotations":{"10":"z","9":"y","a":"x","s":"line\\u2028sep","\uFFFD":"replacement","\u{1F600}":"emoji"}}`), got);
   // An empty layers array is still written: the spec makes layers required.
   assert.match(got, /"layers":\[\]/);
 });
@@ -316,16 +319,17 @@ test('convertIndex: Docker list -> OCI index drops the Docker-only platform feat
 test('convertIndex -> Docker list: refusals', () => {
   const src = parseIndex(golden('oci-index.json'));
   // Children not converted: a Docker list cannot reference OCI manifests.
-  assert.throws(() => convertIndex(src, 'v2s2'), (err: unknown) => {
-    const e = err as { code: string; message: string; hint?: string };
-    assert.equal(e.code, 'E_UNSUPPORTED');
-    assert.match(e.message, /^index entry 0: a Docker manifest list cannot reference application\/vnd\.oci\.image\.manifest\.v1\+json/);
-    assert.match(e.hint ?? '', /convert the child manifests/);
-    return true;
-  });
-  const noPlatform = parseIndex(
-    json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: DOCKER_V2S2_MANIFEST, digest: D('a'), size: 1 }] }),
+  assert.throws(
+    () => convertIndex(src, 'v2s2'),
+    (err: unknown) => {
+      const e = err as { code: string; message: string; hint?: string };
+      assert.equal(e.code, 'E_UNSUPPORTED');
+      assert.match(e.message, /^index entry 0: a Docker manifest list cannot reference application\/vnd\.oci\.image\.manifest\.v1\+json/);
+      assert.match(e.hint ?? '', /convert the child manifests/);
+      return true;
+    },
   );
+  const noPlatform = parseIndex(json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: DOCKER_V2S2_MANIFEST, digest: D('a'), size: 1 }] }));
   assert.throws(() => convertIndex(noPlatform, 'v2s2'), { code: 'E_UNSUPPORTED', message: /^index entry 0 \(sha256:a+\) has no platform/ });
   const withSubject = parseIndex(json({ ...JSON.parse(golden('oci-index.json').toString()), subject: { mediaType: OCI_MANIFEST, digest: D('5'), size: 1 } }));
   assert.throws(() => convertIndex(withSubject, 'v2s2', childMap()), { code: 'E_UNSUPPORTED', message: /subject/ });

@@ -87,13 +87,16 @@ test('layerMediaTypeFor: each family, compression and distributability', () => {
 
 test('layerMediaTypeFor: Docker has no zstd type, so E_UNSUPPORTED with a hint to decompress', () => {
   for (const nondistributable of [false, true]) {
-    assert.throws(() => layerMediaTypeFor('docker', 'zstd', { nondistributable }), (err: unknown) => {
-      const e = err as { code: string; message: string; hint?: string };
-      assert.equal(e.code, 'E_UNSUPPORTED');
-      assert.match(e.message, /Docker schema 2 has no media type for .*zstd-compressed layers/);
-      assert.match(e.hint ?? '', /decompress/);
-      return true;
-    });
+    assert.throws(
+      () => layerMediaTypeFor('docker', 'zstd', { nondistributable }),
+      (err: unknown) => {
+        const e = err as { code: string; message: string; hint?: string };
+        assert.equal(e.code, 'E_UNSUPPORTED');
+        assert.match(e.message, /Docker schema 2 has no media type for .*zstd-compressed layers/);
+        assert.match(e.hint ?? '', /decompress/);
+        return true;
+      },
+    );
   }
 });
 

@@ -104,13 +104,19 @@ test('parseManifest: text quoted from the document reaches no terminal raw, and 
     assert.match(m, /\\x00|\\u0000/, 'the NUL is shown escaped');
     return true;
   };
-  assert.throws(() => parseManifest(hostile, undefined, 'reading manifest of docker://r.example/app:1'), (err) => check(err, /^reading manifest of docker:\/\/r\.example\/app:1: malformed manifest JSON: /));
+  assert.throws(
+    () => parseManifest(hostile, undefined, 'reading manifest of docker://r.example/app:1'),
+    (err) => check(err, /^reading manifest of docker:\/\/r\.example\/app:1: malformed manifest JSON: /),
+  );
   const mt = json({ schemaVersion: 2, mediaType: 'application/x-\u009b31m\u202eevil\u0000' });
   assert.throws(
     () => parseManifest(mt, undefined, 'reading manifest of oci:/x'),
     (err) => isOcikitError(err, 'E_UNSUPPORTED') && check(err, /^reading manifest of oci:\/x: unsupported manifest media type "application\/x-\\x9b31m\\u202eevil\\u0000"$/),
   );
-  assert.throws(() => parseConfig(Buffer.from('\u0000'), 'reading config sha256:ab12 of dir:/y'), (err) => check(err, /^reading config sha256:ab12 of dir:\/y: malformed image config JSON: /));
+  assert.throws(
+    () => parseConfig(Buffer.from('\u0000'), 'reading config sha256:ab12 of dir:/y'),
+    (err) => check(err, /^reading config sha256:ab12 of dir:\/y: malformed image config JSON: /),
+  );
 });
 
 test('parseManifest: malformed JSON is E_BAD_INPUT', () => {
@@ -225,9 +231,15 @@ test('manifestDigest: sha256 of the exact bytes, whitespace included', () => {
 
 test('manifestChildren: config and layers, or index entries; the subject is not a child', () => {
   const m = parseManifest(json(ociManifest({ subject: { mediaType: OCI_MANIFEST, digest: D('5'), size: 5 } })));
-  assert.deepEqual(manifestChildren(m).map((d) => d.digest), [D('c'), D('1'), D('2'), D('3')]);
+  assert.deepEqual(
+    manifestChildren(m).map((d) => d.digest),
+    [D('c'), D('1'), D('2'), D('3')],
+  );
   const idx = parseManifest(golden('oci-index.json'));
-  assert.deepEqual(manifestChildren(idx).map((d) => d.size), [1052, 1052, 1053]);
+  assert.deepEqual(
+    manifestChildren(idx).map((d) => d.size),
+    [1052, 1052, 1053],
+  );
 });
 
 test('validateLayerMediaTypes: known layer types pass, others are E_UNSUPPORTED naming the layer', () => {
@@ -251,7 +263,10 @@ const dockerConfig = {
   docker_version: '24.0.7',
   config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], Labels: { maintainer: 'x' } },
   rootfs: { type: 'layers', diff_ids: [D('a'), D('b')] },
-  history: [{ created: '2024-05-01T12:00:00Z', created_by: '/bin/sh -c #(nop) ADD file:abc in /' }, { created_by: 'CMD ["sh"]', empty_layer: true }],
+  history: [
+    { created: '2024-05-01T12:00:00Z', created_by: '/bin/sh -c #(nop) ADD file:abc in /' },
+    { created_by: 'CMD ["sh"]', empty_layer: true },
+  ],
 };
 
 test('parseConfig: a Docker config, unknown fields kept', () => {

@@ -118,7 +118,10 @@ test('platformMatchRank: the exact variant is best, then older ones, then none',
   assert.equal(platformMatchRank(want, P('linux/arm/v5')), 2);
   assert.equal(platformMatchRank(want, P('linux/arm64')), -1);
   const amd = P('linux/amd64/v3');
-  assert.deepEqual(['linux/amd64/v3', 'linux/amd64/v2', 'linux/amd64'].map((h) => platformMatchRank(amd, P(h))), [0, 1, 2]);
+  assert.deepEqual(
+    ['linux/amd64/v3', 'linux/amd64/v2', 'linux/amd64'].map((h) => platformMatchRank(amd, P(h))),
+    [0, 1, 2],
+  );
 });
 
 test('hostPlatform: process names mapped to Go names', () => {
@@ -147,10 +150,7 @@ test('hostPlatform: overrides win, and the variant is not detected for an overri
   assert.equal(formatPlatform(hostPlatform({ overrideArch: 'arm' }, armHost)), 'linux/arm/v7');
   assert.equal(formatPlatform(hostPlatform({ overrideVariant: 'v5' }, armHost)), 'linux/arm/v5');
   assert.equal(formatPlatform(hostPlatform({ overrideOS: 'windows' }, { platform: 'linux', arch: 'x64' })), 'windows/amd64');
-  assert.equal(
-    formatPlatform(hostPlatform({ overrideOS: 'linux', overrideArch: 'arm64', overrideVariant: 'v8' }, { platform: 'darwin', arch: 'x64' })),
-    'linux/arm64',
-  );
+  assert.equal(formatPlatform(hostPlatform({ overrideOS: 'linux', overrideArch: 'arm64', overrideVariant: 'v8' }, { platform: 'darwin', arch: 'x64' })), 'linux/arm64');
 });
 
 test('hostPlatform: the real host has a Go os and arch', () => {

@@ -20,7 +20,11 @@ const D = (c: string): Digest => `sha256:${c.repeat(64)}` as Digest;
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 const EMPTY = { mediaType: OCI_EMPTY, digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 };
 
-function image(extra: Record<string, unknown> = {}, config: unknown = { mediaType: OCI_CONFIG, digest: D('c'), size: 10 }, layers: unknown[] = [{ mediaType: OCI_LAYER_TAR_GZIP, digest: D('1'), size: 5 }]): ParsedImageManifest {
+function image(
+  extra: Record<string, unknown> = {},
+  config: unknown = { mediaType: OCI_CONFIG, digest: D('c'), size: 10 },
+  layers: unknown[] = [{ mediaType: OCI_LAYER_TAR_GZIP, digest: D('1'), size: 5 }],
+): ParsedImageManifest {
   return parseManifest(json({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers, ...extra })) as ParsedImageManifest;
 }
 
@@ -30,7 +34,9 @@ test('referrersTag: the distribution-spec examples', () => {
   assert.equal(referrersTag(`sha512:${'a'.repeat(128)}`), `sha512-${'a'.repeat(64)}`);
   // algorithm cut to 32, encoded to 64, characters a tag cannot hold replaced by '-'
   assert.equal(
-    referrersTag('test+algorithm+using+algorithm+separators+and+lots+of+characters+to+excercise+overall+truncation:alsoSome=InTheEncodedSectionToShowHyphenReplacementAndLotsAndLotsOfCharactersToExcerciseEncodedTruncation'),
+    referrersTag(
+      'test+algorithm+using+algorithm+separators+and+lots+of+characters+to+excercise+overall+truncation:alsoSome=InTheEncodedSectionToShowHyphenReplacementAndLotsAndLotsOfCharactersToExcerciseEncodedTruncation',
+    ),
     'test-algorithm-using-algorithm-s-alsoSome-InTheEncodedSectionToShowHyphenReplacementAndLotsAndLot',
   );
 });

@@ -29,7 +29,10 @@ test('the public .d.ts files compile for a strict consumer with production depen
   for (const d of ['lib', 'workers']) cpSync(join(repoRoot, 'dist', d), join(pkg, 'dist', d), { recursive: true });
   const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockPackage> };
   const prod = Object.entries(lock.packages).filter(([p, v]) => p.startsWith('node_modules/') && !p.slice('node_modules/'.length).includes('/node_modules/') && !v.dev);
-  assert.ok(prod.some(([p]) => p === 'node_modules/better-sqlite3'), 'the lockfile lists the production dependencies');
+  assert.ok(
+    prod.some(([p]) => p === 'node_modules/better-sqlite3'),
+    'the lockfile lists the production dependencies',
+  );
   for (const [p] of prod) {
     const link = join(root, p);
     mkdirSync(dirname(link), { recursive: true });

@@ -30,7 +30,10 @@ describe('WorkerPool', () => {
 
   it('rejects a bad thread count with E_USAGE naming the option', () => {
     for (const threads of [0, -1, 1.5, Number.NaN]) {
-      assert.throws(() => new WorkerPool({ threads }), (err: unknown) => isOcikitError(err, 'E_USAGE') && /threads/.test((err as Error).message));
+      assert.throws(
+        () => new WorkerPool({ threads }),
+        (err: unknown) => isOcikitError(err, 'E_USAGE') && /threads/.test((err as Error).message),
+      );
     }
   });
 
@@ -49,7 +52,15 @@ describe('WorkerPool', () => {
     const keep = join(dir, 'keep.gz');
     const plain = join(dir, 'plain.tar');
     const progress = new SharedArrayBuffer(16);
-    const r = await pool.run({ kind: 'blob', input: file(src), expect: { digest: sha(gz), size: gz.length }, what: 'layer x', keep: [{ kind: 'new-file', path: keep }], decompress: { format: 'gzip', diffID: sha(data), out: { kind: 'new-file', path: plain } }, progress });
+    const r = await pool.run({
+      kind: 'blob',
+      input: file(src),
+      expect: { digest: sha(gz), size: gz.length },
+      what: 'layer x',
+      keep: [{ kind: 'new-file', path: keep }],
+      decompress: { format: 'gzip', diffID: sha(data), out: { kind: 'new-file', path: plain } },
+      progress,
+    });
     assert.deepEqual(r.input, { digest: sha(gz), size: gz.length });
     assert.deepEqual(r.plain, { digest: sha(data), size: data.length });
     assert.ok(readFileSync(keep).equals(gz));
@@ -71,7 +82,9 @@ describe('WorkerPool', () => {
     assert.equal(got[99], 0x2e);
     assert.equal(got[100 + data.length], 0x2e);
     for (const length of [data.length - 1, data.length + 1]) {
-      await assert.rejects(pool.run({ kind: 'blob', input: file(src), expect: { size: -1 }, what: 'r', keep: [{ kind: 'region', path: target, offset: 0, length }] }), (err: unknown) => isOcikitError(err, 'E_SIZE_MISMATCH'));
+      await assert.rejects(pool.run({ kind: 'blob', input: file(src), expect: { size: -1 }, what: 'r', keep: [{ kind: 'region', path: target, offset: 0, length }] }), (err: unknown) =>
+        isOcikitError(err, 'E_SIZE_MISMATCH'),
+      );
     }
   });
 
@@ -89,7 +102,7 @@ describe('WorkerPool', () => {
       return true;
     });
     const bad = Buffer.from(gz);
-    bad[bad.length - 20] ^= 0xff;
+    bad[bad.length - 20]! ^= 0xff;
     const badPath = join(dir, 'bad.gz');
     writeFileSync(badPath, bad.subarray(0, bad.length - 10));
     await assert.rejects(pool.run({ kind: 'blob', input: file(badPath), expect: { size: -1 }, what: 'layer 1', decompress: { format: 'gzip', out: out('b') } }), (err: unknown) => {
@@ -97,10 +110,15 @@ describe('WorkerPool', () => {
       assert.match((err as Error).message, /^layer 1: not valid gzip data/);
       return true;
     });
-    await assert.rejects(pool.run({ kind: 'blob', input: file(src), expect: { size: -1 }, what: 'layer 2', decompress: { format: 'gzip', diffID: sha(Buffer.from('x')), out: out('c') } }), (err: unknown) => isOcikitError(err, 'E_DIGEST_MISMATCH') && /diff ID/.test((err as Error).message));
+    await assert.rejects(
+      pool.run({ kind: 'blob', input: file(src), expect: { size: -1 }, what: 'layer 2', decompress: { format: 'gzip', diffID: sha(Buffer.from('x')), out: out('c') } }),
+      (err: unknown) => isOcikitError(err, 'E_DIGEST_MISMATCH') && /diff ID/.test((err as Error).message),
+    );
     const notZstd = join(dir, 'plain.zst');
     writeFileSync(notZstd, 'this is not zstd');
-    await assert.rejects(pool.run({ kind: 'blob', input: file(notZstd), expect: { size: -1 }, what: 'layer 3', decompress: { format: 'zstd', out: out('d') } }), (err: unknown) => isOcikitError(err, 'E_BAD_INPUT'));
+    await assert.rejects(pool.run({ kind: 'blob', input: file(notZstd), expect: { size: -1 }, what: 'layer 3', decompress: { format: 'zstd', out: out('d') } }), (err: unknown) =>
+      isOcikitError(err, 'E_BAD_INPUT'),
+    );
     assert.deepEqual(readdirSync(join(dir, 'fail')), [], 'every output the failed jobs created is gone');
   });
 
@@ -108,7 +126,11 @@ describe('WorkerPool', () => {
     const data = Buffer.concat(Array.from({ length: 12 }, (_, i) => Buffer.alloc(700_000, i)));
     const feed = feedStream(Readable.from(Array.from({ length: 60 }, (_, i) => data.subarray(i * 140_000, (i + 1) * 140_000))), 2);
     const dst = join(dir, 'fed.bin');
-    const r = await pool.run({ kind: 'blob', input: { kind: 'port', port: feed.port }, expect: { digest: sha(data), size: data.length }, what: 'fed', keep: [{ kind: 'new-file', path: dst }] }, 'feeding', [feed.port]);
+    const r = await pool.run(
+      { kind: 'blob', input: { kind: 'port', port: feed.port }, expect: { digest: sha(data), size: data.length }, what: 'fed', keep: [{ kind: 'new-file', path: dst }] },
+      'feeding',
+      [feed.port],
+    );
     await feed.done;
     assert.equal(r.input.digest, sha(data));
     assert.ok(readFileSync(dst).equals(data));
@@ -120,7 +142,10 @@ describe('WorkerPool', () => {
     setTimeout(() => src.destroy(Object.assign(new Error('connection reset'), { code: 'E_IO' })), 20);
     const feed = feedStream(src);
     const dst = join(dir, 'broken.bin');
-    await assert.rejects(pool.run({ kind: 'blob', input: { kind: 'port', port: feed.port }, expect: { size: -1 }, what: 'download', keep: [{ kind: 'new-file', path: dst }] }, 'feeding', [feed.port]), (err: unknown) => isOcikitError(err, 'E_IO') && /connection reset/.test((err as Error).message));
+    await assert.rejects(
+      pool.run({ kind: 'blob', input: { kind: 'port', port: feed.port }, expect: { size: -1 }, what: 'download', keep: [{ kind: 'new-file', path: dst }] }, 'feeding', [feed.port]),
+      (err: unknown) => isOcikitError(err, 'E_IO') && /connection reset/.test((err as Error).message),
+    );
     feed.stop();
     assert.equal(existsSync(dst), false);
   });

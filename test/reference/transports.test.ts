@@ -100,13 +100,21 @@ const valid: Array<{ in: string; want: Record<string, unknown>; canonical: strin
   { in: `containers-storage:busybox@${D}@${HEX}`, want: { transport: 'containers-storage', ref: ref(`busybox@${D}`), id: HEX }, canonical: `containers-storage:docker.io/library/busybox@${D}@${HEX}` },
   { in: `containers-storage:${HEX}`, want: { transport: 'containers-storage', id: HEX }, canonical: `containers-storage:@${HEX}` },
   { in: 'containers-storage:@abc123', want: { transport: 'containers-storage', id: 'abc123' }, canonical: 'containers-storage:@abc123' },
-  { in: 'containers-storage:[/var/lib/containers/storage]busybox:1', want: { transport: 'containers-storage', root: '/var/lib/containers/storage', ref: ref('busybox:1') }, canonical: 'containers-storage:[/var/lib/containers/storage]docker.io/library/busybox:1' },
+  {
+    in: 'containers-storage:[/var/lib/containers/storage]busybox:1',
+    want: { transport: 'containers-storage', root: '/var/lib/containers/storage', ref: ref('busybox:1') },
+    canonical: 'containers-storage:[/var/lib/containers/storage]docker.io/library/busybox:1',
+  },
   {
     in: `containers-storage:[overlay@/var/lib/c+/run/c:mountopt=nodev,size=5G]quay.io/x:2@${HEX}`,
     want: { transport: 'containers-storage', driver: 'overlay', root: '/var/lib/c', runRoot: '/run/c', options: ['mountopt=nodev', 'size=5G'], ref: ref('quay.io/x:2'), id: HEX },
     canonical: `containers-storage:[overlay@/var/lib/c+/run/c:mountopt=nodev,size=5G]quay.io/x:2@${HEX}`,
   },
-  { in: 'containers-storage:[vfs@/r]x', want: { transport: 'containers-storage', driver: 'vfs', root: '/r', ref: ref('x:latest') }, canonical: 'containers-storage:[vfs@/r]docker.io/library/x:latest' },
+  {
+    in: 'containers-storage:[vfs@/r]x',
+    want: { transport: 'containers-storage', driver: 'vfs', root: '/r', ref: ref('x:latest') },
+    canonical: 'containers-storage:[vfs@/r]docker.io/library/x:latest',
+  },
   { in: 'containers-storage:[+/run/c]x', want: { transport: 'containers-storage', runRoot: '/run/c', ref: ref('x:latest') }, canonical: 'containers-storage:[+/run/c]docker.io/library/x:latest' },
   { in: 'containers-storage:[/r:]x', want: { transport: 'containers-storage', root: '/r', options: [''], ref: ref('x:latest') }, canonical: 'containers-storage:[/r:]docker.io/library/x:latest' },
   { in: 'store:team/app', want: { transport: 'store', repository: 'team/app', tag: 'latest' }, canonical: 'store:team/app:latest' },
@@ -243,5 +251,8 @@ test('absolutePath: resolves against an absolute cwd and refuses a relative one'
   assert.equal(absolutePath('x/../y', '/work'), '/work/y');
   assert.equal(absolutePath('/abs/p', '/work'), '/abs/p');
   assert.equal(absolutePath('.', '/work/a/'), '/work/a');
-  assert.throws(() => absolutePath('x', 'rel'), (err: unknown) => isOcikitError(err, 'E_INTERNAL'));
+  assert.throws(
+    () => absolutePath('x', 'rel'),
+    (err: unknown) => isOcikitError(err, 'E_INTERNAL'),
+  );
 });

@@ -180,7 +180,11 @@ describe('Bearer token auth', () => {
     for (const t of tokens.requests) {
       assert.equal(t.user, undefined, 'no credentials were sent');
       assert.ok(t.scopes.includes('repository:t/anon:pull'), JSON.stringify(t.scopes));
-      assert.deepEqual(t.granted.flatMap((g) => g.actions), [], 'no action granted');
+      assert.deepEqual(
+        t.granted.flatMap((g) => g.actions),
+        [],
+        'no action granted',
+      );
     }
   });
 
@@ -206,7 +210,10 @@ describe('Bearer token auth', () => {
       tokens.requests.length = 0;
       const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/m2:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
       assert.equal(res.blobsReused, 3);
-      assert.ok(tokens.requests.some((t) => t.scopes.includes('repository:t/m1:pull') && t.scopes.includes('repository:t/m2:pull,push')), JSON.stringify(tokens.requests.map((t) => t.scopes)));
+      assert.ok(
+        tokens.requests.some((t) => t.scopes.includes('repository:t/m1:pull') && t.scopes.includes('repository:t/m2:pull,push')),
+        JSON.stringify(tokens.requests.map((t) => t.scopes)),
+      );
     } finally {
       store.close();
     }
@@ -307,7 +314,9 @@ describe('Bearer token auth', () => {
     try {
       // alice (namespaced entry) may push to t/ns; reader (host entry) may not push to t/other.
       await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/ns:v1`), { store, destCtx: { tlsVerify: false, authFile: file } });
-      await assert.rejects(copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/other:v1`), { store, destCtx: { tlsVerify: false, authFile: file } }), (err) => isOcikitError(err, 'E_AUTH'));
+      await assert.rejects(copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/other:v1`), { store, destCtx: { tlsVerify: false, authFile: file } }), (err) =>
+        isOcikitError(err, 'E_AUTH'),
+      );
     } finally {
       store.close();
     }

@@ -228,7 +228,8 @@ describe('uploads', () => {
   });
 
   it('a 4xx that cannot succeed is not retried', async () => {
-    proxy.rule = (r) => (r.method === 'PUT' && r.path.includes('/manifests/') ? { kind: 'status', status: 400, body: '{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}' } : { kind: 'pass' });
+    proxy.rule = (r) =>
+      r.method === 'PUT' && r.path.includes('/manifests/') ? { kind: 'status', status: 400, body: '{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}' } : { kind: 'pass' };
     await assert.rejects(push('f/put400'), (err) => isOcikitError(err, 'E_BAD_INPUT') && /MANIFEST_INVALID/.test((err as Error).message));
     assert.equal(proxy.requests.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).length, 1);
     assert.equal(await tagExists('f/put400', 'v1'), false);

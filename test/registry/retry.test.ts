@@ -24,7 +24,10 @@ describe('retry policy', () => {
   });
 
   it('backs off 1 s, 2 s, 4 s… unless --retry-delay is set', () => {
-    assert.deepEqual([0, 1, 2, 10].map((a) => backoffMs(a, undefined)), [1000, 2000, 4000, 30000]);
+    assert.deepEqual(
+      [0, 1, 2, 10].map((a) => backoffMs(a, undefined)),
+      [1000, 2000, 4000, 30000],
+    );
     assert.equal(backoffMs(5, 250), 250);
   });
 });
@@ -42,7 +45,12 @@ describe('the one retry loop', () => {
       }),
       /try 3 failed/,
     );
-    assert.deepEqual(seen, [[0, false], [1, false], [2, false], [3, true]]);
+    assert.deepEqual(seen, [
+      [0, false],
+      [1, false],
+      [2, false],
+      [3, true],
+    ]);
   });
 
   it('stops at the first success, and never repeats a failure that is not retryable or that gives up', async () => {
@@ -50,13 +58,25 @@ describe('the one retry loop', () => {
     assert.equal(await withRetries(policy, 'w', async (n) => (++tries, n < 2 ? Promise.reject(retryable(n)) : 'ok')), 'ok');
     assert.equal(tries, 3);
     tries = 0;
-    await assert.rejects(withRetries(policy, 'w', async () => (++tries, Promise.reject(new RegistryError('E_AUTH', 'no')))), /no/);
+    await assert.rejects(
+      withRetries(policy, 'w', async () => (++tries, Promise.reject(new RegistryError('E_AUTH', 'no')))),
+      /no/,
+    );
     assert.equal(tries, 1);
     tries = 0;
-    await assert.rejects(withRetries(policy, 'w', async () => (++tries, Promise.reject(new GiveUp(retryable(9))))), /try 9 failed/);
+    await assert.rejects(
+      withRetries(policy, 'w', async () => {
+        ++tries;
+        throw new GiveUp(retryable(9));
+      }),
+      /try 9 failed/,
+    );
     assert.equal(tries, 1, 'a GiveUp ends the loop even when its error is retryable');
     tries = 0;
-    await assert.rejects(withRetries({ retryTimes: 0 }, 'w', async () => (++tries, Promise.reject(retryable(0)))), /try 0 failed/);
+    await assert.rejects(
+      withRetries({ retryTimes: 0 }, 'w', async () => (++tries, Promise.reject(retryable(0)))),
+      /try 0 failed/,
+    );
     assert.equal(tries, 1, '--retry-times 0: one try');
   });
 
@@ -66,7 +86,10 @@ describe('the one retry loop', () => {
     assert.equal(retryWait(2, retryable(0), { retryTimes: 3, retryDelayMs: 20 }, 'w'), 20);
     assert.equal(retryWait(2, retryable(0), { retryTimes: 3 }, 'w'), 4000);
     const long = new RegistryError('E_NETWORK', 'busy', { status: 503, retryable: true, retryAfterMs: MAX_RETRY_AFTER_MS + 1000 });
-    assert.throws(() => retryWait(0, long, { retryTimes: 3 }, 'pushing x'), (err) => isOcikitError(err, 'E_NETWORK') && /^pushing x: the registry answered 503 and asks to wait 121 s, longer than ocikit waits \(120 s\)$/.test((err as Error).message));
+    assert.throws(
+      () => retryWait(0, long, { retryTimes: 3 }, 'pushing x'),
+      (err) => isOcikitError(err, 'E_NETWORK') && /^pushing x: the registry answered 503 and asks to wait 121 s, longer than ocikit waits \(120 s\)$/.test((err as Error).message),
+    );
   });
 
   it('a cancelled wait is E_ABORTED', async () => {

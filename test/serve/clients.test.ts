@@ -92,7 +92,10 @@ describe('ocikit serve: skopeo, ocikit docker://, dockerd and podman', () => {
   it('podman pulls a store: image with the right layers', () => {
     const p = podmanStore();
     p.podman(['pull', '-q', '--tls-verify=false', `${srv.host}/hello:v1`]);
-    const [id, layers] = p.podman(['image', 'inspect', '--format', '{{.Id}} {{json .RootFS.Layers}}', `${srv.host}/hello:v1`]).stdout.trim().split(' ');
+    const [id, layers] = p
+      .podman(['image', 'inspect', '--format', '{{.Id}} {{json .RootFS.Layers}}', `${srv.host}/hello:v1`])
+      .stdout.trim()
+      .split(' ');
     assert.equal(`sha256:${id}`, helloConfig);
     assert.deepEqual(JSON.parse(layers!), helloDiffIDs);
   });
@@ -156,7 +159,10 @@ describe('ocikit serve: skopeo, ocikit docker://, dockerd and podman', () => {
 
     it('pulls a store: image: the image ID is the config digest, the layers the config diff IDs', () => {
       engine!.docker(['pull', '-q', `${srv.host}/hello:v1`]);
-      const [id, layers] = engine!.docker(['image', 'inspect', '--format', '{{.Id}} {{json .RootFS.Layers}}', `${srv.host}/hello:v1`]).stdout.trim().split(' ');
+      const [id, layers] = engine!
+        .docker(['image', 'inspect', '--format', '{{.Id}} {{json .RootFS.Layers}}', `${srv.host}/hello:v1`])
+        .stdout.trim()
+        .split(' ');
       assert.equal(id, helloConfig);
       assert.deepEqual(JSON.parse(layers!), helloDiffIDs);
     });
@@ -173,7 +179,10 @@ describe('ocikit serve: skopeo, ocikit docker://, dockerd and podman', () => {
       const d = join(dir, 'dk-back');
       run(skopeo, ['--insecure-policy', 'copy', '-q', '--dest-decompress', '--src-tls-verify=false', `docker://${srv.host}/fromdocker/app:1`, `dir:${d}`]);
       const layers = (JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as { layers: Array<{ digest: string }> }).layers;
-      assert.deepEqual(layers.map((l) => sha(readFileSync(join(d, l.digest.slice(7))))), img.layers.map((l) => l.diffID));
+      assert.deepEqual(
+        layers.map((l) => sha(readFileSync(join(d, l.digest.slice(7))))),
+        img.layers.map((l) => l.diffID),
+      );
       assert.ok(refsOf(store).has('store:fromdocker/app:1'));
     });
   });

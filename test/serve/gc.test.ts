@@ -45,7 +45,10 @@ describe('ocikit serve while store gc runs', () => {
     store = join(dir, 'store');
     base = ociImage(join(dir, 'base'), [randomLayer(1_500_000), randomLayer(800_000), randomLayer(20_000)]);
     orphan = ociImage(join(dir, 'orphan'), [randomLayer(600_000)]);
-    for (const [img, name] of [[base, 'store:base:1'], [orphan, 'store:orphan:1']] as const) {
+    for (const [img, name] of [
+      [base, 'store:base:1'],
+      [orphan, 'store:orphan:1'],
+    ] as const) {
       const r = ocikit(['--store', store, 'copy', '-q', img.ref, name]);
       assert.equal(r.code, 0, r.stderr);
     }
@@ -86,8 +89,8 @@ describe('ocikit serve while store gc runs', () => {
         ]);
         results.slice(0, 4).forEach((r, i) => assert.equal(r.code, 0, `round ${round} client ${i}: ${r.stderr}`));
         dirIntact(out('sk-base'), base);
-        orphanPulls.push(results[4]!);
-        if (results[4]!.code === 0) dirIntact(out('orphan'), orphan);
+        orphanPulls.push(results[4]);
+        if (results[4].code === 0) dirIntact(out('orphan'), orphan);
       }
     } finally {
       stop = true;

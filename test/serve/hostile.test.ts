@@ -30,11 +30,14 @@ function raw(url: string, method: string, path: string, opts: { headers?: Record
   const u = new URL(url);
   const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: Number(u.port), method, path, ...(opts.ca ? { ca: opts.ca } : {}), headers: { ...(opts.body ? { 'Content-Length': String(opts.body.length) } : {}), ...opts.headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = request(
+      { host: u.hostname, port: Number(u.port), method, path, ...(opts.ca ? { ca: opts.ca } : {}), headers: { ...(opts.body ? { 'Content-Length': String(opts.body.length) } : {}), ...opts.headers } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     // The server may answer and close before the whole body is sent (a refused upload).
     req.on('error', (err) => reject(err));
     req.end(opts.body);

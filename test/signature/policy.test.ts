@@ -65,7 +65,10 @@ describe('policy.json parsing', () => {
     badPolicy({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyData: 'not base64!' }] }, /keyData: not valid base64/);
     badPolicy({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/a', signedIdentity: { type: 'matchSomehow' } }] }, /unknown signedIdentity type "matchSomehow"/);
     badPolicy({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/a', signedIdentity: { type: 'exactReference', dockerReference: 'example.com/repo' } }] }, /neither a tag nor a digest/);
-    badPolicy({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/a', signedIdentity: { type: 'remapIdentity', prefix: 'example.com/x:tag', signedPrefix: 'b.com' } }] }, /prefix .* is not valid/);
+    badPolicy(
+      { default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/a', signedIdentity: { type: 'remapIdentity', prefix: 'example.com/x:tag', signedPrefix: 'b.com' } }] },
+      /prefix .* is not valid/,
+    );
     badPolicy({ default: ACCEPT, transports: { dir: { 'relative/path': ACCEPT } } }, /transports\.dir\["relative\/path"\]: invalid scope: must be an absolute path/);
     badPolicy({ default: ACCEPT, transports: { oci: { '/': ACCEPT } } }, /invalid scope/);
     badPolicy({ default: ACCEPT, transports: { dir: { '/a/../b': ACCEPT } } }, /canonical/);

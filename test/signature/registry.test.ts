@@ -63,10 +63,7 @@ before(async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   lookasideURL = `http://127.0.0.1:${port}`;
-  regsd = writeRegistriesD(
-    join(dir, 'registries.d'),
-    `docker:\n  ${reg.host}:\n    lookaside: ${lookasideURL}\n    lookaside-staging: file://${lookaside}\n    use-sigstore-attachments: true\n`,
-  );
+  regsd = writeRegistriesD(join(dir, 'registries.d'), `docker:\n  ${reg.host}:\n    lookaside: ${lookasideURL}\n    lookaside-staging: file://${lookaside}\n    use-sigstore-attachments: true\n`);
   home = gpgHome();
   signer = home.genKey('Registry Signer <rs@example.com>');
   other = home.genKey('Someone Else <se@example.com>');
@@ -195,7 +192,7 @@ describe('sigstore attachments', () => {
     assert.equal(r.code, 0, r.stderr);
     const att = rawManifest(`docker://${reg.host}/sig/hello:sha256-${HELLO_HEX}.sig`);
     assert.ok(att, 'skopeo reads the attachment manifest');
-    const m = JSON.parse(att!) as { mediaType: string; layers: Array<{ mediaType: string; annotations: Record<string, string> }> };
+    const m = JSON.parse(att) as { mediaType: string; layers: Array<{ mediaType: string; annotations: Record<string, string> }> };
     assert.equal(m.mediaType, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(m.layers.length, 1);
     assert.equal(m.layers[0]!.mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');
@@ -207,7 +204,12 @@ describe('sigstore attachments', () => {
     const ok = oc(['--policy', policy('p-sig.json', 'sig', [sigReq(`${keyPrefix}.pub`)]), 'copy', '-q', '--src-tls-verify=false', image, `dir:${join(dir, 'sig-out')}`]);
     assert.equal(ok.code, 0, ok.stderr);
     // The signature travels to dir: in containers/image's format ("\0sigstore-json\n{...}").
-    assert.equal(readFileSync(join(dir, 'sig-out', 'signature-1')).subarray(0, 15).toString('latin1'), '\0sigstore-json\n');
+    assert.equal(
+      readFileSync(join(dir, 'sig-out', 'signature-1'))
+        .subarray(0, 15)
+        .toString('latin1'),
+      '\0sigstore-json\n',
+    );
     const bad = oc(['--policy', policy('p-sig2.json', 'sig', [sigReq(`${key2Prefix}.pub`)]), 'copy', '-q', '--src-tls-verify=false', image, `dir:${join(dir, 'sig-bad')}`]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /requirement sigstoreSigned: signature 1: cryptographic signature verification failed/);
@@ -216,7 +218,20 @@ describe('sigstore attachments', () => {
 
   it('a second signature is added beside the first; each key is then accepted', () => {
     const image = `docker://${reg.host}/sig/hello:v1`;
-    const r = oc(['--policy', policy('p-any.json', 'sig', [{ type: 'insecureAcceptAnything' }]), 'copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', '--sign-by-sigstore-private-key', `${key2Prefix}.private`, '--sign-passphrase-file', pass, image, image]);
+    const r = oc([
+      '--policy',
+      policy('p-any.json', 'sig', [{ type: 'insecureAcceptAnything' }]),
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      '--sign-by-sigstore-private-key',
+      `${key2Prefix}.private`,
+      '--sign-passphrase-file',
+      pass,
+      image,
+      image,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const m = JSON.parse(rawManifest(`docker://${reg.host}/sig/hello:sha256-${HELLO_HEX}.sig`)!) as { layers: unknown[] };
     assert.equal(m.layers.length, 2);
@@ -229,7 +244,24 @@ describe('sigstore attachments', () => {
   it('refuses sigstore signing where attachments are off, a wrong passphrase, and a GPG-only policy; the tag is not pushed', () => {
     const off = writeRegistriesD(join(dir, 'registries-off.d'), `docker:\n  ${reg.host}:\n    lookaside-staging: file://${lookaside}\n`);
     const image = `docker://${reg.host}/sig/off:v1`;
-    let r = ocikit(['--store', join(dir, 'store'), '--registries.d', off, 'copy', '-q', '--dest-tls-verify=false', '--sign-by-sigstore-private-key', `${keyPrefix}.private`, '--sign-passphrase-file', pass, HELLO, image], { env });
+    let r = ocikit(
+      [
+        '--store',
+        join(dir, 'store'),
+        '--registries.d',
+        off,
+        'copy',
+        '-q',
+        '--dest-tls-verify=false',
+        '--sign-by-sigstore-private-key',
+        `${keyPrefix}.private`,
+        '--sign-passphrase-file',
+        pass,
+        HELLO,
+        image,
+      ],
+      { env },
+    );
     assert.equal(r.code, 1);
     assert.match(r.stderr, /sigstore attachments are off \(set use-sigstore-attachments: true/);
     assert.equal(rawManifest(image), undefined);

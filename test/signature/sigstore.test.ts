@@ -82,7 +82,13 @@ let pass: string;
 
 function policy(pub: string, identity: unknown = { type: 'exactReference', dockerReference: IDENTITY }): string {
   const p = join(dir, `policy-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(p, JSON.stringify({ default: [{ type: 'reject' }], transports: { dir: { '': [{ type: 'sigstoreSigned', keyPath: pub, signedIdentity: identity }] }, oci: { '': [{ type: 'insecureAcceptAnything' }] } } }));
+  writeFileSync(
+    p,
+    JSON.stringify({
+      default: [{ type: 'reject' }],
+      transports: { dir: { '': [{ type: 'sigstoreSigned', keyPath: pub, signedIdentity: identity }] }, oci: { '': [{ type: 'insecureAcceptAnything' }] } },
+    }),
+  );
   return p;
 }
 
@@ -102,15 +108,29 @@ describe('sigstore keys and signatures (Python oracle)', () => {
     const r = ocikit(['generate-sigstore-key', '--output-prefix', prefix, '--passphrase-file', pass]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(statSync(`${prefix}.private`).mode & 0o777, 0o600);
-    const [payloadB64, sigB64] = run(py, [oracle, 'sign', `${prefix}.private`, 'open sesame', HELLO_DIGEST, IDENTITY]).stdout.trim().split('\n');
+    const [payloadB64, sigB64] = run(py, [oracle, 'sign', `${prefix}.private`, 'open sesame', HELLO_DIGEST, IDENTITY])
+      .stdout.trim()
+      .split('\n');
     // A dir: image carrying the Python-made signature.
     const img = join(dir, 'py-signed');
     assert.equal(ocikit(['--store', join(dir, 'store'), 'copy', '-q', HELLO, `dir:${img}`]).code, 0);
-    writeFileSync(join(img, 'signature-1'), signatureBlobBytes({ format: 'sigstore', mediaType: SIGSTORE_SIGNATURE_MEDIA_TYPE, payload: Buffer.from(payloadB64!, 'base64'), annotations: { [SIGSTORE_SIGNATURE_ANNOTATION]: sigB64! } }));
+    writeFileSync(
+      join(img, 'signature-1'),
+      signatureBlobBytes({ format: 'sigstore', mediaType: SIGSTORE_SIGNATURE_MEDIA_TYPE, payload: Buffer.from(payloadB64!, 'base64'), annotations: { [SIGSTORE_SIGNATURE_ANNOTATION]: sigB64! } }),
+    );
     const ok = ocikit(['--store', join(dir, 'store'), '--policy', policy(`${prefix}.pub`), 'copy', '-q', `dir:${img}`, `dir:${join(dir, 'py-out')}`]);
     assert.equal(ok.code, 0, ok.stderr);
     // The same signature over another identity is refused.
-    const bad = ocikit(['--store', join(dir, 'store'), '--policy', policy(`${prefix}.pub`, { type: 'exactReference', dockerReference: 'registry.example.com/hello:v2' }), 'copy', '-q', `dir:${img}`, `dir:${join(dir, 'py-bad')}`]);
+    const bad = ocikit([
+      '--store',
+      join(dir, 'store'),
+      '--policy',
+      policy(`${prefix}.pub`, { type: 'exactReference', dockerReference: 'registry.example.com/hello:v2' }),
+      'copy',
+      '-q',
+      `dir:${img}`,
+      `dir:${join(dir, 'py-bad')}`,
+    ]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /requirement sigstoreSigned: signature 1 claims identity "registry\.example\.com\/hello:v1"/);
     assert.equal(existsSync(join(dir, 'py-bad')), false);
@@ -120,9 +140,24 @@ describe('sigstore keys and signatures (Python oracle)', () => {
     const prefix = join(dir, 'theirs');
     run(py, [oracle, 'genkey', prefix, 'open sesame']);
     const out = join(dir, 'oc-signed');
-    const r = ocikit(['--store', join(dir, 'store'), 'copy', '-q', '--sign-by-sigstore-private-key', `${prefix}.private`, '--sign-passphrase-file', pass, '--sign-identity', IDENTITY, HELLO, `dir:${out}`]);
+    const r = ocikit([
+      '--store',
+      join(dir, 'store'),
+      'copy',
+      '-q',
+      '--sign-by-sigstore-private-key',
+      `${prefix}.private`,
+      '--sign-passphrase-file',
+      pass,
+      '--sign-identity',
+      IDENTITY,
+      HELLO,
+      `dir:${out}`,
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const payload = JSON.parse(run(py, [oracle, 'verify', `${prefix}.pub`, join(out, 'signature-1')]).stdout) as { critical: { identity: Record<string, string>; image: Record<string, string>; type: string } };
+    const payload = JSON.parse(run(py, [oracle, 'verify', `${prefix}.pub`, join(out, 'signature-1')]).stdout) as {
+      critical: { identity: Record<string, string>; image: Record<string, string>; type: string };
+    };
     assert.deepEqual(payload.critical, { identity: { 'docker-reference': IDENTITY }, image: { 'docker-manifest-digest': HELLO_DIGEST }, type: 'cosign container image signature' });
     assert.equal(ocikit(['--store', join(dir, 'store'), '--policy', policy(`${prefix}.pub`), 'copy', '-q', `dir:${out}`, `dir:${join(dir, 'oc-out')}`]).code, 0);
   });
@@ -130,7 +165,11 @@ describe('sigstore keys and signatures (Python oracle)', () => {
   it('refuses: a tampered payload, a wrong passphrase, overwriting a key, no passphrase without a terminal', () => {
     const prefix = join(dir, 'ours');
     const signed = join(dir, 'oc-signed2');
-    assert.equal(ocikit(['--store', join(dir, 'store'), 'copy', '-q', '--sign-by-sigstore-private-key', `${prefix}.private`, '--sign-passphrase-file', pass, '--sign-identity', IDENTITY, HELLO, `dir:${signed}`]).code, 0);
+    assert.equal(
+      ocikit(['--store', join(dir, 'store'), 'copy', '-q', '--sign-by-sigstore-private-key', `${prefix}.private`, '--sign-passphrase-file', pass, '--sign-identity', IDENTITY, HELLO, `dir:${signed}`])
+        .code,
+      0,
+    );
     const blob = readFileSync(join(signed, 'signature-1'));
     const j = JSON.parse(blob.subarray(15).toString()) as { payload: string };
     j.payload = Buffer.from(Buffer.from(j.payload, 'base64').toString().replace('hello:v1', 'hello:v9')).toString('base64');
@@ -142,7 +181,20 @@ describe('sigstore keys and signatures (Python oracle)', () => {
 
     const wrong = join(dir, 'wrong');
     writeFileSync(wrong, 'close sesame\n');
-    r = ocikit(['--store', join(dir, 'store'), 'copy', '-q', '--sign-by-sigstore-private-key', `${prefix}.private`, '--sign-passphrase-file', wrong, '--sign-identity', IDENTITY, HELLO, `dir:${join(dir, 'never')}`]);
+    r = ocikit([
+      '--store',
+      join(dir, 'store'),
+      'copy',
+      '-q',
+      '--sign-by-sigstore-private-key',
+      `${prefix}.private`,
+      '--sign-passphrase-file',
+      wrong,
+      '--sign-identity',
+      IDENTITY,
+      HELLO,
+      `dir:${join(dir, 'never')}`,
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /decryption failed \(wrong passphrase\?\)/);
     assert.equal(existsSync(join(dir, 'never')), false);

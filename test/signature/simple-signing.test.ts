@@ -161,7 +161,13 @@ describe('standalone-sign and standalone-verify with skopeo', () => {
 describe('copy with signedBy (dir:)', () => {
   const policyFile = (name: string, keyPath: string, identity: unknown = { type: 'exactReference', dockerReference: IDENTITY }): string => {
     const p = join(dir, name);
-    writeFileSync(p, JSON.stringify({ default: [{ type: 'reject' }], transports: { dir: { '': [{ type: 'signedBy', keyType: 'GPGKeys', keyPath, signedIdentity: identity }] }, oci: { '': [{ type: 'insecureAcceptAnything' }] } } }));
+    writeFileSync(
+      p,
+      JSON.stringify({
+        default: [{ type: 'reject' }],
+        transports: { dir: { '': [{ type: 'signedBy', keyType: 'GPGKeys', keyPath, signedIdentity: identity }] }, oci: { '': [{ type: 'insecureAcceptAnything' }] } },
+      }),
+    );
     return p;
   };
 
@@ -195,7 +201,12 @@ describe('copy with signedBy (dir:)', () => {
     const cases: Array<[string, string, string, RegExp]> = [
       ['unsigned', unsigned, policyFile('p1.json', keys.signer), /requirement signedBy: a GPG \(simple signing\) signature is required, but the image has none/],
       ['key not in policy', otherSigned, policyFile('p2.json', keys.signer), /signature 1: signed by key [0-9A-F]+, which is not among the trusted keys/],
-      ['other identity', otherSigned, policyFile('p3.json', keys.other, { type: 'exactReference', dockerReference: 'registry.example.com/hello:v2' }), /claims identity "registry\.example\.com\/hello:v1", which signedIdentity exactReference does not accept/],
+      [
+        'other identity',
+        otherSigned,
+        policyFile('p3.json', keys.other, { type: 'exactReference', dockerReference: 'registry.example.com/hello:v2' }),
+        /claims identity "registry\.example\.com\/hello:v1", which signedIdentity exactReference does not accept/,
+      ],
     ];
     for (const [what, src, pol, want] of cases) {
       const out = join(dir, `rejected-${what.replace(/ /g, '-')}`);
@@ -208,7 +219,10 @@ describe('copy with signedBy (dir:)', () => {
       assert.notEqual(skopeoRun(['--policy', pol, 'copy', '-q', `dir:${src}`, `dir:${out}-sk`]).code, 0, what);
     }
     // nothing was left beside the destinations either (no staging directories)
-    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('rejected-') && !n.endsWith('-sk')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith('rejected-') && !n.endsWith('-sk')),
+      [],
+    );
   });
 
   it('refuses --sign-by towards oci: (which cannot hold signatures) before writing anything', () => {

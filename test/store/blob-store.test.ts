@@ -3,7 +3,7 @@ import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, statS
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { digestBytes, hexOf, type Digest } from '../../lib/digest/index.js';
+import { digestBytes, hexOf } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { BlobStore, defaultStoreDir, INDEX_FILE } from '../../lib/store/index.js';
 import { tempDir } from '../helpers/paths.js';
@@ -76,7 +76,10 @@ test('open: an index file that is not SQLite fails with E_STORE on first use', (
   }
   const store = BlobStore.open(root);
   try {
-    assert.throws(() => store.refs(), (err: unknown) => isOcikitError(err, 'E_STORE'));
+    assert.throws(
+      () => store.refs(),
+      (err: unknown) => isOcikitError(err, 'E_STORE'),
+    );
   } finally {
     store.close();
   }
@@ -133,11 +136,7 @@ test('put: a short stream fails with E_SIZE_MISMATCH and leaves no file in blobs
   try {
     const data = bytesOf('b', 50_000);
     const want = digestBytes(data);
-    await rejectsWith(
-      store.put(chunked(data.subarray(0, 40_000)), { digest: want, size: data.length, what: 'truncated layer' }),
-      'E_SIZE_MISMATCH',
-      'truncated layer',
-    );
+    await rejectsWith(store.put(chunked(data.subarray(0, 40_000)), { digest: want, size: data.length, what: 'truncated layer' }), 'E_SIZE_MISMATCH', 'truncated layer');
     // A stream longer than declared fails too, as soon as the excess arrives.
     await rejectsWith(store.put(chunked(Buffer.concat([data, data])), { digest: want, size: data.length, what: 'long layer' }), 'E_SIZE_MISMATCH');
     assert.deepEqual(listing(store), { blobs: [], tmp: [] });
@@ -254,7 +253,10 @@ test('open/readBytes/linkTo: an absent blob is E_NOT_FOUND', async () => {
   try {
     const absent = digestBytes('absent');
     assert.equal(store.stat(absent), undefined);
-    assert.throws(() => store.open(absent), (err: unknown) => isOcikitError(err, 'E_NOT_FOUND'));
+    assert.throws(
+      () => store.open(absent),
+      (err: unknown) => isOcikitError(err, 'E_NOT_FOUND'),
+    );
     await rejectsWith(store.readBytes(absent), 'E_NOT_FOUND');
     await rejectsWith(store.linkTo(absent, join(tempDir(), 'x')), 'E_NOT_FOUND');
   } finally {
@@ -366,8 +368,8 @@ test('stat: a blob file without a row (a put that crashed after rename) is adopt
 test('refs: set, get, list, replace, delete', async () => {
   const store = openTemp();
   try {
-    const a = digestBytes('a') as Digest;
-    const b = digestBytes('b') as Digest;
+    const a = digestBytes('a');
+    const b = digestBytes('b');
     store.setRef('docker.io/library/busybox:latest', a);
     store.setRef('example.com/x:1', b);
     assert.equal(store.getRef('docker.io/library/busybox:latest'), a);
@@ -381,7 +383,10 @@ test('refs: set, get, list, replace, delete', async () => {
     );
     store.deleteRef('example.com/x:1');
     assert.equal(store.getRef('example.com/x:1'), undefined);
-    assert.throws(() => store.setRef('bad', 'sha256:nothex' as Digest), (err: unknown) => isOcikitError(err, 'E_BAD_INPUT'));
+    assert.throws(
+      () => store.setRef('bad', 'sha256:nothex'),
+      (err: unknown) => isOcikitError(err, 'E_BAD_INPUT'),
+    );
   } finally {
     store.close();
   }
@@ -391,7 +396,10 @@ test('close: later calls fail with E_STORE; close twice is fine', async () => {
   const store = openTemp();
   store.close();
   store.close();
-  assert.throws(() => store.stat(digestBytes('x')), (err: unknown) => isOcikitError(err, 'E_STORE'));
+  assert.throws(
+    () => store.stat(digestBytes('x')),
+    (err: unknown) => isOcikitError(err, 'E_STORE'),
+  );
   await rejectsWith(store.put(Buffer.from('x'), { what: 'late' }), 'E_STORE');
 });
 

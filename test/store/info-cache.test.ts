@@ -61,7 +61,7 @@ test('info cache: variants by format and level; any level prefers one present in
     assert.equal(c.uncompressedOf(zst3), raw);
     // Nonsense is ignored, not thrown.
     c.recordVariant(raw, 'brotli' as 'gzip', 1, gz1);
-    c.recordVariant('nope' as Digest, 'gzip', 1, gz1);
+    c.recordVariant('nope', 'gzip', 1, gz1);
     assert.equal(c.variantsOf(raw).length, 4);
   } finally {
     store.close();

@@ -116,7 +116,10 @@ test('gc: removes exactly the blobs no ref reaches (ref -> index -> manifests ->
     }
     const kept = [amd.config, amd.layer1, amd.layer2, amd.manifest, arm.config, arm.layer1, arm.layer2, arm.manifest, index, uncompressed, zstd];
     assert.deepEqual(
-      store.index.allBlobs.all().map((r) => r.digest).sort(),
+      store.index.allBlobs
+        .all()
+        .map((r) => r.digest)
+        .sort(),
       kept.map((x) => x.digest).sort(),
     );
     for (const k of kept) assert.ok(store.has(k.digest));

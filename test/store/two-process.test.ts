@@ -45,10 +45,7 @@ test('two processes putting the same 50 blobs and 50 distinct ones into one stor
   const results = await Promise.all(workers.map((w) => w.done));
   for (const r of results) assert.equal(r.code, 0, r.stderr);
 
-  const names = [
-    ...Array.from({ length: SHARED }, (_, i) => `shared-${i}`),
-    ...['a', 'b'].flatMap((id) => Array.from({ length: OWN }, (_, i) => `own-${id}-${i}`)),
-  ];
+  const names = [...Array.from({ length: SHARED }, (_, i) => `shared-${i}`), ...['a', 'b'].flatMap((id) => Array.from({ length: OWN }, (_, i) => `own-${id}-${i}`))];
   const want = names.map((n) => digestBytes(blobContent(n))).sort();
 
   const store = BlobStore.open(root);
@@ -56,7 +53,10 @@ test('two processes putting the same 50 blobs and 50 distinct ones into one stor
     const report = await verify(store);
     assert.deepEqual(report, { checked: want.length, corrupt: [], missing: [], repaired: 0 });
     assert.deepEqual(
-      store.index.allBlobs.all().map((r) => r.digest).sort(),
+      store.index.allBlobs
+        .all()
+        .map((r) => r.digest)
+        .sort(),
       want,
     );
     for (const d of want) assert.ok(store.stat(d), `${d} passes the tamper check`);

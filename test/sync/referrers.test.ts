@@ -35,7 +35,7 @@ async function writeFallback(repo: string, subject: Desc, entries: Desc[]): Prom
 }
 
 describe('sync --referrers', () => {
-  it('carries each image\'s referrers, never syncs a fallback tag as an image, and picks up referrers added since the last run', async () => {
+  it("carries each image's referrers, never syncs a fallback tag as an image, and picks up referrers added since the last run", async () => {
     const store = join(dir, 'store');
     run(requirePeer('skopeo'), [...POLICY_ARGS, 'copy', '-q', '--dest-tls-verify=false', `oci:${fixture('hello-oci')}:latest`, `docker://${reg.host}/src/app:v1`]);
     const top = await getManifest(reg.host, 'src/app', 'v1');
@@ -46,7 +46,21 @@ describe('sync --referrers', () => {
     assert.deepEqual((await tags(reg.host, 'src/app')).sort(), [image.digest.replace(':', '-'), 'v1']);
 
     const sync = (): { code: number; report: { images: Array<{ source: string; status: string }> }; stderr: string } => {
-      const r = ocikit(['--store', store, '--json', 'sync', '--referrers', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', `${reg.host}/src/app`, `${reg.host}/mirror`]);
+      const r = ocikit([
+        '--store',
+        store,
+        '--json',
+        'sync',
+        '--referrers',
+        '--src',
+        'docker',
+        '--dest',
+        'docker',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `${reg.host}/src/app`,
+        `${reg.host}/mirror`,
+      ]);
       return { code: r.code, report: JSON.parse(r.stdout || '{"images":[]}') as { images: Array<{ source: string; status: string }> }, stderr: r.stderr };
     };
     let r = sync();
@@ -56,7 +70,8 @@ describe('sync --referrers', () => {
       r.report.images.map((i) => [i.source, i.status]),
       [[`docker://${reg.host}/src/app:v1`, 'copied']],
     );
-    const listed = (): string[] => (JSON.parse(ocikit(['--store', store, 'inspect', '--tls-verify=false', '--referrers', `docker://${reg.host}/mirror/app:v1`]).stdout) as Desc[]).map((d) => d.digest).sort();
+    const listed = (): string[] =>
+      (JSON.parse(ocikit(['--store', store, 'inspect', '--tls-verify=false', '--referrers', `docker://${reg.host}/mirror/app:v1`]).stdout) as Desc[]).map((d) => d.digest).sort();
     assert.deepEqual(listed(), [sbom.digest]);
     assert.equal(sha((await getManifest(reg.host, 'mirror/app', sbom.digest)).bytes), sbom.digest, 'the SBOM manifest arrived byte for byte');
 
@@ -66,7 +81,10 @@ describe('sync --referrers', () => {
     await writeFallback('src/app', image, [entry(sbom, 'application/spdx+json'), entry(sig, 'application/vnd.example.signature.v1')]);
     r = sync();
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.report.images.map((i) => i.status), ['copied']);
+    assert.deepEqual(
+      r.report.images.map((i) => i.status),
+      ['copied'],
+    );
     assert.deepEqual(listed(), [sbom.digest, sig.digest].sort());
     assert.deepEqual((await tags(reg.host, 'mirror/app')).sort(), [image.digest.replace(':', '-'), 'v1']);
   });

@@ -126,7 +126,10 @@ describe('sync --src docker', () => {
     const r = await sync([...srcTls, ...destAuth(), '--src', 'docker', '--dest', 'docker', `${proxy.host}/app`, `${basic.host}/mirror`]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.report!.copied, 4);
-    assert.deepEqual(r.report!.images.map((i) => i.destination).sort(), ['v1', 'v2', 'v3', 'v4'].map((t) => `docker://${basic.host}/mirror/app:${t}`));
+    assert.deepEqual(
+      r.report!.images.map((i) => i.destination).sort(),
+      ['v1', 'v2', 'v3', 'v4'].map((t) => `docker://${basic.host}/mirror/app:${t}`),
+    );
     // The layer every tag shares crossed the network once.
     const baseGets = proxy.requests.slice(start).filter((q) => q.method === 'GET' && q.path.endsWith(`/blobs/${baseLayerDigest}`));
     assert.equal(baseGets.length, 1);
@@ -147,7 +150,10 @@ describe('sync --src docker', () => {
     assert.equal(r.report!.copied, 0);
     const seen = proxy.requests.slice(start);
     assert.equal(seen.filter((q) => q.path.includes('/blobs/')).length, 0, 'no blob requests');
-    assert.deepEqual(seen.filter((q) => q.path.includes('/manifests/')).map((q) => q.method), ['HEAD', 'HEAD', 'HEAD', 'HEAD']);
+    assert.deepEqual(
+      seen.filter((q) => q.path.includes('/manifests/')).map((q) => q.method),
+      ['HEAD', 'HEAD', 'HEAD', 'HEAD'],
+    );
   });
 
   it('a repository of more than 100 tags is listed page by page, into one OCI layout with REPO:TAG refs', async () => {
@@ -228,7 +234,9 @@ describe('sync --src docker', () => {
     const store = tempDir('ocikit-sync-store-');
     const dest = join(tempDir(), 'resume');
     const code = await new Promise<number | null>((resolve) => {
-      const p = spawn(process.execPath, [cliPath, '--store', store, 'sync', '--jobs', '1', ...srcTls, '--src', 'docker', '--dest', 'dir', `${proxy.host}/app`, dest], { env: { ...process.env, ...env } });
+      const p = spawn(process.execPath, [cliPath, '--store', store, 'sync', '--jobs', '1', ...srcTls, '--src', 'docker', '--dest', 'dir', `${proxy.host}/app`, dest], {
+        env: { ...process.env, ...env },
+      });
       let err = '';
       p.stderr.on('data', (c: Buffer) => {
         err += c.toString();
@@ -325,7 +333,10 @@ describe('sync --src yaml', () => {
     assert.equal(s.code, 0, s.stderr);
     const got = await dirTree(ours);
     assert.deepEqual(got, await dirTree(theirs));
-    assert.deepEqual(Object.keys(got).sort(), [`${proxy.host}/app:v1`, `${proxy.host}/app@${appDigest.v2}`, `${proxy.host}/semv:1.0.0`, `${proxy.host}/semv:1.2.0`, `${basic.host}/src/app:v1`, `${basic.host}/src/app:v2`].sort());
+    assert.deepEqual(
+      Object.keys(got).sort(),
+      [`${proxy.host}/app:v1`, `${proxy.host}/app@${appDigest.v2}`, `${proxy.host}/semv:1.0.0`, `${proxy.host}/semv:1.2.0`, `${basic.host}/src/app:v1`, `${basic.host}/src/app:v2`].sort(),
+    );
   });
 
   it('images-by-semver selects the tags in a range (Masterminds syntax: commas, a v prefix)', async () => {

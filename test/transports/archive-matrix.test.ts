@@ -42,7 +42,9 @@ function tarOf(files: Array<{ name: string; data: Buffer }>): Promise<Buffer> {
 function bytes(seed: string, size: number): Buffer {
   const out = Buffer.alloc(size);
   for (let i = 0; i < size; i += 32) {
-    const block = createHash('sha256').update(`${seed}:${Math.floor(i / 4096)}`).digest();
+    const block = createHash('sha256')
+      .update(`${seed}:${Math.floor(i / 4096)}`)
+      .digest();
     block.copy(out, i);
   }
   return out;
@@ -57,7 +59,14 @@ async function generateLayout(root: string): Promise<void> {
     return { digest: sha(b), size: b.length };
   };
   const kinds = ['gzip', 'zstd', 'none', 'gzip', 'zstd'] as const;
-  const tars = await Promise.all(kinds.map((_, i) => tarOf([{ name: `layer${i}/data.bin`, data: bytes(`layer${i}`, 40_000 * (i + 1)) }, { name: `layer${i}/note.txt`, data: Buffer.from(`layer ${i}\n`) }])));
+  const tars = await Promise.all(
+    kinds.map((_, i) =>
+      tarOf([
+        { name: `layer${i}/data.bin`, data: bytes(`layer${i}`, 40_000 * (i + 1)) },
+        { name: `layer${i}/note.txt`, data: Buffer.from(`layer ${i}\n`) },
+      ]),
+    ),
+  );
   const types = { gzip: 'application/vnd.oci.image.layer.v1.tar+gzip', zstd: 'application/vnd.oci.image.layer.v1.tar+zstd', none: 'application/vnd.oci.image.layer.v1.tar' };
   const layers = tars.map((t, i) => {
     const k = kinds[i]!;
@@ -78,7 +87,14 @@ async function generateLayout(root: string): Promise<void> {
     JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...blob(config) }, layers }),
   );
   const m = blob(manifest);
-  writeFileSync(join(root, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  writeFileSync(
+    join(root, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    }),
+  );
 }
 
 /** The config (bytes and parsed) and diff IDs of the single image of an OCI layout. */
@@ -134,7 +150,11 @@ describe('archive matrix: oci, dir, oci-archive, docker-archive both ways, verif
         store = BlobStore.open(join(base, 'store'));
         sources.oci = `oci:${layout}:latest`;
         // The other sources, written by ocikit from the layout ...
-        for (const [kind, name] of [['dir', `dir:${join(base, 'src-dir')}`], ['oci-archive', `oci-archive:${join(base, 'src-oci.tar')}:latest`], ['docker-archive', `docker-archive:${join(base, 'src-docker.tar')}:example.com/src:1`]] as const) {
+        for (const [kind, name] of [
+          ['dir', `dir:${join(base, 'src-dir')}`],
+          ['oci-archive', `oci-archive:${join(base, 'src-oci.tar')}:latest`],
+          ['docker-archive', `docker-archive:${join(base, 'src-docker.tar')}:example.com/src:1`],
+        ] as const) {
           await copyImage(parseImageName(sources.oci), parseImageName(name), { store });
           sources[kind] = name;
         }
@@ -142,7 +162,12 @@ describe('archive matrix: oci, dir, oci-archive, docker-archive both ways, verif
         await runAsync(skopeo, ['copy', '-q', sources.oci, `oci-archive:${join(base, 'skopeo-oci.tar')}:latest`]);
         // skopeo 1.9 cannot write zstd layers into a docker-archive ("zstd compression is not
         // supported for docker images"); give it ocikit's docker-archive, whose layers are plain.
-        await runAsync(skopeo, ['copy', '-q', image === 'generated' ? `docker-archive:${join(base, 'src-docker.tar')}` : sources.oci, `docker-archive:${join(base, 'skopeo-docker.tar')}:example.com/skopeo:1`]);
+        await runAsync(skopeo, [
+          'copy',
+          '-q',
+          image === 'generated' ? `docker-archive:${join(base, 'src-docker.tar')}` : sources.oci,
+          `docker-archive:${join(base, 'skopeo-docker.tar')}:example.com/skopeo:1`,
+        ]);
         sources['skopeo oci-archive'] = `oci-archive:${join(base, 'skopeo-oci.tar')}:latest`;
         sources['skopeo docker-archive'] = `docker-archive:${join(base, 'skopeo-docker.tar')}`;
         store.close();

@@ -54,7 +54,13 @@ function layoutWithLayer(dir: string, layer: Buffer): string {
   );
   put(m);
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(m), size: m.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(m), size: m.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    }),
+  );
   return dir;
 }
 
@@ -125,11 +131,19 @@ describe('containers-storage: against podman with a private vfs store', () => {
     const out = join(dir, 'decompressed');
     run(skopeo, ['copy', '-q', '--src-tls-verify=false', '--dest-decompress', ref, `dir:${out}`]);
     const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { layers: Array<{ digest: string }> };
-    assert.deepEqual(m.layers.map((l) => sha(readFileSync(join(out, l.digest.slice(7))))), hello.diffIDs);
+    assert.deepEqual(
+      m.layers.map((l) => sha(readFileSync(join(out, l.digest.slice(7))))),
+      hello.diffIDs,
+    );
     assert.deepEqual(stagingLeft(fresh), []);
 
-    const raw = JSON.parse(cli(['inspect', '--raw', `containers-storage:${spec}ocikit/hello:v1`], { store: join(dir, 'fresh-store-2') }).stdout) as { layers: Array<{ mediaType: string; digest: string }> };
-    assert.deepEqual(raw.layers.map((l) => [l.mediaType, l.digest]), hello.diffIDs.map((d) => ['application/vnd.oci.image.layer.v1.tar', d]));
+    const raw = JSON.parse(cli(['inspect', '--raw', `containers-storage:${spec}ocikit/hello:v1`], { store: join(dir, 'fresh-store-2') }).stdout) as {
+      layers: Array<{ mediaType: string; digest: string }>;
+    };
+    assert.deepEqual(
+      raw.layers.map((l) => [l.mediaType, l.digest]),
+      hello.diffIDs.map((d) => ['application/vnd.oci.image.layer.v1.tar', d]),
+    );
   });
 
   it('an image podman built copies out byte-faithfully: the manifest podman keeps, its config, its layers', () => {
@@ -162,7 +176,17 @@ describe('containers-storage: against podman with a private vfs store', () => {
     const env = { CONTAINERS_STORAGE_CONF: conf };
     let r = cli(['copy', '-q', `oci:${fixture('hello-oci')}:latest`, 'containers-storage:ocikit/conf:1'], { env });
     assert.equal(r.code, 0, r.stderr);
-    const listed = run(requirePeer('podman'), ['--root', join(root, 'root'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs', 'images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']).stdout.trim();
+    const listed = run(requirePeer('podman'), [
+      '--root',
+      join(root, 'root'),
+      '--runroot',
+      join(root, 'run'),
+      '--storage-driver',
+      'vfs',
+      'images',
+      '--format',
+      '{{.Repository}}:{{.Tag}} {{.ID}}',
+    ]).stdout.trim();
     assert.equal(listed, `docker.io/ocikit/conf:1 ${hello.id.slice(7, 19)}`);
     r = cli(['inspect', '--raw', 'containers-storage:ocikit/conf:1'], { env });
     assert.equal(r.code, 0, r.stderr);
@@ -207,13 +231,13 @@ describe('containers-storage: against podman with a private vfs store', () => {
     assert.equal(existsSync(join(dir, 'nopodman')), false);
   });
 
-  it('a copy that fails before commit leaves podman\'s store as it was, and no staging behind', () => {
+  it("a copy that fails before commit leaves podman's store as it was, and no staging behind", () => {
     const layout = join(dir, 'corrupt-oci');
     cpSync(fixture('hello-oci'), layout, { recursive: true });
     const blobs = join(layout, 'blobs', 'sha256');
     const biggest = readdirSync(blobs).sort((a, b) => readFileSync(join(blobs, b)).length - readFileSync(join(blobs, a)).length)[0]!;
     const bytes = readFileSync(join(blobs, biggest));
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10]! ^= 0xff;
     writeFileSync(join(blobs, biggest), bytes);
     const before = names();
     const store = join(dir, 'corrupt-store');
@@ -224,7 +248,7 @@ describe('containers-storage: against podman with a private vfs store', () => {
     assert.deepEqual(stagingLeft(store), []);
   });
 
-  it('a layer podman cannot apply: podman\'s error as one line, and no image, named or not, is left', () => {
+  it("a layer podman cannot apply: podman's error as one line, and no image, named or not, is left", () => {
     // Bytes that are not a tar archive, under a correct digest: only podman, applying it, finds out.
     const layout = layoutWithLayer(join(dir, 'not-a-tar'), randomBytes(4096));
     const countBefore = JSON.parse(pm.podman(['images', '-a', '--format', 'json']).stdout).length as number;

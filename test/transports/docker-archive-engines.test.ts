@@ -85,7 +85,16 @@ describe('docker load and docker save, against a private dockerd', () => {
 
   it('docker load reads an archive streamed to /dev/stdout', () => {
     const docker = requirePeer('docker');
-    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q oci:${fixture('hello-oci')}:latest docker-archive:/dev/stdout:stream/test:1 | "${docker}" -H "${engine!.host}" load`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'bash',
+      [
+        '-o',
+        'pipefail',
+        '-c',
+        `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q oci:${fixture('hello-oci')}:latest docker-archive:/dev/stdout:stream/test:1 | "${docker}" -H "${engine!.host}" load`,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Loaded image: stream\/test:1/);
     assert.equal(engine!.docker(['image', 'inspect', '--format', '{{.Id}}', 'stream/test:1']).stdout.trim(), expected('hello-oci').id);
@@ -108,7 +117,11 @@ describe('docker load and docker save, against a private dockerd', () => {
       const d = join(dir, `from-save-${label}-dir`);
       run(skopeo, ['copy', '-q', '--dest-decompress', `oci:${out}:x`, `dir:${d}`]);
       const layers = (JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as { layers: Array<{ digest: string }> }).layers;
-      assert.deepEqual(layers.map((l) => sha(readFileSync(join(d, l.digest.slice(7))))), want.diffIDs, label);
+      assert.deepEqual(
+        layers.map((l) => sha(readFileSync(join(d, l.digest.slice(7))))),
+        want.diffIDs,
+        label,
+      );
     };
     check(`docker-archive:${saved}:hello:v1`, expected('hello-oci'), 'by-name');
     const arm = JSON.parse(tags.stdout).Tags.indexOf('multi:arm64');
@@ -117,10 +130,19 @@ describe('docker load and docker save, against a private dockerd', () => {
     const tmp = join(tempDir('ocikit-engine-tmp-'), 'does-not-exist');
     const docker = requirePeer('docker');
     const out = join(dir, 'from-stdin');
-    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${docker}" -H "${engine!.host}" save multi:amd64 | gzip | "${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q docker-archive:/dev/stdin oci:${out}:x`], {
-      encoding: 'utf8',
-      env: { ...process.env, TMPDIR: tmp },
-    });
+    const r = spawnSync(
+      'bash',
+      [
+        '-o',
+        'pipefail',
+        '-c',
+        `"${docker}" -H "${engine!.host}" save multi:amd64 | gzip | "${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q docker-archive:/dev/stdin oci:${out}:x`,
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, TMPDIR: tmp },
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(run(skopeo, ['inspect', '--raw', `oci:${out}:x`]).stdout).config.digest, expected('multiarch-oci', 'amd64').id);
     assert.equal(existsSync(tmp), false, 'the gzipped stream went to the store, not to a temp file');

@@ -47,7 +47,10 @@ function saveArchive(layers: Array<{ tar: Buffer; compression: Compression }>, t
     for (const b of [config, ...stored]) entries.push({ name: `blobs/sha256/${sha(b).slice(7)}`, data: b });
     configPath = `blobs/sha256/${sha(config).slice(7)}`;
     layerPaths = stored.map((b) => `blobs/sha256/${sha(b).slice(7)}`);
-    entries.push({ name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' }, { name: 'index.json', data: '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}' });
+    entries.push(
+      { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+      { name: 'index.json', data: '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}' },
+    );
   } else {
     configPath = `${sha(config).slice(7)}.json`;
     entries.push({ name: configPath, data: config });
@@ -170,7 +173,10 @@ describe('docker-archive', () => {
         const out = join(dir, `mixed-${style}-out.tar`);
         await copyImage(parseImageName(`docker-archive:${a}`), parseImageName(`docker-archive:${out}:example.com/mixed:2`), { store: fresh });
         const got = JSON.parse(run(skopeo, ['inspect', '--raw', `docker-archive:${out}`]).stdout) as { layers: Array<{ digest: string }> };
-        assert.deepEqual(got.layers.map((l) => l.digest), tars.map((t) => sha(t)));
+        assert.deepEqual(
+          got.layers.map((l) => l.digest),
+          tars.map((t) => sha(t)),
+        );
         run(skopeo, ['copy', '-q', `docker-archive:${out}`, `dir:${join(dir, `mixed-${style}-dir`)}`]);
         // The same conversion again: the store knows every layer's plain form (the verified
         // pairs), so nothing is read from the archive again.
@@ -194,7 +200,10 @@ describe('docker-archive', () => {
         // skopeo's own reading of its archive names the same config and layer digests.
         const want = JSON.parse(run(skopeo, ['inspect', '--raw', name]).stdout) as { config: { digest: string }; layers: Array<{ digest: string }> };
         assert.equal(m.value.config.digest, want.config.digest);
-        assert.deepEqual(m.value.layers.map((l) => l.digest), want.layers.map((l) => l.digest));
+        assert.deepEqual(
+          m.value.layers.map((l) => l.digest),
+          want.layers.map((l) => l.digest),
+        );
       } finally {
         await src.close();
       }
@@ -277,10 +286,15 @@ describe('docker-archive', () => {
       await expectFailure('huge', withManifest([{ ...item(), Padding: 'x'.repeat(5 << 20) }]), 'E_MANIFEST_TOO_BIG', /manifest\.json is \d+ bytes, over/);
       await expectFailure('malformed', [...good.filter((e) => e.name !== 'manifest.json'), { name: 'manifest.json', data: '[{"Config": ' }], 'E_BAD_INPUT', /malformed JSON/);
       await expectFailure('layer-count', withManifest([{ ...item(), Layers: [] }]), 'E_BAD_INPUT', /lists 0 layers .* 1 diff IDs/);
-      await expectFailure('no-manifest', good.filter((e) => e.name !== 'manifest.json'), 'E_BAD_INPUT', /not a docker-archive/);
+      await expectFailure(
+        'no-manifest',
+        good.filter((e) => e.name !== 'manifest.json'),
+        'E_BAD_INPUT',
+        /not a docker-archive/,
+      );
     });
 
-    it("a layer whose bytes do not match its diff ID (plain and gzip-compressed)", async () => {
+    it('a layer whose bytes do not match its diff ID (plain and gzip-compressed)', async () => {
       const other = await layerTar('not-the-diff-id', 4000);
       const plain = good.map((e) => (e.name === 'layer0/layer.tar' ? { ...e, data: other } : e));
       await expectFailure('diffid-plain', plain, 'E_DIGEST_MISMATCH', new RegExp(`content has digest ${sha(other)}, expected ${sha(good.find((e) => e.name === 'layer0/layer.tar')!.data as Buffer)}`));
@@ -290,8 +304,13 @@ describe('docker-archive', () => {
       // Spooled, the compressed layer is in the store before the copy asks for it: checked at open.
       await expectFailure('diffid-gzip-spooled', gz, 'E_DIGEST_MISMATCH', /diff ID/, { gzip: true });
       const corrupt = gzipSync(goodTar);
-      corrupt[corrupt.length - 20] ^= 0xff;
-      await expectFailure('gzip-corrupt', good.map((e) => (e.name === 'layer0/layer.tar' ? { ...e, data: corrupt } : e)), 'E_BAD_INPUT', /does not decompress/);
+      corrupt[corrupt.length - 20]! ^= 0xff;
+      await expectFailure(
+        'gzip-corrupt',
+        good.map((e) => (e.name === 'layer0/layer.tar' ? { ...e, data: corrupt } : e)),
+        'E_BAD_INPUT',
+        /does not decompress/,
+      );
     });
 
     it('the destination refuses to replace a file that is not a docker-archive', () => {

@@ -87,7 +87,7 @@ describe('docker-daemon: against a private dockerd', () => {
   it('oci: -> docker-daemon: -> docker-archive:, the daemon and skopeo agree on every digest', () => {
     let r = cli(['copy', '--dest-daemon-host', engine.host, `oci:${fixture('hello-oci')}:latest`, 'docker-daemon:ocikit/hello:v1']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /^Loaded image: ocikit\/hello:v1$/m, 'the daemon\'s own status line is passed through');
+    assert.match(r.stderr, /^Loaded image: ocikit\/hello:v1$/m, "the daemon's own status line is passed through");
     assert.deepEqual(inDocker('ocikit/hello:v1'), { id: hello.id, layers: hello.diffIDs });
 
     // skopeo reads the same image from the daemon.
@@ -134,7 +134,10 @@ describe('docker-daemon: against a private dockerd', () => {
     assert.equal(skm.config.digest, built.id, 'skopeo reads the same config');
     assert.deepEqual(JSON.parse(readFileSync(join(out, 'blobs', 'sha256', ours.config.digest.slice(7)), 'utf8')), JSON.parse(readFileSync(join(sk, skm.config.digest.slice(7)), 'utf8')));
     // Our layers are the daemon's uncompressed layers: each digest IS its diff ID.
-    assert.deepEqual(ours.layers.map((l) => l.digest), built.layers);
+    assert.deepEqual(
+      ours.layers.map((l) => l.digest),
+      built.layers,
+    );
     for (const l of ours.layers) assert.equal(sha(readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7)))), l.digest);
   });
 
@@ -144,7 +147,10 @@ describe('docker-daemon: against a private dockerd', () => {
       run(skopeo, ['copy', '-q', '--dest-tls-verify=false', `oci:${fixture('hello-oci')}:latest`, `docker://${registry.host}/ocikit/pulled:1`]);
       // dockerd treats 127.0.0.0/8 registries as insecure (plain http) by default.
       engine.docker(['pull', '-q', `${registry.host}/ocikit/pulled:1`]);
-      const digest = engine.docker(['image', 'inspect', '--format', '{{index .RepoDigests 0}}', `${registry.host}/ocikit/pulled:1`]).stdout.trim().split('@')[1]!;
+      const digest = engine
+        .docker(['image', 'inspect', '--format', '{{index .RepoDigests 0}}', `${registry.host}/ocikit/pulled:1`])
+        .stdout.trim()
+        .split('@')[1]!;
       assert.equal(digest, JSON.parse(readFileSync(join(fixture('hello-oci'), 'index.json'), 'utf8')).manifests[0].digest);
       const r = cli(['inspect', '--daemon-host', engine.host, `docker-daemon:${registry.host}/ocikit/pulled@${digest}`]);
       assert.equal(r.code, 0, r.stderr);
@@ -249,10 +255,12 @@ describe('docker-daemon: against a private dockerd', () => {
     const layout = join(dir, 'corrupt-oci');
     cpSync(fixture('hello-oci'), layout, { recursive: true });
     const blobs = join(layout, 'blobs', 'sha256');
-    const big = readdirSync(blobs).map((n) => ({ n, size: readFileSync(join(blobs, n)).length })).sort((a, b) => b.size - a.size)[0]!.n;
+    const big = readdirSync(blobs)
+      .map((n) => ({ n, size: readFileSync(join(blobs, n)).length }))
+      .sort((a, b) => b.size - a.size)[0]!.n;
     const p = join(blobs, big);
     const bytes = readFileSync(p);
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10]! ^= 0xff;
     writeFileSync(p, bytes);
     const r = ocikit(['--store', join(dir, 'store-corrupt'), 'copy', '-q', '--dest-daemon-host', engine.host, `oci:${layout}:latest`, 'docker-daemon:ocikit/corrupt:1']);
     assert.equal(r.code, 1);
@@ -322,7 +330,10 @@ describe('docker-daemon: against a private dockerd', () => {
       const idx = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
       const m = JSON.parse(readFileSync(join(out, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: Array<{ digest: string }> };
       assert.equal(m.config.digest, hello.id);
-      assert.deepEqual(m.layers.map((l) => l.digest), hello.diffIDs);
+      assert.deepEqual(
+        m.layers.map((l) => l.digest),
+        hello.diffIDs,
+      );
     });
   });
 });
@@ -385,7 +396,13 @@ async function bigArchive(dir: string): Promise<string> {
     }),
   );
   writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(m), size: m.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  writeFileSync(
+    join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(m), size: m.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    }),
+  );
   const out = join(dir, 'big.tar');
   run(requirePeer('skopeo'), ['copy', '-q', `oci:${layout}:latest`, `docker-archive:${out}:ocikit/big:1`]);
   return out;
@@ -408,10 +425,16 @@ describe('docker-daemon: a Docker 25+ export (OCI layout inside), from a stand-i
     const layout = fixture('hello-oci');
     const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
     const m = JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', index.manifests[0]!.digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: Array<{ digest: string }> };
-    const entries: Array<{ name: string; data?: Buffer; dir?: boolean }> = [{ name: 'blobs/', dir: true }, { name: 'blobs/sha256/', dir: true }];
+    const entries: Array<{ name: string; data?: Buffer; dir?: boolean }> = [
+      { name: 'blobs/', dir: true },
+      { name: 'blobs/sha256/', dir: true },
+    ];
     for (const n of readdirSync(join(layout, 'blobs', 'sha256')).sort()) entries.push({ name: `blobs/sha256/${n}`, data: readFileSync(join(layout, 'blobs', 'sha256', n)) });
     entries.push({ name: 'index.json', data: readFileSync(join(layout, 'index.json')) }, { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') });
-    entries.push({ name: 'manifest.json', data: Buffer.from(JSON.stringify([{ Config: `blobs/sha256/${m.config.digest.slice(7)}`, RepoTags: ['ocikit/hello:v25'], Layers: m.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`) }])) });
+    entries.push({
+      name: 'manifest.json',
+      data: Buffer.from(JSON.stringify([{ Config: `blobs/sha256/${m.config.digest.slice(7)}`, RepoTags: ['ocikit/hello:v25'], Layers: m.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`) }])),
+    });
     const archive = await tarOf(entries);
     sock = join(mkdtempSync('/tmp/okf-'), 'engine.sock');
     server = createServer((req, res) => {
@@ -439,12 +462,18 @@ describe('docker-daemon: a Docker 25+ export (OCI layout inside), from a stand-i
     const out = join(dir, 'out');
     const r = await ocikitAsync(['--store', join(dir, 'store'), 'copy', '-q', '--src-daemon-host', `unix://${sock}`, 'docker-daemon:ocikit/hello:v25', `oci:${out}:x`]);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(seen.some((s) => s.startsWith('GET /v1.44/images/get?')), `negotiated down to the engine's 1.44: ${seen.join(', ')}`);
+    assert.ok(
+      seen.some((s) => s.startsWith('GET /v1.44/images/get?')),
+      `negotiated down to the engine's 1.44: ${seen.join(', ')}`,
+    );
     const skopeo = requirePeer('skopeo');
     const raw = JSON.parse(run(skopeo, ['inspect', '--raw', `oci:${out}:x`]).stdout) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> };
     assert.equal(raw.config.digest, hello.id);
     // Kept as the engine sent them (gzip), each one verified to decompress to its diff ID on the way.
-    assert.ok(raw.layers.every((l) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip' || l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'), JSON.stringify(raw.layers));
+    assert.ok(
+      raw.layers.every((l) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip' || l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'),
+      JSON.stringify(raw.layers),
+    );
     assert.deepEqual(JSON.parse(run(skopeo, ['inspect', '--config', `oci:${out}:x`]).stdout).rootfs.diff_ids, hello.diffIDs);
     const missing = await ocikitAsync(['--store', join(dir, 'store'), 'inspect', '--daemon-host', `unix://${sock}`, 'docker-daemon:ocikit/nope:1']);
     assert.equal(missing.code, 2);

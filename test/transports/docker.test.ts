@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { copyImage } from '../../lib/copy/index.js';
-import { digestBytes, type Digest } from '../../lib/digest/index.js';
+import { digestBytes } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { parseManifest } from '../../lib/manifest/index.js';
 import { closeDispatchers } from '../../lib/registry/index.js';
@@ -120,7 +120,9 @@ describe('docker:// push and pull', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(skopeoDigest(`docker://${reg.host}/archives/from-oci:v1`), HELLO_DIGEST);
 
-    r = ocikit(['copy', '-q', '--json', '--dest-tls-verify=false', `docker-archive:${join(out, 'd.tar')}`, `docker://${reg.host}/archives/from-docker:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+    r = ocikit(['copy', '-q', '--json', '--dest-tls-verify=false', `docker-archive:${join(out, 'd.tar')}`, `docker://${reg.host}/archives/from-docker:v1`], {
+      env: { ...env, OCIKIT_STORE: tempDir() },
+    });
     assert.equal(r.code, 0, r.stderr);
     const pushed = JSON.parse(r.stdout) as { manifestDigest: string };
     assert.equal(skopeoDigest(`docker://${reg.host}/archives/from-docker:v1`), pushed.manifestDigest);
@@ -143,7 +145,11 @@ describe('docker:// push and pull', () => {
     r = ocikit(['copy', '-q', `docker-archive:${back}:hello:v1`, `oci:${join(check, 'layout')}:x`], { env: { ...env, OCIKIT_STORE: tempDir() } });
     assert.equal(r.code, 0, r.stderr);
     const cfg = JSON.parse(readFileSync(join(check, 'layout', 'blobs', 'sha256', fromBack.value.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] } };
-    assert.deepEqual(fromBack.value.layers.map((l) => l.digest), cfg.rootfs.diff_ids, 'docker-archive layers are plain: their digests are the diff IDs');
+    assert.deepEqual(
+      fromBack.value.layers.map((l) => l.digest),
+      cfg.rootfs.diff_ids,
+      'docker-archive layers are plain: their digests are the diff IDs',
+    );
   });
 
   it('a multi-image index is pushed after its instances and read back whole', async () => {
@@ -154,7 +160,10 @@ describe('docker:// push and pull', () => {
       const puts = proxy.requests.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).map((r) => r.path.split('/manifests/')[1]);
       assert.deepEqual(puts.length, 3);
       assert.equal(puts[2], 'all', 'the index goes last, under the tag');
-      assert.ok(puts.slice(0, 2).every((p) => p!.startsWith('sha256:')), 'instances go first, by digest');
+      assert.ok(
+        puts.slice(0, 2).every((p) => p!.startsWith('sha256:')),
+        'instances go first, by digest',
+      );
       assert.equal(skopeoDigest(`docker://${reg.host}/push/multi:all`), res.manifestDigest);
       const out = tempDir();
       const back = await copyImage(parseImageName(`docker://${reg.host}/push/multi:all`), parseImageName(`oci:${out}:m`), { store: newStore(), multiArch: 'all', sourceCtx: insecure });
@@ -385,7 +394,10 @@ describe('docker:// with an untrusted registry', () => {
     proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/manifests/') ? { kind: 'replace-body', body: hostile } : { kind: 'pass' });
     try {
       const image = `docker://${proxy.host}/evil/nul:v1`;
-      for (const args of [['copy', '-q', '--src-tls-verify=false', image, `dir:${join(tempDir(), 'never')}`], ['inspect', '--tls-verify=false', image]]) {
+      for (const args of [
+        ['copy', '-q', '--src-tls-verify=false', image, `dir:${join(tempDir(), 'never')}`],
+        ['inspect', '--tls-verify=false', image],
+      ]) {
         // Asynchronously: the proxy answers from this process.
         const r = await ocikitAsync(args, { env: { ...env, OCIKIT_STORE: tempDir() } });
         assert.equal(r.code, 1, r.stderr);
@@ -418,15 +430,14 @@ describe('docker:// with an untrusted registry', () => {
     const out = join(tempDir(), 'layout');
     const store = newStore();
     try {
-      await assert.rejects(
-        copyImage(parseImageName(`docker://${proxy.host}/evil/b:v1`), parseImageName(`oci:${out}:x`), { store, sourceCtx: insecure }),
-        (err) => isOcikitError(err, 'E_DIGEST_MISMATCH'),
+      await assert.rejects(copyImage(parseImageName(`docker://${proxy.host}/evil/b:v1`), parseImageName(`oci:${out}:x`), { store, sourceCtx: insecure }), (err) =>
+        isOcikitError(err, 'E_DIGEST_MISMATCH'),
       );
       assert.equal(existsSync(out), false);
       const m = parseManifest(readFileSync(join(fixture('hello-oci'), 'blobs', 'sha256', HELLO_DIGEST.slice(7))));
       assert.ok(m.kind === 'oci-manifest');
       if (m.kind !== 'oci-manifest') return;
-      for (const d of [m.value.config, ...m.value.layers]) assert.equal(store.has(d.digest as Digest), false, `${d.digest} must not be in the store`);
+      for (const d of [m.value.config, ...m.value.layers]) assert.equal(store.has(d.digest), false, `${d.digest} must not be in the store`);
     } finally {
       proxy.rule = () => ({ kind: 'pass' });
       store.close();
@@ -456,11 +467,15 @@ describe('docker:// transport options', () => {
     const port = (tunnel.address() as { port: number }).port;
     try {
       const image = `docker://${tlsReg.host}/proxied/a:v1`;
-      let r = await ocikitAsync(['copy', '-q', HELLO, image], { env: { ...env, OCIKIT_STORE: tempDir(), HTTPS_PROXY: `http://127.0.0.1:${port}`, https_proxy: `http://127.0.0.1:${port}`, NO_PROXY: '', no_proxy: '' } });
+      let r = await ocikitAsync(['copy', '-q', HELLO, image], {
+        env: { ...env, OCIKIT_STORE: tempDir(), HTTPS_PROXY: `http://127.0.0.1:${port}`, https_proxy: `http://127.0.0.1:${port}`, NO_PROXY: '', no_proxy: '' },
+      });
       assert.equal(r.code, 0, r.stderr);
       assert.ok(connects.includes(tlsReg.host), `CONNECTs: ${connects.join(', ')}`);
       connects.length = 0;
-      r = await ocikitAsync(['inspect', '--raw', image], { env: { ...env, HTTPS_PROXY: `http://127.0.0.1:${port}`, https_proxy: `http://127.0.0.1:${port}`, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' } });
+      r = await ocikitAsync(['inspect', '--raw', image], {
+        env: { ...env, HTTPS_PROXY: `http://127.0.0.1:${port}`, https_proxy: `http://127.0.0.1:${port}`, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' },
+      });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(digestBytes(r.stdout), HELLO_DIGEST);
       assert.deepEqual(connects, []);

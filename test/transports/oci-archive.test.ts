@@ -47,7 +47,15 @@ function layoutEntries(layerTars: Buffer[], ref = 'latest'): { entries: RawEntry
   });
   const blob = (b: Buffer): RawEntry => ({ name: `blobs/sha256/${sha(b).slice(7)}`, data: b });
   return {
-    entries: [{ name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' }, { name: 'blobs/', type: 'directory' }, { name: 'blobs/sha256/', type: 'directory' }, blob(config), ...layerTars.map(blob), blob(manifest), { name: 'index.json', data: index }],
+    entries: [
+      { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+      { name: 'blobs/', type: 'directory' },
+      { name: 'blobs/sha256/', type: 'directory' },
+      blob(config),
+      ...layerTars.map(blob),
+      blob(manifest),
+      { name: 'index.json', data: index },
+    ],
     manifest,
     config,
     layers: layerTars,
@@ -67,14 +75,20 @@ function listAll(dir: string, base = dir, out: string[] = []): string[] {
 
 /** The digests of a layout directory's blobs, sorted. */
 function layoutBlobs(layout: string): string[] {
-  return readdirSync(join(layout, 'blobs', 'sha256')).map((h) => `sha256:${h}`).sort();
+  return readdirSync(join(layout, 'blobs', 'sha256'))
+    .map((h) => `sha256:${h}`)
+    .sort();
 }
 
 /** The digests of an archive's blobs/sha256/* members, sorted. */
 async function archiveBlobs(path: string): Promise<string[]> {
   const ar = await TarArchive.open(path, { where: path });
   try {
-    return ar.list().filter((m) => m.type === 'file' && m.name.startsWith('blobs/sha256/')).map((m) => `sha256:${m.name.slice('blobs/sha256/'.length)}`).sort();
+    return ar
+      .list()
+      .filter((m) => m.type === 'file' && m.name.startsWith('blobs/sha256/'))
+      .map((m) => `sha256:${m.name.slice('blobs/sha256/'.length)}`)
+      .sort();
   } finally {
     await ar.close();
   }
@@ -145,7 +159,10 @@ describe('oci-archive', () => {
     try {
       const code = await new Promise<number>((resolve) => {
         // To dir:, which keeps layers as they come (oci: would gzip these plain layers, as skopeo does).
-        const p = spawn(process.execPath, [cliPath, ...POLICY_ARGS, '--store', storeDir, 'copy', '-q', `oci-archive:${archive}:latest`, `dir:${join(dir, 'cli-out')}`], { env: { ...process.env, TMPDIR: tmp }, stdio: 'inherit' });
+        const p = spawn(process.execPath, [cliPath, ...POLICY_ARGS, '--store', storeDir, 'copy', '-q', `oci-archive:${archive}:latest`, `dir:${join(dir, 'cli-out')}`], {
+          env: { ...process.env, TMPDIR: tmp },
+          stdio: 'inherit',
+        });
         p.on('close', (c) => resolve(c ?? -1));
       });
       assert.equal(code, 0);
@@ -155,7 +172,9 @@ describe('oci-archive', () => {
     }
     assert.deepEqual(seen, [], 'no file was created next to the archive');
     assert.equal(existsSync(tmp), false, 'nor in TMPDIR');
-    const blobs = listAll(join(storeDir, 'blobs')).map((p) => `sha256:${p.split('/').pop()}`).sort();
+    const blobs = listAll(join(storeDir, 'blobs'))
+      .map((p) => `sha256:${p.split('/').pop()}`)
+      .sort();
     const want = [sha(manifest), sha(config), ...layers.map((l) => sha(l))].sort();
     assert.deepEqual(blobs, want, 'the store holds the image blobs and nothing archive-sized besides');
     assert.deepEqual(listAll(join(storeDir, 'tmp')), []);
@@ -184,7 +203,10 @@ describe('oci-archive', () => {
     const tags = ocikit(['--store', store.root, 'list-tags', `oci-archive:${a}`]);
     assert.equal(tags.code, 0, tags.stderr);
     assert.deepEqual(JSON.parse(tags.stdout).Tags, ['one', 'two']);
-    for (const [ref, want] of [['one', hello.manifestDigest], ['two', multi.manifestDigest]] as const) {
+    for (const [ref, want] of [
+      ['one', hello.manifestDigest],
+      ['two', multi.manifestDigest],
+    ] as const) {
       const src = await parseImageName(`oci-archive:${a}:${ref}`).newSource({ store });
       try {
         assert.equal(digestBytes((await src.getManifest()).bytes), want);
@@ -196,7 +218,10 @@ describe('oci-archive', () => {
     const skopeo = requirePeer('skopeo');
     assert.equal(sha(Buffer.from(run(skopeo, ['inspect', '--raw', `oci-archive:${a}:two`]).stdout)), multi.manifestDigest);
     // @N selects by position: @0 is the first entry, @1 the second, read whole.
-    for (const [n, want] of [[0, hello.manifestDigest], [1, multi.manifestDigest]] as const) {
+    for (const [n, want] of [
+      [0, hello.manifestDigest],
+      [1, multi.manifestDigest],
+    ] as const) {
       const byIndex = await parseImageName(`oci-archive:${a}:@${n}`).newSource({ store });
       try {
         assert.equal(digestBytes((await byIndex.getManifest()).bytes), want, `@${n}`);
@@ -253,7 +278,11 @@ describe('oci-archive', () => {
 
   it('streams to /dev/stdout', () => {
     const out = join(dir, 'stdout.tar');
-    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store.root}" copy -q oci:${fixture('hello-oci')}:latest oci-archive:/dev/stdout:latest > "${out}"`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'sh',
+      ['-c', `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store.root}" copy -q oci:${fixture('hello-oci')}:latest oci-archive:/dev/stdout:latest > "${out}"`],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const helloDigest = (JSON.parse(readFileSync(fixture('hello-oci', 'index.json'), 'utf8')) as { manifests: Descriptor[] }).manifests[0]!.digest;
     const back = ocikit(['--store', store.root, 'copy', '-q', `oci-archive:${out}:latest`, `oci:${join(dir, 'stdout-back')}:latest`]);
@@ -271,7 +300,7 @@ describe('oci-archive', () => {
     for (let i = 0; i < 5; i++) {
       const rel = join('a'.repeat(90), 'b'.repeat(90), `${'c'.repeat(120)}-${i}`);
       files[rel] = randomBytes(1000 + i * 777);
-      writeFileSync(join(src, rel), files[rel]!);
+      writeFileSync(join(src, rel), files[rel]);
     }
     for (const format of ['pax', 'gnu']) {
       const t = join(dir, `long-${format}.tar`);
@@ -309,7 +338,11 @@ describe('oci-archive', () => {
       await slow.close();
     }
     assert.deepEqual(JSON.parse(ocikit(['--store', store.root, 'list-tags', `oci-archive:${target}`]).stdout).Tags, ['fast'], 'the first commit stands');
-    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('race.tar')), ['race.tar'], 'no temp or lock file is left');
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith('race.tar')),
+      ['race.tar'],
+      'no temp or lock file is left',
+    );
   });
 
   describe('hostile archives: a clear error, nothing written outside, no destination', () => {
@@ -324,15 +357,12 @@ describe('oci-archive', () => {
       const archive = join(sub, compress ? 'x.tar.gz' : 'x.tar');
       writeFileSync(archive, compress ? gzipSync(tar) : tar);
       const out = join(sub, 'out');
-      await assert.rejects(
-        copyImage(parseImageName(`oci-archive:${archive}`), parseImageName(`oci:${out}:latest`), { store }),
-        (err) => {
-          assert.ok(isOcikitError(err), String(err));
-          assert.equal((err as { code: string }).code, code, (err as Error).message);
-          assert.match((err as Error).message, message);
-          return true;
-        },
-      );
+      await assert.rejects(copyImage(parseImageName(`oci-archive:${archive}`), parseImageName(`oci:${out}:latest`), { store }), (err) => {
+        assert.ok(isOcikitError(err), String(err));
+        assert.equal((err as { code: string }).code, code, (err as Error).message);
+        assert.match((err as Error).message, message);
+        return true;
+      });
       assert.deepEqual(readdirSync(sub).sort(), [compress ? 'x.tar.gz' : 'x.tar'], 'no destination and nothing else next to the archive');
       assert.equal(existsSync(join(dir, 'evil')), false);
     }
@@ -356,7 +386,12 @@ describe('oci-archive', () => {
     });
 
     it('a link loop', async () => {
-      await expectFailure('loop', await rawTar([...good.entries.filter((e) => e.name !== 'index.json'), { name: 'index.json', type: 'symlink', linkname: 'x' }, { name: 'x', type: 'symlink', linkname: 'index.json' }]), 'E_BAD_INPUT', /chain of more than/);
+      await expectFailure(
+        'loop',
+        await rawTar([...good.entries.filter((e) => e.name !== 'index.json'), { name: 'index.json', type: 'symlink', linkname: 'x' }, { name: 'x', type: 'symlink', linkname: 'index.json' }]),
+        'E_BAD_INPUT',
+        /chain of more than/,
+      );
     });
 
     it('a member that appears twice', async () => {

@@ -27,8 +27,14 @@ test('every alias the parser accepts finds its transport, and parses as it', () 
 
 test('registering a name the parser does not know, or a name twice, is a bug (E_INTERNAL)', () => {
   const stray = { name: 'tarball', parseReference: () => assert.fail('never parsed') };
-  assert.throws(() => registerTransport(stray), (err) => isOcikitError(err, 'E_INTERNAL') && /KNOWN_TRANSPORTS/.test((err as Error).message));
-  assert.throws(() => registerTransport(getTransport('oci')!), (err) => isOcikitError(err, 'E_INTERNAL') && /twice/.test((err as Error).message));
+  assert.throws(
+    () => registerTransport(stray),
+    (err) => isOcikitError(err, 'E_INTERNAL') && /KNOWN_TRANSPORTS/.test((err as Error).message),
+  );
+  assert.throws(
+    () => registerTransport(getTransport('oci')!),
+    (err) => isOcikitError(err, 'E_INTERNAL') && /twice/.test((err as Error).message),
+  );
   assert.equal(getTransport('tarball'), undefined);
 });
 

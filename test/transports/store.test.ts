@@ -73,7 +73,11 @@ describe('store: names', () => {
     assert.equal(parseImageName('store:docker.io/library/busybox:1').dockerReference, 'docker.io/library/busybox:1');
     assert.equal(parseImageName('store:team/app:1').dockerReference, undefined);
     for (const bad of ['store:Team/app:1', 'store:../x:1', 'store:a//b:1', 'store:localhost:5000/x:1', 'store:x:-bad']) {
-      assert.throws(() => parseImageName(bad), (e: Error & { code?: string }) => e.code === 'E_USAGE', bad);
+      assert.throws(
+        () => parseImageName(bad),
+        (e: Error & { code?: string }) => e.code === 'E_USAGE',
+        bad,
+      );
     }
   });
 });

@@ -23,7 +23,7 @@ test('tar-stream is pinned to the exact version installed', () => {
   assert.equal(installed, pinned);
 });
 
-test('header.byteOffset is where each member\'s data starts, long (pax) names and empty members included', async () => {
+test("header.byteOffset is where each member's data starts, long (pax) names and empty members included", async () => {
   const members = [
     { name: 'a.txt', data: Buffer.from('first member') },
     { name: `${'d'.repeat(120)}/${'n'.repeat(120)}.bin`, data: Buffer.alloc(1500, 7) },
@@ -44,7 +44,10 @@ test('header.byteOffset is where each member\'s data starts, long (pax) names an
   });
   ex.end(tar);
   await done;
-  assert.deepEqual(seen.map((s) => s.name), members.map((m) => m.name));
+  assert.deepEqual(
+    seen.map((s) => s.name),
+    members.map((m) => m.name),
+  );
   for (const [i, s] of seen.entries()) {
     assert.equal(typeof s.offset, 'number', `${s.name}: byteOffset is a number`);
     const off = s.offset as number;

@@ -77,7 +77,11 @@ describe('block-joined gzip', () => {
     // 3.5 blocks: several full blocks and a partial last one.
     const data = sampleInput(Math.floor(BLOCK_SIZE * 3.5), 42);
     const want = sha(await encode(data, 6, 1, 1 << 20));
-    for (const [window, chunk] of [[2, 4096], [3, 1 << 20], [8, 777_777]] as const) {
+    for (const [window, chunk] of [
+      [2, 4096],
+      [3, 1 << 20],
+      [8, 777_777],
+    ] as const) {
       assert.equal(sha(await encode(data, 6, window, chunk)), want, `window ${window}, chunks of ${chunk}`);
     }
     // And through a pool job (file to file), as the copy pipeline runs it.
@@ -112,6 +116,10 @@ describe('block-joined gzip', () => {
   });
 
   it('refuses a level outside 0..9 with a RangeError naming it', () => {
-    for (const level of [-1, 10, 2.5]) assert.throws(() => new GzipBlockEncoder({ level }), (err: unknown) => err instanceof RangeError && /level/.test((err as Error).message));
+    for (const level of [-1, 10, 2.5])
+      assert.throws(
+        () => new GzipBlockEncoder({ level }),
+        (err: unknown) => err instanceof RangeError && /level/.test(err.message),
+      );
   });
 });

@@ -42,7 +42,13 @@ describe('zstd jobs', () => {
     const data = Buffer.concat(Array.from({ length: 40 }, (_, i) => Buffer.alloc(256 << 10, `block ${i} `)));
     const src = join(dir, 'big.tar');
     writeFileSync(src, data);
-    const job = (dst: string, threads: number): BlobJob => ({ kind: 'blob', input: { kind: 'file', path: src, offset: 0, length: -1 }, expect: { size: -1 }, what: 'test', compress: { format: 'zstd', level: 3, threads, out: { kind: 'new-file', path: join(dir, dst) } } });
+    const job = (dst: string, threads: number): BlobJob => ({
+      kind: 'blob',
+      input: { kind: 'file', path: src, offset: 0, length: -1 },
+      expect: { size: -1 },
+      what: 'test',
+      compress: { format: 'zstd', level: 3, threads, out: { kind: 'new-file', path: join(dir, dst) } },
+    });
     const a = await pool.run(job('a.zst', 1));
     const b = await pool.run(job('b.zst', 4));
     assert.equal(b.compressed!.digest, a.compressed!.digest);

@@ -49,7 +49,10 @@ export interface PodmanResult {
 
 /** podman's own last error line ("Error: x: image not known"), without the "Error: " prefix. */
 export function podmanError(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const err = [...lines].reverse().find((l) => /^Error: /.test(l)) ?? lines[lines.length - 1] ?? '';
   const text = err.replace(/^Error: /, '').replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, '$1');
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;

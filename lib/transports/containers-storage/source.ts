@@ -25,17 +25,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, hexOf, shortDigest, type Digest } from '../../digest/index.js';
-import {
-  MAX_CONFIG_SIZE,
-  MAX_MANIFEST_SIZE,
-  layerCompression,
-  layerMediaTypeFor,
-  parseConfig,
-  parseManifest,
-  updateLayers,
-  type Descriptor,
-  type ParsedImageManifest,
-} from '../../manifest/index.js';
+import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, layerCompression, layerMediaTypeFor, parseConfig, parseManifest, updateLayers, type Descriptor, type ParsedImageManifest } from '../../manifest/index.js';
 import type { BlobStore } from '../../store/index.js';
 import { cleanupOnExit, forgetCleanup, readFileLimited } from '../fs-util.js';
 import { DiffIdCheck, SNIFF_BYTES, sniffCompression } from '../tar/compression.js';
@@ -157,7 +147,7 @@ function manifestCandidates(ref: StorageImageReference, img: PodmanImage, store:
   const out: Digest[] = [];
   const ours = store.getRef(ref.toString());
   if (ours !== undefined && (img.RepoDigests ?? []).some((r) => r.endsWith(`@${ours}`))) out.push(ours);
-  if (typeof img.Digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(img.Digest) && !out.includes(img.Digest as Digest)) out.push(img.Digest as Digest);
+  if (typeof img.Digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(img.Digest) && !out.includes(img.Digest)) out.push(img.Digest);
   return out;
 }
 
@@ -191,7 +181,7 @@ async function fromStore(store: BlobStore, want: Digest, img: PodmanImage): Prom
     if (!st || st.size !== d.size) return undefined;
     blobs.set(d.digest, { path: st.path, size: st.size });
   }
-  for (const [i, l] of (m.layers as Descriptor[]).entries()) {
+  for (const [i, l] of m.layers.entries()) {
     const comp = layerCompression(l.mediaType);
     if (comp === undefined) return undefined;
     const diffID = diffIDs[i] as Digest;
@@ -250,7 +240,7 @@ async function readStaged(
     throw new OcikitError('E_UNSUPPORTED', `${context}: podman exported a ${parsed.mediaType}; only single images are supported`);
   }
   const family = parsed.kind === 'oci-manifest' ? 'oci' : 'docker';
-  const layers = parsed.value.layers as Descriptor[];
+  const layers = parsed.value.layers;
   const relabelled: Descriptor[] = [];
   for (const [i, l] of layers.entries()) {
     const comp = layerCompression(l.mediaType);
@@ -265,7 +255,7 @@ async function readStaged(
   const changed = relabelled.some((l, i) => l !== layers[i]);
   const final: ParsedImageManifest = changed ? updateLayers(parsed, relabelled) : parsed;
   const blobs = new Map<Digest, { path: string; size: number }>();
-  for (const d of [final.value.config as Descriptor, ...(final.value.layers as Descriptor[])]) {
+  for (const d of [final.value.config, ...final.value.layers]) {
     if (blobs.has(d.digest)) continue;
     const file = join(dir, hexOf(d.digest));
     const what = `blob ${shortDigest(d.digest)} exported from ${ref}`;

@@ -40,12 +40,11 @@ export class DirImageReference implements ImageReference {
    * holds here) names are on disk with their sizes; else undefined.
    */
   async manifestDigest(_ctx: SystemContext): Promise<Digest | undefined> {
-    const read = (instance?: Digest): Promise<Buffer | undefined> =>
-      readFileLimited(join(this.path, manifestFileName(instance)), MAX_MANIFEST_SIZE, `reading ${this}`).catch(() => undefined);
+    const read = (instance?: Digest): Promise<Buffer | undefined> => readFileLimited(join(this.path, manifestFileName(instance)), MAX_MANIFEST_SIZE, `reading ${this}`).catch(() => undefined);
     const top = await read();
     if (!top) return undefined;
     const hasBlob = async (d: Descriptor): Promise<boolean> => {
-      const st = await fsp.stat(join(this.path, blobFileName(d.digest as Digest))).catch(() => undefined);
+      const st = await fsp.stat(join(this.path, blobFileName(d.digest))).catch(() => undefined);
       return !!st?.isFile() && st.size === d.size;
     };
     const complete = async (bytes: Buffer): Promise<boolean> => {
@@ -56,13 +55,13 @@ export class DirImageReference implements ImageReference {
         return false;
       }
       if (m.kind === 'oci-manifest' || m.kind === 'docker-v2s2') {
-        for (const d of [m.value.config as Descriptor, ...(m.value.layers as Descriptor[])]) if (!(await hasBlob(d))) return false;
+        for (const d of [m.value.config, ...m.value.layers]) if (!(await hasBlob(d))) return false;
         return true;
       }
       if (m.kind === 'oci-index' || m.kind === 'docker-list') {
         // A dir: image of an index holds only the instances that were copied: check those.
         for (const d of m.value.manifests as Descriptor[]) {
-          const inst = await read(d.digest as Digest);
+          const inst = await read(d.digest);
           if (inst && (digestBytes(inst) !== d.digest || !(await complete(inst)))) return false;
         }
         return true;

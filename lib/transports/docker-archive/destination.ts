@@ -112,7 +112,9 @@ export class DockerArchiveDestination implements ImageDestination {
         });
         try {
           if (archive.mode !== 'in-place') {
-            throw new OcikitError('E_UNSUPPORTED', `writing ${where}: the existing archive is ${archive.compression}-compressed; ocikit adds images only to uncompressed archives`, { hint: 'decompress it first, or write to a new path' });
+            throw new OcikitError('E_UNSUPPORTED', `writing ${where}: the existing archive is ${archive.compression}-compressed; ocikit adds images only to uncompressed archives`, {
+              hint: 'decompress it first, or write to a new path',
+            });
           }
           const items = await readArchiveManifest(archive).catch((err) => {
             throw notOurs(err);

@@ -40,7 +40,7 @@ export function parseArchiveManifest(bytes: Buffer, where: string): ArchiveManif
     if (o.RepoTags !== undefined && o.RepoTags !== null && (!Array.isArray(o.RepoTags) || !o.RepoTags.every((t) => typeof t === 'string'))) {
       throw bad(where, `image ${i}: RepoTags must be a list of strings`);
     }
-    return { ...o, Config: o.Config, Layers: o.Layers as string[], RepoTags: (o.RepoTags as string[] | undefined) ?? null };
+    return { ...o, Config: o.Config, Layers: o.Layers, RepoTags: (o.RepoTags as string[] | undefined) ?? null };
   });
 }
 

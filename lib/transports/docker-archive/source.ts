@@ -20,16 +20,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
-import {
-  DOCKER_CONFIG,
-  MAX_CONFIG_SIZE,
-  MAX_MANIFEST_SIZE,
-  OCI_CONFIG,
-  buildManifest,
-  layerMediaTypeFor,
-  parseConfig,
-  type Descriptor,
-} from '../../manifest/index.js';
+import { DOCKER_CONFIG, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, OCI_CONFIG, buildManifest, layerMediaTypeFor, parseConfig, type Descriptor } from '../../manifest/index.js';
 import type { DockerReference } from '../../reference/index.js';
 import type { BlobStore } from '../../store/index.js';
 import { TarArchive, type OpenArchiveOptions, type TarMember } from '../tar/archive.js';

@@ -61,10 +61,7 @@ export class DockerDaemonDestination implements ImageDestination {
     const body = new PassThrough({ highWaterMark: 1 << 20 });
     const abort = new AbortController();
     if (ctx.signal) ctx.signal.addEventListener('abort', () => abort.abort(), { once: true });
-    const response = engine.request(
-      { method: 'POST', path: '/images/load', query: { quiet: '0' }, headers: { 'content-type': 'application/x-tar' }, body, signal: abort.signal },
-      `loading ${where}`,
-    );
+    const response = engine.request({ method: 'POST', path: '/images/load', query: { quiet: '0' }, headers: { 'content-type': 'application/x-tar' }, body, signal: abort.signal }, `loading ${where}`);
     // If the daemon goes away while the archive is being written, the writer must fail now with
     // that reason, not wait for room in a body nobody reads.
     const failed: { error?: unknown } = {};
@@ -177,7 +174,12 @@ export class DockerDaemonDestination implements ImageDestination {
       // Cut the request: the daemon sees a truncated archive and loads nothing.
       this.abort.abort();
       this.body.destroy();
-      await this.response.then((r) => r.body.dump(), () => undefined).catch(() => undefined);
+      await this.response
+        .then(
+          (r) => r.body.dump(),
+          () => undefined,
+        )
+        .catch(() => undefined);
     }
     await this.inner.close().catch((err) => {
       throw wrapError(err, `closing ${this.reference}`);

@@ -53,7 +53,8 @@ export async function resolveEndpoint(ctx: SystemContext, env: NodeJS.ProcessEnv
   const host = ctx.daemonHost || env.DOCKER_HOST || DEFAULT_DAEMON_HOST;
   const m = /^([a-z]+):\/\/(.*)$/.exec(host);
   if (!m) throw new OcikitError('E_USAGE', `daemon host ${JSON.stringify(host)}: expected unix:///PATH or tcp://HOST:PORT`);
-  const [, scheme, rest] = m as unknown as [string, string, string];
+  const scheme = m[1]!;
+  const rest = m[2]!;
   if (scheme === 'unix') {
     if (!rest.startsWith('/')) throw new OcikitError('E_USAGE', `daemon host ${JSON.stringify(host)}: the socket path must be absolute`);
     return { host, origin: 'http://localhost', socketPath: rest };

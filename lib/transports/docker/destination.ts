@@ -103,10 +103,15 @@ export class DockerDestination implements ImageDestination {
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
     const session = this.#sessions.get(info.digest);
     this.#sessions.delete(info.digest);
-    await uploadBlob(this.repo, input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream }, { digest: info.digest, size: input.kind === 'path' && input.verify ? input.verify.size : info.size }, {
-      ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
-      ...(session ? { session } : {}),
-    });
+    await uploadBlob(
+      this.repo,
+      input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream },
+      { digest: info.digest, size: input.kind === 'path' && input.verify ? input.verify.size : info.size },
+      {
+        ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
+        ...(session ? { session } : {}),
+      },
+    );
     this.record(info.digest);
     return info;
   }
@@ -151,7 +156,7 @@ export class DockerDestination implements ImageDestination {
     };
     // A top-level manifest that is itself a referrer (an artifact copied on its own) is listed too.
     const topSubject = top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX ? subjectOf(parseManifest(top.bytes, top.mediaType)) : undefined;
-    if (topSubject) note(top, digest, topSubject.digest as Digest, pushed.ociSubject);
+    if (topSubject) note(top, digest, topSubject.digest, pushed.ociSubject);
     for (const ref of this.#referrers) {
       const p = await this.repo.pushManifest(ref.digest, ref.manifest.bytes, ref.manifest.mediaType);
       note(ref.manifest, ref.digest, ref.subject, p.ociSubject);

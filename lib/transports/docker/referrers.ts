@@ -61,9 +61,13 @@ export async function addToFallbackTag(repo: Repository, subject: Digest, entrie
   const tag = referrersTag(subject);
   const cur = await readFallback(repo, subject);
   if (cur.kind === 'other') {
-    throw new OcikitError('E_CONFLICT', `listing referrers of ${shortDigest(subject)} in docker://${repo.name}: the tag ${tag} holds ${cur.mediaType}, not the OCI index of the referrers tag schema; the referrers were pushed by digest but are not listed`, {
-      hint: `remove or rename the tag ${tag}, then copy again`,
-    });
+    throw new OcikitError(
+      'E_CONFLICT',
+      `listing referrers of ${shortDigest(subject)} in docker://${repo.name}: the tag ${tag} holds ${cur.mediaType}, not the OCI index of the referrers tag schema; the referrers were pushed by digest but are not listed`,
+      {
+        hint: `remove or rename the tag ${tag}, then copy again`,
+      },
+    );
   }
   // Other clients' entries (and any fields this version does not know) are kept as they are.
   const value = cur.kind === 'index' ? cur.value : { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] as Descriptor[] };

@@ -117,7 +117,7 @@ export class DockerSignatureStore {
       await res.body?.cancel();
       throw new OcikitError('E_SIGNATURE', `${what}: larger than ${MAX_SIGNATURE_SIZE} bytes`);
     }
-    return res.body ? readCapped(res.body as unknown as AsyncIterable<Uint8Array>, MAX_SIGNATURE_SIZE, what) : Buffer.alloc(0);
+    return res.body ? readCapped(res.body, MAX_SIGNATURE_SIZE, what) : Buffer.alloc(0);
   }
 
   private async attachmentManifest(manifestDigest: Digest): Promise<{ layers: OciDescriptor[]; config?: OciDescriptor } | undefined> {
@@ -131,12 +131,14 @@ export class DockerSignatureStore {
     }
     const what = `reading sigstore attachments ${this.repo.name}:${tag}`;
     if (m.mediaType !== OCI_MANIFEST) throw new OcikitError('E_SIGNATURE', `${what}: unexpected media type ${JSON.stringify(m.mediaType)}`);
-    let v: { layers?: unknown; config?: unknown };
+    let parsed: unknown;
     try {
-      v = JSON.parse(m.bytes.toString('utf8'));
+      parsed = JSON.parse(m.bytes.toString('utf8'));
     } catch (err) {
       throw new OcikitError('E_SIGNATURE', `${what}: not JSON`, { cause: err });
     }
+    // JSON null or a scalar has no layers (and is refused below) rather than failing with a TypeError.
+    const v: { layers?: unknown; config?: unknown } = parsed !== null && typeof parsed === 'object' ? parsed : {};
     const desc = (d: unknown, at: string): OciDescriptor => {
       const o = d as Partial<OciDescriptor> | null;
       if (!o || typeof o !== 'object' || typeof o.mediaType !== 'string' || typeof o.digest !== 'string' || typeof o.size !== 'number' || o.size < 0) {
@@ -235,11 +237,17 @@ export class DockerSignatureStore {
     let config: { rootfs?: { type?: string; diff_ids?: string[] }; [k: string]: unknown } = { architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [] } };
     if (existing?.config) {
       const raw = await this.readBlob(existing.config, `reading the sigstore attachment config of ${shortDigest(manifestDigest)}`);
+      let parsed: unknown;
       try {
-        config = JSON.parse(raw.toString('utf8'));
+        parsed = JSON.parse(raw.toString('utf8'));
       } catch (err) {
         throw new OcikitError('E_SIGNATURE', `the sigstore attachment config of ${shortDigest(manifestDigest)} in docker://${this.repo.name} is not JSON`, { cause: err });
       }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new OcikitError('E_SIGNATURE', `the sigstore attachment config of ${shortDigest(manifestDigest)} in docker://${this.repo.name} is not a JSON object`);
+      }
+      // Kept as it is apart from rootfs.diff_ids, which gets one entry per signature layer.
+      config = parsed as typeof config;
     }
     const diffIds = [...(config.rootfs?.diff_ids ?? [])];
     let added = 0;

@@ -22,7 +22,20 @@
 import { promises as fsp } from 'node:fs';
 import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
 import { algorithmOf, digestBytes, type Digest } from '../../digest/index.js';
-import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType, manifestChildren, parseManifest, type Descriptor, type OciIndex, type ParsedManifest } from '../../manifest/index.js';
+import {
+  DOCKER_LIST,
+  DOCKER_V2S2_MANIFEST,
+  MAX_MANIFEST_SIZE,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  isIndexMediaType,
+  isManifestMediaType,
+  manifestChildren,
+  parseManifest,
+  type Descriptor,
+  type OciIndex,
+  type ParsedManifest,
+} from '../../manifest/index.js';
 import { TarArchive, type TarMember } from '../tar/archive.js';
 import { payloadStream } from '../payload.js';
 import { blobMemberName, digestFromBlobName } from '../tar/names.js';
@@ -94,7 +107,9 @@ export class OciArchiveDestination implements ImageDestination {
         });
         try {
           if (archive.mode !== 'in-place') {
-            throw new OcikitError('E_UNSUPPORTED', `writing ${where}: the existing archive is ${archive.compression}-compressed; ocikit adds images only to uncompressed archives`, { hint: 'decompress it first, or write to a new path' });
+            throw new OcikitError('E_UNSUPPORTED', `writing ${where}: the existing archive is ${archive.compression}-compressed; ocikit adds images only to uncompressed archives`, {
+              hint: 'decompress it first, or write to a new path',
+            });
           }
           const layout = await readArchivedLayout(archive).catch((err) => {
             throw notOurs(err);
@@ -173,7 +188,7 @@ export class OciArchiveDestination implements ImageDestination {
     if (!this.top) throw new OcikitError('E_INTERNAL', `committing ${this.where}: no manifest was written`);
     const desc: Descriptor = { mediaType: this.top.mediaType, digest: this.top.digest, size: this.top.size };
     if (this.ref !== undefined) desc.annotations = { [REF_NAME_ANNOTATION]: this.ref };
-    const before = this.old?.index ?? ({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] } as OciIndex);
+    const before = this.old?.index ?? { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
     const kept = before.manifests.filter((d) => {
       const name = d.annotations?.[REF_NAME_ANNOTATION];
       // As oci:: writing an existing ref replaces it; an untagged write replaces an identical untagged entry.
@@ -225,7 +240,7 @@ const MAX_NESTING = 8;
 async function reachableBlobs(ar: TarArchive, entries: Descriptor[]): Promise<Set<Digest> | undefined> {
   const seen = new Set<Digest>();
   const visit = async (d: Descriptor, depth: number): Promise<boolean> => {
-    const digest = d.digest as Digest;
+    const digest = d.digest;
     if (seen.has(digest)) return true;
     seen.add(digest);
     if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) return false;
@@ -246,7 +261,7 @@ async function reachableBlobs(ar: TarArchive, entries: Descriptor[]): Promise<Se
       for (const c of manifestChildren(parsed)) if (!(await visit(c, depth + 1))) return false;
     } else {
       // A config and layers are leaves.
-      for (const c of manifestChildren(parsed)) seen.add(c.digest as Digest);
+      for (const c of manifestChildren(parsed)) seen.add(c.digest);
     }
     return true;
   };

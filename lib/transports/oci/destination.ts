@@ -10,7 +10,7 @@
 import { join, dirname } from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
-import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
+import { digestBytes, type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, parseManifest, referrerDescriptor, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { atomicWriteFile, ensureDir, forgetCleanup, makeStagingDir, pathExists, readFileLimited, syncDir, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
@@ -112,7 +112,7 @@ export class OciDestination implements ImageDestination {
           await atomicWriteFile(join(this.root, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, 0o644, this.sync);
         }
         const indexPath = join(this.root, 'index.json');
-        let index: OciIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] } as OciIndex;
+        let index: OciIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
         if (await pathExists(indexPath)) {
           index = parseLayoutIndex(await readFileLimited(indexPath, MAX_MANIFEST_SIZE, `reading ${this.where()}/index.json`), this.where());
         }
@@ -186,5 +186,3 @@ export class OciDestination implements ImageDestination {
     forgetCleanup(this.staging);
   }
 }
-
-

@@ -19,7 +19,7 @@ export function parseLayoutIndex(bytes: Buffer, where: string): OciIndex {
     throw new OcikitError((err as OcikitError).code ?? 'E_BAD_INPUT', `reading ${where}/index.json: ${(err as Error).message}`, { cause: err });
   }
   if (parsed.kind !== 'oci-index') throw new OcikitError('E_BAD_INPUT', `reading ${where}/index.json: not an image index`);
-  return parsed.value as OciIndex;
+  return parsed.value;
 }
 
 /** Check the oci-layout file's version. */
@@ -32,14 +32,15 @@ export function checkLayoutVersion(bytes: Buffer, where: string): void {
   }
   const ver = (v as { imageLayoutVersion?: unknown })?.imageLayoutVersion;
   if (typeof ver !== 'string' || !/^1\.\d+\.\d+$/.test(ver)) {
-    throw new OcikitError('E_UNSUPPORTED', `reading ${where}/oci-layout: unsupported imageLayoutVersion ${ver === undefined ? 'undefined' : quoteUntrusted(typeof ver === 'string' ? ver : JSON.stringify(ver), 40)}`);
+    throw new OcikitError(
+      'E_UNSUPPORTED',
+      `reading ${where}/oci-layout: unsupported imageLayoutVersion ${ver === undefined ? 'undefined' : quoteUntrusted(typeof ver === 'string' ? ver : JSON.stringify(ver), 40)}`,
+    );
   }
 }
 
 /** What a reference resolves to in a layout: one descriptor, or the whole index.json as a multi-arch index. */
-export type LayoutChoice =
-  | { kind: 'descriptor'; descriptor: Descriptor }
-  | { kind: 'synthetic-index'; bytes: Buffer; digest: Digest; mediaType: string };
+export type LayoutChoice = { kind: 'descriptor'; descriptor: Descriptor } | { kind: 'synthetic-index'; bytes: Buffer; digest: Digest; mediaType: string };
 
 /**
  * Choose the image named by `ref` / `index` in a layout's index.json.

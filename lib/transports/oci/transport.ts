@@ -87,7 +87,7 @@ export class OciImageReference implements ImageReference {
       const keep = await reachableBlobs(this.path, kept, where);
       // Blobs of the removed image that cannot be read are simply not deleted.
       const gone = await reachableBlobs(this.path, removed, where, true);
-      const next: OciIndex = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests: kept } as OciIndex;
+      const next: OciIndex = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests: kept };
       await atomicWriteFile(indexPath, JSON.stringify(next));
       for (const d of gone) {
         if (keep.has(d)) continue;
@@ -124,7 +124,7 @@ async function reachableBlobs(root: string, descs: Descriptor[], where: string, 
       if (digestBytes(bytes) !== digest) throw new OcikitError('E_DIGEST_MISMATCH', `${label}: content does not match its digest`);
       const m = parseManifest(bytes, mt);
       if (m.kind === 'oci-index' || m.kind === 'docker-list') queue.push(...(m.value.manifests as Descriptor[]));
-      else if (m.kind === 'oci-manifest' || m.kind === 'docker-v2s2') queue.push(m.value.config as Descriptor, ...(m.value.layers as Descriptor[]));
+      else if (m.kind === 'oci-manifest' || m.kind === 'docker-v2s2') queue.push(m.value.config, ...m.value.layers);
     } catch (err) {
       if (!lenient) throw err;
     }

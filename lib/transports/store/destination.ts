@@ -58,7 +58,9 @@ export class StoreDestination implements ImageDestination {
     if (this.#top === undefined) throw new OcikitError('E_INTERNAL', `committing ${this.reference}: no manifest was written`);
     const n = this.reference.name;
     if (n.digest !== undefined && n.digest !== this.#top) {
-      throw new OcikitError('E_CONFLICT', `writing ${this.reference}: the manifest written has digest ${this.#top}, not the one named`, { hint: 'name the destination by tag, or copy with --preserve-digests' });
+      throw new OcikitError('E_CONFLICT', `writing ${this.reference}: the manifest written has digest ${this.#top}, not the one named`, {
+        hint: 'name the destination by tag, or copy with --preserve-digests',
+      });
     }
     this.store.setRef(storeRefName(n), this.#top);
   }

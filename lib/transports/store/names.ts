@@ -19,12 +19,11 @@
  *
  * Pure string work over BlobStore's public ref methods; no I/O of its own.
  */
-import { OcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
 import { DEFAULT_DOMAIN, familiarString, formatStoreName, isRepositoryName, parseDockerReference, parseStoreName, type DockerReference, type StoreName } from '../../reference/index.js';
 
 // The syntax of a store: name lives with every transport's syntax, in lib/reference.
-export { MAX_REPOSITORY_LENGTH, formatStoreName, isRepositoryName, isTagName, parseStoreName, type StoreName } from '../../reference/index.js';
+export { formatStoreName, isRepositoryName, isTagName, parseStoreName, type StoreName } from '../../reference/index.js';
 import type { BlobStore } from '../../store/index.js';
 
 /** The prefix of the refs the store holds under its own names. */

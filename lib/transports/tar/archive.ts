@@ -303,10 +303,7 @@ class Recorder {
     if (limit !== undefined && size > limit) {
       throw new OcikitError('E_MANIFEST_TOO_BIG', `reading ${where}: ${name} is ${size} bytes, over the ${limit}-byte limit`);
     }
-    const m: TarMember =
-      type === 'symlink' || type === 'link'
-        ? { name, type, size, offset, target: linkTarget(name, h.linkname, type, where) }
-        : { name, type, size, offset };
+    const m: TarMember = type === 'symlink' || type === 'link' ? { name, type, size, offset, target: linkTarget(name, h.linkname, type, where) } : { name, type, size, offset };
     if (!prev) this.members.set(name, m);
     return m;
   }
@@ -334,7 +331,8 @@ async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string,
   const ex = tarStream().extract();
   let skipFrom = -1;
   let skipTo = -1;
-  let failure: unknown;
+  // Boxed, so that whatever was thrown (even undefined) is rethrown as it came.
+  let failure: { error: unknown } | undefined;
   ex.on('entry', (h, stream, next) => {
     // Destroying the parser destroys the current entry's stream with the same error: already handled.
     stream.on('error', () => undefined);
@@ -353,8 +351,9 @@ async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string,
         skipTo = Math.min(off + Math.ceil(dataSize / 512) * 512, fileSize);
       }
     } catch (err) {
-      failure = err;
-      (ex as unknown as { destroy(e: unknown): void }).destroy(err);
+      failure = { error: err };
+      // The error reported is the one kept in failure; destroy only needs an Error to stop the parser.
+      ex.destroy(asError(err));
       return;
     }
     stream.on('end', () => next());
@@ -380,11 +379,11 @@ async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string,
       pos += chunk.length;
       if (!ex.write(chunk)) await when(ex, 'drain');
     }
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw failure.error;
     ex.end(undefined);
     await finished;
   } catch (err) {
-    throw badArchive(failure ?? err, where);
+    throw badArchive(failure ? failure.error : err, where);
   }
 }
 
@@ -405,7 +404,7 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
         ended = true;
         break;
       }
-      const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
+      const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
       headParts.push(b);
       headLen += b.length;
     }
@@ -422,8 +421,8 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
       for (;;) {
         const r = await it.next();
         if (r.done) return;
-        opts.onRead?.((r.value as Buffer).length);
-        yield r.value as Buffer;
+        opts.onRead?.(r.value.length);
+        yield r.value;
       }
     } finally {
       await it.return?.(undefined);
@@ -434,7 +433,8 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
   let failure: unknown;
   const fail = (err: unknown): void => {
     failure ??= err;
-    (ex as unknown as { destroy(e: unknown): void }).destroy(err);
+    // The error reported is the one kept in failure; destroy only needs an Error to stop the parser.
+    ex.destroy(asError(err));
   };
   ex.on('entry', (h, stream, next) => {
     stream.on('error', () => undefined);
@@ -456,6 +456,7 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
     const member = m;
     if (opts.store) {
       const expect = { digest: opts.expectedDigest?.(member.name), size: member.size, what: `member ${member.name} of ${where}` };
+      // tar-stream's entry is a streamx Readable: Node-compatible at run time (async iteration, 'error'), typed apart.
       opts.store.put(stream as unknown as NodeJS.ReadableStream, expect).then(
         (res) => {
           member.digest = res.digest;
@@ -481,13 +482,15 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
       next();
     });
   });
-  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream | (() => AsyncGenerator<Buffer>)> = [all];
-  if (rec.compression !== 'none') stages.push(decompressor(rec.compression));
-  stages.push(ex as unknown as NodeJS.WritableStream);
   try {
-    await (pipeline as unknown as (...s: unknown[]) => Promise<void>)(...stages);
+    if (rec.compression === 'none') await pipeline(all, ex);
+    else await pipeline(all, decompressor(rec.compression), ex);
   } catch (err) {
     throw badArchive(failure ?? err, where);
   }
   if (failure !== undefined) throw badArchive(failure, where);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -33,7 +33,7 @@ export function sniffCompression(head: Uint8Array, what: string): SniffedCompres
 
 /** A decompressing transform for `c` (node:zlib for gzip, zstd-napi for zstd). */
 export function decompressor(c: 'gzip' | 'zstd'): Transform {
-  return c === 'gzip' ? createGunzip({ chunkSize: 1 << 20 }) : (new (zstd().DecompressStream)() as unknown as Transform);
+  return c === 'gzip' ? createGunzip({ chunkSize: 1 << 20 }) : new (zstd().DecompressStream)();
 }
 
 /**

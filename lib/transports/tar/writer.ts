@@ -16,8 +16,8 @@
  * Member sizes are known before their data is written (tar headers come first) in both modes.
  */
 import { constants as fsc, promises as fsp } from 'node:fs';
-import { basename, dirname, posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { dirname, posix } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import type { Pack } from 'tar-stream';
 import { tarStream } from '../../lazy.js';
 import { OcikitError, wrapError } from '../../errors.js';
@@ -37,7 +37,7 @@ export function isStdoutPath(p: string): boolean {
 /** Member timestamps: fixed, so the same content gives the same archive bytes (as docker save and skopeo). */
 const MTIME = new Date(0);
 
-type Sink = NodeJS.WritableStream & { write(chunk: Buffer): boolean; end(cb?: () => void): void };
+type Sink = Writable;
 
 /** An archive being written (see the module comment). */
 export interface TarWriter {
@@ -75,7 +75,7 @@ export interface TarWriter {
 export async function openTarWriter(target: string, where: string, opts: { sync?: boolean } = {}): Promise<TarWriter> {
   if (isStdoutPath(target)) {
     if (process.stdout.isTTY) throw new OcikitError('E_USAGE', `writing ${where}: standard output is a terminal; redirect it to a file or a pipe`);
-    return new StreamTarWriter(where, process.stdout as unknown as Sink, false, undefined);
+    return new StreamTarWriter(where, process.stdout, false, undefined);
   }
   const st = await fsp.stat(target).catch(() => undefined);
   if (st && st.isDirectory()) throw new OcikitError('E_CONFLICT', `writing ${where}: ${target} is a directory`);
@@ -83,7 +83,7 @@ export async function openTarWriter(target: string, where: string, opts: { sync?
     const fh = await fsp.open(target, fsc.O_WRONLY).catch((err) => {
       throw wrapError(err, `opening ${where} for writing`);
     });
-    return new StreamTarWriter(where, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }) as unknown as Sink, true, fh);
+    return new StreamTarWriter(where, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }), true, fh);
   }
   await ensureDir(dirname(target)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
   await sweepLeftovers(target);
@@ -96,8 +96,8 @@ export async function openTarWriter(target: string, where: string, opts: { sync?
 }
 
 /** An archive written into any Writable (a request body, a socket), in STREAM mode. The caller ends nothing: commit ends it. */
-export function tarWriterToStream(out: NodeJS.WritableStream, where: string): TarWriter {
-  return new StreamTarWriter(where, out as unknown as Sink, true, undefined);
+export function tarWriterToStream(out: Writable, where: string): TarWriter {
+  return new StreamTarWriter(where, out, true, undefined);
 }
 
 /** A reservation's state, for commit's check that every member got its bytes. */
@@ -111,7 +111,7 @@ class FileTarWriter implements TarWriter {
   readonly #reservations = new Map<string, ReservationState>();
   /** Writes in flight (headers, buffers, streams): commit waits for them all. */
   readonly #writes = new Set<Promise<void>>();
-  #failure: unknown;
+  #failure: OcikitError | undefined;
   #finished = false;
 
   constructor(
@@ -130,7 +130,9 @@ class FileTarWriter implements TarWriter {
     const at = this.#end;
     const dataAt = at + header.length;
     this.#end = dataAt + h.size + padding(h.size);
-    this.#track(this.#writeAt(header, at));
+    // Not awaited here: commit awaits every tracked write, and a failed one is kept in #failure, which the
+    // next member and commit throw.
+    void this.#track(this.#writeAt(header, at));
     return dataAt;
   }
 
@@ -166,7 +168,8 @@ class FileTarWriter implements TarWriter {
     await this.#track(
       (async () => {
         let written = 0;
-        for await (const c of stream()) {
+        const chunks: AsyncIterable<Uint8Array> = stream();
+        for await (const c of chunks) {
           const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c);
           if (written + chunk.length > size) throw new OcikitError('E_SIZE_MISMATCH', `member ${name}: more than the expected ${size} bytes`);
           await this.#writeAt(chunk, at + written);
@@ -240,7 +243,8 @@ class FileTarWriter implements TarWriter {
 class StreamTarWriter implements TarWriter {
   private readonly pack: Pack;
   private queue: Promise<void> = Promise.resolve();
-  private failure: unknown;
+  /** The first failure, boxed so that whatever a member threw is rethrown as it came. */
+  private failure: { error: unknown } | undefined;
   private readonly pumped: Promise<void>;
   private finished = false;
   private readonly dirs = new Set<string>();
@@ -256,7 +260,7 @@ class StreamTarWriter implements TarWriter {
     // An output error (EPIPE on a closed pipe, ENOSPC) stops the archive; it is reported by the
     // member being written or by commit, never as an unhandled 'error' event.
     out.on('error', (err: unknown) => {
-      this.failure ??= wrapError(err, `writing ${where}`);
+      this.failure ??= { error: wrapError(err, `writing ${where}`) };
     });
     this.pumped = this.pump();
     this.pumped.catch(() => undefined);
@@ -264,25 +268,26 @@ class StreamTarWriter implements TarWriter {
 
   /** Move the packed bytes to the output, honouring its backpressure. */
   private async pump(): Promise<void> {
-    for await (const chunk of this.pack as unknown as AsyncIterable<Buffer>) {
-      if (this.failure !== undefined) throw this.failure;
+    for await (const chunk of this.pack) {
+      if (this.failure !== undefined) throw this.failure.error;
       if (!this.out.write(chunk)) await drained(this.out);
     }
-    if (this.ownsOut) await new Promise<void>((resolve, reject) => {
-      this.out.once('error', reject);
-      this.out.end(() => resolve());
-    });
+    if (this.ownsOut)
+      await new Promise<void>((resolve, reject) => {
+        this.out.once('error', reject);
+        this.out.end(() => resolve());
+      });
   }
 
   private enqueue<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
-      if (this.failure !== undefined) throw this.failure;
+      if (this.failure !== undefined) throw this.failure.error;
       if (this.finished) throw new OcikitError('E_INTERNAL', `writing ${this.where}: the archive is already finished`);
       try {
         return await fn();
       } catch (err) {
         // A member that failed half-way has corrupted the stream: nothing more may be written.
-        this.failure ??= err;
+        this.failure ??= { error: err };
         throw wrapError(err, `writing ${what} to ${this.where}`);
       }
     };
@@ -305,9 +310,14 @@ class StreamTarWriter implements TarWriter {
 
   /** Add a file member holding `data`. */
   addBuffer(name: string, data: Buffer): Promise<void> {
-    return this.enqueue(name, () => this.entry({ name, type: 'file', mode: 0o644, size: data.length }, (async function* () {
-      yield data;
-    })()));
+    return this.enqueue(name, () =>
+      this.entry(
+        { name, type: 'file', mode: 0o644, size: data.length },
+        (async function* () {
+          yield data;
+        })(),
+      ),
+    );
   }
 
   /** Add a file member of exactly `size` bytes from `stream`; a different length is an error. */
@@ -322,11 +332,11 @@ class StreamTarWriter implements TarWriter {
 
   private async entry(header: { name: string; type: 'file' | 'directory' | 'symlink'; mode: number; size?: number; linkname?: string }, data: AsyncIterable<Buffer> | undefined): Promise<void> {
     const full = { ...header, mtime: MTIME, uid: 0, gid: 0, uname: '', gname: '' };
-    let done!: (err?: unknown) => void;
+    let done!: (err?: Error) => void;
     const entryDone = new Promise<void>((resolve, reject) => {
       done = (err) => (err ? reject(err) : resolve());
     });
-    const sink = this.pack.entry(full, (err) => done(err ?? undefined)) as unknown as Sink;
+    const sink = this.pack.entry(full, (err) => done(err ?? undefined));
     if (data) {
       let written = 0;
       for await (const c of data) {
@@ -341,7 +351,7 @@ class StreamTarWriter implements TarWriter {
         throw new OcikitError('E_SIZE_MISMATCH', `member ${header.name}: got ${written} bytes, expected ${header.size}`);
       }
     }
-    sink.end();
+    sink.end(undefined); // streamx types end's argument as required; undefined ends without writing
     await Promise.race([entryDone, this.pumpFailure()]);
   }
 
@@ -364,7 +374,7 @@ class StreamTarWriter implements TarWriter {
     try {
       if (this.fh) {
         // A stream made with autoClose:false holds the handle until destroyed (close() would wait forever).
-        (this.out as unknown as { destroy(): void }).destroy();
+        this.out.destroy();
         await this.fh.close();
       }
     } catch (err) {
@@ -375,11 +385,11 @@ class StreamTarWriter implements TarWriter {
   async abort(): Promise<void> {
     if (!this.finished) {
       this.finished = true;
-      this.failure ??= new OcikitError('E_ABORTED', `writing ${this.where}: abandoned`);
-      (this.pack as unknown as { destroy(err?: unknown): void }).destroy();
+      this.failure ??= { error: new OcikitError('E_ABORTED', `writing ${this.where}: abandoned`) };
+      this.pack.destroy();
       await this.pumped.catch(() => undefined);
     }
-    if (this.ownsOut) (this.out as unknown as { destroy(): void }).destroy();
+    if (this.ownsOut) this.out.destroy();
     await this.fh?.close().catch(() => undefined);
   }
 }
@@ -408,7 +418,6 @@ export async function copyMembers(from: TarArchive, to: TarWriter, skip: (name: 
     }
   }
 }
-
 
 /** A check run just before commit's rename (see TarWriter.commit). */
 export type FileIdentityCheck = () => Promise<void>;
