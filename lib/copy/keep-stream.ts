@@ -55,15 +55,35 @@ export async function keepStream(stream: Readable, job: { expect: { digest?: str
       // 'wx': a new file MUST NOT exist (tmp names are unique; an existing one is someone else's).
       outs.push({ out, fh: await open(out.path, out.kind === 'new-file' ? 'wx' : 'r+'), pos: out.kind === 'region' ? out.offset : 0 });
     }
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (limit >= 0 && size > limit) throw new OcikitError('E_SIZE_MISMATCH', `${job.what}: more than the expected ${limit} bytes`);
-      hash.update(chunk);
-      meter?.read(chunk.length);
-      batch.push(chunk);
-      batchLen += chunk.length;
-      if (batchLen >= BATCH) await flush();
-    }
+    // Flowing mode, not `for await`: the async iterator's read() joins whatever is buffered into
+    // one new Buffer (a copy of every byte); 'data' hands over the chunks as they came.
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err: unknown): void => {
+        stream.off('data', onData);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      };
+      const onData = (chunk: Buffer): void => {
+        size += chunk.length;
+        if (limit >= 0 && size > limit) {
+          fail(new OcikitError('E_SIZE_MISMATCH', `${job.what}: more than the expected ${limit} bytes`));
+          return;
+        }
+        hash.update(chunk);
+        meter?.read(chunk.length);
+        batch.push(chunk);
+        batchLen += chunk.length;
+        if (batchLen >= BATCH) {
+          stream.pause();
+          flush().then(() => stream.resume(), fail);
+        }
+      };
+      stream.on('data', onData);
+      stream.once('end', () => resolve());
+      stream.once('error', fail);
+      stream.once('close', () => {
+        if (!stream.readableEnded) fail(new OcikitError('E_IO', `${job.what}: the stream closed before its end`));
+      });
+    });
     await flush();
     await writing;
     const digest = `sha256:${hash.digest('hex')}`;
