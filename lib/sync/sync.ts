@@ -216,7 +216,12 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
     if (o.dryRun) return { source, destination, status: 'would-copy' };
 
     // === the copy
-    const res = await copyImage(sharingFetches(img.ref, o.store, inFlight), destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
+    // To a registry, a download is relayed into the upload as it arrives (lib/copy/blob.ts), which
+    // sharing would undo (it fetches a blob whole into the store first); tags of one repository
+    // still fetch a shared layer once: the first image of each goes alone and the others find
+    // its layers with a HEAD. To dir: and oci:, images fetched at once share each download.
+    const from = o.destKind === 'docker' ? img.ref : sharingFetches(img.ref, o.store, inFlight);
+    const res = await copyImage(from, destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
     // The digest the copy actually read (copyImage records it): the tag may have moved since the HEAD.
     const read = o.store.getRef(source) ?? srcDigest;
     if (read !== undefined) o.store.setRef(recordName(read), res.manifestDigest);
