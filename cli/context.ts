@@ -13,6 +13,20 @@ export function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): B
 }
 
 /**
+ * Run `fn` with an opener of the store that opens it only when called (by a transport that needs
+ * it: store:, docker-daemon:, containers-storage:), and close it afterwards: a command on a
+ * registry or a file layout creates no store directory and opens no SQLite.
+ */
+export async function withLazyStore<T>(g: GlobalOptions, fn: (open: () => BlobStore) => Promise<T>): Promise<T> {
+  let store: BlobStore | undefined;
+  try {
+    return await fn(() => (store ??= openStore(g)));
+  } finally {
+    store?.close();
+  }
+}
+
+/**
  * Registry flags of commands that work on one image (inspect, list-tags, delete), as skopeo names them.
  * Spread into a command's flag spec: `flags: { string: [...REGISTRY_FLAGS.string, ...], boolean: [...REGISTRY_FLAGS.boolean] }`.
  */

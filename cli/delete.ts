@@ -2,7 +2,7 @@
 import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { positionals, type Command } from './command.js';
-import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, systemContext } from './context.js';
+import { REGISTRY_FLAGS, REGISTRY_HELP, systemContext, withLazyStore } from './context.js';
 import type { SystemContext } from '../lib/transports/types.js';
 
 const USAGE = 'ocikit delete [options] IMAGE-NAME';
@@ -22,24 +22,19 @@ ${REGISTRY_HELP}`,
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
     const ref = parseImageName(name!);
-    // The store opens only if the transport asks (store: names are deleted from it): deleting from
-    // a registry creates no store directory.
-    let lazy: ReturnType<typeof openStore> | undefined;
-    const ctx: SystemContext = { ...(await systemContext(args, g, undefined, io)), openStore: () => (lazy ??= openStore(g)) };
-    try {
+    const ctx = await systemContext(args, g, undefined, io);
+    // store: names are deleted from the store; deleting from a registry creates no store directory.
+    return withLazyStore(g, async (open) => {
+      const c: SystemContext = { ...ctx, openStore: open };
       if (args.untag) {
         if (!ref.untag) throw new OcikitError('E_UNSUPPORTED', `delete --untag is not supported for the ${ref.transport.name}: transport`);
-        await ref.untag(ctx);
-        if (!g.quiet)
-          io.stderr.write(`Removed tag ${ref}
-`);
+        await ref.untag(c);
+        if (!g.quiet) io.stderr.write(`Removed tag ${ref}\n`);
         return 0;
       }
       if (!ref.delete) throw new OcikitError('E_UNSUPPORTED', `delete is not supported for the ${ref.transport.name}: transport`);
-      await ref.delete(ctx);
+      await ref.delete(c);
       return 0;
-    } finally {
-      lazy?.close();
-    }
+    });
   },
 };

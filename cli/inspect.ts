@@ -4,7 +4,7 @@ import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { GoNil, GoStruct, GoTime, parseTemplate } from '../lib/template/index.js';
 import { boolFlag, many, positionals, type Command } from './command.js';
-import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, repositoryName, systemContext } from './context.js';
+import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, repositoryName, systemContext, withLazyStore } from './context.js';
 
 const USAGE = 'ocikit inspect [options] IMAGE-NAME';
 
@@ -71,15 +71,10 @@ ${REGISTRY_HELP}`,
       return 0;
     }
     if (args.raw && !args.config) {
-      // The store opens only if the transport asks (a daemon's export lands there; podman's store
-      // is read through it): a file layout's raw manifest needs no SQLite.
-      let lazy: ReturnType<typeof openStore> | undefined;
-      try {
-        const m = await rawManifestOf(ref, { ...ctx, openStore: () => (lazy ??= openStore(g)) });
-        io.stdout.write(m.bytes);
-      } finally {
-        lazy?.close();
-      }
+      // A daemon's export lands in the store and podman's store is read through it; a file
+      // layout's raw manifest needs no SQLite.
+      const m = await withLazyStore(g, (open) => rawManifestOf(ref, { ...ctx, openStore: open }));
+      io.stdout.write(m.bytes);
       return 0;
     }
     const store = openStore(g);

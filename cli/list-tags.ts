@@ -2,7 +2,7 @@
 import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { positionals, type Command } from './command.js';
-import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, repositoryName, systemContext } from './context.js';
+import { REGISTRY_FLAGS, REGISTRY_HELP, repositoryName, systemContext, withLazyStore } from './context.js';
 
 const USAGE = 'ocikit list-tags [options] REPOSITORY-NAME';
 
@@ -15,14 +15,9 @@ export const listTagsCommand: Command = {
     const [name] = positionals(args, 1, USAGE);
     const ref = parseImageName(name!);
     if (!ref.listTags) throw new OcikitError('E_UNSUPPORTED', `list-tags is not supported for the ${ref.transport.name}: transport`);
-    // The store opens only if the transport asks (store: names are listed from it).
-    let lazy: ReturnType<typeof openStore> | undefined;
-    let tags: string[];
-    try {
-      tags = await ref.listTags({ ...(await systemContext(args, g, undefined, io)), openStore: () => (lazy ??= openStore(g)) });
-    } finally {
-      lazy?.close();
-    }
+    const ctx = await systemContext(args, g, undefined, io);
+    // store: names are listed from the store.
+    const tags = await withLazyStore(g, (open) => ref.listTags!({ ...ctx, openStore: open }));
     const repo = ref.dockerReference ? repositoryName(ref.dockerReference) : ref.withinTransport;
     // --json: the same object on one line, for a program to read line by line.
     io.stdout.write(JSON.stringify({ Repository: repo, Tags: tags }, null, g.json ? undefined : 4) + '\n');

@@ -28,6 +28,11 @@ export function referrersTag(digest: Digest | string): string {
   return `${alg}-${enc}`.replace(/[^a-zA-Z0-9._-]/g, '-');
 }
 
+/** Whether `tag` is a sha256 digest's referrers tag (what referrersTag gives): `sha256-<64 hex>`. */
+export function isReferrersTag(tag: string): boolean {
+  return /^sha256-[0-9a-f]{64}$/.test(tag);
+}
+
 /** The `subject` of an OCI manifest or index: the manifest it refers to. Docker types have none. */
 export function subjectOf(parsed: ParsedManifest): Descriptor | undefined {
   return parsed.kind === 'oci-manifest' || parsed.kind === 'oci-index' ? parsed.value.subject : undefined;

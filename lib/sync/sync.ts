@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { join, posix } from 'node:path';
 import { OcikitError, isOcikitError, type ErrorCode } from '../errors.js';
 import type { Digest } from '../digest/index.js';
+import { isReferrersTag } from '../manifest/index.js';
 import { copyImage, type CopyOptions } from '../copy/index.js';
 import { parseImageName } from '../transports/index.js';
 import type { ImageReference, SystemContext } from '../transports/types.js';
@@ -53,9 +54,6 @@ export interface SyncReport {
   bytesWritten: number;
   seconds: number;
 }
-
-/** A registry's referrers fallback tag at the end of a docker reference: "…:sha256-<64 hex>". */
-const FALLBACK_TAG_RE = /:sha256-[0-9a-f]{64}$/;
 
 export interface SyncOptions {
   store: BlobStore;
@@ -134,7 +132,7 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   // With --referrers, a registry's referrers fallback tags (sha256-<hex>, an index of the
   // referrers of that manifest) travel with the images they describe: each copy writes the
   // destination's own. Synced as images too, they would race those updates.
-  if (o.copy?.referrers) images = images.filter((img) => !(img.remote && FALLBACK_TAG_RE.test(img.name)));
+  if (o.copy?.referrers) images = images.filter((img) => !(img.remote && isReferrersTag(img.name.slice(img.name.lastIndexOf(':') + 1))));
   const results: ImageResult[] = [];
   const total = images.length + listFailures.length;
   let done = 0;
