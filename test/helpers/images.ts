@@ -60,10 +60,10 @@ export function pseudoRandom(size: number, seed: string): Buffer {
 }
 
 /**
- * Write an OCI layout at `dir` holding one image made of `layers`, its config labelled `label`,
- * under ref `ref`. Returns the manifest digest.
+ * Write an OCI layout at `dir` holding one image: the gzip'd `layers` and `config` as blobs, a
+ * manifest naming them, and index.json naming the manifest as `ref`. Shared by the image helpers.
  */
-export function writeImage(dir: string, layers: Layer[], label: string, ref = 'latest'): string {
+export function writeOciLayout(dir: string, layers: Array<{ gz: Buffer; digest: string }>, config: Buffer, ref: string): { manifest: Buffer; manifestDigest: string; configDigest: string } {
   const blobs = join(dir, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   const put = (b: Buffer): string => {
@@ -72,6 +72,33 @@ export function writeImage(dir: string, layers: Layer[], label: string, ref = 'l
     return d;
   };
   for (const l of layers) put(l.gz);
+  const configDigest = put(config);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.gz.length })),
+    }),
+  );
+  const manifestDigest = put(manifest);
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': ref } }],
+    }),
+  );
+  return { manifest, manifestDigest, configDigest };
+}
+
+/**
+ * Write an OCI layout at `dir` holding one image made of `layers`, its config labelled `label`,
+ * under ref `ref`. Returns the manifest digest.
+ */
+export function writeImage(dir: string, layers: Layer[], label: string, ref = 'latest'): string {
   const config = Buffer.from(
     JSON.stringify({
       created: '2024-01-01T00:00:00Z',
@@ -81,23 +108,5 @@ export function writeImage(dir: string, layers: Layer[], label: string, ref = 'l
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
     }),
   );
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
-      layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.gz.length })),
-    }),
-  );
-  const md = put(manifest);
-  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(
-    join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': ref } }],
-    }),
-  );
-  return md;
+  return writeOciLayout(dir, layers, config, ref).manifestDigest;
 }

@@ -3,9 +3,8 @@
  * (a daemon that pulls them can extract them), with content chosen by the test.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { writeOciLayout } from './images.js';
 
 export const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -60,32 +59,7 @@ export interface BuiltImage {
 
 /** An OCI layout at `dir` holding one image made of `layers`, named `refName`. */
 export function ociImage(dir: string, layers: Layer[], refName = 'latest'): BuiltImage {
-  const blobs = join(dir, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const put = (b: Buffer): string => {
-    const d = sha(b);
-    writeFileSync(join(blobs, d.slice(7)), b);
-    return d;
-  };
-  for (const l of layers) put(l.gz);
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffID) }, config: { Cmd: ['/x'] } }));
-  const configDigest = put(config);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-      layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.gz.length })),
-    }),
-  );
-  const manifestDigest = put(manifest);
-  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(
-    join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': refName } }],
-    }),
-  );
+  const { manifest, manifestDigest, configDigest } = writeOciLayout(dir, layers, config, refName);
   return { ref: `oci:${dir}:${refName}`, dir, manifest, manifestDigest, config, configDigest, layers };
 }
