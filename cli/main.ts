@@ -198,13 +198,23 @@ if (invokedAs.endsWith('main.js') || invokedAs.endsWith('ocikit')) {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
+  let settled = false;
+  // The event loop emptied while the command still waited (a promise nothing will settle): that
+  // is a bug, and it MUST NOT pass for success (Node would exit 0).
+  process.once('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write('ocikit: internal error: the command stopped before it finished (it waited on something that can never happen)\n');
+    process.exitCode = 1;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
       // Timed out: stop the work that did not watch the signal (exit hooks remove staging directories).
       if (timedOut) process.exit(code);
     },
     (err) => {
+      settled = true;
       process.stderr.write(formatError(err, true) + '\n');
       process.exitCode = 1;
     },

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID, createHash } from 'node:crypto';
 import { closeSync, constants, createReadStream, existsSync, openSync, readSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, readFile, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Writable, type Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { threadId } from 'node:worker_threads';
 import { algorithmOf, digestBytes, digestFile, hexOf, parseDigest, shortDigest, verifyBytes, VerifyingStream, type Digest } from '../digest/index.js';
@@ -235,10 +235,14 @@ export class BlobStore {
         }
       } else if (isStream(input)) {
         const verifier = new VerifyingStream({ digest: want, size: wantSize, what: expect.what });
+        // Read a stream that is not a node:stream (tar-stream's streamx entries) through its async
+        // iterator: node's pipeline waits forever on a streamx stream that was destroyed while we
+        // awaited open(), where the iterator rejects with its error (or ends).
+        const source = input instanceof Readable ? input : { [Symbol.asyncIterator]: () => (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]() };
         const fh = await open(tmp, 'wx');
         try {
           // One pass: hashed as it is written, synced at the end of the stream.
-          await pipeline(input, verifier, fileSink(fh, this.durable));
+          await pipeline(source, verifier, fileSink(fh, this.durable));
         } finally {
           await fh.close();
         }

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { digestBytes, hexOf } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { BlobStore, defaultStoreDir, INDEX_FILE } from '../../lib/store/index.js';
+import tarStream from 'tar-stream';
 import { tempDir } from '../helpers/paths.js';
 
 function openTemp(): BlobStore {
@@ -421,6 +422,39 @@ test('put from path with move: the handed-over file is renamed in (same inode), 
     await assert.rejects(store.put({ path: bad, move: true }, { digest: digestBytes('claimed'), size: 14, what: 'moved blob' }), (err) => isOcikitError(err));
     assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
     assert.equal(existsSync(store.pathOf(digestBytes('claimed'))), false);
+  } finally {
+    store.close();
+  }
+});
+
+test('put from a tar entry (a streamx stream) destroyed before its bytes are read: rejects, nothing kept', { timeout: 10_000 }, async () => {
+  // A daemon export cut mid-member destroys the entry while put awaits its tmp file: node's
+  // pipeline never settled on such a stream, the CLI's event loop emptied and it exited 0.
+  const store = openTemp();
+  try {
+    const pack = tarStream.pack();
+    pack.entry({ name: 'layer.tar', size: 4096 }, bytesOf('layer', 4096));
+    pack.finalize();
+    const extract = tarStream.extract();
+    // Destroying an entry destroys its extract too (tar-stream): that error is not this test's.
+    extract.on('error', () => undefined);
+    const put = new Promise<unknown>((resolve) => {
+      extract.on('entry', (_h, entry) => {
+        entry.on('error', () => undefined);
+        const p = store.put(entry as unknown as NodeJS.ReadableStream, { size: 4096, what: 'entry' });
+        entry.destroy(new Error('the export stopped'));
+        resolve(
+          p.then(
+            () => 'stored',
+            (err: unknown) => err,
+          ),
+        );
+      });
+    });
+    pack.pipe(extract);
+    const got = await put;
+    assert.ok(isOcikitError(got, 'E_IO') && /storing entry/.test(got.message), `want E_IO naming the entry, got ${String(got)}`);
+    assert.deepEqual(listing(store), { blobs: [], tmp: [] });
   } finally {
     store.close();
   }

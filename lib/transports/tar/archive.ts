@@ -431,6 +431,10 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
 
   const ex = tarStream().extract();
   let failure: unknown;
+  // The member being stored, and its put: a failure waits for that put to remove its tmp file and
+  // close its handle before reporting (else the process may exit with both still open).
+  let storing: { destroy(err?: Error): void } | undefined;
+  let putting: Promise<void> | undefined;
   const fail = (err: unknown): void => {
     failure ??= err;
     // The error reported is the one kept in failure; destroy only needs an Error to stop the parser.
@@ -456,8 +460,9 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
     const member = m;
     if (opts.store) {
       const expect = { digest: opts.expectedDigest?.(member.name), size: member.size, what: `member ${member.name} of ${where}` };
+      storing = stream;
       // tar-stream's entry is a streamx Readable: Node-compatible at run time (async iteration, 'error'), typed apart.
-      opts.store.put(stream as unknown as NodeJS.ReadableStream, expect).then(
+      putting = opts.store.put(stream as unknown as NodeJS.ReadableStream, expect).then(
         (res) => {
           member.digest = res.digest;
           next();
@@ -486,9 +491,13 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
     if (rec.compression === 'none') await pipeline(all, ex);
     else await pipeline(all, decompressor(rec.compression), ex);
   } catch (err) {
-    throw badArchive(failure ?? err, where);
+    failure ??= err;
   }
-  if (failure !== undefined) throw badArchive(failure, where);
+  if (failure !== undefined) {
+    storing?.destroy(asError(failure));
+    await putting?.catch(() => undefined);
+    throw badArchive(failure, where);
+  }
 }
 
 function asError(err: unknown): Error {
