@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { threadId } from 'node:worker_threads';
-import { algorithmOf, digestBytes, digestFile, hexOf, parseDigest, shortDigest, verifyBytes, VerifyingStream, type Digest } from '../digest/index.js';
+import { algorithmOf, digestBytes, digestFile, hexOf, parseDigest, shortDigest, verifyBytes, VerifyingStream, type Digest, type VerifyExpectation } from '../digest/index.js';
 import { isOcikitError, OcikitError, wrapError } from '../errors.js';
 import { ensureDirSync } from '../dirs.js';
 import { IndexDb, INDEX_FILE, type BlobRow } from './index-db.js';
@@ -200,7 +200,10 @@ export class BlobStore {
    *   complete file. The tmp file is removed in every case.
    * - MUST fail with E_DIGEST_MISMATCH / E_SIZE_MISMATCH (naming `expect.what`) and leave nothing
    *   in blobs/ or tmp/ when the content is not what was expected.
-   * - If `expect.digest` is already stored intact, a stream is drained and nothing is written.
+   * - If `expect.digest` is already stored intact, nothing is written; bytes and a stream are
+   *   still verified (a stream as it is drained), so a caller who handed over the wrong content is
+   *   told so (a client pushing wrong bytes under a digest we hold gets DIGEST_INVALID, not 201).
+   *   A `{path}` is not read again: the stored copy is what counts.
    * - Without `expect.digest`, the digest (sha256) is computed and returned.
    */
   async put(input: PutInput, expect: PutExpectation): Promise<StoredBlob> {
@@ -215,7 +218,7 @@ export class BlobStore {
           throw new OcikitError('E_SIZE_MISMATCH', `${expect.what}: expected ${wantSize} bytes, but ${shortDigest(want)} has ${have.size}`);
         }
         if (expect.mediaType) this.#recordMediaType(want, expect.mediaType);
-        await drain(input);
+        await drainVerified(input, { digest: want, size: wantSize, what: expect.what });
         return { digest: want, size: have.size, path: have.path };
       }
     }
@@ -235,10 +238,7 @@ export class BlobStore {
         }
       } else if (isStream(input)) {
         const verifier = new VerifyingStream({ digest: want, size: wantSize, what: expect.what });
-        // Read a stream that is not a node:stream (tar-stream's streamx entries) through its async
-        // iterator: node's pipeline waits forever on a streamx stream that was destroyed while we
-        // awaited open(), where the iterator rejects with its error (or ends).
-        const source = input instanceof Readable ? input : { [Symbol.asyncIterator]: () => (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]() };
+        const source = streamSource(input);
         const fh = await open(tmp, 'wx');
         try {
           // One pass: hashed as it is written, synced at the end of the stream.
@@ -631,19 +631,32 @@ async function renameIntoPlace(tmp: string, final: string): Promise<void> {
   }
 }
 
+/**
+ * A stream that is not a node:stream (tar-stream's streamx entries) is read through its async
+ * iterator: node's pipeline waits forever on a streamx stream that was destroyed while put awaited
+ * its tmp file, where the iterator rejects with its error (or ends).
+ */
+function streamSource(input: NodeJS.ReadableStream): NodeJS.ReadableStream | AsyncIterable<Buffer> {
+  return input instanceof Readable ? input : { [Symbol.asyncIterator]: () => (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]() };
+}
+
 function isStream(x: unknown): x is NodeJS.ReadableStream {
   return typeof x === 'object' && x !== null && typeof (x as { pipe?: unknown }).pipe === 'function';
 }
 
-/** Consume and discard a stream input (the blob is already stored); errors do not matter then. */
-async function drain(input: PutInput): Promise<void> {
+/** Check a bytes or stream input against `expect` without keeping it (the blob is already stored). */
+async function drainVerified(input: PutInput, expect: VerifyExpectation): Promise<void> {
+  if (input instanceof Uint8Array) {
+    verifyBytes(input, expect);
+    return;
+  }
   if (!isStream(input)) return;
+  const verifier = new VerifyingStream(expect);
   try {
-    for await (const _ of input as AsyncIterable<unknown>) {
-      // discard
-    }
-  } catch {
-    // the store already holds verified content for this digest
+    await pipeline(streamSource(input), verifier, new Writable({ highWaterMark: 1 << 20, write: (_c, _e, cb) => cb() }));
+  } catch (err) {
+    if (isOcikitError(err)) throw err;
+    throw wrapError(err, `reading ${expect.what}`);
   }
 }
 

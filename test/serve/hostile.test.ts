@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
@@ -137,6 +137,20 @@ describe('ocikit serve refuses hostile input and stores nothing', () => {
     const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
     const byDigest = await raw(srv.url, 'PUT', `/v2/x/manifests/${wrong}`, { body: m, headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' } });
     assert.equal(codeOf(byDigest), 'DIGEST_INVALID');
+
+    // Wrong bytes of the right size under a digest the store already holds: the store keeps its
+    // copy, and the client is told its bytes are wrong (it was answered 201 before).
+    const held = readdirSync(join(store, 'blobs', 'sha256'))[0]!;
+    const heldSize = statSync(join(store, 'blobs', 'sha256', held)).size;
+    const impostor = Buffer.alloc(heldSize, 0x5a);
+    const again = await raw(srv.url, 'POST', `/v2/x/blobs/uploads/?digest=sha256:${held}`, { body: impostor, headers: { 'Content-Type': 'application/octet-stream' } });
+    assert.equal(again.status, 400, again.body);
+    assert.equal(codeOf(again), 'DIGEST_INVALID');
+    const right = await raw(srv.url, 'POST', `/v2/x/blobs/uploads/?digest=sha256:${held}`, {
+      body: readFileSync(join(store, 'blobs', 'sha256', held)),
+      headers: { 'Content-Type': 'application/octet-stream' },
+    });
+    assert.equal(right.status, 201, right.body);
     assert.deepEqual(snapshot(store), before);
   });
 
