@@ -431,9 +431,9 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
 
   const ex = tarStream().extract();
   let failure: unknown;
-  // The member being stored, and its put: a failure waits for that put to remove its tmp file and
-  // close its handle before reporting (else the process may exit with both still open).
-  let storing: { destroy(err?: Error): void } | undefined;
+  // The member being stored: a failure waits for its put to remove its tmp file and close its
+  // handle before reporting (else the process may exit with both still open). Destroying the
+  // extract (pipeline on an error, fail() otherwise) destroys that member's stream, ending the put.
   let putting: Promise<void> | undefined;
   const fail = (err: unknown): void => {
     failure ??= err;
@@ -460,7 +460,6 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
     const member = m;
     if (opts.store) {
       const expect = { digest: opts.expectedDigest?.(member.name), size: member.size, what: `member ${member.name} of ${where}` };
-      storing = stream;
       // tar-stream's entry is a streamx Readable: Node-compatible at run time (async iteration, 'error'), typed apart.
       putting = opts.store.put(stream as unknown as NodeJS.ReadableStream, expect).then(
         (res) => {
@@ -494,7 +493,6 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
     failure ??= err;
   }
   if (failure !== undefined) {
-    storing?.destroy(asError(failure));
     await putting?.catch(() => undefined);
     throw badArchive(failure, where);
   }
