@@ -43,7 +43,7 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
     switch (sub) {
       case 'inventory': {
         if (rest.length > 0) throw new OcikitError('E_USAGE', 'bundle inventory: no arguments expected', { hint: `usage: ${USAGE}` });
-        const store = openStore(g);
+        const store = await openStore(g);
         try {
           const text = JSON.stringify(makeInventory(store)) + '\n';
           if (args.output) await writeFile(String(args.output), text).catch((err) => Promise.reject(wrapError(err, `writing ${String(args.output)}`)));
@@ -59,7 +59,7 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
         const images = rest.map((r) => parseImageName(r));
         const since = args.since ? await readInventory(String(args.since)) : undefined;
         const policy = await copyPolicy(g);
-        const store = openStore(g);
+        const store = await openStore(g);
         const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
         try {
           const res = await createBundle(images, String(args.output), {
@@ -91,7 +91,7 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
       }
       case 'apply': {
         if (rest.length !== 1) throw new OcikitError('E_USAGE', 'bundle apply: name one bundle', { hint: `usage: ${USAGE}` });
-        const store = openStore(g);
+        const store = await openStore(g);
         const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
         try {
           const res = await applyBundle(rest[0]!, { store, pool });

@@ -1,14 +1,19 @@
 /** Shared CLI plumbing: opening the store and building transport contexts from flags. */
 import { OcikitError } from '../lib/errors.js';
-import { BlobStore, defaultStoreDir } from '../lib/store/index.js';
+import type { BlobStore } from '../lib/store/index.js';
 import type { SystemContext } from '../lib/transports/types.js';
 import { boolFlag, intFlag, parseDuration, type FlagSpec, type GlobalOptions, type Io, type ParsedArgs } from './command.js';
 import { promptHidden } from './prompt.js';
 
 export { parseDuration } from './command.js';
 
-/** The store the command works through; `durable: false` (--no-sync) skips its fsyncs. */
-export function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): BlobStore {
+/**
+ * The store the command works through; `durable: false` (--no-sync) skips its fsyncs. The store's
+ * modules load here, on first use, so a command that never touches the store (inspect of a file
+ * layout, --version, login) does not pay for them at start-up.
+ */
+export async function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): Promise<BlobStore> {
+  const { BlobStore, defaultStoreDir } = await import('../lib/store/index.js');
   return BlobStore.open(g.store ?? defaultStoreDir(), opts);
 }
 
@@ -17,12 +22,12 @@ export function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): B
  * it: store:, docker-daemon:, containers-storage:), and close it afterwards: a command on a
  * registry or a file layout creates no store directory and opens no SQLite.
  */
-export async function withLazyStore<T>(g: GlobalOptions, fn: (open: () => BlobStore) => Promise<T>): Promise<T> {
-  let store: BlobStore | undefined;
+export async function withLazyStore<T>(g: GlobalOptions, fn: (open: () => Promise<BlobStore>) => Promise<T>): Promise<T> {
+  let store: Promise<BlobStore> | undefined;
   try {
     return await fn(() => (store ??= openStore(g)));
   } finally {
-    store?.close();
+    if (store) (await store.catch(() => undefined))?.close();
   }
 }
 

@@ -116,7 +116,7 @@ ${COPY_REGISTRY_HELP}`,
 
     const noSync = boolFlag(args, 'no-sync', false);
     if (noSync) destCtx.noSync = true;
-    const store = openStore(g, { durable: !noSync });
+    const store = await openStore(g, { durable: !noSync });
     const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
     // The one pool of this command: --jobs threads at most (default: the core count), started
     // only when a blob job needs one.

@@ -77,9 +77,12 @@ ${REGISTRY_HELP}`,
       io.stdout.write(m.bytes);
       return 0;
     }
-    const store = openStore(g);
+    // A file layout (dir:, oci:) is read where it lies, so its inspect loads no store modules and
+    // creates no store directory; the other transports get the store (an archive from a pipe
+    // spools into it, a registry source takes known manifests from it).
+    const store = ref.transport.name === 'dir' || ref.transport.name === 'oci' ? undefined : await openStore(g);
     try {
-      const img = await openImage(ref, ctx, store);
+      const img = await openImage(ref, store ? { ...ctx, store } : ctx);
       if (args.config && args.raw) {
         io.stdout.write(img.rawConfig);
         return 0;
@@ -100,7 +103,7 @@ ${REGISTRY_HELP}`,
       io.stdout.write(JSON.stringify(out, null, g.json ? undefined : 4) + '\n');
       return 0;
     } finally {
-      store.close();
+      store?.close();
     }
   },
 };

@@ -64,7 +64,7 @@ Prints "listening on URL" on stdout once it accepts connections.`,
     if (opts.timeoutMs !== undefined && opts.timeoutMs < 100) throw new OcikitError('E_USAGE', '--timeout: at least 100ms');
     if (opts.gcGraceMs !== undefined && opts.gcGraceMs < 100) throw new OcikitError('E_USAGE', '--gc-grace: at least 100ms');
 
-    const store = openStore(g, { durable: !boolFlag(args, 'no-sync', false) });
+    const store = await openStore(g, { durable: !boolFlag(args, 'no-sync', false) });
     let server: RegistryServer;
     try {
       server = await RegistryServer.start({ store, ...opts });

@@ -32,7 +32,7 @@ export const storeCommand: Command = {
   async run(args, g, io) {
     const sub = args._[0] === undefined ? undefined : String(args._[0]);
     if (!sub || (args._.length > 1 && sub !== 'rm')) throw new OcikitError('E_USAGE', `store: expected one subcommand`, { hint: `usage: ${USAGE}` });
-    const store = openStore(g);
+    const store = await openStore(g);
     try {
       switch (sub) {
         case 'ls': {

@@ -114,7 +114,7 @@ ${COPY_REGISTRY_HELP}`,
       srcCtx.registriesDir = g.registriesDir;
       destCtx.registriesDir = g.registriesDir;
     }
-    const store = openStore(g);
+    const store = await openStore(g);
     // One pool for every image: a layer compressed for one image is not compressed again for the next.
     const pool = new WorkerPool();
     const digestLines: string[] = [];

@@ -1,15 +1,14 @@
 /**
  * Reading an image as a whole (for inspect): the raw top-level manifest, the instance chosen for
  * the platform, its config, and skopeo's inspect output built from them. The config is read from the
- * source into memory and verified against the manifest's config digest; the store is only offered
- * to the source (a registry source takes known manifests from it), so inspecting a local image
- * never opens the store's index.
+ * source into memory and verified against the manifest's config digest; the store, if the caller
+ * puts one in the context, is only offered to the source (a registry source takes known manifests
+ * from it, an archive read from a pipe spools into it).
  */
 import { payloadStream } from '../transports/payload.js';
 import { OcikitError } from '../errors.js';
 import { digestBytes, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
 import { chooseInstance, hostPlatform, MAX_MANIFEST_SIZE, parseConfig, parseManifest, type Descriptor, type ImageConfig, type ParsedImageManifest, type ParsedManifest } from '../manifest/index.js';
-import type { BlobStore } from '../store/index.js';
 import type { ImageReference, ImageSource, SystemContext } from '../transports/types.js';
 
 export interface OpenedImage {
@@ -34,8 +33,8 @@ export async function rawManifestOf(ref: ImageReference, ctx: SystemContext): Pr
 }
 
 /** Open an image: top manifest, the instance for this platform (or the overrides), its config. */
-export async function openImage(ref: ImageReference, ctx: SystemContext, store: BlobStore): Promise<OpenedImage> {
-  const src = await ref.newSource({ ...ctx, store });
+export async function openImage(ref: ImageReference, ctx: SystemContext): Promise<OpenedImage> {
+  const src = await ref.newSource(ctx);
   try {
     const top = await src.getManifest();
     const parsed: ParsedManifest = parseManifest(top.bytes, top.mediaType || undefined, `reading manifest of ${ref}`);
@@ -51,7 +50,7 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
     } else {
       manifest = parsed;
     }
-    const rawConfig = await readConfig(src, manifest.value.config, store, ref);
+    const rawConfig = await readConfig(src, manifest.value.config, ref);
     return {
       rawManifest: top.bytes,
       rawMediaType: parsed.mediaType,
@@ -65,7 +64,7 @@ export async function openImage(ref: ImageReference, ctx: SystemContext, store: 
   }
 }
 
-async function readConfig(src: ImageSource, d: Descriptor, _store: BlobStore, ref: ImageReference): Promise<Buffer> {
+async function readConfig(src: ImageSource, d: Descriptor, ref: ImageReference): Promise<Buffer> {
   const digest = d.digest;
   const what = `reading config ${shortDigest(digest)} from ${ref}`;
   if (d.size > MAX_MANIFEST_SIZE) throw new OcikitError('E_MANIFEST_TOO_BIG', `${what}: ${d.size} bytes is over the limit`);

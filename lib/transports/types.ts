@@ -25,7 +25,7 @@ export interface SystemContext {
    * For callers that open the store only on demand (inspect --raw): a transport that needs a
    * store and has no `store` opens it through this. The caller closes it.
    */
-  openStore?: () => BlobStore;
+  openStore?: () => Promise<BlobStore>;
   /** Platform overrides (--override-os / --override-arch / --override-variant). */
   overrideOS?: string;
   overrideArch?: string;

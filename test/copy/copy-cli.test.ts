@@ -55,6 +55,24 @@ describe('ocikit copy', () => {
     dir = tempDir('ocikit-copy-');
   });
 
+  it('inspect of a file layout (oci:, dir:) reads it where it lies: no store is opened or created', () => {
+    // A store path that cannot be created: opening the store there fails (E_STORE), so these pass
+    // only if inspect never opens it.
+    const store = '/proc/ocikit-no-store';
+    const viaOci = JSON.parse(ok(['--store', store, 'inspect', HELLO])) as { Digest: string; Layers: string[] };
+    ok(['--store', join(dir, 'store-for-dir'), 'copy', '-q', HELLO, `dir:${join(dir, 'inspect-dir')}`]);
+    const viaDir = JSON.parse(ok(['--store', store, 'inspect', `dir:${join(dir, 'inspect-dir')}`])) as { Digest: string; Layers: string[] };
+    assert.deepEqual(viaDir.Layers, viaOci.Layers);
+    assert.equal(viaDir.Digest, viaOci.Digest);
+    const fresh = join(dir, 'store-never-made');
+    ok(['--store', fresh, 'inspect', '--config', HELLO]);
+    assert.equal(existsSync(fresh), false, 'inspect created a store directory');
+    // A transport that needs the store still gets it, and says so when it cannot have it.
+    const r = ocikit(['--store', store, 'inspect', `oci-archive:/dev/stdin`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /opening the blob store at \/proc\/ocikit-no-store/);
+  });
+
   it('--json prints one result on stdout; progress goes to stderr; -q silences it', () => {
     const store = join(dir, 'store-json');
     const r = ocikit(['--store', store, 'copy', '--json', HELLO, `dir:${join(dir, 'json')}`]);

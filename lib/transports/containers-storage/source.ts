@@ -75,7 +75,7 @@ export class StorageSource implements ImageSource {
     }
 
     // === 1. the store already holds the image podman keeps?
-    const store = ctx.store ?? ctx.openStore?.();
+    const store = ctx.store ?? (await ctx.openStore?.());
     if (store) {
       for (const want of manifestCandidates(ref, img, store)) {
         const known = await fromStore(store, want, img);

@@ -3,8 +3,7 @@ import { OcikitError } from '../../errors.js';
 import { absolutePath, formatDockerArchiveReference, parseDockerArchiveReference, type DockerArchiveReference } from '../../reference/index.js';
 import { registerTransport } from '../registry.js';
 import { guardDestination } from '../write-errors.js';
-import { isStdinPath } from '../tar/archive.js';
-import { isStdoutPath } from '../tar/writer.js';
+import { isStdinPath, isStdoutPath } from '../tar/std-paths.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
 export class DockerArchiveImageReference implements ImageReference {

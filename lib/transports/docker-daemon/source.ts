@@ -46,7 +46,7 @@ export class DockerDaemonSource implements ImageSource {
     const where = ref.toString();
     const context = `reading ${where}`;
     let privateStore: { store: BlobStore; dir: string } | undefined;
-    let store = ctx.store ?? ctx.openStore?.();
+    let store = ctx.store ?? (await ctx.openStore?.());
     if (!store) {
       const dir = mkdtempSync(join(tmpdir(), 'ocikit-daemon-export-'));
       cleanupOnExit(dir);

@@ -29,6 +29,7 @@ import type { BlobPayload } from '../types.js';
 import { SNIFF_BYTES, decompressor, sniffCompression, type SniffedCompression } from './compression.js';
 import { linkTarget, memberName } from './names.js';
 import { nextEvent } from './events.js';
+import { isStdinPath } from './std-paths.js';
 
 export type MemberType = 'file' | 'directory' | 'symlink' | 'link' | 'other';
 
@@ -77,11 +78,6 @@ const INDEX_READ = 256 * 1024;
 let zeros: Buffer | undefined;
 const ZEROS = (): Buffer => (zeros ??= Buffer.alloc(8 << 20));
 const DEFAULT_KEEP_LIMIT = 4 << 20;
-
-/** Paths that mean "this process's standard input". */
-export function isStdinPath(p: string): boolean {
-  return p === '/dev/stdin' || p === '/dev/fd/0' || p === '/proc/self/fd/0';
-}
 
 /** The identity of a file: changes when it is replaced or written. */
 export interface FileIdentity {

@@ -28,11 +28,7 @@ import { cleanupOnExit, ensureDir, forgetCleanup, syncDir, tmpNameFor, withLockF
 import { nextEvent } from './events.js';
 import { sweepLeftovers } from '../leftovers.js';
 import { BLOCK, encodeHeader, padding } from './header.js';
-
-/** Paths that mean "this process's standard output". */
-export function isStdoutPath(p: string): boolean {
-  return p === '/dev/stdout' || p === '/dev/fd/1' || p === '/proc/self/fd/1';
-}
+import { isStdoutPath } from './std-paths.js';
 
 /** Member timestamps: fixed, so the same content gives the same archive bytes (as docker save and skopeo). */
 const MTIME = new Date(0);
