@@ -26,7 +26,7 @@ export const bundleCommand: Command = {
       --since INVENTORY.json      leave out every blob this inventory of the receiving store lists
   -a, --all                       take every image of a multi-image index (default: this platform's)
       --platform OS/ARCH[/VAR]    take these images of an index (repeatable)
-  inventory [-o FILE]             print (or write) the digests of the blobs in this store, for --since
+  inventory [-o FILE]             print (or write) the digests of the blobs this store keeps (what its refs reach), for --since
   apply BUNDLE.tar                verify every blob, store the images as store:NAME (for copy and serve);
                                   a bundle that lacks a blob this store does not have changes nothing
 
@@ -45,7 +45,7 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
         if (rest.length > 0) throw new OcikitError('E_USAGE', 'bundle inventory: no arguments expected', { hint: `usage: ${USAGE}` });
         const store = await openStore(g);
         try {
-          const text = JSON.stringify(makeInventory(store)) + '\n';
+          const text = JSON.stringify(await makeInventory(store)) + '\n';
           if (args.output) await writeFile(String(args.output), text).catch((err) => Promise.reject(wrapError(err, `writing ${String(args.output)}`)));
           else io.stdout.write(text);
         } finally {

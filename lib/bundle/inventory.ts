@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isDigest, type Digest } from '../digest/index.js';
 import { OcikitError, wrapError } from '../errors.js';
-import type { BlobStore } from '../store/index.js';
+import { reachableBlobs, type BlobStore } from '../store/index.js';
 
 /** The inventory format's version; another version is refused rather than misread. */
 export const INVENTORY_VERSION = 1;
@@ -22,9 +22,14 @@ export interface Inventory {
   blobs: Digest[];
 }
 
-/** The inventory of `store`: every blob it holds (see BlobStore.blobDigests). */
-export function makeInventory(store: BlobStore): Inventory {
-  return { ocikitInventory: INVENTORY_VERSION, created: new Date().toISOString(), blobs: store.blobDigests() };
+/**
+ * The inventory of `store`: the blobs it holds (see BlobStore.blobDigests) that a ref reaches, with
+ * their cache-linked variants: what `store gc` keeps. A blob no ref reaches is left out, so a gc on
+ * the receiving side between inventory and apply cannot remove a blob the bundle then lacks.
+ */
+export async function makeInventory(store: BlobStore): Promise<Inventory> {
+  const keep = await reachableBlobs(store);
+  return { ocikitInventory: INVENTORY_VERSION, created: new Date().toISOString(), blobs: store.blobDigests().filter((d) => keep.has(d)) };
 }
 
 /** Read and check an inventory file; E_BAD_INPUT naming the file when it is not one. */

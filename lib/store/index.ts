@@ -4,4 +4,4 @@ export { BlobInfoCache, type Variant } from './info-cache.js';
 export { INDEX_FILE } from './index-db.js';
 export { linkOrCopy, type LinkMethod } from './link.js';
 export { defaultStoreDir } from './location.js';
-export { du, gc, ls, manifestChildren, verify, type DiskUsage, type GcResult, type RefListing, type VerifyResult } from './maintenance.js';
+export { du, gc, ls, manifestChildren, reachableBlobs, verify, type DiskUsage, type GcResult, type RefListing, type VerifyResult } from './maintenance.js';

@@ -291,6 +291,14 @@ export function manifestChildren(bytes: Uint8Array): { manifests: Digest[]; blob
   return out;
 }
 
+/**
+ * The blobs `gc` keeps whatever the leases: everything a ref reaches, with the variants the
+ * blob-info cache links to those (as gc's mark phase computes it).
+ */
+export function reachableBlobs(store: BlobStore): Promise<Set<Digest>> {
+  return markReachable(store, { withVariants: true });
+}
+
 /** Everything reachable from `roots` (default: every ref), optionally with cache-linked variants. */
 async function markReachable(store: BlobStore, opts: { withVariants: boolean; roots?: Digest[] }): Promise<Set<Digest>> {
   const reachable = new Set<Digest>();

@@ -96,6 +96,24 @@ describe('ocikit bundle', () => {
     assert.ok(statSync(week2).size < v2.layers[0]!.gz.length, 'smaller than the base layer it leaves out');
   });
 
+  it('the inventory lists only what the receiver keeps: a gc between inventory and apply removes nothing the bundle counts on', () => {
+    // A receiver that once held v2 under refs since removed (the copy's destination and the source
+    // the store remembers): v2's own layer, config and manifest are still files in its store, but
+    // no ref reaches them, so the next gc removes them.
+    const far = join(dir, 'far');
+    ok(ocikit(['--store', far, 'copy', '-q', v1.ref, 'store:acme/app:1']), 'v1 into the far store');
+    ok(ocikit(['--store', far, 'copy', '-q', v2.ref, 'store:scratch/app:2']), 'v2 under a ref to drop');
+    ok(ocikit(['--store', far, 'store', 'rm', 'store:scratch/app:2', v2.ref]), 'drop its refs');
+    const inv = join(dir, 'far-inventory.json');
+    writeFileSync(inv, ok(ocikit(['--store', far, 'bundle', 'inventory']), 'inventory'));
+    assert.deepEqual(JSON.parse(readFileSync(inv, 'utf8')).blobs, [v1.manifestDigest, v1.configDigest, ...v1.layers.map((l) => l.digest)].sort());
+    const b = join(dir, 'far-week2.tar');
+    ok(ocikit(['--store', sender, 'bundle', 'create', 'store:acme/app:2', '--since', inv, '-o', b]), 'bundle create --since');
+    const gc = JSON.parse(ok(ocikit(['--store', far, '--json', 'store', 'gc']), 'gc on the far side')) as { removed: string[] };
+    assert.ok(gc.removed.includes(v2.layers[2]!.digest), `gc removed v2's own layer: ${JSON.stringify(gc.removed)}`);
+    assert.equal(ok(ocikit(['--store', far, 'bundle', 'apply', b]), 'apply after gc').trim(), `${v2.manifestDigest}  store:acme/app:2`);
+  });
+
   it('a bundle that lacks a blob the receiver does not have is refused before anything changes', () => {
     const fresh = join(dir, 'fresh');
     const before = storeSnapshot(fresh);
