@@ -30,7 +30,12 @@ async function main(): Promise<void> {
   const store = BlobStore.open(root);
   const lease = store.lease();
   process.stdout.write('ready\n');
-  while (!existsSync(goFile)) await new Promise((r) => setTimeout(r, 2));
+  // Bounded: if the test died before writing the go file, give up rather than wait forever.
+  const giveUp = Date.now() + 120_000;
+  while (!existsSync(goFile)) {
+    if (Date.now() > giveUp) throw new Error(`worker ${id}: no go file ${goFile} after 120 s`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 
   const names = [...Array.from({ length: SHARED }, (_, i) => `shared-${i}`), ...Array.from({ length: OWN }, (_, i) => `own-${id}-${i}`)];
   await Promise.all(

@@ -14,6 +14,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 interface Child {
   ready: Promise<void>;
   done: Promise<{ code: number | null; stderr: string }>;
+  kill: () => void;
 }
 
 function startWorker(root: string, id: string, goFile: string, scratch: string): Child {
@@ -26,10 +27,10 @@ function startWorker(root: string, id: string, goFile: string, scratch: string):
       out += s;
       if (out.includes('ready\n')) resolve();
     });
-    child.on('exit', () => reject(new Error(`worker ${id} exited before ready: ${stderr}`)));
+    child.on('exit', (code, signal) => reject(new Error(`worker ${id} exited before ready (code ${code}, signal ${signal}): ${stderr}`)));
   });
   const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
-  return { ready, done };
+  return { ready, done, kill: () => child.kill('SIGKILL') };
 }
 
 test('two processes putting the same 50 blobs and 50 distinct ones into one store at once both succeed and leave every blob intact', async () => {
@@ -40,7 +41,13 @@ test('two processes putting the same 50 blobs and 50 distinct ones into one stor
   const goFile = join(base, 'go');
   // Both children open the store themselves (creating it: the schema and WAL switch race too).
   const workers = [startWorker(root, 'a', goFile, scratch), startWorker(root, 'b', goFile, scratch)];
-  await Promise.all(workers.map((w) => w.ready));
+  try {
+    await Promise.all(workers.map((w) => w.ready));
+  } catch (err) {
+    // One failed to start: the other would wait for the go file, and keep this test alive, forever.
+    for (const w of workers) w.kill();
+    throw err;
+  }
   writeFileSync(goFile, '');
   const results = await Promise.all(workers.map((w) => w.done));
   for (const r of results) assert.equal(r.code, 0, r.stderr);
