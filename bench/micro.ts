@@ -76,9 +76,12 @@ export async function runMicro(sample: string, workDir: string, cores: number, c
   const have = (prog: string): boolean => spawnSync('sh', ['-c', `command -v ${prog}`]).status === 0;
 
   // === start-up: what a process costs before it copies anything
-  add({ key: 'startup-node', name: 'node -e "" (start-up, ms)', mbps: medianMs([process.execPath, '-e', ''], 7), threads: 1 });
-  add({ key: 'startup-version', name: 'ocikit --version (ms)', mbps: medianMs([process.execPath, cli, '--version'], 7), threads: 1 });
-  add({ key: 'startup-inspect', name: `ocikit inspect of a local image (ms)`, mbps: medianMs([process.execPath, cli, '--store', join(workDir, 'micro-store'), 'inspect', local], 7), threads: 1 });
+  const startups: Array<{ key: string; name: string; argv: string[] }> = [
+    { key: 'startup-node', name: 'node -e "" (start-up, ms)', argv: [process.execPath, '-e', ''] },
+    { key: 'startup-version', name: 'ocikit --version (ms)', argv: [process.execPath, cli, '--version'] },
+    { key: 'startup-inspect', name: 'ocikit inspect of a local image (ms)', argv: [process.execPath, cli, '--store', join(workDir, 'micro-store'), 'inspect', local] },
+  ];
+  for (const s of startups) add({ key: s.key, name: s.name, mbps: medianMs(s.argv, 7), threads: 1 });
   add({ key: 'startup-skopeo', name: 'skopeo inspect of the same image (ms)', mbps: medianMs(['skopeo', 'inspect', local], 7), threads: 1 });
   if (process.env.NODE_EXTRA_CA_CERTS) {
     // A machine that sets NODE_EXTRA_CA_CERTS (this sandbox does) makes Node parse that CA bundle
@@ -86,16 +89,7 @@ export async function runMicro(sample: string, workDir: string, cores: number, c
     // as on a machine that does not set it.
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const note = 'NODE_EXTRA_CA_CERTS unset';
-    add({ key: 'startup-node-noca', name: 'node -e "" (start-up, ms)', mbps: medianMs([process.execPath, '-e', ''], 7, env), threads: 1, note });
-    add({ key: 'startup-version-noca', name: 'ocikit --version (ms)', mbps: medianMs([process.execPath, cli, '--version'], 7, env), threads: 1, note });
-    add({
-      key: 'startup-inspect-noca',
-      name: `ocikit inspect of a local image (ms)`,
-      mbps: medianMs([process.execPath, cli, '--store', join(workDir, 'micro-store'), 'inspect', local], 7, env),
-      threads: 1,
-      note,
-    });
+    for (const s of startups) add({ key: `${s.key}-noca`, name: s.name, mbps: medianMs(s.argv, 7, env), threads: 1, note: 'NODE_EXTRA_CA_CERTS unset' });
   }
   rmSync(join(workDir, 'micro-store'), { recursive: true, force: true });
 

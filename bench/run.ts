@@ -174,7 +174,9 @@ function destPath(ref: string): string {
 /** Sources an earlier case already read: in the page cache now, so a case on one needs no warm-up. */
 const sourcesRead = new Set<string>();
 /** Where a cold case leaves the store of its last ocikit run for its warm case (see runCase). */
-const keptStore = (caseName: string): string => join(workDir, 'kept-stores', caseName.replace(/[^a-z0-9]+/gi, '-'));
+const keptStore = (caseName: string): string => join(workDir, 'kept-stores', slug(caseName));
+/** A case name as a directory name. */
+const slug = (name: string): string => name.replace(/[^a-z0-9]+/gi, '-');
 
 /**
  * One case: measured runs alternating between the tools, after one warm-up run (ocikit's, which
@@ -187,7 +189,7 @@ const keptStore = (caseName: string): string => join(workDir, 'kept-stores', cas
  * without a run of its own to fill it.
  */
 function runCase(c: Case, earlier: CaseResult[], keepStore: boolean): CaseResult {
-  const base = join(workDir, 'runs', c.name.replace(/[^a-z0-9]+/gi, '-'));
+  const base = join(workDir, 'runs', slug(c.name));
   const dirOf = (tool: Tool): string => join(base, tool);
   const stats: Record<Tool, RunStat[]> = { ocikit: [], skopeo: [] };
   const outBytes: Record<Tool, number> = { ocikit: 0, skopeo: 0 };

@@ -17,6 +17,11 @@ export function minimist(): typeof import('minimist') {
   return require('minimist') as typeof import('minimist');
 }
 
+/** node:worker_threads' threadId: for temp names, so that parsing and reading never load the module. */
+export function threadId(): number {
+  return (require('node:worker_threads') as typeof import('node:worker_threads')).threadId;
+}
+
 /** tar-stream: the streaming tar parser and packer. */
 export function tarStream(): typeof import('tar-stream') {
   return require('tar-stream') as typeof import('tar-stream');

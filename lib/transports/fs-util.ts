@@ -6,14 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { dirname, basename, join, relative, isAbsolute, sep, resolve } from 'node:path';
 import { rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { OcikitError, quoteUntrusted, wrapError, wrapWriteError } from '../errors.js';
+import { threadId } from '../lazy.js';
 
 export { ensureDir } from '../dirs.js';
-
-const require = createRequire(import.meta.url);
-/** node:worker_threads loads only when a temp name is made: parsing and reading do not need it. */
-const threadId = (): number => (require('node:worker_threads') as typeof import('node:worker_threads')).threadId;
 
 /** A unique temp name next to `final`: `<final>.<pid>.<threadId>.<rand>.tmp`. */
 export function tmpNameFor(final: string): string {
