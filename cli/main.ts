@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The ocikit command line: one table of subcommands, skopeo's flag rules (cli/flags.ts), global
  * flags before or after the command, skopeo's exit codes (0 success, 2 image not found, 1 anything
@@ -20,7 +19,7 @@ interface CommandEntry {
   load(): Promise<Command>;
 }
 
-const COMMANDS: CommandEntry[] = [
+export const COMMANDS: CommandEntry[] = [
   { name: 'copy', summary: 'Copy an image from one location to another, through the blob store', load: async () => (await import('./copy.js')).copyCommand },
   { name: 'sync', summary: 'Copy every image of a repository, a directory tree or a YAML list to a registry, directory or layout', load: async () => (await import('./sync.js')).syncCommand },
   { name: 'inspect', summary: 'Inspect an image: its manifest digest, layers, config (as skopeo inspect)', load: async () => (await import('./inspect.js')).inspectCommand },
@@ -184,10 +183,14 @@ function findCommandIndex(argv: string[]): number {
   return -1;
 }
 
-// Run when executed directly (not when imported by tests).
-const invokedAs = process.argv[1] ?? '';
-if (invokedAs.endsWith('main.js') || invokedAs.endsWith('ocikit')) {
-  // Node 22.1+: cache the compiled code of what main() loads lazily (undici, piscina, SQLite's JS).
+/**
+ * Run the CLI as the process: `argv` without node and the script. What only the process may do is
+ * done here and not in main() (which tests call in-process): V8 flags, signal handlers, the exit code.
+ * Called by the CLI's entry (cli/bin.ts), straight away or when the process starts from its V8
+ * startup snapshot.
+ */
+export function start(argv: string[]): void {
+  // Node 22.1+: cache the compiled code of what main() loads lazily (better-sqlite3's JS, piscina, yaml).
   enableCompileCache();
   // undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles it with its baseline
   // compiler and then again, optimised, on a background thread, and a process that is done waits
@@ -213,7 +216,7 @@ if (invokedAs.endsWith('main.js') || invokedAs.endsWith('ocikit')) {
     process.stderr.write('ocikit: internal error: the command stopped before it finished (it waited on something that can never happen)\n');
     process.exitCode = 1;
   });
-  main(process.argv.slice(2)).then(
+  main(argv).then(
     (code) => {
       settled = true;
       process.exitCode = code;

@@ -6,7 +6,8 @@
  * to the worker. At most `window` chunks are unacknowledged at a time: the worker acknowledges a
  * chunk when its pipeline takes it, so a slow job pauses the download instead of buffering it.
  */
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { workerThreads } from '../lazy.js';
 import type { Readable } from 'node:stream';
 import type { FeedAck, FeedMessage } from '../../workers/protocol.js';
 
@@ -24,7 +25,7 @@ export interface Feed {
 
 /** Start feeding `stream` into a new port (see the module comment). */
 export function feedStream(stream: Readable, window = 4): Feed {
-  const { port1: ours, port2: theirs } = new MessageChannel();
+  const { port1: ours, port2: theirs } = new (workerThreads().MessageChannel)();
   let acked = 0;
   let posted = 0;
   let stopped = false;

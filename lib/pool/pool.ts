@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Transferable } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { ERROR_CODES, OcikitError, type ErrorCode } from '../errors.js';
+import { piscina } from '../lazy.js';
 import { Semaphore } from '../semaphore.js';
 import type { Job, JobReply, ResultOf } from '../../workers/protocol.js';
 
@@ -28,8 +29,8 @@ export interface PoolOptions {
  * copy under dist/, which `npm run build` writes.
  */
 export function workerFile(): string {
-  // The bundled CLI (npm run bundle: dist/bin/) keeps the worker's entry beside its own chunks.
-  if (typeof OCIKIT_BUNDLED !== 'undefined') return new URL('./entry.js', import.meta.url).href;
+  // The bundled CLI (build/bundle.ts: dist/bin/ocikit.cjs) has the worker's bundle beside it.
+  if (typeof OCIKIT_BUNDLED !== 'undefined') return new URL('./worker.cjs', import.meta.url).href;
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const url = ext === '.js' ? new URL('../../workers/entry.js', import.meta.url) : new URL('../../dist/workers/entry.js', import.meta.url);
@@ -92,9 +93,9 @@ export class WorkerPool {
   #pool(): Promise<Piscina> {
     if (this.#closed) return Promise.reject(new OcikitError('E_INTERNAL', 'the worker pool is closed'));
     // piscina is imported on first use: loading it costs a command that transforms nothing tens of milliseconds.
-    this.#piscina ??= import('piscina').then(
-      ({ Piscina }) =>
-        new Piscina({
+    this.#piscina ??= Promise.resolve().then(
+      () =>
+        new (piscina().Piscina)({
           filename: this.#workerFile ?? workerFile(),
           minThreads: 0,
           maxThreads: this.threads,

@@ -10,8 +10,9 @@ import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { OcikitError } from '../errors.js';
+import { undici } from '../lazy.js';
 
 /** TLS material for one registry, as loaded from a certificate directory. */
 export interface TlsMaterial {
@@ -95,9 +96,22 @@ export function dispatcherFor(tls: TlsMaterial): Dispatcher {
   const common = { keepAliveTimeout: 10_000, connections: 32 };
   // EnvHttpProxyAgent honours HTTP(S)_PROXY and NO_PROXY; the TLS options to the registry travel as
   // `connect` (direct) and `requestTls` (through the proxy's CONNECT tunnel).
+  const { Agent, EnvHttpProxyAgent } = undici();
   d = proxyConfigured() ? new EnvHttpProxyAgent({ ...common, connect, requestTls: connect }) : new Agent({ ...common, connect });
   dispatchers.set(key, d);
   return d;
+}
+
+/** What `send` takes besides the URL: undici's request options without origin and path. */
+export type SendOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path'>;
+
+/**
+ * One HTTP exchange through `dispatcher` (undici's Dispatcher API). ocikit never uses undici's
+ * top-level `request` helper: the CLI carries only the dispatcher classes (lib/lazy.ts).
+ */
+export function send(dispatcher: Dispatcher, url: URL | string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  return dispatcher.request({ ...opts, origin: u.origin, path: `${u.pathname}${u.search}` });
 }
 
 /** Close every shared dispatcher (tests; the CLI exits without it since idle sockets do not hold the loop). */

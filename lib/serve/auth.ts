@@ -9,15 +9,8 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { OcikitError, wrapError } from '../errors.js';
-
-type Bcrypt = { compare(password: string, hash: string): Promise<boolean> };
-let bcrypt: Bcrypt | undefined;
-/** bcryptjs, loaded when a server with --htpasswd first checks a password. */
-function loadBcrypt(): Bcrypt {
-  return (bcrypt ??= createRequire(import.meta.url)('bcryptjs') as Bcrypt);
-}
+import { bcrypt as loadBcrypt } from '../lazy.js';
 
 const BCRYPT_RE = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 /** How long a verified Authorization header is trusted without another bcrypt comparison. */

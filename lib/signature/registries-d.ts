@@ -15,8 +15,8 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import { OcikitError, wrapError } from '../errors.js';
+import { yaml } from '../lazy.js';
 import { algorithmOf, hexOf, parseDigest, type Digest } from '../digest/index.js';
 import type { DockerReference } from '../reference/index.js';
 import { dockerReferenceIdentity, dockerReferenceNamespaces } from './scopes.js';
@@ -90,7 +90,7 @@ export async function loadRegistriesConfig(dirOpt?: string): Promise<RegistriesC
     });
     let doc: unknown;
     try {
-      doc = parseYaml(text);
+      doc = yaml().parse(text);
     } catch (err) {
       throw new OcikitError('E_BAD_INPUT', `reading ${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
     }

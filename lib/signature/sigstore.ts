@@ -14,8 +14,8 @@
  * lacks); nothing here implements a primitive.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scrypt as scryptCb, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import nacl from 'tweetnacl';
 import { OcikitError } from '../errors.js';
+import { nacl } from '../lazy.js';
 import { digestBytes } from '../digest/index.js';
 import { SIGSTORE_SIGNATURE_ANNOTATION, SIGSTORE_SIGNATURE_MEDIA_TYPE, type SignatureBlob } from './blob.js';
 import { SIGSTORE_PAYLOAD_TYPE, encodePayload, parsePayload, type SignedClaim } from './payload.js';
@@ -72,7 +72,7 @@ export async function generateSigstoreKeyPair(passphrase: Buffer): Promise<Sigst
   const nonce = randomBytes(24);
   const { N, r, p } = SCRYPT_PARAMS[0]!;
   const key = await scrypt(passphrase, salt, N, r, p);
-  const ciphertext = Buffer.from(nacl.secretbox(new Uint8Array(pkcs8), new Uint8Array(nonce), new Uint8Array(key)));
+  const ciphertext = Buffer.from(nacl().secretbox(new Uint8Array(pkcs8), new Uint8Array(nonce), new Uint8Array(key)));
   // Field order as Go marshals go-securesystemslib's structs.
   const json = JSON.stringify({
     kdf: { name: 'scrypt', params: { N, r, p }, salt: salt.toString('base64') },
@@ -107,7 +107,7 @@ export async function loadSigstorePrivateKey(pem: string, passphrase: Buffer, wh
   const nonce = Buffer.from(enc.cipher.nonce, 'base64');
   if (nonce.length !== 24) throw new OcikitError('E_BAD_INPUT', `${what}: the nonce is not 24 bytes`);
   const key = await scrypt(passphrase, Buffer.from(enc.kdf.salt, 'base64'), known.N, known.r, known.p);
-  const plain = nacl.secretbox.open(new Uint8Array(Buffer.from(enc.ciphertext, 'base64')), new Uint8Array(nonce), new Uint8Array(key));
+  const plain = nacl().secretbox.open(new Uint8Array(Buffer.from(enc.ciphertext, 'base64')), new Uint8Array(nonce), new Uint8Array(key));
   if (!plain) throw new OcikitError('E_SIGNATURE', `${what}: decryption failed (wrong passphrase?)`);
   try {
     return createPrivateKey({ key: Buffer.from(plain), format: 'der', type: 'pkcs8' });

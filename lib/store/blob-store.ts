@@ -8,7 +8,6 @@ import { chmod, copyFile, link, mkdir, open, readFile, rename, rm, utimes, type 
 import { join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { threadId } from 'node:worker_threads';
 import { algorithmOf, digestBytes, digestFile, hexOf, parseDigest, shortDigest, verifyBytes, VerifyingStream, type Digest, type VerifyExpectation } from '../digest/index.js';
 import { isOcikitError, OcikitError, wrapError } from '../errors.js';
 import { ensureDirSync } from '../dirs.js';
@@ -16,6 +15,7 @@ import { IndexDb, INDEX_FILE, type BlobRow } from './index-db.js';
 import { BlobInfoCache } from './info-cache.js';
 import { linkOrCopy, type LinkMethod } from './link.js';
 import { defaultStoreDir } from './location.js';
+import { threadId } from '../lazy.js';
 
 /**
  * What `put` stores: a stream, bytes, or a file. `{path, move: true}` hands over a private file on
@@ -275,7 +275,7 @@ export class BlobStore {
    * and named `<stem>.<pid>.<threadId>.<random>.tmp`, which gc leaves alone while the pid lives.
    */
   tmpPath(stem: string): string {
-    return join(this.#tmpDir, `${stem.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`);
+    return join(this.#tmpDir, `${stem.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.${process.pid}.${threadId()}.${randomBytes(4).toString('hex')}.tmp`);
   }
 
   /**

@@ -8,9 +8,9 @@
  * VERSIONING: there is no schema version inside the file and no migration. An incompatible schema
  * change MUST use a new file name (`index-v2.sqlite`); old ocikit versions keep using theirs.
  */
-import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import { OcikitError } from '../errors.js';
+import { sqlite } from '../lazy.js';
 
 /** The index file name inside the store root; the version is part of the name (see above). */
 export const INDEX_FILE = 'index-v1.sqlite';
@@ -148,7 +148,7 @@ export class IndexDb {
     try {
       // Loaded here, on the first use of a store, not when this module is imported: a command that
       // never touches the store (--version, --help, manifest-digest) never loads the native module.
-      const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+      const Sqlite = sqlite();
       this.db = new Sqlite(path);
     } catch (err) {
       throw new OcikitError('E_STORE', `opening the store index ${path}: ${(err as Error).message}`, {

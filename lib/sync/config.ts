@@ -17,11 +17,16 @@
  * the line and the key (skopeo ignores unknown keys; a typo here is an error, not a silent no-op).
  */
 import { promises as fsp } from 'node:fs';
-import semver from 'semver';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
+import type { Node as YamlNode, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { OcikitError } from '../errors.js';
+import { semver, yaml } from '../lazy.js';
 import { parseDigest, type Digest } from '../digest/index.js';
 import { parseDockerReference } from '../reference/index.js';
+
+// The yaml package's node tests, through the loader (lib/lazy.ts): nothing is loaded until a file is parsed.
+const isMap = (n: unknown): n is YAMLMap => yaml().isMap(n);
+const isSeq = (n: unknown): n is YAMLSeq => yaml().isSeq(n);
+const isScalar = (n: unknown): n is Scalar => yaml().isScalar(n);
 
 /** One repository's selection of tags. */
 export type RepoSelection =
@@ -62,6 +67,7 @@ export async function readSyncConfig(path: string): Promise<RegistryConfig[]> {
 
 /** Parse YAML text (`file` names it in messages). */
 export function parseSyncConfig(text: string, file: string): RegistryConfig[] {
+  const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   // uniqueKeys: a key given twice is an error (YAML says so; skopeo's parser agrees).
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
@@ -219,7 +225,7 @@ function goRegexp(text: string, line: number, where: string, fail: (line: number
 export function semverRange(text: string): string | undefined {
   const r = text.replace(/\s*,\s*/g, ' ').trim();
   if (r === '') return undefined;
-  return semver.validRange(r) === null ? undefined : r;
+  return semver().validRange(r) === null ? undefined : r;
 }
 
 /**
@@ -230,11 +236,11 @@ export function tagVersion(tag: string): string | undefined {
   const m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/.exec(tag);
   if (!m) return undefined;
   const v = `${Number(m[1])}.${Number(m[2] ?? 0)}.${Number(m[3] ?? 0)}${m[4] ?? ''}${m[5] ?? ''}`;
-  return semver.valid(v) ?? undefined;
+  return semver().valid(v) ?? undefined;
 }
 
 /** Whether `tag` satisfies `range` (pre-releases only when the range names one, as both libraries do). */
 export function tagMatchesRange(tag: string, range: string): boolean {
   const v = tagVersion(tag);
-  return v !== undefined && semver.satisfies(v, range);
+  return v !== undefined && semver().satisfies(v, range);
 }

@@ -346,7 +346,7 @@ describe('bad input', () => {
       [`oci-archive:${join(FIXTURE, 'index.json', 'x.tar')}`, /not a directory/],
     ];
     for (const [dest, why] of cases) {
-      const r = spawnSync(process.execPath, [cliPath, '--store', join(dir, 'store-unwritable'), 'copy', '-q', `oci:${FIXTURE}:latest`, dest], {
+      const r = spawnSync(cliPath, ['--store', join(dir, 'store-unwritable'), 'copy', '-q', `oci:${FIXTURE}:latest`, dest], {
         encoding: 'utf8',
         timeout: 20_000,
         killSignal: 'SIGKILL',
@@ -364,7 +364,7 @@ describe('bad input', () => {
   // The store is made with lib/dirs.ts's bounded mkdir: Node's own recursive mkdirSync never
   // returns under /proc (it retries forever, synchronously, so not even SIGTERM stops it).
   it('a blob store that cannot be created fails at once with the OS reason, exit 1', () => {
-    const r = spawnSync(process.execPath, [cliPath, '--store', '/proc/ocikit-nope/store', 'copy', '-q', `oci:${FIXTURE}:latest`, `dir:${join(dir, 'never')}`], {
+    const r = spawnSync(cliPath, ['--store', '/proc/ocikit-nope/store', 'copy', '-q', `oci:${FIXTURE}:latest`, `dir:${join(dir, 'never')}`], {
       encoding: 'utf8',
       timeout: 20_000,
       killSignal: 'SIGKILL',

@@ -16,7 +16,7 @@ function run(env: NodeJS.ProcessEnv): ReturnType<typeof spawnSync> {
   const clean = { ...process.env };
   delete clean.NODE_COMPILE_CACHE;
   delete clean.NODE_DISABLE_COMPILE_CACHE;
-  return spawnSync(process.execPath, [cliPath, '--version'], { encoding: 'utf8', env: { ...clean, ...env }, timeout: 20_000, killSignal: 'SIGKILL' });
+  return spawnSync(cliPath, ['--version'], { encoding: 'utf8', env: { ...clean, ...env }, timeout: 20_000, killSignal: 'SIGKILL' });
 }
 
 test(`compile cache: ${hasCache ? 'used' : 'absent on this Node, the fallback'} (Node ${process.version})`, () => {

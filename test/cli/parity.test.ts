@@ -153,7 +153,7 @@ describe('login on a terminal', () => {
       const file = join(tempDir(), 'auth.json');
       const argv =
         tool === 'ocikit'
-          ? [process.execPath, cliPath, 'login', '--cert-dir', basic.certDir!, '--authfile', file, basic.host]
+          ? [cliPath, 'login', '--cert-dir', basic.certDir!, '--authfile', file, basic.host]
           : [requirePeer('skopeo'), 'login', '--cert-dir', basic.certDir!, '--authfile', file, basic.host];
       const r = await onTerminal(
         argv,
@@ -207,7 +207,7 @@ describe('--src-creds USER without a password', () => {
   it('asks on a terminal (no echo); skopeo 1.9.3 sends an empty password instead and fails', async () => {
     const out = join(tempDir(), 'img');
     const image = `docker://${basic.host}/team/app:v1`;
-    const r = await onTerminal([process.execPath, cliPath, 'copy', '-q', '--src-cert-dir', basic.certDir!, '--src-creds', ALICE.username, image, `dir:${out}`], [[/Password: $/, ALICE.password]], env);
+    const r = await onTerminal([cliPath, 'copy', '-q', '--src-cert-dir', basic.certDir!, '--src-creds', ALICE.username, image, `dir:${out}`], [[/Password: $/, ALICE.password]], env);
     assert.equal(r.code, 0, r.stdout);
     assert.ok(!r.stdout.includes(ALICE.password), 'the password was echoed');
     assert.ok(existsSync(join(out, 'manifest.json')));
@@ -286,7 +286,7 @@ describe('where logins are looked up', () => {
 
 /** ocikit with exactly this environment (XDG_RUNTIME_DIR absent, not empty). */
 function spawnNoXdg(args: string[], e: NodeJS.ProcessEnv): RunResult {
-  return run(process.execPath, [cliPath, ...args], { allowFail: true, env: e });
+  return run(cliPath, [...args], { allowFail: true, env: e });
 }
 
 describe('delete oci:LAYOUT:REF', () => {

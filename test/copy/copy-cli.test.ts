@@ -242,19 +242,7 @@ describe('ocikit copy', () => {
     const target = join(dir, 'interrupted');
     ok(['--store', join(dir, 'store-int0'), 'copy', '-q', HELLO, `dir:${target}`]);
     const before = readFileSync(join(target, 'manifest.json'));
-    const child = spawn(process.execPath, [
-      cliPath,
-      ...POLICY_ARGS,
-      '--store',
-      join(dir, 'store-int'),
-      'copy',
-      '-q',
-      '--dest-compress',
-      '--dest-compress-level',
-      '9',
-      `oci:${src}:latest`,
-      `dir:${target}`,
-    ]);
+    const child = spawn(cliPath, [...POLICY_ARGS, '--store', join(dir, 'store-int'), 'copy', '-q', '--dest-compress', '--dest-compress-level', '9', `oci:${src}:latest`, `dir:${target}`]);
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
     const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));

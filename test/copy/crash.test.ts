@@ -60,7 +60,7 @@ function snapshot(p: string): Map<string, string> {
 /** Start `ocikit copy`, kill it with SIGKILL after `ms`, and wait until it is gone. Returns its exit code (null when killed). */
 function killedCopy(args: string[], ms: number): Promise<number | null> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cliPath, ...args], { stdio: 'ignore' });
+    const p = spawn(cliPath, [...args], { stdio: 'ignore' });
     const t = setTimeout(() => p.kill('SIGKILL'), ms);
     p.on('exit', (code) => {
       clearTimeout(t);

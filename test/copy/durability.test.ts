@@ -18,7 +18,7 @@ type Ev = { kind: 'fsync'; path: string } | { kind: 'rename'; from: string; to: 
 /** Run ocikit under strace; the fsyncs and renames it made, in order (all threads). */
 function traced(args: string[], dir: string): Ev[] {
   const out = join(dir, `strace.${Date.now()}.txt`);
-  const r = spawnSync('strace', ['-f', '-qq', '-y', '-s', '4096', '-o', out, '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2', process.execPath, cliPath, ...args], { encoding: 'utf8' });
+  const r = spawnSync('strace', ['-f', '-qq', '-y', '-s', '4096', '-o', out, '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2', cliPath, ...args], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const evs: Ev[] = [];
   // Calls split by another thread ("<unfinished ...>" / "<... resumed>") are taken at their start:

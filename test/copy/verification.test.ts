@@ -126,7 +126,7 @@ describe('verification before anything lands', () => {
     chmodSync(blob, 0o000);
     utimesSync(blob, new Date(), new Date()); // a changed mtime sends stat to its re-hash
     const noDac = ['--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search'];
-    const r = spawnSync('setpriv', [...noDac, process.execPath, cliPath, '--store', storeDir, 'copy', '-q', `oci:${src}:latest`, `oci:${join(dir, 'eacces-out')}:x`], { encoding: 'utf8' });
+    const r = spawnSync('setpriv', [...noDac, cliPath, '--store', storeDir, 'copy', '-q', `oci:${src}:latest`, `oci:${join(dir, 'eacces-out')}:x`], { encoding: 'utf8' });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /permission denied|EACCES/i);
     assert.equal(r.stderr.trim().split('\n').length, 1);

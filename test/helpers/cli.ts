@@ -39,14 +39,14 @@ export interface RunResult {
 
 /** Run `ocikit ARGS` (the compiled CLI) and collect its output. */
 export function ocikit(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; policy?: boolean } = {}): RunResult {
-  const r = spawnSync(process.execPath, [cliPath, ...withPolicy(args, opts.policy)], { encoding: 'utf8', env: { ...process.env, ...opts.env }, input: opts.input ?? '', maxBuffer: 64 << 20 });
+  const r = spawnSync(cliPath, [...withPolicy(args, opts.policy)], { encoding: 'utf8', env: { ...process.env, ...opts.env }, input: opts.input ?? '', maxBuffer: 64 << 20 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The same, asynchronously (for running several at once). */
 export function ocikitAsync(args: string[], opts: { env?: NodeJS.ProcessEnv; policy?: boolean } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cliPath, ...withPolicy(args, opts.policy)], { env: { ...process.env, ...opts.env } });
+    const p = spawn(cliPath, [...withPolicy(args, opts.policy)], { env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c) => (stdout += c));

@@ -18,9 +18,11 @@ function findRoot(): string {
 export const repoRoot = findRoot();
 /** A path under fixtures/. */
 export const fixture = (...parts: string[]): string => join(repoRoot, 'fixtures', ...parts);
-/** The compiled CLI entry point. */
-/** The CLI as it ships: the bundle npm run build makes (package.json's bin). */
-export const cliPath = join(repoRoot, 'dist', 'bin', 'main.js');
+/**
+ * The CLI as it ships, an executable: package.json's bin, the launcher npm run build writes
+ * (build/snapshot.ts), which starts the CLI from its start-up snapshot where this Node has one.
+ */
+export const cliPath = join(repoRoot, 'dist', 'bin', 'ocikit');
 
 const made: string[] = [];
 /** A fresh temp dir, removed when the process exits. */

@@ -20,7 +20,7 @@ process.on('exit', () => {
 
 /** Start `ocikit --store STORE serve --listen 127.0.0.1:0 ARGS…`; resolves once it printed its URL. */
 export async function startServe(store: string, args: string[] = []): Promise<ServeHandle> {
-  const child = spawn(process.execPath, [cliPath, '--store', store, 'serve', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cliPath, ['--store', store, 'serve', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let out = '';
   let err = '';

@@ -234,7 +234,7 @@ describe('sync --src docker', () => {
     const store = tempDir('ocikit-sync-store-');
     const dest = join(tempDir(), 'resume');
     const code = await new Promise<number | null>((resolve) => {
-      const p = spawn(process.execPath, [cliPath, '--store', store, 'sync', '--jobs', '1', ...srcTls, '--src', 'docker', '--dest', 'dir', `${proxy.host}/app`, dest], {
+      const p = spawn(cliPath, ['--store', store, 'sync', '--jobs', '1', ...srcTls, '--src', 'docker', '--dest', 'dir', `${proxy.host}/app`, dest], {
         env: { ...process.env, ...env },
       });
       let err = '';

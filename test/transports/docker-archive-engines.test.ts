@@ -91,7 +91,7 @@ describe('docker load and docker save, against a private dockerd', () => {
         '-o',
         'pipefail',
         '-c',
-        `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q oci:${fixture('hello-oci')}:latest docker-archive:/dev/stdout:stream/test:1 | "${docker}" -H "${engine!.host}" load`,
+        `"${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q oci:${fixture('hello-oci')}:latest docker-archive:/dev/stdout:stream/test:1 | "${docker}" -H "${engine!.host}" load`,
       ],
       { encoding: 'utf8' },
     );
@@ -132,12 +132,7 @@ describe('docker load and docker save, against a private dockerd', () => {
     const out = join(dir, 'from-stdin');
     const r = spawnSync(
       'bash',
-      [
-        '-o',
-        'pipefail',
-        '-c',
-        `"${docker}" -H "${engine!.host}" save multi:amd64 | gzip | "${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q docker-archive:/dev/stdin oci:${out}:x`,
-      ],
+      ['-o', 'pipefail', '-c', `"${docker}" -H "${engine!.host}" save multi:amd64 | gzip | "${cliPath}" --policy "${SUITE_POLICY}" --store "${store}" copy -q docker-archive:/dev/stdin oci:${out}:x`],
       {
         encoding: 'utf8',
         env: { ...process.env, TMPDIR: tmp },

@@ -216,7 +216,7 @@ describe('docker-archive', () => {
     assert.equal(r.code, 0, r.stderr);
     // A TMPDIR that does not exist: a temp file would fail the copy, not just be left behind.
     const tmp = join(dir, 'stdio-tmp-does-not-exist');
-    const base = `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store.root}" copy -q`;
+    const base = `"${cliPath}" --policy "${SUITE_POLICY}" --store "${store.root}" copy -q`;
     const want = JSON.parse(run(skopeo, ['inspect', '--raw', `docker-archive:${a}`]).stdout).config.digest;
     const cases = {
       pipe: `cat "${a}" | ${base} docker-archive:/dev/stdin oci:${join(dir, 'stdio-pipe')}:x`,

@@ -159,7 +159,7 @@ describe('oci-archive', () => {
     try {
       const code = await new Promise<number>((resolve) => {
         // To dir:, which keeps layers as they come (oci: would gzip these plain layers, as skopeo does).
-        const p = spawn(process.execPath, [cliPath, ...POLICY_ARGS, '--store', storeDir, 'copy', '-q', `oci-archive:${archive}:latest`, `dir:${join(dir, 'cli-out')}`], {
+        const p = spawn(cliPath, [...POLICY_ARGS, '--store', storeDir, 'copy', '-q', `oci-archive:${archive}:latest`, `dir:${join(dir, 'cli-out')}`], {
           env: { ...process.env, TMPDIR: tmp },
           stdio: 'inherit',
         });
@@ -278,11 +278,9 @@ describe('oci-archive', () => {
 
   it('streams to /dev/stdout', () => {
     const out = join(dir, 'stdout.tar');
-    const r = spawnSync(
-      'sh',
-      ['-c', `"${process.execPath}" "${cliPath}" --policy "${SUITE_POLICY}" --store "${store.root}" copy -q oci:${fixture('hello-oci')}:latest oci-archive:/dev/stdout:latest > "${out}"`],
-      { encoding: 'utf8' },
-    );
+    const r = spawnSync('sh', ['-c', `"${cliPath}" --policy "${SUITE_POLICY}" --store "${store.root}" copy -q oci:${fixture('hello-oci')}:latest oci-archive:/dev/stdout:latest > "${out}"`], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     const helloDigest = (JSON.parse(readFileSync(fixture('hello-oci', 'index.json'), 'utf8')) as { manifests: Descriptor[] }).manifests[0]!.digest;
     const back = ocikit(['--store', store.root, 'copy', '-q', `oci-archive:${out}:latest`, `oci:${join(dir, 'stdout-back')}:latest`]);

@@ -11,9 +11,10 @@ import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { OcikitError, isOcikitError } from '../../errors.js';
-import { describeNetworkError, errorCode, loadCertDir } from '../../registry/http.js';
+import { describeNetworkError, errorCode, loadCertDir, send } from '../../registry/http.js';
+import { undici } from '../../lazy.js';
 import type { SystemContext } from '../types.js';
 
 /** Where the Docker CLI and containers/image look when nothing else is said. */
@@ -193,7 +194,7 @@ export class Engine {
     }
     // Exports and loads of big images take minutes, and the daemon may say nothing while it works
     // (a load answers only after reading the whole archive): no header or body timeouts.
-    const dispatcher = new Agent({ connect, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 5_000 });
+    const dispatcher = new (undici().Agent)({ connect, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 5_000 });
     try {
       const version = await negotiate(endpoint, dispatcher, ctx.signal, context);
       return new Engine(endpoint, dispatcher, version);
@@ -207,9 +208,8 @@ export class Engine {
   async request(r: EngineRequest, context: string): Promise<Dispatcher.ResponseData> {
     const qs = r.query ? `?${new URLSearchParams(r.query).toString()}` : '';
     try {
-      return await request(`${this.endpoint.origin}/v${this.apiVersion}${r.path}${qs}`, {
+      return await send(this.dispatcher, `${this.endpoint.origin}/v${this.apiVersion}${r.path}${qs}`, {
         method: r.method,
-        dispatcher: this.dispatcher,
         ...(r.headers ? { headers: r.headers } : {}),
         ...(r.body ? { body: r.body } : {}),
         ...(r.signal ? { signal: r.signal } : {}),
@@ -229,7 +229,7 @@ async function negotiate(endpoint: EngineEndpoint, dispatcher: Dispatcher, signa
   const get = async (path: string): Promise<Dispatcher.ResponseData> => {
     try {
       // A daemon that accepts the connection but never answers is broken: say so rather than hang.
-      return await request(`${endpoint.origin}${path}`, { method: 'GET', dispatcher, headersTimeout: 60_000, bodyTimeout: 60_000, ...(signal ? { signal } : {}) });
+      return await send(dispatcher, `${endpoint.origin}${path}`, { method: 'GET', headersTimeout: 60_000, bodyTimeout: 60_000, ...(signal ? { signal } : {}) });
     } catch (err) {
       throw connectionError(err, endpoint.host, context);
     }

@@ -1,0 +1,136 @@
+/**
+ * The `ocikit` command as it ships (build/README.md): a launcher that starts the CLI from a V8
+ * start-up snapshot built by this machine's Node, and from the plain bundle whenever the snapshot
+ * cannot be used. Each way must give the same CLI, and the snapshot must not carry anything of the
+ * build machine's environment.
+ */
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { launcherScript } from '../../build/snapshot.js';
+import { POLICY_ARGS } from '../helpers/cli.js';
+import { cliPath, fixture, repoRoot, tempDir } from '../helpers/paths.js';
+
+const HELLO = `oci:${fixture('hello-oci')}:latest`;
+const bin = dirname(cliPath);
+
+/** Start `launcher ARGS` reading a stdin we keep open, and return how Node was started (its /proc cmdline). */
+async function howStarted(launcher: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const store = tempDir('ocikit-launch-store-');
+  const child = spawn(launcher, ['--store', store, ...POLICY_ARGS, 'copy', '-q', 'docker-archive:/dev/stdin', `dir:${join(store, 'out')}`], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  try {
+    // The launcher execs Node in the same process: wait until the command line is Node's.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      let cmd: string[] = [];
+      try {
+        cmd = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      } catch {
+        /* not there yet, or gone: the checks below say which */
+      }
+      if (cmd.some((a) => a.endsWith('ocikit.cjs') || a === '--snapshot-blob')) return cmd;
+      if (child.exitCode !== null) throw new Error(`the command exited (${child.exitCode}) before it could be seen: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`Node did not start within 30 s: ${cmd.join(' ')}`);
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    child.stdin.end('not a tar');
+    await closed;
+  }
+}
+
+/** A copy of dist/bin inside dist/ (so that node_modules is still found above it) with its own launcher. */
+function copyOfBin(node: string, recordedBin?: string): string {
+  const dir = join(repoRoot, 'dist', `launcher-test-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, 'bin');
+  mkdirSync(dirname(dir), { recursive: true });
+  cpSync(bin, dir, { recursive: true, preserveTimestamps: true });
+  writeFileSync(join(dir, 'ocikit'), launcherScript(node, recordedBin ?? dir), { mode: 0o755 });
+  process.on('exit', () => rmSync(dirname(dir), { recursive: true, force: true }));
+  return dir;
+}
+
+function run(launcher: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(launcher, args, { encoding: 'utf8', env: opts.env ?? process.env, cwd: opts.cwd });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same output from a launcher as from the installed one: inspect of the fixture. */
+function assertSameCli(launcher: string): void {
+  const want = run(cliPath, ['inspect', HELLO]);
+  assert.equal(want.code, 0, want.stderr);
+  const got = run(launcher, ['inspect', HELLO]);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(got.stdout, want.stdout);
+}
+
+describe('launcher', () => {
+  before(() => {
+    assert.ok(existsSync(join(bin, 'ocikit.cjs')), 'npm run build made the bundle');
+  });
+
+  it('starts the CLI from its start-up snapshot, built by this Node', async () => {
+    assert.ok(existsSync(join(bin, 'ocikit.blob')), `npm run build made a snapshot for Node ${process.version}: ${readdirSync(bin).join(', ')}`);
+    const cmd = await howStarted(cliPath);
+    assert.deepEqual(cmd.slice(1, 3), ['--snapshot-blob', join(bin, 'ocikit.blob')], cmd.join(' '));
+  });
+
+  it('runs the bundle, with the same results, when the Node binary changed since the snapshot was built', async () => {
+    const dir = copyOfBin(process.execPath);
+    // The stamp records the binary's modification time; any other time means "not the same binary".
+    utimesSync(join(dir, 'ocikit.stamp'), new Date(2001, 0, 1), new Date(2001, 0, 1));
+    const cmd = await howStarted(join(dir, 'ocikit'));
+    assert.ok(!cmd.includes('--snapshot-blob') && cmd.includes(join(dir, 'ocikit.cjs')), cmd.join(' '));
+    assertSameCli(join(dir, 'ocikit'));
+  });
+
+  it('runs the bundle when there is no snapshot (it could not be built)', async () => {
+    const dir = copyOfBin(process.execPath);
+    rmSync(join(dir, 'ocikit.blob'));
+    const cmd = await howStarted(join(dir, 'ocikit'));
+    assert.ok(cmd.includes(join(dir, 'ocikit.cjs')), cmd.join(' '));
+    assertSameCli(join(dir, 'ocikit'));
+  });
+
+  it('finds itself when the directory it recorded is gone (the tree was copied elsewhere)', async () => {
+    const dir = copyOfBin(process.execPath, '/nonexistent/ocikit/bin');
+    const cmd = await howStarted(join(dir, 'ocikit'));
+    assert.deepEqual(cmd.slice(1, 3), ['--snapshot-blob', join(dir, 'ocikit.blob')], cmd.join(' '));
+    assertSameCli(join(dir, 'ocikit'));
+  });
+
+  it('runs the bundle with the node on PATH when the Node it recorded is gone', async () => {
+    const dir = copyOfBin('/nonexistent/bin/node');
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+    const cmd = await howStarted(join(dir, 'ocikit'), env);
+    assert.ok(!cmd.includes('--snapshot-blob') && cmd.includes(join(dir, 'ocikit.cjs')), cmd.join(' '));
+  });
+
+  it('passes every argument through untouched, and the exit code back', () => {
+    const odd = ['--version', 'a b', '', '$HOME', '"q"', '-'];
+    // manifest-digest of a file whose name needs quoting: the name arrives as it was given.
+    const d = tempDir('ocikit-launch-args-');
+    const name = join(d, `it's a "file" $HOME`);
+    writeFileSync(name, '{}');
+    const r = run(cliPath, ['manifest-digest', name]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
+    assert.equal(run(cliPath, ['inspect', `oci:${join(d, 'missing')}:x`]).code, 2, 'image not found: exit 2, through the launcher');
+    assert.equal(run(cliPath, ['no-such-command', ...odd]).code, 1);
+  });
+
+  it('takes the environment and working directory of the command, not of the build', () => {
+    const home = tempDir('ocikit-launch-home-');
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data') };
+    delete env.OCIKIT_STORE;
+    // The default store is under XDG_DATA_HOME as the command sees it.
+    const r = run(cliPath, [...POLICY_ARGS, 'copy', '-q', HELLO, 'dir:relative-out'], { env, cwd: home });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(join(home, 'data', 'ocikit', 'blobs', 'sha256')), 'the store was made under the runtime XDG_DATA_HOME');
+    assert.ok(existsSync(join(home, 'relative-out', 'manifest.json')), 'a relative destination is relative to the runtime working directory');
+  });
+});
