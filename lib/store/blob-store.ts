@@ -89,6 +89,8 @@ export class BlobStore {
   readonly durable: boolean;
   readonly #tmpDir: string;
   readonly #leases = new Set<string>();
+  /** Leases taken before the index was opened: recorded, with their start, when it is (see lease()). */
+  readonly #pendingLeases = new Map<string, number>();
 
   private constructor(root: string, durable: boolean) {
     this.root = root;
@@ -102,7 +104,15 @@ export class BlobStore {
    */
   get index(): IndexDb {
     if (this.#closed) throw new OcikitError('E_STORE', `the blob store at ${this.root} is closed`);
-    return (this.#index ??= new IndexDb(join(this.root, INDEX_FILE)));
+    if (this.#index) return this.#index;
+    const index = new IndexDb(join(this.root, INDEX_FILE));
+    this.#index = index;
+    for (const [id, started] of this.#pendingLeases) {
+      this.#db('taking a store lease', () => index.insertLease.run(id, process.pid, started));
+      this.#leases.add(id);
+    }
+    this.#pendingLeases.clear();
+    return index;
   }
 
   /** What this machine learned about blobs (see BlobInfoCache). */
@@ -490,14 +500,23 @@ export class BlobStore {
    * Take a lease for the duration of a copy: gc keeps every blob used (put, stat, linked) since
    * the oldest live lease started. A lease whose process died is ignored and removed by gc.
    * Release it when done; `close` releases the ones still held.
+   *
+   * A lease taken before the index is open is recorded, with the time it was taken, when the index
+   * opens: every use of a blob goes through the index, so none can happen before. A copy that never
+   * needs the store (every blob already at the destination) never opens SQLite.
    */
   lease(): Lease {
     this.#assertOpen();
     const id = randomUUID();
-    this.#db('taking a store lease', () => this.index.insertLease.run(id, process.pid, Date.now()));
-    this.#leases.add(id);
+    if (this.#index) {
+      this.#db('taking a store lease', () => this.index.insertLease.run(id, process.pid, Date.now()));
+      this.#leases.add(id);
+    } else {
+      this.#pendingLeases.set(id, Date.now());
+    }
     return {
       release: () => {
+        if (this.#pendingLeases.delete(id)) return;
         if (!this.#leases.delete(id)) return;
         try {
           this.index.deleteLease.run(id);
