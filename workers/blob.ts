@@ -133,6 +133,10 @@ async function passThrough(job: BlobJob, hash: Hash | undefined, outs: OutputFil
     }
     return { digest: digest(), size };
   }
+  if (input.kind === 'stream') {
+    for await (const chunk of inputStream(input, () => undefined)) take(chunk as Buffer);
+    return { digest: digest(), size };
+  }
   const port = input.port;
   await new Promise<void>((resolve, reject) => {
     let ended = false;

@@ -8,7 +8,7 @@
  * zlib work the same job hands it.
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
 import { JobError } from './errors.js';
 import type { FeedAck, FeedMessage, JobInput, JobOutput } from './protocol.js';
@@ -18,7 +18,25 @@ export const CHUNK = 1 << 20;
 
 /** The job's input as a Readable of Buffers. `onRead(n)` is called for every chunk. */
 export function inputStream(input: JobInput, onRead: (n: number) => void): Readable {
-  return input.kind === 'file' ? Readable.from(fileChunks(input, onRead), { objectMode: false, highWaterMark: CHUNK }) : portStream(input.port, onRead);
+  if (input.kind === 'file') return Readable.from(fileChunks(input, onRead), { objectMode: false, highWaterMark: CHUNK });
+  return input.kind === 'port' ? portStream(input.port, onRead) : counted(input.stream, onRead);
+}
+
+/** A stream of this thread (a job run in the calling thread), counted as it is read. */
+function counted(stream: Readable, onRead: (n: number) => void): Readable {
+  const out = new Transform({
+    highWaterMark: CHUNK,
+    transform(chunk: Buffer, _enc, cb): void {
+      onRead(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  stream.once('error', (err) => out.destroy(err));
+  // The job stopped reading (it failed): stop the source too, as a port input's feeder would.
+  out.once('close', () => {
+    if (!stream.readableEnded) stream.destroy();
+  });
+  return stream.pipe(out);
 }
 
 async function* fileChunks(input: Extract<JobInput, { kind: 'file' }>, onRead: (n: number) => void): AsyncGenerator<Buffer> {

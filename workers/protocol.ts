@@ -6,12 +6,16 @@
  * one exception is a stream that exists only on the main thread (a registry download): its bytes
  * are posted to the worker through a MessagePort as transferred 1 MiB ArrayBuffers (a transfer
  * moves ownership without copying), with one acknowledgement per chunk for backpressure
- * (lib/pool/feed.ts and workers/port-input.ts speak that sub-protocol).
+ * (lib/pool/feed.ts and workers/io.ts speak that sub-protocol).
+ *
+ * A job may also run in the calling thread (WorkerPool runs small ones there, lib/pool/pool.ts):
+ * the same code, called directly, with the same reply; its input may then be the stream itself.
  *
  * A worker ALWAYS replies `{ok: true, value}` or `{ok: false, code, message}` and never throws
  * across the thread boundary: an Error subclass posted from a worker arrives as a plain Error
  * without its `code`, so the main thread rebuilds the OcikitError from these fields instead.
  */
+import type { Readable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
 import type { CompressionFormat } from '../lib/manifest/media-types.js';
 
@@ -25,7 +29,12 @@ export type JobInput =
    */
   | { kind: 'file'; path: string; fd?: number; offset: number; length: number }
   /** Chunks posted by the main thread (see lib/pool/feed.ts). */
-  | { kind: 'port'; port: MessagePort };
+  | { kind: 'port'; port: MessagePort }
+  /**
+   * A stream of the calling thread. Given to WorkerPool.run, which reads it itself when it runs the
+   * job in this thread, and otherwise feeds it to the worker as a `port` input.
+   */
+  | { kind: 'stream'; stream: Readable };
 
 /** Where a blob job writes one of its outputs. */
 export type JobOutput =

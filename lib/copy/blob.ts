@@ -25,7 +25,7 @@ import { OcikitError, isOcikitError, wrapError } from '../errors.js';
 import { parseDigest, shortDigest, verifyBytes, type Digest } from '../digest/index.js';
 import type { LayerCompression } from '../manifest/index.js';
 import { keepStream } from './keep-stream.js';
-import { feedStream, type BlobJob, type BlobResult, type Feed, type JobInput, type JobOutput, type WorkerPool } from '../pool/index.js';
+import type { BlobJob, BlobResult, JobInput, JobOutput, WorkerPool } from '../pool/index.js';
 import type { BlobStore, StoredBlob } from '../store/index.js';
 import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource } from '../transports/types.js';
 import type { LayerPlan } from './plan.js';
@@ -389,7 +389,6 @@ export class BlobCopier {
   /** Run a blob job on the payload (file, file region or main-thread stream). */
   async #run(payload: BlobPayload, job: Omit<BlobJob, 'kind' | 'input'>, meter: BlobMeter | undefined): Promise<BlobResult> {
     let input: JobInput;
-    let feed: Feed | undefined;
     if (payload.kind === 'path') {
       input = { kind: 'file', path: payload.path, offset: payload.offset ?? 0, length: payload.offset === undefined ? -1 : payload.size };
       if (payload.fd !== undefined) input.fd = payload.fd;
@@ -397,15 +396,9 @@ export class BlobCopier {
       // Kept as it is: hashed and written here, cheaper than handing it to a worker (keep-stream.ts).
       return keepStream(payload.stream, { expect: job.expect, what: job.what, keep: job.keep ?? [] }, meter);
     } else {
-      feed = feedStream(payload.stream);
-      input = { kind: 'port', port: feed.port };
+      input = { kind: 'stream', stream: payload.stream };
     }
-    try {
-      return await this.c.pool.run({ kind: 'blob', input, ...job, ...(meter ? { progress: meter.shared } : {}) }, undefined, feed ? [feed.port] : undefined);
-    } finally {
-      feed?.stop();
-      await feed?.done;
-    }
+    return this.c.pool.run({ kind: 'blob', input, ...job, ...(meter ? { progress: meter.shared } : {}) });
   }
 
   /** Room at the destination for a blob of known size, when it offers that; `{}` when it already has the blob. */

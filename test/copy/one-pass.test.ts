@@ -104,7 +104,8 @@ describe('one pass per byte', () => {
     return s;
   };
   const pool = (threads: number): WorkerPool => {
-    const p = new WorkerPool({ threads });
+    // On workers: these check the worker's one pass (the calling thread runs the same code, test/pool).
+    const p = new WorkerPool({ threads, inlineBytes: 0 });
     pools.push(p);
     return p;
   };

@@ -85,7 +85,7 @@ describe('block-joined gzip', () => {
       assert.equal(sha(await encode(data, 6, window, chunk)), want, `window ${window}, chunks of ${chunk}`);
     }
     // And through a pool job (file to file), as the copy pipeline runs it.
-    const pool = new WorkerPool({ threads: 2 });
+    const pool = new WorkerPool({ threads: 2, inlineBytes: 0 });
     pools.push(pool);
     const src = join(dir, 'in.bin');
     writeFileSync(src, data);

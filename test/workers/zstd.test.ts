@@ -14,7 +14,7 @@ describe('zstd jobs', () => {
   let pool: WorkerPool;
   let dir: string;
   before(() => {
-    pool = new WorkerPool({ threads: 2 });
+    pool = new WorkerPool({ threads: 2, inlineBytes: 0 });
     dir = tempDir('ocikit-zstd-');
   });
   after(async () => {
