@@ -12,7 +12,9 @@
  *
  * Each loader is synchronous (these packages are CommonJS) and cached by Node's module cache.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 let req: NodeRequire | undefined;
 const carried = new Map<string, unknown>();
@@ -74,6 +76,21 @@ export function undici(): Undici {
 /** better-sqlite3 (native): the store's index (lib/store/index-db.ts). */
 export function sqlite(): typeof import('better-sqlite3') {
   return load('better-sqlite3');
+}
+
+/**
+ * Where npm's build of better-sqlite3's addon is, for its `nativeBinding` option; undefined when it
+ * is elsewhere (better-sqlite3 then searches with the `bindings` package, which looks in a dozen
+ * places and parses a stack trace to find its own directory: several milliseconds per command).
+ */
+export function sqliteAddon(): string | undefined {
+  req ??= createRequire(import.meta.url);
+  try {
+    const file = join(dirname(req.resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+    return existsSync(file) ? file : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** yaml: registries.d files and sync's YAML. */

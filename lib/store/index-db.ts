@@ -10,7 +10,7 @@
  */
 import type Database from 'better-sqlite3';
 import { OcikitError } from '../errors.js';
-import { sqlite } from '../lazy.js';
+import { sqlite, sqliteAddon } from '../lazy.js';
 
 /** The index file name inside the store root; the version is part of the name (see above). */
 export const INDEX_FILE = 'index-v1.sqlite';
@@ -149,7 +149,8 @@ export class IndexDb {
       // Loaded here, on the first use of a store, not when this module is imported: a command that
       // never touches the store (--version, --help, manifest-digest) never loads the native module.
       const Sqlite = sqlite();
-      this.db = new Sqlite(path);
+      const addon = sqliteAddon();
+      this.db = new Sqlite(path, addon ? { nativeBinding: addon } : {});
     } catch (err) {
       throw new OcikitError('E_STORE', `opening the store index ${path}: ${(err as Error).message}`, {
         cause: err,
