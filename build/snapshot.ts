@@ -36,6 +36,13 @@ export function launcherScript(node: string, bin: string): string {
 # Written by build/snapshot.ts for this install; see build/README.md in the ocikit sources.
 node=${shQuote(node)}
 bin=${shQuote(bin)}
+# Node parses NODE_EXTRA_CA_CERTS (and its whole root store) as it starts: ocikit reads it itself,
+# when a TLS connection first needs it, and gives it back to the processes it runs.
+if [ -n "\${NODE_EXTRA_CA_CERTS-}" ]; then
+  OCIKIT_NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS
+  export OCIKIT_NODE_EXTRA_CA_CERTS
+  unset NODE_EXTRA_CA_CERTS
+fi
 if [ ! -f "$bin/ocikit.cjs" ]; then
   bin=$(dirname "$(readlink -f "$0")")
 fi

@@ -8,6 +8,7 @@ import { OcikitError, escapeControl, exitCodeFor, isOcikitError, redact } from '
 import { enableCompileCache } from './compile-cache.js';
 import { GLOBAL_HELP, VALUE_GLOBALS, globalOptions, parseFlags, type Command, type Io } from './command.js';
 import { parseBool } from './flags.js';
+import { useExtraCaCerts } from '../lib/registry/http.js';
 /**
  * The commands: a name and a summary each, and the module to load when the command runs. Only the
  * command that runs is loaded (with what it imports): `ocikit --version` and `--help` load nothing
@@ -190,6 +191,14 @@ function findCommandIndex(argv: string[]): number {
  * startup snapshot.
  */
 export function start(argv: string[]): void {
+  // The launcher kept NODE_EXTRA_CA_CERTS from Node's start-up (build/README.md): it is trusted from
+  // here on, read when a TLS connection first needs it, and child processes see it as it was.
+  const extraCa = process.env.OCIKIT_NODE_EXTRA_CA_CERTS;
+  if (extraCa !== undefined) {
+    delete process.env.OCIKIT_NODE_EXTRA_CA_CERTS;
+    process.env.NODE_EXTRA_CA_CERTS = extraCa;
+    useExtraCaCerts(extraCa);
+  }
   // Node 22.1+: cache the compiled code of what main() loads lazily (better-sqlite3's JS, piscina, yaml).
   enableCompileCache();
   // undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles it with its baseline

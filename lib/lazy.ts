@@ -53,6 +53,14 @@ export function workerThreads(): typeof import('node:worker_threads') {
   return load('node:worker_threads');
 }
 
+/**
+ * node:tls, loaded when a TLS connection or its CA list is first needed. Not in the CLI's snapshot:
+ * it loads a binding (js_stream) whose native functions a snapshot cannot refer to.
+ */
+export function tls(): typeof import('node:tls') {
+  return load('node:tls');
+}
+
 /** This thread's id: for temp names, so that parsing and reading never load node:worker_threads. */
 export function threadId(): number {
   return workerThreads().threadId;

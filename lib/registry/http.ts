@@ -6,13 +6,12 @@
  * One dispatcher per distinct TLS setting, shared by every client in the process, so connections
  * to a registry are reused across source, destination and token service.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { OcikitError } from '../errors.js';
-import { undici } from '../lazy.js';
+import { tls as nodeTls, undici } from '../lazy.js';
 
 /** TLS material for one registry, as loaded from a certificate directory. */
 export interface TlsMaterial {
@@ -78,6 +77,38 @@ export async function certDirFor(host: string, certDir: string | undefined, env:
 
 const dispatchers = new Map<string, Dispatcher>();
 
+/** NODE_EXTRA_CA_CERTS as the CLI took it over (see useExtraCaCerts); its certificates once read. */
+let extraCaFile: string | undefined;
+let extraCa: string[] | undefined;
+
+/**
+ * Trust the certificates in `file` besides Node's root store, for every verifying connection
+ * ocikit makes: what NODE_EXTRA_CA_CERTS does, but read when a TLS connection first needs it.
+ * The CLI's launcher keeps the variable from Node, which would otherwise parse the file — and with
+ * it Node's whole root store — at the start of every command, TLS or not (~400 M instructions, about
+ * 40-100 ms, on Node 20), and hands it over here (cli/main.ts). As Node does, a file that cannot be
+ * read is a warning, and only Node's own roots are trusted.
+ */
+export function useExtraCaCerts(file: string): void {
+  extraCaFile = file;
+  extraCa = undefined;
+}
+
+/** The CAs a verifying connection trusts when nothing else is said: undefined for Node's own store. */
+export function defaultTrust(): string[] | undefined {
+  if (extraCaFile === undefined) return undefined;
+  if (extraCa === undefined) {
+    try {
+      extraCa = readFileSync(extraCaFile, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      if (extraCa.length === 0) throw new Error('no PEM certificate in it');
+    } catch (err) {
+      extraCa = [];
+      process.emitWarning(`Ignoring extra certs from \`${extraCaFile}\`, load failed: ${(err as Error).message}`);
+    }
+  }
+  return [...nodeTls().rootCertificates, ...extraCa];
+}
+
 function proxyConfigured(): boolean {
   const e = process.env;
   return !!(e.https_proxy || e.HTTPS_PROXY || e.http_proxy || e.HTTP_PROXY);
@@ -90,10 +121,14 @@ export function dispatcherFor(tls: TlsMaterial): Dispatcher {
   if (d) return d;
   const connect: Record<string, unknown> = { rejectUnauthorized: tls.verify };
   // Node replaces its root store when `ca` is given; containers/image adds to the system pool instead.
-  if (tls.ca.length) connect.ca = [...rootCertificates, ...tls.ca];
+  if (tls.ca.length) connect.ca = [...(defaultTrust() ?? nodeTls().rootCertificates), ...tls.ca];
   // Without verification no CA is consulted: an empty list spares loading Node's root store, which
   // costs ~50 ms on Node 20 (its OpenSSL parses ~140 certificates) at the first TLS handshake.
   else if (!tls.verify) connect.ca = [];
+  else {
+    const trust = defaultTrust();
+    if (trust) connect.ca = trust;
+  }
   if (tls.cert) connect.cert = tls.cert;
   if (tls.key) connect.key = tls.key;
   const common = { keepAliveTimeout: 10_000, connections: 32 };

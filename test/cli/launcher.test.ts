@@ -4,14 +4,15 @@
  * cannot be used. Each way must give the same CLI, and the snapshot must not carry anything of the
  * build machine's environment.
  */
-import { describe, it, before } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { launcherScript } from '../../build/snapshot.js';
 import { POLICY_ARGS } from '../helpers/cli.js';
 import { cliPath, fixture, repoRoot, tempDir } from '../helpers/paths.js';
+import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const bin = dirname(cliPath);
@@ -132,5 +133,49 @@ describe('launcher', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(join(home, 'data', 'ocikit', 'blobs', 'sha256')), 'the store was made under the runtime XDG_DATA_HOME');
     assert.ok(existsSync(join(home, 'relative-out', 'manifest.json')), 'a relative destination is relative to the runtime working directory');
+  });
+
+  describe('NODE_EXTRA_CA_CERTS, which the launcher keeps from Node and ocikit reads when it needs it', () => {
+    const USER = { username: 'carol', password: 'extra-CA-Pa55word' };
+    let reg: RegistryHandle;
+    before(async () => {
+      reg = await startRegistry({ htpasswd: [USER] });
+    });
+    after(async () => {
+      await reg.stop();
+    });
+
+    it('trusts a registry signed by that CA, and the programs ocikit runs see the variable as it was', () => {
+      const home = tempDir('ocikit-launch-ca-');
+      const bin = join(home, 'bin');
+      mkdirSync(bin);
+      const seen = join(home, 'seen');
+      // A credential helper (the registry asks for a password): it records the environment it got.
+      writeFileSync(
+        join(bin, 'docker-credential-envcheck'),
+        `#!/bin/sh\nread server\necho "$NODE_EXTRA_CA_CERTS|\${OCIKIT_NODE_EXTRA_CA_CERTS-unset}" > "${seen}"\nprintf '{"ServerURL":"%s","Username":"${USER.username}","Secret":"${USER.password}"}' "$server"\n`,
+      );
+      chmodSync(join(bin, 'docker-credential-envcheck'), 0o755);
+      const authFile = join(home, 'auth.json');
+      writeFileSync(authFile, JSON.stringify({ auths: {}, credHelpers: { [reg.host]: 'envcheck' } }));
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), PATH: `${bin}:${process.env.PATH ?? ''}` };
+      const args = ['--store', join(home, 'store'), ...POLICY_ARGS, 'copy', '-q', '--dest-authfile', authFile, HELLO, `docker://${reg.host}/extra/ca:1`];
+      // The positive control: without the variable (and no certs.d for this host) the CA is unknown.
+      const without = { ...env };
+      delete without.NODE_EXTRA_CA_CERTS;
+      const refused = run(cliPath, args, { env: without });
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.match(refused.stderr, /certificate/i);
+      const r = run(cliPath, args, { env: { ...env, NODE_EXTRA_CA_CERTS: reg.caFile! } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(readFileSync(seen, 'utf8').trim(), `${reg.caFile!}|unset`);
+    });
+
+    it("a file that cannot be read is a warning, and Node's own roots are trusted", () => {
+      const r = run(cliPath, ['inspect', '--raw', `docker://${reg.host}/extra/ca:1`], { env: { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' } });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /Ignoring extra certs from `\/nonexistent\/ca\.pem`/);
+      assert.match(r.stderr, /certificate/i);
+    });
   });
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { OcikitError, isOcikitError } from '../../errors.js';
-import { describeNetworkError, errorCode, loadCertDir, send } from '../../registry/http.js';
+import { defaultTrust, describeNetworkError, errorCode, loadCertDir, send } from '../../registry/http.js';
 import { undici } from '../../lazy.js';
 import type { SystemContext } from '../types.js';
 
@@ -189,6 +189,10 @@ export class Engine {
     if (endpoint.tls) {
       connect.rejectUnauthorized = endpoint.tls.verify;
       if (endpoint.tls.ca) connect.ca = endpoint.tls.ca;
+      else if (endpoint.tls.verify) {
+        const trust = defaultTrust();
+        if (trust) connect.ca = trust;
+      }
       if (endpoint.tls.cert) connect.cert = endpoint.tls.cert;
       if (endpoint.tls.key) connect.key = endpoint.tls.key;
     }
