@@ -73,7 +73,7 @@ export function chartSvg(sections: ChartSection[], limits: ChartLimit[], title: 
   const rowH = 22;
   const headH = 26;
   const top = 86;
-  const labelW = 330;
+  const labelW = 370;
   const p1W = 430;
   // The speed-up figures sit in a column of their own right of the bars, so no marker or tick can
   // cover them.

@@ -104,7 +104,7 @@ export function registryCases(typical: ImageInfo, big: ImageInfo, seed: (src: st
     ...freshRegistry,
     note: 'a docker-registry started for each run: no blob there',
   });
-  const elsewhere: Case = r2r(typical, 'registry->registry, blobs in another repository there', {
+  const elsewhere: Case = r2r(typical, 'registry->registry, blobs in another repository', {
     target: { node: 3, rssMiB: REGISTRY_RSS },
     movesBytes: false,
     keepStore: true,
