@@ -55,7 +55,7 @@ const MONO_CHAR = 0.61 * MONO_SIZE;
  * Lay labels centred on `xs` into rows so that no two in a row overlap (each at least `gap` apart),
  * every label inside [lo, hi]. Returns each label's row and left edge.
  */
-export function layoutLabels(labels: Array<{ x: number; width: number }>, lo: number, hi: number, gap = 6): Array<{ row: number; left: number }> {
+export function layoutLabels(labels: Array<{ x: number; width: number }>, lo: number, hi: number, gap = 18): Array<{ row: number; left: number }> {
   const order = labels.map((l, i) => ({ ...l, i })).sort((a, b) => a.x - b.x);
   const rowEnds: number[] = [];
   const out = new Array<{ row: number; left: number }>(labels.length);
@@ -151,11 +151,7 @@ export function chartSvg(sections: ChartSection[], limits: ChartLimit[], title: 
     `<line x1="${left2}" y1="${lg - 4}" x2="${left2 + 16}" y2="${lg - 4}" stroke="#e08a00" stroke-dasharray="4 3"/><text x="${left2 + 20}" y="${lg}" font-size="10">limits measured on this machine (below)</text>`,
   );
 
-  // Section bands and grid.
-  for (const h of heads) {
-    out.push(`<rect x="4" y="${h.y + 2}" width="${width - 8}" height="${headH - 4}" fill="#f0f0f0"/>`);
-    out.push(`<text x="10" y="${h.y + 17}" font-weight="bold" fill="#333">${esc(h.title)}</text>`);
-  }
+  // Grid, then the section bands over it (so no grid line runs through a heading).
   const ticks1 = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200].filter((t) => t >= lo1 && t <= hi1);
   for (const t of ticks1) {
     out.push(`<line x1="${x1(t)}" y1="${top}" x2="${x1(t)}" y2="${bottom}" stroke="${t === 1 ? '#888' : '#e2e2e2'}" stroke-width="${t === 1 ? 1.5 : 1}"/>`);
@@ -165,6 +161,11 @@ export function chartSvg(sections: ChartSection[], limits: ChartLimit[], title: 
   for (const t of ticks2) {
     out.push(`<line x1="${x2(t)}" y1="${top}" x2="${x2(t)}" y2="${bottom}" stroke="#e2e2e2"/>`);
     out.push(`<text x="${x2(t)}" y="${axisY}" text-anchor="middle" fill="#555" font-size="11">${t}</text>`);
+  }
+
+  for (const h of heads) {
+    out.push(`<rect x="4" y="${h.y + 2}" width="${width - 8}" height="${headH - 4}" fill="#f0f0f0"/>`);
+    out.push(`<text x="10" y="${h.y + 17}" font-weight="bold" fill="#333">${esc(h.title)}</text>`);
   }
 
   // Rows.
