@@ -15,89 +15,94 @@ import { join } from 'node:path';
 import { startDockerd, type DockerEngine } from '../test/helpers/dockerd.js';
 import { ensurePeers } from '../test/helpers/peers.js';
 import { podmanStore } from '../test/helpers/podman.js';
-
-/** The shape of a bench case (bench/run.ts). */
-export interface DaemonCase<I> {
-  name: string;
-  image: I;
-  src: string;
-  dst: (dir: string) => string;
-  ocikitFlags?: string[];
-  skopeoFlags?: string[];
-  note?: string;
-}
-
-/** The names of the cases daemonCases returns, so the caller can skip starting engines no case needs. */
-export const DAEMON_CASE_NAMES = ['oci->docker-daemon', 'docker-daemon->oci', 'oci->containers-storage', 'containers-storage->oci'];
+import { copyCase, once, type Case, type CopySpec } from './case.js';
+import type { ImageInfo } from './generate.js';
 
 /**
- * Start the engines and describe the cases for `big` (an OCI layout reference). The images the
- * read cases need are put in place on the first run of those cases, with skopeo (the independent
- * writer). stop() ends the dockerd; the podman store is a temp dir removed at exit.
+ * The engine cases for the image `image()` gives (an OCI layout; made on first use). prepare()
+ * starts the engines; the images the read cases need are put in place on the first run of those
+ * cases, with skopeo (the independent writer). stop() ends the dockerd; the podman store is a temp
+ * dir removed at exit.
  */
-export async function daemonCases<I extends { ref: string }>(big: I): Promise<{ cases: Array<DaemonCase<I>>; stop: () => Promise<void> }> {
-  ensurePeers(['dockerd', 'docker', 'podman']);
-  const engine: DockerEngine = await startDockerd();
-  const pm = podmanStore();
-  const spec = `[vfs@${join(pm.root, 'root')}+${join(pm.root, 'run')}]`;
+export function daemonCases(image: () => Promise<ImageInfo>): { cases: Case[]; stop: () => Promise<void> } {
+  let engine: DockerEngine | undefined;
+  let pm: ReturnType<typeof podmanStore> | undefined;
+  let img: ImageInfo | undefined;
+  // The cases' image and source are known once prepare() has run: `shown` is updated in place.
+  const shown = { name: 'small', uncompressedBytes: NaN };
+  const prepare = once(async () => {
+    img = await image();
+    Object.assign(shown, { name: img.name, uncompressedBytes: img.uncompressedBytes });
+    ensurePeers(['dockerd', 'docker', 'podman']);
+    engine = await startDockerd();
+    pm = podmanStore();
+  });
+  const spec = (): string => `[vfs@${join(pm!.root, 'root')}+${join(pm!.root, 'run')}]`;
   const skopeo = (args: string[]): void => {
     const r = spawnSync('skopeo', ['--insecure-policy', 'copy', '-q', ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`skopeo copy ${args.join(' ')}: ${r.stderr}`);
   };
-  const daemonFlags = (side: 'src' | 'dest'): string[] => [`--${side}-daemon-host`, engine.host];
+  const daemonFlags = (side: 'src' | 'dest'): string[] => [`--${side}-daemon-host`, engine!.host];
   let daemonSeeded = false;
   let storageSeeded = false;
-  const cases: Array<DaemonCase<I>> = [
-    {
+  const engineCase = (s: Omit<CopySpec, 'section' | 'group' | 'image' | 'prepare' | 'src'> & { src: () => string }): Case => {
+    const { src, ...rest } = s;
+    return copyCase({
+      ...rest,
+      section: 'more',
+      group: 'engines',
+      image: shown,
+      get src() {
+        return img ? src() : rest.name;
+      },
+      prepare,
+    });
+  };
+  const cases: Case[] = [
+    engineCase({
       name: 'oci->docker-daemon',
-      image: big,
-      src: big.ref,
-      dst: () => {
-        engine.docker(['rmi', '-f', 'bench/in:latest'], { allowFail: true });
-        return 'docker-daemon:bench/in:latest';
-      },
-      ocikitFlags: daemonFlags('dest'),
-      skopeoFlags: daemonFlags('dest'),
+      target: { speedup: 1.5 },
+      src: () => img!.ref,
+      before: () => void engine!.docker(['rmi', '-f', 'bench/in:latest'], { allowFail: true }),
+      dst: () => 'docker-daemon:bench/in:latest',
+      ocikitFlags: () => daemonFlags('dest'),
+      skopeoFlags: () => daemonFlags('dest'),
       note: 'decompresses every layer; the daemon stores each one anew',
-    },
-    {
+    }),
+    engineCase({
       name: 'docker-daemon->oci',
-      image: big,
-      src: 'docker-daemon:bench/big:latest',
-      dst: (d) => {
-        if (!daemonSeeded) {
-          skopeo([...daemonFlags('dest'), big.ref, 'docker-daemon:bench/big:latest']);
-          daemonSeeded = true;
-        }
-        return `oci:${d}/out:latest`;
+      target: { speedup: 1 },
+      src: () => 'docker-daemon:bench/big:latest',
+      before: () => {
+        if (daemonSeeded) return;
+        skopeo([...daemonFlags('dest'), img!.ref, 'docker-daemon:bench/big:latest']);
+        daemonSeeded = true;
       },
-      ocikitFlags: daemonFlags('src'),
-      skopeoFlags: daemonFlags('src'),
-      note: 'the export arrives uncompressed; skopeo compresses it for oci:, ocikit keeps it as it is',
-    },
-    {
+      dst: (run) => `oci:${run.dir}/out:latest`,
+      ocikitFlags: () => daemonFlags('src'),
+      skopeoFlags: () => daemonFlags('src'),
+      note: 'the export arrives uncompressed; output sizes show what each wrote',
+    }),
+    engineCase({
       name: 'oci->containers-storage',
-      image: big,
-      src: big.ref,
-      dst: () => {
-        pm.podman(['rmi', '-f', 'localhost/bench/in:latest'], { allowFail: true });
-        return `containers-storage:${spec}localhost/bench/in:latest`;
-      },
+      target: { speedup: 1.5 },
+      src: () => img!.ref,
+      before: () => void pm!.podman(['rmi', '-f', 'localhost/bench/in:latest'], { allowFail: true }),
+      dst: () => `containers-storage:${spec()}localhost/bench/in:latest`,
       note: 'podman applies every layer anew',
-    },
-    {
+    }),
+    engineCase({
       name: 'containers-storage->oci',
-      image: big,
-      src: `containers-storage:${spec}localhost/bench/big:latest`,
-      dst: (d) => {
-        if (!storageSeeded) {
-          skopeo([big.ref, `containers-storage:${spec}localhost/bench/big:latest`]);
-          storageSeeded = true;
-        }
-        return `oci:${d}/out:latest`;
+      target: { speedup: 1 },
+      src: () => `containers-storage:${spec()}localhost/bench/big:latest`,
+      before: () => {
+        if (storageSeeded) return;
+        skopeo([img!.ref, `containers-storage:${spec()}localhost/bench/big:latest`]);
+        storageSeeded = true;
       },
-      note: 'cold ocikit store: podman exports uncompressed layers; skopeo compresses them for oci:, ocikit keeps them',
-    },
+      dst: (run) => `oci:${run.dir}/out:latest`,
+      note: 'cold ocikit store: podman exports the layers; output sizes show what each wrote',
+    }),
   ];
-  return { cases, stop: () => engine.stop() };
+  return { cases, stop: async () => engine?.stop() };
 }

@@ -122,7 +122,7 @@ export async function writeTar(files: FileEntry[], dest: string): Promise<void> 
   await done;
 }
 
-async function sha256File(path: string): Promise<{ digest: string; size: number }> {
+export async function sha256File(path: string): Promise<{ digest: string; size: number }> {
   const h = createHash('sha256');
   let size = 0;
   for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) {
@@ -132,8 +132,8 @@ async function sha256File(path: string): Promise<{ digest: string; size: number 
   return { digest: 'sha256:' + h.digest('hex'), size };
 }
 
-/** An OCI layout under construction. */
-class Layout {
+/** An OCI layout under construction (also bench/typical.ts). */
+export class Layout {
   constructor(readonly root: string) {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(join(root, 'blobs', 'sha256'), { recursive: true });

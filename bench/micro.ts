@@ -1,7 +1,7 @@
 /**
  * The limits of this machine, measured on the bench image's own bytes, so that each pair's
  * figure can be read against what the hardware allows: sha256, inflate, deflate and zstd per
- * core and with every core, disk write with fsync, and a process's start-up. They also show which
+ * core and with every core, and disk write with fsync. They also show which
  * library each job uses (node:zlib against fflate; zstd-napi) and what skopeo's Go libraries
  * compete with (pigz, for reference).
  */
@@ -17,7 +17,7 @@ export interface MicroResult {
   /** A stable key for the chart ("sha256", "inflate", ...) */
   key: string;
   name: string;
-  /** MB/s of uncompressed bytes (decimal MB), or for 'startup' rows, milliseconds */
+  /** MB/s of uncompressed bytes (decimal MB) */
   mbps: number;
   /** output bytes / input bytes, for compressors */
   ratio?: number;
@@ -47,51 +47,19 @@ async function best<T>(n: number, fn: () => Promise<{ value: T; seconds: number 
   return b!;
 }
 
-/** Median wall time of `argv` over `n` runs, in ms. */
-function medianMs(argv: string[], n: number, env: NodeJS.ProcessEnv = process.env): number {
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = process.hrtime.bigint();
-    const r = spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore', env });
-    if (r.status !== 0) throw new Error(`${argv.join(' ')} failed`);
-    t.push(Number(process.hrtime.bigint() - s) / 1e6);
-  }
-  return t.sort((a, b) => a - b)[Math.floor(n / 2)]!;
-}
-
 /**
- * Measure on `sample` (a file of uncompressed layer bytes). `cores` is the machine's core count,
- * `cli` the ocikit entry point and `local` a local image for the start-up of inspect.
+ * Measure on `sample` (a file of uncompressed layer bytes). `cores` is the machine's core count.
+ * (Start-up is measured with the cases: bench/startup.ts.)
  */
-export async function runMicro(sample: string, workDir: string, cores: number, cli: string, local: string, log: (s: string) => void): Promise<MicroResult[]> {
+export async function runMicro(sample: string, workDir: string, cores: number, log: (s: string) => void): Promise<MicroResult[]> {
   const data = readFileSync(sample);
   const mb = data.length / 1e6;
   const out: MicroResult[] = [];
   const add = (r: MicroResult): void => {
     out.push(r);
-    log(
-      `micro: ${r.name.padEnd(48)} ${r.mbps.toFixed(0).padStart(6)} ${r.key.startsWith('startup') ? 'ms  ' : 'MB/s'}${r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(3)}` : ''}${r.note ? `  (${r.note})` : ''}`,
-    );
+    log(`micro: ${r.name.padEnd(48)} ${r.mbps.toFixed(0).padStart(6)} MB/s${r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(3)}` : ''}${r.note ? `  (${r.note})` : ''}`);
   };
   const have = (prog: string): boolean => spawnSync('sh', ['-c', `command -v ${prog}`]).status === 0;
-
-  // === start-up: what a process costs before it copies anything
-  const startups: Array<{ key: string; name: string; argv: string[] }> = [
-    { key: 'startup-node', name: 'node -e "" (start-up, ms)', argv: [process.execPath, '-e', ''] },
-    { key: 'startup-version', name: 'ocikit --version (ms)', argv: [process.execPath, cli, '--version'] },
-    { key: 'startup-inspect', name: 'ocikit inspect of a local image (ms)', argv: [process.execPath, cli, '--store', join(workDir, 'micro-store'), 'inspect', local] },
-  ];
-  for (const s of startups) add({ key: s.key, name: s.name, mbps: medianMs(s.argv, 7), threads: 1 });
-  add({ key: 'startup-skopeo', name: 'skopeo inspect of the same image (ms)', mbps: medianMs(['skopeo', 'inspect', local], 7), threads: 1 });
-  if (process.env.NODE_EXTRA_CA_CERTS) {
-    // A machine that sets NODE_EXTRA_CA_CERTS (this sandbox does) makes Node parse that CA bundle
-    // at every start, before any of ocikit's code runs: ~40-50 ms here. The same three without it,
-    // as on a machine that does not set it.
-    const env = { ...process.env };
-    delete env.NODE_EXTRA_CA_CERTS;
-    for (const s of startups) add({ key: `${s.key}-noca`, name: s.name, mbps: medianMs(s.argv, 7, env), threads: 1, note: 'NODE_EXTRA_CA_CERTS unset' });
-  }
-  rmSync(join(workDir, 'micro-store'), { recursive: true, force: true });
 
   // === sha256
   const h = await best(3, () => time(() => createHash('sha256').update(data).digest('hex')));

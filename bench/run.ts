@@ -1,293 +1,79 @@
 /**
- * `npm run bench`: ocikit against skopeo, side by side in one run, on images generated from real
- * files (bench/generate.ts), plus the limits of this machine (bench/micro.ts).
+ * `npm run bench`: ocikit against skopeo (and crane when it is on PATH), side by side in one run, on
+ * the typical image (Debian bookworm minbase, bench/typical.ts), a tiny one, and big images
+ * generated from real files (bench/generate.ts), plus the limits of this machine (bench/micro.ts)
+ * and start-up as a ratio to `node -e ""` (bench/startup.ts).
  *
  * Environment:
- *   OCIKIT_BENCH_SIZE=small|full   (default full: ~1.6 GB uncompressed / ~0.5 GB gzip; small: a tenth)
- *   OCIKIT_BENCH_ONLY=a,b          run only the cases whose name contains one of these
- *   OCIKIT_BENCH_NO_MICRO=1        skip the machine's limits
- *   OCIKIT_BENCH_NO_REGISTRY=1     skip the registry cases; OCIKIT_BENCH_NO_DAEMON=1 the docker-daemon:/containers-storage: ones
+ *   OCIKIT_BENCH_SIZE=small|full   the big image (default full: ~1.6 GB uncompressed / ~0.5 GB gzip; small: a tenth)
+ *   OCIKIT_BENCH_ONLY=a,b          only the cases whose section, image, group or name contains one of these
+ *                                  (typical, registry, big, start-up, sync, engines, …; micro and serve name those parts)
+ *   OCIKIT_BENCH_OCIKIT=DIR[,DIR]  measure these built checkouts' CLI instead of this one (bench/cli.ts);
+ *                                  with several, the last is the headline and the others run beside it
+ *   OCIKIT_BENCH_KEEP_NODE_EXTRA_CA_CERTS=1  run the cases with NODE_EXTRA_CA_CERTS as set (default: unset)
+ *   OCIKIT_BENCH_NO_MICRO=1, OCIKIT_BENCH_NO_REGISTRY=1, OCIKIT_BENCH_NO_DAEMON=1, OCIKIT_BENCH_NO_SIGNATURE=1,
+ *   OCIKIT_BENCH_NO_SERVE=1        leave those parts out
  *   OCIKIT_BENCH_REPACK=1          also run the repack case (ten docker-archives sharing a base; slow)
- *   OCIKIT_BENCH_NO_SERVE=1        skip ocikit serve against docker-registry (bench/serve.ts); OCIKIT_BENCH_ONLY=serve runs only it
  *
- * Fair comparison: both tools do the same work (same output compression; output sizes are in the
- * table), both are durable (skopeo fsyncs every blob; ocikit fsyncs before every rename that
- * makes a file visible), and they run alternately (ocikit, skopeo, ocikit, skopeo) so that a
- * change in the machine's load hits both. Each ocikit run starts from a cold store (a fresh
- * --store) and an absent destination, except the "warm" cases, which run the same conversion
- * again through the store their cold case left. One warm-up run (ocikit's) when no earlier case
- * read the same source, then two measured runs of each tool, and a third when those two differ by
- * more than 10% and are under 5 s; the median is reported. The engine cases (docker-daemon:, containers-storage:)
- * use the small image even in a full run: both tools move 20-60 MB/s there, bound by dockerd and
- * podman, and the big image made them two thirds of a 50-minute bench.
- *
- * Wall time and peak RSS come from /usr/bin/time (-f "%e %M"): the peak RSS of the process, which
- * for ocikit includes its worker threads (they are threads, not processes).
+ * Fair comparison: both tools do the same work (same destination kind and output compression;
+ * output sizes are in the tables), both are durable (skopeo fsyncs every blob; ocikit fsyncs
+ * before every rename that makes a file visible), they run alternately (bench/runner.ts), every
+ * cold ocikit run has a fresh store and every cold skopeo run an empty blob-info cache. The engine
+ * cases use the small image even in a full run (dockerd and podman bound both tools there).
  *
  * Benchmarks are not tests: nothing here asserts speed. Results: bench/results/<size>-<stamp>.json,
  * and bench/results/<size>-latest.{md,svg,html}.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, createWriteStream, createReadStream } from 'node:fs';
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import { WorkerPool } from '../lib/pool/index.js';
 import { ensurePeers } from '../test/helpers/peers.js';
-import { registryCases } from './registry.js';
-import { signatureCases, type PolicyCheckTiming } from './signature.js';
-import { syncCases } from './sync.js';
-import { DAEMON_CASE_NAMES, daemonCases } from './daemon.js';
-import { serveBench, serveTable, type ServeBenchResult } from './serve.js';
-import { generateImages, generateRepackImages, type BenchSize, type ImageInfo } from './generate.js';
+import { copyCase, craneTool, SECTIONS, skopeoTool, type Case, type Section, type Tool } from './case.js';
+import { chartSvg, reportHtml, type ChartLimit, type ChartSection } from './chart.js';
+import { ocikitBuilds } from './cli.js';
+import { daemonCases } from './daemon.js';
+import { generateImages, generateRepackImages, type BenchSize, type GeneratedImages, type ImageInfo } from './generate.js';
 import { runMicro, type MicroResult } from './micro.js';
-import { chartSvg, reportHtml, type ChartRow } from './chart.js';
+import { registryCases } from './registry.js';
+import { fmt, sectionTable, startupTable } from './report.js';
+import { Runner, timed, type CaseResult } from './runner.js';
+import { serveBench, serveTable, type ServeBenchResult } from './serve.js';
+import { signatureCases } from './signature.js';
+import { nodeSeconds, runStartup, startupCases, startupEnvs, type StartupResult } from './startup.js';
+import { syncCases } from './sync.js';
+import { typicalImages, type TypicalImages } from './typical.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: dist/bench/run.js -> ../.. */
 const root = resolve(here, '..', '..');
-/**
- * The CLI the bench runs: a private snapshot of dist/ taken at start (see main), so that a build
- * running meanwhile (other work in the same tree) cannot swap modules under a measured run.
- */
-let cli = join(root, 'dist', 'bin', 'main.js');
 const benchDir = join(root, 'bench');
 const workDir = join(benchDir, 'work');
 const resultsDir = join(benchDir, 'results');
 
 const size: BenchSize = process.env.OCIKIT_BENCH_SIZE === 'small' ? 'small' : 'full';
-const only = (process.env.OCIKIT_BENCH_ONLY ?? '').split(',').filter(Boolean);
+const only = (process.env.OCIKIT_BENCH_ONLY ?? '')
+  .toLowerCase()
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const cores = availableParallelism();
 
 const log = (s: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 };
 
-type Tool = 'ocikit' | 'skopeo';
+/** Whether OCIKIT_BENCH_ONLY selects a case (or a part named `key`: micro, serve). */
+const selected = (c: Case | string): boolean => {
+  if (only.length === 0) return true;
+  const hay = typeof c === 'string' ? c : `${c.section} ${c.image.name} ${c.group} ${c.name}`.toLowerCase();
+  return only.some((o) => hay.includes(o));
+};
 
-interface RunStat {
-  seconds: number;
-  rssMiB: number;
-}
-
-interface ToolResult {
-  runs: RunStat[];
-  medianSeconds: number;
-  /** MB/s of the image's uncompressed bytes */
-  mbps: number;
-  peakRssMiB: number;
-  /** bytes at the destination after the last run */
-  outBytes: number;
-  /** when a run failed: the error */
-  error?: string;
-}
-
-/** The groups of pairs, each with the issue's target (speed-up over skopeo). */
-const GROUPS = {
-  'pass-through': 2.5,
-  decompressing: 2,
-  compressing: 1,
-  'warm store': 20,
-  registry: 1.5,
-  'registry again': 1,
-  'many layers': 1.5,
-  signature: 1,
-  sync: 3,
-  engines: 1.5,
-} as const;
-type Group = keyof typeof GROUPS;
-
-interface CaseResult {
-  name: string;
-  group: Group;
-  target: number;
-  image: string;
-  uncompressedBytes: number;
-  note?: string;
-  ocikit: ToolResult;
-  skopeo: ToolResult;
-  /** skopeo seconds / ocikit seconds (> 1: ocikit faster) */
-  speedup: number;
-}
-
-interface Case {
-  name: string;
-  group: Group;
-  image: Pick<ImageInfo, 'name' | 'uncompressedBytes'>;
-  /** source reference, the same for both tools */
-  src: string;
-  /** destination reference for a run directory */
-  dst: (dir: string) => string;
-  /** extra flags for each tool's copy */
-  ocikitFlags?: string[];
-  skopeoFlags?: string[];
-  note?: string;
-  /** --policy FILE for both tools instead of --insecure-policy (bench/signature.ts). */
-  policy?: string;
-  /** A command other than copy (sync): the whole argv of a run. */
-  argv?: (tool: Tool, cli: string, dst: string, store: string) => string[];
-  /** ocikit keeps one store across its runs (the one `skopeoFrom`'s last run left, else a first run fills it); skopeo is not run again but reuses `skopeoFrom`. */
-  warm?: { skopeoFrom: string };
-}
-
-/** Run `argv` under /usr/bin/time; returns wall seconds and peak RSS (MiB), or throws with its stderr. */
-function timed(argv: string[], what: string): RunStat {
-  const tf = join(tmpdir(), `ocikit-bench-time.${process.pid}`);
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', tf, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
-  const [secs, kb] = readFileSync(tf, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-  rmSync(tf, { force: true });
-  return { seconds: secs!, rssMiB: kb! / 1024 };
-}
-
-function duBytes(p: string): number {
-  if (!existsSync(p)) return 0;
-  const st = statSync(p);
-  if (st.isFile()) return st.size;
-  let n = 0;
-  for (const name of readdirSync(p)) n += duBytes(join(p, name));
-  return n;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function toolArgv(tool: Tool, src: string, dst: string, store: string, flags: string[], policyFile?: string): string[] {
-  // --insecure-policy (both tools) unless the case names a policy: the cases measure copying, and
-  // bench/signature.ts measures what a policy check adds.
-  const policy = policyFile ? ['--policy', policyFile] : ['--insecure-policy'];
-  if (tool === 'ocikit') return [process.execPath, cli, ...policy, '--store', store, 'copy', '-q', ...flags, src, dst];
-  return ['skopeo', ...policy, 'copy', '-q', ...flags, src, dst];
-}
-
-/** Where a destination reference writes (for sizes and cleanup). */
-function destPath(ref: string): string {
-  const rest = ref.slice(ref.indexOf(':') + 1);
-  // oci:PATH:REF, oci-archive:PATH:REF, docker-archive:PATH:NAME:TAG -> PATH (bench paths have no ':')
-  return rest.startsWith('//') ? '' : rest.split(':')[0]!;
-}
-
-/** Sources an earlier case already read: in the page cache now, so a case on one needs no warm-up. */
-const sourcesRead = new Set<string>();
-/** Where a cold case leaves the store of its last ocikit run for its warm case (see runCase). */
-const keptStore = (caseName: string): string => join(workDir, 'kept-stores', slug(caseName));
-/** A case name as a directory name. */
-const slug = (name: string): string => name.replace(/[^a-z0-9]+/gi, '-');
-
-/**
- * One case: measured runs alternating between the tools, after one warm-up run (ocikit's, which
- * also brings the source into the page cache) when no earlier case read the same source, so both
- * tools start from the same warm cache. (Until 2026-12-04 each tool had a warm-up run in every
- * case: a quarter of the bench's time.)
- *
- * A warm case runs ocikit again through the store its cold case (`warm.skopeoFrom`) left after its
- * last run (`keepStore`), so the store is filled by the very conversion the warm case repeats,
- * without a run of its own to fill it.
- */
-function runCase(c: Case, earlier: CaseResult[], keepStore: boolean): CaseResult {
-  const base = join(workDir, 'runs', slug(c.name));
-  const dirOf = (tool: Tool): string => join(base, tool);
-  const stats: Record<Tool, RunStat[]> = { ocikit: [], skopeo: [] };
-  const outBytes: Record<Tool, number> = { ocikit: 0, skopeo: 0 };
-  const errors: Partial<Record<Tool, string>> = {};
-  const tools: Tool[] = c.warm ? ['ocikit'] : ['ocikit', 'skopeo'];
-  const warmStore = c.warm && existsSync(keptStore(c.warm.skopeoFrom)) ? keptStore(c.warm.skopeoFrom) : undefined;
-  const once = (tool: Tool): RunStat => {
-    const d = dirOf(tool);
-    // A warm case keeps its store (the cold case's, or its first run's); every run writes a fresh destination.
-    const store = warmStore ?? join(base, `${tool}-store`);
-    if (!c.warm) rmSync(store, { recursive: true, force: true });
-    rmSync(d, { recursive: true, force: true });
-    mkdirSync(d, { recursive: true });
-    const dst = c.dst(d);
-    const argv = c.argv ? c.argv(tool, cli, dst, store) : toolArgv(tool, c.src, dst, store, (tool === 'ocikit' ? c.ocikitFlags : c.skopeoFlags) ?? [], c.policy);
-    const st = timed(argv, `${tool} ${c.name}`);
-    const p = destPath(dst);
-    if (p) outBytes[tool] = duBytes(p);
-    return st;
-  };
-  rmSync(base, { recursive: true, force: true });
-  try {
-    // The warm-up: for a warm case without a kept store, the run that fills the store.
-    if (c.warm ? !warmStore : !sourcesRead.has(c.src)) {
-      try {
-        once('ocikit');
-      } catch (err) {
-        errors.ocikit = (err as Error).message;
-      }
-    }
-    sourcesRead.add(c.src);
-    // Two measured runs suffice when they agree within 10%, or when they are long (5 s or more):
-    // there a 10% difference is the machine's load, and a third run costs more than it settles.
-    const settled = (t: Tool): boolean => !!errors[t] || spread(stats[t]) <= 1.1 || Math.min(...stats[t].map((x) => x.seconds)) >= 5;
-    for (let i = 0; i < 3; i++) {
-      for (const tool of tools) {
-        if (errors[tool] || (i === 2 && settled(tool))) continue;
-        try {
-          stats[tool].push(once(tool));
-        } catch (err) {
-          errors[tool] = (err as Error).message;
-        }
-      }
-      if (i === 1 && tools.every(settled)) break;
-    }
-    if (keepStore && !errors.ocikit) {
-      rmSync(keptStore(c.name), { recursive: true, force: true });
-      mkdirSync(dirname(keptStore(c.name)), { recursive: true });
-      renameSync(join(base, 'ocikit-store'), keptStore(c.name));
-    }
-  } finally {
-    rmSync(base, { recursive: true, force: true });
-    if (warmStore) rmSync(warmStore, { recursive: true, force: true });
-  }
-  const result = (tool: Tool): ToolResult => {
-    const med = stats[tool].length ? median(stats[tool].map((s) => s.seconds)) : NaN;
-    return {
-      runs: stats[tool],
-      medianSeconds: med,
-      mbps: c.image.uncompressedBytes / 1e6 / med,
-      peakRssMiB: stats[tool].length ? Math.max(...stats[tool].map((s) => s.rssMiB)) : NaN,
-      outBytes: outBytes[tool],
-      ...(errors[tool] ? { error: errors[tool] } : {}),
-    };
-  };
-  const o = result('ocikit');
-  const s = c.warm ? earlier.find((e) => e.name === c.warm!.skopeoFrom)?.skopeo : result('skopeo');
-  const sk: ToolResult = s ?? { runs: [], medianSeconds: NaN, mbps: NaN, peakRssMiB: NaN, outBytes: 0 };
-  for (const [tool, r] of [
-    ['ocikit', o],
-    ['skopeo', sk],
-  ] as const) {
-    if (r.error) log(`  ${tool}: ${r.error}`);
-    else
-      log(
-        `  ${tool.padEnd(6)} ${c.name}: median ${r.medianSeconds.toFixed(2)} s (${r.runs.map((x) => x.seconds.toFixed(2)).join(', ')})${c.warm && tool === 'skopeo' ? ' [from the cold case]' : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, out ${(r.outBytes / 1e6).toFixed(0)} MB`,
-      );
-  }
-  return {
-    name: c.name,
-    group: c.group,
-    target: size === 'small' ? 1.5 : GROUPS[c.group],
-    image: c.image.name,
-    uncompressedBytes: c.image.uncompressedBytes,
-    ...(c.note ? { note: c.note } : {}),
-    ocikit: o,
-    skopeo: sk,
-    speedup: sk.medianSeconds / o.medianSeconds,
-  };
-}
-
-function spread(xs: RunStat[]): number {
-  if (xs.length < 2) return 1;
-  const s = xs.map((x) => x.seconds);
-  return Math.max(...s) / Math.max(0.001, Math.min(...s));
-}
-
-/** A source made by skopeo from the big OCI image (cached next to the images). */
+/** A source made by skopeo from an OCI image (cached next to the image). */
 function skopeoMade(img: ImageInfo, kind: 'oci-archive' | 'docker-archive' | 'dir'): string {
   const p = join(dirname(img.path), `${img.name}.${kind}${kind === 'dir' ? '' : '.tar'}`);
   const ref = kind === 'oci-archive' ? `oci-archive:${p}:latest` : kind === 'docker-archive' ? `docker-archive:${p}:bench/${img.name}:latest` : `dir:${p}`;
@@ -300,50 +86,125 @@ function skopeoMade(img: ImageInfo, kind: 'oci-archive' | 'docker-archive' | 'di
   return kind === 'docker-archive' ? `docker-archive:${p}` : ref;
 }
 
-function fmt(n: number, d = 1): string {
-  return Number.isFinite(n) ? n.toFixed(d) : '—';
-}
-
-function table(cases: CaseResult[]): string {
-  const head = '| case | group | image (uncompressed) | ocikit s | skopeo s | ocikit MB/s | skopeo MB/s | speed-up | target | peak RSS ocikit / skopeo MiB | output MB ocikit / skopeo |';
-  const sep = '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|';
-  const rows = cases.map(
-    (c) =>
-      `| ${c.name} | ${c.group} | ${c.image} (${fmt(c.uncompressedBytes / 1e6, 0)} MB) | ${fmt(c.ocikit.medianSeconds, 2)} | ${fmt(c.skopeo.medianSeconds, 2)} | ${fmt(c.ocikit.mbps, 0)} | ${fmt(c.skopeo.mbps, 0)} | ${fmt(c.speedup, 2)}× ${c.speedup >= c.target ? '✓' : '✗'} | ${c.target}× | ${fmt(c.ocikit.peakRssMiB, 0)} / ${fmt(c.skopeo.peakRssMiB, 0)} | ${c.ocikit.outBytes ? fmt(c.ocikit.outBytes / 1e6, 0) : '—'} / ${c.skopeo.outBytes ? fmt(c.skopeo.outBytes / 1e6, 0) : '—'} |`,
-  );
-  return [head, sep, ...rows].join('\n');
+/**
+ * The local pairs on one image: pass-through, decompressing and compressing, each copying `img`
+ * (an oci: layout with gzip layers; `plain` the same image with uncompressed layers).
+ */
+function localPairs(section: Section, img: ImageInfo, plain: ImageInfo, t: { pass: number; decompress: number; compress: number; rss?: number }): Case[] {
+  const gzip = 'gzip: ocikit level 4, skopeo its default';
+  const oci = (run: { dir: string }): string => `oci:${run.dir}/out:latest`;
+  const archive = (run: { dir: string }): string => `docker-archive:${run.dir}/out.tar:bench/${img.name}:latest`;
+  // Sources made by skopeo are made when a case first needs them (prepare), not for unselected cases.
+  const made = (kind: 'oci-archive' | 'docker-archive' | 'dir'): { src: string; prepare: () => Promise<void> } => {
+    const p = join(dirname(img.path), `${img.name}.${kind}${kind === 'dir' ? '' : '.tar'}`);
+    const src = kind === 'oci-archive' ? `oci-archive:${p}:latest` : kind === 'docker-archive' ? `docker-archive:${p}` : `dir:${p}`;
+    return {
+      src,
+      prepare: async () => {
+        skopeoMade(img, kind);
+      },
+    };
+  };
+  const base = { section, image: img };
+  return [
+    copyCase({ ...base, name: 'oci->oci', group: 'pass-through', target: { speedup: t.pass }, src: img.ref, dst: oci }),
+    copyCase({ ...base, name: 'oci->dir', group: 'pass-through', target: { speedup: t.pass }, src: img.ref, dst: (run) => `dir:${run.dir}/out` }),
+    copyCase({ ...base, name: 'oci->oci-archive', group: 'pass-through', target: { speedup: t.pass }, src: img.ref, dst: (run) => `oci-archive:${run.dir}/out.tar:latest` }),
+    copyCase({ ...base, name: 'oci-archive->oci', group: 'pass-through', target: { speedup: t.pass }, ...made('oci-archive'), dst: oci }),
+    copyCase({ ...base, name: 'dir->oci', group: 'pass-through', target: { speedup: t.pass }, ...made('dir'), dst: oci }),
+    copyCase({
+      ...base,
+      name: 'oci->docker-archive',
+      group: 'decompressing',
+      target: { speedup: t.decompress, ...(t.rss ? { rssMiB: t.rss } : {}) },
+      src: img.ref,
+      dst: archive,
+      note: 'decompresses every layer',
+    }),
+    copyCase({ ...base, name: 'dir->docker-archive', group: 'decompressing', target: { speedup: t.decompress }, ...made('dir'), dst: archive, note: 'decompresses every layer' }),
+    copyCase({
+      ...base,
+      name: 'oci->dir --dest-decompress',
+      group: 'decompressing',
+      target: { speedup: t.decompress },
+      src: img.ref,
+      dst: (run) => `dir:${run.dir}/out`,
+      ocikitFlags: ['--dest-decompress'],
+      skopeoFlags: ['--dest-decompress'],
+    }),
+    copyCase({ ...base, name: 'docker-archive->oci', group: 'compressing', target: { speedup: t.compress }, ...made('docker-archive'), dst: oci, note: gzip }),
+    copyCase({
+      ...base,
+      image: plain,
+      name: 'oci(tar)->dir --dest-compress',
+      group: 'compressing',
+      target: { speedup: t.compress },
+      src: plain.ref,
+      dst: (run) => `dir:${run.dir}/out`,
+      ocikitFlags: ['--dest-compress'],
+      skopeoFlags: ['--dest-compress'],
+      note: gzip,
+    }),
+    copyCase({
+      ...base,
+      name: 'oci->oci zstd',
+      group: 'compressing',
+      target: { speedup: t.compress },
+      src: img.ref,
+      dst: oci,
+      ocikitFlags: ['--dest-compress-format', 'zstd'],
+      skopeoFlags: ['--dest-compress-format', 'zstd'],
+      note: 'gzip -> zstd level 3 for both',
+    }),
+  ];
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
-  // Node resolves node_modules by walking up from the module, so a snapshot under bench/work/
-  // still finds the repository's node_modules and package.json ("type": "module").
   mkdirSync(workDir, { recursive: true });
-  const snapshot = join(workDir, `dist-snapshot-${process.pid}`);
-  rmSync(snapshot, { recursive: true, force: true });
-  cpSync(join(root, 'dist'), snapshot, { recursive: true });
-  process.on('exit', () => rmSync(snapshot, { recursive: true, force: true }));
-  cli = join(snapshot, 'bin', 'main.js');
   // The peers: skopeo (the anchor), pigz (reference), GNU time (peak RSS), docker-registry.
   const installed = ensurePeers(['skopeo', 'pigz', 'time', 'docker-registry']);
   if (installed.length) log(`installed: ${installed.join(' ')}`);
   if (!existsSync('/usr/bin/time')) throw new Error('GNU time (/usr/bin/time) is missing: apt-get install -y time');
-  const skopeoVersion = spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).stdout.trim();
+  // The ocikit builds measured, each from a private snapshot of its dist/ (bench/cli.ts).
+  const builds = ocikitBuilds(root, workDir);
+  const headline = builds.at(-1)!;
+  const crane = craneTool();
+  const tools: Tool[] = [headline, ...builds.slice(0, -1), skopeoTool, ...(crane ? [crane] : [])];
+  const version = (argv: string[]): string => spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
+  const skopeoVersion = version(['skopeo', '--version']);
+  const craneVersion = crane ? `crane ${version(['crane', 'version'])}` : 'crane not on PATH';
+  const buildsText = builds.map((b) => `${b.label === 'ocikit' ? 'ocikit' : b.label} = ${b.checkout} @ ${b.rev}${b === headline ? ' (headline)' : ''}`).join('; ');
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const shaNi = /\bsha_ni\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
   mkdirSync(resultsDir, { recursive: true });
   const load0 = loadavg();
-  log(`size ${size}, ${cores} cores (${cpu}${shaNi ? ', SHA-NI' : ', no SHA-NI'}), ${skopeoVersion}, node ${process.version}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  log(`size ${size}, ${cores} cores (${cpu}${shaNi ? ', SHA-NI' : ', no SHA-NI'}), ${skopeoVersion}, ${craneVersion}, node ${process.version}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  log(`builds: ${buildsText}`);
 
+  // The cases run with NODE_EXTRA_CA_CERTS unset unless asked otherwise: most users do not set it,
+  // no case needs it (every registry here is plain http on loopback), and it adds ~40 ms to every
+  // Node start. The start-up table times both.
+  const keepCa = !!process.env.OCIKIT_BENCH_KEEP_NODE_EXTRA_CA_CERTS || !process.env.NODE_EXTRA_CA_CERTS;
+  const caseEnvKey: 'as set' | 'unset' = keepCa && process.env.NODE_EXTRA_CA_CERTS ? 'as set' : 'unset';
+  const caseEnv = startupEnvs().find((e) => e.key === caseEnvKey)!.env;
+  const envText = process.env.NODE_EXTRA_CA_CERTS
+    ? `cases run with NODE_EXTRA_CA_CERTS ${caseEnvKey} (this machine sets it; the start-up table has both)`
+    : 'NODE_EXTRA_CA_CERTS is not set on this machine';
+
+  // === images
   const pool = new WorkerPool();
-  let images;
+  let images: GeneratedImages;
+  let typicals: TypicalImages;
   try {
-    images = await generateImages(workDir, size, pool, log);
+    const generated = await generateImages(workDir, size, pool, log);
+    images = generated;
+    typicals = await typicalImages(workDir, pool, log, async () => (size === 'small' ? generated : await generateImages(workDir, 'small', pool, log)));
   } finally {
     await pool.close();
   }
   const { big, bigPlain, many } = images;
+  const { typical, typicalPlain, tiny } = typicals;
 
   // === the machine's limits, on a sample of the big image's uncompressed bytes
   let micro: MicroResult[] = [];
@@ -355,179 +216,194 @@ async function main(): Promise<void> {
     // The second layer: real files of mixed kinds (the first one is mostly node's own tree).
     const layer = join(bigPlain.path, 'blobs', 'sha256', m.layers[Math.min(1, m.layers.length - 1)]!.digest.slice(7));
     await pipeline(createReadStream(layer, { start: 0, end: want - 1 }), createWriteStream(sample));
-    micro = await runMicro(sample, workDir, cores, cli, big.ref, log);
+    micro = await runMicro(sample, workDir, cores, log);
     rmSync(sample, { force: true });
   }
 
-  // === the pairs
+  // === the cases, in the order they run
+  const seedRegistry = (src: string, dst: string): void => {
+    const s = spawnSync('skopeo', ['--insecure-policy', 'copy', '-q', '--dest-tls-verify=false', src, dst], { encoding: 'utf8' });
+    if (s.status !== 0) throw new Error(`seeding ${dst}: ${s.stderr}`);
+  };
+  const registry = registryCases(typical, big, seedRegistry);
+  const sync = syncCases(size);
+  const signature = signatureCases(big, workDir, log);
+  // The engines get the small image even in a full run (see the header).
+  const engines = daemonCases(async () => {
+    if (size === 'small') return { ...big, name: 'small' };
+    const p = new WorkerPool();
+    try {
+      return { ...(await generateImages(workDir, 'small', p, log)).big, name: 'small' };
+    } finally {
+      await p.close();
+    }
+  });
+  const inspectLocal: Case = {
+    name: 'inspect of a local oci: image',
+    section: 'typical',
+    group: 'inspect',
+    target: { node: 1.6 },
+    image: typical,
+    src: typical.ref,
+    movesBytes: false,
+    startup: true,
+    argv: (tool, run) => (tool.kind === 'ocikit' ? tool.command(['--store', run.store, 'inspect', typical.ref]) : tool.kind === 'skopeo' ? tool.command(['inspect', typical.ref]) : undefined),
+  };
   const cases: Case[] = [
-    { name: 'oci->oci', group: 'pass-through', image: big, src: big.ref, dst: (d) => `oci:${d}/out:latest` },
-    { name: 'oci->dir', group: 'pass-through', image: big, src: big.ref, dst: (d) => `dir:${d}/out` },
-    { name: 'oci->oci-archive', group: 'pass-through', image: big, src: big.ref, dst: (d) => `oci-archive:${d}/out.tar:latest` },
-    { name: 'oci-archive->oci', group: 'pass-through', image: big, src: skopeoMade(big, 'oci-archive'), dst: (d) => `oci:${d}/out:latest` },
-    { name: 'dir->oci', group: 'pass-through', image: big, src: skopeoMade(big, 'dir'), dst: (d) => `oci:${d}/out:latest` },
-    { name: 'oci->docker-archive', group: 'decompressing', image: big, src: big.ref, dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`, note: 'decompresses every layer' },
-    { name: 'dir->docker-archive', group: 'decompressing', image: big, src: skopeoMade(big, 'dir'), dst: (d) => `docker-archive:${d}/out.tar:bench/big:latest`, note: 'decompresses every layer' },
-    { name: 'oci->dir --dest-decompress', group: 'decompressing', image: big, src: big.ref, dst: (d) => `dir:${d}/out`, ocikitFlags: ['--dest-decompress'], skopeoFlags: ['--dest-decompress'] },
-    { name: 'docker-archive->oci', group: 'compressing', image: big, src: skopeoMade(big, 'docker-archive'), dst: (d) => `oci:${d}/out:latest`, note: 'gzip: ocikit level 4, skopeo its default' },
-    {
-      name: 'oci(tar)->dir --dest-compress',
-      group: 'compressing',
-      image: bigPlain,
-      src: bigPlain.ref,
-      dst: (d) => `dir:${d}/out`,
-      ocikitFlags: ['--dest-compress'],
-      skopeoFlags: ['--dest-compress'],
-      note: 'gzip: ocikit level 4, skopeo its default',
-    },
-    {
-      name: 'oci->oci zstd',
-      group: 'compressing',
-      image: big,
-      src: big.ref,
-      dst: (d) => `oci:${d}/out:latest`,
-      ocikitFlags: ['--dest-compress-format', 'zstd'],
-      skopeoFlags: ['--dest-compress-format', 'zstd'],
-      note: 'gzip -> zstd level 3 for both',
-    },
-    {
-      name: 'docker-archive->oci, warm store',
-      group: 'warm store',
-      image: big,
-      src: skopeoMade(big, 'docker-archive'),
-      dst: (d) => `oci:${d}/out:latest`,
-      warm: { skopeoFrom: 'docker-archive->oci' },
-    },
-    {
-      name: 'oci(tar)->dir --dest-compress, warm store',
-      group: 'warm store',
-      image: bigPlain,
-      src: bigPlain.ref,
-      dst: (d) => `dir:${d}/out`,
-      ocikitFlags: ['--dest-compress'],
-      warm: { skopeoFrom: 'oci(tar)->dir --dest-compress' },
-    },
-    {
-      name: 'oci->oci zstd, warm store',
-      group: 'warm store',
-      image: big,
-      src: big.ref,
-      dst: (d) => `oci:${d}/out:latest`,
-      ocikitFlags: ['--dest-compress-format', 'zstd'],
-      warm: { skopeoFrom: 'oci->oci zstd' },
-    },
-    { name: 'many-layer oci->oci', group: 'many layers', image: many, src: many.ref, dst: (d) => `oci:${d}/out:latest`, note: `${many.layers} small layers` },
+    ...localPairs('typical', typical, typicalPlain, { pass: 1.5, decompress: 1.5, compress: 1 }),
+    copyCase({
+      name: 'tiny oci->oci',
+      section: 'typical',
+      group: 'pass-through',
+      target: { speedup: 1.5 },
+      image: tiny,
+      src: tiny.ref,
+      movesBytes: false,
+      dst: (run) => `oci:${run.dir}/out:latest`,
+      note: 'a few KB',
+    }),
+    inspectLocal,
+    ...(process.env.OCIKIT_BENCH_NO_REGISTRY ? [] : [...registry.cases.filter((c) => c.section === 'registry'), ...sync.cases]),
+    ...localPairs('big', big, bigPlain, { pass: 3, decompress: 2, compress: 1, rss: 150 }),
+    ...(['docker-archive->oci', 'oci(tar)->dir --dest-compress', 'oci->oci zstd'] as const).map((from): Case =>
+      copyCase({
+        name: `${from}, warm store`,
+        section: 'big',
+        group: 'warm store',
+        target: { speedup: 35 },
+        image: from.startsWith('oci(tar)') ? bigPlain : big,
+        src: from === 'docker-archive->oci' ? `docker-archive:${join(dirname(big.path), `${big.name}.docker-archive.tar`)}` : from.startsWith('oci(tar)') ? bigPlain.ref : big.ref,
+        dst: (run) => (from.startsWith('oci(tar)') ? `dir:${run.dir}/out` : `oci:${run.dir}/out:latest`),
+        ocikitFlags: from.startsWith('oci(tar)') ? ['--dest-compress'] : from.endsWith('zstd') ? ['--dest-compress-format', 'zstd'] : [],
+        warm: { from },
+        prepare: async () => void (from === 'docker-archive->oci' && skopeoMade(big, 'docker-archive')),
+        note: 'the same conversion again through the store the cold case left',
+      }),
+    ),
+    ...(process.env.OCIKIT_BENCH_NO_REGISTRY ? [] : registry.cases.filter((c) => c.section === 'big registry')),
+    copyCase({
+      name: 'many-layer oci->oci',
+      section: 'more',
+      group: 'many layers',
+      target: { speedup: 9 },
+      image: many,
+      src: many.ref,
+      dst: (run) => `oci:${run.dir}/out:latest`,
+      note: `${many.layers} small layers`,
+    }),
+    ...(process.env.OCIKIT_BENCH_NO_SIGNATURE ? [] : signature.cases),
+    ...(process.env.OCIKIT_BENCH_NO_DAEMON ? [] : engines.cases),
   ];
-  // === registry cases: a real docker-registry on loopback, started and stopped here
-  let registry: Awaited<ReturnType<typeof registryCases>>['registry'] | undefined;
-  const wantRegistry = !process.env.OCIKIT_BENCH_NO_REGISTRY && (only.length === 0 || only.some((o) => ['push', 'pull', 'registry'].some((k) => k.includes(o) || o.includes(k))));
-  if (wantRegistry) {
-    const r = await registryCases(big, (src, dst, flags) => {
-      const s = spawnSync('skopeo', ['--insecure-policy', 'copy', '-q', ...flags, src, dst], { encoding: 'utf8' });
-      if (s.status !== 0) throw new Error(`seeding ${dst}: ${s.stderr}`);
-    });
-    registry = r.registry;
-    cases.push(...r.cases.map((c): Case => ({ ...c, group: c.name.startsWith('push again') ? 'registry again' : 'registry' })));
-  }
-  // === sync cases: a repository of 20 tags sharing layers, in a docker-registry on loopback
-  let syncRegistry: Awaited<ReturnType<typeof syncCases>>['registry'] | undefined;
-  if (!process.env.OCIKIT_BENCH_NO_REGISTRY && (only.length === 0 || only.some((o) => 'sync'.includes(o) || o.includes('sync')))) {
-    const sb = await syncCases(size);
-    syncRegistry = sb.registry;
-    cases.push(...sb.cases.map((c): Case => ({ ...c, group: 'sync' })));
-  }
-  // === signature cases: the cost of verifying a signed image on copy
-  let policyCheck: PolicyCheckTiming | undefined;
-  let signatureCleanup: (() => void) | undefined;
-  if (!process.env.OCIKIT_BENCH_NO_SIGNATURE && (only.length === 0 || only.some((o) => 'signed'.includes(o) || o.includes('signed')))) {
-    const sc = await signatureCases(big, workDir, log);
-    cases.push(...sc.cases.map((c): Case => ({ ...c, group: 'signature' })));
-    policyCheck = sc.check;
-    signatureCleanup = sc.cleanup;
-  }
-  // === engine cases: a private dockerd and podman store (OCIKIT_BENCH_NO_DAEMON=1 skips them)
-  const wanted = (name: string): boolean => only.length === 0 || only.some((o) => name.includes(o));
-  let engines: Awaited<ReturnType<typeof daemonCases<ImageInfo>>> | undefined;
-  if (!process.env.OCIKIT_BENCH_NO_DAEMON && DAEMON_CASE_NAMES.some(wanted)) {
-    // The small image even in a full run (see the header): the engines bound both tools.
-    let engineImage = big;
-    if (size === 'full') {
-      const p = new WorkerPool();
-      try {
-        engineImage = { ...(await generateImages(workDir, 'small', p, log)).big, name: 'small' };
-      } finally {
-        await p.close();
-      }
-    }
-    engines = await daemonCases(engineImage);
-  }
-  cases.push(...(engines?.cases ?? []).map((c): Case => ({ ...c, group: 'engines' })));
-  const selected = cases.filter((c) => wanted(c.name));
-
+  const chosen = cases.filter(selected);
+  const runner = new Runner(workDir, log);
   const results: CaseResult[] = [];
+  let startup: StartupResult | undefined;
   try {
-    const warmFrom = new Set(selected.flatMap((c) => (c.warm ? [c.warm.skopeoFrom] : [])));
-    for (const c of selected) {
-      log(`case ${c.name}: ${c.src}`);
-      results.push(runCase(c, results, warmFrom.has(c.name)));
+    const warmFrom = new Set(chosen.flatMap((c) => (c.warm ? [`${c.section}/${c.warm.from}`] : [])));
+    for (const c of chosen) {
+      results.push(await runner.run(c, tools, results, { env: caseEnv, keepForWarm: warmFrom.has(`${c.section}/${c.name}`) }));
     }
+    // === start-up, while the registries are still up
+    startup = await runStartup([...startupCases, ...chosen.filter((c) => c.startup)], tools, runner, log);
   } finally {
-    await registry?.stop();
-    await syncRegistry?.stop();
-    await engines?.stop();
-    signatureCleanup?.();
+    await registry.stop();
+    await sync.stop();
+    await engines.stop();
+    signature.cleanup();
   }
 
-  // === serve (bench/serve.ts): ocikit serve and docker-registry serving the same image, side by side
+  // === serve (bench/serve.ts): ocikit serve and docker-registry serving the same image
   let serve: ServeBenchResult | undefined;
-  if (!process.env.OCIKIT_BENCH_NO_SERVE && (only.length === 0 || only.includes('serve'))) serve = await serveBench(big, cli, workDir, log);
+  if (!process.env.OCIKIT_BENCH_NO_SERVE && (only.length === 0 || only.includes('serve'))) {
+    // serve.ts starts the CLI with node itself: it can take a bin that is a JavaScript file only.
+    if (/\.[cm]?js$/.test(headline.bin)) serve = await serveBench(big, headline.bin, workDir, log);
+    else log(`serve: skipped: bench/serve.ts runs the CLI through node, and the bin is ${headline.bin}`);
+  }
 
   // === per-blob cost: the many-layer image against the big image's throughput
   const manyCase = results.find((r) => r.name === 'many-layer oci->oci');
-  const bigCase = results.find((r) => r.name === 'oci->oci');
+  const bigCase = results.find((r) => r.section === 'big' && r.name === 'oci->oci');
   let perBlobMs: { ocikit: number; skopeo: number } | undefined;
   if (manyCase && bigCase) {
-    const per = (t: Tool): number => ((manyCase[t].medianSeconds - many.uncompressedBytes / 1e6 / bigCase[t].mbps) / many.layers) * 1000;
+    const per = (t: 'ocikit' | 'skopeo'): number => ((manyCase.tools[t]!.medianSeconds - many.uncompressedBytes / 1e6 / bigCase.tools[t]!.mbps) / many.layers) * 1000;
     perBlobMs = { ocikit: per('ocikit'), skopeo: per('skopeo') };
   }
 
   // === repack (opt-in): ten docker-archives sharing base layers -> oci:, one after another
   let repack: { ocikit: number[]; skopeo: number[]; note: string } | undefined;
-  if (process.env.OCIKIT_BENCH_REPACK) repack = await runRepack(big);
+  if (process.env.OCIKIT_BENCH_REPACK) repack = await runRepack(big, headline);
 
+  // === reports
   const load1 = loadavg();
   const totalSeconds = (Date.now() - started) / 1000;
+  const date = new Date().toISOString();
+  const nodeCase = nodeSeconds(startup, caseEnvKey);
   const out = {
-    date: new Date().toISOString(),
+    date,
     size,
-    machine: { cores, cpu, shaNi, node: process.version, skopeo: skopeoVersion, loadAtStart: load0, loadAtEnd: load1 },
-    images: { big, bigPlain, many, filesDigest: images.filesDigest },
+    machine: { cores, cpu, shaNi, node: process.version, skopeo: skopeoVersion, crane: craneVersion, loadAtStart: load0, loadAtEnd: load1 },
+    builds: builds.map((b) => ({ id: b.id, label: b.label, checkout: b.checkout, rev: b.rev, bin: b.bin })),
+    caseEnv: caseEnvKey,
+    images: { typical: typicals, big, bigPlain, many, filesDigest: images.filesDigest },
     micro,
     cases: results,
+    startup,
     perBlobMs,
-    policyCheck,
+    policyCheck: signature.check(),
     repack,
     serve,
     totalSeconds,
   };
-  const stamp = out.date.replace(/[:.]/g, '-');
+  const stamp = date.replace(/[:.]/g, '-');
   writeFileSync(join(resultsDir, `${size}-${stamp}.json`), JSON.stringify(out, null, 2) + '\n');
-  const title = `ocikit vs skopeo, ${size} image, ${out.date.slice(0, 16).replace('T', ' ')} UTC`;
-  const intro = `${cores} cores (${cpu}${shaNi ? ', SHA-NI' : ', no SHA-NI'}), node ${process.version}, ${skopeoVersion}; median of 2-3 runs after a warm-up where the source was not yet cached, alternating the tools, cold ocikit store each run unless "warm store"; load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end; ${fmt(totalSeconds / 60, 1)} min in all.`;
-  const tableMd = table(results);
+
+  const title = `ocikit vs skopeo, ${date.slice(0, 16).replace('T', ' ')} UTC`;
+  const intro = [
+    `Typical image: ${typicals.description}. Big image: ${size} (${fmt(big.uncompressedBytes / 1e6, 0)} MB / ${fmt(big.compressedBytes / 1e6, 0)} MB gzip, ${big.layers} layers).`,
+    `${cores} cores (${cpu}${shaNi ? ', SHA-NI' : ', no SHA-NI'}), node ${process.version}, ${skopeoVersion}, ${craneVersion}; ${buildsText}.`,
+    `Tools alternate run by run; median of 2-5 runs (5 when a run takes under 1 s, 7 in the start-up table) after a warm-up where the source was not yet cached; every cold run from a fresh ocikit store and an empty skopeo blob-info cache; ${envText}.`,
+    `Load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end (other work on the machine shows here); ${fmt(totalSeconds / 60, 1)} min in all.`,
+  ].join(' ');
+  const order: Section[] = ['registry', 'typical', 'big', 'big registry', 'more'];
+  const tables: string[] = [];
+  for (const s of order) {
+    const rows = results.filter((r) => r.section === s);
+    if (!rows.length) continue;
+    tables.push(sectionTable(s, rows, tools, nodeCase, s === 'registry' || s === 'typical'));
+    if (s === 'typical' && startup) tables.push(startupTable(startup, tools));
+  }
   const notes = [
-    policyCheck
-      ? `Trust policy check alone (signedBy, one GPG signature, in process): first ${fmt(policyCheck.firstMs, 1)} ms (imports the key into a throwaway keyring), then median ${fmt(policyCheck.warmMedianMs, 1)} ms.`
+    typicals.fallback ? `NOTE: the typical image is a stand-in: ${typicals.description}.` : '',
+    signature.check()
+      ? `Trust policy check alone (signedBy, one GPG signature, in process): first ${fmt(signature.check()!.firstMs, 1)} ms (imports the key into a throwaway keyring), then median ${fmt(signature.check()!.warmMedianMs, 1)} ms.`
       : '',
     perBlobMs ? `Per-blob cost beyond bytes (many-layer image, ${many.layers} layers): ocikit ${fmt(perBlobMs.ocikit, 2)} ms, skopeo ${fmt(perBlobMs.skopeo, 2)} ms.` : '',
     repack
       ? `Repack (10 docker-archives sharing a base -> oci:), seconds each: ocikit ${repack.ocikit.map((s) => s.toFixed(2)).join(' ')}; skopeo ${repack.skopeo.map((s) => s.toFixed(2)).join(' ')}.`
       : '',
-    micro.length
-      ? `Limits measured here: ${micro.map((m) => `${m.name} ${fmt(m.mbps, 0)}${m.key.startsWith('startup') ? ' ms' : ' MB/s'}${m.ratio !== undefined ? ` (ratio ${m.ratio.toFixed(3)})` : ''}${m.note ? ` (${m.note})` : ''}`).join('; ')}.`
-      : '',
+    micro.length ? `Limits measured here: ${micro.map((m) => `${m.name} ${fmt(m.mbps, 0)} MB/s${m.ratio !== undefined ? ` (ratio ${m.ratio.toFixed(3)})` : ''}`).join('; ')}.` : '',
   ].filter(Boolean);
-  const rows: ChartRow[] = results.map((r) => ({ name: r.name, group: r.group, speedup: r.speedup, target: r.target, ocikitMBps: r.ocikit.mbps, skopeoMBps: r.skopeo.mbps }));
+
+  // === the chart
+  const speedupOf = (c: CaseResult, id: string): number => (c.tools.skopeo?.medianSeconds ?? NaN) / (c.tools[id]?.medianSeconds ?? NaN);
+  const tickOf = (c: CaseResult, nodeS: number): number | undefined => c.target.speedup ?? (c.target.node !== undefined ? (c.tools.skopeo?.medianSeconds ?? NaN) / (c.target.node * nodeS) : undefined);
+  const chartRow = (c: CaseResult, nodeS: number, name = c.name): ChartSection['rows'][number] => ({
+    name: `${name}${!['typical', 'big', 'none'].includes(c.image) && c.group !== 'sync' ? ` [${c.image}]` : ''}`,
+    speedup: c.speedup,
+    ...(tickOf(c, nodeS) !== undefined ? { tick: tickOf(c, nodeS)! } : {}),
+    others: builds.slice(0, -1).flatMap((b) => (c.tools[b.id] ? [{ label: b.label, speedup: speedupOf(c, b.id) }] : [])),
+    ...(c.tools.crane ? { crane: speedupOf(c, 'crane') } : {}),
+    ...(c.movesBytes ? { ocikitMBps: c.tools.ocikit?.mbps ?? NaN, skopeoMBps: c.tools.skopeo?.mbps ?? NaN } : {}),
+  });
+  const sections: ChartSection[] = [];
+  for (const s of order) {
+    sections.push({ title: SECTIONS[s], rows: results.filter((r) => r.section === s).map((c) => chartRow(c, nodeCase)) });
+    if (s === 'typical' && startup?.envs.unset)
+      sections.push({
+        title: 'Start-up, NODE_EXTRA_CA_CERTS unset (target: a ratio to node -e "")',
+        rows: startup.envs.unset.filter((c) => c.name !== 'node -e ""').map((c) => chartRow(c, nodeSeconds(startup, 'unset'))),
+      });
+  }
   const pick = (key: string, mult = 1): number | undefined => {
     const m = micro.find((x) => x.key === key);
     return m ? m.mbps * mult : undefined;
@@ -538,18 +414,27 @@ async function main(): Promise<void> {
     { name: 'gzip -4, all cores', mbps: pick('deflate-all') },
     { name: 'zstd -3, all cores', mbps: pick('zstd-all') },
     { name: 'disk write+fsync', mbps: pick('disk-write') },
-  ].filter((l): l is { name: string; mbps: number } => l.mbps !== undefined);
-  const svg = chartSvg(rows, limits, title);
+  ].filter((l): l is ChartLimit => l.mbps !== undefined);
+  const subtitle = `typical: ${typicals.description.slice(0, 120)}; big: ${size}; ${cores} cores; ${envText}`;
+  const svg = chartSvg(sections, limits, title, subtitle);
   writeFileSync(join(resultsDir, `${size}-latest.svg`), svg);
-  writeFileSync(join(resultsDir, `${size}-latest.html`), reportHtml(title, intro, svg, tableMd, notes));
-  const md = [`${title}. ${intro}`, '', tableMd, '', ...(serve ? [serveTable(serve), ''] : []), ...notes, '', `Chart: ${size}-latest.svg (and ${size}-latest.html with the table).`].join('\n');
+  writeFileSync(join(resultsDir, `${size}-latest.html`), reportHtml(title, intro, svg, [...tables, ...(serve ? [serveTable(serve)] : [])], notes));
+  const md = [
+    `${title}. ${intro}`,
+    '',
+    ...tables.flatMap((t) => [t, '']),
+    ...(serve ? [serveTable(serve), ''] : []),
+    ...notes,
+    '',
+    `Chart: ${size}-latest.svg (and ${size}-latest.html with the tables).`,
+  ].join('\n');
   writeFileSync(join(resultsDir, `${size}-latest.md`), md + '\n');
   process.stdout.write(md + '\n');
   log(`done in ${fmt(totalSeconds / 60, 1)} min; results in ${resultsDir}`);
 }
 
 /** Ten docker-archives sharing the big image as a base, converted one after another (ocikit keeps one store). */
-async function runRepack(big: ImageInfo): Promise<{ ocikit: number[]; skopeo: number[]; note: string }> {
+async function runRepack(big: ImageInfo, ocikit: Tool): Promise<{ ocikit: number[]; skopeo: number[]; note: string }> {
   const rpool = new WorkerPool();
   let layouts: string[];
   try {
@@ -567,14 +452,15 @@ async function runRepack(big: ImageInfo): Promise<{ ocikit: number[]; skopeo: nu
   });
   const base = join(workDir, 'runs', 'repack');
   const repack = { ocikit: [] as number[], skopeo: [] as number[], note: 'seconds per archive, in order; ocikit keeps one store across the ten' };
-  for (const tool of ['ocikit', 'skopeo'] as Tool[]) {
+  for (const tool of [ocikit, skopeoTool]) {
     rmSync(base, { recursive: true, force: true });
     mkdirSync(base, { recursive: true });
     for (const [i, a] of archives.entries()) {
-      const st = timed(toolArgv(tool, a, `oci:${base}/out-${i}:latest`, join(base, 'store'), []), `${tool} repack ${i}`);
-      repack[tool].push(st.seconds);
+      const c = copyCase({ name: 'repack', section: 'more', group: 'repack', target: {}, image: big, src: a, dst: () => `oci:${base}/out-${i}:latest` });
+      const st = timed(c.argv(tool, { dir: base, store: join(base, 'store'), n: i })!, `${tool.label} repack ${i}`);
+      repack[tool.kind === 'ocikit' ? 'ocikit' : 'skopeo'].push(st.seconds);
     }
-    log(`  ${tool.padEnd(6)} repack: ${repack[tool].map((s) => s.toFixed(2)).join(', ')}`);
+    log(`  ${tool.label.padEnd(6)} repack: ${repack[tool.kind === 'ocikit' ? 'ocikit' : 'skopeo'].map((s) => s.toFixed(2)).join(', ')}`);
   }
   rmSync(base, { recursive: true, force: true });
   rmSync(join(workDir, 'images', size, 'repack'), { recursive: true, force: true });

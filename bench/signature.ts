@@ -14,19 +14,7 @@ import { join } from 'node:path';
 import { PolicyContext, parsePolicy } from '../lib/signature/index.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { digestBytes } from '../lib/digest/index.js';
-
-/** A bench case (the shape bench/run.ts runs), with the trust policy both tools copy under. */
-export interface SignatureCase<I> {
-  name: string;
-  image: I;
-  src: string;
-  dst: (dir: string) => string;
-  ocikitFlags?: string[];
-  skopeoFlags?: string[];
-  /** --policy FILE for both tools instead of --insecure-policy. */
-  policy?: string;
-  note?: string;
-}
+import { copyCase, once, type Case } from './case.js';
 
 /** The policy check alone, in process: milliseconds of the first check and the median of the next ones. */
 export interface PolicyCheckTiming {
@@ -41,13 +29,54 @@ function must(prog: string, args: string[], env: NodeJS.ProcessEnv, what: string
   return r.stdout;
 }
 
-/** Sign a dir: copy of `big` and return the two cases, and the in-process timing of the check. */
-export async function signatureCases<I extends { ref: string; name: string }>(
-  big: I,
+/**
+ * The two cases; their prepare() signs a dir: copy of `big` and times the check in process
+ * (`check()` gives that timing afterwards).
+ */
+export function signatureCases(
+  big: { ref: string; name: string; uncompressedBytes: number },
   workDir: string,
   log: (s: string) => void,
-): Promise<{ cases: Array<SignatureCase<I>>; check: PolicyCheckTiming; cleanup: () => void }> {
+): { cases: Case[]; check: () => PolicyCheckTiming | undefined; cleanup: () => void } {
   const base = join(workDir, 'signature');
+  const signed = join(base, `${big.name}-signed`);
+  const policy = join(base, 'policy.json');
+  let check: PolicyCheckTiming | undefined;
+  const prepare = once(async () => {
+    check = await signAndCheck(big, base, signed, policy, log);
+  });
+  // The same copy twice: once without a policy check, once verifying the signature first.
+  const signedCopy = (name: string, note: string, policyFile?: string): Case =>
+    copyCase({
+      name,
+      section: 'more',
+      group: 'signature',
+      target: {},
+      image: big,
+      src: `dir:${signed}`,
+      prepare,
+      dst: (run) => `oci:${run.dir}/out:latest`,
+      ocikitFlags: ['--remove-signatures'],
+      skopeoFlags: ['--remove-signatures'],
+      ...(policyFile ? { policy: policyFile } : {}),
+      note,
+    });
+  const cases: Case[] = [
+    signedCopy('signed dir->oci, no policy check', '--insecure-policy: the baseline of the next case'),
+    signedCopy('signed dir->oci, signedBy verified', 'the same copy, the GPG signature verified first', policy),
+  ];
+  return {
+    cases,
+    check: () => check,
+    cleanup: () => {
+      spawnSync('gpgconf', ['--homedir', join(base, 'g'), '--kill', 'all']);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Sign a dir: copy of `big` at `signed` with a throwaway key, write the policy, time the check in process. */
+async function signAndCheck(big: { ref: string; name: string }, base: string, signed: string, policy: string, log: (s: string) => void): Promise<PolicyCheckTiming> {
   rmSync(base, { recursive: true, force: true });
   const gnupg = join(base, 'g');
   mkdirSync(gnupg, { recursive: true });
@@ -61,10 +90,8 @@ export async function signatureCases<I extends { ref: string; name: string }>(
   const pub = join(base, 'bench.gpg');
   const exp = spawnSync('gpg', ['--batch', '--export', fpr], { env: { ...process.env, ...env } });
   writeFileSync(pub, exp.stdout);
-  const signed = join(base, `${big.name}-signed`);
   log(`signing a dir: copy of ${big.name} with skopeo --sign-by`);
   must('skopeo', ['--insecure-policy', 'copy', '-q', '--sign-by', fpr, '--sign-identity', `bench.example.com/${big.name}:latest`, big.ref, `dir:${signed}`], env, 'signing the bench image');
-  const policy = join(base, 'policy.json');
   const policyJson = {
     default: [{ type: 'reject' }],
     transports: { dir: { '': [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: pub, signedIdentity: { type: 'exactReference', dockerReference: `bench.example.com/${big.name}:latest` } }] } },
@@ -90,35 +117,5 @@ export async function signatureCases<I extends { ref: string; name: string }>(
   const warm = times.slice(1).sort((a, b) => a - b);
   const check = { firstMs: times[0]!, warmMedianMs: warm[warm.length >> 1]!, runs: warm.length };
   log(`policy check in process: first ${check.firstMs.toFixed(1)} ms (imports the key), then median ${check.warmMedianMs.toFixed(1)} ms`);
-
-  const flags = ['--remove-signatures'];
-  const cases: Array<SignatureCase<I>> = [
-    {
-      name: 'signed dir->oci, no policy check',
-      image: big,
-      src: `dir:${signed}`,
-      dst: (d) => `oci:${d}/out:latest`,
-      ocikitFlags: flags,
-      skopeoFlags: flags,
-      note: '--insecure-policy: the baseline of the next case',
-    },
-    {
-      name: 'signed dir->oci, signedBy verified',
-      image: big,
-      src: `dir:${signed}`,
-      dst: (d) => `oci:${d}/out:latest`,
-      ocikitFlags: flags,
-      skopeoFlags: flags,
-      policy,
-      note: 'the same copy, the GPG signature verified first',
-    },
-  ];
-  return {
-    cases,
-    check,
-    cleanup: () => {
-      spawnSync('gpgconf', ['--homedir', gnupg, '--kill', 'all']);
-      rmSync(base, { recursive: true, force: true });
-    },
-  };
+  return check;
 }
