@@ -24,8 +24,9 @@ function shQuote(s: string): string {
 
 /**
  * The launcher. `node` and `bin` are where Node and the bundle were when this was written (an
- * install moves neither); when `bin` no longer holds the bundle (the tree was copied elsewhere) the
- * script finds itself through its own path. The snapshot is used only with the Node binary that
+ * install moves neither). Run by its own path, the launcher uses the files beside it (a copy of
+ * the tree runs its own); run through a symlink elsewhere (npm's bin links), it uses `bin`; when
+ * `bin` no longer holds the bundle either, it follows the link with readlink. The snapshot is used only with the Node binary that
  * built it, unchanged since (same modification time as the stamp: dash, bash and busybox all have
  * -nt and -ot); anything else runs the bundle with that Node, or with the `node` on PATH when that
  * one is gone. `exec` throughout: the process that callers see (and signal) is Node itself.
@@ -43,6 +44,9 @@ if [ -n "\${NODE_EXTRA_CA_CERTS-}" ]; then
   export OCIKIT_NODE_EXTRA_CA_CERTS
   unset NODE_EXTRA_CA_CERTS
 fi
+# Its own directory when run by its path (a copy of the tree runs its own files), else the one
+# recorded at install (npm's bin links are symlinks elsewhere), else wherever the link points.
+case $0 in */*) [ -f "\${0%/*}/ocikit.cjs" ] && bin=\${0%/*} ;; esac
 if [ ! -f "$bin/ocikit.cjs" ]; then
   bin=$(dirname "$(readlink -f "$0")")
 fi

@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { launcherScript } from '../../build/snapshot.js';
 import { POLICY_ARGS } from '../helpers/cli.js';
@@ -97,11 +97,21 @@ describe('launcher', () => {
     assertSameCli(join(dir, 'ocikit'));
   });
 
-  it('finds itself when the directory it recorded is gone (the tree was copied elsewhere)', async () => {
-    const dir = copyOfBin(process.execPath, '/nonexistent/ocikit/bin');
+  it('run by its path, a copy of the tree uses its own files, not those of the directory it recorded', async () => {
+    const dir = copyOfBin(process.execPath, bin);
     const cmd = await howStarted(join(dir, 'ocikit'));
     assert.deepEqual(cmd.slice(1, 3), ['--snapshot-blob', join(dir, 'ocikit.blob')], cmd.join(' '));
-    assertSameCli(join(dir, 'ocikit'));
+  });
+
+  it('run through a symlink, it uses the directory it recorded, and follows the link when that is gone', async () => {
+    const links = tempDir('ocikit-launch-links-');
+    symlinkSync(cliPath, join(links, 'ocikit'));
+    assert.deepEqual((await howStarted(join(links, 'ocikit'))).slice(1, 3), ['--snapshot-blob', join(bin, 'ocikit.blob')]);
+    const dir = copyOfBin(process.execPath, '/nonexistent/ocikit/bin');
+    symlinkSync(join(dir, 'ocikit'), join(links, 'moved'));
+    const cmd = await howStarted(join(links, 'moved'));
+    assert.deepEqual(cmd.slice(1, 3), ['--snapshot-blob', join(dir, 'ocikit.blob')], cmd.join(' '));
+    assertSameCli(join(links, 'moved'));
   });
 
   it('runs the bundle with the node on PATH when the Node it recorded is gone', async () => {
