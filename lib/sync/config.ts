@@ -19,7 +19,8 @@
 import { promises as fsp } from 'node:fs';
 import semver from 'semver';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
-import { OcikitError } from '../errors.js';
+import { duplicateYamlKey } from '../config-keys.js';
+import { OcikitError, quoteUntrusted } from '../errors.js';
 import { parseDigest, type Digest } from '../digest/index.js';
 import { parseDockerReference } from '../reference/index.js';
 
@@ -71,6 +72,8 @@ export function parseSyncConfig(text: string, file: string): RegistryConfig[] {
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
+    const dup = duplicateYamlKey(doc, e);
+    if (dup) fail(dup.line, `duplicate key ${quoteUntrusted(dup.key)}`);
     const line = e.linePos?.[0]?.line ?? 1;
     // The library's message may quote a whole block of the file: keep its first line.
     fail(line, `not valid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
