@@ -23,6 +23,7 @@ import {
 import type { BlobStore } from '../store/index.js';
 import { refsToDelete, resolveStoreName, servedRepositories, servedTags, storeRefName } from '../transports/store/names.js';
 import { ApiError, toApiError } from './errors.js';
+import type { ManifestCache } from './repository.js';
 import type { Uploads } from './uploads.js';
 
 /** The manifest media types the server stores and serves; anything else is refused on push. */
@@ -32,6 +33,8 @@ export const SERVED_MANIFEST_TYPES: readonly string[] = [OCI_MANIFEST, OCI_INDEX
 export interface ApiContext {
   store: BlobStore;
   uploads: Uploads;
+  /** What each repository holds (refs, and the manifests they reach). */
+  manifests: ManifestCache;
   /** Called after a push placed a blob or a manifest (the gc lease holds on while pushes go on). */
   pushed(): void;
 }
@@ -98,9 +101,11 @@ export type ManifestRef = { tag: string; digest?: undefined } | { digest: Digest
 async function findManifest(c: ApiContext, name: string, ref: ManifestRef): Promise<{ digest: Digest; bytes: Buffer; mediaType: string }> {
   const what = ref.tag !== undefined ? `${name}:${ref.tag}` : `${name}@${ref.digest}`;
   const unknown = (): ApiError => new ApiError('MANIFEST_UNKNOWN', `manifest unknown: ${what}`, ref.tag !== undefined ? { tag: ref.tag } : { digest: ref.digest });
-  // By digest: whatever the store holds (it is one content-addressed pool); by tag: through the refs.
+  // By tag: through the refs; by digest: a manifest the repository holds (a ref of it, or a child
+  // of one), so one deleted from the repository is gone from it at once.
   const digest = ref.digest ?? resolveStoreName(c.store, name, { tag: ref.tag })?.digest;
   if (digest === undefined) throw unknown();
+  if (ref.digest !== undefined && !(await c.manifests.holds(name, digest))) throw unknown();
   let bytes: Buffer;
   try {
     // Verified against the digest on every read (cheap at manifest sizes); a layer asked for as a manifest is too big to be one.

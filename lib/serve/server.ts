@@ -24,6 +24,7 @@ import * as api from './api.js';
 import type { Htpasswd } from './auth.js';
 import { ApiError, toApiError } from './errors.js';
 import { GcLease } from './lease.js';
+import { ManifestCache } from './repository.js';
 import { Uploads } from './uploads.js';
 
 export interface ServeOptions {
@@ -73,7 +74,7 @@ export class RegistryServer {
     this.#uploads = new Uploads(opts.store);
     this.#lease = new GcLease(opts.store, opts.gcGraceMs ?? 10 * 60_000);
     this.#uploads.onChange = () => this.#lease.pushes(this.#uploads.open);
-    this.#ctx = { store: opts.store, uploads: this.#uploads, pushed: () => this.#lease.pushes(this.#uploads.open) };
+    this.#ctx = { store: opts.store, uploads: this.#uploads, manifests: new ManifestCache(opts.store), pushed: () => this.#lease.pushes(this.#uploads.open) };
     const timeout = opts.timeoutMs ?? 30_000;
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.#handle(req, res);
     // headersTimeout and requestTimeout are checked every connectionsCheckingInterval.
@@ -164,7 +165,9 @@ export class RegistryServer {
           return allow(method, ['GET'], () => api.tagsList(this.#ctx, res, name, url.searchParams));
         case 'manifest': {
           as = { unknown: 'MANIFEST_UNKNOWN', invalid: 'MANIFEST_INVALID' };
-          const ref = manifestRef(m[2]!);
+          // A reference that is neither a tag nor a digest names no manifest: 404 to a reader (as the
+          // distribution spec says for GET and HEAD), 400 to a PUT, which would create it.
+          const ref = manifestRef(m[2]!, method !== 'PUT');
           if (method === 'GET' || method === 'HEAD') return await api.getManifest(this.#ctx, req, res, name, ref);
           if (method === 'PUT') return await api.putManifest(this.#ctx, req, res, name, ref);
           if (method === 'DELETE') return api.deleteManifest(this.#ctx, res, name, ref);
@@ -226,16 +229,21 @@ async function allowAsync(method: string, ok: string[], fn: () => Promise<void>)
   await fn();
 }
 
-/** A manifest reference: a digest (has a colon) or a tag. */
-function manifestRef(s: string): api.ManifestRef {
+/**
+ * A manifest reference: a digest (has a colon) or a tag. An invalid one is MANIFEST_UNKNOWN (404)
+ * when `reading` (no such manifest can exist), else DIGEST_INVALID or TAG_INVALID (400).
+ */
+function manifestRef(s: string, reading: boolean): api.ManifestRef {
+  const invalid = (code: 'DIGEST_INVALID' | 'TAG_INVALID', message: string): ApiError =>
+    reading ? new ApiError('MANIFEST_UNKNOWN', `manifest unknown: ${message}`, { reference: s.slice(0, 200) }) : new ApiError(code, message, { reference: s.slice(0, 200) });
   if (s.includes(':')) {
     try {
       return { digest: parseDigest(s, 'manifest digest') };
     } catch (err) {
-      throw new ApiError('DIGEST_INVALID', (err as Error).message);
+      throw invalid('DIGEST_INVALID', (err as Error).message);
     }
   }
-  if (!isTagName(s)) throw new ApiError('TAG_INVALID', 'manifest tag did not match the tag grammar', { tag: s.slice(0, 200) });
+  if (!isTagName(s)) throw invalid('TAG_INVALID', 'manifest tag did not match the tag grammar');
   return { tag: s };
 }
 

@@ -11,7 +11,8 @@
  *
  * A chunk that fails half-way (the client went away, a timeout) is rolled back: the file is cut
  * back to where the chunk began and the hash restored to its state then, so the client may resend
- * it. Sessions live in memory: they end with the process (the store's gc removes the files of a
+ * it. A session's file is created by its first byte, so sessions opened and abandoned leave no
+ * files. Sessions live in memory: they end with the process (the store's gc removes the files of a
  * dead process), and an idle one is dropped after SESSION_IDLE_MS.
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
@@ -34,7 +35,8 @@ export interface UploadSession {
   /** Bytes received so far. */
   offset: number;
   hash: Hash;
-  fh: fsp.FileHandle;
+  /** The session's file, created by its first byte: a session opened and abandoned leaves no file. */
+  fh: fsp.FileHandle | undefined;
   /** A request is writing to it now. */
   busy: boolean;
   lastUsed: number;
@@ -59,8 +61,7 @@ export class Uploads {
   async create(repository: string): Promise<UploadSession> {
     const id = randomUUID();
     const path = this.store.tmpPath(`upload-${id}`);
-    const fh = await fsp.open(path, 'wx', 0o600);
-    const s: UploadSession = { id, repository, path, offset: 0, hash: createHash('sha256'), fh, busy: false, lastUsed: Date.now() };
+    const s: UploadSession = { id, repository, path, offset: 0, hash: createHash('sha256'), fh: undefined, busy: false, lastUsed: Date.now() };
     this.#sessions.set(id, s);
     this.onChange?.();
     return s;
@@ -105,8 +106,9 @@ export class Uploads {
         const buf = block.length === 1 ? block[0]! : Buffer.concat(block, blockLen);
         block = [];
         blockLen = 0;
+        const fh = await this.#file(s);
         let off = 0;
-        while (off < buf.length) off += (await s.fh.write(buf, off, buf.length - off, s.offset + off)).bytesWritten;
+        while (off < buf.length) off += (await fh.write(buf, off, buf.length - off, s.offset + off)).bytesWritten;
         s.offset += buf.length;
       };
       for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -122,7 +124,7 @@ export class Uploads {
     } catch (err) {
       s.hash = before.hash;
       s.offset = before.offset;
-      await s.fh.truncate(before.offset).catch(() => undefined);
+      await s.fh?.truncate(before.offset).catch(() => undefined);
       throw err;
     }
   }
@@ -137,22 +139,37 @@ export class Uploads {
     try {
       const got = algorithmOf(digest) === 'sha256' ? (`sha256:${s.hash.digest('hex')}` as Digest) : (await digestFile(s.path, algorithmOf(digest))).digest;
       if (got !== digest) throw new ApiError('DIGEST_INVALID', `the uploaded content has digest ${got}, not ${digest}`, { digest });
-      if (this.store.durable) await s.fh.sync();
-      await s.fh.close();
+      const fh = await this.#file(s);
+      if (this.store.durable) await fh.sync();
+      s.fh = undefined;
+      await fh.close();
       // adopt removes the file whatever happens.
       return await this.store.adopt(s.path, { digest, size: s.offset, what });
     } finally {
-      await s.fh.close().catch(() => undefined);
+      await this.#drop(s);
       await fsp.rm(s.path, { force: true }).catch(() => undefined);
     }
+  }
+
+  /** The session's file, created on first use. */
+  async #file(s: UploadSession): Promise<fsp.FileHandle> {
+    return (s.fh ??= await fsp.open(s.path, 'wx', 0o600));
+  }
+
+  /** Close and remove the session's file, if it has one. */
+  async #drop(s: UploadSession): Promise<void> {
+    const fh = s.fh;
+    s.fh = undefined;
+    if (fh === undefined) return;
+    await fh.close().catch(() => undefined);
+    await fsp.rm(s.path, { force: true }).catch(() => undefined);
   }
 
   /** Drop the session and its data. */
   async cancel(s: UploadSession): Promise<void> {
     if (!this.#sessions.delete(s.id)) return;
     this.onChange?.();
-    await s.fh.close().catch(() => undefined);
-    await fsp.rm(s.path, { force: true }).catch(() => undefined);
+    await this.#drop(s);
   }
 
   async #expire(): Promise<void> {

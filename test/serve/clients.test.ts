@@ -142,9 +142,11 @@ describe('ocikit serve: skopeo, ocikit docker://, dockerd and podman', () => {
     const refs = refsOf(store);
     assert.equal(refs.has('store:del/me:a'), false);
     assert.equal(refs.has('store:del/me:b'), false);
-    const gone = run(skopeo, ['inspect', '--raw', '--tls-verify=false', `docker://${srv.host}/del/me:a`], { allowFail: true });
-    assert.notEqual(gone.code, 0);
-    assert.match(gone.stderr, /manifest unknown/i);
+    for (const ref of ['del/me:a', `del/me@${img.manifestDigest}`]) {
+      const gone = run(skopeo, ['inspect', '--raw', '--tls-verify=false', `docker://${srv.host}/${ref}`], { allowFail: true });
+      assert.notEqual(gone.code, 0, ref);
+      assert.match(gone.stderr, /manifest unknown/i, ref);
+    }
     assert.ok(readdirSync(join(store, 'blobs', 'sha256')).includes(img.layers[0]!.digest.slice(7)));
   });
 
