@@ -6,7 +6,7 @@
 import { openSync, closeSync, fstatSync, createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { digestBytes, parseDigest, shortDigest, type Digest } from '../digest/index.js';
+import { algorithmOf, digestBytes, parseDigest, shortDigest, type Digest } from '../digest/index.js';
 import { isOcikitError } from '../errors.js';
 import {
   DOCKER_LIST,
@@ -18,6 +18,7 @@ import {
   isNondistributableLayer,
   normalizeMediaType,
   parseManifest,
+  subjectOf,
   type Descriptor,
 } from '../manifest/index.js';
 import type { BlobStore } from '../store/index.js';
@@ -170,7 +171,8 @@ export async function putManifest(c: ApiContext, req: IncomingMessage, res: Serv
   } catch (err) {
     throw toApiError(err, { invalid: 'MANIFEST_INVALID' });
   }
-  const digest = digestBytes(bytes);
+  // By digest: hashed with that digest's algorithm (sha512 too); by tag: sha256, as every client expects.
+  const digest = digestBytes(bytes, ref.digest !== undefined ? algorithmOf(ref.digest) : 'sha256');
   if (ref.digest !== undefined && ref.digest !== digest) {
     throw new ApiError('DIGEST_INVALID', `the manifest has digest ${digest}, not ${ref.digest}`, { digest: ref.digest });
   }
@@ -186,7 +188,28 @@ export async function putManifest(c: ApiContext, req: IncomingMessage, res: Serv
   await c.store.put(bytes, { digest, what: `manifest ${name}${ref.tag !== undefined ? `:${ref.tag}` : `@${digest}`} pushed to ocikit serve`, mediaType: parsed.mediaType });
   c.store.setRef(storeRefName(ref.tag !== undefined ? { repository: name, tag: ref.tag } : { repository: name, digest }), digest);
   c.pushed();
-  send(res, 201, { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest });
+  // A referrer: the answer says the referrers API lists it (so the client need not update the
+  // subject's fallback tag). The subject need not exist (yet).
+  const subject = subjectOf(parsed)?.digest;
+  send(res, 201, { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, ...(subject !== undefined ? { 'OCI-Subject': subject } : {}) });
+}
+
+// === referrers (OCI distribution-spec 1.1)
+
+/**
+ * GET /v2/NAME/referrers/DIGEST: an OCI index of the manifests of the repository whose `subject`
+ * is DIGEST, each with its artifactType and annotations; `?artifactType=` keeps those of that type
+ * (and the answer says so in OCI-Filters-Applied). Never 404: a subject without referrers, or
+ * not there at all, gets an empty index.
+ */
+export async function referrers(c: ApiContext, res: ServerResponse, name: string, subject: Digest, q: URLSearchParams): Promise<void> {
+  const wanted = q.get('artifactType');
+  const found = [...(await c.manifests.manifestsOf(name)).values()].filter((f) => f.subject === subject);
+  const listed = found.map((f) => f.descriptor).filter((d) => wanted === null || d.artifactType === wanted);
+  listed.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  const headers: Record<string, string> = { 'Content-Type': OCI_INDEX };
+  if (wanted !== null) headers['OCI-Filters-Applied'] = 'artifactType';
+  sendJson(res, 200, { schemaVersion: 2, mediaType: OCI_INDEX, manifests: listed }, headers);
 }
 
 /** DELETE a manifest by tag (that tag) or digest (every tag of the repository pointing at it). The blobs stay until store gc. */

@@ -49,10 +49,11 @@ export interface ServeOptions {
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const NAME = '(.+)';
-const ROUTES: Array<{ re: RegExp; kind: 'base' | 'catalog' | 'tags' | 'manifest' | 'uploads' | 'upload' | 'blob' }> = [
+const ROUTES: Array<{ re: RegExp; kind: 'base' | 'catalog' | 'tags' | 'manifest' | 'referrers' | 'uploads' | 'upload' | 'blob' }> = [
   { re: /^\/v2\/?$/, kind: 'base' },
   { re: /^\/v2\/_catalog$/, kind: 'catalog' },
   { re: new RegExp(`^/v2/${NAME}/tags/list$`), kind: 'tags' },
+  { re: new RegExp(`^/v2/${NAME}/referrers/([^/]+)$`), kind: 'referrers' },
   { re: new RegExp(`^/v2/${NAME}/manifests/([^/]+)$`), kind: 'manifest' },
   { re: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`), kind: 'uploads' },
   { re: new RegExp(`^/v2/${NAME}/blobs/uploads/([^/]+)$`), kind: 'upload' },
@@ -163,6 +164,8 @@ export class RegistryServer {
       switch (route.kind) {
         case 'tags':
           return allow(method, ['GET'], () => api.tagsList(this.#ctx, res, name, url.searchParams));
+        case 'referrers':
+          return await allowAsync(method, ['GET'], () => api.referrers(this.#ctx, res, name, blobDigest(m[2]!), url.searchParams));
         case 'manifest': {
           as = { unknown: 'MANIFEST_UNKNOWN', invalid: 'MANIFEST_INVALID' };
           // A reference that is neither a tag nor a digest names no manifest: 404 to a reader (as the
