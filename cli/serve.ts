@@ -1,11 +1,11 @@
 /** ocikit serve: the store as a registry (OCI distribution API). */
 import { readFileSync } from 'node:fs';
 import { OcikitError, wrapError } from '../lib/errors.js';
-import { Htpasswd, RegistryServer, type ServeOptions } from '../lib/serve/index.js';
+import { AccessPolicy, Htpasswd, RegistryServer, type ServeOptions } from '../lib/serve/index.js';
 import { boolFlag, type Command } from './command.js';
 import { openStore, parseDuration } from './context.js';
 
-const USAGE = 'ocikit serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--htpasswd FILE] [--read-only]';
+const USAGE = 'ocikit serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--htpasswd FILE [--access FILE] [--auth token|basic]] [--read-only]';
 
 /** "HOST:PORT", ":PORT", "[V6]:PORT" or "PORT". */
 export function parseListen(v: string): { host: string; port: number } {
@@ -34,7 +34,14 @@ Options:
       --listen HOST:PORT     address to listen on (default 127.0.0.1:5000; port 0 picks a free one)
       --tls-cert FILE        serve https with this certificate (PEM, chain first); needs --tls-key
       --tls-key FILE         the certificate's private key (PEM)
-      --htpasswd FILE        require Basic authentication against this file (bcrypt entries, htpasswd -B)
+      --htpasswd FILE        require authentication as a user of this file (bcrypt entries, htpasswd -B)
+      --access FILE          who may pull, push and delete which repositories (YAML; see README
+                             "ocikit serve"); without it every user may do everything
+      --auth token|basic     how clients are asked to log in: Bearer tokens from this server's
+                             /token endpoint, one password check per token (default), or Basic
+      --token-ttl DURATION   how long a token is valid (default 5m)
+      --token-realm URL      the token endpoint's URL as clients reach it (default: this server's
+                             /token, by the Host the client used)
       --read-only            refuse pushes and deletes
       --timeout DURATION     disconnect a client silent this long: headers unfinished, body stalled,
                              or not reading (default 30s)
@@ -44,7 +51,7 @@ Options:
   -q, --quiet                do not print the address
 
 Prints "listening on URL" on stdout once it accepts connections.`,
-  flags: { string: ['listen', 'tls-cert', 'tls-key', 'htpasswd', 'timeout', 'gc-grace'], boolean: ['read-only', 'no-sync'] },
+  flags: { string: ['listen', 'tls-cert', 'tls-key', 'htpasswd', 'access', 'auth', 'token-ttl', 'token-realm', 'timeout', 'gc-grace'], boolean: ['read-only', 'no-sync'] },
   async run(args, g, io) {
     if (args._.length > 0) throw new OcikitError('E_USAGE', `serve: unexpected argument ${JSON.stringify(String(args._[0]))}`, { hint: `usage: ${USAGE}` });
     const { host, port } = parseListen(args.listen ? String(args.listen) : '127.0.0.1:5000');
@@ -59,6 +66,22 @@ Prints "listening on URL" on stdout once it accepts connections.`,
     };
     if (certFile && keyFile) opts.tls = { cert: readPem(certFile, 'tls-cert'), key: readPem(keyFile, 'tls-key') };
     if (args.htpasswd) opts.htpasswd = Htpasswd.load(String(args.htpasswd));
+    if (args.access) opts.access = AccessPolicy.load(String(args.access), opts.htpasswd?.users ?? new Set());
+    if (args.auth !== undefined) {
+      const a = String(args.auth);
+      if (a !== 'token' && a !== 'basic') throw new OcikitError('E_USAGE', `--auth: expected token or basic, got ${JSON.stringify(a)}`);
+      opts.auth = a;
+    }
+    if (args['token-ttl']) {
+      const ms = parseDuration('token-ttl', String(args['token-ttl']));
+      if (ms < 10_000) throw new OcikitError('E_USAGE', '--token-ttl: at least 10s');
+      opts.tokenTtlSeconds = Math.round(ms / 1000);
+    }
+    if (args['token-realm']) {
+      const r = String(args['token-realm']);
+      if (!/^https?:\/\/[^\s"]+$/.test(r)) throw new OcikitError('E_USAGE', `--token-realm: expected an http(s) URL, got ${JSON.stringify(r)}`);
+      opts.tokenRealm = r;
+    }
     if (args.timeout) opts.timeoutMs = parseDuration('timeout', String(args.timeout));
     if (args['gc-grace']) opts.gcGraceMs = parseDuration('gc-grace', String(args['gc-grace']));
     if (opts.timeoutMs !== undefined && opts.timeoutMs < 100) throw new OcikitError('E_USAGE', '--timeout: at least 100ms');

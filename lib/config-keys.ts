@@ -6,7 +6,8 @@
  * files. YAML says keys are unique and the yaml package refuses them, but without naming the key.
  * These helpers find the line and the key, for one-line errors "FILE:LINE: duplicate key "K"".
  */
-import { visit, type Document, type YAMLError } from 'yaml';
+import { LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import { OcikitError, quoteUntrusted } from './errors.js';
 
 /** Where a key first appears twice in one object. */
 export interface DuplicateKey {
@@ -61,4 +62,37 @@ export function duplicateYamlKey(doc: Document, err: YAMLError): DuplicateKey | 
     },
   });
   return key === undefined ? undefined : { line: err.linePos?.[0]?.line ?? 1, key };
+}
+
+/** A YAML configuration file, parsed, with what its checks need to name lines. */
+export interface YamlConfig {
+  doc: Document;
+  /** The line a node starts on (1 when it has no position). */
+  lineOf: (node: unknown) => number;
+  /** Throw E_BAD_INPUT "FILE:LINE: MSG". */
+  fail: (line: number, msg: string) => never;
+}
+
+/**
+ * Parse YAML configuration text (`file` names it in messages). Keys must be unique; the first
+ * problem of the text (a duplicate key, with its name, or a syntax error) is thrown as one line.
+ */
+export function parseYamlConfig(text: string, file: string): YamlConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  const lineOf = (n: unknown): number => {
+    const r = (n as { range?: [number, number, number] } | null | undefined)?.range;
+    return r ? lines.linePos(r[0]).line : 1;
+  };
+  const fail = (line: number, msg: string): never => {
+    throw new OcikitError('E_BAD_INPUT', `${file}:${line}: ${msg}`);
+  };
+  const e = doc.errors[0];
+  if (e) {
+    const dup = duplicateYamlKey(doc, e);
+    if (dup) fail(dup.line, `duplicate key ${quoteUntrusted(dup.key)}`);
+    // The library's message may quote a whole block of the file: keep its first line.
+    fail(e.linePos?.[0]?.line ?? 1, `not valid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
+  }
+  return { doc, lineOf, fail };
 }

@@ -22,7 +22,7 @@ import {
   type Descriptor,
 } from '../manifest/index.js';
 import type { BlobStore } from '../store/index.js';
-import { refsToDelete, resolveStoreName, servedRepositories, servedTags, storeRefName } from '../transports/store/names.js';
+import { isRepositoryName, refsToDelete, resolveStoreName, servedRepositories, servedTags, storeRefName } from '../transports/store/names.js';
 import { ApiError, toApiError } from './errors.js';
 import type { ManifestCache } from './repository.js';
 import type { Uploads } from './uploads.js';
@@ -36,6 +36,14 @@ export interface ApiContext {
   uploads: Uploads;
   /** What each repository holds (refs, and the manifests they reach). */
   manifests: ManifestCache;
+  /**
+   * Blobs are answered, mounted and accepted in a manifest only through a repository that holds
+   * them (an access policy is set, so repositories are not all readable by the same people).
+   * Otherwise the store is one pool: any blob it holds, under any repository name.
+   */
+  perRepository: boolean;
+  /** How long a pushed blob counts as the repository's before a manifest names it (the gc grace). */
+  recentMs: number;
   /** Called after a push placed a blob or a manifest (the gc lease holds on while pushes go on). */
   pushed(): void;
 }
@@ -82,8 +90,9 @@ function page(all: string[], q: URLSearchParams, path: string): { items: string[
   return { items, headers };
 }
 
-export function catalog(c: ApiContext, res: ServerResponse, q: URLSearchParams): void {
-  const { items, headers } = page(servedRepositories(c.store), q, '/v2/_catalog');
+/** The catalog: the repositories `mayList` lets the client see. */
+export function catalog(c: ApiContext, res: ServerResponse, q: URLSearchParams, mayList: (repository: string) => boolean): void {
+  const { items, headers } = page(servedRepositories(c.store).filter(mayList), q, '/v2/_catalog');
   sendJson(res, 200, { repositories: items }, headers);
 }
 
@@ -179,7 +188,10 @@ export async function putManifest(c: ApiContext, req: IncomingMessage, res: Serv
   const children: Descriptor[] = parsed.kind === 'oci-index' || parsed.kind === 'docker-list' ? [...parsed.value.manifests] : [parsed.value.config, ...parsed.value.layers];
   for (const d of children) {
     const st = c.store.stat(d.digest);
-    if (!st) {
+    // Per repository: a blob or child manifest must be the repository's (pushed, mounted, or named
+    // by a manifest it holds), so no one reads another repository's blob by naming its digest.
+    const held = st !== undefined && (!c.perRepository || (await c.manifests.holdsBlob(name, d.digest, c.recentMs)) || (await c.manifests.holds(name, d.digest)));
+    if (!held) {
       if (isNondistributableLayer(d.mediaType) && (d.urls?.length ?? 0) > 0) continue;
       throw new ApiError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${d.digest}`, { digest: d.digest });
     }
@@ -249,8 +261,8 @@ export function parseRange(h: string | undefined, size: number): { start: number
  * GET or HEAD a blob: streamed from the store's file through a descriptor opened before the answer
  * starts (gc unlinking the file meanwhile cannot cut it short), with Range. Never read into memory.
  */
-export async function getBlob(c: ApiContext, req: IncomingMessage, res: ServerResponse, digest: Digest): Promise<void> {
-  const st = c.store.stat(digest);
+export async function getBlob(c: ApiContext, req: IncomingMessage, res: ServerResponse, name: string, digest: Digest): Promise<void> {
+  const st = c.perRepository && !(await c.manifests.holdsBlob(name, digest, c.recentMs)) ? undefined : c.store.stat(digest);
   let fd: number | undefined;
   try {
     if (st) fd = openSync(st.path, 'r');
@@ -321,11 +333,17 @@ async function putWhole(c: ApiContext, req: IncomingMessage, name: string, diges
     throw toApiError(err, { invalid: 'BLOB_UPLOAD_INVALID' });
   }
   if (!req.complete) throw new ApiError('BLOB_UPLOAD_INVALID', 'the request body ended early');
+  c.manifests.notePushed(name, digest);
   c.pushed();
 }
 
-/** POST /v2/NAME/blobs/uploads/: a cross-repository mount, a monolithic upload (?digest=), or a new session. */
-export async function startUpload(c: ApiContext, req: IncomingMessage, res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
+/**
+ * POST /v2/NAME/blobs/uploads/: a cross-repository mount, a monolithic upload (?digest=), or a new
+ * session. A mount of a blob the store holds succeeds; per repository, only from a repository
+ * (`from`) that holds it and that the client may pull (`mayPull`). Otherwise a session starts, as
+ * the spec says, and the client uploads the blob.
+ */
+export async function startUpload(c: ApiContext, req: IncomingMessage, res: ServerResponse, name: string, q: URLSearchParams, mayPull: (repository: string) => boolean): Promise<void> {
   const mount = q.get('mount');
   if (mount !== null) {
     let d: Digest | undefined;
@@ -334,8 +352,10 @@ export async function startUpload(c: ApiContext, req: IncomingMessage, res: Serv
     } catch {
       d = undefined;
     }
-    // Every blob of the store is every repository's: a mount of a blob it holds always succeeds.
-    if (d !== undefined && c.store.has(d)) {
+    const from = q.get('from') ?? '';
+    const mayMount = !c.perRepository || (isRepositoryName(from) && mayPull(from) && d !== undefined && (await c.manifests.holdsBlob(from, d, c.recentMs)));
+    if (d !== undefined && mayMount && c.store.has(d)) {
+      c.manifests.notePushed(name, d);
       c.pushed();
       blobCreated(res, name, d);
       return;
@@ -384,6 +404,7 @@ export async function finishUpload(c: ApiContext, req: IncomingMessage, res: Ser
     } else {
       if (hasBody(req)) await c.uploads.append(s, req, chunkStart(req.headers['content-range']));
       await c.uploads.finish(s, digest, `blob ${shortDigest(digest)} pushed to ${name}`);
+      c.manifests.notePushed(name, digest);
       c.pushed();
     }
   } finally {

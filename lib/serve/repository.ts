@@ -23,6 +23,8 @@ export interface ManifestFacts {
   mediaType: string;
   /** Child manifests (index and list entries); none for an image manifest. */
   children: Digest[];
+  /** The blobs an image manifest names (config and layers); none for an index. */
+  blobs: Digest[];
   /** The manifest this one refers to (OCI 1.1 `subject`). */
   subject?: Digest;
   /** Its entry in a referrers list (artifactType, annotations). */
@@ -34,6 +36,8 @@ const CACHE_MAX = 20_000;
 /** Manifest facts, read from the store once per digest. */
 export class ManifestCache {
   readonly #facts = new Map<Digest, ManifestFacts | null>();
+  /** "repository\ndigest" -> when a blob was pushed or mounted there. */
+  readonly #recent = new Map<string, number>();
 
   constructor(private readonly store: BlobStore) {}
 
@@ -45,12 +49,14 @@ export class ManifestCache {
     try {
       const bytes = await this.store.readBytes(digest, MAX_MANIFEST_SIZE);
       const parsed = parseManifest(bytes);
+      const isIndex = parsed.kind === 'oci-index' || parsed.kind === 'docker-list';
       const subject = subjectOf(parsed)?.digest;
       facts = {
         digest,
         size: bytes.length,
         mediaType: parsed.mediaType,
-        children: parsed.kind === 'oci-index' || parsed.kind === 'docker-list' ? manifestChildren(parsed).map((d) => d.digest) : [],
+        children: isIndex ? manifestChildren(parsed).map((d) => d.digest) : [],
+        blobs: isIndex ? [] : manifestChildren(parsed).map((d) => d.digest),
         ...(subject !== undefined ? { subject } : {}),
         descriptor: referrerDescriptor(parsed, digest, bytes.length),
       };
@@ -88,5 +94,24 @@ export class ManifestCache {
   /** Whether repository `name` holds the manifest `digest`. */
   async holds(name: string, digest: Digest): Promise<boolean> {
     return (await this.manifestsOf(name)).has(digest);
+  }
+
+  /**
+   * Whether repository `name` holds the blob `digest`: one of its manifests names it, or it was
+   * pushed or mounted into the repository in the last `recentMs` (its manifest has not come yet).
+   * Used where access is granted per repository (`--access`): a blob is then read only through a
+   * repository that holds it, as distribution links blobs into repositories.
+   */
+  async holdsBlob(name: string, digest: Digest, recentMs: number): Promise<boolean> {
+    const at = this.#recent.get(`${name}\n${digest}`);
+    if (at !== undefined && Date.now() - at < recentMs) return true;
+    for (const f of (await this.manifestsOf(name)).values()) if (f.digest === digest || f.blobs.includes(digest)) return true;
+    return false;
+  }
+
+  /** Remember that `digest` was pushed or mounted into `name` (see holdsBlob). */
+  notePushed(name: string, digest: Digest): void {
+    if (this.#recent.size >= CACHE_MAX) this.#recent.clear();
+    this.#recent.set(`${name}\n${digest}`, Date.now());
   }
 }

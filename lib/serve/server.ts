@@ -21,7 +21,9 @@ import { OcikitError, wrapError } from '../errors.js';
 import type { BlobStore } from '../store/index.js';
 import { isRepositoryName, isTagName } from '../transports/store/names.js';
 import * as api from './api.js';
+import type { AccessPolicy, Action } from './access.js';
 import type { Htpasswd } from './auth.js';
+import { Gate } from './gate.js';
 import { ApiError, toApiError } from './errors.js';
 import { GcLease } from './lease.js';
 import { ManifestCache } from './repository.js';
@@ -35,8 +37,16 @@ export interface ServeOptions {
   port?: number;
   /** Serve https with this certificate chain and key (PEM). */
   tls?: { cert: Buffer; key: Buffer };
-  /** Require HTTP Basic authentication against these users. */
+  /** Require authentication as one of these users (Basic, or Bearer tokens from /token: see gate.ts). */
   htpasswd?: Htpasswd;
+  /** Who may pull, push and delete which repositories (access.ts); without it, every user may do everything. */
+  access?: AccessPolicy;
+  /** How clients are asked for credentials: Bearer tokens from /token (default) or Basic. */
+  auth?: 'token' | 'basic';
+  /** Lifetime of a token, seconds (default 300). */
+  tokenTtlSeconds?: number;
+  /** The token endpoint's URL as clients reach it (default: this server's /token). */
+  tokenRealm?: string;
   /** Refuse pushes and deletes (UNSUPPORTED, 405). */
   readOnly?: boolean;
   /** A client silent this long (headers not complete, body or reading stalled) is disconnected. Default 30 s. */
@@ -67,15 +77,31 @@ export class RegistryServer {
   readonly #uploads: Uploads;
   readonly #lease: GcLease;
   readonly #opts: ServeOptions;
+  readonly #gate: Gate;
   readonly #onExit: () => void;
   #closed = false;
 
   private constructor(opts: ServeOptions) {
     this.#opts = opts;
+    this.#gate = new Gate({
+      tls: opts.tls !== undefined,
+      ...(opts.htpasswd ? { htpasswd: opts.htpasswd } : {}),
+      ...(opts.access ? { policy: opts.access } : {}),
+      ...(opts.auth ? { auth: opts.auth } : {}),
+      ...(opts.tokenTtlSeconds !== undefined ? { tokenTtlSeconds: opts.tokenTtlSeconds } : {}),
+      ...(opts.tokenRealm !== undefined ? { tokenRealm: opts.tokenRealm } : {}),
+    });
     this.#uploads = new Uploads(opts.store);
     this.#lease = new GcLease(opts.store, opts.gcGraceMs ?? 10 * 60_000);
     this.#uploads.onChange = () => this.#lease.pushes(this.#uploads.open);
-    this.#ctx = { store: opts.store, uploads: this.#uploads, manifests: new ManifestCache(opts.store), pushed: () => this.#lease.pushes(this.#uploads.open) };
+    this.#ctx = {
+      store: opts.store,
+      uploads: this.#uploads,
+      manifests: new ManifestCache(opts.store),
+      perRepository: this.#gate.perRepository,
+      recentMs: opts.gcGraceMs ?? 10 * 60_000,
+      pushed: () => this.#lease.pushes(this.#uploads.open),
+    };
     const timeout = opts.timeoutMs ?? 30_000;
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.#handle(req, res);
     // headersTimeout and requestTimeout are checked every connectionsCheckingInterval.
@@ -145,21 +171,24 @@ export class RegistryServer {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
       const method = req.method ?? 'GET';
-      if (this.#opts.htpasswd) {
-        const user = await this.#opts.htpasswd.check(req.headers.authorization);
-        if (user === undefined) {
-          throw new ApiError('UNAUTHORIZED', 'authentication required', null, { headers: { 'WWW-Authenticate': 'Basic realm="ocikit"' } });
-        }
-      }
       // The raw path, undecoded: an escaped character ("%2e%2e") can never make a valid name.
       const path = (req.url ?? '/').split('?')[0]!;
+      if (path === '/token') return await allowAsync(method, ['GET'], () => this.#gate.token(req, res, url.searchParams));
+      const id = await this.#gate.identify(req);
       const route = ROUTES.map((r) => ({ kind: r.kind, m: r.re.exec(path) })).find((r) => r.m);
       if (!route) throw new ApiError('UNSUPPORTED', 'no such endpoint', null, { status: 404 });
       const m = route.m!;
-      if (route.kind === 'base') return allow(method, ['GET', 'HEAD'], () => api.sendJson(res, 200, {}));
-      if (route.kind === 'catalog') return allow(method, ['GET'], () => api.catalog(this.#ctx, res, url.searchParams));
+      if (route.kind === 'base') {
+        this.#gate.requireLogin(req, id);
+        return allow(method, ['GET', 'HEAD'], () => api.sendJson(res, 200, {}));
+      }
+      if (route.kind === 'catalog') {
+        this.#gate.requireLogin(req, id);
+        return allow(method, ['GET'], () => api.catalog(this.#ctx, res, url.searchParams, (repo) => this.#gate.mayList(id, repo)));
+      }
       const name = m[1]!;
       if (!isRepositoryName(name)) throw new ApiError('NAME_INVALID', 'invalid repository name', { name: name.slice(0, 300) });
+      this.#gate.require(req, id, name, neededAction(route.kind, method));
       if (WRITE_METHODS.has(method) && this.#opts.readOnly) throw new ApiError('UNSUPPORTED', 'the registry is read-only', null, { status: 405 });
       switch (route.kind) {
         case 'tags':
@@ -179,14 +208,14 @@ export class RegistryServer {
         case 'blob': {
           as = { unknown: 'BLOB_UNKNOWN' };
           const digest = blobDigest(m[2]!);
-          if (method === 'GET' || method === 'HEAD') return await api.getBlob(this.#ctx, req, res, digest);
+          if (method === 'GET' || method === 'HEAD') return await api.getBlob(this.#ctx, req, res, name, digest);
           // Blobs go when no ref reaches them (store gc), never one by one: another image may share them.
           if (method === 'DELETE') throw new ApiError('UNSUPPORTED', 'blobs are removed by ocikit store gc when no image refers to them', null, { status: 405 });
           throw notAllowed(method);
         }
         case 'uploads':
           as = { invalid: 'BLOB_UPLOAD_INVALID' };
-          return await allowAsync(method, ['POST'], () => api.startUpload(this.#ctx, req, res, name, url.searchParams));
+          return await allowAsync(method, ['POST'], () => api.startUpload(this.#ctx, req, res, name, url.searchParams, (from) => this.#gate.rights(id, from).has('pull')));
         case 'upload': {
           as = { unknown: 'BLOB_UNKNOWN', invalid: 'BLOB_UPLOAD_INVALID' };
           const id = m[2]!;
@@ -216,6 +245,13 @@ export class RegistryServer {
     res.writeHead(e.status, headers);
     res.end(body);
   }
+}
+
+/** The action a request needs on its repository: reads pull, deletes of manifests delete, every other write push. */
+function neededAction(kind: string, method: string): Action {
+  if (method === 'GET' || method === 'HEAD') return 'pull';
+  if (method === 'DELETE' && kind === 'manifest') return 'delete';
+  return 'push';
 }
 
 function notAllowed(method: string): ApiError {

@@ -255,7 +255,7 @@ describe('ocikit serve refuses hostile input and stores nothing', () => {
   });
 });
 
-describe('ocikit serve --htpasswd over TLS', () => {
+describe('ocikit serve --htpasswd over TLS (Bearer tokens)', () => {
   let dir: string;
   let store: string;
   let srv: ServeHandle;
@@ -308,7 +308,8 @@ describe('ocikit serve --htpasswd over TLS', () => {
     for (const headers of tries) {
       const a = await raw(srv.url, 'GET', '/v2/', { ca, headers });
       assert.equal(a.status, 401);
-      assert.equal(a.headers['www-authenticate'], 'Basic realm="ocikit"');
+      // Tokens by default (--auth token): the realm is this server's /token, over https here.
+      assert.equal(a.headers['www-authenticate'], `Bearer realm="${srv.url}/token",service="ocikit"`);
       assert.equal(codeOf(a), 'UNAUTHORIZED');
     }
     const good = await raw(srv.url, 'GET', '/v2/', { ca, headers: { Authorization: `Basic ${Buffer.from(`alice:${password}`).toString('base64')}` } });
