@@ -47,11 +47,18 @@ Options:
                              or not reading (default 30s)
       --gc-grace DURATION    blobs served or pushed this recently are kept by a concurrent
                              ocikit store gc even when no image refers to them yet (default 10m)
+      --upload-expiry DURATION  remove an upload session idle this long, with its data (default 1h);
+                             until then it survives restarts: the client carries on where it was
+      --uploads-per-client N upload sessions one client (a user, or an address when anonymous)
+                             may hold at once; more are refused with 429 (default 100)
       --no-sync              do not fsync pushed blobs (faster; a power loss can lose them)
   -q, --quiet                do not print the address
 
 Prints "listening on URL" on stdout once it accepts connections.`,
-  flags: { string: ['listen', 'tls-cert', 'tls-key', 'htpasswd', 'access', 'auth', 'token-ttl', 'token-realm', 'timeout', 'gc-grace'], boolean: ['read-only', 'no-sync'] },
+  flags: {
+    string: ['listen', 'tls-cert', 'tls-key', 'htpasswd', 'access', 'auth', 'token-ttl', 'token-realm', 'timeout', 'gc-grace', 'upload-expiry', 'uploads-per-client'],
+    boolean: ['read-only', 'no-sync'],
+  },
   async run(args, g, io) {
     if (args._.length > 0) throw new OcikitError('E_USAGE', `serve: unexpected argument ${JSON.stringify(String(args._[0]))}`, { hint: `usage: ${USAGE}` });
     const { host, port } = parseListen(args.listen ? String(args.listen) : '127.0.0.1:5000');
@@ -84,6 +91,13 @@ Prints "listening on URL" on stdout once it accepts connections.`,
     }
     if (args.timeout) opts.timeoutMs = parseDuration('timeout', String(args.timeout));
     if (args['gc-grace']) opts.gcGraceMs = parseDuration('gc-grace', String(args['gc-grace']));
+    if (args['upload-expiry']) opts.uploadExpiryMs = parseDuration('upload-expiry', String(args['upload-expiry']));
+    if (opts.uploadExpiryMs !== undefined && opts.uploadExpiryMs < 1000) throw new OcikitError('E_USAGE', '--upload-expiry: at least 1s');
+    if (args['uploads-per-client'] !== undefined) {
+      const n = Number(args['uploads-per-client']);
+      if (!Number.isSafeInteger(n) || n < 1) throw new OcikitError('E_USAGE', `--uploads-per-client: expected a positive whole number, got ${JSON.stringify(String(args['uploads-per-client']))}`);
+      opts.uploadsPerClient = n;
+    }
     if (opts.timeoutMs !== undefined && opts.timeoutMs < 100) throw new OcikitError('E_USAGE', '--timeout: at least 100ms');
     if (opts.gcGraceMs !== undefined && opts.gcGraceMs < 100) throw new OcikitError('E_USAGE', '--gc-grace: at least 100ms');
 
@@ -96,8 +110,8 @@ Prints "listening on URL" on stdout once it accepts connections.`,
       throw err;
     }
     if (!g.quiet) io.stdout.write(`listening on ${server.url}\n`);
-    // Until SIGINT or SIGTERM: the CLI's handlers exit the process, whose exit hook removes
-    // unfinished uploads; the store's leases of a dead process are ignored by gc.
+    // Until SIGINT or SIGTERM: the CLI's handlers exit the process. Unfinished uploads stay in the
+    // store for the next start; the store's leases of a dead process are ignored by gc.
     await new Promise<never>(() => undefined);
     return 0;
   },

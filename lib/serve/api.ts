@@ -343,7 +343,7 @@ async function putWhole(c: ApiContext, req: IncomingMessage, name: string, diges
  * (`from`) that holds it and that the client may pull (`mayPull`). Otherwise a session starts, as
  * the spec says, and the client uploads the blob.
  */
-export async function startUpload(c: ApiContext, req: IncomingMessage, res: ServerResponse, name: string, q: URLSearchParams, mayPull: (repository: string) => boolean): Promise<void> {
+export async function startUpload(c: ApiContext, req: IncomingMessage, res: ServerResponse, name: string, q: URLSearchParams, client: string, mayPull: (repository: string) => boolean): Promise<void> {
   const mount = q.get('mount');
   if (mount !== null) {
     let d: Digest | undefined;
@@ -367,7 +367,7 @@ export async function startUpload(c: ApiContext, req: IncomingMessage, res: Serv
     blobCreated(res, name, digest);
     return;
   }
-  const s = await c.uploads.create(name);
+  const s = await c.uploads.create(name, client);
   send(res, 202, uploadHeaders(name, s.id, 0));
 }
 

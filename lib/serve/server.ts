@@ -12,7 +12,6 @@
  * read; an answer to a request whose body was not read closes the connection instead of reading
  * the rest.
  */
-import { rmSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +22,7 @@ import { isRepositoryName, isTagName } from '../transports/store/names.js';
 import * as api from './api.js';
 import type { AccessPolicy, Action } from './access.js';
 import type { Htpasswd } from './auth.js';
-import { Gate } from './gate.js';
+import { Gate, type Identity } from './gate.js';
 import { ApiError, toApiError } from './errors.js';
 import { GcLease } from './lease.js';
 import { ManifestCache } from './repository.js';
@@ -53,6 +52,10 @@ export interface ServeOptions {
   timeoutMs?: number;
   /** Blobs served or pushed this recently are kept by a concurrent `store gc` even without a ref (see lease.ts). Default 10 min. */
   gcGraceMs?: number;
+  /** An upload session idle this long is removed with its data (default 1 hour). Sessions survive restarts until then. */
+  uploadExpiryMs?: number;
+  /** Upload sessions one client (a user, or an address when anonymous) may hold at once (default 100). */
+  uploadsPerClient?: number;
   /** Where the server says what went wrong on its side (5xx answers). Default: nowhere. */
   log?: (line: string) => void;
 }
@@ -78,7 +81,6 @@ export class RegistryServer {
   readonly #lease: GcLease;
   readonly #opts: ServeOptions;
   readonly #gate: Gate;
-  readonly #onExit: () => void;
   #closed = false;
 
   private constructor(opts: ServeOptions) {
@@ -91,7 +93,10 @@ export class RegistryServer {
       ...(opts.tokenTtlSeconds !== undefined ? { tokenTtlSeconds: opts.tokenTtlSeconds } : {}),
       ...(opts.tokenRealm !== undefined ? { tokenRealm: opts.tokenRealm } : {}),
     });
-    this.#uploads = new Uploads(opts.store);
+    this.#uploads = new Uploads(opts.store, {
+      ...(opts.uploadExpiryMs !== undefined ? { expiryMs: opts.uploadExpiryMs } : {}),
+      ...(opts.uploadsPerClient !== undefined ? { perClient: opts.uploadsPerClient } : {}),
+    });
     this.#lease = new GcLease(opts.store, opts.gcGraceMs ?? 10 * 60_000);
     this.#uploads.onChange = () => this.#lease.pushes(this.#uploads.open);
     this.#ctx = {
@@ -110,9 +115,6 @@ export class RegistryServer {
     // A connection that neither sends nor reads for `timeout` is closed: a stalled upload or a
     // client that stopped reading a blob. Its handler sees the request end early and rolls back.
     this.#server.setTimeout(timeout, (socket) => socket.destroy());
-    // Uploads in progress live in the store's tmp directory under this pid: gone with the process.
-    this.#onExit = () => this.#uploads.removeAllSync((p) => rmSync(p, { force: true }));
-    process.on('exit', this.#onExit);
   }
 
   /** Listen; E_USAGE when the address is in use or cannot be bound. */
@@ -162,7 +164,6 @@ export class RegistryServer {
     });
     await this.#uploads.close();
     this.#lease.close();
-    process.off('exit', this.#onExit);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -215,7 +216,7 @@ export class RegistryServer {
         }
         case 'uploads':
           as = { invalid: 'BLOB_UPLOAD_INVALID' };
-          return await allowAsync(method, ['POST'], () => api.startUpload(this.#ctx, req, res, name, url.searchParams, (from) => this.#gate.rights(id, from).has('pull')));
+          return await allowAsync(method, ['POST'], () => api.startUpload(this.#ctx, req, res, name, url.searchParams, clientOf(req, id), (from) => this.#gate.rights(id, from).has('pull')));
         case 'upload': {
           as = { unknown: 'BLOB_UNKNOWN', invalid: 'BLOB_UPLOAD_INVALID' };
           const id = m[2]!;
@@ -245,6 +246,11 @@ export class RegistryServer {
     res.writeHead(e.status, headers);
     res.end(body);
   }
+}
+
+/** Who holds an upload session, for the per-client cap: the user, else the client's address. */
+function clientOf(req: IncomingMessage, id: Identity): string {
+  return id.user ?? `@${req.socket.remoteAddress ?? ''}`;
 }
 
 /** The action a request needs on its repository: reads pull, deletes of manifests delete, every other write push. */

@@ -137,8 +137,18 @@ describe('ocikit serve refuses hostile input and stores nothing', () => {
         }
       }),
     );
-    assert.ok(opened > 0);
+    // Capped per client (--uploads-per-client, default 100): no more state files than that, no data files.
+    assert.equal(opened, 100);
     assert.deepEqual(snapshot(store).tmp, before.tmp);
+    const files = readdirSync(join(store, 'uploads'));
+    assert.equal(files.filter((f) => f.endsWith('.json')).length, 100, files.join(' '));
+    assert.deepEqual(
+      files.filter((f) => !f.endsWith('.json')),
+      [],
+    );
+    // Cancelled, they go with their files (and the client may start others: later tests do).
+    for (const f of files) assert.equal((await raw(srv.url, 'DELETE', `/v2/abandoned/blobs/uploads/${f.slice(0, -5)}`)).status, 204);
+    assert.deepEqual(readdirSync(join(store, 'uploads')), []);
   });
 
   it('a manifest over 4 MiB is refused (413) before the rest is read, with or without Content-Length', async () => {
