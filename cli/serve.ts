@@ -1,8 +1,8 @@
 /** ocikit serve: the store as a registry (OCI distribution API). */
 import { readFileSync } from 'node:fs';
 import { OcikitError, wrapError } from '../lib/errors.js';
-import { AccessPolicy, Htpasswd, RegistryServer, type ServeOptions } from '../lib/serve/index.js';
-import { boolFlag, type Command } from './command.js';
+import { AccessPolicy, Htpasswd, RegistryServer, parseMirrorSpec, type ServeOptions } from '../lib/serve/index.js';
+import { boolFlag, many, type Command } from './command.js';
 import { openStore, parseDuration } from './context.js';
 
 const USAGE = 'ocikit serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--htpasswd FILE [--access FILE] [--auth token|basic]] [--read-only]';
@@ -13,6 +13,10 @@ export function parseListen(v: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || !Number.isInteger(port) || port > 65535) throw new OcikitError('E_USAGE', `--listen: expected HOST:PORT (e.g. 127.0.0.1:5000), got ${JSON.stringify(v)}`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function badMirror(v: string): never {
+  throw new OcikitError('E_USAGE', `--mirror: expected REGISTRY or REGISTRY=HOST[:PORT] (e.g. docker.io, quay.io=127.0.0.1:5001), got ${JSON.stringify(v)}`);
 }
 
 function readPem(path: string, flag: string): Buffer {
@@ -51,13 +55,22 @@ Options:
                              until then it survives restarts: the client carries on where it was
       --uploads-per-client N upload sessions one client (a user, or an address when anonymous)
                              may hold at once; more are refused with 429 (default 100)
+      --mirror REGISTRY[=HOST[:PORT]]  a pull-through mirror of REGISTRY (repeatable): a pull the
+                             store cannot answer, of a name of that registry (docker.io's also
+                             without a host: library/busybox), is fetched from it (at HOST:PORT
+                             when given), verified, stored and served from then on; credentials
+                             from the usual auth files
+      --mirror-max-age DURATION  a mirrored tag is checked upstream again when older (default 10m)
+      --mirror-tls-verify=false  reach mirrored registries over plain http or without checking
+                             their certificates
       --no-sync              do not fsync pushed blobs (faster; a power loss can lose them)
   -q, --quiet                do not print the address
 
 Prints "listening on URL" on stdout once it accepts connections.`,
   flags: {
-    string: ['listen', 'tls-cert', 'tls-key', 'htpasswd', 'access', 'auth', 'token-ttl', 'token-realm', 'timeout', 'gc-grace', 'upload-expiry', 'uploads-per-client'],
-    boolean: ['read-only', 'no-sync'],
+    string: ['listen', 'tls-cert', 'tls-key', 'htpasswd', 'access', 'auth', 'token-ttl', 'token-realm', 'timeout', 'gc-grace', 'upload-expiry', 'uploads-per-client', 'mirror', 'mirror-max-age'],
+    boolean: ['read-only', 'no-sync', 'mirror-tls-verify'],
+    repeatable: ['mirror'],
   },
   async run(args, g, io) {
     if (args._.length > 0) throw new OcikitError('E_USAGE', `serve: unexpected argument ${JSON.stringify(String(args._[0]))}`, { hint: `usage: ${USAGE}` });
@@ -97,6 +110,12 @@ Prints "listening on URL" on stdout once it accepts connections.`,
       const n = Number(args['uploads-per-client']);
       if (!Number.isSafeInteger(n) || n < 1) throw new OcikitError('E_USAGE', `--uploads-per-client: expected a positive whole number, got ${JSON.stringify(String(args['uploads-per-client']))}`);
       opts.uploadsPerClient = n;
+    }
+    const mirrors = many(args, 'mirror').map((m) => parseMirrorSpec(m) ?? badMirror(m));
+    if (mirrors.length > 0) {
+      opts.mirrors = mirrors;
+      opts.mirrorRegistry = { tlsVerify: boolFlag(args, 'mirror-tls-verify', true) };
+      if (args['mirror-max-age']) opts.mirrorMaxAgeMs = parseDuration('mirror-max-age', String(args['mirror-max-age']));
     }
     if (opts.timeoutMs !== undefined && opts.timeoutMs < 100) throw new OcikitError('E_USAGE', '--timeout: at least 100ms');
     if (opts.gcGraceMs !== undefined && opts.gcGraceMs < 100) throw new OcikitError('E_USAGE', '--gc-grace: at least 100ms');

@@ -24,6 +24,7 @@ import {
 import type { BlobStore } from '../store/index.js';
 import { isRepositoryName, refsToDelete, resolveStoreName, servedRepositories, servedTags, storeRefName } from '../transports/store/names.js';
 import { ApiError, toApiError } from './errors.js';
+import type { Mirror } from './mirror.js';
 import type { ManifestCache } from './repository.js';
 import type { Uploads } from './uploads.js';
 
@@ -44,6 +45,8 @@ export interface ApiContext {
   perRepository: boolean;
   /** How long a pushed blob counts as the repository's before a manifest names it (the gc grace). */
   recentMs: number;
+  /** The pull-through mirror, when --mirror is given. */
+  mirror?: Mirror;
   /** Called after a push placed a blob or a manifest (the gc lease holds on while pushes go on). */
   pushed(): void;
 }
@@ -113,9 +116,16 @@ async function findManifest(c: ApiContext, name: string, ref: ManifestRef): Prom
   const unknown = (): ApiError => new ApiError('MANIFEST_UNKNOWN', `manifest unknown: ${what}`, ref.tag !== undefined ? { tag: ref.tag } : { digest: ref.digest });
   // By tag: through the refs; by digest: a manifest the repository holds (a ref of it, or a child
   // of one), so one deleted from the repository is gone from it at once.
-  const digest = ref.digest ?? resolveStoreName(c.store, name, { tag: ref.tag })?.digest;
+  const local = async (): Promise<Digest | undefined> => {
+    if (ref.digest !== undefined) return (await c.manifests.holds(name, ref.digest)) ? ref.digest : undefined;
+    return resolveStoreName(c.store, name, { tag: ref.tag })?.digest;
+  };
+  let digest = await local();
+  // A mirrored repository: fetched on a miss, a tag checked again when old. A tag pushed here
+  // (store:) is this server's own and never looked up upstream.
+  const pushedHere = ref.tag !== undefined && resolveStoreName(c.store, name, { tag: ref.tag })?.ref.startsWith('store:') === true;
+  if (c.mirror && !pushedHere && (await c.mirror.manifest(name, ref, digest))) digest = await local();
   if (digest === undefined) throw unknown();
-  if (ref.digest !== undefined && !(await c.manifests.holds(name, digest))) throw unknown();
   let bytes: Buffer;
   try {
     // Verified against the digest on every read (cheap at manifest sizes); a layer asked for as a manifest is too big to be one.
@@ -262,7 +272,13 @@ export function parseRange(h: string | undefined, size: number): { start: number
  * starts (gc unlinking the file meanwhile cannot cut it short), with Range. Never read into memory.
  */
 export async function getBlob(c: ApiContext, req: IncomingMessage, res: ServerResponse, name: string, digest: Digest): Promise<void> {
-  const st = c.perRepository && !(await c.manifests.holdsBlob(name, digest, c.recentMs)) ? undefined : c.store.stat(digest);
+  const held = async (): Promise<boolean> => !c.perRepository || (await c.manifests.holdsBlob(name, digest, c.recentMs));
+  let st = (await held()) ? c.store.stat(digest) : undefined;
+  // A mirrored repository: a blob missing here is fetched from upstream (verified), kept, then served.
+  if (!st && c.mirror && (await c.mirror.blob(name, digest))) {
+    c.manifests.notePushed(name, digest);
+    st = c.store.stat(digest);
+  }
   let fd: number | undefined;
   try {
     if (st) fd = openSync(st.path, 'r');

@@ -25,6 +25,8 @@ import type { Htpasswd } from './auth.js';
 import { Gate, type Identity } from './gate.js';
 import { ApiError, toApiError } from './errors.js';
 import { GcLease } from './lease.js';
+import type { RegistryOptions } from '../registry/index.js';
+import { Mirror, type MirrorSpec } from './mirror.js';
 import { ManifestCache } from './repository.js';
 import { Uploads } from './uploads.js';
 
@@ -56,6 +58,12 @@ export interface ServeOptions {
   uploadExpiryMs?: number;
   /** Upload sessions one client (a user, or an address when anonymous) may hold at once (default 100). */
   uploadsPerClient?: number;
+  /** Registries to mirror: a pull the store cannot answer is fetched from them (mirror.ts). */
+  mirrors?: MirrorSpec[];
+  /** A mirrored manifest by tag is checked upstream again when older than this (default 10 min). */
+  mirrorMaxAgeMs?: number;
+  /** Options of the mirror's upstream clients (TLS, credentials file). */
+  mirrorRegistry?: RegistryOptions;
   /** Where the server says what went wrong on its side (5xx answers). Default: nowhere. */
   log?: (line: string) => void;
 }
@@ -107,6 +115,13 @@ export class RegistryServer {
       recentMs: opts.gcGraceMs ?? 10 * 60_000,
       pushed: () => this.#lease.pushes(this.#uploads.open),
     };
+    if (opts.mirrors && opts.mirrors.length > 0) {
+      this.#ctx.mirror = new Mirror(opts.store, opts.mirrors, {
+        ...(opts.mirrorMaxAgeMs !== undefined ? { maxAgeMs: opts.mirrorMaxAgeMs } : {}),
+        ...(opts.mirrorRegistry ? { registry: opts.mirrorRegistry } : {}),
+        ...(opts.log ? { log: opts.log } : {}),
+      });
+    }
     const timeout = opts.timeoutMs ?? 30_000;
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.#handle(req, res);
     // headersTimeout and requestTimeout are checked every connectionsCheckingInterval.

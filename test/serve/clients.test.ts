@@ -16,22 +16,13 @@ import { requirePeer } from '../helpers/peers.js';
 import { podmanStore } from '../helpers/podman.js';
 import { startRegistry } from '../helpers/registry.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
+import { refsOf } from '../helpers/store.js';
 
 const HELLO = fixture('hello-oci');
 const helloManifest = JSON.parse(readFileSync(join(HELLO, 'index.json'), 'utf8')).manifests[0].digest as string;
 const helloBlob = (d: string): Buffer => readFileSync(join(HELLO, 'blobs', 'sha256', d.slice(7)));
 const helloConfig = JSON.parse(helloBlob(helloManifest).toString()).config.digest as string;
 const helloDiffIDs = JSON.parse(helloBlob(helloConfig).toString()).rootfs.diff_ids as string[];
-
-/** The store's refs, by name (read while the server runs: SQLite WAL lets both at once). */
-function refsOf(storeDir: string): Map<string, string> {
-  const s = BlobStore.open(storeDir);
-  try {
-    return new Map(s.refs().map((r) => [r.name, r.digest]));
-  } finally {
-    s.close();
-  }
-}
 
 function ok(r: { code: number; stderr: string }, what: string): void {
   assert.equal(r.code, 0, `${what}: ${r.stderr}`);
