@@ -64,12 +64,38 @@ Options:
       --mirror-tls-verify=false  reach mirrored registries over plain http or without checking
                              their certificates
       --no-sync              do not fsync pushed blobs (faster; a power loss can lose them)
-  -q, --quiet                do not print the address
+      --log-format text|json one access log line per request on stdout (method, path, status,
+                             bytes, duration, user): text (default) or JSON lines
+      --metrics              answer GET /metrics in the Prometheus text format (behind the same
+                             login; admins only with --access)
+      --shutdown-grace DURATION  on SIGTERM or SIGINT, let requests in flight finish for this
+                             long (default 30s) while refusing new ones; a second signal exits now
+  -q, --quiet                no access log
+
+GET /healthz answers 200 (503 while shutting down or when the store cannot be read), without
+credentials.
 
 Prints "listening on URL" on stdout once it accepts connections.`,
   flags: {
-    string: ['listen', 'tls-cert', 'tls-key', 'htpasswd', 'access', 'auth', 'token-ttl', 'token-realm', 'timeout', 'gc-grace', 'upload-expiry', 'uploads-per-client', 'mirror', 'mirror-max-age'],
-    boolean: ['read-only', 'no-sync', 'mirror-tls-verify'],
+    string: [
+      'listen',
+      'tls-cert',
+      'tls-key',
+      'htpasswd',
+      'access',
+      'auth',
+      'token-ttl',
+      'token-realm',
+      'timeout',
+      'gc-grace',
+      'upload-expiry',
+      'uploads-per-client',
+      'mirror',
+      'mirror-max-age',
+      'log-format',
+      'shutdown-grace',
+    ],
+    boolean: ['read-only', 'no-sync', 'mirror-tls-verify', 'metrics'],
     repeatable: ['mirror'],
   },
   async run(args, g, io) {
@@ -117,6 +143,12 @@ Prints "listening on URL" on stdout once it accepts connections.`,
       opts.mirrorRegistry = { tlsVerify: boolFlag(args, 'mirror-tls-verify', true) };
       if (args['mirror-max-age']) opts.mirrorMaxAgeMs = parseDuration('mirror-max-age', String(args['mirror-max-age']));
     }
+    const logFormat = args['log-format'] === undefined ? 'text' : String(args['log-format']);
+    if (logFormat !== 'text' && logFormat !== 'json') throw new OcikitError('E_USAGE', `--log-format: expected text or json, got ${JSON.stringify(logFormat)}`);
+    opts.logFormat = logFormat;
+    if (!g.quiet) opts.accessLog = (line) => io.stdout.write(line + '\n');
+    opts.metrics = boolFlag(args, 'metrics', false);
+    const graceMs = args['shutdown-grace'] ? parseDuration('shutdown-grace', String(args['shutdown-grace'])) : 30_000;
     if (opts.timeoutMs !== undefined && opts.timeoutMs < 100) throw new OcikitError('E_USAGE', '--timeout: at least 100ms');
     if (opts.gcGraceMs !== undefined && opts.gcGraceMs < 100) throw new OcikitError('E_USAGE', '--gc-grace: at least 100ms');
 
@@ -128,10 +160,24 @@ Prints "listening on URL" on stdout once it accepts connections.`,
       store.close();
       throw err;
     }
-    if (!g.quiet) io.stdout.write(`listening on ${server.url}\n`);
-    // Until SIGINT or SIGTERM: the CLI's handlers exit the process. Unfinished uploads stay in the
-    // store for the next start; the store's leases of a dead process are ignored by gc.
-    await new Promise<never>(() => undefined);
+    io.stdout.write(`listening on ${server.url}\n`);
+    // SIGTERM or SIGINT: stop listening, let what is in flight finish, then exit 0; a second
+    // signal exits at once. Unfinished uploads stay in the store for the next start; the store's
+    // leases of a dead process are ignored by gc.
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) for (const l of process.listeners(sig)) process.off(sig, l);
+    await new Promise<void>((resolve) => {
+      const stop = (sig: NodeJS.Signals): void => {
+        if (server.draining) {
+          io.stderr.write(`ocikit serve: ${sig} again: exiting now\n`);
+          process.exit(sig === 'SIGINT' ? 130 : 143);
+        }
+        io.stderr.write(`ocikit serve: ${sig}: finishing the requests in flight, refusing new ones\n`);
+        void server.shutdown(graceMs).then(resolve);
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+    store.close();
     return 0;
   },
 };

@@ -56,7 +56,7 @@ function contentHeaders(digest: Digest, size: number, type: string): Record<stri
   return { 'Content-Type': type, 'Content-Length': String(size), 'Docker-Content-Digest': digest, ETag: `"${digest}"` };
 }
 
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body?: string | Buffer): void {
+export function send(res: ServerResponse, status: number, headers: Record<string, string>, body?: string | Buffer): void {
   const b = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
   res.writeHead(status, { ...(b ? { 'Content-Length': String(b.length) } : { 'Content-Length': '0' }), ...headers });
   res.end(b);

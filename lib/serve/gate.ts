@@ -115,6 +115,13 @@ export class Gate {
     throw this.#unauthorized(req, 'authentication required');
   }
 
+  /** /metrics: any user (admins only with an access policy); nobody needs to log in when there are no users. */
+  requireAdmin(req: IncomingMessage, id: Identity): void {
+    if (!this.enabled) return;
+    if (id.user === undefined) throw this.#unauthorized(req, 'authentication required');
+    if (this.#o.policy && !this.#o.policy.admins.has(id.user)) throw new ApiError('DENIED', 'only admins may read the metrics');
+  }
+
   /** GET /token: a token for the requested scopes, cut down to what the policy allows. */
   async token(req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
     if (!this.#signer) throw new ApiError('UNSUPPORTED', 'no such endpoint', null, { status: 404 });

@@ -25,6 +25,7 @@ import type { Htpasswd } from './auth.js';
 import { Gate, type Identity } from './gate.js';
 import { ApiError, toApiError } from './errors.js';
 import { GcLease } from './lease.js';
+import { Metrics, formatAccessLine, type RequestRecord } from './metrics.js';
 import type { RegistryOptions } from '../registry/index.js';
 import { Mirror, type MirrorSpec } from './mirror.js';
 import { ManifestCache } from './repository.js';
@@ -66,6 +67,12 @@ export interface ServeOptions {
   mirrorRegistry?: RegistryOptions;
   /** Where the server says what went wrong on its side (5xx answers). Default: nowhere. */
   log?: (line: string) => void;
+  /** Where each request's access log line goes (none: no access log). */
+  accessLog?: (line: string) => void;
+  /** The access log's format: one text line (default) or one JSON object per request. */
+  logFormat?: 'text' | 'json';
+  /** Answer GET /metrics (Prometheus text format); behind the same login as the API, admins only with --access. */
+  metrics?: boolean;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -89,7 +96,12 @@ export class RegistryServer {
   readonly #lease: GcLease;
   readonly #opts: ServeOptions;
   readonly #gate: Gate;
+  readonly #metrics: Metrics;
   #closed = false;
+  /** Shutting down: no new connections; a new request on a kept-alive one gets 503 and the connection closes. */
+  #draining = false;
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
 
   private constructor(opts: ServeOptions) {
     this.#opts = opts;
@@ -122,8 +134,9 @@ export class RegistryServer {
         ...(opts.log ? { log: opts.log } : {}),
       });
     }
+    this.#metrics = new Metrics(opts.store, () => this.#uploads.open, this.#ctx.mirror?.stats);
     const timeout = opts.timeoutMs ?? 30_000;
-    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.#handle(req, res);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.#request(req, res);
     // headersTimeout and requestTimeout are checked every connectionsCheckingInterval.
     const serverOpts = { headersTimeout: timeout, requestTimeout: 0, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(timeout / 2))) };
     this.#server = opts.tls ? createHttpsServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, handler) : createHttpServer(serverOpts, handler);
@@ -169,7 +182,34 @@ export class RegistryServer {
     return `${this.#opts.tls ? 'https' : 'http'}://${this.address}`;
   }
 
-  /** Stop listening, drop connections and uploads, release the gc lease. The store stays open (it is the caller's). */
+  /**
+   * Graceful stop: listen no more, let the requests in flight finish (a blob being sent, a chunk
+   * being received) for at most `graceMs`, answer any new request on a kept-alive connection with
+   * 503 and close it, then close(). Upload sessions stay in the store for the next start.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    if (this.#closed) return;
+    this.#draining = true;
+    this.#server.close();
+    this.#server.closeIdleConnections();
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, graceMs);
+        this.#idle = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    await this.close();
+  }
+
+  /** Whether shutdown() began. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Stop listening, drop connections, release the gc lease. The store stays open (it is the caller's). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -181,16 +221,60 @@ export class RegistryServer {
     this.#lease.close();
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** One request: counted while in flight, logged and measured when its answer ends. */
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    const started = process.hrtime.bigint();
+    const sock = req.socket;
+    const sent0 = sock.bytesWritten;
+    const read0 = sock.bytesRead;
+    const who: { user?: string } = {};
+    this.#inFlight++;
+    let done = false;
+    const finished = (): void => {
+      if (done) return;
+      done = true;
+      this.#inFlight--;
+      const r: RequestRecord = {
+        time: new Date().toISOString(),
+        remote: sock.remoteAddress ?? '-',
+        user: who.user ?? '-',
+        method: (req.method ?? '-').slice(0, 20),
+        path: (req.url ?? '').slice(0, 500),
+        status: res.statusCode,
+        bytes: Math.max(0, sock.bytesWritten - sent0),
+        received: Math.max(0, sock.bytesRead - read0),
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+      };
+      this.#metrics.record(r);
+      this.#opts.accessLog?.(formatAccessLine(r, this.#opts.logFormat ?? 'text'));
+      if (this.#inFlight === 0) this.#idle?.();
+    };
+    res.once('finish', finished);
+    res.once('close', finished);
+    void this.#handle(req, res, who);
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse, who: { user?: string }): Promise<void> {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    // Shutting down: this connection ends with this answer.
+    if (this.#draining) res.shouldKeepAlive = false;
     let as: { unknown?: 'BLOB_UNKNOWN' | 'MANIFEST_UNKNOWN'; invalid?: 'MANIFEST_INVALID' | 'BLOB_UPLOAD_INVALID' } = {};
     try {
       const url = new URL(req.url ?? '/', 'http://x');
       const method = req.method ?? 'GET';
       // The raw path, undecoded: an escaped character ("%2e%2e") can never make a valid name.
       const path = (req.url ?? '/').split('?')[0]!;
+      // Health: for load balancers and supervisors, without credentials; 503 while shutting down
+      // or when the store cannot be read.
+      if (path === '/healthz') return allow(method, ['GET', 'HEAD'], () => this.#health(res));
+      if (this.#draining) throw new ApiError('UNAVAILABLE', 'the server is shutting down', null, { headers: { Connection: 'close' } });
       if (path === '/token') return await allowAsync(method, ['GET'], () => this.#gate.token(req, res, url.searchParams));
       const id = await this.#gate.identify(req);
+      if (id.user !== undefined) who.user = id.user;
+      if (path === '/metrics' && this.#opts.metrics) {
+        this.#gate.requireAdmin(req, id);
+        return allow(method, ['GET'], () => api.send(res, 200, { 'Content-Type': 'text/plain; version=0.0.4' }, this.#metrics.render()));
+      }
       const route = ROUTES.map((r) => ({ kind: r.kind, m: r.re.exec(path) })).find((r) => r.m);
       if (!route) throw new ApiError('UNSUPPORTED', 'no such endpoint', null, { status: 404 });
       const m = route.m!;
@@ -245,6 +329,16 @@ export class RegistryServer {
     } catch (err) {
       this.#answerError(req, res, err, as);
     }
+  }
+
+  #health(res: ServerResponse): void {
+    let ok = true;
+    try {
+      this.#opts.store.getRef('store:-health-');
+    } catch {
+      ok = false;
+    }
+    api.sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'the store cannot be read' }, { 'Cache-Control': 'no-store' });
   }
 
   #answerError(req: IncomingMessage, res: ServerResponse, err: unknown, as: Parameters<typeof toApiError>[1]): void {
