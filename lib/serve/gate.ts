@@ -115,6 +115,17 @@ export class Gate {
     throw this.#unauthorized(req, 'authentication required');
   }
 
+  /**
+   * The browse page: a browser logs in with Basic credentials (it cannot follow a Bearer
+   * challenge). Anonymous visitors see what anonymous clients may pull, when anything; `/ui/login`
+   * (`force`) always asks.
+   */
+  requireBrowserLogin(id: Identity, force: boolean): void {
+    if (!this.enabled || id.user !== undefined) return;
+    if (!force && this.#o.policy?.anonymousAllowed) return;
+    throw new ApiError('UNAUTHORIZED', 'authentication required', null, { headers: { 'WWW-Authenticate': 'Basic realm="ocikit", charset="UTF-8"' } });
+  }
+
   /** /metrics: any user (admins only with an access policy); nobody needs to log in when there are no users. */
   requireAdmin(req: IncomingMessage, id: Identity): void {
     if (!this.enabled) return;

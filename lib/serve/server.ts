@@ -24,6 +24,7 @@ import type { AccessPolicy, Action } from './access.js';
 import type { Htpasswd } from './auth.js';
 import { Gate, type Identity } from './gate.js';
 import { ApiError, toApiError } from './errors.js';
+import { Browse } from './browse.js';
 import { GcLease } from './lease.js';
 import { Metrics, formatAccessLine, type RequestRecord } from './metrics.js';
 import type { RegistryOptions } from '../registry/index.js';
@@ -97,6 +98,7 @@ export class RegistryServer {
   readonly #opts: ServeOptions;
   readonly #gate: Gate;
   readonly #metrics: Metrics;
+  readonly #browse: Browse;
   #closed = false;
   /** Shutting down: no new connections; a new request on a kept-alive one gets 503 and the connection closes. */
   #draining = false;
@@ -134,6 +136,7 @@ export class RegistryServer {
         ...(opts.log ? { log: opts.log } : {}),
       });
     }
+    this.#browse = new Browse(this.#ctx);
     this.#metrics = new Metrics(opts.store, () => this.#uploads.open, this.#ctx.mirror?.stats);
     const timeout = opts.timeoutMs ?? 30_000;
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.#request(req, res);
@@ -271,6 +274,21 @@ export class RegistryServer {
       if (path === '/token') return await allowAsync(method, ['GET'], () => this.#gate.token(req, res, url.searchParams));
       const id = await this.#gate.identify(req);
       if (id.user !== undefined) who.user = id.user;
+      if (path === '/' || path === '/ui/image' || path === '/ui/login') {
+        this.#gate.requireBrowserLogin(id, path === '/ui/login');
+        return await allowAsync(method, ['GET'], async () => {
+          if (path === '/ui/login') {
+            res.writeHead(302, { Location: '/', 'Content-Length': '0' });
+            res.end();
+          } else if (path === '/') await this.#browse.index(res, url.searchParams.get('q') ?? '', (repo) => this.#gate.mayList(id, repo), id.user);
+          else {
+            const repo = url.searchParams.get('repo') ?? '';
+            // Not allowed, or no such name: the same 404 (the page does not tell which repositories exist).
+            const ok = isRepositoryName(repo) && this.#gate.rights(id, repo).has('pull');
+            await this.#browse.image(res, ok ? repo : '-', ok ? (url.searchParams.get('ref') ?? '').slice(0, 200) : '-', id.user);
+          }
+        });
+      }
       if (path === '/metrics' && this.#opts.metrics) {
         this.#gate.requireAdmin(req, id);
         return allow(method, ['GET'], () => api.send(res, 200, { 'Content-Type': 'text/plain; version=0.0.4' }, this.#metrics.render()));
