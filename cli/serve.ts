@@ -31,8 +31,10 @@ export const serveCommand: Command = {
   name: 'serve',
   usage: USAGE,
   help: `Serves the images in the store (see README "ocikit serve" for which names): pulls by tag and
-digest, blobs with Range, tags and catalog with pagination, and, unless --read-only, pushes
-(monolithic, chunked, cross-repository mount) and deletes. Runs until interrupted.
+digest, blobs with Range, tags and catalog with pagination, the OCI 1.1 referrers API, and, unless
+--read-only, pushes (monolithic, chunked and resumable across restarts, cross-repository mount) and
+deletes; users and per-repository rights, a pull-through mirror, an access log, metrics and a page
+to browse it at / in a web browser. Runs until SIGTERM or SIGINT (then stops gracefully).
 
 Options:
       --listen HOST:PORT     address to listen on (default 127.0.0.1:5000; port 0 picks a free one)

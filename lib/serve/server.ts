@@ -380,8 +380,9 @@ function clientOf(req: IncomingMessage, id: Identity): string {
   return id.user ?? `@${req.socket.remoteAddress ?? ''}`;
 }
 
-/** The action a request needs on its repository: reads pull, deletes of manifests delete, every other write push. */
+/** The action a request needs on its repository: reads pull, deletes of manifests delete, uploads (their status too) and every other write push. */
 function neededAction(kind: string, method: string): Action {
+  if (kind === 'upload' || kind === 'uploads') return 'push';
   if (method === 'GET' || method === 'HEAD') return 'pull';
   if (method === 'DELETE' && kind === 'manifest') return 'delete';
   return 'push';

@@ -102,6 +102,12 @@ describe('ocikit serve --htpasswd --access: per-repository rights with docker, p
     assert.equal(viaTeam.status, 404);
     const forged = t.slice(0, -4) + (t.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     assert.equal((await fetch(`${srv.url}/v2/team/app/tags/list`, { headers: { Authorization: `Bearer ${forged}` } })).status, 401);
+    // An upload session is push business, its status too: bob's session is not carol's to look at.
+    const bobToken = await token(srv.url, 'bob', 'repository:team/app:pull,push');
+    const session = await fetch(`${srv.url}/v2/team/app/blobs/uploads/`, { method: 'POST', headers: { Authorization: `Bearer ${bobToken}` } });
+    assert.equal(session.status, 202);
+    const status = await fetch(`${srv.url}${session.headers.get('location')!}`, { headers: { Authorization: `Bearer ${t}` } });
+    assert.ok(status.status === 401 || status.status === 403, String(status.status));
     // Without a token: the challenge names the token endpoint and the scope.
     const anon = await fetch(`${srv.url}/v2/team/app/tags/list`);
     assert.equal(anon.status, 401);
