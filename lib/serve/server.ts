@@ -1,9 +1,11 @@
 /**
  * RegistryServer: the store served over the OCI distribution API on node:http or node:https.
  *
- * Routing, authentication, read-only mode, timeouts and the answers to errors live here; the
- * endpoints are in api.ts, uploads in uploads.ts, the gc lease in lease.ts, and which refs give
- * which repository and tag in lib/transports/store/names.ts.
+ * Routing, read-only mode, timeouts, the access log and metrics, graceful shutdown, /healthz and the
+ * answers to errors live here; the endpoints are in api.ts, who may do what in gate.ts (with
+ * access.ts and token.ts), uploads in uploads.ts, the mirror in mirror.ts, the browse page in
+ * browse.ts, the gc lease in lease.ts, and which refs give which repository and tag in
+ * lib/transports/store/names.ts.
  *
  * Hostile clients: a repository name must match distribution's grammar (no "..", no "%", no
  * upper case: nothing a path could be made of, and names are never paths here anyway); a client
