@@ -14,7 +14,7 @@
  * beside it in every case, alternating with it and with skopeo: before and after from one run.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Tool } from './case.js';
 
@@ -62,22 +62,8 @@ export function snapshotBuild(checkout: string, workDir: string, id: string, lab
   if (top !== 'dist') copy(top);
   if (existsSync(join(dir, 'node_modules'))) symlinkSync(realpathSync(join(dir, 'node_modules')), join(snap, 'node_modules'), 'dir');
   const bin = join(snap, binRel);
+  // A launcher script run by its path uses the files beside it (build/README.md): the snapshot's.
   const viaNode = /\.[cm]?js$/.test(bin);
-  // A launcher script may name the checkout's own paths (written at build time, to spare a
-  // readlink at every start): point those at the snapshot, or it would run the checkout's files.
-  if (!viaNode) {
-    const text = readFileSync(bin);
-    if (text.subarray(0, 2).toString() === '#!' && text.includes(dir + '/')) {
-      writeFileSync(
-        bin,
-        text
-          .toString('utf8')
-          .split(dir + '/')
-          .join(snap + '/'),
-      );
-      utimesSync(bin, statSync(join(dir, binRel)).atime, statSync(join(dir, binRel)).mtime);
-    }
-  }
   const build: OcikitBuild = {
     id,
     kind: 'ocikit',

@@ -315,9 +315,7 @@ async function main(): Promise<void> {
   // === serve (bench/serve.ts): ocikit serve and docker-registry serving the same image
   let serve: ServeBenchResult | undefined;
   if (!process.env.OCIKIT_BENCH_NO_SERVE && (only.length === 0 || only.includes('serve'))) {
-    // serve.ts starts the CLI with node itself: it can take a bin that is a JavaScript file only.
-    if (/\.[cm]?js$/.test(headline.bin)) serve = await serveBench(big, headline.bin, workDir, log);
-    else log(`serve: skipped: bench/serve.ts runs the CLI through node, and the bin is ${headline.bin}`);
+    serve = await serveBench(big, (args) => headline.command(args), workDir, log);
   }
 
   // === per-blob cost: the many-layer image against the big image's throughput

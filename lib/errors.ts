@@ -129,8 +129,12 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   // Authorization headers and bearer tokens
   [/\b(authorization\s*[:=]\s*)(basic|bearer)\s+[A-Za-z0-9._~+/=-]+/gi, '$1$2 ***'],
   [/\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 ***'],
-  // token=..., password=..., access_token=... in query strings or JSON
-  [/((?:access_token|refresh_token|token|password|passwd|secret)["']?\s*[=:]\s*["']?)[^\s&"',}]+/gi, '$1***'],
+  // token=…, password=…, access_token=… in query strings and key: value text, and any JSON key
+  // ending in one of those words ("identitytoken": "…"). Unquoted, the key must stand alone (not the
+  // end of a longer word or a path: "htpasswd: line 2" and "/etc/passwd: no such file" hold no
+  // credential) and be followed directly by "=" or ":".
+  [/((?<![\w./-])(?:access_token|refresh_token|token|password|passwd|secret)\s*[=:]\s*["']?)[^\s&"',}]+/gi, '$1***'],
+  [/(["'][\w-]*(?:token|password|passwd|secret)["']\s*:\s*["']?)[^\s&"',}]+/gi, '$1***'],
 ];
 
 /** Remove credentials from text that may reach a user: URLs with userinfo, Authorization values, tokens. */

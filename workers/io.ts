@@ -101,9 +101,14 @@ function portStream(port: MessagePort, onRead: (n: number) => void): Readable {
   return out;
 }
 
-/** An output being written: positional writes, a running count, and cleanup on failure. */
+/**
+ * An output being written: positional writes, a running count, and cleanup on failure.
+ *
+ * Its descriptor is closed EXACTLY ONCE (by finish or discard, whichever comes first): a number
+ * closed twice may by then belong to a file another thread of this process just opened.
+ */
 export class OutputFile {
-  readonly #fd: number;
+  #fd: number | undefined;
   #pos: number;
   #written = 0;
   readonly #out: JobOutput;
@@ -120,30 +125,32 @@ export class OutputFile {
   }
 
   write(b: Buffer): void {
+    const fd = this.#open();
     if (this.#out.kind === 'region' && this.#written + b.length > this.#out.length) {
       throw new JobError('E_SIZE_MISMATCH', `more than the ${this.#out.length} bytes reserved for it`);
     }
     let off = 0;
-    while (off < b.length) off += writeSync(this.#fd, b, off, b.length - off, this.#pos + off);
+    while (off < b.length) off += writeSync(fd, b, off, b.length - off, this.#pos + off);
     this.#pos += b.length;
     this.#written += b.length;
   }
 
-  /** Check the size (regions), fsync when asked, close. */
+  /** Check the size (regions), fsync when asked, close. A failure leaves it open for discard(). */
   finish(): void {
+    const fd = this.#open();
     if (this.#out.kind === 'region' && this.#written !== this.#out.length) {
       throw new JobError('E_SIZE_MISMATCH', `got ${this.#written} bytes, but ${this.#out.length} were reserved for it`);
     }
-    if (this.#out.sync) fsyncSync(this.#fd);
-    closeSync(this.#fd);
+    if (this.#out.sync) fsyncSync(fd);
+    this.#close();
   }
 
-  /** Close after a failure; a new file is removed (a region is the caller's to abandon). */
+  /** Close (unless finish() did) after a failure; a new file is removed (a region is the caller's to abandon). */
   discard(): void {
     try {
-      closeSync(this.#fd);
+      this.#close();
     } catch {
-      // already closed by finish()
+      // EIO on close: the file is removed below all the same
     }
     if (this.#out.kind === 'new-file') {
       try {
@@ -152,5 +159,18 @@ export class OutputFile {
         // never created, or already gone
       }
     }
+  }
+
+  #open(): number {
+    if (this.#fd === undefined) throw new JobError('E_INTERNAL', `${this.#out.path} was already closed`);
+    return this.#fd;
+  }
+
+  /** Forget the descriptor before closing it: whatever closeSync throws, it is never closed again. */
+  #close(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    closeSync(fd);
   }
 }

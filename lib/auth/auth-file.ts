@@ -23,7 +23,8 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ensureDir } from '../dirs.js';
-import { OcikitError } from '../errors.js';
+import { duplicateJsonKey } from '../config-keys.js';
+import { OcikitError, quoteUntrusted } from '../errors.js';
 import { helperErase, helperGet, helperStore } from './cred-helper.js';
 
 /** Credentials for one registry: a user name and password, or an identity (OAuth2 refresh) token. */
@@ -103,6 +104,10 @@ export async function readAuthFile(path: string, format: AuthFileLocation['forma
     // The JSON parser's message may quote the file's content: leave it out.
     throw new OcikitError('E_BAD_INPUT', `reading auth file ${path}: not valid JSON`);
   }
+  // A key twice (two entries for one registry): which one a reader sees would be a guess. Keys are
+  // registry names, never secrets, so the message may name one.
+  const dup = duplicateJsonKey(text);
+  if (dup) throw new OcikitError('E_BAD_INPUT', `reading auth file ${path}: line ${dup.line}: duplicate key ${quoteUntrusted(dup.key)}`);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new OcikitError('E_BAD_INPUT', `reading auth file ${path}: not a JSON object`);
   if (format === 'legacy') return { auths: v as Record<string, AuthEntry> };
   const c = v as AuthFileContent;

@@ -51,6 +51,11 @@ export class Htpasswd {
     return new Htpasswd(users);
   }
 
+  /** The user names of the file. */
+  get users(): ReadonlySet<string> {
+    return new Set(this.#users.keys());
+  }
+
   /** The user an `Authorization: Basic …` header authenticates, or undefined (absent, malformed, unknown user, wrong password). */
   async check(authorization: string | undefined): Promise<string | undefined> {
     if (!authorization || !/^basic /i.test(authorization)) return undefined;

@@ -10,14 +10,15 @@
  * signedIdentity accepts.
  *
  * Deliberate differences from containers/image, each said where it is made: fulcio, pki and rekor
- * keys of sigstoreSigned parse but reject at evaluation (ocikit cannot check them); duplicate JSON
- * keys are not detected (JSON.parse keeps the last).
+ * keys of sigstoreSigned parse but reject at evaluation (ocikit cannot check them). A key given
+ * twice in one object is refused with its line, as skopeo refuses it (JSON.parse would keep the last).
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { OcikitError, isOcikitError, wrapError } from '../errors.js';
+import { duplicateJsonKey } from '../config-keys.js';
+import { OcikitError, isOcikitError, quoteUntrusted, wrapError } from '../errors.js';
 import { parseDockerReference, isNameOnly } from '../reference/index.js';
 import type { Digest } from '../digest/index.js';
 import { parseSignatureBlob } from './blob.js';
@@ -199,12 +200,15 @@ function parseRequirements(v: unknown, at: string): Requirement[] {
 /** Parse policy.json bytes. E_BAD_INPUT naming `source` and where in the file what is wrong. */
 export function parsePolicy(bytes: Buffer | string, source = 'policy'): Policy {
   const what = `reading trust policy ${source}`;
+  const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
   let v: unknown;
   try {
-    v = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+    v = JSON.parse(text);
   } catch (err) {
     throw new OcikitError('E_BAD_INPUT', `${what}: not valid JSON: ${(err as Error).message}`, { cause: err });
   }
+  const dup = duplicateJsonKey(text);
+  if (dup) throw new OcikitError('E_BAD_INPUT', `${what}: line ${dup.line}: duplicate key ${quoteUntrusted(dup.key)}`);
   try {
     const top = object(v, '');
     onlyKeys(top, ['default', 'transports'], '');

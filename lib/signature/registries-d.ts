@@ -15,7 +15,8 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { OcikitError, wrapError } from '../errors.js';
+import { duplicateYamlKey } from '../config-keys.js';
+import { OcikitError, quoteUntrusted, wrapError } from '../errors.js';
 import { yaml } from '../lazy.js';
 import { algorithmOf, hexOf, parseDigest, type Digest } from '../digest/index.js';
 import type { DockerReference } from '../reference/index.js';
@@ -88,12 +89,14 @@ export async function loadRegistriesConfig(dirOpt?: string): Promise<RegistriesC
     const text = await fsp.readFile(path, 'utf8').catch((err) => {
       throw wrapError(err, `reading ${path}`);
     });
-    let doc: unknown;
-    try {
-      doc = yaml().parse(text);
-    } catch (err) {
-      throw new OcikitError('E_BAD_INPUT', `reading ${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    const parsed = yaml().parseDocument(text, { uniqueKeys: true });
+    const err = parsed.errors[0];
+    if (err) {
+      const dup = duplicateYamlKey(parsed, err);
+      if (dup) throw new OcikitError('E_BAD_INPUT', `reading ${path}: line ${dup.line}: duplicate key ${quoteUntrusted(dup.key)}`);
+      throw new OcikitError('E_BAD_INPUT', `reading ${path}: not valid YAML: ${err.message.split('\n')[0]}`, { cause: err });
     }
+    const doc: unknown = parsed.toJS();
     if (doc === null || doc === undefined) continue;
     if (typeof doc !== 'object' || Array.isArray(doc)) throw new OcikitError('E_BAD_INPUT', `reading ${path}: expected a mapping at the top`);
     const d = doc as Record<string, unknown>;

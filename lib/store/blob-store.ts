@@ -496,6 +496,20 @@ export class BlobStore {
   }
   // === END ADDED FOR lib/bundle
 
+  // === ADDED FOR lib/serve (issue 18, uploads that survive a restart): one directory, nothing else.
+  /**
+   * `<root>/uploads`, created on first use: where `ocikit serve` keeps its upload sessions (data
+   * and state files) across restarts. On the blobs' filesystem, so a finished upload is placed by
+   * `adopt` (a rename). gc never touches it: the server expires its own sessions.
+   */
+  uploadsDir(): string {
+    this.#assertOpen();
+    const dir = join(this.root, 'uploads');
+    ensureDirSync(dir);
+    return dir;
+  }
+  // === END ADDED FOR lib/serve
+
   /**
    * Take a lease for the duration of a copy: gc keeps every blob used (put, stat, linked) since
    * the oldest live lease started. A lease whose process died is ignored and removed by gc.

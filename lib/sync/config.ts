@@ -17,16 +17,12 @@
  * the line and the key (skopeo ignores unknown keys; a typo here is an error, not a silent no-op).
  */
 import { promises as fsp } from 'node:fs';
-import type { Node as YamlNode, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
+import type { Node as YamlNode, Pair } from 'yaml';
+import { isMap, isScalar, isSeq, parseYamlConfig } from '../config-keys.js';
 import { OcikitError } from '../errors.js';
-import { semver, yaml } from '../lazy.js';
+import { semver } from '../lazy.js';
 import { parseDigest, type Digest } from '../digest/index.js';
 import { parseDockerReference } from '../reference/index.js';
-
-// The yaml package's node tests, through the loader (lib/lazy.ts): nothing is loaded until a file is parsed.
-const isMap = (n: unknown): n is YAMLMap => yaml().isMap(n);
-const isSeq = (n: unknown): n is YAMLSeq => yaml().isSeq(n);
-const isScalar = (n: unknown): n is Scalar => yaml().isScalar(n);
 
 /** One repository's selection of tags. */
 export type RepoSelection =
@@ -67,26 +63,14 @@ export async function readSyncConfig(path: string): Promise<RegistryConfig[]> {
 
 /** Parse YAML text (`file` names it in messages). */
 export function parseSyncConfig(text: string, file: string): RegistryConfig[] {
-  const { LineCounter, parseDocument } = yaml();
-  const lines = new LineCounter();
   // uniqueKeys: a key given twice is an error (YAML says so; skopeo's parser agrees).
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
-  const lineOf = (n: YamlNode | null | undefined): number => (n?.range ? lines.linePos(n.range[0]).line : 1);
-  const fail = (line: number, msg: string): never => {
-    throw new OcikitError('E_BAD_INPUT', `${file}:${line}: ${msg}`);
-  };
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const line = e.linePos?.[0]?.line ?? 1;
-    // The library's message may quote a whole block of the file: keep its first line.
-    fail(line, `not valid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
-  }
+  const { doc, lineOf, fail } = parseYamlConfig(text, file);
   const root = doc.contents;
   if (root === null || (isScalar(root) && (root.value === null || root.value === ''))) fail(1, 'the file is empty: expected registries as keys');
   if (!isMap(root)) fail(lineOf(root), 'expected a mapping of registry names to their settings');
 
   const keyText = (p: Pair, where: string): string => {
-    if (!isScalar(p.key) || typeof p.key.value !== 'string' || p.key.value === '') fail(lineOf(p.key as YamlNode), `${where}: a key must be a non-empty string`);
+    if (!isScalar(p.key) || typeof p.key.value !== 'string' || p.key.value === '') fail(lineOf(p.key), `${where}: a key must be a non-empty string`);
     return (p.key as { value: string }).value;
   };
   const str = (n: unknown, line: number, key: string): string => {
@@ -97,7 +81,7 @@ export function parseSyncConfig(text: string, file: string): RegistryConfig[] {
   const out: RegistryConfig[] = [];
   for (const p of (root as { items: Pair[] }).items) {
     const registry = keyText(p, 'top level');
-    const rline = lineOf(p.key as YamlNode);
+    const rline = lineOf(p.key);
     const cfg: RegistryConfig = { registry, line: rline, selections: [] };
     // The registry must be a host[:port] a docker reference can start with.
     try {
@@ -107,10 +91,10 @@ export function parseSyncConfig(text: string, file: string): RegistryConfig[] {
       fail(rline, `${registry}: not a registry name (host or host:port)`);
     }
     if (p.value === null || (isScalar(p.value) && p.value.value === null)) fail(rline, `${registry}: no settings (expected images, images-by-tag-regex or images-by-semver)`);
-    if (!isMap(p.value)) fail(lineOf(p.value as YamlNode), `${registry}: expected a mapping of settings`);
+    if (!isMap(p.value)) fail(lineOf(p.value), `${registry}: expected a mapping of settings`);
     for (const q of (p.value as { items: Pair[] }).items) {
       const key = keyText(q, registry);
-      const line = lineOf(q.key as YamlNode);
+      const line = lineOf(q.key);
       const at = `${registry}.${key}`;
       if (!REGISTRY_KEYS.has(key)) fail(line, `${at}: unknown key (known: ${[...REGISTRY_KEYS].join(', ')})`);
       const v = q.value as YamlNode | null;
@@ -127,8 +111,8 @@ export function parseSyncConfig(text: string, file: string): RegistryConfig[] {
           const c: Record<string, string> = {};
           for (const r of (v as { items: Pair[] }).items) {
             const k = keyText(r, at);
-            if (k !== 'username' && k !== 'password') fail(lineOf(r.key as YamlNode), `${at}.${k}: unknown key (known: username, password)`);
-            c[k] = str(r.value, lineOf(r.key as YamlNode), `${at}.${k}`);
+            if (k !== 'username' && k !== 'password') fail(lineOf(r.key), `${at}.${k}: unknown key (known: username, password)`);
+            c[k] = str(r.value, lineOf(r.key), `${at}.${k}`);
           }
           if (!c.username || c.password === undefined) fail(line, `${at}: needs both username and password`);
           cfg.credentials = { username: c.username!, password: c.password! };
@@ -139,7 +123,7 @@ export function parseSyncConfig(text: string, file: string): RegistryConfig[] {
           if (!isMap(v)) fail(line, `${at}: expected a mapping of repositories`);
           for (const r of (v as { items: Pair[] }).items) {
             const repo = keyText(r, at);
-            const rl = lineOf(r.key as YamlNode);
+            const rl = lineOf(r.key);
             const where = `${at}.${repo}`;
             try {
               const ref = parseDockerReference(`${registry}/${repo}`);

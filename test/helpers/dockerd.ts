@@ -47,6 +47,8 @@ export interface DockerdOptions {
   tls?: { port: number; ca: string; cert: string; key: string };
   /** Registries ("127.0.0.1:PORT") it may speak plain http to (--insecure-registry). */
   insecureRegistries?: string[];
+  /** Mirrors of Docker Hub it asks first ("http://127.0.0.1:PORT"; daemon.json registry-mirrors). */
+  registryMirrors?: string[];
 }
 
 /** Unmount every mount point at or under `root` (deepest first), as a dead dockerd leaves them. */
@@ -69,8 +71,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerEng
   const sock = join(execRoot, 'd.sock');
   const host = `unix://${sock}`;
   const config = join(dataRoot, 'daemon.json');
-  // An empty config file: whatever /etc/docker/daemon.json says does not apply to this engine.
-  writeFileSync(config, '{}');
+  // Our own config file: whatever /etc/docker/daemon.json says does not apply to this engine.
+  writeFileSync(config, JSON.stringify(opts.registryMirrors ? { 'registry-mirrors': opts.registryMirrors } : {}));
   const logPath = join(dataRoot, 'dockerd.log');
   const log = openSync(logPath, 'w');
   const args = [

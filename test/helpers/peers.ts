@@ -28,6 +28,8 @@ export const PEERS: Record<string, string> = {
   // test/transports/docker-archive.test.ts pipes an archive through `gzip -c`.
   gzip: 'gzip',
   tar: 'tar',
+  // test/serve/browse.test.ts loads the registry's page in headless Chromium (driven by playwright-core).
+  chromium: 'chromium',
 };
 
 /**

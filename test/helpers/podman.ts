@@ -13,15 +13,18 @@ export interface PodmanStore {
   podman(args: string[], opts?: { allowFail?: boolean }): { code: number; stdout: string; stderr: string };
 }
 
-/** A fresh private podman store. Its directories are removed with the test's temp dirs. */
-export function podmanStore(): PodmanStore {
+/**
+ * A fresh private podman store. Its directories are removed with the test's temp dirs. `env` is
+ * added to podman's environment (CONTAINERS_REGISTRIES_CONF for a test's own mirrors).
+ */
+export function podmanStore(store: { env?: NodeJS.ProcessEnv } = {}): PodmanStore {
   const prog = requirePeer('podman');
   const root = tempDir('ocikit-podman-');
   const base = ['--root', join(root, 'root'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs', '--events-backend', 'file', '--cgroup-manager', 'cgroupfs'];
   return {
     root,
     podman(args, opts = {}) {
-      const r = spawnSync(prog, [...base, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, TMPDIR: root } });
+      const r = spawnSync(prog, [...base, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...store.env, TMPDIR: root } });
       const res = { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
       if (res.code !== 0 && !opts.allowFail) throw new Error(`podman ${args.join(' ')} failed (${res.code}): ${res.stderr.trim()}`);
       return res;

@@ -10,6 +10,10 @@ export interface ServeHandle {
   pid: number;
   /** What the server printed on stderr so far. */
   stderr(): string;
+  /** What the server printed on stdout so far ("listening on", then its access log). */
+  stdout(): string;
+  /** Resolves with the exit code (or signal) when the process ends, however it ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
 }
 
@@ -25,7 +29,7 @@ export async function startServe(store: string, args: string[] = []): Promise<Se
   let out = '';
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const url = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`ocikit serve did not start: ${err}`)), 20_000);
     child.stdout.on('data', (c: Buffer) => {
@@ -46,6 +50,8 @@ export async function startServe(store: string, args: string[] = []): Promise<Se
     host: url.replace(/^https?:\/\//, ''),
     pid: child.pid!,
     stderr: () => err,
+    stdout: () => out,
+    exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         process.kill(child.pid!, 'SIGTERM');

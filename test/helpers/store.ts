@@ -19,3 +19,13 @@ export function storeSnapshot(dir: string): StoreSnapshot {
     s.close();
   }
 }
+
+/** The store's refs, by name (read while a server runs: SQLite WAL lets both at once). */
+export function refsOf(dir: string): Map<string, string> {
+  const s = BlobStore.open(dir);
+  try {
+    return new Map(s.refs().map((r) => [r.name, r.digest]));
+  } finally {
+    s.close();
+  }
+}

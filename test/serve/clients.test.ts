@@ -16,22 +16,13 @@ import { requirePeer } from '../helpers/peers.js';
 import { podmanStore } from '../helpers/podman.js';
 import { startRegistry } from '../helpers/registry.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
+import { refsOf } from '../helpers/store.js';
 
 const HELLO = fixture('hello-oci');
 const helloManifest = JSON.parse(readFileSync(join(HELLO, 'index.json'), 'utf8')).manifests[0].digest as string;
 const helloBlob = (d: string): Buffer => readFileSync(join(HELLO, 'blobs', 'sha256', d.slice(7)));
 const helloConfig = JSON.parse(helloBlob(helloManifest).toString()).config.digest as string;
 const helloDiffIDs = JSON.parse(helloBlob(helloConfig).toString()).rootfs.diff_ids as string[];
-
-/** The store's refs, by name (read while the server runs: SQLite WAL lets both at once). */
-function refsOf(storeDir: string): Map<string, string> {
-  const s = BlobStore.open(storeDir);
-  try {
-    return new Map(s.refs().map((r) => [r.name, r.digest]));
-  } finally {
-    s.close();
-  }
-}
 
 function ok(r: { code: number; stderr: string }, what: string): void {
   assert.equal(r.code, 0, `${what}: ${r.stderr}`);
@@ -142,9 +133,11 @@ describe('ocikit serve: skopeo, ocikit docker://, dockerd and podman', () => {
     const refs = refsOf(store);
     assert.equal(refs.has('store:del/me:a'), false);
     assert.equal(refs.has('store:del/me:b'), false);
-    const gone = run(skopeo, ['inspect', '--raw', '--tls-verify=false', `docker://${srv.host}/del/me:a`], { allowFail: true });
-    assert.notEqual(gone.code, 0);
-    assert.match(gone.stderr, /manifest unknown/i);
+    for (const ref of ['del/me:a', `del/me@${img.manifestDigest}`]) {
+      const gone = run(skopeo, ['inspect', '--raw', '--tls-verify=false', `docker://${srv.host}/${ref}`], { allowFail: true });
+      assert.notEqual(gone.code, 0, ref);
+      assert.match(gone.stderr, /manifest unknown/i, ref);
+    }
     assert.ok(readdirSync(join(store, 'blobs', 'sha256')).includes(img.layers[0]!.digest.slice(7)));
   });
 

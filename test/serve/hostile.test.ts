@@ -70,8 +70,10 @@ describe('ocikit serve refuses hostile input and stores nothing', () => {
   before(async () => {
     dir = tempDir('ocikit-serve-hostile-');
     store = join(dir, 'store');
-    const r = ocikit(['--store', store, 'copy', '-q', `oci:${fixture('hello-oci')}:latest`, 'store:hello:v1']);
-    assert.equal(r.code, 0, r.stderr);
+    for (const name of ['store:hello:v1', 'store:twin:v1']) {
+      const r = ocikit(['--store', store, 'copy', '-q', `oci:${fixture('hello-oci')}:latest`, name]);
+      assert.equal(r.code, 0, r.stderr);
+    }
     srv = await startServe(store, ['--timeout', '1s']);
   });
   after(async () => {
@@ -87,9 +89,66 @@ describe('ocikit serve refuses hostile input and stores nothing', () => {
         if (a.status === 400) assert.equal(codeOf(a), 'NAME_INVALID', `${method} ${path}`);
       }
     }
-    const tagBad = await raw(srv.url, 'GET', '/v2/hello/manifests/..%2f..%2fx');
-    assert.equal(codeOf(tagBad), 'TAG_INVALID');
     assert.deepEqual(snapshot(store), before);
+  });
+
+  it('a manifest reference that is neither tag nor digest: 404 MANIFEST_UNKNOWN to GET and HEAD, 400 to PUT', async () => {
+    const before = snapshot(store);
+    for (const ref of ['..%2f..%2fx', 'sha256:zz', '-leading-dash', 'x'.repeat(200)]) {
+      const get = await raw(srv.url, 'GET', `/v2/hello/manifests/${ref}`);
+      assert.equal(get.status, 404, `GET ${ref}`);
+      assert.equal(codeOf(get), 'MANIFEST_UNKNOWN', `GET ${ref}`);
+      const head = await raw(srv.url, 'HEAD', `/v2/hello/manifests/${ref}`);
+      assert.equal(head.status, 404, `HEAD ${ref}`);
+    }
+    const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
+    const put = await raw(srv.url, 'PUT', '/v2/hello/manifests/-leading-dash', { body: m, headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' } });
+    assert.equal(put.status, 400);
+    assert.equal(codeOf(put), 'TAG_INVALID');
+    assert.deepEqual(snapshot(store), before);
+  });
+
+  it('a manifest deleted by digest is gone from that repository at once (GET and HEAD 404), still served where another repository holds it', async () => {
+    const digest = (await raw(srv.url, 'HEAD', '/v2/hello/manifests/v1')).headers['docker-content-digest'] as string;
+    assert.match(digest, /^sha256:/);
+    assert.equal((await raw(srv.url, 'GET', `/v2/twin/manifests/${digest}`)).status, 200);
+    assert.equal((await raw(srv.url, 'DELETE', `/v2/twin/manifests/${digest}`)).status, 202);
+    for (const method of ['GET', 'HEAD']) {
+      const a = await raw(srv.url, method, `/v2/twin/manifests/${digest}`);
+      assert.equal(a.status, 404, `${method} after DELETE`);
+      if (method === 'GET') assert.equal(codeOf(a), 'MANIFEST_UNKNOWN');
+    }
+    assert.equal((await raw(srv.url, 'GET', '/v2/twin/manifests/v1')).status, 404);
+    // Never held by this repository at all: unknown there too, though the store has the bytes.
+    assert.equal((await raw(srv.url, 'GET', `/v2/never/pushed/manifests/${digest}`)).status, 404);
+    assert.equal((await raw(srv.url, 'GET', `/v2/hello/manifests/${digest}`)).status, 200);
+  });
+
+  it('upload sessions opened and abandoned leave no files in the store', async () => {
+    const before = snapshot(store);
+    let opened = 0;
+    // 2000 sessions, 16 at a time on kept-alive connections.
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = 0; i < 125; i++) {
+          const a = await raw(srv.url, 'POST', '/v2/abandoned/blobs/uploads/');
+          if (a.status === 202) opened++;
+          else assert.equal(a.status, 429, a.body);
+        }
+      }),
+    );
+    // Capped per client (--uploads-per-client, default 100): no more state files than that, no data files.
+    assert.equal(opened, 100);
+    assert.deepEqual(snapshot(store).tmp, before.tmp);
+    const files = readdirSync(join(store, 'uploads'));
+    assert.equal(files.filter((f) => f.endsWith('.json')).length, 100, files.join(' '));
+    assert.deepEqual(
+      files.filter((f) => !f.endsWith('.json')),
+      [],
+    );
+    // Cancelled, they go with their files (and the client may start others: later tests do).
+    for (const f of files) assert.equal((await raw(srv.url, 'DELETE', `/v2/abandoned/blobs/uploads/${f.slice(0, -5)}`)).status, 204);
+    assert.deepEqual(readdirSync(join(store, 'uploads')), []);
   });
 
   it('a manifest over 4 MiB is refused (413) before the rest is read, with or without Content-Length', async () => {
@@ -206,7 +265,7 @@ describe('ocikit serve refuses hostile input and stores nothing', () => {
   });
 });
 
-describe('ocikit serve --htpasswd over TLS', () => {
+describe('ocikit serve --htpasswd over TLS (Bearer tokens)', () => {
   let dir: string;
   let store: string;
   let srv: ServeHandle;
@@ -259,7 +318,8 @@ describe('ocikit serve --htpasswd over TLS', () => {
     for (const headers of tries) {
       const a = await raw(srv.url, 'GET', '/v2/', { ca, headers });
       assert.equal(a.status, 401);
-      assert.equal(a.headers['www-authenticate'], 'Basic realm="ocikit"');
+      // Tokens by default (--auth token): the realm is this server's /token, over https here.
+      assert.equal(a.headers['www-authenticate'], `Bearer realm="${srv.url}/token",service="ocikit"`);
       assert.equal(codeOf(a), 'UNAUTHORIZED');
     }
     const good = await raw(srv.url, 'GET', '/v2/', { ca, headers: { Authorization: `Basic ${Buffer.from(`alice:${password}`).toString('base64')}` } });
@@ -285,6 +345,10 @@ describe('ocikit serve: bad flags are one line and exit 1, before anything liste
     writeFileSync(join(dir, 'md5'), md5 + '\n');
     const out = bad(['--htpasswd', join(dir, 'md5')], /line 1 is not a bcrypt hash \(make entries with htpasswd -B/);
     assert.doesNotMatch(out, new RegExp(md5.split(':')[1]!.replace(/[$./]/g, '\\$&')));
+    // A file named htpasswd: its name before the colon is no credential, and the message stays whole.
+    const bcrypt = spawnSync(requirePeer('htpasswd'), ['-Bbn', 'dave', 'ok'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(dir, 'htpasswd'), `${bcrypt}\n${md5}\n`);
+    bad(['--htpasswd', join(dir, 'htpasswd')], /htpasswd: line 2 is not a bcrypt hash \(make entries/);
     const srv = await startServe(store);
     try {
       bad(['--listen', srv.host], /cannot listen on .*: the address is in use/);
