@@ -5,7 +5,6 @@
  */
 import { OcikitError } from '../../errors.js';
 import { formatStorageReference, parseStorageReference, type StorageReference } from '../../reference/index.js';
-import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
 /** A parsed containers-storage: reference: a store (or storage.conf's) and a name and/or image ID in it. */
@@ -48,10 +47,8 @@ export class StorageImageReference implements ImageReference {
   }
 }
 
-/** The containers-storage transport, registered at import. */
+/** The containers-storage transport (registered by lib/transports/index.ts). */
 export const containersStorageTransport: ImageTransport = {
   name: 'containers-storage',
   parseReference: (within) => new StorageImageReference(parseStorageReference(within)),
 };
-
-registerTransport(containersStorageTransport);

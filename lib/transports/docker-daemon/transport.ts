@@ -5,7 +5,6 @@
  */
 import { OcikitError } from '../../errors.js';
 import { familiarString, formatDockerDaemonReference, parseDockerDaemonReference, type DockerDaemonReference } from '../../reference/index.js';
-import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
 /** A parsed docker-daemon: reference: a NAME:TAG, NAME@DIGEST or image ID in a Docker engine. */
@@ -47,10 +46,8 @@ export class DockerDaemonImageReference implements ImageReference {
   }
 }
 
-/** The docker-daemon transport, registered at import. */
+/** The docker-daemon transport (registered by lib/transports/index.ts). */
 export const dockerDaemonTransport: ImageTransport = {
   name: 'docker-daemon',
   parseReference: (within) => new DockerDaemonImageReference(parseDockerDaemonReference(within)),
 };
-
-registerTransport(dockerDaemonTransport);

@@ -6,7 +6,6 @@ import { absolutePath, formatOciReference, parseOciReference, type OciReference 
 import { MAX_MANIFEST_SIZE, OCI_INDEX, parseManifest, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { join } from 'node:path';
 import { atomicWriteFile, pathExists, readFileLimited, safeResolve, withLockFile } from '../fs-util.js';
-import { registerTransport } from '../registry.js';
 import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { REF_NAME_ANNOTATION, chooseFromLayout, layoutBlobPath, layoutRefs, parseLayoutIndex } from './layout.js';
@@ -136,5 +135,3 @@ export const ociTransport: ImageTransport = {
   name: 'oci',
   parseReference: (within) => new OciImageReference(parseOciReference(within)),
 };
-
-registerTransport(ociTransport);

@@ -6,7 +6,6 @@
  */
 import { OcikitError } from '../../errors.js';
 import { parseDockerReference } from '../../reference/index.js';
-import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { canonicalRepository, formatStoreName, parseStoreName, refsToDelete, servedTags, type StoreName } from './names.js';
 
@@ -79,5 +78,3 @@ export const storeTransport: ImageTransport = {
     }
   },
 };
-
-registerTransport(storeTransport);
