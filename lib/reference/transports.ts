@@ -87,7 +87,8 @@ export function splitImageName(s: string): SplitImageName {
     });
   }
   const name = s.slice(0, colon);
-  const transport = isKnownTransport(name) ? name : TRANSPORT_ALIASES[name];
+  // An own property only: "constructor:x" must not find Object's constructor as an alias.
+  const transport = isKnownTransport(name) ? name : Object.hasOwn(TRANSPORT_ALIASES, name) ? TRANSPORT_ALIASES[name] : undefined;
   if (transport === undefined) {
     throw new OcikitError('E_USAGE', `invalid image name ${quote(s)}: unknown transport ${quote(name)}; expected TRANSPORT:REFERENCE (${known})`);
   }

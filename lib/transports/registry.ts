@@ -26,7 +26,7 @@ export function registerTransport(t: ImageTransport): void {
 
 /** The transport registered under `name` or under the transport an alias names ("registry" → docker). */
 export function getTransport(name: string): ImageTransport | undefined {
-  const canonical = isKnownTransport(name) ? name : TRANSPORT_ALIASES[name];
+  const canonical = isKnownTransport(name) ? name : Object.hasOwn(TRANSPORT_ALIASES, name) ? TRANSPORT_ALIASES[name] : undefined;
   return canonical === undefined ? undefined : transports.get(canonical);
 }
 

@@ -57,6 +57,16 @@ test('splitImageName: missing or unknown transport is E_USAGE naming the input a
   }
 });
 
+test('splitImageName: a transport named like a property every object has is unknown (E_USAGE), not an alias', () => {
+  for (const input of ['constructor:x', 'toString:x', '__proto__:x', 'hasOwnProperty:x', 'valueOf://x']) {
+    assert.throws(
+      () => splitImageName(input),
+      (err: unknown) => isOcikitError(err, 'E_USAGE') && /unknown transport/.test((err as Error).message),
+      input,
+    );
+  }
+});
+
 // image name -> parsed data -> canonical image name
 const valid: Array<{ in: string; want: Record<string, unknown>; canonical: string }> = [
   // dir:
