@@ -38,12 +38,12 @@ export class StoreImageReference implements ImageReference {
 
   async newSource(ctx: SystemContext): Promise<ImageSource> {
     const { StoreSource } = await import('./source.js');
-    return StoreSource.open(this, await this.#store(ctx));
+    return StoreSource.open(this, this.name, await this.#store(ctx));
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     const { StoreDestination } = await import('./destination.js');
-    return new StoreDestination(this, await this.#store(ctx));
+    return new StoreDestination(this, this.name, await this.#store(ctx));
   }
 
   async listTags(ctx: SystemContext): Promise<string[]> {
