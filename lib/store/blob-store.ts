@@ -10,12 +10,12 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { algorithmOf, digestBytes, digestFile, hexOf, parseDigest, shortDigest, verifyBytes, VerifyingStream, type Digest, type VerifyExpectation } from '../digest/index.js';
 import { isOcikitError, OcikitError, wrapError } from '../errors.js';
-import { ensureDirSync } from '../dirs.js';
+import { ensureDirSync } from '../fs/dirs.js';
+import { syncFile, tempNameFor, writeNewFile } from '../fs/durable.js';
 import { IndexDb, INDEX_FILE, type BlobRow } from './index-db.js';
 import { BlobInfoCache } from './info-cache.js';
 import { linkOrCopy, type LinkMethod } from './link.js';
 import { defaultStoreDir } from './location.js';
-import { threadId } from '../lazy.js';
 
 /**
  * What `put` stores: a stream, bytes, or a file. `{path, move: true}` hands over a private file on
@@ -127,7 +127,7 @@ export class BlobStore {
   static open(dir: string = defaultStoreDir(), opts: { durable?: boolean } = {}): BlobStore {
     const root = resolve(dir);
     try {
-      // A bounded mkdir -p: Node's own recursive mkdir spins forever under /proc (lib/dirs.ts).
+      // A bounded mkdir -p: Node's own recursive mkdir spins forever under /proc (lib/fs/dirs.ts).
       ensureDirSync(join(root, 'blobs', 'sha256'));
       ensureDirSync(join(root, 'tmp'));
     } catch (err) {
@@ -239,13 +239,7 @@ export class BlobStore {
       let got: { digest: Digest; size: number };
       if (input instanceof Uint8Array) {
         got = { digest: verifyBytes(input, { digest: want, size: wantSize, what: expect.what }), size: input.length };
-        const fh = await open(tmp, 'wx');
-        try {
-          await fh.writeFile(input);
-          if (this.durable) await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await writeNewFile(tmp, input, { sync: this.durable });
       } else if (isStream(input)) {
         const verifier = new VerifyingStream({ digest: want, size: wantSize, what: expect.what });
         const source = streamSource(input);
@@ -282,10 +276,11 @@ export class BlobStore {
 
   /**
    * A fresh path in the store's tmp directory: on the blobs' filesystem (so placing is a rename)
-   * and named `<stem>.<pid>.<threadId>.<random>.tmp`, which gc leaves alone while the pid lives.
+   * and named as lib/fs/durable.ts names temp files, `<stem>.<pid>.<threadId>.<random>.tmp`, which
+   * gc leaves alone while the pid lives.
    */
   tmpPath(stem: string): string {
-    return join(this.#tmpDir, `${stem.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.${process.pid}.${threadId()}.${randomBytes(4).toString('hex')}.tmp`);
+    return tempNameFor(join(this.#tmpDir, stem.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)));
   }
 
   /**
@@ -703,14 +698,4 @@ function fileSink(fh: FileHandle, sync: boolean): Writable {
       (sync ? fh.sync() : Promise.resolve()).then(() => cb(), cb);
     },
   });
-}
-
-/** fsync a file by path (its data and size reach the disk before we record or rename it). */
-async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -361,7 +361,7 @@ describe('bad input', () => {
     assert.equal(existsSync(join(FIXTURE, 'index.json')) && statSync(join(FIXTURE, 'index.json')).isFile(), true);
   });
 
-  // The store is made with lib/dirs.ts's bounded mkdir: Node's own recursive mkdirSync never
+  // The store is made with lib/fs/dirs.ts's bounded mkdir: Node's own recursive mkdirSync never
   // returns under /proc (it retries forever, synchronously, so not even SIGTERM stops it).
   it('a blob store that cannot be created fails at once with the OS reason, exit 1', () => {
     const r = spawnSync(cliPath, ['--store', '/proc/ocikit-nope/store', 'copy', '-q', `oci:${FIXTURE}:latest`, `dir:${join(dir, 'never')}`], {

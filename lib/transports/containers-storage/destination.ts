@@ -20,7 +20,7 @@ import type { Digest } from '../../digest/index.js';
 import { DOCKER_V2S2_MANIFEST, OCI_MANIFEST, parseManifest } from '../../manifest/index.js';
 import type { DockerReference, StorageReference } from '../../reference/index.js';
 import { DirImageReference } from '../dir/transport.js';
-import { cleanupOnExit, forgetCleanup } from '../fs-util.js';
+import { cleanupOnExit, forgetCleanup } from '../../fs/durable.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { Podman } from './podman.js';
 

@@ -28,7 +28,8 @@ import { digestBytes, hexOf, shortDigest, type Digest } from '../../digest/index
 import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, layerCompression, layerMediaTypeFor, parseConfig, parseManifest, updateLayers, type Descriptor, type ParsedImageManifest } from '../../manifest/index.js';
 import type { StorageReference } from '../../reference/index.js';
 import type { BlobStore } from '../../store/index.js';
-import { cleanupOnExit, forgetCleanup, readFileLimited } from '../fs-util.js';
+import { cleanupOnExit, forgetCleanup } from '../../fs/durable.js';
+import { readFileLimited } from '../fs-util.js';
 import { DiffIdCheck, SNIFF_BYTES, sniffCompression } from '../tar/compression.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
 import { Podman } from './podman.js';

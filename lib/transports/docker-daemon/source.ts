@@ -19,7 +19,7 @@ import type { Digest } from '../../digest/index.js';
 import { familiarString, type DockerDaemonReference } from '../../reference/index.js';
 import { BlobStore } from '../../store/index.js';
 import { DockerArchiveSource, dockerArchiveOptions } from '../docker-archive/source.js';
-import { cleanupOnExit, forgetCleanup } from '../fs-util.js';
+import { cleanupOnExit, forgetCleanup } from '../../fs/durable.js';
 import { TarArchive } from '../tar/archive.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
 import { Engine, connectionError, httpError } from './engine.js';
