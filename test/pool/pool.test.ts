@@ -4,7 +4,6 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,8 +11,8 @@ import { gzipSync } from 'node:zlib';
 import { WorkerPool, rebuildError, workerFile, type BlobJob, type Job } from '../../lib/pool/index.js';
 import { isOcikitError, type OcikitError } from '../../lib/errors.js';
 import { tempDir } from '../helpers/paths.js';
+import { sha } from '../helpers/digest.js';
 
-const sha = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const file = (path: string): BlobJob['input'] => ({ kind: 'file', path, offset: 0, length: -1 });
 
 describe('WorkerPool', () => {

@@ -24,10 +24,9 @@ import { rawTar, type RawEntry } from '../helpers/tar.js';
 import { POLICY_ARGS, SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
+import { sha } from '../helpers/digest.js';
 
 conformanceSuite('oci-archive', { imageName: (d) => `oci-archive:${d}:latest`, formats: ['oci'], supportsIndex: true });
-
-const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
 /** The entries of an OCI layout with one image (config + given layer tars, uncompressed), ref "latest". */
 function layoutEntries(layerTars: Buffer[], ref = 'latest'): { entries: RawEntry[]; manifest: Buffer; config: Buffer; layers: Buffer[] } {
@@ -133,7 +132,7 @@ describe('oci-archive', () => {
           assert.equal(`sha256:${h.digest('hex')}`, d.digest);
           assert.equal(n, d.size);
         }
-        assert.equal(digestBytes(await readAllBlob(src, sha(config) as Digest, config.length)), sha(config));
+        assert.equal(digestBytes(await readAllBlob(src, sha(config), config.length)), sha(config));
       } finally {
         await src.close();
       }
