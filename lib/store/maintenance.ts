@@ -79,7 +79,7 @@ export async function verify(store: BlobStore, opts: { repair?: boolean } = {}):
     }
     const row = rows.get(d);
     if (repair && unchanged && (!row || row.size !== after.size || row.mtime_ms !== after.mtimeMs || row.ino !== after.ino)) {
-      idx.upsertBlob.run({ digest: d, size: after.size, mediaType: row?.media_type ?? null, now: row?.last_used ?? Date.now(), mtimeMs: after.mtimeMs, ino: after.ino });
+      idx.upsertBlob.run({ digest: d, size: after.size, mediaType: row?.media_type ?? null, now: row?.last_used ?? store.now(), mtimeMs: after.mtimeMs, ino: after.ino });
       result.repaired++;
     }
   }
@@ -123,6 +123,7 @@ export interface GcResult {
 export async function gc(store: BlobStore, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
   const dryRun = opts.dryRun === true;
   const idx = store.index;
+  // File ages below are the filesystem's times: measured against the real clock, not store.now.
   const now = Date.now();
   const result: GcResult = { removed: [], freedBytes: 0, kept: 0, tmpRemoved: 0, leasesRemoved: 0 };
 

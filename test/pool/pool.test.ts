@@ -154,9 +154,14 @@ describe('WorkerPool', () => {
       });
 
       it('blob: a stream that fails midway fails the job with its code, and the output is removed', async () => {
-        const src = new Readable({ read() {} });
-        src.push(Buffer.alloc(100_000, 1));
-        setTimeout(() => src.destroy(Object.assign(new Error('connection reset'), { code: 'E_IO' })), 20);
+        // The first read gets 100 kB; the next one, asked for once those were taken, breaks the stream.
+        let reads = 0;
+        const src = new Readable({
+          read() {
+            if (++reads === 1) this.push(Buffer.alloc(100_000, 1));
+            else this.destroy(Object.assign(new Error('connection reset'), { code: 'E_IO' }));
+          },
+        });
         const dst = join(dir, 'broken.bin');
         await assert.rejects(
           // A known size: within the inline budget, the calling thread reads it itself.
