@@ -5,6 +5,7 @@ import { OcikitError, wrapError } from '../lib/errors.js';
 import { parsePlatform } from '../lib/manifest/index.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { parseImageName } from '../lib/transports/index.js';
+import { isStdoutPath } from '../lib/transports/tar/std-paths.js';
 import { many, type Command } from './command.js';
 import { COPY_REGISTRY_FLAGS, openStore, systemContext } from './context.js';
 import { copyPolicy } from './signing.js';
@@ -77,9 +78,11 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
               if (!g.quiet) io.stderr.write(`taking ${name} (${digest})\n`);
             },
           });
-          if (g.json) io.stdout.write(JSON.stringify(res) + '\n');
+          // The bundle itself may be going to standard output: the summary then goes to stderr.
+          const say = isStdoutPath(String(args.output)) ? io.stderr : io.stdout;
+          if (g.json) say.write(JSON.stringify(res) + '\n');
           else
-            io.stdout.write(
+            say.write(
               `wrote ${String(args.output)}: ${res.images.length} image${res.images.length === 1 ? '' : 's'}, ${res.blobs} blobs (${mb(res.blobBytes)})${since ? `, left out ${res.leftOut} blobs (${mb(res.leftOutBytes)}) the receiver has` : ''}\n`,
             );
           return 0;

@@ -8,7 +8,7 @@
 import module from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDirSync } from '../lib/dirs.js';
+import { ensureDirSync } from '../lib/fs/dirs.js';
 
 type EnableCompileCache = (dir?: string) => unknown;
 
@@ -19,7 +19,7 @@ export function enableCompileCache(env: NodeJS.ProcessEnv = process.env): string
   if (typeof enable !== 'function' || env.NODE_DISABLE_COMPILE_CACHE || env.NODE_COMPILE_CACHE) return undefined;
   const dir = join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ocikit', 'node-compile-cache');
   try {
-    // Made here, with a bounded mkdir: Node's own recursive mkdir spins forever under /proc (lib/dirs.ts).
+    // Made here, with a bounded mkdir: Node's own recursive mkdir spins forever under /proc (lib/fs/dirs.ts).
     ensureDirSync(dir);
     enable(dir);
     return dir;

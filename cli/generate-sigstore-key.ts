@@ -1,28 +1,11 @@
 /** ocikit generate-sigstore-key --output-prefix PREFIX [--passphrase-file PATH] (as skopeo's). */
 import { promises as fsp } from 'node:fs';
-import { OcikitError, wrapError } from '../lib/errors.js';
-import { tmpNameFor } from '../lib/transports/fs-util.js';
+import { OcikitError } from '../lib/errors.js';
+import { createNewFile } from '../lib/fs/durable.js';
 import { positionals, type Command } from './command.js';
 import { promptPassphrase, readPassphraseFile } from './signing.js';
 
 const USAGE = 'ocikit generate-sigstore-key [options] --output-prefix PREFIX';
-
-/**
- * Create `path` with `data`, never replacing an existing file: written to a temp name, then
- * hard-linked into place (link fails when the name exists), so the file appears whole or not at all.
- */
-async function createNew(path: string, data: string, mode: number): Promise<void> {
-  const tmp = tmpNameFor(path);
-  try {
-    await fsp.writeFile(tmp, data, { mode, flag: 'wx' });
-    await fsp.link(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new OcikitError('E_CONFLICT', `writing ${path}: refusing to overwrite an existing file`);
-    throw wrapError(err, `writing ${path}`);
-  } finally {
-    await fsp.rm(tmp, { force: true });
-  }
-}
 
 export const generateSigstoreKeyCommand: Command = {
   name: 'generate-sigstore-key',
@@ -57,9 +40,9 @@ export const generateSigstoreKeyCommand: Command = {
     }
     const { generateSigstoreKeyPair } = await import('../lib/signature/index.js');
     const kp = await generateSigstoreKeyPair(Buffer.from(passphrase, 'utf8'));
-    await createNew(priv, kp.privateKeyPem, 0o600);
+    await createNewFile(priv, kp.privateKeyPem, { mode: 0o600 });
     try {
-      await createNew(pub, kp.publicKeyPem, 0o644);
+      await createNewFile(pub, kp.publicKeyPem, { mode: 0o644 });
     } catch (err) {
       // One key without the other is of no use: take the private key back.
       await fsp.rm(priv, { force: true });

@@ -30,6 +30,18 @@ export interface ProgressOptions {
   columns?: number;
   /** The clock (tests replace it). */
   now?: () => number;
+  /**
+   * The timer (tests replace it): call `tick` every `ms` milliseconds until the returned function is
+   * called. Default: setInterval, unref'd (progress never keeps the process alive).
+   */
+  every?: (ms: number, tick: () => void) => () => void;
+}
+
+function every(ms: number, tick: () => void): () => void {
+  const timer = setInterval(tick, ms);
+  // Progress must never keep the process alive.
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** At most this many live bars; the rest are counted on one line. */
@@ -79,7 +91,9 @@ export class ProgressPrinter {
   readonly #now: () => number;
   readonly #started: number;
   readonly #bars = new Map<string, Bar>();
-  #timer: NodeJS.Timeout | undefined;
+  readonly #every: NonNullable<ProgressOptions['every']>;
+  /** Stops the running timer; undefined when none runs. */
+  #stopTimer: (() => void) | undefined;
   /** Lines of the live area last drawn (TTY). */
   #liveLines = 0;
   #blobsStarted = 0;
@@ -102,6 +116,7 @@ export class ProgressPrinter {
     this.#redrawMs = opts.redrawMs ?? 200;
     this.#columns = Math.max(40, (opts.columns ?? out.columns) || 80);
     this.#now = opts.now ?? Date.now;
+    this.#every = opts.every ?? every;
     this.#started = this.#now();
   }
 
@@ -170,8 +185,8 @@ export class ProgressPrinter {
 
   /** Stop the timers and remove the live area. Idempotent; call it in `finally`. */
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopTimer?.();
+    this.#stopTimer = undefined;
     if (!this.#quiet && !this.#stopped) this.#clearLive();
     this.#stopped = true;
   }
@@ -202,12 +217,10 @@ export class ProgressPrinter {
   }
 
   #startTimer(): void {
-    if (this.#timer) return;
+    if (this.#stopTimer) return;
     const ms = this.#tty ? this.#redrawMs : this.#intervalMs;
     if (ms <= 0) return;
-    this.#timer = setInterval(() => this.tick(), ms);
-    // Progress must never keep the process alive.
-    this.#timer.unref();
+    this.#stopTimer = this.#every(ms, () => this.tick());
   }
 
   /** A line that stays: above the live area on a TTY, a plain line otherwise. */

@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../lib/errors.js';
 import { MAX_MANIFEST_SIZE } from '../lib/manifest/index.js';
-import { atomicWriteFile } from '../lib/transports/fs-util.js';
+import { atomicWriteFile } from '../lib/fs/durable.js';
 import { positionals, type Command } from './command.js';
 import { parseSignIdentity, readLocalFile, readPassphraseFile } from './signing.js';
 

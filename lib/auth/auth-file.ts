@@ -21,9 +21,9 @@
 import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { ensureDir } from '../dirs.js';
 import { duplicateJsonKey } from '../config-keys.js';
+import { ensureDir } from '../fs/dirs.js';
+import { atomicWriteFile } from '../fs/durable.js';
 import { OcikitError, quoteUntrusted } from '../errors.js';
 import { helperErase, helperGet, helperStore } from './cred-helper.js';
 
@@ -212,18 +212,19 @@ export async function lookupCredentials(registry: string, repoPath: string | und
   return undefined;
 }
 
-/** Write an auth file atomically with mode 0600 (its directory 0700 when created). */
+/**
+ * Write an auth file atomically with mode 0600 (its directory 0700 when created), fsynced with its
+ * directory before login reports success: a crash right after leaves the old file or the new one.
+ */
 export async function writeAuthFile(path: string, content: AuthFileContent): Promise<void> {
   await ensureDir(dirname(path), 0o700);
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await fsp.writeFile(tmp, JSON.stringify(content, null, '\t') + '\n', { mode: 0o600, flag: 'wx' });
-    // writeFile's mode is filtered by the umask; 0600 is the promise, so set it outright.
-    await fsp.chmod(tmp, 0o600);
-    await fsp.rename(tmp, path);
+    // 0600 is the promise whatever the umask, so it is set outright.
+    await atomicWriteFile(path, JSON.stringify(content, null, '\t') + '\n', { mode: 0o600, exactMode: true, syncDir: true });
   } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw new OcikitError('E_IO', `writing auth file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'failed'}`);
+    // The OS's reason only (its code): never anything that could quote the file's content.
+    const code = ((err as { cause?: NodeJS.ErrnoException }).cause ?? (err as NodeJS.ErrnoException)).code;
+    throw new OcikitError('E_IO', `writing auth file ${path}: ${code ?? 'failed'}`);
   }
 }
 

@@ -7,16 +7,11 @@
  * `index.json` (one entry per image, named by `org.opencontainers.image.ref.name`), and
  * `blobs/sha256/<hex>` for each manifest, config and layer the receiver lacks. Without `--since`
  * the bundle is a complete layout that `oci-archive:` readers (ocikit, skopeo) read as it is.
- * The archive is written next to its path and renamed into place when complete.
+ * The archive is written next to its path and renamed into place when complete (tar/writer.ts).
  */
-import { createWriteStream, promises as fsp } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import { copyImage, type CopyOptions } from '../copy/index.js';
 import { shortDigest, type Digest } from '../digest/index.js';
 import { OcikitError, isOcikitError, wrapError } from '../errors.js';
-import { tarStream } from '../lazy.js';
 import { MAX_MANIFEST_SIZE, OCI_INDEX, isNondistributableLayer, parseManifest, type Descriptor } from '../manifest/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import { parseDockerReference } from '../reference/index.js';
@@ -24,6 +19,7 @@ import type { BlobStore } from '../store/index.js';
 import { formatStoreName, resolveStoreName, storeNameOfDockerReference, type StoreName } from '../transports/store/names.js';
 import { StoreImageReference } from '../transports/store/transport.js';
 import { blobMemberName } from '../transports/tar/names.js';
+import { openTarWriter } from '../transports/tar/writer.js';
 import type { ImageReference } from '../transports/types.js';
 import type { Inventory } from './inventory.js';
 
@@ -182,53 +178,25 @@ async function collect(store: BlobStore, top: Digest, have: Set<string>, needed:
   return topType;
 }
 
-/** Write the layout tar to a temporary name beside `out`, sync it, rename it onto `out`. Returns its size. */
+/**
+ * Write the layout tar with the archive transports' writer (lib/transports/tar/writer.ts): a temp
+ * file beside `out`, fsynced with its directory unless the store is not durable (--no-sync), renamed
+ * onto `out` when complete; to a pipe or standard output, in order. Member times and owners are
+ * fixed, so the same images and inventory give the same bytes. Returns the archive's size.
+ */
 async function writeArchive(out: string, index: Buffer, members: Array<[Digest, number]>, store: BlobStore): Promise<number> {
-  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
+  const where = `bundle ${out}`;
+  const writer = await openTarWriter(out, where, { sync: store.durable });
   try {
-    const pack = tarStream().pack();
-    const written = pipeline(pack, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
-    written.catch(() => undefined);
-    // Fixed times and owners: the same images and inventory give the same bytes.
-    const header = (name: string, size: number, type: 'file' | 'directory' = 'file') => ({
-      name,
-      size,
-      type,
-      mode: type === 'file' ? 0o644 : 0o755,
-      mtime: new Date(0),
-      uid: 0,
-      gid: 0,
-      uname: '',
-      gname: '',
-    });
-    const add = (h: ReturnType<typeof header>, body?: Buffer | Readable): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        if (body === undefined || Buffer.isBuffer(body)) {
-          pack.entry(h, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
-          return;
-        }
-        const entry = pack.entry(h, (err) => (err ? reject(err) : resolve()));
-        pipeline(body, entry).catch(reject);
-      });
-    await add(header('oci-layout', OCI_LAYOUT.length), Buffer.from(OCI_LAYOUT));
-    await add(header('index.json', index.length), index);
-    await add(header('blobs/', 0, 'directory'));
-    await add(header('blobs/sha256/', 0, 'directory'));
-    for (const [d, size] of members) await add(header(blobMemberName(d), size), store.open(d));
-    pack.finalize();
-    await written;
-    const fh = await fsp.open(tmp, 'r');
-    let size: number;
-    try {
-      if (store.durable) await fh.sync();
-      size = (await fh.stat()).size;
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmp, out);
-    return size;
+    await writer.addBuffer('oci-layout', Buffer.from(OCI_LAYOUT));
+    await writer.addBuffer('index.json', index);
+    await writer.addDirectory('blobs/');
+    await writer.addDirectory('blobs/sha256/');
+    for (const [d, size] of members) await writer.addStream(blobMemberName(d), size, () => store.open(d));
+    await writer.commit();
+    return writer.size;
   } catch (err) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    await writer.abort();
     throw isOcikitError(err) ? err : wrapError(err, `bundle create: writing ${out}`);
   }
 }

@@ -24,16 +24,8 @@ import { isNondistributableLayer, parseManifest, subjectOf, type Descriptor, typ
 import type { ManifestBlob } from '../transports/types.js';
 import type { BlobTask } from './blob.js';
 import { runLimited } from './limit.js';
+import type { ReferrerOptions } from './options.js';
 import { descToInfo, type ImageCopyContext, type Written } from './single.js';
-
-/** What to carry (CopyOptions.referrers). */
-export interface ReferrerOptions {
-  /**
-   * Only referrers of these artifact types (the referrers-list `artifactType`) of the images
-   * themselves; the referrers of a referrer taken (a signature of an SBOM) all come along.
-   */
-  artifactTypes?: string[];
-}
 
 /** A referrer found at stage 1c. */
 export interface FoundReferrer {

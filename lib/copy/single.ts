@@ -27,7 +27,7 @@ import {
 import type { BlobStore } from '../store/index.js';
 import type { BlobInfo, ImageDestination, ImageSource } from '../transports/types.js';
 import type { BlobCopier, BlobOutcome, BlobTask } from './blob.js';
-import type { CopyOptions } from './copy.js';
+import type { CopyOptions } from './options.js';
 import { runLimited } from './limit.js';
 import { chooseManifestType } from './manifest-type.js';
 import { compressionAfter, planLayer } from './plan.js';

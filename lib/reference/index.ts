@@ -22,36 +22,21 @@ export {
   KNOWN_TRANSPORTS,
   TRANSPORT_ALIASES,
   absolutePath,
-  formatDirReference,
-  formatDockerArchiveReference,
-  formatDockerDaemonReference,
-  formatDockerTransportReference,
   formatImageName,
-  formatOciArchiveReference,
-  formatOciReference,
-  formatStorageReference,
   formatWithinTransport,
   isKnownTransport,
-  isValidOciRefName,
-  parseDirReference,
-  parseDockerArchiveReference,
-  parseDockerDaemonReference,
-  parseDockerTransportReference,
   parseImageNameSyntax,
-  parseOciArchiveReference,
-  parseOciReference,
-  parseStorageReference,
   parseWithinTransport,
   splitImageName,
-  type DirReference,
-  type DockerArchiveReference,
-  type DockerDaemonReference,
-  type DockerTransportReference,
-  type OciArchiveReference,
-  type OciReference,
   type SplitImageName,
-  type StorageReference,
   type TransportName,
   type TransportReference,
 } from './transports.js';
-export { MAX_REPOSITORY_LENGTH, formatStoreName, isRepositoryName, isTagName, parseStoreName, type StoreName } from './store.js';
+export { formatDirReference, parseDirReference, type DirReference } from './syntax/dir.js';
+export { formatOciReference, isValidOciRefName, parseOciReference, type OciReference } from './syntax/oci.js';
+export { formatOciArchiveReference, parseOciArchiveReference, type OciArchiveReference } from './syntax/oci-archive.js';
+export { formatDockerArchiveReference, parseDockerArchiveReference, type DockerArchiveReference } from './syntax/docker-archive.js';
+export { formatDockerTransportReference, parseDockerTransportReference, type DockerTransportReference } from './syntax/docker.js';
+export { formatDockerDaemonReference, parseDockerDaemonReference, type DockerDaemonReference } from './syntax/docker-daemon.js';
+export { formatStorageReference, parseStorageReference, type StorageReference } from './syntax/containers-storage.js';
+export { MAX_REPOSITORY_LENGTH, formatStoreName, isRepositoryName, isTagName, parseStoreName, type StoreName } from './syntax/store.js';

@@ -10,12 +10,12 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { algorithmOf, digestBytes, digestFile, hexOf, parseDigest, shortDigest, verifyBytes, VerifyingStream, type Digest, type VerifyExpectation } from '../digest/index.js';
 import { isOcikitError, OcikitError, wrapError } from '../errors.js';
-import { ensureDirSync } from '../dirs.js';
+import { ensureDirSync } from '../fs/dirs.js';
+import { syncFile, tempNameFor, writeNewFile } from '../fs/durable.js';
 import { IndexDb, INDEX_FILE, type BlobRow } from './index-db.js';
 import { BlobInfoCache } from './info-cache.js';
 import { linkOrCopy, type LinkMethod } from './link.js';
 import { defaultStoreDir } from './location.js';
-import { threadId } from '../lazy.js';
 
 /**
  * What `put` stores: a stream, bytes, or a file. `{path, move: true}` hands over a private file on
@@ -87,14 +87,21 @@ export class BlobStore {
    * so the store never serves wrong bytes, but what was copied must be copied again.
    */
   readonly durable: boolean;
+  /**
+   * The clock of the times the index records (a blob's last use, a ref's update, a lease's start,
+   * the blob-info cache's); Date.now unless a test gives another. File times are always the
+   * filesystem's.
+   */
+  readonly now: () => number;
   readonly #tmpDir: string;
   readonly #leases = new Set<string>();
   /** Leases taken before the index was opened: recorded, with their start, when it is (see lease()). */
   readonly #pendingLeases = new Map<string, number>();
 
-  private constructor(root: string, durable: boolean) {
+  private constructor(root: string, durable: boolean, now: () => number) {
     this.root = root;
     this.durable = durable;
+    this.now = now;
     this.#tmpDir = join(root, 'tmp');
   }
 
@@ -117,24 +124,25 @@ export class BlobStore {
 
   /** What this machine learned about blobs (see BlobInfoCache). */
   get cache(): BlobInfoCache {
-    return (this.#cache ??= new BlobInfoCache(this.index));
+    return (this.#cache ??= new BlobInfoCache(this.index, this.now));
   }
 
   /**
    * Open the store at `dir` (default: `defaultStoreDir()`), creating its directories and index.
-   * Throws E_STORE, with a hint, when the directory or the index cannot be used.
+   * Throws E_STORE, with a hint, when the directory or the index cannot be used. `now`: the
+   * clock of the index's times (see `now`), for tests that order them without waiting.
    */
-  static open(dir: string = defaultStoreDir(), opts: { durable?: boolean } = {}): BlobStore {
+  static open(dir: string = defaultStoreDir(), opts: { durable?: boolean; now?: () => number } = {}): BlobStore {
     const root = resolve(dir);
     try {
-      // A bounded mkdir -p: Node's own recursive mkdir spins forever under /proc (lib/dirs.ts).
+      // A bounded mkdir -p: Node's own recursive mkdir spins forever under /proc (lib/fs/dirs.ts).
       ensureDirSync(join(root, 'blobs', 'sha256'));
       ensureDirSync(join(root, 'tmp'));
     } catch (err) {
       const e = wrapError(err, `opening the blob store at ${root}`, 'E_STORE');
       throw new OcikitError('E_STORE', e.message, { cause: err, hint: 'set OCIKIT_STORE to a writable directory' });
     }
-    return new BlobStore(root, opts.durable !== false);
+    return new BlobStore(root, opts.durable !== false, opts.now ?? Date.now);
   }
 
   /** Where the blob with digest `d` lives (whether or not it exists). */
@@ -170,7 +178,7 @@ export class BlobStore {
     if (row && matchesRow(row, st)) {
       // The row may vanish between our read and this write: gc deleted it and is unlinking the
       // file under the same write lock. Zero changes means exactly that.
-      if (this.index.touchBlob.run(Date.now(), d).changes === 1) return { size: st.size, path };
+      if (this.index.touchBlob.run(this.now(), d).changes === 1) return { size: st.size, path };
       if (!existsSync(path)) return undefined;
     }
     // Slow path: the file changed since we trusted it, or it has no row (a put that crashed
@@ -190,7 +198,7 @@ export class BlobStore {
       this.index.deleteBlob.run(d);
       return undefined;
     }
-    this.index.upsertBlob.run({ digest: d, size: st.size, mediaType: row?.media_type ?? null, now: Date.now(), mtimeMs: st.mtimeMs, ino: st.ino });
+    this.index.upsertBlob.run({ digest: d, size: st.size, mediaType: row?.media_type ?? null, now: this.now(), mtimeMs: st.mtimeMs, ino: st.ino });
     return { size: st.size, path };
   }
 
@@ -239,13 +247,7 @@ export class BlobStore {
       let got: { digest: Digest; size: number };
       if (input instanceof Uint8Array) {
         got = { digest: verifyBytes(input, { digest: want, size: wantSize, what: expect.what }), size: input.length };
-        const fh = await open(tmp, 'wx');
-        try {
-          await fh.writeFile(input);
-          if (this.durable) await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await writeNewFile(tmp, input, { sync: this.durable });
       } else if (isStream(input)) {
         const verifier = new VerifyingStream({ digest: want, size: wantSize, what: expect.what });
         const source = streamSource(input);
@@ -282,10 +284,11 @@ export class BlobStore {
 
   /**
    * A fresh path in the store's tmp directory: on the blobs' filesystem (so placing is a rename)
-   * and named `<stem>.<pid>.<threadId>.<random>.tmp`, which gc leaves alone while the pid lives.
+   * and named as lib/fs/durable.ts names temp files, `<stem>.<pid>.<threadId>.<random>.tmp`, which
+   * gc leaves alone while the pid lives.
    */
   tmpPath(stem: string): string {
-    return join(this.#tmpDir, `${stem.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.${process.pid}.${threadId()}.${randomBytes(4).toString('hex')}.tmp`);
+    return tempNameFor(join(this.#tmpDir, stem.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)));
   }
 
   /**
@@ -393,7 +396,7 @@ export class BlobStore {
       if (algorithm !== 'sha256') await mkdir(join(this.root, 'blobs', algorithm), { recursive: true });
       await renameIntoPlace(tmp, final);
       const st = statSync(final);
-      this.index.upsertBlob.run({ digest: got.digest, size: st.size, mediaType: mediaType ?? null, now: Date.now(), mtimeMs: st.mtimeMs, ino: st.ino });
+      this.index.upsertBlob.run({ digest: got.digest, size: st.size, mediaType: mediaType ?? null, now: this.now(), mtimeMs: st.mtimeMs, ino: st.ino });
       placed = { size: st.size, path: final };
     } else if (mediaType) {
       this.#recordMediaType(got.digest, mediaType);
@@ -460,7 +463,7 @@ export class BlobStore {
     this.#assertOpen();
     const d = parseDigest(manifest, `ref ${name}`);
     // Synced: a copy that reported success keeps its ref through a power loss.
-    this.#db(`setting ref ${name}`, () => this.index.durableWrite(() => this.index.setRef.run(name, d, Date.now())));
+    this.#db(`setting ref ${name}`, () => this.index.durableWrite(() => this.index.setRef.run(name, d, this.now())));
   }
 
   getRef(name: string): Digest | undefined {
@@ -523,10 +526,10 @@ export class BlobStore {
     this.#assertOpen();
     const id = randomUUID();
     if (this.#index) {
-      this.#db('taking a store lease', () => this.index.insertLease.run(id, process.pid, Date.now()));
+      this.#db('taking a store lease', () => this.index.insertLease.run(id, process.pid, this.now()));
       this.#leases.add(id);
     } else {
-      this.#pendingLeases.set(id, Date.now());
+      this.#pendingLeases.set(id, this.now());
     }
     return {
       release: () => {
@@ -717,14 +720,4 @@ function fileSink(fh: FileHandle, sync: boolean): Writable {
       (sync ? fh.sync() : Promise.resolve()).then(() => cb(), cb);
     },
   });
-}
-
-/** fsync a file by path (its data and size reach the disk before we record or rename it). */
-async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

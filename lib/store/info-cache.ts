@@ -26,10 +26,12 @@ export interface Variant {
  */
 export class BlobInfoCache {
   readonly #index: IndexDb;
+  readonly #now: () => number;
 
-  /** @internal made by BlobStore (`store.cache`) over its index */
-  constructor(index: IndexDb) {
+  /** @internal made by BlobStore (`store.cache`) over its index, with its clock */
+  constructor(index: IndexDb, now: () => number = Date.now) {
     this.#index = index;
+    this.#now = now;
   }
 
   /** Record that `compressed` decompresses to `uncompressed`. Passing the same digest twice records "this digest is uncompressed". */
@@ -68,7 +70,7 @@ export class BlobInfoCache {
     this.#quiet(undefined, () =>
       this.#index.db
         .transaction(() => {
-          this.#index.putVariant.run(uncompressed, format, level, compressed, Date.now());
+          this.#index.putVariant.run(uncompressed, format, level, compressed, this.#now());
           this.#index.putPair.run(compressed, uncompressed);
         })
         .immediate(),
@@ -100,7 +102,7 @@ export class BlobInfoCache {
   /** Record that `d` is present at `scope` (e.g. "registry.example/org/repo") of `transport` ("docker"). */
   recordLocation(transport: string, scope: string, d: Digest): void {
     if (!isDigest(d) || typeof transport !== 'string' || typeof scope !== 'string') return;
-    this.#quiet(undefined, () => this.#index.putLocation.run(transport, scope, d, Date.now()));
+    this.#quiet(undefined, () => this.#index.putLocation.run(transport, scope, d, this.#now()));
   }
 
   /** Scopes of `transport` where `d` was seen, most recent first. */

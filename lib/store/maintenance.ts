@@ -6,21 +6,15 @@ import { readdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestBytes, digestFile, isDigest, algorithmOf, type Digest } from '../digest/index.js';
+import { processAlive, tempWriter } from '../fs/durable.js';
 import type { BlobStore } from './blob-store.js';
 
 /** Tmp files untouched for this long belong to a dead writer (a live one keeps writing). */
 const STALE_TMP_MS = 60 * 60 * 1000;
-/** True when a tmp file name (`<stem>.<pid>.<threadId>.<random>.tmp`) names a live process. */
+/** True when a tmp file name (`<stem>.<pid>.<threadId>.<random>.tmp`, lib/fs/durable.ts) names a live process. */
 function writerAlive(name: string): boolean {
-  const parts = name.split('.');
-  const pid = Number(parts[parts.length - 4]);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  const writer = tempWriter(name);
+  return writer !== undefined && processAlive(writer.pid);
 }
 
 /** Manifests above this are not walked by gc (registries refuse far smaller ones). */
@@ -85,7 +79,7 @@ export async function verify(store: BlobStore, opts: { repair?: boolean } = {}):
     }
     const row = rows.get(d);
     if (repair && unchanged && (!row || row.size !== after.size || row.mtime_ms !== after.mtimeMs || row.ino !== after.ino)) {
-      idx.upsertBlob.run({ digest: d, size: after.size, mediaType: row?.media_type ?? null, now: row?.last_used ?? Date.now(), mtimeMs: after.mtimeMs, ino: after.ino });
+      idx.upsertBlob.run({ digest: d, size: after.size, mediaType: row?.media_type ?? null, now: row?.last_used ?? store.now(), mtimeMs: after.mtimeMs, ino: after.ino });
       result.repaired++;
     }
   }
@@ -129,12 +123,13 @@ export interface GcResult {
 export async function gc(store: BlobStore, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
   const dryRun = opts.dryRun === true;
   const idx = store.index;
+  // File ages below are the filesystem's times: measured against the real clock, not store.now.
   const now = Date.now();
   const result: GcResult = { removed: [], freedBytes: 0, kept: 0, tmpRemoved: 0, leasesRemoved: 0 };
 
   // === leases: forget dead processes
   for (const l of idx.allLeases.all()) {
-    if (pidAlive(l.pid)) continue;
+    if (processAlive(l.pid)) continue;
     result.leasesRemoved++;
     if (!dryRun) idx.deleteLease.run(l.id);
   }
@@ -341,7 +336,7 @@ async function readManifestQuiet(store: BlobStore, d: Digest): Promise<Buffer | 
 /** The start of the oldest lease held by a live process; +Infinity when there is none. */
 function leaseCutoff(store: BlobStore): number {
   let cutoff = Number.POSITIVE_INFINITY;
-  for (const l of store.index.allLeases.all()) if (pidAlive(l.pid) && l.started < cutoff) cutoff = l.started;
+  for (const l of store.index.allLeases.all()) if (processAlive(l.pid) && l.started < cutoff) cutoff = l.started;
   return cutoff;
 }
 
@@ -360,16 +355,6 @@ function blobFiles(store: BlobStore): Set<Digest> {
     }
   }
   return out;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function sameFile(a: Stats, b: Stats): boolean {

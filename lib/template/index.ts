@@ -1,2 +1,3 @@
 /** Go text/template, the subset `inspect --format` needs: see template.ts. */
-export { parseTemplate, formatValue, sprintf, toPlain, GoNil, GoStruct, GoTime, type Template } from './template.js';
+export { parseTemplate, type Template } from './template.js';
+export { formatValue, sprintf, toPlain, GoNil, GoStruct, GoTime } from './values.js';

@@ -1,63 +1,12 @@
 /**
  * Filesystem helpers shared by the file-based transports (dir:, oci:, the archives): reading
- * untrusted files with a size limit and inside a root, and writing atomically.
+ * untrusted files with a size limit and inside a root, and a lock file for read-modify-write of a
+ * shared file. Writing files durably (temp names, atomic writes, fsync, staging) is lib/fs/durable.ts.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
-import { dirname, basename, join, relative, isAbsolute, sep, resolve } from 'node:path';
-import { rmSync } from 'node:fs';
+import { dirname, join, relative, isAbsolute, sep, resolve } from 'node:path';
 import { OcikitError, quoteUntrusted, wrapError, wrapWriteError } from '../errors.js';
-import { threadId } from '../lazy.js';
-
-export { ensureDir } from '../dirs.js';
-
-/** A unique temp name next to `final`: `<final>.<pid>.<threadId>.<rand>.tmp`. */
-export function tmpNameFor(final: string): string {
-  return `${final}.${process.pid}.${threadId()}.${randomBytes(4).toString('hex')}.tmp`;
-}
-
-/**
- * Write a file atomically: tmp, fsync, rename; the tmp file is removed on failure. The fsync
- * before the rename means that after a crash the name holds either the old content or all of the
- * new, never an empty or partial file (the caller syncs the directory when the rename itself must
- * survive). `sync: false` (--no-sync) skips it.
- */
-export async function atomicWriteFile(path: string, data: Uint8Array | string, mode = 0o644, sync = true): Promise<void> {
-  const tmp = tmpNameFor(path);
-  try {
-    const fh = await fsp.open(tmp, 'wx', mode);
-    try {
-      await fh.writeFile(data);
-      if (sync) await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmp, path);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw wrapWriteError(err, `writing ${path}`);
-  }
-}
-
-/** fsync a file by path: its data and size reach the disk before a rename makes it visible. */
-export async function syncFile(path: string): Promise<void> {
-  const fh = await fsp.open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** fsync a directory, so that the renames and links in it survive a power loss. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+import { processAlive } from '../fs/durable.js';
 
 /** True when `child` is `root` or inside it (both absolute, already resolved). */
 export function isInside(root: string, child: string): boolean {
@@ -128,43 +77,6 @@ export async function readFileLimited(path: string, max: number, what: string): 
   }
 }
 
-const pendingCleanup = new Set<string>();
-let exitHookInstalled = false;
-
-/**
- * Remove `path` when the process exits (normally, or through process.exit from a signal handler)
- * unless forgetCleanup() is called first: an interrupted copy leaves no staging data behind.
- */
-export function cleanupOnExit(path: string): void {
-  pendingCleanup.add(path);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const p of pendingCleanup) rmSync(p, { recursive: true, force: true });
-    });
-  }
-}
-
-export function forgetCleanup(path: string): void {
-  pendingCleanup.delete(path);
-}
-
-/**
- * A staging directory next to `target`, on the same filesystem so the final step is a rename.
- * It is removed at process exit unless the caller renames it away and calls forgetCleanup().
- * Errors are E_IO with the OS reason (the parent cannot be written, does not exist, ...).
- */
-export async function makeStagingDir(target: string): Promise<string> {
-  const dir = join(dirname(target), `.${basename(target)}.ocikit-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    await fsp.mkdir(dir);
-  } catch (err) {
-    throw wrapWriteError(err, `creating a staging directory next to ${target}`);
-  }
-  cleanupOnExit(dir);
-  return dir;
-}
-
 export async function pathExists(p: string): Promise<boolean> {
   try {
     await fsp.lstat(p);
@@ -206,14 +118,5 @@ export async function withLockFile<T>(lockPath: string, fn: () => Promise<T>, ti
     return await fn();
   } finally {
     await fsp.rm(lockPath, { force: true });
-  }
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -7,19 +7,14 @@
  */
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { processAlive } from './fs-util.js';
+import { processAlive, stagingWriter, tempWriter } from '../fs/durable.js';
 
-/** `.NAME.ocikit-PID-RAND` (staging directories) and `NAME.PID.THREAD.RAND.tmp` (temp files). */
+/** The writer's pid in `.NAME.ocikit-PID-RAND` (staging directories) and `NAME.PID.THREAD.RAND.tmp` (temp files), as lib/fs/durable.ts names them. */
 function leftoverPid(entry: string, base: string): number | undefined {
-  if (entry.startsWith(`.${base}.ocikit-`)) {
-    const m = /^(\d+)-[0-9a-f]+(\.old)?$/.exec(entry.slice(base.length + 9));
-    return m ? Number(m[1]) : undefined;
-  }
-  if (entry.startsWith(`${base}.`) && entry.endsWith('.tmp')) {
-    const m = /^(\d+)\.\d+\.[0-9a-f]+\.tmp$/.exec(entry.slice(base.length + 1));
-    return m ? Number(m[1]) : undefined;
-  }
-  return undefined;
+  const staging = stagingWriter(entry, base);
+  if (staging !== undefined) return staging;
+  const temp = tempWriter(entry);
+  return temp?.final === base ? temp.pid : undefined;
 }
 
 /**

@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { VerifyingStream, shortDigest } from '../digest/index.js';
 import { linkOrCopy } from '../store/index.js';
 import { OcikitError, wrapError } from '../errors.js';
-import { syncFile, tmpNameFor } from './fs-util.js';
+import { placeAtomically } from '../fs/durable.js';
 import type { BlobInfo, BlobInput } from './types.js';
 
 /**
@@ -17,20 +17,22 @@ import type { BlobInfo, BlobInput } from './types.js';
  * MUST leave nothing at `dest` when it fails.
  */
 export async function placeBlob(input: BlobInput, info: BlobInfo, dest: string, where: string, sync = true): Promise<void> {
-  const tmp = tmpNameFor(dest);
   try {
-    if (input.kind === 'path') {
-      if (input.verify) throw new OcikitError('E_INTERNAL', `writing ${where}: an unverified file was handed to a destination that does not verify`);
-      await linkOrCopy(input.path, tmp);
-    } else {
-      const v = new VerifyingStream({ digest: info.digest, size: info.size, what: `writing blob ${shortDigest(info.digest)} to ${where}` });
-      await pipeline(input.stream, v, createWriteStream(tmp, { flags: 'wx' }));
-    }
     // Durable before visible: a link to a store file (synced when stored) costs a no-op fsync.
-    if (sync) await syncFile(tmp);
-    await fsp.rename(tmp, dest);
+    await placeAtomically(
+      dest,
+      async (tmp) => {
+        if (input.kind === 'path') {
+          if (input.verify) throw new OcikitError('E_INTERNAL', `writing ${where}: an unverified file was handed to a destination that does not verify`);
+          await linkOrCopy(input.path, tmp);
+        } else {
+          const v = new VerifyingStream({ digest: info.digest, size: info.size, what: `writing blob ${shortDigest(info.digest)} to ${where}` });
+          await pipeline(input.stream, v, createWriteStream(tmp, { flags: 'wx' }));
+        }
+      },
+      { sync },
+    );
   } catch (err) {
-    await fsp.rm(tmp, { force: true });
     throw wrapError(err, `writing blob ${shortDigest(info.digest)} to ${where}`);
   }
 }

@@ -2,11 +2,12 @@
  * The one place transport implementations are registered and image names are parsed.
  *
  * The list of transports ocikit knows, and their aliases ("registry:" for "docker:"), is declared
- * once, in lib/reference (KNOWN_TRANSPORTS, TRANSPORT_ALIASES); splitImageName reads it. This map
- * only says which implementation serves each of those names, so the parser and the lookup cannot
- * disagree: a name the parser accepts always finds its transport here, and a transport can only be
- * registered under a name the parser knows. Every transport folder's transport.ts calls
- * registerTransport() once at import time; lib/transports/index.ts imports them all.
+ * once, in lib/reference's table of syntaxes (KNOWN_TRANSPORTS, TRANSPORT_ALIASES); splitImageName
+ * reads it. This map only says which implementation serves each of those names, so the parser and
+ * the lookup cannot disagree: a name the parser accepts always finds its transport here, and a
+ * transport can only be registered under a name the parser knows. lib/transports/index.ts registers
+ * every transport from its table of implementations, which the compiler checks against
+ * TransportName (one entry per name, no other).
  */
 import { OcikitError } from '../errors.js';
 import { KNOWN_TRANSPORTS, TRANSPORT_ALIASES, isKnownTransport, splitImageName, type TransportName } from '../reference/index.js';
@@ -25,7 +26,7 @@ export function registerTransport(t: ImageTransport): void {
 
 /** The transport registered under `name` or under the transport an alias names ("registry" → docker). */
 export function getTransport(name: string): ImageTransport | undefined {
-  const canonical = isKnownTransport(name) ? name : TRANSPORT_ALIASES[name];
+  const canonical = isKnownTransport(name) ? name : Object.hasOwn(TRANSPORT_ALIASES, name) ? TRANSPORT_ALIASES[name] : undefined;
   return canonical === undefined ? undefined : transports.get(canonical);
 }
 

@@ -6,11 +6,13 @@
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ocikit, run } from '../helpers/cli.js';
-import { ociImage, randomLayer, sha, type BuiltImage } from '../helpers/layer-images.js';
-import { tempDir } from '../helpers/paths.js';
+import { ociImage, randomLayer, type BuiltImage } from '../helpers/layer-images.js';
+import { sha } from '../helpers/digest.js';
+import { cliPath, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startServe } from '../helpers/serve.js';
 import { storeSnapshot } from '../helpers/store.js';
@@ -71,6 +73,19 @@ describe('ocikit bundle', () => {
 
     const out = ok(ocikit(['--store', receiver, 'bundle', 'apply', week1]), 'apply week one');
     assert.equal(out.trim(), `${v1.manifestDigest}  store:acme/app:1`);
+  });
+
+  it('-o /dev/stdout: the same bundle on standard output (a pipe), and the summary on stderr', () => {
+    const r = spawnSync(cliPath, ['--store', sender, 'bundle', 'create', 'store:acme/app:1', '-o', '/dev/stdout'], { maxBuffer: 64 << 20 });
+    assert.equal(r.status, 0, r.stderr.toString());
+    // The same members, modes, owners, times and bytes as the file (the stream's headers are tar-stream's encoding, the file's the writer's own).
+    const piped = join(dir, 'week1-piped.tar');
+    writeFileSync(piped, r.stdout);
+    assert.equal(run('tar', ['-tvf', piped]).stdout, run('tar', ['-tvf', week1]).stdout);
+    assert.equal(r.stdout.length, statSync(week1).size, 'nothing else on stdout');
+    const contents = (tar: string): Buffer => spawnSync('tar', ['-xOf', tar], { maxBuffer: 64 << 20 }).stdout;
+    assert.ok(contents(piped).equals(contents(week1)), 'the same member bytes');
+    assert.match(r.stderr.toString(), /^wrote \/dev\/stdout: 1 image, 4 blobs/m);
   });
 
   it('week two: with the receiver inventory, the bundle holds only the new layer, config and manifest', () => {

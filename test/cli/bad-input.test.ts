@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { ocikit } from '../helpers/cli.js';
 import { rawTar, type RawEntry } from '../helpers/tar.js';
+import { sha, shaHex } from '../helpers/digest.js';
 
 const FIXTURE = fixture('hello-oci');
 let dir: string;
@@ -22,7 +23,7 @@ function makeOtherLayout(root: string): void {
   const blobs = join(root, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   const put = (b: Buffer): { digest: string; size: number } => {
-    const digest = 'sha256:' + createHash('sha256').update(b).digest('hex');
+    const digest = sha(b);
     writeFileSync(join(blobs, digest.slice(7)), b);
     return { digest, size: b.length };
   };
@@ -78,7 +79,7 @@ function snapshot(root: string): Record<string, string> {
       const p = join(d, name);
       const st = statSync(p, { throwIfNoEntry: false });
       if (st?.isDirectory()) walk(p);
-      else out[p.slice(root.length + 1)] = st ? createHash('sha256').update(readFileSync(p)).digest('hex') : 'dangling';
+      else out[p.slice(root.length + 1)] = st ? shaHex(readFileSync(p)) : 'dangling';
     }
   };
   if (existsSync(root)) walk(root);
@@ -134,8 +135,6 @@ function dirImage(): string {
   return d;
 }
 
-const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
-
 /** A docker save archive of one image with one layer, its parts changeable: `edit` gets manifest.json's item and the config. */
 async function dockerArchive(edit: (item: Record<string, unknown>, config: Record<string, unknown>) => { config?: Buffer } | void = () => undefined): Promise<string> {
   const layer = await rawTar([{ name: 'hello.txt', data: 'hello\n' }]);
@@ -184,7 +183,7 @@ describe('bad input', () => {
     const l = layout();
     // Keep the digest right so only the JSON is wrong: rewrite the manifest and the index entry.
     const bad = Buffer.from('{"schemaVersion":2,"config":');
-    const digest = 'sha256:' + createHash('sha256').update(bad).digest('hex');
+    const digest = sha(bad);
     writeFileSync(blobPath(l, digest), bad);
     l.index.manifests[0] = { ...l.index.manifests[0]!, digest, size: bad.length };
     writeFileSync(join(l.root, 'index.json'), JSON.stringify(l.index));
@@ -205,7 +204,7 @@ describe('bad input', () => {
     chmodSync(p, 0o644);
     writeFileSync(p, b);
     const want = l.manifest.layers[1]!.digest;
-    const got = 'sha256:' + createHash('sha256').update(b).digest('hex');
+    const got = sha(b);
     expectCopyFails(`oci:${l.root}:latest`, 1, new RegExp(`^ocikit: layer 1 \\(${want.slice(0, 19)}\\) of oci:${l.root}:latest: content has digest ${got}, expected ${want}$`));
   });
 
@@ -229,7 +228,7 @@ describe('bad input', () => {
   it('a manifest over 4 MiB is refused without being parsed', () => {
     const l = layout();
     const big = Buffer.alloc(4 * 1024 * 1024 + 10, 0x20);
-    const digest = 'sha256:' + createHash('sha256').update(big).digest('hex');
+    const digest = sha(big);
     writeFileSync(blobPath(l, digest), big);
     l.index.manifests[0] = { ...l.index.manifests[0]!, digest, size: big.length };
     writeFileSync(join(l.root, 'index.json'), JSON.stringify(l.index));
@@ -240,7 +239,7 @@ describe('bad input', () => {
     const l = layout();
     l.manifest.layers[0]!.mediaType = 'application/x-unknown-layer';
     const bytes = Buffer.from(JSON.stringify(l.manifest));
-    const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+    const digest = sha(bytes);
     writeFileSync(blobPath(l, digest), bytes);
     l.index.manifests[0] = { ...l.index.manifests[0]!, digest, size: bytes.length };
     writeFileSync(join(l.root, 'index.json'), JSON.stringify(l.index));
@@ -361,7 +360,7 @@ describe('bad input', () => {
     assert.equal(existsSync(join(FIXTURE, 'index.json')) && statSync(join(FIXTURE, 'index.json')).isFile(), true);
   });
 
-  // The store is made with lib/dirs.ts's bounded mkdir: Node's own recursive mkdirSync never
+  // The store is made with lib/fs/dirs.ts's bounded mkdir: Node's own recursive mkdirSync never
   // returns under /proc (it retries forever, synchronously, so not even SIGTERM stops it).
   it('a blob store that cannot be created fails at once with the OS reason, exit 1', () => {
     const r = spawnSync(cliPath, ['--store', '/proc/ocikit-nope/store', 'copy', '-q', `oci:${FIXTURE}:latest`, `dir:${join(dir, 'never')}`], {

@@ -11,7 +11,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeDispatchers } from '../../lib/registry/index.js';
-import { parseTemplate, GoNil, GoStruct, GoTime } from '../../lib/template/index.js';
 import { ocikit, run, type RunResult } from '../helpers/cli.js';
 import { makeLayer, writeImage } from '../helpers/images.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
@@ -117,33 +116,6 @@ describe('inspect --format', () => {
       assert.match(o.stderr, want);
       assert.equal(skopeo(['inspect', '--format', f, HELLO]).code, 1, f);
     }
-  });
-
-  it('the evaluator: Go printing, variables, range else/break, comparisons, printf verbs', () => {
-    const data = new GoStruct({
-      S: 'x',
-      N: 3,
-      L: ['a', 'b', 'c'],
-      M: { b: '2', a: '1' },
-      Nil: new GoNil('map'),
-      T: new GoTime('2024-05-06T07:08:09.120Z'),
-      Sub: new GoStruct({ A: 1, B: 'two' }),
-    });
-    const t = (src: string): string => parseTemplate(src).execute(data);
-    assert.equal(t('{{.L}} {{.M}} {{.Nil}} {{.Sub}} {{.T}}'), '[a b c] map[a:1 b:2] map[] {1 two} 2024-05-06 07:08:09.12 +0000 UTC');
-    assert.equal(t('{{.M.a}}{{.M.zz}}'), '1<no value>');
-    assert.equal(t('{{range .L}}{{if eq . "b"}}{{break}}{{end}}{{.}}{{end}}'), 'a');
-    assert.equal(t('{{range .L}}{{if eq . "b"}}{{continue}}{{end}}{{.}}{{end}}'), 'ac');
-    assert.equal(t('{{range .Nil}}x{{else}}empty{{end}}'), 'empty');
-    assert.equal(t('{{$x := 1}}{{if true}}{{$x = 2}}{{end}}{{$x}}'), '2');
-    assert.equal(t('{{if and (gt .N 2) (lt .N 4) (ne .S "y")}}yes{{end}}'), 'yes');
-    assert.equal(t('{{printf "%q %x %05d %.2f %v%%" .S 255 -42 1.5 .L}}'), '"x" ff -0042 1.50 [a b c]%');
-    assert.equal(t('{{.N | printf "%d!"}} {{json .M}} {{join .L ","}} {{upper .S}}'), '3! {"a":"1","b":"2"} a,b,c X');
-    assert.equal(t('{{/* a comment */ -}} {{"tab\\there"}} {{`raw\\n`}}'), 'tab\there raw\\n');
-    assert.equal(t('{{slice .L 1 2}} {{index .L 2}} {{index .M "b"}} {{len .S}}'), '[b] c 2 1');
-    assert.throws(() => t('{{.S.X}}'), /column 3: can't evaluate field X in type string/);
-    assert.throws(() => parseTemplate('a\n{{end}}'), /line 2, column 3: unexpected \{\{end\}\}/);
-    assert.throws(() => t('{{eq .S 1}}'), /incompatible types for comparison/);
   });
 });
 

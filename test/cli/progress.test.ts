@@ -18,6 +18,26 @@ class Sink extends Writable {
   }
 }
 
+/** A timer driven by the test: `fire()` is one tick (ProgressOptions.every). */
+class ManualTimer {
+  started = 0;
+  running = false;
+  ms = 0;
+  #tick: (() => void) | undefined;
+  readonly every = (ms: number, tick: () => void): (() => void) => {
+    this.started++;
+    this.running = true;
+    this.ms = ms;
+    this.#tick = tick;
+    return () => {
+      this.running = false;
+    };
+  };
+  fire(): void {
+    this.#tick?.();
+  }
+}
+
 const D1 = ('sha256:' + 'a1'.repeat(32)) as Digest;
 const D2 = ('sha256:' + 'b2'.repeat(32)) as Digest;
 const D3 = ('sha256:' + 'c3'.repeat(32)) as Digest;
@@ -55,32 +75,50 @@ describe('ProgressPrinter', () => {
     assert.doesNotMatch(out.text, /[\x00-\x09\x0b-\x1f]/, 'only printable text and newlines');
   });
 
-  it('non-TTY: the periodic totals line comes from a timer while the copy runs', async () => {
+  it('non-TTY: the periodic totals line comes from a timer while the copy runs, and stops with it', () => {
+    const out = new Sink();
+    const timer = new ManualTimer();
+    const p = new ProgressPrinter(out, { intervalMs: 20, every: timer.every });
+    assert.equal(timer.started, 0, 'no timer before the copy says anything');
+    p.event({ type: 'blob-start', digest: D1, size: 10, phase: 'copying' });
+    p.event({ type: 'blob-progress', digest: D1, phase: 'copying', done: 5, total: 10, written: 5 });
+    assert.deepEqual([timer.started, timer.ms], [1, 20], 'one timer, at the interval asked for');
+    // Nothing else happens: only the timer can print.
+    const totalsNow = (): string[] => out.text.split('\n').filter((l) => l.startsWith('Progress: '));
+    assert.deepEqual(totalsNow(), []);
+    timer.fire();
+    timer.fire();
+    const totals = totalsNow();
+    assert.equal(totals.length, 2, out.text);
+    for (const l of totals) assert.match(l, /^Progress: \d+\/\d+ blobs, [\d.]+ (B|kB|MB|GB), read at ([\d.]+ MB\/s|-), [\d.]+ s$/);
+    p.stop();
+    assert.equal(timer.running, false, 'stop() stops the timer');
+    const n = out.text.length;
+    timer.fire();
+    assert.equal(out.text.length, n, 'nothing after stop(), even from a tick already on its way');
+  });
+
+  it('non-TTY: the default timer prints totals lines by itself', async () => {
     const out = new Sink();
     const p = new ProgressPrinter(out, { intervalMs: 20 });
     p.event({ type: 'blob-start', digest: D1, size: 10, phase: 'copying' });
-    // Nothing else happens: only the timer can print. Wait for its second line (no timing bound: a
-    // loaded machine may run the timer late, but it must run).
-    const totalsNow = (): string[] => out.text.split('\n').filter((l) => l.startsWith('Progress: '));
+    // Waits for the line, not for a time: a loaded machine may run the timer late, but it must run.
     const deadline = Date.now() + 30_000;
-    while (totalsNow().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (!out.text.includes('Progress: ') && Date.now() < deadline) await new Promise((r) => setImmediate(r));
     p.stop();
-    const totals = totalsNow();
-    assert.ok(totals.length >= 2, `got ${totals.length} totals lines:\n${out.text}`);
-    for (const l of totals) assert.match(l, /^Progress: \d+\/\d+ blobs, [\d.]+ (B|kB|MB|GB), read at ([\d.]+ MB\/s|-), [\d.]+ s$/);
-    const n = out.text.length;
-    await new Promise((r) => setTimeout(r, 60));
-    assert.equal(out.text.length, n, 'nothing after stop()');
+    assert.match(out.text, /^Progress: /m);
   });
 
-  it('quiet prints nothing at all', async () => {
+  it('quiet prints nothing at all, and starts no timer', () => {
     const out = new Sink();
-    const p = new ProgressPrinter(out, { quiet: true, intervalMs: 5 });
+    const timer = new ManualTimer();
+    const p = new ProgressPrinter(out, { quiet: true, intervalMs: 5, every: timer.every });
     feed(p);
     p.tick();
-    await new Promise((r) => setTimeout(r, 30));
+    timer.fire();
     p.done(RESULT);
     p.stop();
+    assert.equal(timer.started, 0);
     assert.equal(out.text, '');
   });
 
@@ -126,11 +164,10 @@ describe('ocikit copy progress', () => {
     const { copyImage } = await import('../../lib/copy/index.js');
     const { parseImageName } = await import('../../lib/transports/index.js');
     const { BlobStore } = await import('../../lib/store/index.js');
-    const { spawn } = await import('node:child_process');
+    const { spawn, spawnSync } = await import('node:child_process');
     // A FIFO: read once, as a pipe is.
     const fifo = join(dir, 'fifo');
-    spawn('mkfifo', [fifo]).on('exit', () => undefined);
-    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
     const writer = spawn('sh', ['-c', `cat ${archive} > ${fifo}`]);
     const store = BlobStore.open(join(dir, 's1'));
     try {

@@ -2,15 +2,15 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { POLICY_ARGS, ocikit, ocikitAsync } from '../helpers/cli.js';
 import { makeTar } from '../../fixtures/generate.js';
+import { sha } from '../helpers/digest.js';
 
-const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 let dir: string;
 

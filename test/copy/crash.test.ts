@@ -13,8 +13,9 @@ import { gzipSync } from 'node:zlib';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
+import { processAlive, tempWriter } from '../../lib/fs/durable.js';
+import { sha, shaHex } from '../helpers/digest.js';
 
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const KILLS = 10;
 
 /** Deterministic, compressible bytes (about 3:1 with gzip, like real layers). */
@@ -29,12 +30,12 @@ function makeImage(root: string, seed: string, n: number, size: number): void {
   mkdirSync(join(root, 'blobs', 'sha256'), { recursive: true });
   writeFileSync(join(root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   const blob = (b: Buffer): { digest: string; size: number } => {
-    writeFileSync(join(root, 'blobs', 'sha256', sha(b)), b);
-    return { digest: `sha256:${sha(b)}`, size: b.length };
+    writeFileSync(join(root, 'blobs', 'sha256', shaHex(b)), b);
+    return { digest: sha(b), size: b.length };
   };
   const plains = Array.from({ length: n }, (_, i) => content(`${seed}-${i}`, size));
   const layers = plains.map((p) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...blob(gzipSync(p, { level: 1 })) }));
-  const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: plains.map((p) => `sha256:${sha(p)}`) } })));
+  const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: plains.map((p) => sha(p)) } })));
   const m = blob(
     Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers })),
   );
@@ -51,7 +52,7 @@ function snapshot(p: string): Map<string, string> {
   const visit = (q: string): void => {
     const st = statSync(q);
     if (st.isDirectory()) for (const n of readdirSync(q)) visit(join(q, n));
-    else out.set(relative(p, q) || '.', sha(readFileSync(q)));
+    else out.set(relative(p, q) || '.', shaHex(readFileSync(q)));
   };
   visit(p);
   return out;
@@ -147,6 +148,10 @@ describe('crash safety (SIGKILL)', () => {
       for (const [p, h] of before) assert.equal(now.get(p), h, `kill ${k}: ${p} unchanged`);
       for (const [p, h] of now) {
         if (before.has(p)) continue;
+        // A kill while index.json was being rewritten leaves the dead writer's temp file (never
+        // index.json itself half-written): the next writer of the layout removes it (below).
+        const temp = tempWriter(p);
+        if (temp?.final === 'index.json' && !processAlive(temp.pid)) continue;
         // Blobs of the new image may already sit in blobs/ (unreferenced): never partial.
         assert.match(p, /^blobs\/sha256\/[0-9a-f]{64}$/, `kill ${k}: only blobs are new, not ${p}`);
         assert.equal(h, p.slice(13), `kill ${k}: ${p} is complete`);
@@ -156,6 +161,11 @@ describe('crash safety (SIGKILL)', () => {
     const r = ocikit(args);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(leftovers(dest), []);
+    assert.deepEqual(
+      [...snapshot(dest).keys()].filter((p) => p.endsWith('.tmp')),
+      [],
+      'the next copy removed what the dead ones left inside the layout',
+    );
     assert.deepEqual(JSON.parse(ocikit(['list-tags', `oci:${dest}`]).stdout).Tags.sort(), ['a', 'b']);
     run('skopeo', ['inspect', `oci:${dest}:a`]);
     run('skopeo', ['inspect', `oci:${dest}:b`]);
@@ -165,17 +175,17 @@ describe('crash safety (SIGKILL)', () => {
     const store = join(dir, 'store-archive');
     const dest = join(dir, 'images.tar');
     assert.equal(ocikit(['--store', store, 'copy', '-q', `oci:${imgB}:latest`, `docker-archive:${dest}:example.com/b:1`]).code, 0);
-    const before = sha(readFileSync(dest));
+    const before = shaHex(readFileSync(dest));
     const args = ['--store', store, 'copy', '-q', `oci:${imgA}:latest`, `docker-archive:${dest}:example.com/a:1`];
     const t = await timeCopy((i) => ['--store', join(dir, `scratch-ar-${i}`), 'copy', '-q', `oci:${imgA}:latest`, `docker-archive:${join(dir, `timing-${i}.tar`)}:example.com/a:1`]);
     for (let k = 1; k <= KILLS; k++) {
       const code = await killedCopy(args, (t * k) / (KILLS + 1));
       // Finished before the kill (or killed between its commit and its exit): then it is whole.
-      if (code === 0 || sha(readFileSync(dest)) !== before) {
+      if (code === 0 || shaHex(readFileSync(dest)) !== before) {
         run('skopeo', ['inspect', `docker-archive:${dest}:example.com/a:1`]);
         break;
       }
-      assert.equal(sha(readFileSync(dest)), before, `kill ${k}: the archive is as it was`);
+      assert.equal(shaHex(readFileSync(dest)), before, `kill ${k}: the archive is as it was`);
       verifyStore(store);
     }
     const r = ocikit(args);

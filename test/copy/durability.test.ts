@@ -7,7 +7,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -33,6 +33,11 @@ function traced(args: string[], dir: string): Ev[] {
     if (m && !/= -1/.test(line)) evs.push({ kind: 'rename', from: m[1]!, to: m[2]! });
   }
   return evs;
+}
+
+function mkdirs(d: string): string {
+  mkdirSync(d, { recursive: true });
+  return d;
 }
 
 function filesUnder(p: string): string[] {
@@ -128,6 +133,23 @@ describe('durability (strace)', () => {
     const evs = traced(['--store', join(d, 'store'), 'copy', '-q', '--dest-compress-format', 'zstd', hello, `oci:${d}/layout:second`], dir);
     assert.ok(checkDurable(evs, join(d, 'layout'), before) >= 2);
     assert.ok(existsSync(join(d, 'layout', 'index.json')));
+  });
+
+  it('bundle create: the bundle fsynced before the rename that makes it visible, the directory after', () => {
+    const d = join(dir, 'bundle');
+    assert.equal(ocikit(['--store', join(d, 'store'), 'copy', '-q', hello, 'store:acme/hello:1']).code, 0);
+    const out = join(d, 'out');
+    const evs = traced(['--store', join(d, 'store'), 'bundle', 'create', 'store:acme/hello:1', '-o', join(out, 'week1.tar')], dir);
+    assert.equal(checkDurable(evs, out, new Set()), 1);
+  });
+
+  it('logout: the rewritten auth file fsynced before its rename, the directory after', () => {
+    const d = join(dir, 'auth', 'containers');
+    const file = join(d, 'auth.json');
+    writeFileSync(join(mkdirs(d), 'auth.json'), JSON.stringify({ auths: { 'a.example': { auth: 'dTpw' }, 'b.example': { auth: 'dTpw' } } }));
+    const evs = traced(['logout', '--authfile', file, 'a.example'], dir);
+    assert.equal(checkDurable(evs, d, new Set()), 1);
+    assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, 'utf8')).auths), ['b.example']);
   });
 
   it('--no-sync: no fsync of what is written (the escape hatch the README describes)', () => {

@@ -18,8 +18,8 @@ import type { Digest } from '../../lib/digest/index.js';
 import { run } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
 import { fixture, tempDir } from '../helpers/paths.js';
+import { sha } from '../helpers/digest.js';
 
-const sha = (b: Buffer): Digest => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const OCI_GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
 /** A minimal tar of one file (ustar), so layers are real tars without any helper program. */

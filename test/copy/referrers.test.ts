@@ -22,7 +22,8 @@ import { requirePeer } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 import { startReferrersProxy, type ReferrersProxy } from '../helpers/referrers-proxy.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
-import { OCI_INDEX, addToLayout, artifact, artifactIndex, blob, getManifest, layoutEntry, pushBuilt, pushManifest, sha, tags, type Built, type Desc } from '../helpers/artifacts.js';
+import { OCI_INDEX, addToLayout, artifact, artifactIndex, blob, getManifest, layoutEntry, pushBuilt, pushManifest, tags, type Built, type Desc } from '../helpers/artifacts.js';
+import { sha } from '../helpers/digest.js';
 
 const SPDX = 'application/spdx+json';
 const SIG = 'application/vnd.example.signature.v1';

@@ -6,14 +6,13 @@
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { POLICY_ARGS, ocikit, run } from '../helpers/cli.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
+import { sha } from '../helpers/digest.js';
 
-const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const MULTI = `oci:${fixture('multiarch-oci')}:latest`;
 const V2S2 = 'application/vnd.docker.distribution.manifest.v2+json';

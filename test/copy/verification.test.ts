@@ -8,7 +8,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -16,13 +15,12 @@ import { BlobStore } from '../../lib/store/index.js';
 import { copyImage } from '../../lib/copy/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { isOcikitError } from '../../lib/errors.js';
-import type { Digest } from '../../lib/digest/index.js';
 import { ocikit } from '../helpers/cli.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { sha } from '../helpers/digest.js';
 
-const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 interface LayerSpec {
@@ -104,7 +102,7 @@ describe('verification before anything lands', () => {
         assert.match((err as Error).message, /layer 0 is a foreign layer .* cannot refer to foreign layers/);
         return true;
       });
-      assert.equal(store.has(sha(big) as Digest), false, 'the large layer was never fetched');
+      assert.equal(store.has(sha(big)), false, 'the large layer was never fetched');
       assert.equal(existsSync(join(dir, 'foreign.tar')), false);
       // A destination that can refer to foreign layers keeps pointing at their URLs.
       await copyImage(parseImageName(`oci:${root}:latest`), parseImageName(`oci:${join(dir, 'foreign-oci')}:x`), { store });
@@ -164,12 +162,12 @@ describe('verification before anything lands', () => {
           copyImage(parseImageName(`docker://${proxy.host}/verify/loc:1`), parseImageName(`oci:${join(dir, 'loc-out')}:x`), { store, sourceCtx: { tlsVerify: false } }),
           (err: unknown) => isOcikitError(err, 'E_DIGEST_MISMATCH'),
         );
-        assert.deepEqual(store.cache.locations('docker', sha(layer) as Digest), [], 'nothing learned from bytes that failed their check');
+        assert.deepEqual(store.cache.locations('docker', sha(layer)), [], 'nothing learned from bytes that failed their check');
         assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
         // The same pull, not corrupted: verified, so now it is learned.
         proxy.rule = () => ({ kind: 'pass' });
         await copyImage(parseImageName(`docker://${proxy.host}/verify/loc:1`), parseImageName(`oci:${join(dir, 'loc-out')}:x`), { store, sourceCtx: { tlsVerify: false } });
-        assert.deepEqual(store.cache.locations('docker', sha(layer) as Digest), [`${proxy.host}/verify/loc`]);
+        assert.deepEqual(store.cache.locations('docker', sha(layer)), [`${proxy.host}/verify/loc`]);
       } finally {
         store.close();
       }
@@ -190,7 +188,7 @@ describe('verification before anything lands', () => {
           copyImage(parseImageName(`docker://${proxy.host}/verify/relay:1`), parseImageName(to('bad')), { store, sourceCtx: { tlsVerify: false }, destCtx: { tlsVerify: false } }),
           (err: unknown) => isOcikitError(err, 'E_DIGEST_MISMATCH'),
         );
-        assert.equal(store.has(sha(layer) as Digest), false, 'nothing stored from a corrupted download');
+        assert.equal(store.has(sha(layer)), false, 'nothing stored from a corrupted download');
         const head = await fetch(`http://${reg.host}/v2/verify/relayed/manifests/bad`, { method: 'HEAD' });
         assert.equal(head.status, 404, 'no tag at the destination');
         proxy.rule = () => ({ kind: 'pass' });

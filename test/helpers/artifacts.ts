@@ -4,9 +4,9 @@
  * to a registry with plain distribution-API requests (monolithic blob upload, manifest PUT), so
  * that what ocikit reads was produced by another client.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha } from './digest.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -34,8 +34,6 @@ export interface Built {
   /** The descriptor of this manifest (for a subject or an index entry). */
   desc: Desc;
 }
-
-export const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
 /** A descriptor of a blob, and the blob. */
 export function blob(mediaType: string, bytes: Buffer | string, extra: Partial<Desc> = {}): { desc: Desc; bytes: Buffer } {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { sha } from './digest.js';
 
 /** A layer: its gzip'd bytes and the digest of the tar inside (the config's diff_id). */
 export interface Layer {
@@ -14,8 +15,6 @@ export interface Layer {
   digest: string;
   diffId: string;
 }
-
-const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 function tarHeader(name: string, size: number): Buffer {
   const h = Buffer.alloc(512);

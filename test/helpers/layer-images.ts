@@ -2,11 +2,10 @@
  * Small real images made on the spot (test/serve, test/bundle): OCI layouts whose layers are gzipped tars of real files
  * (a daemon that pulls them can extract them), with content chosen by the test.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { writeOciLayout } from './images.js';
-
-export const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+import { sha } from './digest.js';
 
 /** A tar (ustar) of regular files, as bytes. */
 export function tarOf(files: Record<string, Buffer>): Buffer {

@@ -15,8 +15,8 @@
  * It logs every request, which is how tests see that no fallback tag was written.
  */
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { sha } from './digest.js';
 
 /** How the layer behaves. */
 export interface ReferrersProxyOptions {
@@ -112,7 +112,7 @@ export async function startReferrersProxy(upstream: string, opts: ReferrersProxy
               annotations?: Record<string, string>;
             };
             if (m.subject) {
-              const e: Entry = { mediaType: m.mediaType ?? String(req.headers['content-type']), digest: 'sha256:' + createHash('sha256').update(body).digest('hex'), size: body.length };
+              const e: Entry = { mediaType: m.mediaType ?? String(req.headers['content-type']), digest: sha(body), size: body.length };
               const t = m.artifactType ?? m.config?.mediaType;
               if (t) e.artifactType = t;
               if (m.annotations) e.annotations = m.annotations;

@@ -7,12 +7,11 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { ocikit, run } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
+import { sha } from '../helpers/digest.js';
 
-const sha = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 let skopeo: string;
 let dir: string;
 let store: string;

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
@@ -19,6 +18,7 @@ import {
 } from '../../lib/manifest/index.js';
 import { fixture } from '../helpers/paths.js';
 import { isOcikitError } from '../../lib/errors.js';
+import { sha } from '../helpers/digest.js';
 
 const golden = (name: string): Buffer => readFileSync(fixture('golden', name));
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
@@ -224,7 +224,7 @@ test('guessManifestMediaType: field, shape, schema 1 signed or not, undefined wh
 
 test('manifestDigest: sha256 of the exact bytes, whitespace included', () => {
   const bytes = golden('docker-v2s2.manifest.json');
-  const want = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const want = sha(bytes);
   assert.equal(manifestDigest(bytes), want);
   assert.notEqual(manifestDigest(Buffer.concat([bytes, Buffer.from('\n')])), want);
 });

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,11 +22,10 @@ import {
 } from '../../lib/manifest/index.js';
 import { tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
+import { sha, shaHex } from '../helpers/digest.js';
 
 // The real skopeo is a peer the test setup installs; a missing one fails here with the install command.
 const skopeoPath = requirePeer('skopeo');
-
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 function skopeo(...args: string[]): void {
   const r = spawnSync(skopeoPath, ['--insecure-policy', 'copy', '-q', ...args], { encoding: 'utf8' });
@@ -47,20 +45,20 @@ function makeDockerDirImage(root: string): string {
       architecture: 'amd64',
       os: 'linux',
       config: { Cmd: ['sh'] },
-      rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`, `sha256:${sha(tarB)}`] },
+      rootfs: { type: 'layers', diff_ids: [sha(tar), sha(tarB)] },
       history: [{ created_by: 'a' }, { created_by: 'b' }],
     }),
   );
   const manifest = {
     schemaVersion: 2,
     mediaType: DOCKER_V2S2_MANIFEST,
-    config: { mediaType: DOCKER_CONFIG, size: config.length, digest: `sha256:${sha(config)}` },
+    config: { mediaType: DOCKER_CONFIG, size: config.length, digest: sha(config) },
     layers: [
-      { mediaType: DOCKER_LAYER_GZIP, size: gz.length, digest: `sha256:${sha(gz)}` },
-      { mediaType: DOCKER_LAYER_TAR, size: tarB.length, digest: `sha256:${sha(tarB)}` },
+      { mediaType: DOCKER_LAYER_GZIP, size: gz.length, digest: sha(gz) },
+      { mediaType: DOCKER_LAYER_TAR, size: tarB.length, digest: sha(tarB) },
     ],
   };
-  for (const blob of [config, gz, tarB]) writeFileSync(join(dir, sha(blob)), blob);
+  for (const blob of [config, gz, tarB]) writeFileSync(join(dir, shaHex(blob)), blob);
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 3));
   writeFileSync(join(dir, 'version'), 'Directory Transport Version: 1.1\n');
   return dir;

@@ -4,7 +4,6 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,8 +11,8 @@ import { gzipSync } from 'node:zlib';
 import { WorkerPool, rebuildError, workerFile, type BlobJob, type Job } from '../../lib/pool/index.js';
 import { isOcikitError, type OcikitError } from '../../lib/errors.js';
 import { tempDir } from '../helpers/paths.js';
+import { sha } from '../helpers/digest.js';
 
-const sha = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const file = (path: string): BlobJob['input'] => ({ kind: 'file', path, offset: 0, length: -1 });
 
 describe('WorkerPool', () => {
@@ -155,9 +154,14 @@ describe('WorkerPool', () => {
       });
 
       it('blob: a stream that fails midway fails the job with its code, and the output is removed', async () => {
-        const src = new Readable({ read() {} });
-        src.push(Buffer.alloc(100_000, 1));
-        setTimeout(() => src.destroy(Object.assign(new Error('connection reset'), { code: 'E_IO' })), 20);
+        // The first read gets 100 kB; the next one, asked for once those were taken, breaks the stream.
+        let reads = 0;
+        const src = new Readable({
+          read() {
+            if (++reads === 1) this.push(Buffer.alloc(100_000, 1));
+            else this.destroy(Object.assign(new Error('connection reset'), { code: 'E_IO' }));
+          },
+        });
         const dst = join(dir, 'broken.bin');
         await assert.rejects(
           // A known size: within the inline budget, the calling thread reads it itself.

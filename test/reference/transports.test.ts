@@ -11,6 +11,7 @@ import {
   parseImageNameSyntax,
   parseWithinTransport,
   splitImageName,
+  type TransportName,
   type TransportReference,
 } from '../../lib/reference/index.js';
 import { isOcikitError, redact } from '../../lib/errors.js';
@@ -51,6 +52,16 @@ test('splitImageName: missing or unknown transport is E_USAGE naming the input a
         assert.ok(err.message.includes('expected TRANSPORT:REFERENCE (transports: dir, oci, oci-archive'), err.message);
         return true;
       },
+      input,
+    );
+  }
+});
+
+test('splitImageName: a transport named like a property every object has is unknown (E_USAGE), not an alias', () => {
+  for (const input of ['constructor:x', 'toString:x', '__proto__:x', 'hasOwnProperty:x', 'valueOf://x']) {
+    assert.throws(
+      () => splitImageName(input),
+      (err: unknown) => isOcikitError(err, 'E_USAGE') && /unknown transport/.test((err as Error).message),
       input,
     );
   }
@@ -195,6 +206,31 @@ const invalid: Array<{ in: string; why: string }> = [
   { in: 'containers-storage:@sha256:abc', why: 'invalid reference format' },
   { in: 'containers-storage:Busybox', why: 'repository name must be lowercase' },
 ];
+
+test('the examples cover every transport in the table, and every transport parses and formats through it', () => {
+  // A transport added to lib/reference's table gets examples here, or this fails.
+  assert.deepEqual([...new Set(valid.map((c) => parseImageNameSyntax(c.in).transport))].sort(), [...KNOWN_TRANSPORTS].sort());
+  for (const c of valid) {
+    const { transport, rest } = splitImageName(c.in);
+    assert.ok(KNOWN_TRANSPORTS.includes(transport), c.in);
+    assert.equal(parseWithinTransport(transport, rest).transport, transport, c.in);
+  }
+});
+
+test('parseWithinTransport / formatWithinTransport: a name outside the table is a bug (E_INTERNAL), even one every object has', () => {
+  for (const name of ['tarball', 'constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    assert.throws(
+      () => parseWithinTransport(name as TransportName, 'x'),
+      (err: unknown) => isOcikitError(err, 'E_INTERNAL') && /parseWithinTransport: unknown transport/.test((err as Error).message),
+      name,
+    );
+    assert.throws(
+      () => formatWithinTransport({ transport: name, path: 'x' } as unknown as TransportReference),
+      (err: unknown) => isOcikitError(err, 'E_INTERNAL') && /formatWithinTransport: unknown transport/.test((err as Error).message),
+      name,
+    );
+  }
+});
 
 test('parseImageNameSyntax: invalid names throw E_USAGE quoting the image name', () => {
   for (const c of invalid) {

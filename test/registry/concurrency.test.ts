@@ -4,7 +4,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -15,6 +15,7 @@ import { parseImageName } from '../../lib/transports/index.js';
 import { peakConcurrency, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { tempDir } from '../helpers/paths.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { sha } from '../helpers/digest.js';
 
 let reg: RegistryHandle;
 let proxy: FaultProxy;
@@ -29,8 +30,6 @@ after(async () => {
   await closeDispatchers();
   await reg.stop();
 });
-
-const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** An OCI layout with `n` gzip layers of distinct sizes (layer i: (i+1) KiB of random bytes), in shuffled manifest order. */
 function makeImage(n: number): { ref: string; largest: string } {

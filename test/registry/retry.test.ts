@@ -135,7 +135,8 @@ describe('Semaphore', () => {
         running++;
         peak = Math.max(peak, running);
         order.push(i);
-        await new Promise((r) => setTimeout(r, 5));
+        // Let every other task try to take a slot while this one holds it.
+        for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
         running--;
         release();
         release(); // a second release is harmless

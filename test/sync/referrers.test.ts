@@ -12,7 +12,8 @@ import { ocikit, run, POLICY_ARGS } from '../helpers/cli.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
-import { OCI_INDEX, artifact, blob, getManifest, pushBuilt, pushManifest, sha, tags, type Built, type Desc } from '../helpers/artifacts.js';
+import { OCI_INDEX, artifact, blob, getManifest, pushBuilt, pushManifest, tags, type Built, type Desc } from '../helpers/artifacts.js';
+import { sha } from '../helpers/digest.js';
 
 let reg: RegistryHandle;
 let dir: string;

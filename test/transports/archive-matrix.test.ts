@@ -20,8 +20,7 @@ import { parseImageName } from '../../lib/transports/index.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { rawTar } from '../helpers/tar.js';
-
-const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+import { sha } from '../helpers/digest.js';
 
 function runAsync(prog: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -5,15 +5,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ocikit, run } from '../helpers/cli.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { podmanStore, type PodmanStore } from '../helpers/podman.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
-
-const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+import { sha } from '../helpers/digest.js';
 
 interface Layout {
   manifestDigest: string;

@@ -7,7 +7,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copyImage } from '../../lib/copy/index.js';
@@ -18,8 +17,7 @@ import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { podmanStore } from '../helpers/podman.js';
-
-const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+import { sha } from '../helpers/digest.js';
 
 interface Expected {
   /** The config digest, which docker and podman use as the image ID. */

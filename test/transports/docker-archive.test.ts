@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { compress as zstdCompress } from 'zstd-napi';
 import { copyImage } from '../../lib/copy/index.js';
-import type { Digest } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { parseManifest } from '../../lib/manifest/index.js';
 import { BlobStore } from '../../lib/store/index.js';
@@ -24,10 +23,9 @@ import { rawTar, type RawEntry } from '../helpers/tar.js';
 import { SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
+import { sha } from '../helpers/digest.js';
 
 conformanceSuite('docker-archive', { imageName: (d) => `docker-archive:${d}:example.com/conformance:latest`, formats: ['v2s2'], supportsIndex: false });
-
-const sha = (b: Buffer | string): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 type Compression = 'none' | 'gzip' | 'zstd';
 const compressWith = (c: Compression, b: Buffer): Buffer => (c === 'gzip' ? gzipSync(b) : c === 'zstd' ? Buffer.from(zstdCompress(b)) : b);

@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -19,8 +19,7 @@ import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { freePort, startRegistry, testPki } from '../helpers/registry.js';
-
-const sha = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+import { sha } from '../helpers/digest.js';
 
 /** The hello fixture's config digest (= the image ID docker gives it) and diff IDs. */
 function helloFacts(): { id: string; diffIDs: string[]; config: Record<string, unknown> } {

@@ -36,11 +36,17 @@ test('registering a name the parser does not know, or a name twice, is a bug (E_
     (err) => isOcikitError(err, 'E_INTERNAL') && /twice/.test((err as Error).message),
   );
   assert.equal(getTransport('tarball'), undefined);
+  assert.equal(getTransport('constructor'), undefined);
 });
 
 test('an unknown transport is E_USAGE from the one parser, listing the known ones', () => {
   assert.throws(
     () => parseImageName('tarball:/x.tar'),
     (err) => isOcikitError(err, 'E_USAGE') && (err as Error).message.includes(`unknown transport "tarball"`) && (err as Error).message.includes(KNOWN_TRANSPORTS.join(', ')),
+  );
+  // Once an internal error (a property of every object was taken for an alias): `ocikit inspect constructor:x`.
+  assert.throws(
+    () => parseImageName('constructor:x'),
+    (err) => isOcikitError(err, 'E_USAGE') && (err as Error).message.includes(`unknown transport "constructor"`),
   );
 });

@@ -1,7 +1,7 @@
 /** Block-joined parallel gzip: valid, byte-identical however many blocks run at once, and the same bytes ocikit always produced. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -11,8 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { BLOCK_SIZE, GzipBlockEncoder, WorkerPool, compressFile } from '../../lib/pool/index.js';
 import { requirePeer } from '../helpers/peers.js';
 import { tempDir } from '../helpers/paths.js';
-
-const sha = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+import { sha } from '../helpers/digest.js';
 
 /** Compressible but not trivial input: text-like lines with random words, deterministic from a seed. */
 function sampleInput(size: number, seed: number): Buffer {

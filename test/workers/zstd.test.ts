@@ -1,14 +1,12 @@
 /** zstd through the pool: round trip, and output that does not depend on the native thread count. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkerPool, compressFile, decompressFile } from '../../lib/pool/index.js';
 import type { BlobJob } from '../../lib/pool/index.js';
 import { tempDir } from '../helpers/paths.js';
-
-const sha = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+import { sha } from '../helpers/digest.js';
 
 describe('zstd jobs', () => {
   let pool: WorkerPool;

@@ -18,11 +18,11 @@ import { join } from 'node:path';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
 import { DOCKER_V2S2_MANIFEST, OCI_MANIFEST, parseManifest } from '../../manifest/index.js';
+import type { DockerReference, StorageReference } from '../../reference/index.js';
 import { DirImageReference } from '../dir/transport.js';
-import { cleanupOnExit, forgetCleanup } from '../fs-util.js';
-import type { BlobInfo, BlobInput, ImageDestination, ManifestBlob, SystemContext } from '../types.js';
+import { cleanupOnExit, forgetCleanup } from '../../fs/durable.js';
+import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { Podman } from './podman.js';
-import type { StorageImageReference } from './transport.js';
 
 /** An image staged as dir: and handed to podman at commit (see the module comment). */
 export class StorageDestination implements ImageDestination {
@@ -38,7 +38,9 @@ export class StorageDestination implements ImageDestination {
   private closed = false;
 
   private constructor(
-    readonly reference: StorageImageReference,
+    readonly reference: ImageReference,
+    /** The name the image gets in containers-storage. */
+    private readonly name: DockerReference,
     private readonly podman: Podman,
     private readonly staging: string,
     private readonly inner: ImageDestination,
@@ -47,8 +49,8 @@ export class StorageDestination implements ImageDestination {
   ) {}
 
   /** Check podman is there (naming the package when not) and open the staging directory. */
-  static async open(ref: StorageImageReference, ctx: SystemContext): Promise<StorageDestination> {
-    const podman = Podman.for(ref.parsed, `writing ${ref}`);
+  static async open(ref: ImageReference, parsed: StorageReference, ctx: SystemContext): Promise<StorageDestination> {
+    const podman = Podman.for(parsed, `writing ${ref}`);
     const base = ctx.store ? join(ctx.store.root, 'tmp') : tmpdir();
     await fsp.mkdir(base, { recursive: true });
     const staging = mkdtempSync(join(base, `containers-storage.${process.pid}.`));
@@ -57,7 +59,7 @@ export class StorageDestination implements ImageDestination {
     try {
       // dir: is the layout podman reads most directly (blobs named by digest, any manifest type).
       const inner = await new DirImageReference(imageDir).newDestination({ ...ctx, destCompression: undefined });
-      return new StorageDestination(ref, podman, staging, inner, imageDir, ctx);
+      return new StorageDestination(ref, parsed.ref!, podman, staging, inner, imageDir, ctx);
     } catch (err) {
       rmSync(staging, { recursive: true, force: true });
       forgetCleanup(staging);
@@ -92,7 +94,7 @@ export class StorageDestination implements ImageDestination {
     const existed = (await this.podman.run(['image', 'exists', id], context, { ...sig, check: false })).code === 0;
     const pulled = (await this.podman.run(['pull', '--quiet', `dir:${this.imageDir}`], context, sig)).stdout.trim().split('\n').pop() ?? '';
     const storedId = /^[a-f0-9]{64}$/.test(pulled) ? pulled : id;
-    const name = this.reference.parsed.ref!.toString();
+    const name = this.name.toString();
     try {
       await this.podman.run(['tag', storedId, name], context, sig);
     } catch (err) {

@@ -26,12 +26,13 @@ import { pipeline } from 'node:stream/promises';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, hexOf, shortDigest, type Digest } from '../../digest/index.js';
 import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, layerCompression, layerMediaTypeFor, parseConfig, parseManifest, updateLayers, type Descriptor, type ParsedImageManifest } from '../../manifest/index.js';
+import type { StorageReference } from '../../reference/index.js';
 import type { BlobStore } from '../../store/index.js';
-import { cleanupOnExit, forgetCleanup, readFileLimited } from '../fs-util.js';
+import { cleanupOnExit, forgetCleanup } from '../../fs/durable.js';
+import { readFileLimited } from '../fs-util.js';
 import { DiffIdCheck, SNIFF_BYTES, sniffCompression } from '../tar/compression.js';
-import type { BlobInfo, BlobPayload, ImageSource, ManifestBlob, SystemContext } from '../types.js';
+import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
 import { Podman } from './podman.js';
-import type { StorageImageReference } from './transport.js';
 
 /** What `podman image inspect` says about an image (the fields used here). */
 interface PodmanImage {
@@ -46,7 +47,7 @@ export class StorageSource implements ImageSource {
   readonly properties = { concurrentGetBlob: 8 };
 
   private constructor(
-    readonly reference: StorageImageReference,
+    readonly reference: ImageReference,
     private readonly manifest: ManifestBlob,
     /** Where each blob is: a file in the store, or (without a store) in the staging directory. */
     private readonly blobs: Map<Digest, { path: string; size: number }>,
@@ -59,11 +60,14 @@ export class StorageSource implements ImageSource {
    * else exported by podman. E_NOT_FOUND (exit 2) when the store has no such image;
    * E_UNSUPPORTED naming the package when podman is not installed.
    */
-  static async open(ref: StorageImageReference, ctx: SystemContext): Promise<StorageSource> {
+  static async open(ref: ImageReference, parsed: StorageReference, ctx: SystemContext): Promise<StorageSource> {
     const context = `reading ${ref}`;
-    const podman = Podman.for(ref.parsed, context);
+    const podman = Podman.for(parsed, context);
     const sig = ctx.signal ? { signal: ctx.signal } : {};
-    const out = (await podman.run(['image', 'inspect', ref.podmanName], context, sig)).stdout;
+    // Which image podman is asked for: the ID (or ID prefix) when one is given, as containers/image
+    // resolves NAME@ID by its ID; else the full name with tag and/or digest.
+    const podmanName = parsed.id ?? parsed.ref!.toString();
+    const out = (await podman.run(['image', 'inspect', podmanName], context, sig)).stdout;
     let img: PodmanImage | undefined;
     try {
       img = (JSON.parse(out) as PodmanImage[])[0];
@@ -77,7 +81,7 @@ export class StorageSource implements ImageSource {
     // === 1. the store already holds the image podman keeps?
     const store = ctx.store ?? (await ctx.openStore?.());
     if (store) {
-      for (const want of manifestCandidates(ref, img, store)) {
+      for (const want of manifestCandidates(ref, parsed, img, store)) {
         const known = await fromStore(store, want, img);
         if (known) return new StorageSource(ref, known.manifest, known.blobs, undefined, []);
       }
@@ -142,8 +146,8 @@ export class StorageSource implements ImageSource {
  * the reference decides; else the manifest ocikit last copied to this very reference, if podman
  * still has it for this image; else podman's choice.
  */
-function manifestCandidates(ref: StorageImageReference, img: PodmanImage, store: BlobStore): Digest[] {
-  if (ref.parsed.ref?.digest !== undefined) return [ref.parsed.ref.digest];
+function manifestCandidates(ref: ImageReference, parsed: StorageReference, img: PodmanImage, store: BlobStore): Digest[] {
+  if (parsed.ref?.digest !== undefined) return [parsed.ref.digest];
   const out: Digest[] = [];
   const ours = store.getRef(ref.toString());
   if (ours !== undefined && (img.RepoDigests ?? []).some((r) => r.endsWith(`@${ours}`))) out.push(ours);
@@ -229,7 +233,7 @@ async function decompressesTo(store: BlobStore, digest: Digest, comp: 'gzip' | '
  * in the staging directory.
  */
 async function readStaged(
-  ref: StorageImageReference,
+  ref: ImageReference,
   dir: string,
   store: BlobStore | undefined,
   context: string,

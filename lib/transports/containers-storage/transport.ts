@@ -5,7 +5,6 @@
  */
 import { OcikitError } from '../../errors.js';
 import { formatStorageReference, parseStorageReference, type StorageReference } from '../../reference/index.js';
-import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
 /** A parsed containers-storage: reference: a store (or storage.conf's) and a name and/or image ID in it. */
@@ -19,21 +18,13 @@ export class StorageImageReference implements ImageReference {
     if (parsed.ref) this.dockerReference = parsed.ref.toString();
   }
 
-  /**
-   * How podman is told which image to read: the ID (or ID prefix) when one is given, as
-   * containers/image resolves NAME@ID by its ID; else the full name with tag and/or digest.
-   */
-  get podmanName(): string {
-    return this.parsed.id ?? this.parsed.ref!.toString();
-  }
-
   toString(): string {
     return `containers-storage:${this.withinTransport}`;
   }
 
   async newSource(ctx: SystemContext): Promise<ImageSource> {
     const { StorageSource } = await import('./source.js');
-    return StorageSource.open(this, ctx);
+    return StorageSource.open(this, this.parsed, ctx);
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
@@ -44,14 +35,12 @@ export class StorageImageReference implements ImageReference {
       throw new OcikitError('E_USAGE', `${this}: a destination cannot be named by digest; name it NAME[:TAG]`, { hint: 'the digest of what lands is the digest of the manifest copied' });
     }
     const { StorageDestination } = await import('./destination.js');
-    return StorageDestination.open(this, ctx);
+    return StorageDestination.open(this, this.parsed, ctx);
   }
 }
 
-/** The containers-storage transport, registered at import. */
+/** The containers-storage transport (registered by lib/transports/index.ts). */
 export const containersStorageTransport: ImageTransport = {
   name: 'containers-storage',
   parseReference: (within) => new StorageImageReference(parseStorageReference(within)),
 };
-
-registerTransport(containersStorageTransport);

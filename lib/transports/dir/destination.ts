@@ -8,7 +8,9 @@ import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../manifest/index.js';
-import { atomicWriteFile, cleanupOnExit, ensureDir, forgetCleanup, makeStagingDir, pathExists, syncDir } from '../fs-util.js';
+import { ensureDir } from '../../fs/dirs.js';
+import { atomicWriteFile, cleanupOnExit, forgetCleanup, makeStagingDir, syncDir } from '../../fs/durable.js';
+import { pathExists } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import { sweepLeftovers } from '../leftovers.js';
 import type { BlobInfo, BlobInput, DesiredCompression, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
@@ -56,7 +58,7 @@ export class DirDestination implements ImageDestination {
       }
       existed = true;
     } else {
-      await ensureDir(dirname(root)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
+      await ensureDir(dirname(root)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/fs/dirs.ts
     }
     await sweepLeftovers(root);
     const staging = await makeStagingDir(root);
@@ -96,20 +98,20 @@ export class DirDestination implements ImageDestination {
   }
 
   async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
-    await atomicWriteFile(join(this.staging, manifestFileName(instance)), m.bytes, 0o644, this.sync);
+    await atomicWriteFile(join(this.staging, manifestFileName(instance)), m.bytes, { sync: this.sync });
     if (instance === undefined) this.wroteManifest = true;
   }
 
   async putSignatures(signatures: Buffer[], instance?: Digest): Promise<void> {
     for (let i = 0; i < signatures.length; i++) {
-      await atomicWriteFile(join(this.staging, signatureFileName(i + 1, instance)), signatures[i]!, 0o644, this.sync);
+      await atomicWriteFile(join(this.staging, signatureFileName(i + 1, instance)), signatures[i]!, { sync: this.sync });
     }
   }
 
   async commit(): Promise<void> {
     if (!this.wroteManifest) throw new OcikitError('E_INTERNAL', `committing ${this.where()}: no manifest was written`);
     try {
-      await atomicWriteFile(join(this.staging, 'version'), DIR_VERSION, 0o644, this.sync);
+      await atomicWriteFile(join(this.staging, 'version'), DIR_VERSION, { sync: this.sync });
       // Every file in the staging directory was synced as it was written; now its entries.
       if (this.sync) await syncDir(this.staging);
       // Swap: old aside, staging in, old removed. Between the two renames the path is briefly absent,

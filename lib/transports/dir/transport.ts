@@ -6,7 +6,6 @@ import { MAX_MANIFEST_SIZE, parseManifest, type Descriptor } from '../../manifes
 import { absolutePath, formatDirReference, parseDirReference } from '../../reference/index.js';
 import { readFileLimited } from '../fs-util.js';
 import { blobFileName, manifestFileName } from './names.js';
-import { registerTransport } from '../registry.js';
 import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
@@ -76,5 +75,3 @@ export const dirTransport: ImageTransport = {
   name: 'dir',
   parseReference: (within) => new DirImageReference(parseDirReference(within).path),
 };
-
-registerTransport(dirTransport);

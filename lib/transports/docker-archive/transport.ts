@@ -1,7 +1,6 @@
 /** The docker-archive: transport: `docker-archive:PATH[:NAME[:TAG]|:@N]`, the `docker save` / `docker load` format. */
 import { OcikitError } from '../../errors.js';
 import { absolutePath, formatDockerArchiveReference, parseDockerArchiveReference, type DockerArchiveReference } from '../../reference/index.js';
-import { registerTransport } from '../registry.js';
 import { guardDestination } from '../write-errors.js';
 import { isStdinPath, isStdoutPath } from '../tar/std-paths.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
@@ -52,5 +51,3 @@ export const dockerArchiveTransport: ImageTransport = {
   name: 'docker-archive',
   parseReference: (within) => new DockerArchiveImageReference(parseDockerArchiveReference(within)),
 };
-
-registerTransport(dockerArchiveTransport);

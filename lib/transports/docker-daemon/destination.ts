@@ -22,9 +22,9 @@ import { OcikitError, isOcikitError, wrapError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
 import { DockerArchiveDestination } from '../docker-archive/destination.js';
 import { tarWriterToStream } from '../tar/writer.js';
-import type { BlobInfo, BlobInput, ImageDestination, ManifestBlob, SystemContext } from '../types.js';
+import type { DockerReference } from '../../reference/index.js';
+import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { Engine, connectionError, httpError, oneLine } from './engine.js';
-import type { DockerDaemonImageReference } from './transport.js';
 import type { Dispatcher } from 'undici';
 
 /** An image loaded into a Docker daemon by one streamed POST /images/load (see the module comment). */
@@ -33,7 +33,7 @@ export class DockerDaemonDestination implements ImageDestination {
   private closed = false;
 
   private constructor(
-    readonly reference: DockerDaemonImageReference,
+    readonly reference: ImageReference,
     private readonly engine: Engine,
     private readonly inner: DockerArchiveDestination,
     private readonly body: PassThrough,
@@ -55,7 +55,7 @@ export class DockerDaemonDestination implements ImageDestination {
    * Reach the daemon (failing now, before any work, when it cannot be reached) and start the
    * load request, whose body the copy then writes.
    */
-  static async open(ref: DockerDaemonImageReference, ctx: SystemContext): Promise<DockerDaemonDestination> {
+  static async open(ref: ImageReference, name: DockerReference, ctx: SystemContext): Promise<DockerDaemonDestination> {
     const where = ref.toString();
     const engine = await Engine.connect(ctx, `writing ${where}`);
     const body = new PassThrough({ highWaterMark: 1 << 20 });
@@ -70,7 +70,7 @@ export class DockerDaemonDestination implements ImageDestination {
       body.destroy(err instanceof Error ? err : new Error(String(err)));
     });
     const writer = tarWriterToStream(body, where);
-    const inner = DockerArchiveDestination.toWriter(ref, writer, where, ref.parsed.ref, ctx);
+    const inner = DockerArchiveDestination.toWriter(ref, writer, where, name, ctx);
     return new DockerDaemonDestination(ref, engine, inner, body, response, abort, failed, ctx);
   }
 

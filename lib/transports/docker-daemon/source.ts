@@ -16,18 +16,18 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
+import { familiarString, type DockerDaemonReference } from '../../reference/index.js';
 import { BlobStore } from '../../store/index.js';
 import { DockerArchiveSource, dockerArchiveOptions } from '../docker-archive/source.js';
-import { cleanupOnExit, forgetCleanup } from '../fs-util.js';
+import { cleanupOnExit, forgetCleanup } from '../../fs/durable.js';
 import { TarArchive } from '../tar/archive.js';
-import type { BlobInfo, BlobPayload, ImageSource, ManifestBlob, SystemContext } from '../types.js';
+import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
 import { Engine, connectionError, httpError } from './engine.js';
-import type { DockerDaemonImageReference } from './transport.js';
 
 /** An image exported by a Docker daemon, indexed in the store as it streamed (see the module comment). */
 export class DockerDaemonSource implements ImageSource {
   private constructor(
-    readonly reference: DockerDaemonImageReference,
+    readonly reference: ImageReference,
     private readonly inner: DockerArchiveSource,
     private readonly privateStore: { store: BlobStore; dir: string } | undefined,
   ) {}
@@ -42,8 +42,10 @@ export class DockerDaemonSource implements ImageSource {
    * the export is truncated or malformed. Nothing of a failed export is kept except verified
    * blobs in the store.
    */
-  static async open(ref: DockerDaemonImageReference, ctx: SystemContext): Promise<DockerDaemonSource> {
+  static async open(ref: ImageReference, parsed: DockerDaemonReference, ctx: SystemContext): Promise<DockerDaemonSource> {
     const where = ref.toString();
+    // How the Engine API names the image: "busybox:latest", "quay.io/x@sha256:…", or the ID "sha256:…".
+    const apiName = parsed.id ?? familiarString(parsed.ref!);
     const context = `reading ${where}`;
     let privateStore: { store: BlobStore; dir: string } | undefined;
     let store = ctx.store ?? (await ctx.openStore?.());
@@ -58,10 +60,10 @@ export class DockerDaemonSource implements ImageSource {
       throw err;
     });
     try {
-      const res = await engine.request({ method: 'GET', path: '/images/get', query: { names: ref.apiName }, ...(ctx.signal ? { signal: ctx.signal } : {}) }, context);
+      const res = await engine.request({ method: 'GET', path: '/images/get', query: { names: apiName }, ...(ctx.signal ? { signal: ctx.signal } : {}) }, context);
       if (res.statusCode !== 200) {
         const err = await httpError(res, context);
-        if (err.code === 'E_NOT_FOUND') throw new OcikitError('E_NOT_FOUND', `${context}: the daemon at ${engine.host} has no image ${ref.apiName}`, { cause: err });
+        if (err.code === 'E_NOT_FOUND') throw new OcikitError('E_NOT_FOUND', `${context}: the daemon at ${engine.host} has no image ${apiName}`, { cause: err });
         throw err;
       }
       const body = Readable.from(guard(res.body, (err) => connectionError(err, engine.host, `${context}: the export stopped before its end`)));

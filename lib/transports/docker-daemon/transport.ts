@@ -4,8 +4,7 @@
  * (--daemon-host, DOCKER_HOST, else unix:///var/run/docker.sock).
  */
 import { OcikitError } from '../../errors.js';
-import { familiarString, formatDockerDaemonReference, parseDockerDaemonReference, type DockerDaemonReference } from '../../reference/index.js';
-import { registerTransport } from '../registry.js';
+import { formatDockerDaemonReference, parseDockerDaemonReference, type DockerDaemonReference } from '../../reference/index.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
 /** A parsed docker-daemon: reference: a NAME:TAG, NAME@DIGEST or image ID in a Docker engine. */
@@ -19,11 +18,6 @@ export class DockerDaemonImageReference implements ImageReference {
     if (parsed.ref) this.dockerReference = parsed.ref.toString();
   }
 
-  /** How the Engine API names the image: "busybox:latest", "quay.io/x@sha256:…", or the ID "sha256:…". */
-  get apiName(): string {
-    return this.parsed.id ?? familiarString(this.parsed.ref!);
-  }
-
   toString(): string {
     return `docker-daemon:${this.withinTransport}`;
   }
@@ -31,7 +25,7 @@ export class DockerDaemonImageReference implements ImageReference {
   // The Engine client (undici) and the archive code load on first use: other commands never pay for them.
   async newSource(ctx: SystemContext): Promise<ImageSource> {
     const { DockerDaemonSource } = await import('./source.js');
-    return DockerDaemonSource.open(this, ctx);
+    return DockerDaemonSource.open(this, this.parsed, ctx);
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
@@ -43,14 +37,12 @@ export class DockerDaemonImageReference implements ImageReference {
       throw new OcikitError('E_USAGE', `${this}: a destination must be NAME:TAG (the daemon stores no image under a digest it did not compute)`);
     }
     const { DockerDaemonDestination } = await import('./destination.js');
-    return DockerDaemonDestination.open(this, ctx);
+    return DockerDaemonDestination.open(this, this.parsed.ref!, ctx);
   }
 }
 
-/** The docker-daemon transport, registered at import. */
+/** The docker-daemon transport (registered by lib/transports/index.ts). */
 export const dockerDaemonTransport: ImageTransport = {
   name: 'docker-daemon',
   parseReference: (within) => new DockerDaemonImageReference(parseDockerDaemonReference(within)),
 };
-
-registerTransport(dockerDaemonTransport);

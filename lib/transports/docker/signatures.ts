@@ -26,7 +26,7 @@ import { uploadBlob, type Repository } from '../../registry/index.js';
 import { parseSignatureBlob, signatureBlobBytes, type SignatureBlob } from '../../signature/blob.js';
 import { loadRegistriesConfig, lookasideBase, lookasideSignatureURL, sigstoreAttachmentTag, useSigstoreAttachments, type RegistriesConfig } from '../../signature/registries-d.js';
 import { MAX_SIGNATURE_SIZE } from '../../signature/simple-signing.js';
-import { atomicWriteFile } from '../fs-util.js';
+import { atomicWriteFile } from '../../fs/durable.js';
 
 /** containers/image's cap on lookaside signatures per manifest. */
 const MAX_LOOKASIDE_SIGNATURES = 128;

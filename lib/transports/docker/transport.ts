@@ -6,7 +6,6 @@ import { OcikitError, isOcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
 import { formatDockerTransportReference, parseDockerTransportReference, type DockerReference, type DockerTransportReference } from '../../reference/index.js';
 import type { Repository, RegistryOptions } from '../../registry/index.js';
-import { registerTransport } from '../registry.js';
 import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
@@ -142,10 +141,8 @@ export class DockerImageReference implements ImageReference {
   }
 }
 
-/** The docker transport, registered at import. */
+/** The docker transport (registered by lib/transports/index.ts). */
 export const dockerTransport: ImageTransport = {
   name: 'docker',
   parseReference: (within) => new DockerImageReference(parseDockerTransportReference(within)),
 };
-
-registerTransport(dockerTransport);

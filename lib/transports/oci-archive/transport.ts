@@ -1,7 +1,6 @@
 /** The oci-archive: transport: `oci-archive:PATH[:REF|:@N]`, a tar (optionally gzip/zstd) of an OCI image layout. */
 import { OcikitError } from '../../errors.js';
 import { absolutePath, formatOciArchiveReference, parseOciArchiveReference, type OciArchiveReference } from '../../reference/index.js';
-import { registerTransport } from '../registry.js';
 import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { layoutRefs } from '../oci/layout.js';
@@ -50,5 +49,3 @@ export const ociArchiveTransport: ImageTransport = {
   name: 'oci-archive',
   parseReference: (within) => new OciArchiveImageReference(parseOciArchiveReference(within)),
 };
-
-registerTransport(ociArchiveTransport);

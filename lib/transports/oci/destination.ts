@@ -12,7 +12,9 @@ import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../../errors.js';
 import { digestBytes, type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, parseManifest, referrerDescriptor, type Descriptor, type OciIndex } from '../../manifest/index.js';
-import { atomicWriteFile, ensureDir, forgetCleanup, makeStagingDir, pathExists, readFileLimited, syncDir, withLockFile } from '../fs-util.js';
+import { ensureDir } from '../../fs/dirs.js';
+import { atomicWriteFile, forgetCleanup, makeStagingDir, syncDir } from '../../fs/durable.js';
+import { pathExists, readFileLimited, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import { sweepLeftovers } from '../leftovers.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageDestinationProperties, ImageReference, ManifestBlob, SystemContext } from '../types.js';
@@ -55,7 +57,7 @@ export class OciDestination implements ImageDestination {
       // Fail early on a garbled layout, before any blob moves.
       parseLayoutIndex(await readFileLimited(join(root, 'index.json'), MAX_MANIFEST_SIZE, `reading ${where}/index.json`), where);
     }
-    await ensureDir(dirname(root)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
+    await ensureDir(dirname(root)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/fs/dirs.ts
     await sweepLeftovers(root, ['index.json', OCI_LAYOUT_FILE]);
     const staging = await makeStagingDir(root);
     await fsp.mkdir(join(staging, 'blobs', 'sha256'), { recursive: true });
@@ -86,7 +88,7 @@ export class OciDestination implements ImageDestination {
   async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
     const digest = instance ?? digestBytes(m.bytes);
     const dest = join(this.staging, layoutBlobPath(digest));
-    if ((await regularFileSize(dest)) === undefined) await atomicWriteFile(dest, m.bytes, 0o644, this.sync);
+    if ((await regularFileSize(dest)) === undefined) await atomicWriteFile(dest, m.bytes, { sync: this.sync });
     if (instance === undefined) this.top = { digest, size: m.bytes.length, mediaType: m.mediaType };
   }
 
@@ -109,7 +111,7 @@ export class OciDestination implements ImageDestination {
         // Blobs first, index.json last: a reader never sees an entry whose blobs are missing.
         await this.moveStagedBlobs();
         if (!(await pathExists(join(this.root, OCI_LAYOUT_FILE)))) {
-          await atomicWriteFile(join(this.root, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, 0o644, this.sync);
+          await atomicWriteFile(join(this.root, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, { sync: this.sync });
         }
         const indexPath = join(this.root, 'index.json');
         let index: OciIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
@@ -124,7 +126,7 @@ export class OciDestination implements ImageDestination {
           return this.ref !== undefined ? name !== this.ref : !(name === undefined && d.digest === desc.digest);
         });
         const next = { ...index, schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...kept, desc, ...this.referrers] };
-        await atomicWriteFile(indexPath, JSON.stringify(next), 0o644, this.sync);
+        await atomicWriteFile(indexPath, JSON.stringify(next), { sync: this.sync });
         // The new index.json (and the blobs under it) survive a power loss from here on.
         if (this.sync) await syncDir(this.root);
       });
@@ -139,8 +141,8 @@ export class OciDestination implements ImageDestination {
    * layout or all of it. False when the path appeared meanwhile (another writer): merge instead.
    */
   private async commitFresh(desc: Descriptor): Promise<boolean> {
-    await atomicWriteFile(join(this.staging, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, 0o644, this.sync);
-    await atomicWriteFile(join(this.staging, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [desc, ...this.referrers] }), 0o644, this.sync);
+    await atomicWriteFile(join(this.staging, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, { sync: this.sync });
+    await atomicWriteFile(join(this.staging, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [desc, ...this.referrers] }), { sync: this.sync });
     if (this.sync) {
       for (const alg of await fsp.readdir(join(this.staging, 'blobs'))) await syncDir(join(this.staging, 'blobs', alg));
       await syncDir(join(this.staging, 'blobs'));

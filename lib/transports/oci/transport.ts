@@ -5,8 +5,8 @@ import { digestBytes, parseDigest, shortDigest, type Digest } from '../../digest
 import { absolutePath, formatOciReference, parseOciReference, type OciReference } from '../../reference/index.js';
 import { MAX_MANIFEST_SIZE, OCI_INDEX, parseManifest, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { join } from 'node:path';
-import { atomicWriteFile, pathExists, readFileLimited, safeResolve, withLockFile } from '../fs-util.js';
-import { registerTransport } from '../registry.js';
+import { atomicWriteFile } from '../../fs/durable.js';
+import { pathExists, readFileLimited, safeResolve, withLockFile } from '../fs-util.js';
 import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { REF_NAME_ANNOTATION, chooseFromLayout, layoutBlobPath, layoutRefs, parseLayoutIndex } from './layout.js';
@@ -136,5 +136,3 @@ export const ociTransport: ImageTransport = {
   name: 'oci',
   parseReference: (within) => new OciImageReference(parseOciReference(within)),
 };
-
-registerTransport(ociTransport);

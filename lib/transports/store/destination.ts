@@ -7,9 +7,8 @@ import { OcikitError } from '../../errors.js';
 import { shortDigest, type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../manifest/index.js';
 import type { BlobStore } from '../../store/index.js';
-import type { BlobInfo, BlobInput, ImageDestination, ImageDestinationProperties, ManifestBlob } from '../types.js';
-import { storeRefName } from './names.js';
-import type { StoreImageReference } from './transport.js';
+import type { BlobInfo, BlobInput, ImageDestination, ImageDestinationProperties, ImageReference, ManifestBlob } from '../types.js';
+import { storeRefName, type StoreName } from './names.js';
 
 export class StoreDestination implements ImageDestination {
   readonly properties: ImageDestinationProperties = {
@@ -24,7 +23,9 @@ export class StoreDestination implements ImageDestination {
   #top: Digest | undefined;
 
   constructor(
-    readonly reference: StoreImageReference,
+    readonly reference: ImageReference,
+    /** The name the image gets at commit. */
+    private readonly name: StoreName,
     private readonly store: BlobStore,
   ) {}
 
@@ -56,7 +57,7 @@ export class StoreDestination implements ImageDestination {
   /** Point the name at the top-level manifest. A name with a digest must get exactly that manifest. */
   async commit(): Promise<void> {
     if (this.#top === undefined) throw new OcikitError('E_INTERNAL', `committing ${this.reference}: no manifest was written`);
-    const n = this.reference.name;
+    const n = this.name;
     if (n.digest !== undefined && n.digest !== this.#top) {
       throw new OcikitError('E_CONFLICT', `writing ${this.reference}: the manifest written has digest ${this.#top}, not the one named`, {
         hint: 'name the destination by tag, or copy with --preserve-digests',

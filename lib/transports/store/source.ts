@@ -4,16 +4,15 @@ import { OcikitError, wrapError } from '../../errors.js';
 import { shortDigest, type Digest } from '../../digest/index.js';
 import { MAX_MANIFEST_SIZE, guessManifestMediaType } from '../../manifest/index.js';
 import type { BlobStore } from '../../store/index.js';
-import type { BlobInfo, BlobPayload, ImageSource, ManifestBlob } from '../types.js';
-import { resolveStoreName } from './names.js';
-import type { StoreImageReference } from './transport.js';
+import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
+import { resolveStoreName, type StoreName } from './names.js';
 
 export class StoreSource implements ImageSource {
   readonly properties = { concurrentGetBlob: 8 };
   readonly #fds: number[] = [];
 
   private constructor(
-    readonly reference: StoreImageReference,
+    readonly reference: ImageReference,
     private readonly store: BlobStore,
     private readonly top: Digest,
   ) {}
@@ -22,8 +21,7 @@ export class StoreSource implements ImageSource {
    * Resolve the name (E_NOT_FOUND when no ref gives it). A digest the store holds is found even
    * when no ref names it: the store is content-addressed, and the bytes are checked against it.
    */
-  static async open(reference: StoreImageReference, store: BlobStore): Promise<StoreSource> {
-    const n = reference.name;
+  static async open(reference: ImageReference, n: StoreName, store: BlobStore): Promise<StoreSource> {
     const resolved = resolveStoreName(store, n.repository, n);
     const top = resolved?.digest ?? (n.digest !== undefined && store.has(n.digest) ? n.digest : undefined);
     if (top === undefined) throw new OcikitError('E_NOT_FOUND', `reading ${reference}: the store has no image of that name`, { hint: 'ocikit store ls lists what it holds' });

@@ -6,7 +6,6 @@
  */
 import { OcikitError } from '../../errors.js';
 import { parseDockerReference } from '../../reference/index.js';
-import { registerTransport } from '../registry.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 import { canonicalRepository, formatStoreName, parseStoreName, refsToDelete, servedTags, type StoreName } from './names.js';
 
@@ -39,12 +38,12 @@ export class StoreImageReference implements ImageReference {
 
   async newSource(ctx: SystemContext): Promise<ImageSource> {
     const { StoreSource } = await import('./source.js');
-    return StoreSource.open(this, await this.#store(ctx));
+    return StoreSource.open(this, this.name, await this.#store(ctx));
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     const { StoreDestination } = await import('./destination.js');
-    return new StoreDestination(this, await this.#store(ctx));
+    return new StoreDestination(this, this.name, await this.#store(ctx));
   }
 
   async listTags(ctx: SystemContext): Promise<string[]> {
@@ -79,5 +78,3 @@ export const storeTransport: ImageTransport = {
     }
   },
 };
-
-registerTransport(storeTransport);

@@ -24,7 +24,9 @@ import { OcikitError, wrapError } from '../../errors.js';
 import type { BlobReservation } from '../types.js';
 import { payloadStream } from '../payload.js';
 import type { FileIdentity, TarArchive } from './archive.js';
-import { cleanupOnExit, ensureDir, forgetCleanup, syncDir, tmpNameFor, withLockFile } from '../fs-util.js';
+import { ensureDir } from '../../fs/dirs.js';
+import { cleanupOnExit, forgetCleanup, syncDir, tempNameFor } from '../../fs/durable.js';
+import { withLockFile } from '../fs-util.js';
 import { nextEvent } from './events.js';
 import { sweepLeftovers } from '../leftovers.js';
 import { BLOCK, encodeHeader, padding } from './header.js';
@@ -61,6 +63,8 @@ export interface TarWriter {
   commit(precondition?: () => Promise<void>): Promise<void>;
   /** Abandon the archive: the target is left as it was. Idempotent. */
   abort(): Promise<void>;
+  /** Bytes written so far; after commit, the archive's size. */
+  readonly size: number;
 }
 
 /**
@@ -81,9 +85,9 @@ export async function openTarWriter(target: string, where: string, opts: { sync?
     });
     return new StreamTarWriter(where, fh.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }), true, fh);
   }
-  await ensureDir(dirname(target)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/dirs.ts
+  await ensureDir(dirname(target)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/fs/dirs.ts
   await sweepLeftovers(target);
-  const tmp = tmpNameFor(target);
+  const tmp = tempNameFor(target);
   const fh = await fsp.open(tmp, 'wx', 0o644).catch((err) => {
     throw wrapError(err, `writing ${where}`);
   });
@@ -109,6 +113,7 @@ class FileTarWriter implements TarWriter {
   readonly #writes = new Set<Promise<void>>();
   #failure: OcikitError | undefined;
   #finished = false;
+  #committed = false;
 
   constructor(
     readonly where: string,
@@ -219,10 +224,16 @@ class FileTarWriter implements TarWriter {
         await fsp.rename(tmp, target);
       });
       forgetCleanup(tmp);
+      this.#committed = true;
       if (this.sync) await syncDir(dirname(target));
     } catch (err) {
       throw wrapError(err, `committing ${this.where}`);
     }
+  }
+
+  /** The archive's extent: every member claimed, and the end-of-archive blocks once committed. */
+  get size(): number {
+    return this.#end + (this.#committed ? 2 * BLOCK : 0);
   }
 
   async abort(): Promise<void> {
@@ -244,6 +255,8 @@ class StreamTarWriter implements TarWriter {
   private readonly pumped: Promise<void>;
   private finished = false;
   private readonly dirs = new Set<string>();
+  /** Bytes handed to the output so far. */
+  size = 0;
 
   constructor(
     /** Where the archive goes, for messages. */
@@ -264,8 +277,9 @@ class StreamTarWriter implements TarWriter {
 
   /** Move the packed bytes to the output, honouring its backpressure. */
   private async pump(): Promise<void> {
-    for await (const chunk of this.pack) {
+    for await (const chunk of this.pack as AsyncIterable<Buffer>) {
       if (this.failure !== undefined) throw this.failure.error;
+      this.size += chunk.length;
       if (!this.out.write(chunk)) await drained(this.out);
     }
     if (this.ownsOut)

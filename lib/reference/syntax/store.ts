@@ -2,9 +2,13 @@
  * The syntax of a `store:` image name (ocikit's own transport, not in containers-transports(5)):
  * `REPO[:TAG|@DIGEST]`, with distribution's grammar for the repository and the tag. What the names
  * mean (which store refs answer to them) is lib/transports/store/names.ts.
+ *
+ * parseStoreName's errors are E_BAD_INPUT (store names also arrive from files: a bundle's index.json,
+ * the store's own refs); as the syntax of an image name (`storeSyntax`), they are E_USAGE like every other.
  */
-import { OcikitError } from '../errors.js';
-import { parseDigest, type Digest } from '../digest/index.js';
+import { OcikitError } from '../../errors.js';
+import { parseDigest, type Digest } from '../../digest/index.js';
+import { usage, type TransportSyntax } from './common.js';
 
 /** A repository path component, as distribution's grammar (lowercase letters and digits, single separators). */
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
@@ -63,3 +67,14 @@ function checkRepository(repository: string, s: string, what: string): void {
 export function formatStoreName(n: StoreName): string {
   return n.digest !== undefined ? `${n.repository}@${n.digest}` : `${n.repository}:${n.tag ?? 'latest'}`;
 }
+
+export const storeSyntax: TransportSyntax<StoreName> = {
+  parse(rest: string): StoreName {
+    try {
+      return parseStoreName(rest);
+    } catch (err) {
+      throw usage(`store:${rest}`, (err as Error).message, { cause: err });
+    }
+  },
+  format: formatStoreName,
+};

@@ -12,7 +12,7 @@
  */
 import { mkdirSync, statSync, promises as fsp } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { OcikitError, wrapWriteError } from './errors.js';
+import { OcikitError, wrapWriteError } from '../errors.js';
 
 const code = (err: unknown): string | undefined => (err as NodeJS.ErrnoException)?.code;
 

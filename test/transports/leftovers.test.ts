@@ -1,0 +1,42 @@
+/**
+ * lib/transports/leftovers.ts: what a killed writer left beside a destination (staging directories,
+ * temp files, named by lib/fs/durable.ts) is removed by the next writer; what a live writer is
+ * working on, and anything of another name, is never touched.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { processAlive } from '../../lib/fs/durable.js';
+import { sweepLeftovers } from '../../lib/transports/leftovers.js';
+import { tempDir } from '../helpers/paths.js';
+
+test("sweepLeftovers: a dead writer's staging directories and temp files go; a live one's and other names' stay", async () => {
+  const dead = spawnSync('true').pid;
+  assert.equal(processAlive(dead), false, 'a process that exited');
+  const live = process.ppid;
+  const dir = tempDir('ocikit-leftovers-');
+  const layout = join(dir, 'layout');
+  mkdirSync(layout);
+  const beside = [
+    `.layout.ocikit-${dead}-ab12`,
+    `.layout.ocikit-${dead}-ab12.old`,
+    `layout.${dead}.0.ee00.tmp`,
+    `.layout.ocikit-${live}-cd34`,
+    `layout.${live}.0.ff00.tmp`,
+    `.other.ocikit-${dead}-aa`,
+    `other.${dead}.0.aa.tmp`,
+  ];
+  const inside = [`index.json.${dead}.0.aa00.tmp`, `oci-layout.${dead}.1.bb00.tmp`, `index.json.${live}.2.cc00.tmp`, `blob.${dead}.0.dd00.tmp`, 'index.json'];
+  for (const n of beside) {
+    if (n.startsWith('.')) mkdirSync(join(dir, n));
+    else writeFileSync(join(dir, n), '');
+  }
+  for (const n of inside) writeFileSync(join(layout, n), '');
+
+  await sweepLeftovers(layout, ['index.json', 'oci-layout']);
+
+  assert.deepEqual(readdirSync(dir).sort(), ['layout', `.layout.ocikit-${live}-cd34`, `layout.${live}.0.ff00.tmp`, `.other.ocikit-${dead}-aa`, `other.${dead}.0.aa.tmp`].sort());
+  assert.deepEqual(readdirSync(layout).sort(), [`index.json.${live}.2.cc00.tmp`, `blob.${dead}.0.dd00.tmp`, 'index.json'].sort());
+});
