@@ -73,7 +73,7 @@ export async function daemonCases<I extends { ref: string }>(big: I): Promise<{ 
       },
       ocikitFlags: daemonFlags('src'),
       skopeoFlags: daemonFlags('src'),
-      note: 'the export arrives uncompressed; skopeo compresses it for oci:, ocikit keeps it as it is',
+      note: 'the export arrives uncompressed; both tools gzip it for oci: (ocikit while it arrives)',
     },
     {
       name: 'oci->containers-storage',
@@ -96,7 +96,7 @@ export async function daemonCases<I extends { ref: string }>(big: I): Promise<{ 
         }
         return `oci:${d}/out:latest`;
       },
-      note: 'cold ocikit store: podman exports uncompressed layers; skopeo compresses them for oci:, ocikit keeps them',
+      note: 'cold ocikit store: skopeo gzips the layers it reads from storage for oci:; for ocikit, podman gzips them as it exports them',
     },
   ];
   return { cases, stop: () => engine.stop() };
