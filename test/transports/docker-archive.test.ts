@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { compress as zstdCompress } from 'zstd-napi';
 import { copyImage } from '../../lib/copy/index.js';
@@ -302,6 +303,18 @@ describe('docker-archive', () => {
             compress: { format: 'gzip', level: 4, exact: false, pool },
           }),
           (err) => isOcikitError(err, 'E_DIGEST_MISMATCH'),
+        );
+        // A stream that ends inside a member being packed: one error, and no compressed half left.
+        const plainBytes = readFileSync(plainArchive);
+        const cut = Readable.from([plainBytes.subarray(0, 512 + (2 << 20))]);
+        await assert.rejects(
+          TarArchive.fromStream(cut, { where: 'a cut stream', store: fresh, compress: { format: 'gzip', level: 4, exact: false, pool } }),
+          (err) => isOcikitError(err, 'E_BAD_INPUT') && /truncated/.test((err as Error).message),
+        );
+        assert.deepEqual(
+          readdirSync(join(fresh.root, 'tmp')).filter((n) => n.startsWith('packed-')),
+          [],
+          'the job removed its output',
         );
       } finally {
         await ar.close();
