@@ -81,7 +81,7 @@ export function daemonCases(image: () => Promise<ImageInfo>): { cases: Case[]; s
       dst: (run) => `oci:${run.dir}/out:latest`,
       ocikitFlags: () => daemonFlags('src'),
       skopeoFlags: () => daemonFlags('src'),
-      note: 'the export arrives uncompressed; output sizes show what each wrote',
+      note: 'the export arrives uncompressed; both tools gzip it for oci: (ocikit while it arrives)',
     }),
     engineCase({
       name: 'oci->containers-storage',
@@ -101,7 +101,7 @@ export function daemonCases(image: () => Promise<ImageInfo>): { cases: Case[]; s
         storageSeeded = true;
       },
       dst: (run) => `oci:${run.dir}/out:latest`,
-      note: 'cold ocikit store: podman exports the layers; output sizes show what each wrote',
+      note: 'cold ocikit store: skopeo gzips the layers it reads from storage for oci:; for ocikit, podman gzips them as it exports them',
     }),
   ];
   return { cases, stop: async () => engine?.stop() };

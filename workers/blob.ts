@@ -28,14 +28,15 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
   try {
     const wantDigest = job.expect.digest;
     const algorithm = wantDigest ? wantDigest.slice(0, wantDigest.indexOf(':')) : 'sha256';
+    const hashed = wantDigest !== undefined || job.expect.learn === true;
     if (!job.decompress && !job.compress) {
       // Copied as it is: no stream machinery, one buffer for the whole blob (no garbage to collect).
-      const got = await passThrough(job, wantDigest !== undefined ? createHash(algorithm) : undefined, (job.keep ?? []).map(open), progress);
+      const got = await passThrough(job, hashed ? createHash(algorithm) : undefined, (job.keep ?? []).map(open), progress);
       for (const o of outputs) o.finish();
       checkInput(job, got);
       return { input: got };
     }
-    const input = new Tap(wantDigest !== undefined ? createHash(algorithm) : undefined, (job.keep ?? []).map(open), job.expect.size);
+    const input = new Tap(hashed ? createHash(algorithm) : undefined, (job.keep ?? []).map(open), job.expect.size);
     const source = inputStream(job.input, (n) => {
       if (progress) progress[0] = progress[0]! + n;
     });

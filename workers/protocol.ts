@@ -60,8 +60,12 @@ export type JobOutput =
 export interface BlobJob {
   kind: 'blob';
   input: JobInput;
-  /** The input's expected digest (omit: not hashed, e.g. a store file copied into an archive) and size (-1: unknown). */
-  expect: { digest?: string; size: number };
+  /**
+   * The input's expected digest and size (-1: unknown). Without a digest the input is not hashed
+   * (a store file copied into an archive), unless `learn` asks for its digest: then it is hashed
+   * (sha256) and the reply's `input.digest` is what was learned, checked against nothing.
+   */
+  expect: { digest?: string; size: number; learn?: boolean };
   /** Describes the blob in error messages: "layer sha256:ab12… from oci:/x". */
   what: string;
   /** Write the input bytes, unchanged, to each of these. */

@@ -20,9 +20,10 @@ import type { ImageDestination, ImageReference, ImageSource } from '../transport
 import { BlobCopier, type Counters } from './blob.js';
 import { copyIndex, selectInstances } from './multiple.js';
 import type { CopyOptions, CopyResult } from './options.js';
+import { plainLayerPlan } from './plan.js';
 import { ProgressTracker } from './progress.js';
 import { copyReferrers, findReferrers, type FoundReferrer } from './referrers.js';
-import { copySingle, type ImageCopyContext } from './single.js';
+import { copySingle, desireOf, type ImageCopyContext } from './single.js';
 
 /** Copy the image named by `srcRef` to `destRef`, through the store. */
 export async function copyImage(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions): Promise<CopyResult> {
@@ -30,6 +31,7 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
   const store = opts.store;
   const lease = store.lease();
   const counters: Counters = { bytesRead: 0, bytesWritten: 0, blobsReused: 0, blobsCopied: 0 };
+  let readAtOpen = 0;
   const tracker = new ProgressTracker(opts.onProgress);
   let source: ImageSource | undefined;
   let dest: ImageDestination | undefined;
@@ -37,8 +39,18 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
   const ownPool = opts.pool ? undefined : new WorkerPool(opts.jobs ? { threads: opts.jobs } : {});
   const pool = opts.pool ?? ownPool!;
   try {
-    source = await srcRef.newSource({ ...opts.sourceCtx, store, ...(opts.onProgress ? { onRead: (bytes: number) => tracker.emit({ type: 'read', bytes }) } : {}) });
+    // The destination opens first (nothing is visible there before commit): what it wants done to
+    // plain layers is then known when the source opens, and a source that reads an export at open
+    // can compress its layers as they arrive (SystemContext.compressLayers).
     dest = await destRef.newDestination({ ...opts.destCtx, store });
+    const plain = plainLayerPlan(desireOf(dest, opts), { ...(opts.compressFormat ? { format: opts.compressFormat } : {}), ...(opts.compressLevel !== undefined ? { level: opts.compressLevel } : {}) });
+    const compressLayers = plain.action === 'compress' ? { compressLayers: { format: plain.format, level: plain.level, exact: opts.compressLevel !== undefined, pool } } : {};
+    // What a source reads at open (an export, an archive from a pipe): see CopyResult.bytesRead.
+    const onRead = (bytes: number): void => {
+      readAtOpen += bytes;
+      if (opts.onProgress) tracker.emit({ type: 'read', bytes });
+    };
+    source = await srcRef.newSource({ ...opts.sourceCtx, store, ...compressLayers, onRead });
     const ctx: ImageCopyContext = {
       source,
       dest,
@@ -85,7 +97,7 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
     store.setRef(srcRef.toString(), digestBytes(top.bytes));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const referrers = found?.map((f) => ({ digest: f.descriptor.digest, subject: f.subject, ...(f.descriptor.artifactType !== undefined ? { artifactType: f.descriptor.artifactType } : {}) }));
-    return { manifestDigest: written.digest, mediaType: written.mediaType, ...counters, seconds, ...(referrers ? { referrers } : {}) };
+    return { manifestDigest: written.digest, mediaType: written.mediaType, ...counters, bytesRead: Math.max(counters.bytesRead, readAtOpen), seconds, ...(referrers ? { referrers } : {}) };
   } catch (err) {
     // Our errors already say what was being done and to which image; only foreign ones need context.
     if (isOcikitError(err)) throw err;

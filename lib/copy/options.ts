@@ -76,7 +76,10 @@ export interface CopyResult {
   /** Digest of the manifest written at the destination (the index, for a multi-image copy). */
   manifestDigest: Digest;
   mediaType: string;
-  /** Bytes read from the source. */
+  /**
+   * Bytes read from the source: by the blob copies, or at open (an archive spooled from a pipe, an
+   * engine's export, whose members the copies then take from the store), whichever is more.
+   */
   bytesRead: number;
   /** Bytes handed to the destination. */
   bytesWritten: number;

@@ -66,6 +66,25 @@ export function planLayer(p: LayerPlanInput): LayerPlan {
   return { action: 'keep' };
 }
 
+/**
+ * The destination's declared wish as this copy applies it: with --preserve-digests, a destination
+ * that merely prefers compressed layers (oci:) keeps them as they come, as skopeo does (it may not
+ * modify the manifest), unless the user asked to compress (--dest-compress, a format).
+ */
+export function effectiveDesire(wish: DesiredCompression, f: { preserveDigests?: boolean; destCompression?: 'compress' | 'decompress'; compressFormat?: CompressionFormat }): DesiredCompression {
+  return f.preserveDigests && wish === 'compress' && f.destCompression === undefined && !f.compressFormat ? 'preserve' : wish;
+}
+
+/**
+ * What this copy will make of an uncompressed layer, known as soon as the destination is open:
+ * the plan of a plain layer bound for an OCI manifest. The source's context gets it
+ * (SystemContext.compressLayers) when it is a compression, so a source that reads its layers in one
+ * pass at open can do that work as they arrive.
+ */
+export function plainLayerPlan(desired: DesiredCompression, f: { format?: CompressionFormat; level?: number }): LayerPlan {
+  return planLayer({ from: 'none', family: 'oci', desired, ...(f.format ? { format: f.format } : {}), ...(f.level !== undefined ? { level: f.level } : {}) });
+}
+
 /** The compression a layer has after its plan. */
 export function compressionAfter(from: LayerCompression, plan: LayerPlan): LayerCompression {
   return plan.action === 'keep' ? from : plan.action === 'decompress' ? 'none' : plan.format;

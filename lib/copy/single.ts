@@ -25,12 +25,12 @@ import {
   type ParsedImageManifest,
 } from '../manifest/index.js';
 import type { BlobStore } from '../store/index.js';
-import type { BlobInfo, ImageDestination, ImageSource } from '../transports/types.js';
+import type { BlobInfo, DesiredCompression, ImageDestination, ImageSource } from '../transports/types.js';
 import type { BlobCopier, BlobOutcome, BlobTask } from './blob.js';
 import type { CopyOptions } from './options.js';
 import { runLimited } from './limit.js';
 import { chooseManifestType } from './manifest-type.js';
-import { compressionAfter, planLayer } from './plan.js';
+import { compressionAfter, effectiveDesire, planLayer } from './plan.js';
 import type { ProgressTracker } from './progress.js';
 
 /** What the stages of one copy share. */
@@ -63,10 +63,7 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   const m = parsed.value;
   const config = m.config;
   const layerDescs = m.layers;
-  // --preserve-digests: a destination that merely prefers compressed layers (oci:) keeps them as
-  // they come, as skopeo does (it may not modify the manifest), unless the user asked to compress.
-  const wish = dest.properties.desiredCompression;
-  const desired = opts.preserveDigests && wish === 'compress' && opts.destCtx?.destCompression === undefined && !opts.compressFormat ? 'preserve' : wish;
+  const desired = desireOf(dest, opts);
   // === ARTIFACT HOOK (lib/manifest/referrers.ts): an OCI artifact (artifactType, or a config that
   // is not an image config) has opaque blobs of any media type: each is kept exactly as it is, so
   // its manifest (and digest) arrives unchanged, or fails to convert with a clear error.
@@ -162,6 +159,15 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   c.tracker.emit({ type: 'manifest', digest, mediaType: targetType, ...(topLevel ? {} : { instance: digest }) });
   await c.store.put(bytes, { what: 'converted manifest' });
   return { digest, mediaType: targetType, bytes };
+}
+
+/** The destination's wish as this copy applies it (plan.ts effectiveDesire, with the copy's flags). */
+export function desireOf(dest: ImageDestination, opts: CopyOptions): DesiredCompression {
+  return effectiveDesire(dest.properties.desiredCompression, {
+    ...(opts.preserveDigests ? { preserveDigests: true } : {}),
+    ...(opts.destCtx?.destCompression ? { destCompression: opts.destCtx.destCompression } : {}),
+    ...(opts.compressFormat ? { compressFormat: opts.compressFormat } : {}),
+  });
 }
 
 /**

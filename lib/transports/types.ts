@@ -4,7 +4,8 @@
  */
 import type { Readable } from 'node:stream';
 import type { Digest } from '../digest/index.js';
-import type { Descriptor } from '../manifest/index.js';
+import type { CompressionFormat, Descriptor } from '../manifest/index.js';
+import type { WorkerPool } from '../pool/index.js';
 import type { BlobStore } from '../store/index.js';
 
 /** What the pipeline knows of a blob: from a manifest descriptor, or learned by the store. */
@@ -30,6 +31,25 @@ export interface SystemContext {
   overrideOS?: string;
   overrideArch?: string;
   overrideVariant?: string;
+  /**
+   * Set by the copy pipeline on the SOURCE's context, from the destination's declared wish and the
+   * user's flags (plan.ts plainLayerPlan), when this copy will compress every uncompressed layer as
+   * `format` at `level` (`exact`: the user named the level, and no other will do). It says early
+   * what the copy will do anyway, for a source that reads its layers in one pass when it opens (an
+   * engine's export) and so can do it as they arrive instead of writing the plain bytes down first.
+   * A source MAY ignore it; one that uses it MUST do one of:
+   * - compress a plain layer with `pool` (ocikit's own blob job, which hashes the plain bytes and
+   *   the result as it writes it), put the result in the store and record it as that variant
+   *   (store.cache.recordVariant(plainDigest, format, level, compressedDigest)) under the plain
+   *   digest the job computed; its manifest keeps naming the plain layer. The pipeline then finds
+   *   the variant as it finds any cached result; a layer whose bytes were not what the manifest
+   *   says has no variant under that digest and is fetched and verified as usual. getBlob MUST
+   *   still serve the plain layer (decompressing the variant when it kept nothing else);
+   * - or have its layers exported already compressed (by the engine itself) and describe them so:
+   *   its manifest then names those blobs, every digest the digest of the bytes getBlob serves,
+   *   with the config's diff IDs unchanged — a truthful manifest of a compressed image.
+   */
+  compressLayers?: { format: CompressionFormat; level: number; exact: boolean; pool: WorkerPool };
   /**
    * For the file destinations that keep layers as they come or compress them (dir:, oci:,
    * oci-archive:): compress (--dest-compress) or decompress (--dest-decompress) every layer.

@@ -2,6 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { planLayer, type LayerPlan, type LayerPlanInput } from '../../lib/copy/index.js';
+import { effectiveDesire, plainLayerPlan } from '../../lib/copy/plan.js';
+import type { DesiredCompression } from '../../lib/transports/types.js';
 import { isOcikitError } from '../../lib/errors.js';
 
 const keep: LayerPlan = { action: 'keep' };
@@ -56,5 +58,25 @@ describe('planLayer', () => {
       );
     }
     assert.deepEqual(planLayer({ from: 'gzip', family: 'docker', desired: 'decompress', format: 'zstd' }), decompress);
+  });
+});
+
+describe('what a source is told before it opens (effectiveDesire, plainLayerPlan)', () => {
+  const DESIRE: Array<[wish: DesiredCompression, flags: Parameters<typeof effectiveDesire>[1], want: DesiredCompression]> = [
+    ['compress', {}, 'compress'],
+    ['compress', { preserveDigests: true }, 'preserve'], // oci: keeps layers as they come, as skopeo
+    ['compress', { preserveDigests: true, destCompression: 'compress' }, 'compress'],
+    ['compress', { preserveDigests: true, compressFormat: 'zstd' }, 'compress'],
+    ['preserve', { preserveDigests: true }, 'preserve'],
+    ['decompress', { preserveDigests: true }, 'decompress'],
+  ];
+  for (const [wish, flags, want] of DESIRE) {
+    it(`${wish} with ${JSON.stringify(flags)}: ${want}`, () => assert.equal(effectiveDesire(wish, flags), want));
+  }
+  it('a plain layer is compressed exactly as planLayer would plan it for an OCI manifest', () => {
+    assert.deepEqual(plainLayerPlan('compress', {}), gzip());
+    assert.deepEqual(plainLayerPlan('compress', { format: 'zstd', level: 7 }), { action: 'compress', format: 'zstd', level: 7 });
+    assert.deepEqual(plainLayerPlan('preserve', {}), keep);
+    assert.deepEqual(plainLayerPlan('decompress', { format: 'gzip' }), keep);
   });
 });

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { ocikit, run } from '../helpers/cli.js';
+import { makeLayer, writeImage } from '../helpers/images.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { podmanStore, type PodmanStore } from '../helpers/podman.js';
@@ -143,6 +145,38 @@ describe('containers-storage: against podman with a private vfs store', () => {
       raw.layers.map((l) => [l.mediaType, l.digest]),
       hello.diffIDs.map((d) => ['application/vnd.oci.image.layer.v1.tar', d]),
     );
+  });
+
+  it('to oci:, podman gzips the layers as it exports them: no plain layer reaches the store, and the manifest names what was written', () => {
+    const big = makeLayer([{ name: 'words.txt', data: 'layer blob digest usr lib share\n'.repeat(110_000) }]);
+    const small = makeLayer([{ name: 'small.txt', data: 'small\n' }]);
+    const layout = join(dir, 'packed-src');
+    writeImage(layout, [big, small], 'packed');
+    let r = cli(['copy', '-q', `oci:${layout}:latest`, `containers-storage:${spec}ocikit/packed:1`]);
+    assert.equal(r.code, 0, r.stderr);
+
+    const store = join(dir, 'packed-store');
+    const out = join(dir, 'packed-oci');
+    r = cli(['copy', '-q', `containers-storage:${spec}ocikit/packed:1`, `oci:${out}:x`], { store });
+    assert.equal(r.code, 0, r.stderr);
+    for (const d of [big.diffId, small.diffId]) assert.equal(existsSync(join(store, 'blobs', 'sha256', d.slice(7))), false, `plain layer ${d} was never stored`);
+    const idx = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const m = JSON.parse(readFileSync(join(out, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as { layers: Array<{ mediaType: string; digest: string; size: number }> };
+    assert.deepEqual(
+      m.layers.map((l) => l.mediaType),
+      ['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar+gzip'],
+    );
+    for (const l of m.layers) {
+      const b = readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7)));
+      assert.equal(sha(b), l.digest);
+      assert.equal(b.length, l.size);
+    }
+    assert.deepEqual(
+      m.layers.map((l) => sha(gunzipSync(readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7)))))),
+      [big.diffId, small.diffId],
+    );
+    assert.deepEqual(JSON.parse(run(skopeo, ['inspect', '--config', `oci:${out}:x`]).stdout).rootfs.diff_ids, [big.diffId, small.diffId]);
+    assert.deepEqual(stagingLeft(store), []);
   });
 
   it('an image podman built copies out byte-faithfully: the manifest podman keeps, its config, its layers', () => {

@@ -10,9 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { compress as zstdCompress } from 'zstd-napi';
 import { copyImage } from '../../lib/copy/index.js';
+import type { Digest } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { parseManifest } from '../../lib/manifest/index.js';
 import { BlobStore } from '../../lib/store/index.js';
@@ -231,6 +233,96 @@ describe('docker-archive', () => {
     r = sh(`${base} oci:${fixture('hello-oci')}:latest docker-archive:/dev/stdout:hello:out | cat > "${out}"`);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(run(skopeo, ['inspect', '--raw', `docker-archive:${out}:hello:out`]).stdout).config.digest, want);
+  });
+
+  it('a spooled archive bound for compressed layers keeps each big plain layer only compressed (as the copy makes it), and still serves it plain', async () => {
+    // Text-like, compressible, and well above PACK_MIN; a small plain layer; a gzip one.
+    const bigTar = await rawTar([{ name: 'words.txt', data: Buffer.from('layer blob digest usr lib share\n'.repeat(110_000)) }]);
+    const smallTar = await layerTar('small-plain', 3000);
+    const gzTar = await layerTar('gz', 5000);
+    const entries = saveArchive(
+      [
+        { tar: bigTar, compression: 'none' },
+        { tar: smallTar, compression: 'none' },
+        { tar: gzTar, compression: 'gzip' },
+      ],
+      ['example.com/packed:1'],
+      'legacy',
+    ).entries;
+    const plainArchive = await writeTar(join(dir, 'packed.tar'), entries);
+    // gzipped as a whole: read by spooling (a pipe or a daemon's export are spooled the same way)
+    const gz = join(dir, 'packed.tar.gz');
+    writeFileSync(gz, gzipSync(readFileSync(plainArchive)));
+
+    const fresh = BlobStore.open(join(dir, 'packed-store'));
+    const other = BlobStore.open(join(dir, 'packed-store-2'));
+    try {
+      const out = join(dir, 'packed-oci');
+      const res = await copyImage(parseImageName(`docker-archive:${gz}`), parseImageName(`oci:${out}:x`), { store: fresh });
+      assert.ok(res.bytesRead >= readFileSync(gz).length, 'what was read at open is counted as read');
+      assert.equal(fresh.has(sha(bigTar)), false, 'the big plain layer was never written down');
+      const variant = fresh.cache.findVariant(sha(bigTar), 'gzip', 4);
+      assert.ok(variant !== undefined && fresh.has(variant), 'only its gzip variant is stored');
+      assert.ok(fresh.has(sha(smallTar)), 'a layer below PACK_MIN is spooled plain');
+      // The same image copied from the archive read in place (the copy compresses then): the same layers.
+      const out2 = join(dir, 'packed-oci-2');
+      await copyImage(parseImageName(`docker-archive:${plainArchive}`), parseImageName(`oci:${out2}:x`), { store: other });
+      const layersOf = (layout: string): string[] => {
+        const idx = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+        return (JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string }> }).layers.map((l) => l.digest);
+      };
+      assert.deepEqual(layersOf(out), layersOf(out2));
+      assert.ok(layersOf(out).includes(variant));
+      assert.deepEqual(JSON.parse(run(skopeo, ['inspect', '--config', `oci:${out}:x`]).stdout).rootfs.diff_ids, [sha(bigTar), sha(smallTar), sha(gzTar)]);
+
+      // Read back from the archive, a packed member is its plain bytes, decompressed from the variant.
+      const { dockerArchiveOptions } = await import('../../lib/transports/docker-archive/source.js');
+      const { WorkerPool } = await import('../../lib/pool/index.js');
+      const pool = new WorkerPool({ threads: 1 });
+      const ar = await TarArchive.open(gz, dockerArchiveOptions(gz, fresh, undefined, { format: 'gzip', level: 4, exact: false, pool }));
+      try {
+        const m = ar.file('layer0/layer.tar');
+        assert.ok(m.packed !== undefined && m.digest === sha(bigTar));
+        assert.ok((await ar.head(m, 6)).equals(bigTar.subarray(0, 6)));
+        assert.ok((await ar.readBytes(m, bigTar.length, 'layer')).equals(bigTar));
+        const p = ar.open(m);
+        assert.equal(p.kind, 'stream');
+        const parts: Buffer[] = [];
+        for await (const c of (p as { stream: AsyncIterable<Buffer> }).stream) parts.push(c);
+        assert.ok(Buffer.concat(parts).equals(bigTar));
+        // A member whose name says a digest its bytes do not have fails the spool, packed or not.
+        const bad = await writeTar(join(dir, 'packed-bad.tar'), [{ name: `blobs/sha256/${sha('other').slice(7)}`, data: bigTar }]);
+        const badGz = join(dir, 'packed-bad.tar.gz');
+        writeFileSync(badGz, gzipSync(readFileSync(bad)));
+        await assert.rejects(
+          TarArchive.open(badGz, {
+            where: badGz,
+            store: fresh,
+            expectedDigest: (n) => (n.startsWith('blobs/sha256/') ? (`sha256:${n.slice(13)}` as Digest) : undefined),
+            compress: { format: 'gzip', level: 4, exact: false, pool },
+          }),
+          (err) => isOcikitError(err, 'E_DIGEST_MISMATCH'),
+        );
+        // A stream that ends inside a member being packed: one error, and no compressed half left.
+        const plainBytes = readFileSync(plainArchive);
+        const cut = Readable.from([plainBytes.subarray(0, 512 + (2 << 20))]);
+        await assert.rejects(
+          TarArchive.fromStream(cut, { where: 'a cut stream', store: fresh, compress: { format: 'gzip', level: 4, exact: false, pool } }),
+          (err) => isOcikitError(err, 'E_BAD_INPUT') && /truncated/.test((err as Error).message),
+        );
+        assert.deepEqual(
+          readdirSync(join(fresh.root, 'tmp')).filter((n) => n.startsWith('packed-')),
+          [],
+          'the job removed its output',
+        );
+      } finally {
+        await ar.close();
+        await pool.close();
+      }
+    } finally {
+      fresh.close();
+      other.close();
+    }
   });
 
   describe('hostile archives: a clear error, nothing written outside, no destination', () => {

@@ -12,10 +12,12 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { startDaemonProxy, type DaemonProxy } from '../helpers/daemon-proxy.js';
 import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
+import { makeLayer, writeImage } from '../helpers/images.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { freePort, startRegistry, testPki } from '../helpers/registry.js';
@@ -138,6 +140,39 @@ describe('docker-daemon: against a private dockerd', () => {
       built.layers,
     );
     for (const l of ours.layers) assert.equal(sha(readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7)))), l.digest);
+  });
+
+  it('to oci:, each layer is gzipped as the export arrives: the plain layer never reaches the store, and the layer is the one the copy would make from the plain image', () => {
+    const big = makeLayer([{ name: 'words.txt', data: 'layer blob digest usr lib share\n'.repeat(110_000) }]);
+    const small = makeLayer([{ name: 'small.txt', data: 'small\n' }]);
+    const layout = join(dir, 'packed-src');
+    writeImage(layout, [big, small], 'packed');
+    let r = cli(['copy', '-q', '--dest-daemon-host', engine.host, `oci:${layout}:latest`, 'docker-daemon:ocikit/packed:1']);
+    assert.equal(r.code, 0, r.stderr);
+
+    const store = join(dir, 'packed-store');
+    const out = join(dir, 'packed-oci');
+    r = ocikit(['--store', store, 'copy', '-q', '--src-daemon-host', engine.host, 'docker-daemon:ocikit/packed:1', `oci:${out}:x`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(join(store, 'blobs', 'sha256', big.diffId.slice(7))), false, 'the plain layer was never written down');
+
+    // The same image taken plain (--dest-decompress), then compressed by a copy oci: -> oci:.
+    const plain = join(dir, 'packed-plain');
+    r = ocikit(['--store', join(dir, 'packed-store-2'), 'copy', '-q', '--dest-decompress', '--src-daemon-host', engine.host, 'docker-daemon:ocikit/packed:1', `oci:${plain}:x`]);
+    assert.equal(r.code, 0, r.stderr);
+    const out2 = join(dir, 'packed-oci-2');
+    r = ocikit(['--store', join(dir, 'packed-store-3'), 'copy', '-q', `oci:${plain}:x`, `oci:${out2}:x`]);
+    assert.equal(r.code, 0, r.stderr);
+    const layers = (layout: string): Array<{ mediaType: string; digest: string }> => {
+      const idx = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+      return (JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', idx.manifests[0]!.digest.slice(7)), 'utf8')) as { layers: Array<{ mediaType: string; digest: string }> }).layers;
+    };
+    assert.deepEqual(layers(out), layers(out2));
+    assert.deepEqual(
+      layers(out).map((l) => sha(gunzipSync(readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7)))))),
+      [big.diffId, small.diffId],
+    );
+    assert.deepEqual(JSON.parse(run(skopeo, ['inspect', '--config', `oci:${out}:x`]).stdout).rootfs.diff_ids, [big.diffId, small.diffId]);
   });
 
   it('reads NAME@DIGEST of an image the daemon pulled from a registry (the digest it knows it by)', async () => {

@@ -11,9 +11,10 @@
  *    faithful to the byte, although containers-storage keeps only uncompressed layers. (Which
  *    manifest, when podman keeps several for one image: see manifestCandidates.)
  * 2. EXPORTED. `podman push IMAGE dir:STAGING` writes the manifest, config and uncompressed layers
- *    into a staging directory inside the store's tmp/ (same filesystem); each file is moved into
- *    the store, hashed on the way (a wrong one is E_DIGEST_MISMATCH), and the staging directory
- *    is removed. podman keeps the manifest it stored when nothing had to change (an image podman
+ *    (gzip layers, and a manifest naming them, when the copy would gzip them anyway: see
+ *    podmanCompression) into a staging directory inside the store's tmp/ (same filesystem); each
+ *    file is moved into the store, hashed on the way (a wrong one is E_DIGEST_MISMATCH), and the
+ *    staging directory is removed. podman keeps the manifest it stored when nothing had to change (an image podman
  *    built: uncompressed layers), so that manifest digest survives. A pulled image's manifest
  *    names compressed layers the store no longer has: podman then names the uncompressed layers,
  *    but keeps the compressed media types (containers/image 5.23); such a layer is relabelled as
@@ -95,7 +96,7 @@ export class StorageSource implements ImageSource {
     try {
       const dir = join(staging, 'image');
       // By ID: the image inspected above, even if the name moves to another image meanwhile.
-      await podman.run(['push', '--quiet', img.Id, `dir:${dir}`], context, sig);
+      await podman.run(['push', '--quiet', ...podmanCompression(ctx.compressLayers), img.Id, `dir:${dir}`], context, sig);
       const src = await readStaged(ref, dir, store, context);
       if (store) {
         rmSync(staging, { recursive: true, force: true });
@@ -137,6 +138,17 @@ export class StorageSource implements ImageSource {
       forgetCleanup(this.staging);
     }
   }
+}
+
+/**
+ * podman's flags for an export whose layers the copy would gzip anyway (SystemContext.compressLayers):
+ * podman compresses them itself as it writes them (`--compress`, its own parallel gzip at its
+ * default level, on every core), so the plain layers are never written down and the copy finds
+ * them compressed. podman names no level: when the user named one (`exact`), or asked for zstd,
+ * the layers come plain and the copy compresses them as asked.
+ */
+export function podmanCompression(c: SystemContext['compressLayers']): string[] {
+  return c && c.format === 'gzip' && !c.exact ? ['--compress', '--compression-format', 'gzip'] : [];
 }
 
 /**

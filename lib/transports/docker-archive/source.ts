@@ -30,12 +30,17 @@ import { payloadStream } from '../payload.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
 import { MANIFEST_JSON, REPOSITORIES, chooseItem, readArchiveManifest } from './manifest.js';
 
-/** How a docker-archive is opened: limits on its metadata; without a store only manifest.json is kept. */
-export function dockerArchiveOptions(where: string, store: BlobStore | undefined, onRead?: (bytes: number) => void): OpenArchiveOptions {
+/**
+ * How a docker-archive is opened: limits on its metadata; without a store only manifest.json is
+ * kept. With `compress` (the copy's SystemContext.compressLayers), an archive that is spooled (a
+ * pipe, a compressed archive, a daemon's export) has its plain layers compressed as they arrive.
+ */
+export function dockerArchiveOptions(where: string, store: BlobStore | undefined, onRead?: (bytes: number) => void, compress?: SystemContext['compressLayers']): OpenArchiveOptions {
   return {
     where,
     ...(store ? { store } : {}),
     ...(onRead ? { onRead } : {}),
+    ...(store && compress ? { compress } : {}),
     limits: { [MANIFEST_JSON]: MAX_MANIFEST_SIZE, [REPOSITORIES]: MAX_MANIFEST_SIZE },
     keep: (name) => name === MANIFEST_JSON,
   };
@@ -64,7 +69,7 @@ export class DockerArchiveSource implements ImageSource {
 
   /** Open the archive at `path` and build the manifest of the selected image. */
   static async open(reference: ImageReference, path: string, sel: { name?: DockerReference; index?: number }, ctx: SystemContext): Promise<DockerArchiveSource> {
-    const ar = await TarArchive.open(path, dockerArchiveOptions(`docker-archive:${path}`, ctx.store, ctx.onRead));
+    const ar = await TarArchive.open(path, dockerArchiveOptions(`docker-archive:${path}`, ctx.store, ctx.onRead, ctx.compressLayers));
     return DockerArchiveSource.fromArchive(reference, ar, sel, ctx);
   }
 

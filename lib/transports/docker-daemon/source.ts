@@ -70,7 +70,7 @@ export class DockerDaemonSource implements ImageSource {
       let archive: TarArchive;
       let inner: DockerArchiveSource;
       try {
-        archive = await TarArchive.fromStream(body, dockerArchiveOptions(where, store));
+        archive = await TarArchive.fromStream(body, dockerArchiveOptions(where, store, ctx.onRead, ctx.compressLayers));
         inner = await DockerArchiveSource.fromArchive(ref, archive, {}, { ...ctx, store });
       } catch (err) {
         body.destroy();

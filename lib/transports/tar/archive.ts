@@ -23,9 +23,10 @@ import { pipeline } from 'node:stream/promises';
 import type { Header } from 'tar-stream';
 import { tarStream } from '../../lazy.js';
 import { OcikitError, isOcikitError, quoteUntrusted, wrapError } from '../../errors.js';
-import { type Digest } from '../../digest/index.js';
+import { parseDigest, type Digest } from '../../digest/index.js';
+import type { CompressionFormat } from '../../manifest/index.js';
 import type { BlobStore } from '../../store/index.js';
-import type { BlobPayload } from '../types.js';
+import type { BlobPayload, SystemContext } from '../types.js';
 import { SNIFF_BYTES, decompressor, sniffCompression, type SniffedCompression } from './compression.js';
 import { linkTarget, memberName } from './names.js';
 import { nextEvent } from './events.js';
@@ -48,6 +49,13 @@ export interface TarMember {
   digest?: Digest;
   /** Spooled without a store: the content, for the few members asked for. */
   data?: Buffer;
+  /**
+   * Spooled and compressed as it arrived (OpenArchiveOptions.compress): the store holds only this
+   * compressed blob of the member (a variant of `digest`, which is still the plain content's).
+   */
+  packed?: { digest: Digest; format: CompressionFormat };
+  /** Packed: the member's first bytes (SNIFF_BYTES), as they were. */
+  head?: Buffer;
 }
 
 export interface OpenArchiveOptions {
@@ -63,7 +71,21 @@ export interface OpenArchiveOptions {
   keep?: (name: string) => boolean;
   /** Called with the size of every chunk read while spooling (progress for a pipe or a compressed archive). */
   onRead?: (bytes: number) => void;
+  /**
+   * Spooled with a store: compress every regular member of at least PACK_MIN bytes that is neither
+   * gzip nor zstd as it arrives, instead of writing it down plain (SystemContext.compressLayers says
+   * when the copy would compress it anyway). The store then holds only the compressed blob, recorded
+   * as that variant of the member's plain digest (TarMember.packed); members read back from such an
+   * archive are decompressed from it.
+   */
+  compress?: SystemContext['compressLayers'];
 }
+
+/**
+ * Members smaller than this are spooled plain even with `compress`: configs and metadata are read
+ * back as they are, and a small layer costs the copy little to compress later.
+ */
+export const PACK_MIN = 1 << 20;
 
 /** How many members an archive may have: far above any real image archive, far below exhausting memory. */
 export const MAX_MEMBERS = 500_000;
@@ -205,6 +227,7 @@ export class TarArchive {
       throw new OcikitError('E_MANIFEST_TOO_BIG', `reading ${what} from ${this.where}: ${m.name} is ${m.size} bytes, over the ${max}-byte limit`);
     }
     if (m.data) return m.data;
+    if (m.packed) return readAll(payloadStreamOf(this.open(m)), m.size);
     if (m.digest) {
       if (!this.store) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: spooled without a store`);
       return this.store.readBytes(m.digest, max);
@@ -218,6 +241,8 @@ export class TarArchive {
     const len = Math.min(n, m.size);
     if (len === 0) return Buffer.alloc(0);
     if (m.data) return m.data.subarray(0, len);
+    if (m.head && len <= m.head.length) return m.head.subarray(0, len);
+    if (m.packed) return (await readAll(payloadStreamOf(this.open(m)), m.size)).subarray(0, len);
     if (m.digest) {
       if (!this.store) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: spooled without a store`);
       const fh = await fsp.open(this.store.pathOf(m.digest), 'r');
@@ -251,6 +276,15 @@ export class TarArchive {
   open(m: TarMember): BlobPayload {
     if (m.type !== 'file') throw new OcikitError('E_BAD_INPUT', `reading ${this.where}: ${m.name} is not a regular file`);
     if (m.data) return { kind: 'stream', stream: Readable.from([m.data]), size: m.size };
+    if (m.packed) {
+      if (!this.store) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: spooled without a store`);
+      // Only the compressed variant was kept: the member's bytes are what it decompresses to
+      // (the reader verifies them against the digest it expects, as for any member).
+      const raw = this.store.open(m.packed.digest);
+      const plain = decompressor(m.packed.format);
+      raw.once('error', (err) => plain.destroy(err));
+      return { kind: 'stream', stream: raw.pipe(plain), size: m.size };
+    }
     if (m.digest) {
       if (!this.store) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: spooled without a store`);
       return { kind: 'path', path: this.store.pathOf(m.digest), size: m.size };
@@ -454,6 +488,13 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
       return;
     }
     const member = m;
+    if (opts.store && opts.compress && member.size >= PACK_MIN) {
+      putting = packMember(stream as unknown as AsyncIterable<Buffer>, member, opts.store, opts.compress, opts.expectedDigest?.(member.name), where).then(
+        () => next(),
+        (err) => fail(err),
+      );
+      return;
+    }
     if (opts.store) {
       const expect = { digest: opts.expectedDigest?.(member.name), size: member.size, what: `member ${member.name} of ${where}` };
       // tar-stream's entry is a streamx Readable: Node-compatible at run time (async iteration, 'error'), typed apart.
@@ -496,4 +537,102 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Spool one member with `compress` (OpenArchiveOptions): a gzip or zstd member, or one whose kind
+ * cannot be told, goes into the store as it is; a plain one goes through the pool's blob job, which
+ * hashes it (and checks it against `expected`, when its name says a digest), compresses it and
+ * hashes the result, and only that result is kept: adopted by the store under the digest the job
+ * computed, recorded as the variant of the plain digest, the plain digest kept as the member's.
+ */
+async function packMember(
+  entry: AsyncIterable<Buffer>,
+  member: TarMember,
+  store: BlobStore,
+  c: NonNullable<OpenArchiveOptions['compress']>,
+  expected: Digest | undefined,
+  where: string,
+): Promise<void> {
+  const what = `member ${member.name} of ${where}`;
+  const it = entry[Symbol.asyncIterator]();
+  const parts: Buffer[] = [];
+  let have = 0;
+  let ended = false;
+  while (have < SNIFF_BYTES) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    parts.push(r.value);
+    have += r.value.length;
+  }
+  const head = Buffer.concat(parts).subarray(0, SNIFF_BYTES);
+  async function* all(): AsyncGenerator<Buffer> {
+    yield* parts;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  const body = Readable.from(all(), { objectMode: false, highWaterMark: 1 << 20 });
+  let plain: boolean;
+  try {
+    plain = sniffCompression(head, what) === 'none';
+  } catch {
+    plain = false; // bzip2, xz: not ours to judge here; the reader that wants it says so
+  }
+  if (!plain) {
+    const res = await store.put(body, { ...(expected ? { digest: expected } : {}), size: member.size, what });
+    member.digest = res.digest;
+    return;
+  }
+  const tmp = store.tmpPath(`packed-${member.size}`);
+  const native = c.format === 'zstd' ? c.pool.nativeThreads() : undefined;
+  try {
+    const res = await c.pool.run({
+      kind: 'blob',
+      input: { kind: 'stream', stream: body },
+      expect: { ...(expected ? { digest: expected } : { learn: true }), size: member.size },
+      what,
+      compress: { format: c.format, level: c.level, out: { kind: 'new-file', path: tmp, sync: store.durable }, threads: native?.threads ?? c.pool.threads },
+    });
+    if (!res.compressed) throw new OcikitError('E_INTERNAL', `${what}: the compression job returned no result`);
+    const plainDigest = parseDigest(res.input.digest, what);
+    const packed = await store.adopt(tmp, { digest: parseDigest(res.compressed.digest, what), size: res.compressed.size, what: `${c.format}-compressed ${what}` });
+    store.cache.recordVariant(plainDigest, c.format, c.level, packed.digest);
+    member.digest = plainDigest;
+    member.packed = { digest: packed.digest, format: c.format };
+    member.head = Buffer.from(head);
+  } catch (err) {
+    body.destroy();
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  } finally {
+    native?.release();
+  }
+}
+
+/** A payload's bytes as a stream (a packed member is always a stream). */
+function payloadStreamOf(p: BlobPayload): Readable {
+  if (p.kind !== 'stream') throw new OcikitError('E_INTERNAL', 'a packed member is read as a stream');
+  return p.stream;
+}
+
+/** All of a stream's bytes, at most `max` (more is E_BAD_INPUT). */
+async function readAll(s: Readable, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of s as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > max) {
+      s.destroy();
+      throw new OcikitError('E_BAD_INPUT', `more than the expected ${max} bytes`);
+    }
+    parts.push(c);
+  }
+  return Buffer.concat(parts);
 }
