@@ -53,11 +53,12 @@ function withDigest(location: string, digest: Digest): string {
 /**
  * Upload one blob into `repo`. Resolves when the registry has committed it under `digest`.
  * MUST leave no half-written blob: a failed upload's session is cancelled (and the registry never
- * links a blob whose digest did not verify).
+ * links a blob whose digest did not verify). Holds one of the host's upload slots (limiter.ts),
+ * never a download slot: a stream input's download holds its own.
  */
 export async function uploadBlob(repo: Repository, input: UploadInput, info: { digest: Digest; size: number }, opts: UploadOptions = {}): Promise<void> {
   const what = `pushing blob ${shortDigest(info.digest)} to docker://${repo.name}`;
-  const release = await hostSemaphore(repo.client.host).acquire();
+  const release = await hostSemaphore(repo.client.host, 'upload').acquire();
   try {
     if (input.kind === 'stream') {
       const session = opts.session ?? (await repo.startUpload());

@@ -1,0 +1,81 @@
+/**
+ * Copies between two repositories of one registry (Debian's docker-registry behind the fault
+ * proxy, which counts requests): the relay of every layer at once when the registry refuses to
+ * mount, which once deadlocked on the per-host transfer bound.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { copyImage } from '../../lib/copy/index.js';
+import { digestBytes } from '../../lib/digest/index.js';
+import { closeDispatchers } from '../../lib/registry/index.js';
+import { BlobStore } from '../../lib/store/index.js';
+import { parseImageName } from '../../lib/transports/index.js';
+import { ocikitAsync, run } from '../helpers/cli.js';
+import { startFaultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.js';
+import { ociImage, randomLayer, type BuiltImage } from '../helpers/layer-images.js';
+import { tempDir } from '../helpers/paths.js';
+import { requirePeer } from '../helpers/peers.js';
+import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+
+const home = tempDir('ocikit-same-registry-home-');
+process.env.HOME = home;
+process.env.XDG_CONFIG_HOME = join(home, '.config');
+delete process.env.REGISTRY_AUTH_FILE;
+const env = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_RUNTIME_DIR: join(home, 'run') };
+const TLS = ['--src-tls-verify=false', '--dest-tls-verify=false'];
+
+let reg: RegistryHandle;
+let proxy: FaultProxy;
+/** Eight layers of 6 MiB: each larger than what the buffers between a download and its upload hold. */
+let many: BuiltImage;
+
+before(async () => {
+  reg = await startRegistry();
+  proxy = await startFaultProxy(reg.host);
+  many = ociImage(
+    tempDir(),
+    Array.from({ length: 8 }, () => randomLayer(6 << 20)),
+  );
+  const store = BlobStore.open(tempDir());
+  try {
+    await copyImage(parseImageName(many.ref), parseImageName(`docker://${reg.host}/src/many:v1`), { store, destCtx: { tlsVerify: false } });
+  } finally {
+    store.close();
+  }
+});
+
+after(async () => {
+  await proxy.close();
+  await closeDispatchers();
+  await reg.stop();
+});
+
+/** The manifest digest skopeo reads at `image` (on the registry itself, not through the proxy). */
+function skopeoDigest(image: string): string {
+  return digestBytes(run(requirePeer('skopeo'), ['inspect', '--raw', '--tls-verify=false', image]).stdout);
+}
+
+const isBlobGet = (r: { method: string; path: string }): boolean => r.method === 'GET' && r.path.includes('/blobs/sha256:');
+const isMount = (r: { method: string; path: string }): boolean => r.method === 'POST' && r.path.includes('mount=');
+
+/** A registry that refuses every mount (it opens a plain upload session instead, as the spec allows). */
+const refuseMounts: FaultRule = (r) => (isMount(r) ? { kind: 'rewrite', path: r.path.split('?')[0]! } : { kind: 'pass' });
+
+describe('docker:// to another repository of the same registry', () => {
+  it('relays every layer at once when mounts are refused, and finishes (downloads and uploads share no bound they could deadlock on)', async () => {
+    // Blob downloads answer late, so that every layer's download has started before the first
+    // answer arrives: each then waits for its upload to start. With one transfer bound per host
+    // for both directions, the six downloads held all of it and no upload could ever start.
+    proxy.rule = (r) => (isBlobGet(r) ? { kind: 'stall', ms: 300 } : refuseMounts(r));
+    proxy.requests.length = 0;
+    try {
+      const r = await ocikitAsync(['copy', '-q', ...TLS, `docker://${proxy.host}/src/many:v1`, `docker://${proxy.host}/relay/many:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      proxy.rule = () => ({ kind: 'pass' });
+    }
+    assert.equal(skopeoDigest(`docker://${reg.host}/relay/many:v1`), many.manifestDigest);
+    assert.equal(proxy.requests.filter(isBlobGet).length, 9, 'every blob was downloaded once');
+  });
+});
