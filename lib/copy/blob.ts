@@ -2,7 +2,9 @@
  * Copying one blob: stage 4 of the pipeline, for one config or layer.
  *
  * In order of preference, a blob costs:
- * 1. nothing, when the destination already has the result (tryReusingBlob);
+ * 1. nothing, when the destination already has the result or can take it without its bytes
+ *    (tryReusingBlob: a registry mounts a blob kept as it is from the source's repository, the
+ *    source's blobLocation, or from one the store's location cache names);
  * 2. a link or a copy from the store, when the store has the result — for a transform, when the
  *    blob-info cache knows what this layer becomes (or its diff ID is the result and is stored);
  * 3. ONE PASS over the source bytes otherwise: a worker job reads the blob once, hashes it (and
@@ -27,7 +29,7 @@ import type { LayerCompression } from '../manifest/index.js';
 import { keepStream } from './keep-stream.js';
 import { feedStream, type BlobJob, type BlobResult, type Feed, type JobInput, type JobOutput, type WorkerPool } from '../pool/index.js';
 import type { BlobStore, StoredBlob } from '../store/index.js';
-import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource } from '../transports/types.js';
+import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource, ReuseOptions } from '../transports/types.js';
 import type { LayerPlan } from './plan.js';
 import type { BlobMeter, BlobPhase, ProgressTracker } from './progress.js';
 
@@ -104,13 +106,19 @@ export class BlobCopier {
   /**
    * The image config: fetched (or read from the store) into memory, verified, stored and
    * delivered like any blob; its bytes are returned for the caller to validate and read diff IDs
-   * from. `max` bounds what is read from the source.
+   * from. `max` bounds what is read from the source. Unless `needBytes`, a destination that
+   * already has the config or can take it without its bytes (a mount) gets it first, and nothing
+   * is read: `bytes` is then undefined.
    */
-  async copyConfig(t: BlobTask, max: number): Promise<{ outcome: BlobOutcome; bytes: Buffer }> {
+  async copyConfig(t: BlobTask, max: number, needBytes: boolean): Promise<{ outcome: BlobOutcome; bytes: Buffer | undefined }> {
     const meter = this.c.tracker.begin(t.info.digest, t.info.size, 'copying');
     try {
       const { store, dest } = this.c;
       const what = this.#what(t);
+      if (!needBytes) {
+        const reused = await dest.tryReusingBlob(t.info, this.#reuse());
+        if (reused) return { outcome: this.#done(t, { digest: t.info.digest, size: reused.size }, 'reused-at-destination', meter), bytes: undefined };
+      }
       let stored = this.#stored(t.info);
       let bytes: Buffer;
       let how: How = 'from-store';
@@ -126,7 +134,7 @@ export class BlobCopier {
         stored = await store.put(bytes, { digest: t.info.digest, what, ...(t.info.mediaType ? { mediaType: t.info.mediaType } : {}) });
         how = 'fetched';
       }
-      const reused = await dest.tryReusingBlob(t.info);
+      const reused = needBytes ? await dest.tryReusingBlob(t.info, this.#reuse()) : undefined;
       if (reused) how = 'reused-at-destination';
       else await this.#deliver(stored, t);
       return { outcome: this.#done(t, stored, how, meter), bytes };
@@ -136,6 +144,12 @@ export class BlobCopier {
     } finally {
       this.c.tracker.end(meter);
     }
+  }
+
+  /** What tryReusingBlob is told for a blob copied as it is: where the source keeps it. */
+  #reuse(): ReuseOptions {
+    const loc = this.c.source.blobLocation;
+    return loc ? { sourceLocation: loc } : {};
   }
 
   #what(t: BlobTask): string {
@@ -149,7 +163,7 @@ export class BlobCopier {
 
     // === nothing to move, or only a link: the destination or the store has the result
     if (t.plan.action === 'keep') {
-      const reused = await dest.tryReusingBlob(info);
+      const reused = await dest.tryReusingBlob(info, this.#reuse());
       if (reused) return this.#done(t, { digest: info.digest, size: reused.size }, 'reused-at-destination', meter);
       const stored = this.#stored(info);
       if (stored) {

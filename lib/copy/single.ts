@@ -96,12 +96,15 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   await checkForeignLayers(c, tasks);
   c.tracker.emit({ type: 'image', blobs: tasks.length + 1, bytes: Math.max(0, config.size) + tasks.reduce((a, t) => a + Math.max(0, t.info.size), 0) });
 
-  // === 4a. the config, checked: its diff IDs are what decompressed layers must hash to
+  // === 4a. the config, checked: its diff IDs are what decompressed layers must hash to. When no
+  // layer needs them (every layer kept as it is, none uncompressed), a destination that has the
+  // config or can mount it takes it without a byte read (then it is not checked here either).
   const configTask: BlobTask = { info: descToInfo(config), label: 'config', from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
+  const needDiffIDs = tasks.some((t) => t.plan.action !== 'keep' || t.from === 'none');
   // An artifact's config is one more opaque blob: no size cap, nothing read from it.
-  const cfg = artifact ? undefined : await c.blobs.copyConfig(configTask, MAX_CONFIG_SIZE);
+  const cfg = artifact ? undefined : await c.blobs.copyConfig(configTask, MAX_CONFIG_SIZE, needDiffIDs);
   if (artifact) await c.blobs.copy(configTask);
-  if (cfg && isImageConfigMediaType(config.mediaType)) {
+  if (cfg?.bytes && isImageConfigMediaType(config.mediaType)) {
     const what = `config ${shortDigest(config.digest)} of ${c.label}`;
     let diffIDs: Digest[];
     try {

@@ -17,6 +17,15 @@ export interface BlobInfo {
   urls?: string[];
 }
 
+/**
+ * Where blobs can be found, in the terms of the store's location cache (BlobInfoCache.locations):
+ * a transport's name and a scope within it ("registry.example/org/repo" for docker).
+ */
+export interface BlobLocation {
+  transport: string;
+  scope: string;
+}
+
 /** Shared options for every transport operation (credentials, overrides, the store, cancellation). */
 export interface SystemContext {
   /** The blob store every copy goes through. */
@@ -158,6 +167,15 @@ export interface ImageSource {
   /** A blob by digest. Missing blob: E_NOT_FOUND. A path payload MUST stay unchanged until close(). */
   getBlob(info: BlobInfo): Promise<BlobPayload>;
   /**
+   * Optional: where this source's blobs live, as the store's location cache names places. The
+   * pipeline hands it to the destination's tryReusingBlob as a candidate for blobs it copies as they
+   * are, so a destination that can take a blob from there without moving its bytes (a registry
+   * mounting from another repository of itself) does. ADVISORY, as every location is: the
+   * destination decides whether it can use it, and a registry links only a blob it holds under
+   * that digest.
+   */
+  readonly blobLocation?: BlobLocation;
+  /**
    * Optional: the pipeline verified a blob this source served (its digest and size matched). A
    * source may record what that proves (a registry: where the blob lives) — only here, never
    * earlier: what was merely sent is not yet known to be what was asked for.
@@ -218,6 +236,12 @@ export interface BlobReservation {
   abandon(): Promise<void>;
 }
 
+/** What the pipeline tells tryReusingBlob besides the blob. */
+export interface ReuseOptions {
+  /** The source's ImageSource.blobLocation, given only for a blob copied as it is (same digest). */
+  sourceLocation?: BlobLocation;
+}
+
 /**
  * What putBlob is given: a path (normally the store's verified file, so it can be linked) or a
  * stream. A path with `verify` is NOT yet verified: the destination MUST check the bytes it reads
@@ -238,10 +262,12 @@ export interface ImageDestination {
   readonly reference: ImageReference;
   readonly properties: ImageDestinationProperties;
   /**
-   * Whether the destination already has this blob; if so, returns its info (possibly with the
-   * size filled in). MUST NOT throw for "absent": return undefined.
+   * Whether the destination already has this blob, or can get it without its bytes passing
+   * through the pipeline (a registry mounting it from another repository of itself: the source's
+   * location in `opts`, or one the store's location cache names); if so, returns its info
+   * (possibly with the size filled in). MUST NOT throw for "absent": return undefined.
    */
-  tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined>;
+  tryReusingBlob(info: BlobInfo, opts?: ReuseOptions): Promise<BlobInfo | undefined>;
   /**
    * Store a blob. `info.digest` and `info.size` are verified by the caller when the input is a store path.
    * putBlob MUST fail and discard any data stored so far if the input errors or does not match info.

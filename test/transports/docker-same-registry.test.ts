@@ -1,7 +1,8 @@
 /**
  * Copies between two repositories of one registry (Debian's docker-registry behind the fault
- * proxy, which counts requests): the relay of every layer at once when the registry refuses to
- * mount, which once deadlocked on the per-host transfer bound.
+ * proxy, which counts requests): every blob mounted from the source repository, none downloaded;
+ * and when the registry refuses to mount, the relay of every layer at once, which once deadlocked
+ * on the per-host transfer bound, with no upload session left open.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -77,5 +78,49 @@ describe('docker:// to another repository of the same registry', () => {
     }
     assert.equal(skopeoDigest(`docker://${reg.host}/relay/many:v1`), many.manifestDigest);
     assert.equal(proxy.requests.filter(isBlobGet).length, 9, 'every blob was downloaded once');
+    assertNoSessionLeft();
+  });
+
+  it('mounts every blob from the source repository: no blob downloaded or uploaded, through a cold store (as skopeo, crane and regctl)', async () => {
+    proxy.requests.length = 0;
+    const r = await ocikitAsync(['copy', '-q', ...TLS, `docker://${proxy.host}/src/many:v1`, `docker://${proxy.host}/promoted/many:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(skopeoDigest(`docker://${reg.host}/promoted/many:v1`), many.manifestDigest);
+    const mounts = proxy.requests.filter(isMount);
+    assert.equal(mounts.length, 9, 'the config and eight layers');
+    assert.ok(
+      mounts.every((m) => m.status === 201 && m.path.includes('from=src%2Fmany')),
+      JSON.stringify(mounts.map((m) => [m.path, m.status])),
+    );
+    assert.equal(proxy.requests.filter(isBlobGet).length, 0, 'no blob was downloaded');
+    assert.equal(proxy.requests.filter(isUpload).length, 0, 'no blob was uploaded');
+  });
+
+  it('a mount refused for some blobs uploads those (in the session the refusal opened) and mounts the rest', async () => {
+    proxy.requests.length = 0;
+    const refused = new Set(many.layers.slice(0, 3).map((l) => l.digest));
+    proxy.rule = (r) => (isMount(r) && refused.has(new URL(r.path, 'http://x').searchParams.get('mount') ?? '') ? refuseMounts(r) : { kind: 'pass' });
+    try {
+      const r = await ocikitAsync(['copy', '-q', ...TLS, `docker://${proxy.host}/src/many:v1`, `docker://${proxy.host}/partly/many:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      proxy.rule = () => ({ kind: 'pass' });
+    }
+    assert.equal(skopeoDigest(`docker://${reg.host}/partly/many:v1`), many.manifestDigest);
+    assert.equal(proxy.requests.filter((x) => isMount(x) && x.status === 201).length, 6);
+    assert.equal(proxy.requests.filter(isBlobGet).length, 3, 'only the refused blobs were downloaded');
+    assert.equal(proxy.requests.filter(isUpload).length, 3);
+    // No session opened besides the three the refusals opened: the uploads used those.
+    assert.equal(proxy.requests.filter((x) => x.method === 'POST' && !isMount(x)).length, 0);
+    assertNoSessionLeft();
   });
 });
+
+const isUpload = (r: { method: string; path: string }): boolean => r.method === 'PUT' && r.path.includes('/blobs/uploads/');
+
+/** Every upload session the registry opened (a POST answered 202) was finished (PUT) or cancelled (DELETE). */
+function assertNoSessionLeft(): void {
+  const opened = proxy.requests.filter((r) => r.method === 'POST' && r.status === 202).length;
+  const closed = proxy.requests.filter((r) => (isUpload(r) && r.status === 201) || (r.method === 'DELETE' && r.path.includes('/blobs/uploads/'))).length;
+  assert.equal(closed, opened, `${opened} upload sessions opened, ${closed} finished or cancelled`);
+}

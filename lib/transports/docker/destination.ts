@@ -7,15 +7,19 @@
  * (referrers.ts). Nothing is visible under the tag before commit(); blobs and instance manifests
  * pushed by a failed copy are unreferenced, and the registry's garbage collection owns them.
  *
- * A blob is reused when HEAD finds it in the repository (one request per blob, so a push of an
- * image whose blobs are all there costs one HEAD per blob and one manifest PUT), or mounted from
- * another repository of the same registry that the store's location cache names.
+ * A blob is reused when HEAD finds it in the repository, or mounted (POST …/blobs/uploads/?mount=
+ * D&from=REPO) from another repository of the same registry: the source's own repository when the
+ * copy is between two repositories of one registry (the pipeline hands it over as
+ * ReuseOptions.sourceLocation, as containers/image passes its source reference), then those the
+ * store's location cache names. A mount moves no bytes: the registry links the blob it holds under
+ * that digest. A refused mount leaves an upload session, which the upload then uses; close()
+ * cancels any left unused.
  */
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST, parseManifest, referrerDescriptor, subjectOf, type Descriptor } from '../../manifest/index.js';
 import { DEFAULT_PER_HOST, uploadBlob, type Repository, type UploadSession } from '../../registry/index.js';
-import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
+import type { BlobInfo, BlobInput, BlobLocation, ImageDestination, ImageReference, ManifestBlob, ReuseOptions, SystemContext } from '../types.js';
 import { LOCATION_TRANSPORT } from './source.js';
 import type { DockerReference } from '../../reference/index.js';
 import { DockerSignatureStore } from './signatures.js';
@@ -39,6 +43,8 @@ export class DockerDestination implements ImageDestination {
   #top: ManifestBlob | undefined;
   /** Upload sessions a refused mount left open, used by putBlob for that digest. */
   readonly #sessions = new Map<Digest, UploadSession>();
+  /** Per repository mounted from: whether its first mount went through (201 or a refusal, not an error). */
+  readonly #mountProbes = new Map<string, Promise<boolean>>();
   #signatureStore: DockerSignatureStore | undefined;
   readonly #signatures: Array<{ instance?: Digest; planned: Awaited<ReturnType<DockerSignatureStore['plan']>> }> = [];
   /** Referrers to push at commit(), in the order given (a subject before its referrers). */
@@ -63,36 +69,56 @@ export class DockerDestination implements ImageDestination {
     this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
   }
 
-  async tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
+  async tryReusingBlob(info: BlobInfo, opts: ReuseOptions = {}): Promise<BlobInfo | undefined> {
     const size = await this.repo.headBlob(info.digest);
     if (size !== undefined && (info.size < 0 || size < 0 || size === info.size)) {
       this.record(info.digest);
       return { ...info, size: size >= 0 ? size : info.size };
     }
-    return this.tryMount(info);
+    return this.tryMount(info, opts.sourceLocation);
   }
 
-  private async tryMount(info: BlobInfo): Promise<BlobInfo | undefined> {
-    const store = this.ctx.store;
-    if (!store) return undefined;
+  /**
+   * Repositories of this registry to mount `digest` from, best first: the source's own (a copy
+   * between two repositories of one registry), then those the location cache names (most recently
+   * seen first); at most MAX_MOUNT_TRIES.
+   */
+  private mountSources(digest: Digest, source: BlobLocation | undefined): string[] {
     const registry = this.repo.client.registry;
-    let tries = 0;
-    for (const scope of store.cache.locations(LOCATION_TRANSPORT, info.digest)) {
-      if (!scope.startsWith(`${registry}/`)) continue;
-      const from = scope.slice(registry.length + 1);
-      if (from === this.repo.path) continue;
-      if (++tries > MAX_MOUNT_TRIES) break;
+    const scopes = source?.transport === LOCATION_TRANSPORT ? [source.scope] : [];
+    scopes.push(...(this.ctx.store?.cache.locations(LOCATION_TRANSPORT, digest) ?? []));
+    const out = new Set<string>();
+    for (const scope of scopes) {
+      if (scope.startsWith(`${registry}/`) && scope.length > registry.length + 1) out.add(scope.slice(registry.length + 1));
+    }
+    out.delete(this.repo.path);
+    return [...out].slice(0, MAX_MOUNT_TRIES);
+  }
+
+  private async tryMount(info: BlobInfo, source: BlobLocation | undefined): Promise<BlobInfo | undefined> {
+    for (const from of this.mountSources(info.digest, source)) {
+      // The first mount from each repository goes alone: when it fails outright (we may not read
+      // that repository: the token service refused the scope), the other blobs do not ask again.
+      const first = this.#mountProbes.get(from);
+      if (first && !(await first)) continue;
+      let settle: ((usable: boolean) => void) | undefined;
+      if (!first) this.#mountProbes.set(from, new Promise((resolve) => (settle = resolve)));
       try {
         const r = await this.repo.mountBlob(info.digest, from);
+        settle?.(true);
         if (r === 'mounted') {
           this.record(info.digest);
+          // The registry just showed that `from` holds it too.
+          this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, `${this.repo.client.registry}/${from}`, info.digest);
           return info;
         }
-        // Refused (the source repository lost it, or we may not read it): keep the session the registry opened for the upload.
+        // Refused (that repository lacks it, or the registry does not mount): the registry opened an
+        // upload session instead, which putBlob uses, so a refusal costs no extra request.
         const old = this.#sessions.get(info.digest);
         this.#sessions.set(info.digest, r);
         if (old) await this.repo.cancelUpload(old.location);
       } catch (err) {
+        settle?.(false);
         // A mount is an optimisation: any failure but cancellation falls back to uploading.
         if (isOcikitError(err, 'E_ABORTED')) throw err;
       }

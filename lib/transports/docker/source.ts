@@ -14,7 +14,7 @@ import { MAX_MANIFEST_SIZE, type Descriptor } from '../../manifest/index.js';
 import type { Repository } from '../../registry/index.js';
 import type { DockerReference } from '../../reference/index.js';
 import type { BlobStore } from '../../store/index.js';
-import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
+import type { BlobInfo, BlobLocation, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
 import { DEFAULT_PER_HOST } from '../../registry/index.js';
 import { DockerSignatureStore } from './signatures.js';
 import { readReferrers } from './referrers.js';
@@ -25,6 +25,8 @@ export const LOCATION_TRANSPORT = 'docker';
 /** Reads from one registry repository; see the module comment for what is taken from the store. */
 export class DockerSource implements ImageSource {
   readonly properties = { concurrentGetBlob: DEFAULT_PER_HOST };
+  /** This repository, as the location cache names it: a destination in the same registry mounts from here. */
+  readonly blobLocation: BlobLocation;
   #top: Promise<ManifestBlob> | undefined;
   readonly #signatures: DockerSignatureStore;
   readonly #sigCache = new Map<string, Promise<Buffer[]>>();
@@ -36,6 +38,7 @@ export class DockerSource implements ImageSource {
     registriesDir?: string,
   ) {
     this.#signatures = new DockerSignatureStore(repo, reference.ref, registriesDir);
+    this.blobLocation = { transport: LOCATION_TRANSPORT, scope: repo.name };
   }
 
   /**
