@@ -152,6 +152,16 @@ export class BlobCopier {
     return loc ? { sourceLocation: loc } : {};
   }
 
+  /**
+   * A blob the destination holds because it already shows the manifest that names it (see
+   * ImageDestination.hasManifest): nothing is asked, read or written.
+   */
+  alreadyThere(t: BlobTask): BlobOutcome {
+    this.c.counters.blobsReused++;
+    this.c.tracker.emit({ type: 'blob-done', digest: t.info.digest, size: t.info.size, how: 'reused-at-destination', read: 0 });
+    return { digest: t.info.digest, size: t.info.size };
+  }
+
   #what(t: BlobTask): string {
     return `${t.label} (${shortDigest(t.info.digest)}) of ${this.c.label}`;
   }

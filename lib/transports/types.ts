@@ -279,6 +279,16 @@ export interface ImageDestination {
    * offers this gets every blob it can this way, and putBlob for the rest.
    */
   reserveBlob?(info: BlobInfo): Promise<BlobReservation | undefined>;
+  /**
+   * Optional: whether the destination already shows `digest` as the top-level manifest where
+   * commit() would put it (a registry: its tag answers a HEAD with that digest). When it does, the
+   * pipeline copies no blob and writes no instance manifest: a destination showing a manifest holds
+   * what it names (a registry refuses a manifest whose blobs it lacks). It still calls
+   * putSignatures, putManifest and commit(), and a destination that answered true for that digest
+   * MAY then skip writing the manifest again. Errors other than cancellation SHOULD answer false
+   * (a normal copy follows and meets them).
+   */
+  hasManifest?(digest: Digest): Promise<boolean>;
   /** Store a manifest: the top-level one (instance undefined) or an index instance. */
   putManifest(manifest: ManifestBlob, instance?: Digest): Promise<void>;
   putSignatures?(signatures: Buffer[], instance?: Digest): Promise<void>;

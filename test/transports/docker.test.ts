@@ -54,6 +54,9 @@ const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_DIGEST = 'sha256:0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';
 const insecure = { tlsVerify: false };
 
+/** "METHOD /path" of a request the proxy saw. */
+const requestLine = (r: { method: string; path: string }): string => `${r.method} ${r.path}`;
+
 function newStore(): BlobStore {
   return BlobStore.open(tempDir('ocikit-docker-store-'));
 }
@@ -173,16 +176,70 @@ describe('docker:// push and pull', () => {
     }
   });
 
-  it('pushing an image whose blobs are all there costs one HEAD per blob and one manifest PUT', async () => {
+  it('pushing an image the registry already shows under that tag costs one manifest HEAD, nothing else (a cold store: no blob read)', async () => {
     const store = newStore();
     try {
       await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/again:v1`), { store, destCtx: insecure });
-      proxy.requests.length = 0;
-      const again = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/again:v1`), { store, destCtx: insecure });
-      const got = proxy.requests.map((r) => `${r.method} ${r.path.replace(/sha256:[0-9a-f]{64}/, 'D').replace(/\/v2\/push\/again\//, '')}`).sort();
-      assert.deepEqual(got, ['HEAD blobs/D', 'HEAD blobs/D', 'HEAD blobs/D', 'PUT manifests/v1']);
+    } finally {
+      store.close();
+    }
+    const cold = newStore();
+    proxy.requests.length = 0;
+    try {
+      const again = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/again:v1`), { store: cold, destCtx: insecure });
+      assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/again/manifests/v1']);
+      assert.equal(again.manifestDigest, HELLO_DIGEST);
       assert.equal(again.blobsReused, 3);
+      assert.equal(again.bytesRead, 0, 'no blob of the source was read');
       assert.equal(again.bytesWritten, 0);
+    } finally {
+      cold.close();
+    }
+  });
+
+  it('the same from a registry: a HEAD (and, for a cold store, a GET) of the source manifest, a HEAD at the destination', async () => {
+    proxy.requests.length = 0;
+    const again = await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), {
+      store: newStore(),
+      sourceCtx: insecure,
+      destCtx: insecure,
+    });
+    assert.ok(
+      proxy.requests.some((r) => r.method === 'POST'),
+      'the first copy mounted the blobs',
+    );
+    proxy.requests.length = 0;
+    const store = newStore();
+    try {
+      const res = await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), {
+        store,
+        sourceCtx: insecure,
+        destCtx: insecure,
+      });
+      assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/again/manifests/v1', 'GET /v2/push/again/manifests/v1', 'HEAD /v2/push/again-copy/manifests/v1']);
+      assert.equal(res.manifestDigest, again.manifestDigest);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a changed image under the same tag is copied and moves the tag; an index pushed again (--all) costs one HEAD', async () => {
+    const store = newStore();
+    try {
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/moved:v1`), { store, destCtx: insecure });
+      proxy.requests.length = 0;
+      // The same image as Docker v2s2 is another manifest: the HEAD differs, and the copy goes on.
+      const v2 = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/moved:v1`), { store, format: 'v2s2', destCtx: insecure });
+      assert.notEqual(v2.manifestDigest, HELLO_DIGEST);
+      assert.ok(proxy.requests.some((r) => r.method === 'PUT' && r.path.endsWith('/manifests/v1')));
+      assert.equal(skopeoDigest(`docker://${reg.host}/push/moved:v1`), v2.manifestDigest);
+
+      const multi = parseImageName(`oci:${fixture('multiarch-oci')}`);
+      const first = await copyImage(multi, parseImageName(`docker://${proxy.host}/push/multi-again:all`), { store, multiArch: 'all', destCtx: insecure });
+      proxy.requests.length = 0;
+      const again = await copyImage(multi, parseImageName(`docker://${proxy.host}/push/multi-again:all`), { store: newStore(), multiArch: 'all', destCtx: insecure });
+      assert.equal(again.manifestDigest, first.manifestDigest);
+      assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/multi-again/manifests/all']);
     } finally {
       store.close();
     }

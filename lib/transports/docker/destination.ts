@@ -14,6 +14,9 @@
  * store's location cache names. A mount moves no bytes: the registry links the blob it holds under
  * that digest. A refused mount leaves an upload session, which the upload then uses; close()
  * cancels any left unused.
+ *
+ * A copy whose manifest the tag already shows (hasManifest: one HEAD) moves nothing: the pipeline
+ * skips the blobs and commit() skips the PUT of the manifest it found there.
  */
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
@@ -41,6 +44,8 @@ export class DockerDestination implements ImageDestination {
     verifiesWhileWriting: true,
   };
   #top: ManifestBlob | undefined;
+  /** The digest hasManifest found where commit() writes: commit() does not write it again. */
+  #shown: Digest | undefined;
   /** Upload sessions a refused mount left open, used by putBlob for that digest. */
   readonly #sessions = new Map<Digest, UploadSession>();
   /** Per repository mounted from: whether its first mount went through (201 or a refusal, not an error). */
@@ -142,6 +147,25 @@ export class DockerDestination implements ImageDestination {
     return info;
   }
 
+  /**
+   * One HEAD of the manifest where commit() would write it (the tag, or the digest the reference
+   * names): whether it is `digest` already. Remembered, so that commit() does not PUT it again.
+   */
+  async hasManifest(digest: Digest): Promise<boolean> {
+    const r = this.reference.ref;
+    let head: Awaited<ReturnType<Repository['headManifest']>>;
+    try {
+      head = await this.repo.headManifest(r.digest ?? r.tag!);
+    } catch (err) {
+      // Only an answer counts: anything else (a registry that mishandles HEAD, auth) means a normal copy, which meets it properly.
+      if (isOcikitError(err, 'E_ABORTED')) throw err;
+      return false;
+    }
+    if (head?.digest !== digest) return false;
+    this.#shown = digest;
+    return true;
+  }
+
   async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
     if (instance === undefined) {
       // The top-level manifest makes the image visible under its tag: that is commit()'s job.
@@ -171,7 +195,10 @@ export class DockerDestination implements ImageDestination {
       });
     }
     for (const s of this.#signatures) await this.#signatureStore!.write(s.instance ?? digest, s.planned);
-    const pushed = await this.repo.pushManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
+    // A manifest the registry already shows there (hasManifest) is not written again, unless it is a
+    // referrer itself: then the PUT's OCI-Subject answer says whether the registry indexed it.
+    const topSubject = top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX ? subjectOf(parseManifest(top.bytes, top.mediaType)) : undefined;
+    const pushed = this.#shown === digest && !topSubject ? { digest } : await this.repo.pushManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
     // === REFERRERS: each after its subject; the fallback tags last, for those the registry did not index.
     const unindexed = new Map<Digest, Descriptor[]>();
     const note = (m: ManifestBlob, d: Digest, subject: Digest, ociSubject: string | undefined): void => {
@@ -181,7 +208,6 @@ export class DockerDestination implements ImageDestination {
       unindexed.set(subject, list);
     };
     // A top-level manifest that is itself a referrer (an artifact copied on its own) is listed too.
-    const topSubject = top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX ? subjectOf(parseManifest(top.bytes, top.mediaType)) : undefined;
     if (topSubject) note(top, digest, topSubject.digest, pushed.ociSubject);
     for (const ref of this.#referrers) {
       const p = await this.repo.pushManifest(ref.digest, ref.manifest.bytes, ref.manifest.mediaType);
