@@ -1,9 +1,10 @@
 /**
  * Copying one image (a top-level manifest or one instance of an index): stages 2 to 5.
  *
- * The config goes first: it is small, it is checked (valid JSON, one diff ID per layer), and its
- * diff IDs are what decompressed layers are checked against in the same pass that decompresses
- * them. Then the layers run largest first, a few at a time; then the manifest is written.
+ * The config is checked (valid JSON, one diff ID per layer), and its diff IDs are what decompressed
+ * layers are checked against in the same pass that decompresses them: a layer that needs them waits
+ * for it; the others run beside it. The layers run largest first, a few at a time; then the
+ * manifest is written.
  */
 import { OcikitError } from '../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../digest/index.js';
@@ -152,12 +153,18 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
     // === 4a. the config, checked: its diff IDs are what decompressed layers must hash to. When no
     // layer needs them (every layer kept as it is, none uncompressed), a destination that has the
     // config or can mount it takes it without a byte read (then it is not checked here either).
+    // It runs beside the layers: only a layer that needs its diff IDs waits for it, so a registry
+    // gets the config's and the layers' checks, mounts and uploads at once, not one after another.
     const configTask = p.config;
-    const needDiffIDs = tasks.some((t) => t.plan.action !== 'keep' || t.from === 'none');
-    // An artifact's config is one more opaque blob: no size cap, nothing read from it.
-    const cfg = artifact ? undefined : await c.blobs.copyConfig(configTask, MAX_CONFIG_SIZE, needDiffIDs);
-    if (artifact) await c.blobs.copy(configTask);
-    if (cfg?.bytes && isImageConfigMediaType(config.mediaType)) {
+    const needsDiffID = (t: BlobTask): boolean => t.plan.action !== 'keep' || t.from === 'none';
+    const configDone = (async (): Promise<void> => {
+      // An artifact's config is one more opaque blob: no size cap, nothing read from it.
+      if (artifact) {
+        await c.blobs.copy(configTask);
+        return;
+      }
+      const cfg = await c.blobs.copyConfig(configTask, MAX_CONFIG_SIZE, tasks.some(needsDiffID));
+      if (!cfg.bytes || !isImageConfigMediaType(config.mediaType)) return;
       const what = `config ${shortDigest(config.digest)} of ${c.label}`;
       let diffIDs: Digest[];
       try {
@@ -175,15 +182,23 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
           throw new OcikitError('E_DIGEST_MISMATCH', `${c.label}: layer ${i} is uncompressed with digest ${t.info.digest}, but the config's diff ID is ${t.diffID}`);
         }
       });
-    }
+    })();
+    let configFailed: { err: unknown } | undefined;
+    configDone.catch((err: unknown) => (configFailed = { err }));
 
-    // === 4b. the layers, largest first, N at a time
+    // === 4b. the layers, largest first, N at a time (a failed config stops new ones)
     // Six at once by default, as skopeo: enough to keep a registry busy; CPU-heavy jobs are further bounded by the pool.
     const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, dest.properties.concurrentPutBlob, opts.jobs ?? 6));
     const order = [...tasks].sort((a, b) => b.info.size - a.info.size);
-    await runLimited(order, n, async (t) => {
+    const layersDone = runLimited(order, n, async (t) => {
+      if (needsDiffID(t)) await configDone;
+      if (configFailed) throw configFailed.err;
       outcomes.set(t, await c.blobs.copy(t));
     });
+    // Both settle before anything is thrown: nothing of this image is still running afterwards.
+    const [cr, lr] = await Promise.allSettled([configDone, layersDone]);
+    if (cr.status === 'rejected') throw cr.reason;
+    if (lr.status === 'rejected') throw lr.reason;
   }
 
   // === 5. write the manifest (blobs are all in place). New layers get their media types in the

@@ -13,7 +13,7 @@ import { closeDispatchers } from '../../lib/registry/index.js';
 import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { ocikitAsync, run } from '../helpers/cli.js';
-import { startFaultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.js';
+import { peakConcurrency, startFaultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.js';
 import { ociImage, randomLayer, type BuiltImage } from '../helpers/layer-images.js';
 import { tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -94,6 +94,22 @@ describe('docker:// to another repository of the same registry', () => {
     );
     assert.equal(proxy.requests.filter(isBlobGet).length, 0, 'no blob was downloaded');
     assert.equal(proxy.requests.filter(isUpload).length, 0, 'no blob was uploaded');
+  });
+
+  it('the config and the layers are checked at once: the config does not gate the layers, and the bound holds', async () => {
+    proxy.requests.length = 0;
+    const isBlobHead = (r: { method: string; path: string }): boolean => r.method === 'HEAD' && r.path.includes('/blobs/');
+    // Existence checks answer late, so that checks in flight together overlap visibly.
+    proxy.rule = (r) => (isBlobHead(r) ? { kind: 'stall', ms: 150 } : { kind: 'pass' });
+    try {
+      const r = await ocikitAsync(['copy', '-q', ...TLS, `docker://${proxy.host}/src/many:v1`, `docker://${proxy.host}/together/many:v1`], { env: { ...env, OCIKIT_STORE: tempDir() } });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      proxy.rule = () => ({ kind: 'pass' });
+    }
+    // Six layers at once (the default bound), and the config beside them.
+    assert.equal(peakConcurrency(proxy.requests, isBlobHead), 7);
+    assert.equal(skopeoDigest(`docker://${reg.host}/together/many:v1`), many.manifestDigest);
   });
 
   it('a mount refused for some blobs uploads those (in the session the refusal opened) and mounts the rest', async () => {
