@@ -74,6 +74,11 @@ export interface SystemContext {
   noSync?: boolean;
   /** docker://: the registries.d directory that says where signatures live (--registries.d); default as containers-registries.d(5). */
   registriesDir?: string;
+  /**
+   * What the copies of one operation (every image of a sync) learn together about the blobs their
+   * destinations hold (blob-ledger.ts makes one). A destination given none keeps its own.
+   */
+  blobLedger?: BlobLedger;
   /** docker://: put this before ocikit's User-Agent in registry requests (--user-agent-prefix). */
   userAgentPrefix?: string;
   /**
@@ -87,6 +92,23 @@ export interface SystemContext {
    * never an error (errors are thrown).
    */
   onStatus?: (line: string) => void;
+}
+
+/**
+ * Which blobs a destination scope (a registry repository) is known to hold, shared by the copies of
+ * one operation, so that a blob many images share is checked, mounted or uploaded once per scope.
+ * A destination asks `claim` before it asks the registry:
+ * - undefined: nobody asked yet; the caller now OWNS the question and MUST `settle` it: present
+ *   when it found or wrote the blob, absent when it gave up. At the latest when it closes, and
+ *   never while waiting on another claim (that is what keeps claims free of deadlocks);
+ * - a promise: another destination found out or is finding out; true: the blob is there; false: it
+ *   gave up, and the caller claims again.
+ * ADVISORY like every cache: it lives for one operation, and a registry that loses a blob meanwhile
+ * fails the manifest's PUT.
+ */
+export interface BlobLedger {
+  claim(scope: string, digest: Digest): Promise<boolean> | undefined;
+  settle(scope: string, digest: Digest, present: boolean): void;
 }
 
 /** A transport: a name and a parser of its reference syntax. Registered once in lib/transports. */

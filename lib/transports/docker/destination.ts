@@ -22,7 +22,8 @@ import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST, parseManifest, referrerDescriptor, subjectOf, type Descriptor } from '../../manifest/index.js';
 import { DEFAULT_PER_HOST, uploadBlob, type Repository, type UploadSession } from '../../registry/index.js';
-import type { BlobInfo, BlobInput, BlobLocation, ImageDestination, ImageReference, ManifestBlob, ReuseOptions, SystemContext } from '../types.js';
+import type { BlobInfo, BlobInput, BlobLedger, BlobLocation, ImageDestination, ImageReference, ManifestBlob, ReuseOptions, SystemContext } from '../types.js';
+import { MemoryBlobLedger } from '../blob-ledger.js';
 import { LOCATION_TRANSPORT } from './source.js';
 import type { DockerReference } from '../../reference/index.js';
 import { DockerSignatureStore } from './signatures.js';
@@ -48,6 +49,10 @@ export class DockerDestination implements ImageDestination {
   #shown: Digest | undefined;
   /** Upload sessions a refused mount left open, used by putBlob for that digest. */
   readonly #sessions = new Map<Digest, UploadSession>();
+  /** Shared with the other copies of a sync (SystemContext.blobLedger), else this copy's own. */
+  readonly #ledger: BlobLedger;
+  /** Blobs claimed in the ledger and found nowhere: settled by putBlob, or by close(). */
+  readonly #claimed = new Set<Digest>();
   /** Per repository mounted from: whether its first mount went through (201 or a refusal, not an error). */
   readonly #mountProbes = new Map<string, Promise<boolean>>();
   #signatureStore: DockerSignatureStore | undefined;
@@ -59,7 +64,9 @@ export class DockerDestination implements ImageDestination {
     readonly reference: ImageReference & { ref: DockerReference },
     private readonly repo: Repository,
     private readonly ctx: SystemContext,
-  ) {}
+  ) {
+    this.#ledger = ctx.blobLedger ?? new MemoryBlobLedger();
+  }
 
   /**
    * Signatures go where registries.d says (signatures.ts). They are checked now, so one that cannot
@@ -74,13 +81,42 @@ export class DockerDestination implements ImageDestination {
     this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
   }
 
+  /**
+   * The ledger first (another image of this sync may have found or be writing the blob: wait for
+   * it), then a HEAD, then a mount. A blob found nowhere stays claimed until putBlob (or close())
+   * settles it, so the other images of the sync wait for this upload instead of making their own.
+   */
   async tryReusingBlob(info: BlobInfo, opts: ReuseOptions = {}): Promise<BlobInfo | undefined> {
+    for (;;) {
+      const known = this.#ledger.claim(this.repo.name, info.digest);
+      if (!known) break;
+      if (await known) return info;
+    }
+    let found: BlobInfo | undefined;
+    try {
+      found = await this.find(info, opts.sourceLocation);
+    } catch (err) {
+      this.#ledger.settle(this.repo.name, info.digest, false);
+      throw err;
+    }
+    if (found) this.#ledger.settle(this.repo.name, info.digest, true);
+    else this.#claimed.add(info.digest);
+    return found;
+  }
+
+  /** A HEAD, then a mount. */
+  private async find(info: BlobInfo, source: BlobLocation | undefined): Promise<BlobInfo | undefined> {
     const size = await this.repo.headBlob(info.digest);
     if (size !== undefined && (info.size < 0 || size < 0 || size === info.size)) {
       this.record(info.digest);
       return { ...info, size: size >= 0 ? size : info.size };
     }
-    return this.tryMount(info, opts.sourceLocation);
+    return this.tryMount(info, source);
+  }
+
+  /** Settle a blob this destination claimed (tryReusingBlob found it nowhere): written, or given up. */
+  private settle(d: Digest, present: boolean): void {
+    if (this.#claimed.delete(d)) this.#ledger.settle(this.repo.name, d, present);
   }
 
   /**
@@ -134,6 +170,18 @@ export class DockerDestination implements ImageDestination {
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
     const session = this.#sessions.get(info.digest);
     this.#sessions.delete(info.digest);
+    try {
+      await this.upload(input, info, session);
+    } catch (err) {
+      this.settle(info.digest, false);
+      throw err;
+    }
+    this.record(info.digest);
+    this.settle(info.digest, true);
+    return info;
+  }
+
+  private async upload(input: BlobInput, info: BlobInfo, session: UploadSession | undefined): Promise<void> {
     await uploadBlob(
       this.repo,
       input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream },
@@ -143,8 +191,6 @@ export class DockerDestination implements ImageDestination {
         ...(session ? { session } : {}),
       },
     );
-    this.record(info.digest);
-    return info;
   }
 
   /**
@@ -217,6 +263,7 @@ export class DockerDestination implements ImageDestination {
   }
 
   async close(): Promise<void> {
+    for (const d of [...this.#claimed]) this.settle(d, false);
     const open = [...this.#sessions.values()];
     this.#sessions.clear();
     await Promise.all(open.map((s) => this.repo.cancelUpload(s.location)));
