@@ -298,7 +298,8 @@ export class Repository {
     }
     const declared = Number(header(res.headers, 'content-length'));
     const total = size >= 0 ? size : Number.isSafeInteger(declared) && declared >= 0 ? declared : -1;
-    const stream = Readable.from(this.resumingBody(res, path, total, what), { objectMode: false, highWaterMark: 1 << 20 });
+    // Small: undici's body buffers already (client.ts); this stage only hands its chunks on.
+    const stream = Readable.from(this.resumingBody(res, path, total, what), { objectMode: false, highWaterMark: 64 * 1024 });
     stream.once('close', release);
     return { stream, size: total };
   }

@@ -23,6 +23,9 @@ import { GiveUp, withRetries } from './retry.js';
 /** Chunk size of the fallback chunked upload when none is configured. */
 export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
 
+/** Read size and buffering of each stage of an upload's body (six run at once): see limiter.ts. */
+const BODY_BUFFER = 256 * 1024;
+
 /** How to upload one blob. */
 export interface UploadOptions {
   /** Upload in chunks of this many bytes instead of one PUT. */
@@ -63,7 +66,7 @@ export async function uploadBlob(repo: Repository, input: UploadInput, info: { d
     if (input.kind === 'stream') {
       const session = opts.session ?? (await repo.startUpload());
       try {
-        const v = new VerifyingStream({ digest: info.digest, size: info.size, what });
+        const v = new VerifyingStream({ digest: info.digest, size: info.size, what }, BODY_BUFFER);
         input.stream.on('error', (err) => v.destroy(err));
         let used = false;
         await putWhole(
@@ -97,16 +100,20 @@ async function uploadFile(repo: Repository, path: string, verify: boolean, info:
   if (verify && info.size >= 0 && size !== info.size) throw new OcikitError('E_SIZE_MISMATCH', `${what}: the file has ${size} bytes, expected ${info.size}`);
   // Each attempt opens the file afresh; a request that fails before reading it must not leak the descriptor.
   const opened: Readable[] = [];
-  // Verifying: one hash per attempt, fed the chunks in the order they are sent (each once).
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  let chunked = opts.chunkSize !== undefined;
+  // Verifying a chunked upload: one hash per attempt, fed the chunks in the order they are sent
+  // (each once). A monolithic one is verified by the VerifyingStream its body goes through.
   let hash: Hash | undefined;
   const open = (start?: number, end?: number): Readable => {
-    const r = createReadStream(path, start === undefined ? { highWaterMark: 1 << 20 } : { start, end, highWaterMark: 1 << 20 });
+    const r = createReadStream(path, start === undefined ? { highWaterMark: BODY_BUFFER } : { start, end, highWaterMark: BODY_BUFFER });
     opened.push(r);
-    if (!verify && !opts.onBytes) return r;
-    if (verify && (start === undefined || start === 0)) hash = createHash(algorithmOf(info.digest));
-    const h = hash;
+    const hashing = verify && chunked;
+    if (!hashing && !opts.onBytes) return r;
+    if (hashing && (start === undefined || start === 0)) hash = createHash(algorithmOf(info.digest));
+    const h = hashing ? hash : undefined;
     const tap = new Transform({
-      highWaterMark: 1 << 20,
+      highWaterMark: BODY_BUFFER,
       transform(chunk: Buffer, _e, cb): void {
         h?.update(chunk);
         opts.onBytes?.(chunk.length);
@@ -123,8 +130,6 @@ async function uploadFile(repo: Repository, path: string, verify: boolean, info:
     const got = `${algorithmOf(info.digest)}:${hash?.digest('hex') ?? ''}`;
     if (got !== info.digest) throw new OcikitError('E_DIGEST_MISMATCH', `${what}: content has digest ${got}, expected ${info.digest}`);
   };
-  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  let chunked = opts.chunkSize !== undefined;
   let session = opts.session;
   try {
     // Each try in a fresh session: the state of one broken mid-body is unknowable.
@@ -209,7 +214,7 @@ async function putChunked(
 
 /** A VerifyingStream for a whole-blob body; its failure fails the request before the registry commits. */
 function verifier(info: { digest: Digest; size: number }, what: string): VerifyingStream {
-  return new VerifyingStream({ digest: info.digest, size: info.size, what });
+  return new VerifyingStream({ digest: info.digest, size: info.size, what }, BODY_BUFFER);
 }
 
 function checkCommitted(headers: Record<string, string | string[] | undefined>, digest: Digest, what: string): void {
