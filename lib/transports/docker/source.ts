@@ -2,8 +2,9 @@
  * DockerSource: reads one image (or index) from a registry repository.
  *
  * Transfers are saved where the store already knows the answer: an index instance (a manifest by
- * digest) the store holds is read from the store without asking the registry; a tag is first
- * resolved with HEAD and its manifest taken from the store when the store has that digest.
+ * digest) the store holds is read from the store without asking the registry; a tag the store has
+ * recorded before is first resolved with HEAD and its manifest taken from the store when the store
+ * has that digest (a tag it never saw is fetched at once: the HEAD would only delay the GET).
  * WARNING: the registry is untrusted. Manifests by digest are verified (lib/registry), blobs by the
  * copy pipeline; this class records a blob's location only when the pipeline says it verified it
  * (onVerified), never merely because its stream ended.
@@ -71,7 +72,9 @@ export class DockerSource implements ImageSource {
     const r = this.reference.ref;
     if (r.digest !== undefined) return this.byDigest(r.digest);
     const tag = r.tag!;
-    if (this.store) {
+    // A HEAD first pays only when the store may hold the manifest: when it recorded this reference
+    // before (a copy records its source). Otherwise it would be one more round trip before the GET.
+    if (this.store?.getRef(this.reference.toString()) !== undefined) {
       const head = await this.repo.headManifest(tag).catch((err: unknown) => {
         // A registry that mishandles HEAD on manifests still answers GET: only auth, network and cancellation are final.
         if (isOcikitError(err, 'E_UNSUPPORTED') || isOcikitError(err, 'E_BAD_INPUT')) return 'no-head' as const;
