@@ -312,9 +312,11 @@ export class BlobCopier {
 
   /**
    * A stream sent to a destination that verifies what it writes (an upload) and, from the same
-   * bytes, to a worker job that keeps it in the store: one pass over the network. Both check the
-   * digest (the upload's VerifyingStream, the registry itself, and the job); the store adopts the
-   * job's file only when both ended well. The slower of the two sets the pace (pipe backpressure).
+   * bytes, to a job that keeps it in the store: one pass over the network, one hash. The job checks
+   * the digest (and a registry checks it again before it links the blob); the upload is told so
+   * (`checkedByCaller`) and does not hash the bytes a second time. The store adopts the job's file
+   * only when both ended well, and a failure of either stops the other and fails the copy before
+   * any manifest is written. The slower of the two sets the pace (pipe backpressure).
    */
   async #relay(t: BlobTask, payload: Extract<BlobPayload, { kind: 'stream' }>, what: string, meter: BlobMeter): Promise<BlobOutcome> {
     const { store, dest, counters } = this.c;
@@ -329,7 +331,8 @@ export class BlobCopier {
     src.pipe(toDest);
     src.pipe(toStore);
     const tmp = store.tmpPath(info.digest.slice(7, 23));
-    const upload = dest.putBlob({ kind: 'stream', stream: toDest }, info);
+    // The job verifies these very bytes before anything commits: the destination need not hash them too.
+    const upload = dest.putBlob({ kind: 'stream', stream: toDest, checkedByCaller: true }, info);
     const keep = this.#run(
       { kind: 'stream', stream: toStore, size: payload.size },
       { expect: { digest: info.digest, size: info.size }, what, keep: [{ kind: 'new-file', path: tmp, sync: store.durable }] },

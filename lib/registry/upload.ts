@@ -40,9 +40,11 @@ export interface UploadOptions {
  * What to upload: a file (re-readable, so retried) or a stream (sent once). A file with `verify`
  * has not been hashed by anyone yet: its bytes are checked against the digest as they are sent
  * (one read for both), and the upload fails with E_DIGEST_MISMATCH / E_SIZE_MISMATCH before the
- * registry is asked to commit anything that differs. (The registry checks the digest too.)
+ * registry is asked to commit anything that differs. (The registry checks the digest too.) A
+ * stream is checked the same way unless `verify` is false: its caller checks the same bytes
+ * itself; its size is still enforced (Content-Length), and the registry still checks the digest.
  */
-export type UploadInput = { kind: 'path'; path: string; verify?: boolean } | { kind: 'stream'; stream: Readable };
+export type UploadInput = { kind: 'path'; path: string; verify?: boolean } | { kind: 'stream'; stream: Readable; verify?: boolean };
 
 // Answers that mean "not like that" to a monolithic PUT, as opposed to "not this content" or "not you".
 const MONOLITHIC_REFUSED = new Set([400, 404, 405, 411, 413, 416, 501]);
@@ -66,8 +68,8 @@ export async function uploadBlob(repo: Repository, input: UploadInput, info: { d
     if (input.kind === 'stream') {
       const session = opts.session ?? (await repo.startUpload());
       try {
-        const v = new VerifyingStream({ digest: info.digest, size: info.size, what }, BODY_BUFFER);
-        input.stream.on('error', (err) => v.destroy(err));
+        const v = input.verify === false ? undefined : new VerifyingStream({ digest: info.digest, size: info.size, what }, BODY_BUFFER);
+        if (v) input.stream.on('error', (err) => v.destroy(err));
         let used = false;
         await putWhole(
           repo,
@@ -77,7 +79,7 @@ export async function uploadBlob(repo: Repository, input: UploadInput, info: { d
           () => {
             if (used) throw new NotReplayableError();
             used = true;
-            return input.stream.pipe(v);
+            return v ? input.stream.pipe(v) : input.stream;
           },
           info.size,
         );

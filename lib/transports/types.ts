@@ -268,9 +268,12 @@ export interface ReuseOptions {
  * What putBlob is given: a path (normally the store's verified file, so it can be linked) or a
  * stream. A path with `verify` is NOT yet verified: the destination MUST check the bytes it reads
  * against it and fail (keeping nothing) when they differ; only destinations that declare
- * `verifiesWhileWriting` are given one.
+ * `verifiesWhileWriting` are given one. A stream with `checkedByCaller`: the pipeline checks these
+ * very bytes itself, in the same pass (a relay keeps them in the store through a verifying job),
+ * and fails the copy before commit() when they differ; the destination need not hash them again,
+ * but MUST still fail when the stream errors or ends at another size than `info.size`.
  */
-export type BlobInput = { kind: 'path'; path: string; verify?: { digest: Digest; size: number } } | { kind: 'stream'; stream: Readable };
+export type BlobInput = { kind: 'path'; path: string; verify?: { digest: Digest; size: number } } | { kind: 'stream'; stream: Readable; checkedByCaller?: boolean };
 
 /**
  * Writes one image (or an index and its instances).

@@ -19,6 +19,7 @@ import { conformanceSuite } from '../conformance/suite.js';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { fixture, tempDir } from '../helpers/paths.js';
+import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 
@@ -502,6 +503,33 @@ describe('docker:// with an untrusted registry', () => {
     } finally {
       proxy.rule = () => ({ kind: 'pass' });
       store.close();
+    }
+  });
+
+  it('a relayed blob (registry to registry) whose content does not match its digest fails the copy: no tag, nothing stored', async () => {
+    const image = ociImage(tempDir(), [randomLayer(1 << 20), randomLayer(1 << 20)]);
+    const store = newStore();
+    try {
+      await copyImage(parseImageName(image.ref), parseImageName(`docker://${reg.host}/evil/relay:v1`), { store, destCtx: insecure });
+    } finally {
+      store.close();
+    }
+    const bad = image.layers[0]!.digest;
+    proxy.rule = (r) => (r.method === 'GET' && r.path.endsWith(`/blobs/${bad}`) ? { kind: 'corrupt' } : { kind: 'pass' });
+    const fresh = newStore();
+    try {
+      // To the other registry: no mount, every layer is downloaded and relayed into its upload.
+      await assert.rejects(
+        copyImage(parseImageName(`docker://${proxy.host}/evil/relay:v1`), parseImageName(`docker://${tlsReg.host}/evil/relay:v1`), { store: fresh, sourceCtx: insecure }),
+        (err) => isOcikitError(err, 'E_DIGEST_MISMATCH') || (isOcikitError(err) && /DIGEST_INVALID|digest/i.test((err as Error).message)),
+      );
+      assert.equal(fresh.has(bad), false, 'the corrupt blob is not in the store');
+      const dest = await parseImageName(`docker://${tlsReg.host}/evil/relay:v1`).newSource({ store: newStore() });
+      await assert.rejects(dest.getManifest(), (err) => isOcikitError(err, 'E_NOT_FOUND'));
+      await dest.close();
+    } finally {
+      proxy.rule = () => ({ kind: 'pass' });
+      fresh.close();
     }
   });
 });

@@ -184,7 +184,7 @@ export class DockerDestination implements ImageDestination {
   private async upload(input: BlobInput, info: BlobInfo, session: UploadSession | undefined): Promise<void> {
     await uploadBlob(
       this.repo,
-      input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream },
+      input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream, verify: !input.checkedByCaller },
       { digest: info.digest, size: input.kind === 'path' && input.verify ? input.verify.size : info.size },
       {
         ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
