@@ -157,7 +157,11 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
     // gets the config's and the layers' checks, mounts and uploads at once, not one after another.
     const configTask = p.config;
     const needsDiffID = (t: BlobTask): boolean => t.plan.action !== 'keep' || t.from === 'none';
-    const configDone = (async (): Promise<void> => {
+    let configOk!: () => void;
+    let configFailed!: (err: unknown) => void;
+    const configDone = new Promise<void>((resolve, reject) => ((configOk = resolve), (configFailed = reject)));
+    configDone.catch(() => undefined); // observed by runLimited through copyConfig's own throw
+    const copyConfig = async (): Promise<void> => {
       // An artifact's config is one more opaque blob: no size cap, nothing read from it.
       if (artifact) {
         await c.blobs.copy(configTask);
@@ -182,23 +186,27 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
           throw new OcikitError('E_DIGEST_MISMATCH', `${c.label}: layer ${i} is uncompressed with digest ${t.info.digest}, but the config's diff ID is ${t.diffID}`);
         }
       });
-    })();
-    let configFailed: { err: unknown } | undefined;
-    configDone.catch((err: unknown) => (configFailed = { err }));
+    };
 
-    // === 4b. the layers, largest first, N at a time (a failed config stops new ones)
+    // === 4b. the config, then the layers largest first, N at a time (--image-parallel-copies / --jobs,
+    // and the transports' bounds), in one queue: the config starts first and takes one of the N.
     // Six at once by default, as skopeo: enough to keep a registry busy; CPU-heavy jobs are further bounded by the pool.
     const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, dest.properties.concurrentPutBlob, opts.jobs ?? 6));
-    const order = [...tasks].sort((a, b) => b.info.size - a.info.size);
-    const layersDone = runLimited(order, n, async (t) => {
+    const order = [configTask, ...[...tasks].sort((a, b) => b.info.size - a.info.size)];
+    await runLimited(order, n, async (t) => {
+      if (t === configTask) {
+        try {
+          await copyConfig();
+        } catch (err) {
+          configFailed(err);
+          throw err;
+        }
+        configOk();
+        return;
+      }
       if (needsDiffID(t)) await configDone;
-      if (configFailed) throw configFailed.err;
       outcomes.set(t, await c.blobs.copy(t));
     });
-    // Both settle before anything is thrown: nothing of this image is still running afterwards.
-    const [cr, lr] = await Promise.allSettled([configDone, layersDone]);
-    if (cr.status === 'rejected') throw cr.reason;
-    if (lr.status === 'rejected') throw lr.reason;
   }
 
   // === 5. write the manifest (blobs are all in place). New layers get their media types in the

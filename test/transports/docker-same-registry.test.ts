@@ -107,8 +107,14 @@ describe('docker:// to another repository of the same registry', () => {
     } finally {
       proxy.rule = () => ({ kind: 'pass' });
     }
-    // Six layers at once (the default bound), and the config beside them.
-    assert.equal(peakConcurrency(proxy.requests, isBlobHead), 7);
+    // Six at once (the default bound, the config taking one), and the config's check beside the layers'.
+    assert.equal(peakConcurrency(proxy.requests, isBlobHead), 6);
+    const heads = proxy.requests.filter(isBlobHead);
+    const configHead = heads.find((h) => h.path.endsWith(`/blobs/${many.configDigest}`))!;
+    assert.ok(
+      heads.some((h) => h !== configHead && h.start < configHead.end! && configHead.start < h.end!),
+      'a layer was checked while the config was',
+    );
     assert.equal(skopeoDigest(`docker://${reg.host}/together/many:v1`), many.manifestDigest);
   });
 
