@@ -90,6 +90,9 @@ export function dispatcherFor(tls: TlsMaterial): Dispatcher {
   const connect: Record<string, unknown> = { rejectUnauthorized: tls.verify };
   // Node replaces its root store when `ca` is given; containers/image adds to the system pool instead.
   if (tls.ca.length) connect.ca = [...rootCertificates, ...tls.ca];
+  // Not verifying (--tls-verify=false, which first tries https): no root store to load, ~20 ms
+  // of parsing certificates on the first connection, for a check that is not made.
+  else if (!tls.verify) connect.ca = [];
   if (tls.cert) connect.cert = tls.cert;
   if (tls.key) connect.key = tls.key;
   const common = { keepAliveTimeout: 10_000, connections: 32 };
