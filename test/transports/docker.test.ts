@@ -193,6 +193,12 @@ describe('docker:// push and pull', () => {
       assert.equal(again.blobsReused, 3);
       assert.equal(again.bytesRead, 0, 'no blob of the source was read');
       assert.equal(again.bytesWritten, 0);
+      // The HEAD showed where the image's blobs are: a push to another repository mounts them from there.
+      proxy.requests.length = 0;
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/again-elsewhere:v1`), { store: cold, destCtx: insecure });
+      const mounts = proxy.requests.filter((r) => r.method === 'POST' && new URL(r.path, 'http://x').searchParams.get('from') === 'push/again');
+      assert.equal(mounts.length, 3, proxy.requests.map(requestLine).join('\n'));
+      assert.ok(mounts.every((m) => m.status === 201));
     } finally {
       cold.close();
     }
