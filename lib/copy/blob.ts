@@ -2,7 +2,9 @@
  * Copying one blob: stage 4 of the pipeline, for one config or layer.
  *
  * In order of preference, a blob costs:
- * 1. nothing, when the destination already has the result (tryReusingBlob);
+ * 1. nothing, when the destination already has the result or can take it without its bytes
+ *    (tryReusingBlob: a registry mounts a blob kept as it is from the source's repository, the
+ *    source's blobLocation, or from one the store's location cache names);
  * 2. a link or a copy from the store, when the store has the result — for a transform, when the
  *    blob-info cache knows what this layer becomes (or its diff ID is the result and is stored);
  * 3. ONE PASS over the source bytes otherwise: a worker job reads the blob once, hashes it (and
@@ -27,7 +29,7 @@ import type { LayerCompression } from '../manifest/index.js';
 import { keepStream } from './keep-stream.js';
 import type { BlobJob, BlobResult, JobInput, JobOutput, WorkerPool } from '../pool/index.js';
 import type { BlobStore, StoredBlob } from '../store/index.js';
-import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource } from '../transports/types.js';
+import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource, ReuseOptions } from '../transports/types.js';
 import type { LayerPlan } from './plan.js';
 import type { BlobMeter, BlobPhase, ProgressTracker } from './progress.js';
 
@@ -36,6 +38,12 @@ import type { BlobMeter, BlobPhase, ProgressTracker } from './progress.js';
  * the first blob, the pool's start-up) would cost more than hashing them here.
  */
 export const INLINE_MAX = 256 * 1024;
+
+/**
+ * What each branch of a relay (#relay) buffers. Six relays run at once, each behind a download and
+ * before an upload that buffer too: 1 MiB here held ~12 MiB more at a relay's peak, for nothing.
+ */
+const RELAY_BUFFER = 256 * 1024;
 
 /** One blob to copy. */
 export interface BlobTask {
@@ -104,13 +112,19 @@ export class BlobCopier {
   /**
    * The image config: fetched (or read from the store) into memory, verified, stored and
    * delivered like any blob; its bytes are returned for the caller to validate and read diff IDs
-   * from. `max` bounds what is read from the source.
+   * from. `max` bounds what is read from the source. Unless `needBytes`, a destination that
+   * already has the config or can take it without its bytes (a mount) gets it first, and nothing
+   * is read: `bytes` is then undefined.
    */
-  async copyConfig(t: BlobTask, max: number): Promise<{ outcome: BlobOutcome; bytes: Buffer }> {
+  async copyConfig(t: BlobTask, max: number, needBytes: boolean): Promise<{ outcome: BlobOutcome; bytes: Buffer | undefined }> {
     const meter = this.c.tracker.begin(t.info.digest, t.info.size, 'copying');
     try {
       const { store, dest } = this.c;
       const what = this.#what(t);
+      if (!needBytes) {
+        const reused = await dest.tryReusingBlob(t.info, this.#reuse());
+        if (reused) return { outcome: this.#done(t, { digest: t.info.digest, size: reused.size }, 'reused-at-destination', meter), bytes: undefined };
+      }
       let stored = this.#stored(t.info);
       let bytes: Buffer;
       let how: How = 'from-store';
@@ -126,7 +140,7 @@ export class BlobCopier {
         stored = await store.put(bytes, { digest: t.info.digest, what, ...(t.info.mediaType ? { mediaType: t.info.mediaType } : {}) });
         how = 'fetched';
       }
-      const reused = await dest.tryReusingBlob(t.info);
+      const reused = needBytes ? await dest.tryReusingBlob(t.info, this.#reuse()) : undefined;
       if (reused) how = 'reused-at-destination';
       else await this.#deliver(stored, t);
       return { outcome: this.#done(t, stored, how, meter), bytes };
@@ -136,6 +150,22 @@ export class BlobCopier {
     } finally {
       this.c.tracker.end(meter);
     }
+  }
+
+  /** What tryReusingBlob is told for a blob copied as it is: where the source keeps it. */
+  #reuse(): ReuseOptions {
+    const loc = this.c.source.blobLocation;
+    return loc ? { sourceLocation: loc } : {};
+  }
+
+  /**
+   * A blob the destination holds because it already shows the manifest that names it (see
+   * ImageDestination.hasManifest): nothing is asked, read or written.
+   */
+  alreadyThere(t: BlobTask): BlobOutcome {
+    this.c.counters.blobsReused++;
+    this.c.tracker.emit({ type: 'blob-done', digest: t.info.digest, size: t.info.size, how: 'reused-at-destination', read: 0 });
+    return { digest: t.info.digest, size: t.info.size };
   }
 
   #what(t: BlobTask): string {
@@ -149,7 +179,7 @@ export class BlobCopier {
 
     // === nothing to move, or only a link: the destination or the store has the result
     if (t.plan.action === 'keep') {
-      const reused = await dest.tryReusingBlob(info);
+      const reused = await dest.tryReusingBlob(info, this.#reuse());
       if (reused) return this.#done(t, { digest: info.digest, size: reused.size }, 'reused-at-destination', meter);
       const stored = this.#stored(info);
       if (stored) {
@@ -282,15 +312,17 @@ export class BlobCopier {
 
   /**
    * A stream sent to a destination that verifies what it writes (an upload) and, from the same
-   * bytes, to a worker job that keeps it in the store: one pass over the network. Both check the
-   * digest (the upload's VerifyingStream, the registry itself, and the job); the store adopts the
-   * job's file only when both ended well. The slower of the two sets the pace (pipe backpressure).
+   * bytes, to a job that keeps it in the store: one pass over the network, one hash. The job checks
+   * the digest (and a registry checks it again before it links the blob); the upload is told so
+   * (`checkedByCaller`) and does not hash the bytes a second time. The store adopts the job's file
+   * only when both ended well, and a failure of either stops the other and fails the copy before
+   * any manifest is written. The slower of the two sets the pace (pipe backpressure).
    */
   async #relay(t: BlobTask, payload: Extract<BlobPayload, { kind: 'stream' }>, what: string, meter: BlobMeter): Promise<BlobOutcome> {
     const { store, dest, counters } = this.c;
     const info = t.info;
-    const toDest = new PassThrough({ highWaterMark: 1 << 20 });
-    const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+    const toDest = new PassThrough({ highWaterMark: RELAY_BUFFER });
+    const toStore = new PassThrough({ highWaterMark: RELAY_BUFFER });
     const src = payload.stream;
     src.once('error', (err) => {
       toDest.destroy(err);
@@ -299,7 +331,8 @@ export class BlobCopier {
     src.pipe(toDest);
     src.pipe(toStore);
     const tmp = store.tmpPath(info.digest.slice(7, 23));
-    const upload = dest.putBlob({ kind: 'stream', stream: toDest }, info);
+    // The job verifies these very bytes before anything commits: the destination need not hash them too.
+    const upload = dest.putBlob({ kind: 'stream', stream: toDest, checkedByCaller: true }, info);
     const keep = this.#run(
       { kind: 'stream', stream: toStore, size: payload.size },
       { expect: { digest: info.digest, size: info.size }, what, keep: [{ kind: 'new-file', path: tmp, sync: store.durable }] },

@@ -19,8 +19,8 @@ import { OcikitError } from '../errors.js';
 import type { BlobResult, JobOutput } from '../../workers/protocol.js';
 import type { BlobMeter } from './progress.js';
 
-/** Bytes gathered before one vectored write. */
-const BATCH = 1 << 20;
+/** Bytes gathered before one vectored write (small: six downloads are kept at once). */
+const BATCH = 256 * 1024;
 
 interface Open {
   out: JobOutput;

@@ -21,7 +21,7 @@ import {
   type ParsedIndex,
 } from '../manifest/index.js';
 import { chooseIndexType } from './manifest-type.js';
-import { copySignatures, copySingle, type ImageCopyContext, type Written } from './single.js';
+import { alreadyAtDestination, copyPlanned, copySignatures, copySingle, planImage, type ImageCopyContext, type PlannedImage, type Written } from './single.js';
 
 /** Which instances of an index this copy takes: the one for this system, or a list (maybe empty: index-only). */
 export function selectInstances(c: Pick<ImageCopyContext, 'opts' | 'label'>, parsed: ParsedIndex): { system?: Descriptor; chosen: Descriptor[] } {
@@ -61,16 +61,29 @@ export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promi
   const targetIndexType = chooseIndexType(parsed.mediaType, dest.properties.supportedManifestTypes, o.format, String(dest.reference), dest.properties.alsoHolds, o.preserveDigests);
   const targetFormat: ManifestFormat = targetIndexType === OCI_INDEX ? 'oci' : 'v2s2';
 
-  const replaced = new Map<string, Descriptor>();
-  for (const d of chosen) {
-    const w = await copySingle(c, await getInstance(c, d), targetFormat, false);
-    replaced.set(d.digest, { ...d, digest: w.digest, size: w.bytes.length, mediaType: w.mediaType });
-  }
+  // Every instance planned before any blob moves: when none changes on the way, the index to write
+  // is known now, and a destination that already shows it (one HEAD) needs nothing else.
+  const planned: Array<{ d: Descriptor; plan: PlannedImage }> = [];
+  for (const d of chosen) planned.push({ d, plan: planImage(c, await getInstance(c, d), targetFormat) });
   const subset = o.platforms !== undefined && o.platforms.length > 0;
-  // A subset is a new index: encode it, so conversion below starts from the subset's own bytes.
-  const filtered: ParsedIndex = subset ? subsetIndex(parsed, chosen) : parsed;
-  const unchanged = !subset && targetIndexType === parsed.mediaType && [...replaced].every(([k, v]) => k === v.digest);
-  const out = unchanged ? { bytes: Buffer.from(parsed.bytes), mediaType: parsed.mediaType } : convertIndex(filtered, targetFormat, replaced);
+  const output = (replaced: Map<string, Descriptor>): { bytes: Uint8Array; mediaType: string } => {
+    // A subset is a new index: encode it, so conversion below starts from the subset's own bytes.
+    const filtered: ParsedIndex = subset ? subsetIndex(parsed, chosen) : parsed;
+    const unchanged = !subset && targetIndexType === parsed.mediaType && [...replaced].every(([k, v]) => k === v.digest);
+    return unchanged ? { bytes: Buffer.from(parsed.bytes), mediaType: parsed.mediaType } : convertIndex(filtered, targetFormat, replaced);
+  };
+  const entry = (d: Descriptor, bytes: Buffer, mediaType: string): Descriptor => ({ ...d, digest: digestBytes(bytes), size: bytes.length, mediaType });
+  let there = false;
+  if (planned.every((p) => p.plan.predicted)) {
+    there = await alreadyAtDestination(c, Buffer.from(output(new Map(planned.map((p) => [p.d.digest, entry(p.d, p.plan.predicted!, p.plan.targetType)]))).bytes));
+  }
+
+  const replaced = new Map<string, Descriptor>();
+  for (const p of planned) {
+    const w = await copyPlanned(c, p.plan, false, there);
+    replaced.set(p.d.digest, entry(p.d, w.bytes, w.mediaType));
+  }
+  const out = output(replaced);
   const digest = digestBytes(out.bytes);
   if (o.preserveDigests && digest !== digestBytes(parsed.bytes)) {
     throw new OcikitError('E_CONFLICT', `--preserve-digests: copying ${c.label} would change its index digest (${shortDigest(digestBytes(parsed.bytes))} -> ${shortDigest(digest)})`);

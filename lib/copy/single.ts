@@ -1,9 +1,10 @@
 /**
  * Copying one image (a top-level manifest or one instance of an index): stages 2 to 5.
  *
- * The config goes first: it is small, it is checked (valid JSON, one diff ID per layer), and its
- * diff IDs are what decompressed layers are checked against in the same pass that decompresses
- * them. Then the layers run largest first, a few at a time; then the manifest is written.
+ * The config is checked (valid JSON, one diff ID per layer), and its diff IDs are what decompressed
+ * layers are checked against in the same pass that decompresses them: a layer that needs them waits
+ * for it; the others run beside it. The layers run largest first, a few at a time; then the
+ * manifest is written.
  */
 import { OcikitError } from '../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../digest/index.js';
@@ -52,8 +53,24 @@ export interface Written {
   bytes: Buffer;
 }
 
-/** Copy one image: its config and layers, then its manifest (top-level or an index instance). */
-export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifest, forced: ManifestFormat | undefined, topLevel: boolean, srcInstance?: Digest): Promise<Written> {
+/** An image planned (stages 2 and 3): the manifest type it gets and how each blob gets there. */
+export interface PlannedImage {
+  parsed: ParsedImageManifest;
+  targetType: string;
+  family: ManifestFamily;
+  /** An OCI artifact: every blob kept as it is, nothing read from its config. */
+  artifact: boolean;
+  config: BlobTask;
+  layers: BlobTask[];
+  /**
+   * The manifest the copy will write, known before any blob moves because no blob changes on the
+   * way (every plan keeps it as it is); undefined otherwise.
+   */
+  predicted?: Buffer;
+}
+
+/** Stages 2 and 3 for one image: nothing moves, nothing is read. An impossible plan fails here. */
+export function planImage(c: ImageCopyContext, parsed: ParsedImageManifest, forced: ManifestFormat | undefined): PlannedImage {
   const { dest, opts } = c;
   // === 2. choose the target manifest type
   const targetType = chooseManifestType(parsed.mediaType, dest.properties.supportedManifestTypes, forced ?? opts.format, String(dest.reference), dest.properties.alsoHolds, opts.preserveDigests);
@@ -77,7 +94,7 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
       },
     );
   }
-  const tasks: BlobTask[] = layerDescs.map((l, i) => {
+  const layers: BlobTask[] = layerDescs.map((l, i) => {
     if (artifact) return { info: descToInfo(l), label: `blob ${i}`, from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
     const from = layerCompression(l.mediaType);
     if (from === undefined) throw new OcikitError('E_UNSUPPORTED', `${c.label}: layer ${i} has unknown media type ${JSON.stringify(l.mediaType)}`);
@@ -90,42 +107,104 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
     });
     return { info: descToInfo(l), label: `layer ${i}`, from, plan, exactLevel: opts.compressLevel !== undefined, foreign: isNondistributableLayer(l.mediaType) && (l.urls?.length ?? 0) > 0 };
   });
-  await checkForeignLayers(c, tasks);
-  c.tracker.emit({ type: 'image', blobs: tasks.length + 1, bytes: Math.max(0, config.size) + tasks.reduce((a, t) => a + Math.max(0, t.info.size), 0) });
-
-  // === 4a. the config, checked: its diff IDs are what decompressed layers must hash to
   const configTask: BlobTask = { info: descToInfo(config), label: 'config', from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
-  // An artifact's config is one more opaque blob: no size cap, nothing read from it.
-  const cfg = artifact ? undefined : await c.blobs.copyConfig(configTask, MAX_CONFIG_SIZE);
-  if (artifact) await c.blobs.copy(configTask);
-  if (cfg && isImageConfigMediaType(config.mediaType)) {
-    const what = `config ${shortDigest(config.digest)} of ${c.label}`;
-    let diffIDs: Digest[];
-    try {
-      diffIDs = parseConfig(cfg.bytes).rootfs?.diff_ids ?? [];
-    } catch (err) {
-      throw new OcikitError('E_BAD_INPUT', `${what}: ${(err as Error).message}`, { cause: err });
-    }
-    if (diffIDs.length !== tasks.length) {
-      throw new OcikitError('E_BAD_INPUT', `${what}: it lists ${diffIDs.length} diff IDs (rootfs.diff_ids) for ${tasks.length} layers`);
-    }
-    tasks.forEach((t, i) => {
-      t.diffID = diffIDs[i]!;
-      // An uncompressed layer's digest IS its diff ID: checked here, for free.
-      if (t.from === 'none' && t.info.digest !== t.diffID) {
-        throw new OcikitError('E_DIGEST_MISMATCH', `${c.label}: layer ${i} is uncompressed with digest ${t.info.digest}, but the config's diff ID is ${t.diffID}`);
+  const planned: PlannedImage = { parsed, targetType, family, artifact, config: configTask, layers };
+  // Every blob kept: stage 5 below only converts the manifest's type (if at all), so its bytes are known now.
+  if (layers.every((t) => t.plan.action === 'keep')) planned.predicted = Buffer.from(parsed.mediaType === targetType ? parsed.bytes : convertManifest(parsed, family === 'oci' ? 'oci' : 'v2s2').bytes);
+  return planned;
+}
+
+/**
+ * Whether the destination already shows the manifest a planned top-level image would write, where
+ * commit() would put it (one HEAD at a registry): then no blob needs copying (destination.hasManifest).
+ */
+export async function alreadyAtDestination(c: ImageCopyContext, predicted: Buffer | undefined): Promise<boolean> {
+  if (!predicted || !c.dest.hasManifest) return false;
+  return c.dest.hasManifest(digestBytes(predicted));
+}
+
+/**
+ * Copy one image: its config and layers, then its manifest (top-level or an index instance).
+ * `there`: the destination already shows the manifest this copy writes (alreadyAtDestination), so
+ * its blobs are there: none is copied, and an instance manifest is not written again.
+ */
+export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifest, forced: ManifestFormat | undefined, topLevel: boolean, srcInstance?: Digest): Promise<Written> {
+  const p = planImage(c, parsed, forced);
+  // === 3b. already there? A top-level manifest the destination shows needs no blob (one HEAD).
+  const there = topLevel && (await alreadyAtDestination(c, p.predicted));
+  return copyPlanned(c, p, topLevel, there, srcInstance);
+}
+
+/** Stages 4 and 5 of a planned image (see copySingle). */
+export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel: boolean, there: boolean, srcInstance?: Digest): Promise<Written> {
+  const { dest, opts } = c;
+  const { parsed, targetType, family, artifact, layers: tasks } = p;
+  const config = p.parsed.value.config;
+  const outcomes = new Map<BlobTask, BlobOutcome>();
+  c.tracker.emit({ type: 'image', blobs: tasks.length + 1, bytes: Math.max(0, config.size) + tasks.reduce((a, t) => a + Math.max(0, t.info.size), 0) });
+  if (there) {
+    for (const t of [p.config, ...tasks]) outcomes.set(t, c.blobs.alreadyThere(t));
+  } else {
+    await checkForeignLayers(c, tasks);
+
+    // === 4a. the config, checked: its diff IDs are what decompressed layers must hash to. When no
+    // layer needs them (every layer kept as it is, none uncompressed), a destination that has the
+    // config or can mount it takes it without a byte read (then it is not checked here either).
+    // It runs beside the layers: only a layer that needs its diff IDs waits for it, so a registry
+    // gets the config's and the layers' checks, mounts and uploads at once, not one after another.
+    const configTask = p.config;
+    const needsDiffID = (t: BlobTask): boolean => t.plan.action !== 'keep' || t.from === 'none';
+    let configOk!: () => void;
+    let configFailed!: (err: unknown) => void;
+    const configDone = new Promise<void>((resolve, reject) => ((configOk = resolve), (configFailed = reject)));
+    configDone.catch(() => undefined); // observed by runLimited through copyConfig's own throw
+    const copyConfig = async (): Promise<void> => {
+      // An artifact's config is one more opaque blob: no size cap, nothing read from it.
+      if (artifact) {
+        await c.blobs.copy(configTask);
+        return;
       }
+      const cfg = await c.blobs.copyConfig(configTask, MAX_CONFIG_SIZE, tasks.some(needsDiffID));
+      if (!cfg.bytes || !isImageConfigMediaType(config.mediaType)) return;
+      const what = `config ${shortDigest(config.digest)} of ${c.label}`;
+      let diffIDs: Digest[];
+      try {
+        diffIDs = parseConfig(cfg.bytes).rootfs?.diff_ids ?? [];
+      } catch (err) {
+        throw new OcikitError('E_BAD_INPUT', `${what}: ${(err as Error).message}`, { cause: err });
+      }
+      if (diffIDs.length !== tasks.length) {
+        throw new OcikitError('E_BAD_INPUT', `${what}: it lists ${diffIDs.length} diff IDs (rootfs.diff_ids) for ${tasks.length} layers`);
+      }
+      tasks.forEach((t, i) => {
+        t.diffID = diffIDs[i]!;
+        // An uncompressed layer's digest IS its diff ID: checked here, for free.
+        if (t.from === 'none' && t.info.digest !== t.diffID) {
+          throw new OcikitError('E_DIGEST_MISMATCH', `${c.label}: layer ${i} is uncompressed with digest ${t.info.digest}, but the config's diff ID is ${t.diffID}`);
+        }
+      });
+    };
+
+    // === 4b. the config, then the layers largest first, N at a time (--image-parallel-copies / --jobs,
+    // and the transports' bounds), in one queue: the config starts first and takes one of the N.
+    // Six at once by default, as skopeo: enough to keep a registry busy; CPU-heavy jobs are further bounded by the pool.
+    const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, dest.properties.concurrentPutBlob, opts.jobs ?? 6));
+    const order = [configTask, ...[...tasks].sort((a, b) => b.info.size - a.info.size)];
+    await runLimited(order, n, async (t) => {
+      if (t === configTask) {
+        try {
+          await copyConfig();
+        } catch (err) {
+          configFailed(err);
+          throw err;
+        }
+        configOk();
+        return;
+      }
+      if (needsDiffID(t)) await configDone;
+      outcomes.set(t, await c.blobs.copy(t));
     });
   }
-
-  // === 4b. the layers, largest first, N at a time
-  // Six at once by default, as skopeo: enough to keep a registry busy; CPU-heavy jobs are further bounded by the pool.
-  const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, dest.properties.concurrentPutBlob, opts.jobs ?? 6));
-  const outcomes = new Map<BlobTask, BlobOutcome>();
-  const order = [...tasks].sort((a, b) => b.info.size - a.info.size);
-  await runLimited(order, n, async (t) => {
-    outcomes.set(t, await c.blobs.copy(t));
-  });
 
   // === 5. write the manifest (blobs are all in place). New layers get their media types in the
   // OCI family, which has one for every compression (Docker v2s2 has no zstd, and a v2s2 source's
@@ -155,7 +234,8 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
     });
   }
   await copySignatures(c, digest !== srcDigest, topLevel ? srcInstance : srcDigest, topLevel ? undefined : digest, bytes);
-  await dest.putManifest({ bytes, mediaType: targetType }, topLevel ? undefined : digest);
+  // An instance of an index the destination already shows is there too: not written again.
+  if (topLevel || !there) await dest.putManifest({ bytes, mediaType: targetType }, topLevel ? undefined : digest);
   c.tracker.emit({ type: 'manifest', digest, mediaType: targetType, ...(topLevel ? {} : { instance: digest }) });
   await c.store.put(bytes, { what: 'converted manifest' });
   return { digest, mediaType: targetType, bytes };

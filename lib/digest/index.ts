@@ -82,8 +82,9 @@ export class VerifyingStream extends Transform {
   size = 0;
   digest: Digest | undefined;
 
-  constructor(expect: VerifyExpectation) {
-    super({ highWaterMark: 1 << 20 });
+  /** `highWaterMark`: what each side buffers (a stage of many streams at once may want less). */
+  constructor(expect: VerifyExpectation, highWaterMark = 1 << 20) {
+    super({ highWaterMark });
     this.expect = expect;
     const algorithm = expect.digest ? algorithmOf(expect.digest) : 'sha256';
     this.hash = createHash(algorithm);

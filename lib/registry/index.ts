@@ -6,4 +6,4 @@ export { RegistryError, isRetryable } from './errors.js';
 export { DEFAULT_RETRY_TIMES, MAX_RETRY_AFTER_MS, parseRetryAfter, withRetries, type RetryPolicy } from './retry.js';
 export { closeDispatchers, loadCertDir } from './http.js';
 export { checkLogin } from './login.js';
-export { Semaphore, hostSemaphore, DEFAULT_PER_HOST } from './limiter.js';
+export { Semaphore, hostSemaphore, DEFAULT_PER_HOST, type TransferDirection } from './limiter.js';

@@ -282,13 +282,13 @@ export class Repository {
   /**
    * GET a blob as a stream that survives resets and truncation: when the connection breaks or
    * the body ends short of `size`, the rest is fetched again with `Range: bytes=N-` (up to
-   * --retry-times times). Holds one of the host's transfer slots until the stream closes.
+   * --retry-times times). Holds one of the host's download slots (limiter.ts) until the stream closes.
    * E_NOT_FOUND when the registry does not have it.
    */
   async getBlob(digest: Digest, size: number): Promise<{ stream: Readable; size: number }> {
     const what = this.what(`reading blob ${shortDigest(digest)} from`);
     const path = `/v2/${this.path}/blobs/${digest}`;
-    const release = await hostSemaphore(this.client.host).acquire();
+    const release = await hostSemaphore(this.client.host, 'download').acquire();
     let res: RegistryResponse;
     try {
       res = await this.client.send({ method: 'GET', path, scopes: this.#scopes, what, ok: [200] });
@@ -298,7 +298,8 @@ export class Repository {
     }
     const declared = Number(header(res.headers, 'content-length'));
     const total = size >= 0 ? size : Number.isSafeInteger(declared) && declared >= 0 ? declared : -1;
-    const stream = Readable.from(this.resumingBody(res, path, total, what), { objectMode: false, highWaterMark: 1 << 20 });
+    // Small: undici's body buffers already (client.ts); this stage only hands its chunks on.
+    const stream = Readable.from(this.resumingBody(res, path, total, what), { objectMode: false, highWaterMark: 64 * 1024 });
     stream.once('close', release);
     return { stream, size: total };
   }

@@ -23,6 +23,9 @@ import { GiveUp, withRetries } from './retry.js';
 /** Chunk size of the fallback chunked upload when none is configured. */
 export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
 
+/** Read size and buffering of each stage of an upload's body (six run at once): see limiter.ts. */
+const BODY_BUFFER = 256 * 1024;
+
 /** How to upload one blob. */
 export interface UploadOptions {
   /** Upload in chunks of this many bytes instead of one PUT. */
@@ -37,9 +40,11 @@ export interface UploadOptions {
  * What to upload: a file (re-readable, so retried) or a stream (sent once). A file with `verify`
  * has not been hashed by anyone yet: its bytes are checked against the digest as they are sent
  * (one read for both), and the upload fails with E_DIGEST_MISMATCH / E_SIZE_MISMATCH before the
- * registry is asked to commit anything that differs. (The registry checks the digest too.)
+ * registry is asked to commit anything that differs. (The registry checks the digest too.) A
+ * stream is checked the same way unless `verify` is false: its caller checks the same bytes
+ * itself; its size is still enforced (Content-Length), and the registry still checks the digest.
  */
-export type UploadInput = { kind: 'path'; path: string; verify?: boolean } | { kind: 'stream'; stream: Readable };
+export type UploadInput = { kind: 'path'; path: string; verify?: boolean } | { kind: 'stream'; stream: Readable; verify?: boolean };
 
 // Answers that mean "not like that" to a monolithic PUT, as opposed to "not this content" or "not you".
 const MONOLITHIC_REFUSED = new Set([400, 404, 405, 411, 413, 416, 501]);
@@ -53,17 +58,18 @@ function withDigest(location: string, digest: Digest): string {
 /**
  * Upload one blob into `repo`. Resolves when the registry has committed it under `digest`.
  * MUST leave no half-written blob: a failed upload's session is cancelled (and the registry never
- * links a blob whose digest did not verify).
+ * links a blob whose digest did not verify). Holds one of the host's upload slots (limiter.ts),
+ * never a download slot: a stream input's download holds its own.
  */
 export async function uploadBlob(repo: Repository, input: UploadInput, info: { digest: Digest; size: number }, opts: UploadOptions = {}): Promise<void> {
   const what = `pushing blob ${shortDigest(info.digest)} to docker://${repo.name}`;
-  const release = await hostSemaphore(repo.client.host).acquire();
+  const release = await hostSemaphore(repo.client.host, 'upload').acquire();
   try {
     if (input.kind === 'stream') {
       const session = opts.session ?? (await repo.startUpload());
       try {
-        const v = new VerifyingStream({ digest: info.digest, size: info.size, what });
-        input.stream.on('error', (err) => v.destroy(err));
+        const v = input.verify === false ? undefined : new VerifyingStream({ digest: info.digest, size: info.size, what }, BODY_BUFFER);
+        if (v) input.stream.on('error', (err) => v.destroy(err));
         let used = false;
         await putWhole(
           repo,
@@ -73,7 +79,7 @@ export async function uploadBlob(repo: Repository, input: UploadInput, info: { d
           () => {
             if (used) throw new NotReplayableError();
             used = true;
-            return input.stream.pipe(v);
+            return v ? input.stream.pipe(v) : input.stream;
           },
           info.size,
         );
@@ -96,16 +102,20 @@ async function uploadFile(repo: Repository, path: string, verify: boolean, info:
   if (verify && info.size >= 0 && size !== info.size) throw new OcikitError('E_SIZE_MISMATCH', `${what}: the file has ${size} bytes, expected ${info.size}`);
   // Each attempt opens the file afresh; a request that fails before reading it must not leak the descriptor.
   const opened: Readable[] = [];
-  // Verifying: one hash per attempt, fed the chunks in the order they are sent (each once).
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  let chunked = opts.chunkSize !== undefined;
+  // Verifying a chunked upload: one hash per attempt, fed the chunks in the order they are sent
+  // (each once). A monolithic one is verified by the VerifyingStream its body goes through.
   let hash: Hash | undefined;
   const open = (start?: number, end?: number): Readable => {
-    const r = createReadStream(path, start === undefined ? { highWaterMark: 1 << 20 } : { start, end, highWaterMark: 1 << 20 });
+    const r = createReadStream(path, start === undefined ? { highWaterMark: BODY_BUFFER } : { start, end, highWaterMark: BODY_BUFFER });
     opened.push(r);
-    if (!verify && !opts.onBytes) return r;
-    if (verify && (start === undefined || start === 0)) hash = createHash(algorithmOf(info.digest));
-    const h = hash;
+    const hashing = verify && chunked;
+    if (!hashing && !opts.onBytes) return r;
+    if (hashing && (start === undefined || start === 0)) hash = createHash(algorithmOf(info.digest));
+    const h = hashing ? hash : undefined;
     const tap = new Transform({
-      highWaterMark: 1 << 20,
+      highWaterMark: BODY_BUFFER,
       transform(chunk: Buffer, _e, cb): void {
         h?.update(chunk);
         opts.onBytes?.(chunk.length);
@@ -122,8 +132,6 @@ async function uploadFile(repo: Repository, path: string, verify: boolean, info:
     const got = `${algorithmOf(info.digest)}:${hash?.digest('hex') ?? ''}`;
     if (got !== info.digest) throw new OcikitError('E_DIGEST_MISMATCH', `${what}: content has digest ${got}, expected ${info.digest}`);
   };
-  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  let chunked = opts.chunkSize !== undefined;
   let session = opts.session;
   try {
     // Each try in a fresh session: the state of one broken mid-body is unknowable.
@@ -208,7 +216,7 @@ async function putChunked(
 
 /** A VerifyingStream for a whole-blob body; its failure fails the request before the registry commits. */
 function verifier(info: { digest: Digest; size: number }, what: string): VerifyingStream {
-  return new VerifyingStream({ digest: info.digest, size: info.size, what });
+  return new VerifyingStream({ digest: info.digest, size: info.size, what }, BODY_BUFFER);
 }
 
 function checkCommitted(headers: Record<string, string | string[] | undefined>, digest: Digest, what: string): void {

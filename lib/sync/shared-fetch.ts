@@ -53,7 +53,7 @@ function wrapSource(inner: ImageSource, store: BlobStore, inFlight: FetchesInFli
   // sync --referrers: the referrers are listed by the source itself.
   if (inner.listReferrers) src.listReferrers = (subject, types) => inner.listReferrers!(subject, types);
   if (inner.onVerified) src.onVerified = (info) => inner.onVerified!(info);
-  return src;
+  return inner.blobLocation ? { ...src, blobLocation: inner.blobLocation } : src;
 }
 
 /** `ref` with its sources sharing blob fetches through `inFlight` (see the module comment). */

@@ -1,7 +1,8 @@
 /**
  * Running a sync: every image of a source listing copied to its destination name, several at once,
- * through one BlobStore and one WorkerPool (a layer shared by twenty tags is fetched once), skipping
- * images the destination already holds.
+ * through one BlobStore and one WorkerPool (a layer shared by twenty tags is fetched once) and, to a
+ * registry, one BlobLedger (it is checked, mounted or uploaded once per destination repository),
+ * skipping images the destination already holds.
  *
  * Skipping: the source's manifest digest (one HEAD for a registry) is compared with the destination's
  * (one HEAD; for dir: and oci:, what is on disk, blobs included). When the copy changes the manifest
@@ -17,6 +18,7 @@ import type { Digest } from '../digest/index.js';
 import { isReferrersTag } from '../manifest/index.js';
 import { copyImage, type CopyOptions } from '../copy/index.js';
 import { parseImageName } from '../transports/index.js';
+import { MemoryBlobLedger } from '../transports/blob-ledger.js';
 import type { ImageReference, SystemContext } from '../transports/types.js';
 import type { BlobStore } from '../store/index.js';
 import type { WorkerPool } from '../pool/index.js';
@@ -145,15 +147,19 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   let firstError: OcikitError | undefined;
   let next = 0;
   const inFlight: FetchesInFlight = new Map();
-  // The first image of each destination repository goes alone: the layers its tags share then
-  // arrive there once, and the other images find them with a HEAD, instead of several images
-  // uploading the same layers at the same time.
+  // Every copy to a registry shares one ledger of the blobs the destination repositories hold: a
+  // layer the tags share is checked, mounted or uploaded by one image while the others wait for
+  // it, and then known without a request. So the images run side by side from the start.
+  const ledger = o.destKind === 'docker' ? new MemoryBlobLedger() : undefined;
+  if (ledger) o = { ...o, destCtx: { ...o.destCtx, blobLedger: ledger } };
+  // To dir: and oci: (no ledger), the first image of each destination goes alone: the layers its
+  // images share then arrive there once, instead of several images writing them at the same time.
   const primers = new Map<string, Promise<unknown>>();
   const worker = async (): Promise<void> => {
     while (next < images.length && firstError === undefined) {
       const img = images[next++]!;
       const repo = destinationRepository(img, o);
-      const primer = primers.get(repo);
+      const primer = ledger ? undefined : primers.get(repo);
       let r: ImageResult;
       if (primer) {
         await primer;
@@ -216,8 +222,8 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
     // === the copy
     // To a registry, a download is relayed into the upload as it arrives (lib/copy/blob.ts), which
     // sharing would undo (it fetches a blob whole into the store first); tags of one repository
-    // still fetch a shared layer once: the first image of each goes alone and the others find
-    // its layers with a HEAD. To dir: and oci:, images fetched at once share each download.
+    // still fetch a shared layer once: the ledger lets one image move it while the others wait
+    // and then know it is there. To dir: and oci:, images fetched at once share each download.
     const from = o.destKind === 'docker' ? img.ref : sharingFetches(img.ref, o.store, inFlight);
     const res = await copyImage(from, destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
     // The digest the copy actually read (copyImage records it): the tag may have moved since the HEAD.

@@ -18,6 +18,15 @@ export interface BlobInfo {
   urls?: string[];
 }
 
+/**
+ * Where blobs can be found, in the terms of the store's location cache (BlobInfoCache.locations):
+ * a transport's name and a scope within it ("registry.example/org/repo" for docker).
+ */
+export interface BlobLocation {
+  transport: string;
+  scope: string;
+}
+
 /** Shared options for every transport operation (credentials, overrides, the store, cancellation). */
 export interface SystemContext {
   /** The blob store every copy goes through. */
@@ -85,6 +94,11 @@ export interface SystemContext {
   noSync?: boolean;
   /** docker://: the registries.d directory that says where signatures live (--registries.d); default as containers-registries.d(5). */
   registriesDir?: string;
+  /**
+   * What the copies of one operation (every image of a sync) learn together about the blobs their
+   * destinations hold (blob-ledger.ts makes one). A destination given none keeps its own.
+   */
+  blobLedger?: BlobLedger;
   /** docker://: put this before ocikit's User-Agent in registry requests (--user-agent-prefix). */
   userAgentPrefix?: string;
   /**
@@ -98,6 +112,23 @@ export interface SystemContext {
    * never an error (errors are thrown).
    */
   onStatus?: (line: string) => void;
+}
+
+/**
+ * Which blobs a destination scope (a registry repository) is known to hold, shared by the copies of
+ * one operation, so that a blob many images share is checked, mounted or uploaded once per scope.
+ * A destination asks `claim` before it asks the registry:
+ * - undefined: nobody asked yet; the caller now OWNS the question and MUST `settle` it: present
+ *   when it found or wrote the blob, absent when it gave up. At the latest when it closes, and
+ *   never while waiting on another claim (that is what keeps claims free of deadlocks);
+ * - a promise: another destination found out or is finding out; true: the blob is there; false: it
+ *   gave up, and the caller claims again.
+ * ADVISORY like every cache: it lives for one operation, and a registry that loses a blob meanwhile
+ * fails the manifest's PUT.
+ */
+export interface BlobLedger {
+  claim(scope: string, digest: Digest): Promise<boolean> | undefined;
+  settle(scope: string, digest: Digest, present: boolean): void;
 }
 
 /** A transport: a name and a parser of its reference syntax. Registered once in lib/transports. */
@@ -178,6 +209,15 @@ export interface ImageSource {
   /** A blob by digest. Missing blob: E_NOT_FOUND. A path payload MUST stay unchanged until close(). */
   getBlob(info: BlobInfo): Promise<BlobPayload>;
   /**
+   * Optional: where this source's blobs live, as the store's location cache names places. The
+   * pipeline hands it to the destination's tryReusingBlob as a candidate for blobs it copies as they
+   * are, so a destination that can take a blob from there without moving its bytes (a registry
+   * mounting from another repository of itself) does. ADVISORY, as every location is: the
+   * destination decides whether it can use it, and a registry links only a blob it holds under
+   * that digest.
+   */
+  readonly blobLocation?: BlobLocation;
+  /**
    * Optional: the pipeline verified a blob this source served (its digest and size matched). A
    * source may record what that proves (a registry: where the blob lives) — only here, never
    * earlier: what was merely sent is not yet known to be what was asked for.
@@ -238,13 +278,22 @@ export interface BlobReservation {
   abandon(): Promise<void>;
 }
 
+/** What the pipeline tells tryReusingBlob besides the blob. */
+export interface ReuseOptions {
+  /** The source's ImageSource.blobLocation, given only for a blob copied as it is (same digest). */
+  sourceLocation?: BlobLocation;
+}
+
 /**
  * What putBlob is given: a path (normally the store's verified file, so it can be linked) or a
  * stream. A path with `verify` is NOT yet verified: the destination MUST check the bytes it reads
  * against it and fail (keeping nothing) when they differ; only destinations that declare
- * `verifiesWhileWriting` are given one.
+ * `verifiesWhileWriting` are given one. A stream with `checkedByCaller`: the pipeline checks these
+ * very bytes itself, in the same pass (a relay keeps them in the store through a verifying job),
+ * and fails the copy before commit() when they differ; the destination need not hash them again,
+ * but MUST still fail when the stream errors or ends at another size than `info.size`.
  */
-export type BlobInput = { kind: 'path'; path: string; verify?: { digest: Digest; size: number } } | { kind: 'stream'; stream: Readable };
+export type BlobInput = { kind: 'path'; path: string; verify?: { digest: Digest; size: number } } | { kind: 'stream'; stream: Readable; checkedByCaller?: boolean };
 
 /**
  * Writes one image (or an index and its instances).
@@ -258,10 +307,12 @@ export interface ImageDestination {
   readonly reference: ImageReference;
   readonly properties: ImageDestinationProperties;
   /**
-   * Whether the destination already has this blob; if so, returns its info (possibly with the
-   * size filled in). MUST NOT throw for "absent": return undefined.
+   * Whether the destination already has this blob, or can get it without its bytes passing
+   * through the pipeline (a registry mounting it from another repository of itself: the source's
+   * location in `opts`, or one the store's location cache names); if so, returns its info
+   * (possibly with the size filled in). MUST NOT throw for "absent": return undefined.
    */
-  tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined>;
+  tryReusingBlob(info: BlobInfo, opts?: ReuseOptions): Promise<BlobInfo | undefined>;
   /**
    * Store a blob. `info.digest` and `info.size` are verified by the caller when the input is a store path.
    * putBlob MUST fail and discard any data stored so far if the input errors or does not match info.
@@ -273,6 +324,16 @@ export interface ImageDestination {
    * offers this gets every blob it can this way, and putBlob for the rest.
    */
   reserveBlob?(info: BlobInfo): Promise<BlobReservation | undefined>;
+  /**
+   * Optional: whether the destination already shows `digest` as the top-level manifest where
+   * commit() would put it (a registry: its tag answers a HEAD with that digest). When it does, the
+   * pipeline copies no blob and writes no instance manifest: a destination showing a manifest holds
+   * what it names (a registry refuses a manifest whose blobs it lacks). It still calls
+   * putSignatures, putManifest and commit(), and a destination that answered true for that digest
+   * MAY then skip writing the manifest again. Errors other than cancellation SHOULD answer false
+   * (a normal copy follows and meets them).
+   */
+  hasManifest?(digest: Digest): Promise<boolean>;
   /** Store a manifest: the top-level one (instance undefined) or an index instance. */
   putManifest(manifest: ManifestBlob, instance?: Digest): Promise<void>;
   putSignatures?(signatures: Buffer[], instance?: Digest): Promise<void>;

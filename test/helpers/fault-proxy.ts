@@ -30,7 +30,9 @@ export type Fault =
   /** Forward with every body byte inverted: same length, other content. */
   | { kind: 'corrupt' }
   /** Answer a tags/list GET with pages of `pageSize`, linked by Link: rel="next" (n/last as distribution 3). */
-  | { kind: 'paginate-tags'; pageSize: number };
+  | { kind: 'paginate-tags'; pageSize: number }
+  /** Forward to another path and query (a mount request without `mount=`: a registry that refuses mounts and opens an upload instead). */
+  | { kind: 'rewrite'; path: string };
 
 /** One request as the proxy saw it. */
 export interface ProxiedRequest {
@@ -151,7 +153,7 @@ export async function startFaultProxy(upstream: string, rule: FaultRule = PASS):
 
     let up: IncomingMessage;
     try {
-      up = await forward(req, body);
+      up = await forward(req, body, fault.kind === 'rewrite' ? fault.path : path);
     } catch {
       req.socket.destroy();
       return;
@@ -170,7 +172,7 @@ export async function startFaultProxy(upstream: string, rule: FaultRule = PASS):
       up.on('end', () => res.end());
       return;
     }
-    if (fault.kind === 'pass' || fault.kind === 'stall') {
+    if (fault.kind === 'pass' || fault.kind === 'stall' || fault.kind === 'rewrite') {
       up.pipe(res);
       return;
     }

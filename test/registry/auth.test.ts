@@ -30,6 +30,8 @@ const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_DIGEST = 'sha256:0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';
 const ALICE = { username: 'alice', password: 's3cret-Pa55word' };
 const READER = { username: 'reader', password: 'reader-Pa55word' };
+/** May do anything in repositories under w/, nothing elsewhere. */
+const WRITER = { username: 'writer', password: 'writer-Pa55word' };
 
 let basic: RegistryHandle;
 let tokenReg: RegistryHandle;
@@ -37,8 +39,8 @@ let tokens: TokenServer;
 
 before(async () => {
   tokens = await startTokenServer({
-    users: [ALICE, READER],
-    grant: (user, _repo, wanted) => (user === 'alice' ? wanted : user === 'reader' ? wanted.filter((a) => a === 'pull') : []),
+    users: [ALICE, READER, WRITER],
+    grant: (user, repo, wanted) => (user === 'alice' ? wanted : user === 'reader' ? wanted.filter((a) => a === 'pull') : user === 'writer' && repo.startsWith('w/') ? wanted : []),
   });
   [basic, tokenReg] = await Promise.all([startRegistry({ htpasswd: [ALICE] }), startRegistry({ token: tokens })]);
 });
@@ -214,6 +216,57 @@ describe('Bearer token auth', () => {
         tokens.requests.some((t) => t.scopes.includes('repository:t/m1:pull') && t.scopes.includes('repository:t/m2:pull,push')),
         JSON.stringify(tokens.requests.map((t) => t.scopes)),
       );
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a copy between two repositories mounts from the source, with one token that may pull it', async () => {
+    const store = BlobStore.open(tempDir());
+    try {
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/promote-src:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
+    } finally {
+      store.close();
+    }
+    const fresh = BlobStore.open(tempDir());
+    tokens.requests.length = 0;
+    try {
+      const ctx = { tlsVerify: false, credentials: ALICE };
+      const res = await copyImage(parseImageName(`docker://${tokenReg.host}/t/promote-src:v1`), parseImageName(`docker://${tokenReg.host}/t/promote-dst:v1`), {
+        store: fresh,
+        sourceCtx: ctx,
+        destCtx: ctx,
+      });
+      assert.equal(res.manifestDigest, HELLO_DIGEST);
+      assert.equal(res.blobsReused, 3, 'every blob mounted');
+      assert.equal(res.bytesRead, 0, 'nothing downloaded');
+      assert.ok(
+        tokens.requests.some((t) => t.scopes.includes('repository:t/promote-src:pull') && t.scopes.includes('repository:t/promote-dst:pull,push')),
+        JSON.stringify(tokens.requests.map((t) => t.scopes)),
+      );
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it('a mount from a repository the user may not read falls back to an upload, asked once per repository', async () => {
+    const store = BlobStore.open(tempDir());
+    try {
+      // The store learns that t/private holds the blobs (alice pushed them there)...
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/private:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
+      tokens.requests.length = 0;
+      // ... but writer may not read it: the mount is refused, and the upload goes on.
+      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/w/app:v1`), { store, destCtx: { tlsVerify: false, credentials: WRITER } });
+      assert.equal(res.manifestDigest, HELLO_DIGEST);
+      assert.equal(res.blobsCopied, 3);
+      const askedForPrivate = tokens.requests.filter((t) => t.scopes.includes('repository:t/private:pull'));
+      // One mount was tried (a token, and a fresh one when the registry said it was not enough); the other blobs did not ask.
+      assert.equal(askedForPrivate.length, 2, JSON.stringify(tokens.requests.map((t) => t.scopes)));
+      assert.ok(askedForPrivate.every((t) => t.granted.find((g) => g.name === 't/private')?.actions.length === 0));
+      // Async: the token server runs in this process.
+      const r = await ocikitAsync(['inspect', '--raw', '--tls-verify=false', '--creds', `${WRITER.username}:${WRITER.password}`, `docker://${tokenReg.host}/w/app:v1`], { env: baseEnv });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(digestBytes(Buffer.from(r.stdout, 'utf8')), HELLO_DIGEST);
     } finally {
       store.close();
     }

@@ -124,6 +124,17 @@ describe('simple signatures in lookaside storage', () => {
     assert.deepEqual(readFileSync(join(dir, 'sk-ours', 'signature-1')), readFileSync(staged));
   });
 
+  it('pushing the same image again with --sign-by writes the new signature, though the manifest is already there', () => {
+    const image = `docker://${reg.host}/gpg/again:v1`;
+    assert.equal(oc(['copy', '-q', '--dest-tls-verify=false', HELLO, image]).code, 0);
+    const r = oc(['copy', '-q', '--dest-tls-verify=false', '--sign-by', signer, HELLO, image]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(join(lookaside, 'gpg', `again@sha256=${HELLO_HEX}`, 'signature-1')), 'signature-1 in the staging directory');
+    const pol = policy('p-again.json', 'gpg', [gpgReq(join(dir, 'signer.gpg'))]);
+    const s = sk(['--policy', pol, 'copy', '-q', '--src-tls-verify=false', image, `dir:${join(dir, 'sk-again')}`]);
+    assert.equal(s.code, 0, s.stderr);
+  });
+
   it('skopeo signs on push; ocikit verifies reading the lookaside over http', () => {
     const image = `docker://${reg.host}/gpg/theirs:v1`;
     const s = sk(['--insecure-policy', 'copy', '-q', '--dest-tls-verify=false', '--sign-by', signer, HELLO, image]);

@@ -142,6 +142,27 @@ describe('sync --src docker', () => {
     assert.match(r.stderr, /Synced 4 images from 1 source: 4 copied, 0 skipped, 0 failed/);
   });
 
+  it('a layer every tag shares is checked and mounted once per destination repository, then known; the images run side by side', async () => {
+    proxy.rule = () => ({ kind: 'pass' });
+    const start = proxy.requests.length;
+    const r = await sync([...srcTls, '--dest-tls-verify=false', '--src', 'docker', '--dest', 'docker', `${proxy.host}/app`, `${proxy.host}/ledger`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.report!.copied, 4);
+    const atDest = proxy.requests.slice(start).filter((q) => q.path.startsWith('/v2/ledger/app/blobs/'));
+    const forBase = atDest.filter((q) => decodeURIComponent(q.path).includes(baseLayerDigest));
+    assert.deepEqual(
+      forBase.map((q) => `${q.method} ${q.status}`),
+      ['HEAD 404', 'POST 201'],
+      'one HEAD and one mount (from the source repository, same registry) for the four images',
+    );
+    assert.equal(proxy.requests.slice(start).filter((q) => q.method === 'GET' && q.path.includes('/blobs/')).length, 0, 'no blob downloaded');
+    for (const t of ['v1', 'v2', 'v3', 'v4']) {
+      const s = await skopeo(['inspect', '--tls-verify=false', `docker://${open.host}/ledger/app:${t}`]);
+      assert.equal(s.code, 0, s.stderr);
+      assert.equal((JSON.parse(s.stdout) as { Digest: string }).Digest, appDigest[t]);
+    }
+  });
+
   it('a second run skips every image after one HEAD on each side (skopeo 1.9.3 copies again)', async () => {
     const start = proxy.requests.length;
     const r = await sync([...srcTls, ...destAuth(), '--src', 'docker', '--dest', 'docker', `${proxy.host}/app`, `${basic.host}/mirror`]);

@@ -19,6 +19,7 @@ import { conformanceSuite } from '../conformance/suite.js';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { fixture, tempDir } from '../helpers/paths.js';
+import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 
@@ -53,6 +54,9 @@ conformanceSuite('docker', { imageName: (d) => `docker://${tlsReg.host}/conf/${b
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_DIGEST = 'sha256:0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';
 const insecure = { tlsVerify: false };
+
+/** "METHOD /path" of a request the proxy saw. */
+const requestLine = (r: { method: string; path: string }): string => `${r.method} ${r.path}`;
 
 function newStore(): BlobStore {
   return BlobStore.open(tempDir('ocikit-docker-store-'));
@@ -173,16 +177,80 @@ describe('docker:// push and pull', () => {
     }
   });
 
-  it('pushing an image whose blobs are all there costs one HEAD per blob and one manifest PUT', async () => {
+  it('pushing an image the registry already shows under that tag costs one manifest HEAD, nothing else (a cold store: no blob read)', async () => {
     const store = newStore();
     try {
       await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/again:v1`), { store, destCtx: insecure });
-      proxy.requests.length = 0;
-      const again = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/again:v1`), { store, destCtx: insecure });
-      const got = proxy.requests.map((r) => `${r.method} ${r.path.replace(/sha256:[0-9a-f]{64}/, 'D').replace(/\/v2\/push\/again\//, '')}`).sort();
-      assert.deepEqual(got, ['HEAD blobs/D', 'HEAD blobs/D', 'HEAD blobs/D', 'PUT manifests/v1']);
+    } finally {
+      store.close();
+    }
+    const cold = newStore();
+    proxy.requests.length = 0;
+    try {
+      const again = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/again:v1`), { store: cold, destCtx: insecure });
+      assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/again/manifests/v1']);
+      assert.equal(again.manifestDigest, HELLO_DIGEST);
       assert.equal(again.blobsReused, 3);
+      assert.equal(again.bytesRead, 0, 'no blob of the source was read');
       assert.equal(again.bytesWritten, 0);
+      // The HEAD showed where the image's blobs are: a push to another repository mounts them from there.
+      proxy.requests.length = 0;
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/again-elsewhere:v1`), { store: cold, destCtx: insecure });
+      const mounts = proxy.requests.filter((r) => r.method === 'POST' && new URL(r.path, 'http://x').searchParams.get('from') === 'push/again');
+      assert.equal(mounts.length, 3, proxy.requests.map(requestLine).join('\n'));
+      assert.ok(mounts.every((m) => m.status === 201));
+    } finally {
+      cold.close();
+    }
+  });
+
+  it('the same from a registry: a GET of the source manifest (a HEAD when the store knows the tag), a HEAD at the destination', async () => {
+    proxy.requests.length = 0;
+    const again = await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), {
+      store: newStore(),
+      sourceCtx: insecure,
+      destCtx: insecure,
+    });
+    assert.ok(
+      proxy.requests.some((r) => r.method === 'POST'),
+      'the first copy mounted the blobs',
+    );
+    proxy.requests.length = 0;
+    const store = newStore();
+    try {
+      const res = await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), {
+        store,
+        sourceCtx: insecure,
+        destCtx: insecure,
+      });
+      assert.deepEqual(proxy.requests.map(requestLine), ['GET /v2/push/again/manifests/v1', 'HEAD /v2/push/again-copy/manifests/v1']);
+      assert.equal(res.manifestDigest, again.manifestDigest);
+      // Again through the same store, which now knows the tag: a HEAD instead of the GET.
+      proxy.requests.length = 0;
+      await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), { store, sourceCtx: insecure, destCtx: insecure });
+      assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/again/manifests/v1', 'HEAD /v2/push/again-copy/manifests/v1']);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a changed image under the same tag is copied and moves the tag; an index pushed again (--all) costs one HEAD', async () => {
+    const store = newStore();
+    try {
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/moved:v1`), { store, destCtx: insecure });
+      proxy.requests.length = 0;
+      // The same image as Docker v2s2 is another manifest: the HEAD differs, and the copy goes on.
+      const v2 = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/push/moved:v1`), { store, format: 'v2s2', destCtx: insecure });
+      assert.notEqual(v2.manifestDigest, HELLO_DIGEST);
+      assert.ok(proxy.requests.some((r) => r.method === 'PUT' && r.path.endsWith('/manifests/v1')));
+      assert.equal(skopeoDigest(`docker://${reg.host}/push/moved:v1`), v2.manifestDigest);
+
+      const multi = parseImageName(`oci:${fixture('multiarch-oci')}`);
+      const first = await copyImage(multi, parseImageName(`docker://${proxy.host}/push/multi-again:all`), { store, multiArch: 'all', destCtx: insecure });
+      proxy.requests.length = 0;
+      const again = await copyImage(multi, parseImageName(`docker://${proxy.host}/push/multi-again:all`), { store: newStore(), multiArch: 'all', destCtx: insecure });
+      assert.equal(again.manifestDigest, first.manifestDigest);
+      assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/multi-again/manifests/all']);
     } finally {
       store.close();
     }
@@ -441,6 +509,33 @@ describe('docker:// with an untrusted registry', () => {
     } finally {
       proxy.rule = () => ({ kind: 'pass' });
       store.close();
+    }
+  });
+
+  it('a relayed blob (registry to registry) whose content does not match its digest fails the copy: no tag, nothing stored', async () => {
+    const image = ociImage(tempDir(), [randomLayer(1 << 20), randomLayer(1 << 20)]);
+    const store = newStore();
+    try {
+      await copyImage(parseImageName(image.ref), parseImageName(`docker://${reg.host}/evil/relay:v1`), { store, destCtx: insecure });
+    } finally {
+      store.close();
+    }
+    const bad = image.layers[0]!.digest;
+    proxy.rule = (r) => (r.method === 'GET' && r.path.endsWith(`/blobs/${bad}`) ? { kind: 'corrupt' } : { kind: 'pass' });
+    const fresh = newStore();
+    try {
+      // To the other registry: no mount, every layer is downloaded and relayed into its upload.
+      await assert.rejects(
+        copyImage(parseImageName(`docker://${proxy.host}/evil/relay:v1`), parseImageName(`docker://${tlsReg.host}/evil/relay:v1`), { store: fresh, sourceCtx: insecure }),
+        (err) => isOcikitError(err, 'E_DIGEST_MISMATCH') || (isOcikitError(err) && /DIGEST_INVALID|digest/i.test((err as Error).message)),
+      );
+      assert.equal(fresh.has(bad), false, 'the corrupt blob is not in the store');
+      const dest = await parseImageName(`docker://${tlsReg.host}/evil/relay:v1`).newSource({ store: newStore() });
+      await assert.rejects(dest.getManifest(), (err) => isOcikitError(err, 'E_NOT_FOUND'));
+      await dest.close();
+    } finally {
+      proxy.rule = () => ({ kind: 'pass' });
+      fresh.close();
     }
   });
 });

@@ -7,15 +7,23 @@
  * (referrers.ts). Nothing is visible under the tag before commit(); blobs and instance manifests
  * pushed by a failed copy are unreferenced, and the registry's garbage collection owns them.
  *
- * A blob is reused when HEAD finds it in the repository (one request per blob, so a push of an
- * image whose blobs are all there costs one HEAD per blob and one manifest PUT), or mounted from
- * another repository of the same registry that the store's location cache names.
+ * A blob is reused when HEAD finds it in the repository, or mounted (POST …/blobs/uploads/?mount=
+ * D&from=REPO) from another repository of the same registry: the source's own repository when the
+ * copy is between two repositories of one registry (the pipeline hands it over as
+ * ReuseOptions.sourceLocation, as containers/image passes its source reference), then those the
+ * store's location cache names. A mount moves no bytes: the registry links the blob it holds under
+ * that digest. A refused mount leaves an upload session, which the upload then uses; close()
+ * cancels any left unused.
+ *
+ * A copy whose manifest the tag already shows (hasManifest: one HEAD) moves nothing: the pipeline
+ * skips the blobs and commit() skips the PUT of the manifest it found there.
  */
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST, parseManifest, referrerDescriptor, subjectOf, type Descriptor } from '../../manifest/index.js';
 import { DEFAULT_PER_HOST, uploadBlob, type Repository, type UploadSession } from '../../registry/index.js';
-import type { BlobInfo, BlobInput, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
+import type { BlobInfo, BlobInput, BlobLedger, BlobLocation, ImageDestination, ImageReference, ManifestBlob, ReuseOptions, SystemContext } from '../types.js';
+import { MemoryBlobLedger } from '../blob-ledger.js';
 import { LOCATION_TRANSPORT } from './source.js';
 import type { DockerReference } from '../../reference/index.js';
 import { DockerSignatureStore } from './signatures.js';
@@ -37,8 +45,16 @@ export class DockerDestination implements ImageDestination {
     verifiesWhileWriting: true,
   };
   #top: ManifestBlob | undefined;
+  /** The digest hasManifest found where commit() writes: commit() does not write it again. */
+  #shown: Digest | undefined;
   /** Upload sessions a refused mount left open, used by putBlob for that digest. */
   readonly #sessions = new Map<Digest, UploadSession>();
+  /** Shared with the other copies of a sync (SystemContext.blobLedger), else this copy's own. */
+  readonly #ledger: BlobLedger;
+  /** Blobs claimed in the ledger and found nowhere: settled by putBlob, or by close(). */
+  readonly #claimed = new Set<Digest>();
+  /** Per repository mounted from: whether its first mount went through (201 or a refusal, not an error). */
+  readonly #mountProbes = new Map<string, Promise<boolean>>();
   #signatureStore: DockerSignatureStore | undefined;
   readonly #signatures: Array<{ instance?: Digest; planned: Awaited<ReturnType<DockerSignatureStore['plan']>> }> = [];
   /** Referrers to push at commit(), in the order given (a subject before its referrers). */
@@ -48,7 +64,9 @@ export class DockerDestination implements ImageDestination {
     readonly reference: ImageReference & { ref: DockerReference },
     private readonly repo: Repository,
     private readonly ctx: SystemContext,
-  ) {}
+  ) {
+    this.#ledger = ctx.blobLedger ?? new MemoryBlobLedger();
+  }
 
   /**
    * Signatures go where registries.d says (signatures.ts). They are checked now, so one that cannot
@@ -63,36 +81,85 @@ export class DockerDestination implements ImageDestination {
     this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
   }
 
-  async tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
+  /**
+   * The ledger first (another image of this sync may have found or be writing the blob: wait for
+   * it), then a HEAD, then a mount. A blob found nowhere stays claimed until putBlob (or close())
+   * settles it, so the other images of the sync wait for this upload instead of making their own.
+   */
+  async tryReusingBlob(info: BlobInfo, opts: ReuseOptions = {}): Promise<BlobInfo | undefined> {
+    for (;;) {
+      const known = this.#ledger.claim(this.repo.name, info.digest);
+      if (!known) break;
+      if (await known) return info;
+    }
+    let found: BlobInfo | undefined;
+    try {
+      found = await this.find(info, opts.sourceLocation);
+    } catch (err) {
+      this.#ledger.settle(this.repo.name, info.digest, false);
+      throw err;
+    }
+    if (found) this.#ledger.settle(this.repo.name, info.digest, true);
+    else this.#claimed.add(info.digest);
+    return found;
+  }
+
+  /** A HEAD, then a mount. */
+  private async find(info: BlobInfo, source: BlobLocation | undefined): Promise<BlobInfo | undefined> {
     const size = await this.repo.headBlob(info.digest);
     if (size !== undefined && (info.size < 0 || size < 0 || size === info.size)) {
       this.record(info.digest);
       return { ...info, size: size >= 0 ? size : info.size };
     }
-    return this.tryMount(info);
+    return this.tryMount(info, source);
   }
 
-  private async tryMount(info: BlobInfo): Promise<BlobInfo | undefined> {
-    const store = this.ctx.store;
-    if (!store) return undefined;
+  /** Settle a blob this destination claimed (tryReusingBlob found it nowhere): written, or given up. */
+  private settle(d: Digest, present: boolean): void {
+    if (this.#claimed.delete(d)) this.#ledger.settle(this.repo.name, d, present);
+  }
+
+  /**
+   * Repositories of this registry to mount `digest` from, best first: the source's own (a copy
+   * between two repositories of one registry), then those the location cache names (most recently
+   * seen first); at most MAX_MOUNT_TRIES.
+   */
+  private mountSources(digest: Digest, source: BlobLocation | undefined): string[] {
     const registry = this.repo.client.registry;
-    let tries = 0;
-    for (const scope of store.cache.locations(LOCATION_TRANSPORT, info.digest)) {
-      if (!scope.startsWith(`${registry}/`)) continue;
-      const from = scope.slice(registry.length + 1);
-      if (from === this.repo.path) continue;
-      if (++tries > MAX_MOUNT_TRIES) break;
+    const scopes = source?.transport === LOCATION_TRANSPORT ? [source.scope] : [];
+    scopes.push(...(this.ctx.store?.cache.locations(LOCATION_TRANSPORT, digest) ?? []));
+    const out = new Set<string>();
+    for (const scope of scopes) {
+      if (scope.startsWith(`${registry}/`) && scope.length > registry.length + 1) out.add(scope.slice(registry.length + 1));
+    }
+    out.delete(this.repo.path);
+    return [...out].slice(0, MAX_MOUNT_TRIES);
+  }
+
+  private async tryMount(info: BlobInfo, source: BlobLocation | undefined): Promise<BlobInfo | undefined> {
+    for (const from of this.mountSources(info.digest, source)) {
+      // The first mount from each repository goes alone: when it fails outright (we may not read
+      // that repository: the token service refused the scope), the other blobs do not ask again.
+      const first = this.#mountProbes.get(from);
+      if (first && !(await first)) continue;
+      let settle: ((usable: boolean) => void) | undefined;
+      if (!first) this.#mountProbes.set(from, new Promise((resolve) => (settle = resolve)));
       try {
         const r = await this.repo.mountBlob(info.digest, from);
+        settle?.(true);
         if (r === 'mounted') {
           this.record(info.digest);
+          // The registry just showed that `from` holds it too.
+          this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, `${this.repo.client.registry}/${from}`, info.digest);
           return info;
         }
-        // Refused (the source repository lost it, or we may not read it): keep the session the registry opened for the upload.
+        // Refused (that repository lacks it, or the registry does not mount): the registry opened an
+        // upload session instead, which putBlob uses, so a refusal costs no extra request.
         const old = this.#sessions.get(info.digest);
         this.#sessions.set(info.digest, r);
         if (old) await this.repo.cancelUpload(old.location);
       } catch (err) {
+        settle?.(false);
         // A mount is an optimisation: any failure but cancellation falls back to uploading.
         if (isOcikitError(err, 'E_ABORTED')) throw err;
       }
@@ -103,17 +170,46 @@ export class DockerDestination implements ImageDestination {
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
     const session = this.#sessions.get(info.digest);
     this.#sessions.delete(info.digest);
+    try {
+      await this.upload(input, info, session);
+    } catch (err) {
+      this.settle(info.digest, false);
+      throw err;
+    }
+    this.record(info.digest);
+    this.settle(info.digest, true);
+    return info;
+  }
+
+  private async upload(input: BlobInput, info: BlobInfo, session: UploadSession | undefined): Promise<void> {
     await uploadBlob(
       this.repo,
-      input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream },
+      input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream, verify: !input.checkedByCaller },
       { digest: info.digest, size: input.kind === 'path' && input.verify ? input.verify.size : info.size },
       {
         ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
         ...(session ? { session } : {}),
       },
     );
-    this.record(info.digest);
-    return info;
+  }
+
+  /**
+   * One HEAD of the manifest where commit() would write it (the tag, or the digest the reference
+   * names): whether it is `digest` already. Remembered, so that commit() does not PUT it again.
+   */
+  async hasManifest(digest: Digest): Promise<boolean> {
+    const r = this.reference.ref;
+    let head: Awaited<ReturnType<Repository['headManifest']>>;
+    try {
+      head = await this.repo.headManifest(r.digest ?? r.tag!);
+    } catch (err) {
+      // Only an answer counts: anything else (a registry that mishandles HEAD, auth) means a normal copy, which meets it properly.
+      if (isOcikitError(err, 'E_ABORTED')) throw err;
+      return false;
+    }
+    if (head?.digest !== digest) return false;
+    this.#shown = digest;
+    return true;
   }
 
   async putManifest(m: ManifestBlob, instance?: Digest): Promise<void> {
@@ -145,7 +241,13 @@ export class DockerDestination implements ImageDestination {
       });
     }
     for (const s of this.#signatures) await this.#signatureStore!.write(s.instance ?? digest, s.planned);
-    const pushed = await this.repo.pushManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
+    // A manifest the registry already shows there (hasManifest) is not written again, unless it is a
+    // referrer itself: then the PUT's OCI-Subject answer says whether the registry indexed it.
+    const topSubject = top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX ? subjectOf(parseManifest(top.bytes, top.mediaType)) : undefined;
+    const pushed = this.#shown === digest && !topSubject ? { digest } : await this.repo.pushManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
+    // The registry showed this image there, so this repository holds its blobs: the store learns
+    // where they are (a later copy to another repository of the registry mounts them from here).
+    if (this.#shown === digest) this.recordBlobsOf(top);
     // === REFERRERS: each after its subject; the fallback tags last, for those the registry did not index.
     const unindexed = new Map<Digest, Descriptor[]>();
     const note = (m: ManifestBlob, d: Digest, subject: Digest, ociSubject: string | undefined): void => {
@@ -155,7 +257,6 @@ export class DockerDestination implements ImageDestination {
       unindexed.set(subject, list);
     };
     // A top-level manifest that is itself a referrer (an artifact copied on its own) is listed too.
-    const topSubject = top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX ? subjectOf(parseManifest(top.bytes, top.mediaType)) : undefined;
     if (topSubject) note(top, digest, topSubject.digest, pushed.ociSubject);
     for (const ref of this.#referrers) {
       const p = await this.repo.pushManifest(ref.digest, ref.manifest.bytes, ref.manifest.mediaType);
@@ -164,7 +265,15 @@ export class DockerDestination implements ImageDestination {
     for (const [subject, entries] of unindexed) await addToFallbackTag(this.repo, subject, entries);
   }
 
+  /** Record every blob an image manifest names as present in this repository. */
+  private recordBlobsOf(m: ManifestBlob): void {
+    const parsed = parseManifest(m.bytes, m.mediaType || undefined);
+    if (parsed.kind !== 'oci-manifest' && parsed.kind !== 'docker-v2s2') return;
+    for (const d of [parsed.value.config, ...parsed.value.layers]) this.record(d.digest);
+  }
+
   async close(): Promise<void> {
+    for (const d of [...this.#claimed]) this.settle(d, false);
     const open = [...this.#sessions.values()];
     this.#sessions.clear();
     await Promise.all(open.map((s) => this.repo.cancelUpload(s.location)));

@@ -2,8 +2,9 @@
  * DockerSource: reads one image (or index) from a registry repository.
  *
  * Transfers are saved where the store already knows the answer: an index instance (a manifest by
- * digest) the store holds is read from the store without asking the registry; a tag is first
- * resolved with HEAD and its manifest taken from the store when the store has that digest.
+ * digest) the store holds is read from the store without asking the registry; a tag the store has
+ * recorded before is first resolved with HEAD and its manifest taken from the store when the store
+ * has that digest (a tag it never saw is fetched at once: the HEAD would only delay the GET).
  * WARNING: the registry is untrusted. Manifests by digest are verified (lib/registry), blobs by the
  * copy pipeline; this class records a blob's location only when the pipeline says it verified it
  * (onVerified), never merely because its stream ended.
@@ -14,7 +15,7 @@ import { MAX_MANIFEST_SIZE, type Descriptor } from '../../manifest/index.js';
 import type { Repository } from '../../registry/index.js';
 import type { DockerReference } from '../../reference/index.js';
 import type { BlobStore } from '../../store/index.js';
-import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
+import type { BlobInfo, BlobLocation, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
 import { DEFAULT_PER_HOST } from '../../registry/index.js';
 import { DockerSignatureStore } from './signatures.js';
 import { readReferrers } from './referrers.js';
@@ -25,6 +26,8 @@ export const LOCATION_TRANSPORT = 'docker';
 /** Reads from one registry repository; see the module comment for what is taken from the store. */
 export class DockerSource implements ImageSource {
   readonly properties = { concurrentGetBlob: DEFAULT_PER_HOST };
+  /** This repository, as the location cache names it: a destination in the same registry mounts from here. */
+  readonly blobLocation: BlobLocation;
   #top: Promise<ManifestBlob> | undefined;
   readonly #signatures: DockerSignatureStore;
   readonly #sigCache = new Map<string, Promise<Buffer[]>>();
@@ -36,6 +39,7 @@ export class DockerSource implements ImageSource {
     registriesDir?: string,
   ) {
     this.#signatures = new DockerSignatureStore(repo, reference.ref, registriesDir);
+    this.blobLocation = { transport: LOCATION_TRANSPORT, scope: repo.name };
   }
 
   /**
@@ -68,7 +72,9 @@ export class DockerSource implements ImageSource {
     const r = this.reference.ref;
     if (r.digest !== undefined) return this.byDigest(r.digest);
     const tag = r.tag!;
-    if (this.store) {
+    // A HEAD first pays only when the store may hold the manifest: when it recorded this reference
+    // before (a copy records its source). Otherwise it would be one more round trip before the GET.
+    if (this.store?.getRef(this.reference.toString()) !== undefined) {
       const head = await this.repo.headManifest(tag).catch((err: unknown) => {
         // A registry that mishandles HEAD on manifests still answers GET: only auth, network and cancellation are final.
         if (isOcikitError(err, 'E_UNSUPPORTED') || isOcikitError(err, 'E_BAD_INPUT')) return 'no-head' as const;
