@@ -1,7 +1,7 @@
 /** ocikit copy SRC DEST */
 import { OcikitError } from '../lib/errors.js';
 import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '../lib/copy/index.js';
-import { parsePlatform } from '../lib/manifest/index.js';
+import { baseFormat, isCompressionAlgorithm, parsePlatform } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
 import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
@@ -34,11 +34,12 @@ export const copyCommand: Command = {
       --sign-identity REFERENCE  the identity to sign (default: the destination's docker reference)
       --dest-compress            compress layers at a dir:, oci: or oci-archive: destination
       --dest-decompress          decompress layers at a dir:, oci: or oci-archive: destination
-      --dest-compress-format gzip|zstd
+      --dest-compress-format gzip|zstd|zstd:chunked
                                  compression for layers the destination compresses (oci:, oci-archive:,
                                  docker://, dir: with --dest-compress), and a recompression of
-                                 layers compressed otherwise (default gzip)
-      --dest-compress-level N    compression level (default gzip 4, zstd 3)
+                                 layers compressed otherwise (default gzip); zstd:chunked is zstd that
+                                 containers-storage can pull in parts
+      --dest-compress-level N    compression level (default gzip 4, zstd and zstd:chunked 3)
       --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
       --no-sync                  do not fsync what is written (faster; a power loss soon after can
                                  leave the destination and the store with empty or partial files)
@@ -89,8 +90,9 @@ ${COPY_REGISTRY_HELP}`,
       multiArch = 'all';
     }
     const cf = args['dest-compress-format'] ? String(args['dest-compress-format']) : undefined;
-    if (cf !== undefined && cf !== 'gzip' && cf !== 'zstd') throw new OcikitError('E_USAGE', `--dest-compress-format: expected gzip or zstd, got ${JSON.stringify(cf)}`);
-    const level = intFlag(args, 'dest-compress-level', cf === 'zstd' ? -7 : 0, cf === 'zstd' ? 22 : 9);
+    if (cf !== undefined && !isCompressionAlgorithm(cf)) throw new OcikitError('E_USAGE', `--dest-compress-format: expected gzip, zstd or zstd:chunked, got ${JSON.stringify(cf)}`);
+    const zstdLevels = cf !== undefined && baseFormat(cf) === 'zstd';
+    const level = intFlag(args, 'dest-compress-level', zstdLevels ? -7 : 0, zstdLevels ? 22 : 9);
 
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
     const sourceCtx = await systemContext(args, g, 'src', io);

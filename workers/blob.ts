@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { JobError } from './errors.js';
 import { GzipBlockEncoder } from './gzip-blocks.js';
+import { ZstdChunkedEncoder } from './zstd-chunked.js';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CHUNK, OutputFile, inputStream } from './io.js';
 import type { BlobJob, BlobResult, FeedAck, FeedMessage, Hashed, HashJob } from './protocol.js';
@@ -51,9 +52,11 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
       stages.push(plain);
       last = plain;
     }
+    let enc: Transform | undefined;
     if (job.compress) {
       const c = job.compress;
-      stages.push(await encoder(c.format, c.level, c.threads ?? 1));
+      enc = await encoder(c.format, c.level, c.threads ?? 1);
+      stages.push(enc);
       compressed = new Tap(createHash('sha256'), [open(c.out)], -1);
       stages.push(compressed);
       last = compressed;
@@ -77,7 +80,10 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
         throw new JobError('E_DIGEST_MISMATCH', `${job.what}: uncompressed content has digest ${result.plain.digest}, but the image config's diff ID is ${diffID}`);
       }
     }
-    if (compressed) result.compressed = { digest: compressed.digest(), size: compressed.size };
+    if (compressed) {
+      result.compressed = { digest: compressed.digest(), size: compressed.size };
+      if (enc instanceof ZstdChunkedEncoder && enc.annotations) result.compressed.annotations = enc.annotations;
+    }
     return result;
   } catch (err) {
     for (const o of outputs) o.discard();
@@ -250,15 +256,19 @@ async function decoder(format: string): Promise<Transform> {
  * The compressing stage. gzip: block-joined gzip (gzip-blocks.ts), several blocks at once on
  * libuv's pool. zstd: zstd-napi with `threads` native workers; with nbWorkers >= 1 zstd writes the
  * same frame whatever their number, so a layer's digest does not depend on the machine's core
- * count (nbWorkers 0, single-threaded mode, would write different bytes: never used).
+ * count (nbWorkers 0, single-threaded mode, would write different bytes: never used for plain
+ * zstd). zstd:chunked (zstd-chunked.ts): small frames, each single-threaded (always so, hence also
+ * the same bytes everywhere).
  */
 async function encoder(format: string, level: number, threads: number): Promise<Transform> {
   if (format === 'gzip') {
     if (!Number.isInteger(level) || level < 0 || level > 9) throw new JobError('E_USAGE', `gzip level must be 0..9, got ${level}`);
     return new GzipBlockEncoder({ level, window: 2 * Math.max(1, threads) });
   }
-  if (format === 'zstd') {
+  if (format === 'zstd' || format === 'zstd:chunked') {
     if (!Number.isInteger(level) || level < -7 || level > 22) throw new JobError('E_USAGE', `zstd level must be -7..22, got ${level}`);
+    // One frame per file and chunk, each made on this thread: the same bytes whatever the machine.
+    if (format === 'zstd:chunked') return ZstdChunkedEncoder.create(level);
     const { CompressStream } = await import('zstd-napi');
     return new CompressStream({ compressionLevel: level, nbWorkers: Math.max(1, threads) });
   }

@@ -17,7 +17,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
-import type { CompressionFormat } from '../lib/manifest/media-types.js';
+import type { CompressionAlgorithm, CompressionFormat } from '../lib/manifest/media-types.js';
 
 /** Where a blob job reads its input. */
 export type JobInput =
@@ -72,8 +72,11 @@ export interface BlobJob {
   keep?: JobOutput[];
   /** Decompress the input; `diffID` is what the plain bytes must hash to (from the image config). */
   decompress?: { format: CompressionFormat; diffID?: string; out?: JobOutput };
-  /** Compress the plain bytes (the input, or the decompressed input) as `format` at `level`. */
-  compress?: { format: CompressionFormat; level: number; out: JobOutput; threads?: number };
+  /**
+   * Compress the plain bytes (the input, or the decompressed input) as `format` at `level`.
+   * zstd:chunked needs a tar and replies with the annotations its descriptor must carry.
+   */
+  compress?: { format: CompressionAlgorithm; level: number; out: JobOutput; threads?: number };
   /**
    * Live progress: a SharedArrayBuffer holding a Float64Array(2): [input bytes read, bytes
    * written to the main output]. The worker stores into it; the main thread reads it when it draws.
@@ -91,7 +94,8 @@ export interface Hashed {
 export interface BlobResult {
   input: Hashed;
   plain?: Hashed;
-  compressed?: Hashed;
+  /** With `annotations` where the format describes itself in the descriptor (zstd:chunked). */
+  compressed?: Hashed & { annotations?: Record<string, string> };
 }
 
 /** Hash a whole file (sha256). */

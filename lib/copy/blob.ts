@@ -68,6 +68,8 @@ export interface BlobOutcome {
   size: number;
   /** A foreign layer the source does not carry: the manifest keeps pointing at its URLs. */
   absentForeign?: boolean;
+  /** Annotations the new blob's descriptor carries (a zstd:chunked table of contents). */
+  annotations?: Record<string, string>;
 }
 
 /** Totals for the copy's result. */
@@ -219,7 +221,8 @@ export class BlobCopier {
     if (!uncompressed) return undefined;
     let d: Digest | undefined;
     if (t.plan.action === 'decompress') d = uncompressed;
-    else if (t.plan.action === 'compress') d = cache.findVariant(uncompressed, t.plan.format, t.exactLevel ? t.plan.level : undefined);
+    // zstd:chunked results are not looked up: the variants table knows formats, not their annotations.
+    else if (t.plan.action === 'compress' && t.plan.format !== 'zstd:chunked') d = cache.findVariant(uncompressed, t.plan.format, t.exactLevel ? t.plan.level : undefined);
     if (!d) return undefined;
     const st = store.stat(d);
     return st ? { digest: d, size: st.size, path: st.path } : undefined;
@@ -407,16 +410,21 @@ export class BlobCopier {
     }
     cache.recordUncompressed(plain.digest, plain.digest);
     let output: { digest: Digest; size: number };
+    let annotations: Record<string, string> | undefined;
     if (plan.action === 'compress') {
       output = toHashed(result.compressed, what);
-      cache.recordVariant(plain.digest, plan.format, plan.level, output.digest);
+      annotations = result.compressed?.annotations;
+      // A zstd:chunked layer is only recorded as a form of its content (kept by gc with it).
+      if (plan.format === 'zstd:chunked') cache.recordUncompressed(output.digest, plain.digest);
+      else cache.recordVariant(plain.digest, plan.format, plan.level, output.digest);
     } else {
       output = plain;
     }
     const stored = await store.adopt(outTmp, { ...output, what: `${plan.action === 'compress' ? plan.format + '-compressed' : 'decompressed'} ${what}` });
     const reused = await this.c.dest.tryReusingBlob({ ...info, digest: stored.digest, size: stored.size });
     if (!reused) await this.#deliver(stored, t);
-    return this.#done(t, stored, reused ? 'reused-at-destination' : 'fetched', meter);
+    const outcome = this.#done(t, stored, reused ? 'reused-at-destination' : 'fetched', meter);
+    return annotations ? { ...outcome, annotations } : outcome;
   }
 
   /** Run a blob job on the payload (file, file region or main-thread stream). */

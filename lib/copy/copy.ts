@@ -44,7 +44,9 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
     // can compress its layers as they arrive (SystemContext.compressLayers).
     dest = await destRef.newDestination({ ...opts.destCtx, store });
     const plain = plainLayerPlan(desireOf(dest, opts), { ...(opts.compressFormat ? { format: opts.compressFormat } : {}), ...(opts.compressLevel !== undefined ? { level: opts.compressLevel } : {}) });
-    const compressLayers = plain.action === 'compress' ? { compressLayers: { format: plain.format, level: plain.level, exact: opts.compressLevel !== undefined, pool } } : {};
+    // zstd:chunked is made in stage 4 only: a source compressing at open writes plain gzip or zstd.
+    const compressLayers =
+      plain.action === 'compress' && plain.format !== 'zstd:chunked' ? { compressLayers: { format: plain.format, level: plain.level, exact: opts.compressLevel !== undefined, pool } } : {};
     // What a source reads at open (an export, an archive from a pipe): see CopyResult.bytesRead.
     const onRead = (bytes: number): void => {
       readAtOpen += bytes;

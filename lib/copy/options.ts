@@ -5,7 +5,7 @@
  * module that calls it.
  */
 import type { Digest } from '../digest/index.js';
-import type { CompressionFormat, ManifestFormat, Platform } from '../manifest/index.js';
+import type { CompressionAlgorithm, ManifestFormat, Platform } from '../manifest/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { BlobStore } from '../store/index.js';
 import type { ImageSource, SystemContext } from '../transports/types.js';
@@ -30,7 +30,7 @@ export interface CopyOptions {
   /** --remove-signatures. */
   removeSignatures?: boolean;
   /** --dest-compress-format / --dest-compress-level, used where layers are (re)compressed. */
-  compressFormat?: CompressionFormat;
+  compressFormat?: CompressionAlgorithm;
   compressLevel?: number;
   /** How many blobs at once, at most (further bounded by the transports' properties). Default 6. */
   jobs?: number;

@@ -4,7 +4,7 @@
  * wish and the user's flags, so the whole decision is one table (test/copy/plan.test.ts).
  */
 import { OcikitError } from '../errors.js';
-import type { CompressionFormat, LayerCompression, ManifestFamily } from '../manifest/index.js';
+import { baseFormat, type CompressionAlgorithm, type LayerCompression, type ManifestFamily } from '../manifest/index.js';
 import type { DesiredCompression } from '../transports/types.js';
 
 /**
@@ -15,21 +15,23 @@ import type { DesiredCompression } from '../transports/types.js';
  * takes two thirds of -6's CPU time, so level 4 gives output no larger than skopeo's for much
  * less work (bench/README.md has the sizes). Pass --dest-compress-level 6 (or 9) for the smallest.
  */
-export const DEFAULT_LEVEL: Record<CompressionFormat, number> = { gzip: 4, zstd: 3 };
+export const DEFAULT_LEVEL: Record<CompressionAlgorithm, number> = { gzip: 4, zstd: 3, 'zstd:chunked': 3 };
 
 /** The plan for one layer. `compress` from a compressed layer means decompress, then compress. */
-export type LayerPlan = { action: 'keep' } | { action: 'decompress' } | { action: 'compress'; format: CompressionFormat; level: number };
+export type LayerPlan = { action: 'keep' } | { action: 'decompress' } | { action: 'compress'; format: CompressionAlgorithm; level: number };
 
 /** What planLayer decides from. */
 export interface LayerPlanInput {
   /** How the source layer is stored. */
   from: LayerCompression;
+  /** A zstd layer that already has a zstd:chunked table of contents (its annotations say so). */
+  chunked?: boolean;
   /** The manifest family the destination gets: Docker v2s2 has no zstd layer type. */
   family: ManifestFamily;
   /** What the destination declares (dir: with --dest-compress / --dest-decompress says so too). */
   desired: DesiredCompression;
   /** --dest-compress-format. */
-  format?: CompressionFormat;
+  format?: CompressionAlgorithm;
   /** --dest-compress-level. */
   level?: number;
 }
@@ -47,8 +49,11 @@ export interface LayerPlanInput {
  *   that is what the user asked for (skopeo silently ignores the flag there).
  */
 export function planLayer(p: LayerPlanInput): LayerPlan {
-  const level = (f: CompressionFormat): number => p.level ?? DEFAULT_LEVEL[f];
-  if (p.family === 'docker' && p.format === 'zstd' && p.desired !== 'decompress') {
+  const level = (f: CompressionAlgorithm): number => p.level ?? DEFAULT_LEVEL[f];
+  // zstd:chunked is zstd to a reader: asked for zstd, such a layer is kept; asked for zstd:chunked,
+  // a plain zstd one is written again with its table of contents.
+  const differs = (f: CompressionAlgorithm): boolean => (f === 'zstd:chunked' ? p.from !== 'zstd' || !p.chunked : f !== p.from);
+  if (p.family === 'docker' && p.format !== undefined && baseFormat(p.format) === 'zstd' && p.desired !== 'decompress') {
     throw new OcikitError('E_UNSUPPORTED', 'Docker v2s2 manifests cannot describe zstd layers', { hint: 'use --format oci, or --dest-compress-format gzip' });
   }
   if (p.desired === 'decompress') return p.from === 'none' ? { action: 'keep' } : { action: 'decompress' };
@@ -58,11 +63,11 @@ export function planLayer(p: LayerPlanInput): LayerPlan {
       const f = p.format ?? 'gzip';
       return { action: 'compress', format: f, level: level(f) };
     }
-    if (p.format !== undefined && p.format !== p.from) return { action: 'compress', format: p.format, level: level(p.format) };
+    if (p.format !== undefined && differs(p.format)) return { action: 'compress', format: p.format, level: level(p.format) };
     return { action: 'keep' };
   }
   // preserve
-  if (p.from !== 'none' && p.format !== undefined && p.format !== p.from) return { action: 'compress', format: p.format, level: level(p.format) };
+  if (p.from !== 'none' && p.format !== undefined && differs(p.format)) return { action: 'compress', format: p.format, level: level(p.format) };
   return { action: 'keep' };
 }
 
@@ -71,7 +76,7 @@ export function planLayer(p: LayerPlanInput): LayerPlan {
  * that merely prefers compressed layers (oci:) keeps them as they come, as skopeo does (it may not
  * modify the manifest), unless the user asked to compress (--dest-compress, a format).
  */
-export function effectiveDesire(wish: DesiredCompression, f: { preserveDigests?: boolean; destCompression?: 'compress' | 'decompress'; compressFormat?: CompressionFormat }): DesiredCompression {
+export function effectiveDesire(wish: DesiredCompression, f: { preserveDigests?: boolean; destCompression?: 'compress' | 'decompress'; compressFormat?: CompressionAlgorithm }): DesiredCompression {
   return f.preserveDigests && wish === 'compress' && f.destCompression === undefined && !f.compressFormat ? 'preserve' : wish;
 }
 
@@ -81,11 +86,11 @@ export function effectiveDesire(wish: DesiredCompression, f: { preserveDigests?:
  * (SystemContext.compressLayers) when it is a compression, so a source that reads its layers in one
  * pass at open can do that work as they arrive.
  */
-export function plainLayerPlan(desired: DesiredCompression, f: { format?: CompressionFormat; level?: number }): LayerPlan {
+export function plainLayerPlan(desired: DesiredCompression, f: { format?: CompressionAlgorithm; level?: number }): LayerPlan {
   return planLayer({ from: 'none', family: 'oci', desired, ...(f.format ? { format: f.format } : {}), ...(f.level !== undefined ? { level: f.level } : {}) });
 }
 
 /** The compression a layer has after its plan. */
 export function compressionAfter(from: LayerCompression, plan: LayerPlan): LayerCompression {
-  return plan.action === 'keep' ? from : plan.action === 'decompress' ? 'none' : plan.format;
+  return plan.action === 'keep' ? from : plan.action === 'decompress' ? 'none' : baseFormat(plan.format);
 }

@@ -16,9 +16,11 @@ import {
   isArtifactManifest,
   isImageConfigMediaType,
   isNondistributableLayer,
+  isZstdChunked,
   layerCompression,
   layerMediaTypeFor,
   parseConfig,
+  replaceFormatAnnotations,
   updateLayers,
   type Descriptor,
   type ManifestFamily,
@@ -100,6 +102,7 @@ export function planImage(c: ImageCopyContext, parsed: ParsedImageManifest, forc
     if (from === undefined) throw new OcikitError('E_UNSUPPORTED', `${c.label}: layer ${i} has unknown media type ${JSON.stringify(l.mediaType)}`);
     const plan = planLayer({
       from,
+      chunked: isZstdChunked(l.annotations),
       family,
       desired,
       ...(opts.compressFormat ? { format: opts.compressFormat } : {}),
@@ -221,7 +224,16 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
     const out = outcomes.get(t)!;
     if (out.digest === orig.digest) return orig;
     const comp = compressionAfter(t.from, t.plan);
-    return { ...orig, digest: out.digest, size: out.size, mediaType: layerMediaTypeFor(familyNow, comp, { nondistributable: isNondistributableLayer(orig.mediaType) }) };
+    const { annotations: _old, ...rest } = orig;
+    // The old blob's zstd:chunked (or estargz) annotations describe bytes that are gone.
+    const annotations = replaceFormatAnnotations(orig.annotations, out.annotations);
+    return {
+      ...rest,
+      digest: out.digest,
+      size: out.size,
+      mediaType: layerMediaTypeFor(familyNow, comp, { nondistributable: isNondistributableLayer(orig.mediaType) }),
+      ...(annotations ? { annotations } : {}),
+    };
   });
   if (layers.some((l, i) => l !== before[i])) current = updateLayers(current, layers);
   if (current.mediaType !== targetType) current = convertManifest(current, format === 'oci' ? 'oci' : 'v2s2');

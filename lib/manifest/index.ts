@@ -10,3 +10,4 @@ export * from './encode.js';
 export * from './convert.js';
 export * from './platform.js';
 export * from './referrers.js';
+export * from './layer-annotations.js';

@@ -67,6 +67,25 @@ export type LayerCompression = CompressionFormat | 'none';
 export function isCompressionFormat(s: unknown): s is CompressionFormat {
   return typeof s === 'string' && (COMPRESSION_FORMATS as readonly string[]).includes(s);
 }
+/**
+ * What --dest-compress-format names: a compression format, or zstd:chunked, zstd written so that
+ * containers-storage can pull a layer in parts (workers/zstd-chunked.ts). To a reader it is zstd:
+ * its media type is zstd's and any zstd decompressor reads it.
+ */
+export const COMPRESSION_ALGORITHMS = ['gzip', 'zstd', 'zstd:chunked'] as const;
+/** A compression algorithm: gzip, zstd or zstd:chunked. */
+export type CompressionAlgorithm = (typeof COMPRESSION_ALGORITHMS)[number];
+
+/** True for a name in COMPRESSION_ALGORITHMS. */
+export function isCompressionAlgorithm(s: unknown): s is CompressionAlgorithm {
+  return typeof s === 'string' && (COMPRESSION_ALGORITHMS as readonly string[]).includes(s);
+}
+
+/** The format an algorithm's output is read with (and the media type names): zstd for zstd:chunked. */
+export function baseFormat(a: CompressionAlgorithm): CompressionFormat {
+  return a === 'zstd:chunked' ? 'zstd' : a;
+}
+
 /** The two manifest families: OCI and Docker schema 2. */
 export type ManifestFamily = 'oci' | 'docker';
 

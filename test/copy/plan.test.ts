@@ -40,6 +40,35 @@ const TABLE: Array<[LayerPlanInput['from'], LayerPlanInput['family'], LayerPlanI
   ['zstd', 'oci', 'decompress', 'gzip', undefined, decompress],
 ];
 
+const chunked = (level = 3): LayerPlan => ({ action: 'compress', format: 'zstd:chunked', level });
+
+// zstd:chunked: [from, already chunked?, desired, --dest-compress-format] -> plan (OCI family)
+const CHUNKED: Array<[LayerPlanInput['from'], boolean, LayerPlanInput['desired'], LayerPlanInput['format'], LayerPlan]> = [
+  ['none', false, 'compress', 'zstd:chunked', chunked()],
+  ['gzip', false, 'compress', 'zstd:chunked', chunked()],
+  ['zstd', false, 'compress', 'zstd:chunked', chunked()], // plain zstd gets its table of contents
+  ['zstd', true, 'compress', 'zstd:chunked', keep],
+  ['zstd', true, 'compress', 'zstd', keep], // zstd:chunked is zstd
+  ['zstd', true, 'compress', 'gzip', gzip()],
+  ['zstd', true, 'preserve', 'zstd:chunked', keep],
+  ['gzip', false, 'preserve', 'zstd:chunked', chunked()],
+  ['zstd', true, 'decompress', undefined, decompress],
+];
+
+describe('planLayer: zstd:chunked', () => {
+  for (const [from, isChunked, desired, format, want] of CHUNKED) {
+    it(`${from}${isChunked ? ' (chunked)' : ''} -> ${desired}${format ? ` --dest-compress-format ${format}` : ''}: ${want.action}${'format' in want ? ` ${want.format}` : ''}`, () => {
+      assert.deepEqual(planLayer({ from, chunked: isChunked, family: 'oci', desired, ...(format ? { format } : {}) }), want);
+    });
+  }
+  it('a Docker v2s2 manifest cannot describe zstd:chunked either', () => {
+    assert.throws(
+      () => planLayer({ from: 'none', family: 'docker', desired: 'compress', format: 'zstd:chunked' }),
+      (err: unknown) => isOcikitError(err, 'E_UNSUPPORTED'),
+    );
+  });
+});
+
 describe('planLayer', () => {
   for (const [from, family, desired, format, level, want] of TABLE) {
     it(`${from} -> ${family} ${desired}${format ? ` --dest-compress-format ${format}` : ''}${level !== undefined ? ` --dest-compress-level ${level}` : ''}: ${want.action}${'format' in want ? ` ${want.format} ${want.level}` : ''}`, () => {

@@ -9,9 +9,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { extract as tarExtract } from 'tar-stream';
 import { repoRoot } from '../helpers/paths.js';
-import { rawTar } from '../helpers/tar.js';
+import { rawTar, tarHeaders } from '../helpers/tar.js';
 
 test('tar-stream is pinned to the exact version installed', () => {
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -31,19 +30,7 @@ test("header.byteOffset is where each member's data starts, long (pax) names and
     { name: 'last', data: Buffer.from('the end') },
   ];
   const tar = await rawTar(members);
-  const seen: Array<{ name: string; offset: unknown; size: number }> = [];
-  const ex = tarExtract();
-  ex.on('entry', (h, stream, next) => {
-    seen.push({ name: h.name, offset: (h as { byteOffset?: unknown }).byteOffset, size: h.size ?? -1 });
-    stream.on('end', next);
-    stream.resume();
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-  });
-  ex.end(tar);
-  await done;
+  const seen = (await tarHeaders(tar)).map((h) => ({ name: h.name, offset: (h as { byteOffset?: unknown }).byteOffset, size: h.size ?? -1 }));
   assert.deepEqual(
     seen.map((s) => s.name),
     members.map((m) => m.name),
