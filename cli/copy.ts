@@ -1,9 +1,9 @@
 /** ocikit copy SRC DEST */
 import { OcikitError } from '../lib/errors.js';
 import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '../lib/copy/index.js';
-import { baseFormat, isCompressionAlgorithm, parsePlatform } from '../lib/manifest/index.js';
+import { baseFormat, isCompressionAlgorithm, parsePlatform, type CompressionAlgorithm } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
-import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
+import { boolFlag, intFlag, many, positionals, type Command, type ParsedArgs } from './command.js';
 import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
 import { ProgressPrinter } from './progress.js';
 import { WorkerPool } from '../lib/pool/index.js';
@@ -40,6 +40,15 @@ export const copyCommand: Command = {
                                  layers compressed otherwise (default gzip); zstd:chunked is zstd that
                                  containers-storage can pull in parts
       --dest-compress-level N    compression level (default gzip 4, zstd and zstd:chunked 3)
+      --encryption-key PROTOCOL:KEY
+                                 *Experimental* key with the encryption protocol to use needed to encrypt
+                                 the image (e.g. jwe:/path/to/key.pem; pkcs7:CERT-FILE, pgp:RECIPIENT)
+                                 (repeatable)
+      --encrypt-layer N          *Experimental* the 0-indexed layer indices, with support for negative
+                                 indexing (e.g. 0 is the first layer, -1 is the last layer) (repeatable,
+                                 or comma-separated; default: every layer)
+      --decryption-key KEYFILE[:PASSWORD]
+                                 *Experimental* key needed to decrypt the image (repeatable)
       --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
       --no-sync                  do not fsync what is written (faster; a power loss soon after can
                                  leave the destination and the store with empty or partial files)
@@ -64,11 +73,14 @@ ${COPY_REGISTRY_HELP}`,
       'sign-identity',
       'image-parallel-copies',
       'artifact-type',
+      'encryption-key',
+      'encrypt-layer',
+      'decryption-key',
       ...COPY_REGISTRY_FLAGS.string,
     ],
     boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', 'no-sync', 'referrers', ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
-    repeatable: ['platform', 'additional-tag', 'artifact-type'],
+    repeatable: ['platform', 'additional-tag', 'artifact-type', 'encryption-key', 'encrypt-layer', 'decryption-key'],
   },
   async run(args, g, io) {
     const [srcName, destName] = positionals(args, 2, USAGE);
@@ -107,6 +119,15 @@ ${COPY_REGISTRY_HELP}`,
     const additionalTags = many(args, 'additional-tag');
     if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
 
+    // Encryption and decryption keys, read and checked before anything is opened (as skopeo's flags).
+    const crypt = await cryptOptions(args);
+    let compressFormat: CompressionAlgorithm | undefined = cf;
+    if (crypt.encryption && cf === 'zstd:chunked') {
+      // skopeo 1.22 does the same: a TOC would be in clear beside encrypted data, and useless to a reader.
+      io.stderr.write('ocikit: zstd:chunked is not useful for encrypted layers: using zstd\n');
+      compressFormat = 'zstd';
+    }
+
     // Signing keys and the trust policy are read before anything else is opened: a missing policy,
     // a bad policy file or a wrong passphrase fails the copy before any byte moves.
     const sign = await copySigner(args, dest, io);
@@ -137,7 +158,9 @@ ${COPY_REGISTRY_HELP}`,
         pool,
       };
       if (format) opts.format = format;
-      if (cf) opts.compressFormat = cf;
+      if (compressFormat) opts.compressFormat = compressFormat;
+      if (crypt.encryption) opts.encryption = crypt.encryption;
+      if (crypt.decryption) opts.decryption = crypt.decryption;
       if (level !== undefined) opts.compressLevel = level;
       if (g.jobs) opts.jobs = g.jobs;
       if (parallel !== undefined) opts.jobs = parallel;
@@ -157,3 +180,24 @@ ${COPY_REGISTRY_HELP}`,
     }
   },
 };
+
+/**
+ * --encryption-key / --encrypt-layer / --decryption-key, with skopeo's rules: encryption and
+ * decryption exclude each other, --encrypt-layer needs --encryption-key. lib/ocicrypt (and the
+ * packages it uses) is loaded only when one of them is given.
+ */
+async function cryptOptions(args: ParsedArgs): Promise<Pick<CopyOptions, 'encryption' | 'decryption'>> {
+  const enc = many(args, 'encryption-key');
+  const dec = many(args, 'decryption-key');
+  const layers = many(args, 'encrypt-layer').flatMap((v) => v.split(','));
+  if (enc.length > 0 && dec.length > 0) throw new OcikitError('E_USAGE', '--encryption-key and --decryption-key cannot be specified together');
+  if (layers.length > 0 && enc.length === 0) throw new OcikitError('E_USAGE', '--encrypt-layer can only be used with --encryption-key');
+  const indices = layers.map((l) => {
+    if (!/^-?[0-9]+$/.test(l.trim())) throw new OcikitError('E_USAGE', `--encrypt-layer: expected a layer index, got ${JSON.stringify(l)}`);
+    return Number(l.trim());
+  });
+  if (enc.length === 0 && dec.length === 0) return {};
+  const { layerEncryption, layerDecryption } = await import('../lib/ocicrypt/index.js');
+  if (enc.length > 0) return { encryption: await layerEncryption(enc, indices.length > 0 ? indices : undefined) };
+  return { decryption: await layerDecryption(dec) };
+}

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   E_AUTH: 'authentication or authorisation failed',
   E_POLICY: 'the trust policy (policy.json) rejected the image',
   E_SIGNATURE: 'a signature is malformed, does not verify, or is not trusted',
+  E_DECRYPT: 'an encrypted layer cannot be decrypted: no key given fits it, or it does not authenticate',
   E_CONFLICT: 'the destination already holds something that forbids the write',
   E_IO: 'a filesystem operation failed',
   E_NETWORK: 'a network request failed',

@@ -125,3 +125,19 @@ export function bcrypt(): { compare(password: string, hash: string): Promise<boo
 export function piscina(): typeof import('piscina') {
   return load('piscina');
 }
+
+/**
+ * jose: JWE for ocicrypt's `jwe` key wrapping (lib/ocicrypt). The 5.x line: its CommonJS build
+ * loads with require on every Node ocikit supports (6.x is ES modules only).
+ */
+export function jose(): typeof import('jose') {
+  return load('jose');
+}
+
+/**
+ * node-forge: PKCS#7 enveloped data for ocicrypt's `pkcs7` key wrapping (lib/ocicrypt), and RSA
+ * PKCS#1 v1.5 key transport, which ocicrypt uses and node:crypto no longer decrypts.
+ */
+export function forge(): typeof import('node-forge') {
+  return load('node-forge');
+}

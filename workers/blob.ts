@@ -2,9 +2,11 @@
  * The blob job: one pass over a blob's bytes (see BlobJob in protocol.ts).
  *
  *   input ─┬─ sha256 (checked against expect) ── keep outputs (the bytes as they are)
- *          └─ [gunzip | unzstd] ─┬─ sha256 (the diff ID, checked against the config's)
- *                                ├─ plain output
- *                                └─ [block gzip | zstd] ── sha256 ── compressed output
+ *          └─ [decrypt] ─ sha256 ── decrypted output
+ *               └─ [gunzip | unzstd] ─┬─ sha256 (the diff ID, checked against the config's)
+ *                                     ├─ plain output
+ *                                     └─ [block gzip | zstd | zstd:chunked] ── sha256 ── compressed output
+ *                                          └─ [encrypt] ── sha256 ── encrypted output (and its HMAC)
  *
  * Each byte is read once; every stage hashes what passes and writes it where the job says, so no
  * output is ever read back. Decompression and block gzip run on libuv's thread pool (node:zlib's
@@ -17,6 +19,7 @@ import { createGunzip } from 'node:zlib';
 import { JobError } from './errors.js';
 import { GzipBlockEncoder } from './gzip-blocks.js';
 import { ZstdChunkedEncoder } from './zstd-chunked.js';
+import { LayerCipher } from './crypt.js';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CHUNK, OutputFile, inputStream } from './io.js';
 import type { BlobJob, BlobResult, FeedAck, FeedMessage, Hashed, HashJob } from './protocol.js';
@@ -30,7 +33,7 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
     const wantDigest = job.expect.digest;
     const algorithm = wantDigest ? wantDigest.slice(0, wantDigest.indexOf(':')) : 'sha256';
     const hashed = wantDigest !== undefined || job.expect.learn === true;
-    if (!job.decompress && !job.compress) {
+    if (!job.decompress && !job.compress && !job.decrypt && !job.encrypt) {
       // Copied as it is: no stream machinery, one buffer for the whole blob (no garbage to collect).
       const got = await passThrough(job, hashed ? createHash(algorithm) : undefined, (job.keep ?? []).map(open), progress);
       for (const o of outputs) o.finish();
@@ -45,7 +48,16 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
     const stages: NodeJS.ReadWriteStream[] = [input];
     let plain: Tap | undefined;
     let compressed: Tap | undefined;
+    let decrypted: Tap | undefined;
+    let encrypted: Tap | undefined;
     let last: Tap = input;
+    if (job.decrypt) {
+      const d = job.decrypt;
+      stages.push(new LayerCipher('decrypt', Buffer.from(d.key, 'base64'), Buffer.from(d.nonce, 'base64'), Buffer.from(d.hmac, 'base64')));
+      decrypted = new Tap(createHash('sha256'), d.out ? [open(d.out)] : [], -1);
+      stages.push(decrypted);
+      last = decrypted;
+    }
     if (job.decompress) {
       stages.push(await decoder(job.decompress.format));
       plain = new Tap(createHash('sha256'), job.decompress.out ? [open(job.decompress.out)] : [], -1);
@@ -60,6 +72,14 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
       compressed = new Tap(createHash('sha256'), [open(c.out)], -1);
       stages.push(compressed);
       last = compressed;
+    }
+    let cipher: LayerCipher | undefined;
+    if (job.encrypt) {
+      const e = job.encrypt;
+      cipher = new LayerCipher('encrypt', Buffer.from(e.key, 'base64'), Buffer.from(e.nonce, 'base64'));
+      encrypted = new Tap(createHash('sha256'), [open(e.out)], -1);
+      stages.push(cipher, encrypted);
+      last = encrypted;
     }
     if (progress) last.onWrite = (n) => void (progress[1] = progress[1]! + n);
 
@@ -80,6 +100,8 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
         throw new JobError('E_DIGEST_MISMATCH', `${job.what}: uncompressed content has digest ${result.plain.digest}, but the image config's diff ID is ${diffID}`);
       }
     }
+    if (decrypted) result.decrypted = { digest: decrypted.digest(), size: decrypted.size };
+    if (encrypted) result.encrypted = { digest: encrypted.digest(), size: encrypted.size, hmac: cipher!.hmac.toString('base64') };
     if (compressed) {
       result.compressed = { digest: compressed.digest(), size: compressed.size };
       if (enc instanceof ZstdChunkedEncoder && enc.annotations) result.compressed.annotations = enc.annotations;

@@ -78,6 +78,17 @@ export interface BlobJob {
    */
   compress?: { format: CompressionAlgorithm; level: number; out: JobOutput; threads?: number };
   /**
+   * Decrypt the input first (ocicrypt's AES-256-CTR; `hmac` is what the ciphertext's HMAC-SHA256
+   * must be, checked at the end: crypt.ts), writing the decrypted bytes to `out` when given. Every
+   * later stage works on the decrypted bytes. Keys travel base64-encoded.
+   */
+  decrypt?: { key: string; nonce: string; hmac: string; out?: JobOutput };
+  /**
+   * Encrypt the job's last result (the compressed bytes, else the decompressed ones, else the
+   * decrypted or input bytes) and write the ciphertext to `out`; the reply gives its digest and HMAC.
+   */
+  encrypt?: { key: string; nonce: string; out: JobOutput };
+  /**
    * Live progress: a SharedArrayBuffer holding a Float64Array(2): [input bytes read, bytes
    * written to the main output]. The worker stores into it; the main thread reads it when it draws.
    */
@@ -96,6 +107,10 @@ export interface BlobResult {
   plain?: Hashed;
   /** With `annotations` where the format describes itself in the descriptor (zstd:chunked). */
   compressed?: Hashed & { annotations?: Record<string, string> };
+  /** With `decrypt`: the decrypted bytes. */
+  decrypted?: Hashed;
+  /** With `encrypt`: the ciphertext and its HMAC (base64). */
+  encrypted?: Hashed & { hmac: string };
 }
 
 /** Hash a whole file (sha256). */

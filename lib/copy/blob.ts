@@ -31,6 +31,8 @@ import type { BlobJob, BlobResult, JobInput, JobOutput, WorkerPool } from '../po
 import type { BlobStore, StoredBlob } from '../store/index.js';
 import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource, ReuseOptions } from '../transports/types.js';
 import type { LayerPlan } from './plan.js';
+import type { LayerDecryption, LayerEncryption } from './options.js';
+import { ANNOTATIONS, encodePrivateOptions, encodePublicOptions, newLayerKey, parsePrivateOptions, parsePublicOptions } from '../ocicrypt/options.js';
 import type { BlobMeter, BlobPhase, ProgressTracker } from './progress.js';
 
 /**
@@ -60,6 +62,12 @@ export interface BlobTask {
   diffID?: Digest;
   /** A foreign layer, whose bytes the source may legitimately not have. */
   foreign: boolean;
+  /** The source layer is encrypted (`+encrypted`): `from` is the compression of what is inside. */
+  encryptedSource?: boolean;
+  /** Decrypt it on the way (a decryption key was given). */
+  decrypt?: boolean;
+  /** Encrypt the result (--encryption-key, and this layer chosen). */
+  encrypt?: boolean;
 }
 
 /** What was written for the blob: the descriptor the output manifest gets. */
@@ -90,6 +98,8 @@ export interface BlobCopierContext {
   counters: Counters;
   /** The source, for messages: "oci:/x:latest". */
   label: string;
+  /** The copy's ENCRYPTION HOOKS (CopyOptions.encryption, .decryption). */
+  crypt?: { encryption?: LayerEncryption; decryption?: LayerDecryption };
 }
 
 type How = 'reused-at-destination' | 'from-store' | 'fetched';
@@ -178,6 +188,9 @@ export class BlobCopier {
     const { dest } = this.c;
     const info = t.info;
     const what = this.#what(t);
+
+    // Encrypting or decrypting: always one job over the bytes (nothing encrypted is reused).
+    if (t.encrypt || t.decrypt) return this.#crypt(t, meter);
 
     // === nothing to move, or only a link: the destination or the store has the result
     if (t.plan.action === 'keep') {
@@ -427,13 +440,111 @@ export class BlobCopier {
     return annotations ? { ...outcome, annotations } : outcome;
   }
 
+  /**
+   * A layer encrypted or decrypted on its way (as containers/image, the simple path: no reuse of
+   * anything encrypted). Decrypting: the layer key is unwrapped first (the decryption hook), then
+   * one job decrypts (checking the HMAC), and decompresses or recompresses as planned. Encrypting:
+   * the store's copy of the planned result is encrypted when it has one, else one job makes the
+   * result from the source and encrypts it; the plain result is kept in the store as a variant. A
+   * fresh key per layer, wrapped for every recipient (the encryption hook) into its annotations.
+   */
+  async #crypt(t: BlobTask, meter: BlobMeter): Promise<BlobOutcome> {
+    const { store } = this.c;
+    const info = t.info;
+    const plan = t.plan;
+    const what = this.#what(t);
+    const job: Omit<BlobJob, 'kind' | 'input'> = { expect: { digest: info.digest, size: info.size }, what };
+    if (t.decrypt) {
+      const hook = this.c.crypt?.decryption;
+      if (!hook) throw new OcikitError('E_INTERNAL', `${what}: no decryption hook`);
+      const annotations = info.annotations ?? {};
+      const k = parsePrivateOptions(await hook.unwrap(annotations, what), what);
+      job.decrypt = { key: k.key.toString('base64'), nonce: k.nonce.toString('base64'), hmac: parsePublicOptions(annotations, what).toString('base64') };
+    }
+    const enc = t.encrypt ? newLayerKey() : undefined;
+    const tmps: string[] = [];
+    const tmp = (tag: string): string => {
+      const p = store.tmpPath(`${tag}-${info.digest.slice(7, 23)}`);
+      tmps.push(p);
+      return p;
+    };
+    const out = (path: string): JobOutput => ({ kind: 'new-file', path, sync: store.durable });
+
+    // the input: the store's copy of the planned (unencrypted) result, else the source's bytes
+    const known = enc ? (plan.action === 'keep' ? this.#stored(info) : this.#knownResult(t)) : undefined;
+    let payload: BlobPayload;
+    let staged: Awaited<ReturnType<BlobStore['stageLink']>>;
+    let srcTmp: string | undefined;
+    let mid: string | undefined;
+    if (known) {
+      payload = { kind: 'path', path: known.path, size: known.size };
+      job.expect = { digest: known.digest, size: known.size };
+    } else {
+      const fetched = await this.#fetch(t, what);
+      if (!fetched) throw new OcikitError('E_BAD_INPUT', `${what}: the source does not have this layer's bytes, which ${t.encrypt ? 'encrypting' : 'decrypting'} needs`);
+      payload = fetched;
+      staged = payload.kind === 'path' && payload.offset === undefined ? await store.stageLink(payload.path) : undefined;
+      if (staged) payload = { kind: 'path', path: staged.path, size: payload.size };
+      else if (payload.kind === 'stream') job.keep = [out((srcTmp = tmp('src')))];
+      if (plan.action === 'keep') {
+        if (job.decrypt) job.decrypt.out = out((mid = tmp('decrypted')));
+      } else {
+        if (t.from !== 'none') job.decompress = { format: t.from, ...(t.diffID ? { diffID: t.diffID } : {}), ...(plan.action === 'decompress' ? { out: out((mid = tmp('plain'))) } : {}) };
+        if (plan.action === 'compress') job.compress = { format: plan.format, level: plan.level, out: out((mid = tmp(plan.format.replace(':', '-')))), threads: this.c.pool.threads };
+      }
+    }
+    const encTmp = enc ? tmp('encrypted') : undefined;
+    if (enc) job.encrypt = { key: enc.key.toString('base64'), nonce: enc.nonce.toString('base64'), out: out(encTmp!) };
+
+    let result: BlobResult;
+    try {
+      result = await this.#run(payload, job, meter);
+    } catch (err) {
+      if (staged) await store.discardStaged(staged);
+      await Promise.all(tmps.map((p) => fsp.rm(p, { force: true })));
+      throw err;
+    }
+    this.c.counters.bytesRead += known ? 0 : result.input.size;
+    if (!known) this.c.source.onVerified?.(info);
+    const got = { digest: info.digest, size: result.input.size };
+    if (staged) await store.adoptStaged(staged, got, { what });
+    else if (srcTmp) await store.adopt(srcTmp, { ...got, what });
+
+    // the unencrypted result: kept in the store (encrypting: as a variant of the content, as any)
+    let clear: StoredBlob | { digest: Digest; size: number } = known ?? got;
+    let annotations: Record<string, string> | undefined;
+    if (mid) {
+      const r = plan.action === 'keep' ? result.decrypted : plan.action === 'decompress' ? result.plain : result.compressed;
+      clear = await store.adopt(mid, { ...toHashed(r, what), what: `${t.decrypt ? 'decrypted' : plan.action === 'compress' ? `${plan.format}-compressed` : 'decompressed'} ${what}` });
+      if (plan.action === 'compress') annotations = result.compressed?.annotations;
+      if (!t.decrypt && plan.action !== 'keep') {
+        const plain = t.from === 'none' ? got : toHashed(result.plain, what);
+        if (t.from !== 'none') this.c.store.cache.recordUncompressed(info.digest, plain.digest);
+        if (plan.action === 'compress' && plan.format !== 'zstd:chunked') this.c.store.cache.recordVariant(plain.digest, plan.format, plan.level, clear.digest);
+      }
+    }
+    let final: StoredBlob;
+    if (enc) {
+      const e = result.encrypted;
+      final = await store.adopt(encTmp!, { ...toHashed(e, what), what: `encrypted ${what}` });
+      const wrapped = await this.c.crypt!.encryption!.wrap(encodePrivateOptions(enc, clear.digest));
+      annotations = { ...wrapped, [ANNOTATIONS.pubopts]: encodePublicOptions(Buffer.from(e!.hmac, 'base64')) };
+    } else {
+      if (!('path' in clear)) throw new OcikitError('E_INTERNAL', `${what}: decrypted, but nothing was kept`);
+      final = clear;
+    }
+    await this.#deliver(final, t);
+    const outcome = this.#done(t, final, 'fetched', meter);
+    return annotations ? { ...outcome, annotations } : outcome;
+  }
+
   /** Run a blob job on the payload (file, file region or main-thread stream). */
   async #run(payload: BlobPayload, job: Omit<BlobJob, 'kind' | 'input'>, meter: BlobMeter | undefined): Promise<BlobResult> {
     let input: JobInput;
     if (payload.kind === 'path') {
       input = { kind: 'file', path: payload.path, offset: payload.offset ?? 0, length: payload.offset === undefined ? -1 : payload.size };
       if (payload.fd !== undefined) input.fd = payload.fd;
-    } else if (!job.decompress && !job.compress) {
+    } else if (!job.decompress && !job.compress && !job.decrypt && !job.encrypt) {
       // Kept as it is: hashed and written here, cheaper than handing it to a worker (keep-stream.ts).
       return keepStream(payload.stream, { expect: job.expect, what: job.what, keep: job.keep ?? [] }, meter);
     } else {

@@ -60,7 +60,16 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
       opts,
       tracker,
       label: srcRef.toString(),
-      blobs: new BlobCopier({ source, dest, store, pool, tracker, counters, label: srcRef.toString() }),
+      blobs: new BlobCopier({
+        source,
+        dest,
+        store,
+        pool,
+        tracker,
+        counters,
+        label: srcRef.toString(),
+        ...(opts.encryption || opts.decryption ? { crypt: { ...(opts.encryption ? { encryption: opts.encryption } : {}), ...(opts.decryption ? { decryption: opts.decryption } : {}) } } : {}),
+      }),
     };
 
     // === 1. resolve the manifest

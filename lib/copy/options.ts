@@ -52,6 +52,27 @@ export interface CopyOptions {
    * `true`, or options (which artifact types). Beyond skopeo (containers/skopeo#1994).
    */
   referrers?: boolean | ReferrerOptions;
+  /**
+   * === ENCRYPTION HOOKS (lib/ocicrypt; --encryption-key / --encrypt-layer, --decryption-key).
+   * Layers chosen by `encryption.layers` are encrypted (after any compression) and their manifest
+   * becomes OCI; encrypted source layers are decrypted when `decryption` is given, else copied as
+   * they are. A layer is never both: an encrypted source layer is not encrypted again.
+   */
+  encryption?: LayerEncryption;
+  decryption?: LayerDecryption;
+}
+
+/** The encryption hook: which layers, and the wrapping of a layer's private options for the recipients. */
+export interface LayerEncryption {
+  /** Layer indices, negative ones counted from the end (-1 the last); undefined: every layer. */
+  layers?: number[];
+  /** The `org.opencontainers.image.enc.keys.*` annotations carrying `privateOptions` for every recipient. */
+  wrap(privateOptions: Buffer): Promise<Record<string, string>>;
+}
+
+/** The decryption hook: a layer's private options (ocicrypt's JSON) from its annotations; E_DECRYPT when no key fits. */
+export interface LayerDecryption {
+  unwrap(annotations: Readonly<Record<string, string>>, what: string): Promise<Buffer>;
 }
 
 /**

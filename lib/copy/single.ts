@@ -33,6 +33,7 @@ import type { BlobCopier, BlobOutcome, BlobTask } from './blob.js';
 import type { CopyOptions } from './options.js';
 import { runLimited } from './limit.js';
 import { chooseManifestType } from './manifest-type.js';
+import { ENCRYPTED_SUFFIX, isEncryptedMediaType } from '../ocicrypt/options.js';
 import { compressionAfter, effectiveDesire, planLayer } from './plan.js';
 import type { ProgressTracker } from './progress.js';
 
@@ -74,8 +75,16 @@ export interface PlannedImage {
 /** Stages 2 and 3 for one image: nothing moves, nothing is read. An impossible plan fails here. */
 export function planImage(c: ImageCopyContext, parsed: ParsedImageManifest, forced: ManifestFormat | undefined): PlannedImage {
   const { dest, opts } = c;
+  // === ENCRYPTION HOOK: which layers get encrypted; encrypted layers (new, or kept so) need OCI
+  const encryptAt = encryptedIndices(c, parsed.value.layers.length);
+  const staysEncrypted = parsed.value.layers.some((l) => isEncryptedMediaType(l.mediaType)) && !opts.decryption;
+  let format = forced ?? opts.format;
+  if (encryptAt.size > 0 || staysEncrypted) {
+    if (format === 'v2s2') throw new OcikitError('E_UNSUPPORTED', `${c.label}: encrypted layers need an OCI manifest; Docker v2s2 cannot describe them`, { hint: 'drop --format v2s2' });
+    format = 'oci';
+  }
   // === 2. choose the target manifest type
-  const targetType = chooseManifestType(parsed.mediaType, dest.properties.supportedManifestTypes, forced ?? opts.format, String(dest.reference), dest.properties.alsoHolds, opts.preserveDigests);
+  const targetType = chooseManifestType(parsed.mediaType, dest.properties.supportedManifestTypes, format, String(dest.reference), dest.properties.alsoHolds, opts.preserveDigests);
   const family: ManifestFamily = targetType === OCI_MANIFEST ? 'oci' : 'docker';
 
   // === 3. plan blobs (layers planned before anything moves: an impossible plan fails first)
@@ -98,8 +107,11 @@ export function planImage(c: ImageCopyContext, parsed: ParsedImageManifest, forc
   }
   const layers: BlobTask[] = layerDescs.map((l, i) => {
     if (artifact) return { info: descToInfo(l), label: `blob ${i}`, from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
-    const from = layerCompression(l.mediaType);
+    const encrypted = isEncryptedMediaType(l.mediaType);
+    const from = layerCompression(encrypted ? l.mediaType.slice(0, -ENCRYPTED_SUFFIX.length) : l.mediaType);
     if (from === undefined) throw new OcikitError('E_UNSUPPORTED', `${c.label}: layer ${i} has unknown media type ${JSON.stringify(l.mediaType)}`);
+    // An encrypted layer without a key to open it goes as it is; with one, it is planned as what is inside.
+    if (encrypted && !opts.decryption) return { info: descToInfo(l), label: `layer ${i}`, from, plan: { action: 'keep' }, exactLevel: false, foreign: false, encryptedSource: true };
     const plan = planLayer({
       from,
       chunked: isZstdChunked(l.annotations),
@@ -108,12 +120,23 @@ export function planImage(c: ImageCopyContext, parsed: ParsedImageManifest, forc
       ...(opts.compressFormat ? { format: opts.compressFormat } : {}),
       ...(opts.compressLevel !== undefined ? { level: opts.compressLevel } : {}),
     });
-    return { info: descToInfo(l), label: `layer ${i}`, from, plan, exactLevel: opts.compressLevel !== undefined, foreign: isNondistributableLayer(l.mediaType) && (l.urls?.length ?? 0) > 0 };
+    const task: BlobTask = {
+      info: descToInfo(l),
+      label: `layer ${i}`,
+      from,
+      plan,
+      exactLevel: opts.compressLevel !== undefined,
+      foreign: isNondistributableLayer(l.mediaType) && (l.urls?.length ?? 0) > 0,
+    };
+    if (encrypted) task.encryptedSource = task.decrypt = true;
+    else if (encryptAt.has(i)) task.encrypt = true;
+    return task;
   });
   const configTask: BlobTask = { info: descToInfo(config), label: 'config', from: 'none', plan: { action: 'keep' }, exactLevel: false, foreign: false };
   const planned: PlannedImage = { parsed, targetType, family, artifact, config: configTask, layers };
   // Every blob kept: stage 5 below only converts the manifest's type (if at all), so its bytes are known now.
-  if (layers.every((t) => t.plan.action === 'keep')) planned.predicted = Buffer.from(parsed.mediaType === targetType ? parsed.bytes : convertManifest(parsed, family === 'oci' ? 'oci' : 'v2s2').bytes);
+  if (layers.every((t) => t.plan.action === 'keep' && !t.encrypt && !t.decrypt))
+    planned.predicted = Buffer.from(parsed.mediaType === targetType ? parsed.bytes : convertManifest(parsed, family === 'oci' ? 'oci' : 'v2s2').bytes);
   return planned;
 }
 
@@ -156,7 +179,8 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
     // It runs beside the layers: only a layer that needs its diff IDs waits for it, so a registry
     // gets the config's and the layers' checks, mounts and uploads at once, not one after another.
     const configTask = p.config;
-    const needsDiffID = (t: BlobTask): boolean => t.plan.action !== 'keep' || t.from === 'none';
+    // (An encrypted layer's digest is of its ciphertext: never a diff ID.)
+    const needsDiffID = (t: BlobTask): boolean => t.plan.action !== 'keep' || (t.from === 'none' && !t.encryptedSource);
     let configOk!: () => void;
     let configFailed!: (err: unknown) => void;
     const configDone = new Promise<void>((resolve, reject) => ((configOk = resolve), (configFailed = reject)));
@@ -182,7 +206,7 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
       tasks.forEach((t, i) => {
         t.diffID = diffIDs[i]!;
         // An uncompressed layer's digest IS its diff ID: checked here, for free.
-        if (t.from === 'none' && t.info.digest !== t.diffID) {
+        if (t.from === 'none' && !t.encryptedSource && t.info.digest !== t.diffID) {
           throw new OcikitError('E_DIGEST_MISMATCH', `${c.label}: layer ${i} is uncompressed with digest ${t.info.digest}, but the config's diff ID is ${t.diffID}`);
         }
       });
@@ -226,14 +250,11 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
     const comp = compressionAfter(t.from, t.plan);
     const { annotations: _old, ...rest } = orig;
     // The old blob's zstd:chunked (or estargz) annotations describe bytes that are gone.
-    const annotations = replaceFormatAnnotations(orig.annotations, out.annotations);
-    return {
-      ...rest,
-      digest: out.digest,
-      size: out.size,
-      mediaType: layerMediaTypeFor(familyNow, comp, { nondistributable: isNondistributableLayer(orig.mediaType) }),
-      ...(annotations ? { annotations } : {}),
-    };
+    // A decrypted layer also loses its encryption annotations; an encrypted one brings its own.
+    const annotations = replaceFormatAnnotations(orig.annotations, out.annotations, t.decrypt === true);
+    const inner = t.encryptedSource ? orig.mediaType.slice(0, -ENCRYPTED_SUFFIX.length) : orig.mediaType;
+    const mediaType = layerMediaTypeFor(familyNow, comp, { nondistributable: isNondistributableLayer(inner) }) + (t.encrypt ? ENCRYPTED_SUFFIX : '');
+    return { ...rest, digest: out.digest, size: out.size, mediaType, ...(annotations ? { annotations } : {}) };
   });
   if (layers.some((l, i) => l !== before[i])) current = updateLayers(current, layers);
   if (current.mediaType !== targetType) current = convertManifest(current, format === 'oci' ? 'oci' : 'v2s2');
@@ -251,6 +272,23 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
   c.tracker.emit({ type: 'manifest', digest, mediaType: targetType, ...(topLevel ? {} : { instance: digest }) });
   await c.store.put(bytes, { what: 'converted manifest' });
   return { digest, mediaType: targetType, bytes };
+}
+
+/**
+ * The layers --encrypt-layer chooses (negative indices count from the end), or every layer when
+ * encrypting without it; none when not encrypting. An index out of range is E_USAGE, as skopeo.
+ */
+function encryptedIndices(c: ImageCopyContext, count: number): Set<number> {
+  const e = c.opts.encryption;
+  if (!e) return new Set();
+  if (e.layers === undefined || e.layers.length === 0) return new Set(Array.from({ length: count }, (_, i) => i));
+  const out = new Set<number>();
+  for (const l of e.layers) {
+    const i = l < 0 ? l + count : l;
+    if (i < 0 || i >= count) throw new OcikitError('E_USAGE', `--encrypt-layer ${l}: ${c.label} has ${count} layer${count === 1 ? '' : 's'}`);
+    out.add(i);
+  }
+  return out;
 }
 
 /** The destination's wish as this copy applies it (plan.ts effectiveDesire, with the copy's flags). */

@@ -29,7 +29,7 @@ function gpgProgram(): string {
   return process.env.OCIKIT_GPG || 'gpg';
 }
 
-interface GpgResult {
+export interface GpgResult {
   code: number;
   stdout: Buffer;
   stderr: string;
@@ -40,8 +40,9 @@ interface GpgResult {
 /**
  * Run gpg with `args`, feeding `input` on stdin and `fd4` (a passphrase) on a fourth pipe.
  * Status lines come on fd 3, apart from gpg's human messages, so no user ID text can forge one.
+ * (Also lib/ocicrypt's, for OpenPGP key wrapping.)
  */
-function runGpg(args: string[], input: Buffer, opts: { homedir?: string; fd4?: string; what: string }): Promise<GpgResult> {
+export function runGpg(args: string[], input: Buffer, opts: { homedir?: string; fd4?: string; what: string }): Promise<GpgResult> {
   const full = ['--batch', '--no-tty', '--status-fd', '3', ...(opts.homedir ? ['--homedir', opts.homedir] : []), ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(gpgProgram(), full, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
@@ -94,7 +95,7 @@ function runGpg(args: string[], input: Buffer, opts: { homedir?: string; fd4?: s
 }
 
 /** gpg's first meaningful complaint, for messages. */
-function gpgComplaint(stderr: string): string {
+export function gpgComplaint(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.replace(/^gpg:\s*/, '').trim())
