@@ -63,18 +63,25 @@ describe('layer encryption with skopeo', () => {
     const exported = spawnSync('gpg', ['--homedir', gpg.dir, '--batch', '--passphrase', '', '--pinentry-mode', 'loopback', '--export-secret-keys', fpr]);
     assert.equal(exported.status, 0, String(exported.stderr));
     writeFileSync(keys.gpgSecret, exported.stdout);
-    Object.assign(enc, { jwe: `jwe:${keys.pub}`, pkcs7: `pkcs7:${keys.cert}`, pgp: 'pgp:layers@example.com' });
-    Object.assign(dec, { jwe: [keys.priv], pkcs7: [keys.priv, keys.cert], pgp: [keys.gpgSecret] });
+    // an EC key for jwe too: ECDH-ES+A256KW
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    keys.ecPriv = join(dir, 'ec.pem');
+    keys.ecPub = join(dir, 'ec-pub.pem');
+    writeFileSync(keys.ecPriv, ec.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    writeFileSync(keys.ecPub, ec.publicKey.export({ format: 'pem', type: 'spki' }));
+    Object.assign(enc, { jwe: `jwe:${keys.pub}`, 'jwe-ec': `jwe:${keys.ecPub}`, pkcs7: `pkcs7:${keys.cert}`, pgp: 'pgp:layers@example.com' });
+    Object.assign(dec, { jwe: [keys.priv], 'jwe-ec': [keys.ecPriv], pkcs7: [keys.priv, keys.cert], pgp: [keys.gpgSecret] });
   });
 
-  for (const scheme of ['jwe', 'pkcs7', 'pgp'] as const) {
+  for (const scheme of ['jwe', 'jwe-ec', 'pkcs7', 'pgp'] as const) {
+    const annotation = `org.opencontainers.image.enc.keys.${scheme.replace('-ec', '')}`;
     it(`${scheme}: ocikit encrypts, skopeo decrypts it back to the same image`, () => {
       const e = layout(`ocikit-${scheme}`);
       copy(['--encryption-key', enc[scheme]!, SRC, e.ref]);
       const m = e.manifest();
       for (const l of m.layers) {
         assert.equal(l.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip+encrypted');
-        assert.ok(l.annotations?.[`org.opencontainers.image.enc.keys.${scheme}`], `keys.${scheme} annotation`);
+        assert.ok(l.annotations?.[annotation], annotation);
         const pub = JSON.parse(Buffer.from(l.annotations['org.opencontainers.image.enc.pubopts']!, 'base64').toString()) as { cipher: string; hmac: string };
         assert.equal(pub.cipher, 'AES_256_CTR_HMAC_SHA256');
       }
@@ -92,6 +99,21 @@ describe('layer encryption with skopeo', () => {
       assert.equal(d.digest(), ORIGINAL, 'ocikit decrypted every layer back to its bytes');
     });
   }
+
+  it('for every scheme at once: skopeo decrypts with any one of the keys', () => {
+    const e = layout('all-schemes');
+    copy([...['jwe', 'pkcs7', 'pgp'].flatMap((k) => ['--encryption-key', enc[k]!]), SRC, e.ref]);
+    const a = e.manifest().layers[0]!.annotations!;
+    assert.deepEqual(
+      Object.keys(a).sort(),
+      ['jwe', 'pgp', 'pkcs7', 'pubopts'].map((k) => (k === 'pubopts' ? 'org.opencontainers.image.enc.pubopts' : `org.opencontainers.image.enc.keys.${k}`)).sort(),
+    );
+    for (const k of ['jwe', 'pkcs7', 'pgp']) {
+      const d = layout(`all-schemes-${k}`);
+      skopeoCopy([...dec[k]!.flatMap((f) => ['--decryption-key', f]), e.ref, d.ref]);
+      assert.equal(d.digest(), ORIGINAL, `decrypted with the ${k} key alone`);
+    }
+  });
 
   it('--encrypt-layer -1 encrypts the last layer only; skopeo decrypts it', () => {
     const e = layout('last-only');
