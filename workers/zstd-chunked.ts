@@ -54,11 +54,20 @@ const ZEROS = Buffer.alloc(64 * 1024);
 
 let binding: Binding | undefined;
 
-/** A zstd frame writer on one context: bytes in, whole frames out through `emit`. */
+/**
+ * A zstd frame writer on one context: bytes in, whole frames out through `emit`. Most frames are
+ * small (a tar header, a chunk of some 64 KiB): they are gathered and compressed in one call with
+ * their size known, which lets zstd size its tables to them (a fresh frame with an unknown size
+ * costs a full table reset). One that grows past SMALL_FRAME is streamed instead. Both ways the
+ * frame's bytes depend only on its content.
+ */
+const SMALL_FRAME = 1 << 20;
 class Frames {
   readonly #cctx: InstanceType<Binding['CCtx']>;
   readonly #b: Binding;
-  #out: Buffer;
+  readonly #out: Buffer;
+  #gathered: Buffer[] = [];
+  #streaming = false;
   /** Bytes taken into the frame being written. */
   pending = 0;
 
@@ -76,6 +85,16 @@ class Frames {
   write(data: Buffer): void {
     if (data.length === 0) return;
     this.pending += data.length;
+    if (!this.#streaming && this.pending <= SMALL_FRAME) {
+      this.#gathered.push(Buffer.from(data));
+      return;
+    }
+    if (!this.#streaming) {
+      this.#streaming = true;
+      const before = Buffer.concat(this.#gathered);
+      this.#gathered = [];
+      this.#run(before, this.#b.EndDirective.continue);
+    }
     this.#run(data, this.#b.EndDirective.continue);
   }
 
@@ -83,24 +102,32 @@ class Frames {
   end(): void {
     if (this.pending === 0) return;
     this.pending = 0;
-    this.#run(Buffer.alloc(0), this.#b.EndDirective.end);
+    if (this.#streaming) {
+      this.#streaming = false;
+      this.#run(Buffer.alloc(0), this.#b.EndDirective.end);
+      return;
+    }
+    const src = this.#gathered.length === 1 ? this.#gathered[0]! : Buffer.concat(this.#gathered);
+    this.#gathered = [];
+    const dst = Buffer.allocUnsafe(this.#b.compressBound(src.length));
+    this.emit(dst.subarray(0, this.#cctx.compress2(dst, src)));
   }
 
   #run(data: Buffer, op: number): void {
     let chunk = data;
     for (;;) {
       const [left, produced, consumed] = this.#cctx.compressStream2(this.#out, chunk, op);
-      if (produced > 0) {
-        this.emit(this.#out.subarray(0, produced));
-        this.#out = Buffer.allocUnsafe(this.#out.length);
-      }
+      if (produced > 0) this.emit(Buffer.from(this.#out.subarray(0, produced)));
       chunk = chunk.subarray(consumed);
       if (chunk.length === 0 && (op === this.#b.EndDirective.continue || left === 0)) return;
     }
   }
 }
 
-/** CRC-64/ISO as Go's hash/crc64 computes it (tar-split's per-file checksum; not for security). */
+/**
+ * CRC-64/ISO as Go's hash/crc64 computes it (tar-split's per-file checksum; not for security),
+ * eight bytes at a time (slicing-by-8), each 64-bit value as two 32-bit halves.
+ */
 class Crc64 {
   static #hi: Uint32Array | undefined;
   static #lo: Uint32Array | undefined;
@@ -109,14 +136,22 @@ class Crc64 {
 
   constructor() {
     if (!Crc64.#hi) {
-      const hi = new Uint32Array(256);
-      const lo = new Uint32Array(256);
+      const hi = new Uint32Array(8 * 256);
+      const lo = new Uint32Array(8 * 256);
       const poly = 0xd800000000000000n;
+      const t = new Array<bigint>(256);
       for (let i = 0; i < 256; i++) {
         let c = BigInt(i);
         for (let j = 0; j < 8; j++) c = c & 1n ? (c >> 1n) ^ poly : c >> 1n;
-        hi[i] = Number(c >> 32n);
-        lo[i] = Number(c & 0xffffffffn);
+        t[i] = c;
+      }
+      for (let i = 0; i < 256; i++) {
+        let c = t[i]!;
+        for (let k = 0; k < 8; k++) {
+          hi[k * 256 + i] = Number(c >> 32n);
+          lo[k * 256 + i] = Number(c & 0xffffffffn);
+          c = (c >> 8n) ^ t[Number(c & 0xffn)]!;
+        }
       }
       Crc64.#hi = hi;
       Crc64.#lo = lo;
@@ -128,7 +163,22 @@ class Crc64 {
     const tl = Crc64.#lo!;
     let h = this.#h;
     let l = this.#l;
-    for (let i = start; i < end; i++) {
+    let i = start;
+    for (; i + 8 <= end; i += 8) {
+      const xl = (l ^ (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24))) >>> 0;
+      const xh = (h ^ (b[i + 4]! | (b[i + 5]! << 8) | (b[i + 6]! << 16) | (b[i + 7]! << 24))) >>> 0;
+      const a = 7 * 256 + (xl & 0xff);
+      const c = 6 * 256 + ((xl >>> 8) & 0xff);
+      const d = 5 * 256 + ((xl >>> 16) & 0xff);
+      const e = 4 * 256 + (xl >>> 24);
+      const f = 3 * 256 + (xh & 0xff);
+      const g = 2 * 256 + ((xh >>> 8) & 0xff);
+      const k = 256 + ((xh >>> 16) & 0xff);
+      const m = xh >>> 24;
+      l = tl[a]! ^ tl[c]! ^ tl[d]! ^ tl[e]! ^ tl[f]! ^ tl[g]! ^ tl[k]! ^ tl[m]!;
+      h = th[a]! ^ th[c]! ^ th[d]! ^ th[e]! ^ th[f]! ^ th[g]! ^ th[k]! ^ th[m]!;
+    }
+    for (; i < end; i++) {
       const x = (l ^ b[i]!) & 0xff;
       l = ((l >>> 8) | ((h & 0xff) << 24)) ^ tl[x]!;
       h = (h >>> 8) ^ th[x]!;
@@ -252,9 +302,22 @@ class FileChunker {
       }
       const c = b[i]!;
       if (c === 0) {
-        this.#put(b, span, i);
         let j = i;
         while (j < n && b[j] === 0) j++;
+        if (this.#zeros === 0 && j < n && j - i < HOLE_MIN) {
+          // a short run of zeros inside this buffer: data, where it is
+          for (let k = i; k < j; k++) {
+            if (this.#roll(0)) {
+              this.#put(b, span, k + 1);
+              span = k + 1;
+              this.#cut(false);
+            }
+          }
+          i = j;
+          continue;
+        }
+        // a run that may be a hole (long, or reaching the buffer's end): counted apart
+        this.#put(b, span, i);
         this.#zeros += j - i;
         i = span = j;
         if (this.#zeros >= HOLE_MIN) {
@@ -270,8 +333,30 @@ class FileChunker {
         continue;
       }
       if (this.#zeros > 0) this.#zerosAsData();
-      i++;
-      if (this.#roll(c)) {
+      // the hot loop: #roll inlined on locals, up to the next zero or split
+      let s1 = this.#s1;
+      let s2 = this.#s2;
+      let wofs = this.#wofs;
+      const win = this.#win;
+      let split = false;
+      while (i < n) {
+        const x = b[i]!;
+        if (x === 0) break;
+        const drop = win[wofs]!;
+        win[wofs] = x;
+        wofs = (wofs + 1) & 63;
+        s1 = (s1 + x - drop) >>> 0;
+        s2 = (s2 + s1 - 64 * (drop + 31)) >>> 0;
+        i++;
+        if ((s2 & SPLIT_MASK) === SPLIT_MASK) {
+          split = true;
+          break;
+        }
+      }
+      this.#s1 = s1;
+      this.#s2 = s2;
+      this.#wofs = wofs;
+      if (split) {
         this.#put(b, span, i);
         span = i;
         this.#cut(false);

@@ -21,6 +21,8 @@ const MTIME = new Date('2024-05-06T07:08:09Z');
 const withHole = Buffer.concat([pseudoRandom(3000, 'a'), Buffer.alloc(5000), pseudoRandom(2000, 'b')]);
 const shortZeros = Buffer.concat([pseudoRandom(3000, 'c'), Buffer.alloc(1023), pseudoRandom(100, 'd')]);
 const big = pseudoRandom(700 * 1024, 'big');
+/** No split point in 1.5 MiB: one chunk larger than the frames the compressor gathers whole. */
+const repeated = Buffer.alloc(1536 * 1024, 'abcdefgh');
 
 describe('zstd:chunked blob jobs', () => {
   let pool: WorkerPool;
@@ -35,6 +37,7 @@ describe('zstd:chunked blob jobs', () => {
       { header: h('etc/hostname', { size: 6 }), data: Buffer.from('hello\n') },
       { header: h('etc/empty', { size: 0 }) },
       { header: h('bin/big', { mode: 0o755 }), data: big },
+      { header: h('bin/repeated'), data: repeated },
       { header: h('data/hole'), data: withHole },
       { header: h('data/short-zeros'), data: shortZeros },
       { header: h('bin/link', { type: 'symlink', linkname: 'big' }) },
@@ -118,6 +121,11 @@ describe('zstd:chunked blob jobs', () => {
     }
     assert.equal(b.compressed!.digest, a.compressed!.digest, 'same layer digest');
     assert.deepEqual(b.compressed!.annotations, a.compressed!.annotations);
+    // both ways of compressing a frame are covered: whole (small ones) and streamed (this one)
+    const entries = checkZstdChunked(readFileSync(join(dir, 'c.zst')), b.compressed!.annotations!, tar);
+    const at = entries.findIndex((e) => e.name === 'bin/repeated');
+    assert.equal(entries[at]!.size, repeated.length);
+    assert.notEqual(entries[at + 1]?.type, 'chunk', 'bin/repeated is one chunk of 1.5 MiB');
   });
 
   it("reads GNU tar's long names and long links", async () => {
