@@ -101,8 +101,22 @@ export function buildSnapshot(bin: string, opts: { verbose?: boolean } = {}): bo
   return made;
 }
 
-// Run as a script (the package's install step): the dist/bin beside this file's dist/build.
+/**
+ * The launcher a package carries (`npm pack`'s prepack writes it): it records no Node and no
+ * directory, so until the install step writes this machine's, it runs the bundle with the `node` on
+ * PATH from wherever it is.
+ */
+export function writeGenericLauncher(bin: string): void {
+  rmSync(join(bin, 'ocikit.blob'), { force: true });
+  rmSync(join(bin, 'ocikit.stamp'), { force: true });
+  writeFileSync(join(bin, 'ocikit'), launcherScript('', ''));
+  chmodSync(join(bin, 'ocikit'), 0o755);
+}
+
+// Run as a script: by the package's install step (the dist/bin beside this file's dist/build), and
+// with --generic by `npm pack` (package.json's prepack; postpack builds this machine's again).
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin');
-  if (existsSync(join(bin, 'ocikit.cjs'))) buildSnapshot(bin);
+  if (process.argv[2] === '--generic') writeGenericLauncher(bin);
+  else if (existsSync(join(bin, 'ocikit.cjs'))) buildSnapshot(bin);
 }
