@@ -1,5 +1,5 @@
 /**
- * copyImage: the pipeline every copy goes through. The stages are numbered as in DESIGN.md:
+ * copyImage: the pipeline every copy goes through. The stages are numbered as in docs/ARCHITECTURE.md:
  *   1 resolve the manifest (choose instances of an index)           this file, multiple.ts
  *   2 choose the target manifest type (destination support, --format) manifest-type.ts
  *   3 plan every blob (keep / decompress / compress)                  single.ts, plan.ts
