@@ -17,7 +17,7 @@ export { PolicyContext, loadPolicy, parsePolicy, signManifestGpg, signManifestSi
 export { parseImageName, transportNames } from './transports/index.js';
 export type { ImageReference, ImageSource, ImageDestination, SystemContext, BlobInfo } from './transports/types.js';
 export { openImage, inspectOutput, ociConfigView, referrersOf, type ReferrerEntry } from './image/index.js';
-export { BlobStore, defaultStoreDir, verify, gc, du, ls } from './store/index.js';
+export { BlobStore, LazyStore, defaultStoreDir, verify, gc, du, ls, type StoreHandle } from './store/index.js';
 export { OcikitError, isOcikitError, exitCodeFor, type ErrorCode } from './errors.js';
 export type { Digest } from './digest/index.js';
 
