@@ -1,34 +1,20 @@
-/** Shared CLI plumbing: opening the store and building transport contexts from flags. */
+/** Shared CLI plumbing: the command's store and the transports' options, from flags. */
 import { OcikitError } from '../lib/errors.js';
-import type { BlobStore } from '../lib/store/index.js';
-import type { SystemContext } from '../lib/transports/types.js';
+import { LazyStore } from '../lib/store/handle.js';
+import type { TransportOptions } from '../lib/transports/types.js';
 import { boolFlag, intFlag, parseDuration, type FlagSpec, type GlobalOptions, type Io, type ParsedArgs } from './command.js';
 import { promptHidden } from './prompt.js';
 
 export { parseDuration } from './command.js';
 
 /**
- * The store the command works through; `durable: false` (--no-sync) skips its fsyncs. The store's
- * modules load here, on first use, so a command that never touches the store (inspect of a file
- * layout, --version, login) does not pay for them at start-up.
+ * The store of one command: a handle on --store (else the default directory) that opens it the
+ * first time something needs it (lib/store/handle.ts), so a command that never does (inspect of a
+ * file layout, a push the registry already shows, login) creates no store directory and loads no
+ * SQLite. `durable: false` (--no-sync) skips its fsyncs. The command closes it.
  */
-export async function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): Promise<BlobStore> {
-  const { BlobStore, defaultStoreDir } = await import('../lib/store/index.js');
-  return BlobStore.open(g.store ?? defaultStoreDir(), opts);
-}
-
-/**
- * Run `fn` with an opener of the store that opens it only when called (by a transport that needs
- * it: store:, docker-daemon:, containers-storage:), and close it afterwards: a command on a
- * registry or a file layout creates no store directory and opens no SQLite.
- */
-export async function withLazyStore<T>(g: GlobalOptions, fn: (open: () => Promise<BlobStore>) => Promise<T>): Promise<T> {
-  let store: Promise<BlobStore> | undefined;
-  try {
-    return await fn(() => (store ??= openStore(g)));
-  } finally {
-    if (store) (await store.catch(() => undefined))?.close();
-  }
+export function commandStore(g: GlobalOptions, opts: { durable?: boolean } = {}): LazyStore {
+  return new LazyStore(g.store, opts);
 }
 
 /**
@@ -122,8 +108,8 @@ export function parseSize(flag: string, v: string): number {
  * flags of that side (REGISTRY_FLAGS / COPY_REGISTRY_FLAGS). Async because `--creds USER` asks for
  * the password on the terminal.
  */
-export async function systemContext(args: ParsedArgs, g: GlobalOptions, side?: 'src' | 'dest', io?: Io): Promise<SystemContext> {
-  const ctx: SystemContext = {};
+export async function transportOptions(args: ParsedArgs, g: GlobalOptions, side?: 'src' | 'dest', io?: Io): Promise<TransportOptions> {
+  const ctx: TransportOptions = {};
   if (g.overrideOS) ctx.overrideOS = g.overrideOS;
   if (g.overrideArch) ctx.overrideArch = g.overrideArch;
   if (g.overrideVariant) ctx.overrideVariant = g.overrideVariant;

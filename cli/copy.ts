@@ -4,7 +4,7 @@ import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '..
 import { parsePlatform } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
-import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, transportOptions } from './context.js';
 import { ProgressPrinter } from './progress.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { copyPolicy, copySigner } from './signing.js';
@@ -93,8 +93,8 @@ ${COPY_REGISTRY_HELP}`,
     const level = intFlag(args, 'dest-compress-level', cf === 'zstd' ? -7 : 0, cf === 'zstd' ? 22 : 9);
 
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
-    const sourceCtx = await systemContext(args, g, 'src', io);
-    const destCtx = await systemContext(args, g, 'dest', io);
+    const sourceCtx = await transportOptions(args, g, 'src', io);
+    const destCtx = await transportOptions(args, g, 'dest', io);
     const forceCompress = boolFlag(args, 'dest-compress', false);
     const forceDecompress = boolFlag(args, 'dest-decompress', false);
     if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
@@ -116,7 +116,7 @@ ${COPY_REGISTRY_HELP}`,
 
     const noSync = boolFlag(args, 'no-sync', false);
     if (noSync) destCtx.noSync = true;
-    const store = await openStore(g, { durable: !noSync });
+    const store = commandStore(g, { durable: !noSync });
     const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
     // The one pool of this command: --jobs threads at most (default: the core count), started
     // only when a blob job needs one.

@@ -28,7 +28,7 @@ import { copySingle, desireOf, type ImageCopyContext } from './single.js';
 /** Copy the image named by `srcRef` to `destRef`, through the store. */
 export async function copyImage(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions): Promise<CopyResult> {
   const started = process.hrtime.bigint();
-  const store = opts.store;
+  const store = opts.store.get();
   const lease = store.lease();
   const counters: Counters = { bytesRead: 0, bytesWritten: 0, blobsReused: 0, blobsCopied: 0 };
   let readAtOpen = 0;
@@ -42,7 +42,7 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
     // The destination opens first (nothing is visible there before commit): what it wants done to
     // plain layers is then known when the source opens, and a source that reads an export at open
     // can compress its layers as they arrive (SystemContext.compressLayers).
-    dest = await destRef.newDestination({ ...opts.destCtx, store });
+    dest = await destRef.newDestination({ ...opts.destCtx, store: opts.store });
     const plain = plainLayerPlan(desireOf(dest, opts), { ...(opts.compressFormat ? { format: opts.compressFormat } : {}), ...(opts.compressLevel !== undefined ? { level: opts.compressLevel } : {}) });
     const compressLayers = plain.action === 'compress' ? { compressLayers: { format: plain.format, level: plain.level, exact: opts.compressLevel !== undefined, pool } } : {};
     // What a source reads at open (an export, an archive from a pipe): see CopyResult.bytesRead.
@@ -50,7 +50,7 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
       readAtOpen += bytes;
       if (opts.onProgress) tracker.emit({ type: 'read', bytes });
     };
-    source = await srcRef.newSource({ ...opts.sourceCtx, store, ...compressLayers, onRead });
+    source = await srcRef.newSource({ ...opts.sourceCtx, store: opts.store, ...compressLayers, onRead });
     const ctx: ImageCopyContext = {
       source,
       dest,

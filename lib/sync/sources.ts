@@ -11,7 +11,7 @@ import { basename, join, relative, sep } from 'node:path';
 import { OcikitError, wrapError } from '../errors.js';
 import { parseDockerReference, type DockerReference } from '../reference/index.js';
 import { parseImageName } from '../transports/index.js';
-import type { ImageReference, SystemContext } from '../transports/types.js';
+import type { ImageReference, SystemContext, TransportOptions } from '../transports/types.js';
 import { readSyncConfig, tagMatchesRange, type RegistryConfig, type RepoSelection } from './config.js';
 
 /** The kinds of sync source (--src). */
@@ -26,7 +26,7 @@ export interface SourceImage {
    */
   name: string;
   /** The context to read it with (a YAML registry's credentials and TLS settings). */
-  ctx: SystemContext;
+  ctx: TransportOptions;
   /** True for registry images: a tag the registry no longer has went away, rather than broke. */
   remote: boolean;
 }

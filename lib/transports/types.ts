@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../digest/index.js';
 import type { CompressionFormat, Descriptor } from '../manifest/index.js';
 import type { WorkerPool } from '../pool/index.js';
-import type { BlobStore } from '../store/index.js';
+import type { StoreHandle } from '../store/index.js';
 
 /** What the pipeline knows of a blob: from a manifest descriptor, or learned by the store. */
 export interface BlobInfo {
@@ -27,15 +27,11 @@ export interface BlobLocation {
   scope: string;
 }
 
-/** Shared options for every transport operation (credentials, overrides, the store, cancellation). */
-export interface SystemContext {
-  /** The blob store every copy goes through. */
-  store?: BlobStore;
-  /**
-   * For callers that open the store only on demand (inspect --raw): a transport that needs a
-   * store and has no `store` opens it through this. The caller closes it.
-   */
-  openStore?: () => Promise<BlobStore>;
+/**
+ * What a caller tells the transports, besides the store: credentials, overrides, cancellation. The
+ * copy pipeline takes one per side (CopyOptions.sourceCtx, destCtx) and adds its store.
+ */
+export interface TransportOptions {
   /** Platform overrides (--override-os / --override-arch / --override-variant). */
   overrideOS?: string;
   overrideArch?: string;
@@ -112,6 +108,19 @@ export interface SystemContext {
    * never an error (errors are thrown).
    */
   onStatus?: (line: string) => void;
+}
+
+/**
+ * Everything a transport operation is given: the caller's options and the blob store.
+ */
+export interface SystemContext extends TransportOptions {
+  /**
+   * The blob store, ALWAYS: a handle that opens it on first use (lib/store/handle.ts). A transport
+   * that needs the store (an archive spooled from a pipe, an engine's export, store:) calls
+   * `store.get()`; one that does not never opens it, so a command that needs no store creates no
+   * directory and loads no SQLite. The holder never closes it: its owner does.
+   */
+  store: StoreHandle;
 }
 
 /**

@@ -275,7 +275,7 @@ describe('Bearer token auth', () => {
   it('a user with pull only can read but not push (E_AUTH)', async () => {
     const store = BlobStore.open(tempDir());
     try {
-      const src = await parseImageName(`docker://${tokenReg.host}/t/app:v1`).newSource({ tlsVerify: false, credentials: READER });
+      const src = await parseImageName(`docker://${tokenReg.host}/t/app:v1`).newSource({ store, tlsVerify: false, credentials: READER });
       assert.equal((await src.getManifest()).bytes.length > 0, true);
       await src.close();
       await assert.rejects(

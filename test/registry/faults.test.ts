@@ -13,7 +13,7 @@ import { isOcikitError } from '../../lib/errors.js';
 import { closeDispatchers } from '../../lib/registry/index.js';
 import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
-import type { SystemContext } from '../../lib/transports/types.js';
+import type { TransportOptions } from '../../lib/transports/types.js';
 import { startFaultProxy, type Fault, type FaultProxy } from '../helpers/fault-proxy.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
@@ -25,7 +25,7 @@ const LAYER = 'sha256:fccbb0dab14a';
 
 let reg: RegistryHandle;
 let proxy: FaultProxy;
-const ctx: SystemContext = { tlsVerify: false, retryTimes: 3, retryDelayMs: 20, registryTimeoutMs: 1500 };
+const ctx: TransportOptions = { tlsVerify: false, retryTimes: 3, retryDelayMs: 20, registryTimeoutMs: 1500 };
 
 before(async () => {
   reg = await startRegistry();
@@ -78,7 +78,7 @@ function faultFirst(match: (method: string, path: string) => boolean, fault: Fau
 
 const layerGet = (m: string, p: string): boolean => m === 'GET' && p.includes(`/blobs/${LAYER}`);
 
-async function pull(srcCtx: SystemContext = ctx): Promise<{ digest: string; out: string }> {
+async function pull(srcCtx: TransportOptions = ctx): Promise<{ digest: string; out: string }> {
   const store = BlobStore.open(tempDir());
   const out = join(tempDir(), 'layout');
   try {
@@ -89,7 +89,7 @@ async function pull(srcCtx: SystemContext = ctx): Promise<{ digest: string; out:
   }
 }
 
-async function push(repo: string, destCtx: SystemContext = ctx): Promise<string> {
+async function push(repo: string, destCtx: TransportOptions = ctx): Promise<string> {
   const store = BlobStore.open(tempDir());
   try {
     return (await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/${repo}:v1`), { store, destCtx })).manifestDigest;

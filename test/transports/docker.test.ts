@@ -22,6 +22,7 @@ import { fixture, tempDir } from '../helpers/paths.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { lazyStore } from '../helpers/store.js';
 
 // Keep the machine's auth files and certs.d out of the test, and give the TLS registry's CA through certs.d.
 const home = tempDir('ocikit-docker-home-');
@@ -387,7 +388,7 @@ describe('docker:// tags and delete', () => {
     proxy.rule = (r) => (r.path.includes('/tags/list') ? { kind: 'paginate-tags', pageSize: 2 } : { kind: 'pass' });
     proxy.requests.length = 0;
     try {
-      const tags = await parseImageName(`docker://${proxy.host}/tags/x`).listTags!({ tlsVerify: false });
+      const tags = await parseImageName(`docker://${proxy.host}/tags/x`).listTags!({ store: lazyStore(), tlsVerify: false });
       assert.deepEqual(tags, ['a', 'b', 'c', 'd', 'e']);
       assert.equal(proxy.requests.filter((r) => r.path.includes('/tags/list')).length, 3);
     } finally {
@@ -448,7 +449,7 @@ describe('docker:// with an untrusted registry', () => {
     const huge = Buffer.alloc(5 * 1024 * 1024, 0x20);
     proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/manifests/') ? { kind: 'replace-body', body: huge } : { kind: 'pass' });
     try {
-      const src = await parseImageName(`docker://${proxy.host}/big/m:v1`).newSource({ tlsVerify: false });
+      const src = await parseImageName(`docker://${proxy.host}/big/m:v1`).newSource({ store: lazyStore(), tlsVerify: false });
       await assert.rejects(src.getManifest(), (err) => isOcikitError(err, 'E_MANIFEST_TOO_BIG') && /declares 5242880 bytes/.test((err as Error).message));
       await src.close();
     } finally {
@@ -484,7 +485,7 @@ describe('docker:// with an untrusted registry', () => {
     assert.equal(ocikit(['copy', '-q', '--dest-tls-verify=false', HELLO, `docker://${reg.host}/evil/m:v1`], { env }).code, 0);
     proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/manifests/sha256:') ? { kind: 'replace-body', body: other } : { kind: 'pass' });
     try {
-      const src = await parseImageName(`docker://${proxy.host}/evil/m@${HELLO_DIGEST}`).newSource({ tlsVerify: false });
+      const src = await parseImageName(`docker://${proxy.host}/evil/m@${HELLO_DIGEST}`).newSource({ store: lazyStore(), tlsVerify: false });
       await assert.rejects(src.getManifest(), (err) => isOcikitError(err, 'E_DIGEST_MISMATCH'));
       await src.close();
     } finally {

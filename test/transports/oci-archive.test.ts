@@ -25,6 +25,7 @@ import { POLICY_ARGS, SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { sha } from '../helpers/digest.js';
+import { lazyStore } from '../helpers/store.js';
 
 conformanceSuite('oci-archive', { imageName: (d) => `oci-archive:${d}:latest`, formats: ['oci'], supportsIndex: true });
 
@@ -81,7 +82,7 @@ function layoutBlobs(layout: string): string[] {
 
 /** The digests of an archive's blobs/sha256/* members, sorted. */
 async function archiveBlobs(path: string): Promise<string[]> {
-  const ar = await TarArchive.open(path, { where: path });
+  const ar = await TarArchive.open(path, { where: path, store: lazyStore() });
   try {
     return ar
       .list()
@@ -311,7 +312,7 @@ describe('oci-archive', () => {
     for (const format of ['pax', 'gnu']) {
       const t = join(dir, `long-${format}.tar`);
       run('tar', [`--format=${format}`, '-cf', t, '-C', src, '.']);
-      const ar = await TarArchive.open(t, { where: t });
+      const ar = await TarArchive.open(t, { where: t, store: lazyStore() });
       try {
         for (const [rel, data] of Object.entries(files)) {
           const m = ar.file(rel);

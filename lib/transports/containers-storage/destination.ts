@@ -12,8 +12,7 @@
  * Layers keep their compression (podman decompresses as it applies them), so what podman keeps
  * is the source's own manifest wherever no conversion was asked for.
  */
-import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
@@ -51,9 +50,8 @@ export class StorageDestination implements ImageDestination {
   /** Check podman is there (naming the package when not) and open the staging directory. */
   static async open(ref: ImageReference, parsed: StorageReference, ctx: SystemContext): Promise<StorageDestination> {
     const podman = Podman.for(parsed, `writing ${ref}`);
-    const base = ctx.store ? join(ctx.store.root, 'tmp') : tmpdir();
-    await fsp.mkdir(base, { recursive: true });
-    const staging = mkdtempSync(join(base, `containers-storage.${process.pid}.`));
+    // In the store's tmp/: the blobs the copy puts through the store arrive by hard link.
+    const staging = mkdtempSync(join(ctx.store.get().root, 'tmp', `containers-storage.${process.pid}.`));
     cleanupOnExit(staging);
     const imageDir = join(staging, 'image');
     try {

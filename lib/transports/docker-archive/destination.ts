@@ -27,7 +27,7 @@ import { copyMembers, openTarWriter, unchangedSince, type FileIdentityCheck, typ
 import { isStdoutPath } from '../tar/std-paths.js';
 import type { BlobInfo, BlobInput, BlobReservation, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { MANIFEST_JSON, REPOSITORIES, parseRepoTag, readArchiveManifest, type ArchiveManifestItem } from './manifest.js';
-import { dockerArchiveOptions } from './source.js';
+import { dockerArchiveMetadata } from './source.js';
 
 /** What we know of an image already in the archive being added to. */
 interface OldImage {
@@ -108,7 +108,7 @@ export class DockerArchiveDestination implements ImageDestination {
           isOcikitError(err, 'E_BAD_INPUT') || isOcikitError(err, 'E_NOT_FOUND')
             ? new OcikitError('E_CONFLICT', `writing ${where}: the file exists and is not a docker-archive (${(err as Error).message}); refusing to overwrite it`, { cause: err })
             : err;
-        const archive = await TarArchive.open(path, dockerArchiveOptions(where, undefined)).catch((err) => {
+        const archive = await TarArchive.open(path, dockerArchiveMetadata(where, ctx)).catch((err) => {
           throw notOurs(err);
         });
         try {

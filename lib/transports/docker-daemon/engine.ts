@@ -15,7 +15,7 @@ import type { Dispatcher } from 'undici';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { defaultTrust, describeNetworkError, errorCode, loadCertDir, send } from '../../registry/http.js';
 import { undici } from '../../lazy.js';
-import type { SystemContext } from '../types.js';
+import type { TransportOptions } from '../types.js';
 
 /** Where the Docker CLI and containers/image look when nothing else is said. */
 export const DEFAULT_DAEMON_HOST = 'unix:///var/run/docker.sock';
@@ -50,7 +50,7 @@ export interface EngineEndpoint {
  * key.pem) or in containers-certs.d(5)'s (*.crt, NAME.cert + NAME.key).
  * E_USAGE for a host that is not unix://, tcp://, http:// or https://.
  */
-export async function resolveEndpoint(ctx: SystemContext, env: NodeJS.ProcessEnv = process.env): Promise<EngineEndpoint> {
+export async function resolveEndpoint(ctx: TransportOptions, env: NodeJS.ProcessEnv = process.env): Promise<EngineEndpoint> {
   const host = ctx.daemonHost || env.DOCKER_HOST || DEFAULT_DAEMON_HOST;
   const m = /^([a-z]+):\/\/(.*)$/.exec(host);
   if (!m) throw new OcikitError('E_USAGE', `daemon host ${JSON.stringify(host)}: expected unix:///PATH or tcp://HOST:PORT`);
@@ -182,7 +182,7 @@ export class Engine {
    * header, else /version), capped at CLIENT_API_VERSION. E_NETWORK, naming the host and with a
    * hint, when the daemon cannot be reached; `context` says what was being done.
    */
-  static async connect(ctx: SystemContext, context: string): Promise<Engine> {
+  static async connect(ctx: TransportOptions, context: string): Promise<Engine> {
     const endpoint = await resolveEndpoint(ctx);
     const connect: Record<string, unknown> = {};
     if (endpoint.socketPath) connect.socketPath = endpoint.socketPath;

@@ -78,7 +78,7 @@ export class DockerDestination implements ImageDestination {
   }
 
   private record(d: Digest): void {
-    this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
+    this.ctx.store.get().cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
   }
 
   /**
@@ -127,7 +127,7 @@ export class DockerDestination implements ImageDestination {
   private mountSources(digest: Digest, source: BlobLocation | undefined): string[] {
     const registry = this.repo.client.registry;
     const scopes = source?.transport === LOCATION_TRANSPORT ? [source.scope] : [];
-    scopes.push(...(this.ctx.store?.cache.locations(LOCATION_TRANSPORT, digest) ?? []));
+    scopes.push(...this.ctx.store.get().cache.locations(LOCATION_TRANSPORT, digest));
     const out = new Set<string>();
     for (const scope of scopes) {
       if (scope.startsWith(`${registry}/`) && scope.length > registry.length + 1) out.add(scope.slice(registry.length + 1));
@@ -150,7 +150,7 @@ export class DockerDestination implements ImageDestination {
         if (r === 'mounted') {
           this.record(info.digest);
           // The registry just showed that `from` holds it too.
-          this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, `${this.repo.client.registry}/${from}`, info.digest);
+          this.ctx.store.get().cache.recordLocation(LOCATION_TRANSPORT, `${this.repo.client.registry}/${from}`, info.digest);
           return info;
         }
         // Refused (that repository lacks it, or the registry does not mount): the registry opened an

@@ -49,7 +49,7 @@ export class OciDestination implements ImageDestination {
     };
   }
 
-  static async open(reference: ImageReference, root: string, ref: string | undefined, ctx: SystemContext = {}): Promise<OciDestination> {
+  static async open(reference: ImageReference, root: string, ref: string | undefined, ctx: SystemContext): Promise<OciDestination> {
     const where = `oci:${root}`;
     const st = await fsp.stat(root).catch(() => undefined);
     if (st && !st.isDirectory()) throw new OcikitError('E_BAD_INPUT', `opening ${where}: exists and is not a directory`);
