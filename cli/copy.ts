@@ -3,6 +3,7 @@ import { OcikitError } from '../lib/errors.js';
 import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '../lib/copy/index.js';
 import { parsePlatform } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
+import type { WriteOptions } from '../lib/transports/types.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
 import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, transportOptions } from './context.js';
 import { ProgressPrinter } from './progress.js';
@@ -95,34 +96,34 @@ ${COPY_REGISTRY_HELP}`,
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
     const sourceCtx = await transportOptions(args, g, 'src', io);
     const destCtx = await transportOptions(args, g, 'dest', io);
+    const write: WriteOptions = {};
     const forceCompress = boolFlag(args, 'dest-compress', false);
     const forceDecompress = boolFlag(args, 'dest-decompress', false);
     if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
-    if (forceCompress) destCtx.destCompression = 'compress';
-    if (forceDecompress) destCtx.destCompression = 'decompress';
+    if (forceCompress) write.destCompression = 'compress';
+    if (forceDecompress) write.destCompression = 'decompress';
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
     const additionalTags = many(args, 'additional-tag');
-    if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
+    if (additionalTags.length > 0) write.additionalTags = additionalTags;
 
     // Signing keys and the trust policy are read before anything else is opened: a missing policy,
     // a bad policy file or a wrong passphrase fails the copy before any byte moves.
     const sign = await copySigner(args, dest, io);
     const policy = await copyPolicy(g);
-    if (g.registriesDir) {
-      sourceCtx.registriesDir = g.registriesDir;
-      destCtx.registriesDir = g.registriesDir;
-    }
 
     const noSync = boolFlag(args, 'no-sync', false);
-    if (noSync) destCtx.noSync = true;
+    if (noSync) write.noSync = true;
+    destCtx.write = write;
     const store = commandStore(g, { durable: !noSync });
     const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
     // The one pool of this command: --jobs threads at most (default: the core count), started
     // only when a blob job needs one.
     const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
     try {
-      sourceCtx.onStatus = destCtx.onStatus = (line) => progress.message(line);
+      const onStatus = (line: string): void => progress.message(line);
+      sourceCtx.events = { ...sourceCtx.events, onStatus };
+      destCtx.events = { ...destCtx.events, onStatus };
       const opts: CopyOptions = {
         store,
         sourceCtx,

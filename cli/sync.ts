@@ -118,10 +118,6 @@ ${COPY_REGISTRY_HELP}`,
       store.close();
       throw err;
     }
-    if (g.registriesDir) {
-      srcCtx.registriesDir = g.registriesDir;
-      destCtx.registriesDir = g.registriesDir;
-    }
     // One pool for every image: a layer compressed for one image is not compressed again for the next.
     const pool = new WorkerPool();
     const digestLines: string[] = [];

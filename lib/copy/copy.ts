@@ -41,16 +41,19 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
   try {
     // The destination opens first (nothing is visible there before commit): what it wants done to
     // plain layers is then known when the source opens, and a source that reads an export at open
-    // can compress its layers as they arrive (SystemContext.compressLayers).
+    // can compress its layers as they arrive (SystemContext.write.compressLayers).
     dest = await destRef.newDestination({ ...opts.destCtx, store: opts.store });
     const plain = plainLayerPlan(desireOf(dest, opts), { ...(opts.compressFormat ? { format: opts.compressFormat } : {}), ...(opts.compressLevel !== undefined ? { level: opts.compressLevel } : {}) });
     const compressLayers = plain.action === 'compress' ? { compressLayers: { format: plain.format, level: plain.level, exact: opts.compressLevel !== undefined, pool } } : {};
     // What a source reads at open (an export, an archive from a pipe): see CopyResult.bytesRead.
+    const callerOnRead = opts.sourceCtx?.events?.onRead;
     const onRead = (bytes: number): void => {
       readAtOpen += bytes;
       if (opts.onProgress) tracker.emit({ type: 'read', bytes });
+      callerOnRead?.(bytes);
     };
-    source = await srcRef.newSource({ ...opts.sourceCtx, store: opts.store, ...compressLayers, onRead });
+    const { sourceCtx: s } = opts;
+    source = await srcRef.newSource({ ...s, store: opts.store, write: { ...s?.write, ...compressLayers }, events: { ...s?.events, onRead } });
     const ctx: ImageCopyContext = {
       source,
       dest,

@@ -39,7 +39,7 @@ export function selectInstances(c: Pick<ImageCopyContext, 'opts' | 'label'>, par
     return { chosen: entries.filter((d) => d.platform && o.platforms!.some((p) => platformMatches(p, d.platform!))) };
   }
   if ((o.multiArch ?? 'system') === 'system') {
-    const want = hostPlatform({ overrideOS: o.sourceCtx?.overrideOS, overrideArch: o.sourceCtx?.overrideArch, overrideVariant: o.sourceCtx?.overrideVariant });
+    const want = hostPlatform(o.sourceCtx?.platform);
     return { system: chooseInstance(parsed, want), chosen: [] };
   }
   return { chosen: o.multiArch === 'index-only' ? [] : entries };

@@ -245,7 +245,7 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
 export function desireOf(dest: ImageDestination, opts: CopyOptions): DesiredCompression {
   return effectiveDesire(dest.properties.desiredCompression, {
     ...(opts.preserveDigests ? { preserveDigests: true } : {}),
-    ...(opts.destCtx?.destCompression ? { destCompression: opts.destCtx.destCompression } : {}),
+    ...(opts.destCtx?.write?.destCompression ? { destCompression: opts.destCtx.write.destCompression } : {}),
     ...(opts.compressFormat ? { compressFormat: opts.compressFormat } : {}),
   });
 }

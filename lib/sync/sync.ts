@@ -113,10 +113,10 @@ function optionsKey(o: SyncOptions, ctx: TransportOptions): string {
     (c.platforms ?? []).map((p) => [p.os, p.architecture, p.variant ?? '']),
     c.compressFormat ?? '',
     c.compressLevel ?? '',
-    ctx.overrideOS ?? '',
-    ctx.overrideArch ?? '',
-    ctx.overrideVariant ?? '',
-    o.destCtx.destCompression ?? '',
+    ctx.platform?.overrideOS ?? '',
+    ctx.platform?.overrideArch ?? '',
+    ctx.platform?.overrideVariant ?? '',
+    o.destCtx.write?.destCompression ?? '',
   ]);
   return createHash('sha256').update(what).digest('hex').slice(0, 16);
 }
@@ -152,7 +152,7 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   // layer the tags share is checked, mounted or uploaded by one image while the others wait for
   // it, and then known without a request. So the images run side by side from the start.
   const ledger = o.destKind === 'docker' ? new MemoryBlobLedger() : undefined;
-  if (ledger) o = { ...o, destCtx: { ...o.destCtx, blobLedger: ledger } };
+  if (ledger) o = { ...o, destCtx: { ...o.destCtx, write: { ...o.destCtx.write, blobLedger: ledger } } };
   // To dir: and oci: (no ledger), the first image of each destination goes alone: the layers its
   // images share then arrive there once, instead of several images writing them at the same time.
   const primers = new Map<string, Promise<unknown>>();

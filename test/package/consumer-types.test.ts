@@ -48,11 +48,16 @@ test('the public .d.ts files compile for a strict consumer with production depen
   writeFileSync(
     join(root, 'consumer.ts'),
     [
-      "import { copyImage, parseImageName, openStore, isOcikitError, exitCodeFor, type CopyResult, type ImageReference } from 'ocikit';",
+      "import { copyImage, parseImageName, openStore, LazyStore, isOcikitError, exitCodeFor, type CopyResult, type ImageReference, type StoreHandle, type TransportOptions } from 'ocikit';",
       "const store = openStore('/tmp/ocikit-consumer-store');",
       "const src: ImageReference = parseImageName('oci:/a:b');",
       "const done: Promise<CopyResult> = copyImage(src, parseImageName('dir:/c'), { store, format: 'v2s2' });",
       "done.catch((e: unknown) => (isOcikitError(e, 'E_NOT_FOUND') ? exitCodeFor(e) : 1)).finally(() => store.close());",
+      // The grouped context and the store handle, as a library caller writes them.
+      "const lazy = new LazyStore('/tmp/ocikit-consumer-lazy');",
+      'const handle: StoreHandle = lazy;',
+      "const destCtx: TransportOptions = { registry: { tlsVerify: false, credentials: { username: 'u', password: 'p' } }, write: { noSync: true }, events: { signal: AbortSignal.timeout(1000), onStatus: (line: string) => void line } };",
+      "void copyImage(src, parseImageName('docker://registry.example/app:1'), { store: handle, sourceCtx: { platform: { overrideArch: 'arm64' } }, destCtx }).finally(() => lazy.close());",
       '',
     ].join('\n'),
   );

@@ -280,7 +280,7 @@ describe('docker-archive', () => {
       const { dockerArchiveOptions } = await import('../../lib/transports/docker-archive/source.js');
       const { WorkerPool } = await import('../../lib/pool/index.js');
       const pool = new WorkerPool({ threads: 1 });
-      const ar = await TarArchive.open(gz, dockerArchiveOptions(gz, { store: fresh, compressLayers: { format: 'gzip', level: 4, exact: false, pool } }));
+      const ar = await TarArchive.open(gz, dockerArchiveOptions(gz, { store: fresh, write: { compressLayers: { format: 'gzip', level: 4, exact: false, pool } } }));
       try {
         const m = ar.file('layer0/layer.tar');
         assert.ok(m.packed !== undefined && m.digest === sha(bigTar));

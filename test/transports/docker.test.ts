@@ -54,7 +54,7 @@ conformanceSuite('docker', { imageName: (d) => `docker://${tlsReg.host}/conf/${b
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_DIGEST = 'sha256:0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';
-const insecure = { tlsVerify: false };
+const insecure = { registry: { tlsVerify: false } };
 
 /** "METHOD /path" of a request the proxy saw. */
 const requestLine = (r: { method: string; path: string }): string => `${r.method} ${r.path}`;
@@ -278,7 +278,7 @@ describe('docker:// push and pull', () => {
     const store = newStore();
     proxy.requests.length = 0;
     try {
-      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/chunked/a:v1`), { store, destCtx: { ...insecure, uploadChunkSize: 4096 } });
+      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/chunked/a:v1`), { store, destCtx: { registry: { ...insecure.registry, uploadChunkSize: 4096 } } });
       const patches = proxy.requests.filter((r) => r.method === 'PATCH');
       // 16 KiB layer in 4 KiB chunks, plus one chunk for each of the two small blobs.
       assert.ok(patches.length >= 6, `got ${patches.length} PATCH requests`);
@@ -388,7 +388,7 @@ describe('docker:// tags and delete', () => {
     proxy.rule = (r) => (r.path.includes('/tags/list') ? { kind: 'paginate-tags', pageSize: 2 } : { kind: 'pass' });
     proxy.requests.length = 0;
     try {
-      const tags = await parseImageName(`docker://${proxy.host}/tags/x`).listTags!({ store: lazyStore(), tlsVerify: false });
+      const tags = await parseImageName(`docker://${proxy.host}/tags/x`).listTags!({ store: lazyStore(), registry: { tlsVerify: false } });
       assert.deepEqual(tags, ['a', 'b', 'c', 'd', 'e']);
       assert.equal(proxy.requests.filter((r) => r.path.includes('/tags/list')).length, 3);
     } finally {
@@ -449,7 +449,7 @@ describe('docker:// with an untrusted registry', () => {
     const huge = Buffer.alloc(5 * 1024 * 1024, 0x20);
     proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/manifests/') ? { kind: 'replace-body', body: huge } : { kind: 'pass' });
     try {
-      const src = await parseImageName(`docker://${proxy.host}/big/m:v1`).newSource({ store: lazyStore(), tlsVerify: false });
+      const src = await parseImageName(`docker://${proxy.host}/big/m:v1`).newSource({ store: lazyStore(), registry: { tlsVerify: false } });
       await assert.rejects(src.getManifest(), (err) => isOcikitError(err, 'E_MANIFEST_TOO_BIG') && /declares 5242880 bytes/.test((err as Error).message));
       await src.close();
     } finally {
@@ -485,7 +485,7 @@ describe('docker:// with an untrusted registry', () => {
     assert.equal(ocikit(['copy', '-q', '--dest-tls-verify=false', HELLO, `docker://${reg.host}/evil/m:v1`], { env }).code, 0);
     proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/manifests/sha256:') ? { kind: 'replace-body', body: other } : { kind: 'pass' });
     try {
-      const src = await parseImageName(`docker://${proxy.host}/evil/m@${HELLO_DIGEST}`).newSource({ store: lazyStore(), tlsVerify: false });
+      const src = await parseImageName(`docker://${proxy.host}/evil/m@${HELLO_DIGEST}`).newSource({ store: lazyStore(), registry: { tlsVerify: false } });
       await assert.rejects(src.getManifest(), (err) => isOcikitError(err, 'E_DIGEST_MISMATCH'));
       await src.close();
     } finally {

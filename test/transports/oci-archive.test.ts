@@ -278,7 +278,7 @@ describe('oci-archive', () => {
     const multiSrc = parseImageName(`oci:${fixture('multiarch-oci')}:latest`);
     await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, multiArch: 'all' });
     // Only the amd64 instance now, under the same ref: its blobs come from the old archive, the rest goes.
-    const one = await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, sourceCtx: { overrideArch: 'amd64', overrideOS: 'linux' } });
+    const one = await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, sourceCtx: { platform: { overrideArch: 'amd64', overrideOS: 'linux' } } });
     assert.equal(one.blobsCopied, 0, 'every blob was reused from the old archive');
     const instance = JSON.parse(readFileSync(fixture('multiarch-oci', 'blobs', 'sha256', one.manifestDigest.slice(7)), 'utf8')) as { config: Descriptor; layers: Descriptor[] };
     assert.deepEqual(await archiveBlobs(a), [one.manifestDigest, instance.config.digest, ...instance.layers.map((l) => l.digest)].sort());

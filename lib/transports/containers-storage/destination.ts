@@ -56,7 +56,7 @@ export class StorageDestination implements ImageDestination {
     const imageDir = join(staging, 'image');
     try {
       // dir: is the layout podman reads most directly (blobs named by digest, any manifest type).
-      const inner = await new DirImageReference(imageDir).newDestination({ ...ctx, destCompression: undefined });
+      const inner = await new DirImageReference(imageDir).newDestination({ ...ctx, write: { ...ctx.write, destCompression: undefined } });
       return new StorageDestination(ref, parsed.ref!, podman, staging, inner, imageDir, ctx);
     } catch (err) {
       rmSync(staging, { recursive: true, force: true });
@@ -86,7 +86,7 @@ export class StorageDestination implements ImageDestination {
     const parsed = parseManifest(this.manifest.bytes, this.manifest.mediaType || undefined);
     if (parsed.kind !== 'oci-manifest' && parsed.kind !== 'docker-v2s2') throw new OcikitError('E_INTERNAL', `${context}: expected an image manifest, got ${parsed.mediaType}`);
     const id = parsed.value.config.digest.replace(/^sha256:/, '');
-    const sig = this.ctx.signal ? { signal: this.ctx.signal } : {};
+    const sig = this.ctx.events?.signal ? { signal: this.ctx.events.signal } : {};
     await this.inner.commit();
     // Whether an image of this ID is there already: if so, it is not ours to remove on failure.
     const existed = (await this.podman.run(['image', 'exists', id], context, { ...sig, check: false })).code === 0;
@@ -99,7 +99,7 @@ export class StorageDestination implements ImageDestination {
       if (!existed) await this.podman.run(['rmi', '--force', storedId], context, { check: false }).catch(() => undefined);
       throw err;
     }
-    this.ctx.onStatus?.(`Stored image ${name} (${storedId.slice(0, 12)}) in containers-storage`);
+    this.ctx.events?.onStatus?.(`Stored image ${name} (${storedId.slice(0, 12)}) in containers-storage`);
   }
 
   async close(): Promise<void> {

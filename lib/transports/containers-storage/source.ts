@@ -31,7 +31,7 @@ import type { BlobStore } from '../../store/index.js';
 import { cleanupOnExit, forgetCleanup } from '../../fs/durable.js';
 import { readFileLimited } from '../fs-util.js';
 import { DiffIdCheck, SNIFF_BYTES, sniffCompression } from '../tar/compression.js';
-import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
+import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext, WriteOptions } from '../types.js';
 import { Podman } from './podman.js';
 
 /** What `podman image inspect` says about an image (the fields used here). */
@@ -62,7 +62,7 @@ export class StorageSource implements ImageSource {
   static async open(ref: ImageReference, parsed: StorageReference, ctx: SystemContext): Promise<StorageSource> {
     const context = `reading ${ref}`;
     const podman = Podman.for(parsed, context);
-    const sig = ctx.signal ? { signal: ctx.signal } : {};
+    const sig = ctx.events?.signal ? { signal: ctx.events.signal } : {};
     // Which image podman is asked for: the ID (or ID prefix) when one is given, as containers/image
     // resolves NAME@ID by its ID; else the full name with tag and/or digest.
     const podmanName = parsed.id ?? parsed.ref!.toString();
@@ -90,7 +90,7 @@ export class StorageSource implements ImageSource {
     try {
       const dir = join(staging, 'image');
       // By ID: the image inspected above, even if the name moves to another image meanwhile.
-      await podman.run(['push', '--quiet', ...podmanCompression(ctx.compressLayers), img.Id, `dir:${dir}`], context, sig);
+      await podman.run(['push', '--quiet', ...podmanCompression(ctx.write?.compressLayers), img.Id, `dir:${dir}`], context, sig);
       const src = await readStaged(ref, dir, store, context);
       return new StorageSource(ref, src.manifest, src.blobs, src.signatures);
     } catch (err) {
@@ -126,13 +126,13 @@ export class StorageSource implements ImageSource {
 }
 
 /**
- * podman's flags for an export whose layers the copy would gzip anyway (SystemContext.compressLayers):
+ * podman's flags for an export whose layers the copy would gzip anyway (SystemContext.write.compressLayers):
  * podman compresses them itself as it writes them (`--compress`, its own parallel gzip at its
  * default level, on every core), so the plain layers are never written down and the copy finds
  * them compressed. podman names no level: when the user named one (`exact`), or asked for zstd,
  * the layers come plain and the copy compresses them as asked.
  */
-export function podmanCompression(c: SystemContext['compressLayers']): string[] {
+export function podmanCompression(c: WriteOptions['compressLayers']): string[] {
   return c && c.format === 'gzip' && !c.exact ? ['--compress', '--compression-format', 'gzip'] : [];
 }
 

@@ -39,8 +39,8 @@ export function dockerArchiveOptions(where: string, ctx: SystemContext): OpenArc
   return {
     where,
     store: ctx.store,
-    ...(ctx.onRead ? { onRead: ctx.onRead } : {}),
-    ...(ctx.compressLayers ? { compress: ctx.compressLayers } : {}),
+    ...(ctx.events?.onRead ? { onRead: ctx.events.onRead } : {}),
+    ...(ctx.write?.compressLayers ? { compress: ctx.write.compressLayers } : {}),
     limits: { [MANIFEST_JSON]: MAX_MANIFEST_SIZE, [REPOSITORIES]: MAX_MANIFEST_SIZE },
   };
 }

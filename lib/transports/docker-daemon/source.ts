@@ -40,7 +40,7 @@ export class DockerDaemonSource implements ImageSource {
     const context = `reading ${where}`;
     const engine = await Engine.connect(ctx, context);
     try {
-      const res = await engine.request({ method: 'GET', path: '/images/get', query: { names: apiName }, ...(ctx.signal ? { signal: ctx.signal } : {}) }, context);
+      const res = await engine.request({ method: 'GET', path: '/images/get', query: { names: apiName }, ...(ctx.events?.signal ? { signal: ctx.events.signal } : {}) }, context);
       if (res.statusCode !== 200) {
         const err = await httpError(res, context);
         if (err.code === 'E_NOT_FOUND') throw new OcikitError('E_NOT_FOUND', `${context}: the daemon at ${engine.host} has no image ${apiName}`, { cause: err });

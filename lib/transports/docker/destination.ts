@@ -49,7 +49,7 @@ export class DockerDestination implements ImageDestination {
   #shown: Digest | undefined;
   /** Upload sessions a refused mount left open, used by putBlob for that digest. */
   readonly #sessions = new Map<Digest, UploadSession>();
-  /** Shared with the other copies of a sync (SystemContext.blobLedger), else this copy's own. */
+  /** Shared with the other copies of a sync (WriteOptions.blobLedger), else this copy's own. */
   readonly #ledger: BlobLedger;
   /** Blobs claimed in the ledger and found nowhere: settled by putBlob, or by close(). */
   readonly #claimed = new Set<Digest>();
@@ -65,7 +65,7 @@ export class DockerDestination implements ImageDestination {
     private readonly repo: Repository,
     private readonly ctx: SystemContext,
   ) {
-    this.#ledger = ctx.blobLedger ?? new MemoryBlobLedger();
+    this.#ledger = ctx.write?.blobLedger ?? new MemoryBlobLedger();
   }
 
   /**
@@ -73,7 +73,7 @@ export class DockerDestination implements ImageDestination {
    * be stored fails the copy before anything is visible, and written at commit(), before the tag moves.
    */
   async putSignatures(signatures: Buffer[], instance?: Digest): Promise<void> {
-    this.#signatureStore ??= new DockerSignatureStore(this.repo, this.reference.ref, this.ctx.registriesDir);
+    this.#signatureStore ??= new DockerSignatureStore(this.repo, this.reference.ref, this.ctx.registry?.registriesDir);
     this.#signatures.push({ ...(instance ? { instance } : {}), planned: await this.#signatureStore.plan(signatures) });
   }
 
@@ -187,7 +187,7 @@ export class DockerDestination implements ImageDestination {
       input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream, verify: !input.checkedByCaller },
       { digest: info.digest, size: input.kind === 'path' && input.verify ? input.verify.size : info.size },
       {
-        ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
+        ...(this.ctx.registry?.uploadChunkSize !== undefined ? { chunkSize: this.ctx.registry.uploadChunkSize } : {}),
         ...(session ? { session } : {}),
       },
     );

@@ -73,7 +73,7 @@ export class OciArchiveDestination implements ImageDestination {
       // Asked for (--format v2s2) or kept (--preserve-digests): a layout may hold Docker types, as skopeo writes them.
       alsoHolds: [DOCKER_V2S2_MANIFEST, DOCKER_LIST],
       // As skopeo's oci: layouts get compressed layers; --dest-decompress / --dest-compress say otherwise.
-      desiredCompression: ctx.destCompression ?? 'compress',
+      desiredCompression: ctx.write?.destCompression ?? 'compress',
       concurrentPutBlob: 4,
       supportsIndex: true,
       acceptsForeignLayers: true,
@@ -129,7 +129,7 @@ export class OciArchiveDestination implements ImageDestination {
     }
     let writer: TarWriter | undefined;
     try {
-      writer = await openTarWriter(path, where, { sync: !ctx.noSync });
+      writer = await openTarWriter(path, where, { sync: !ctx.write?.noSync });
       const dest = new OciArchiveDestination(reference, path, ref, writer, old, check, ctx);
       await writer.addBuffer(OCI_LAYOUT_FILE, Buffer.from(OCI_LAYOUT_CONTENT));
       if (old) await dest.copyOld(old.archive, keptEntries(old.index, ref));

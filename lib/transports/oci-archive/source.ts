@@ -22,7 +22,7 @@ export function ociArchiveOptions(where: string, ctx: SystemContext): OpenArchiv
     store: ctx.store,
     limits: { 'index.json': MAX_MANIFEST_SIZE, [OCI_LAYOUT_FILE]: LAYOUT_FILE_LIMIT },
     expectedDigest: digestFromBlobName,
-    ...(ctx.onRead ? { onRead: ctx.onRead } : {}),
+    ...(ctx.events?.onRead ? { onRead: ctx.events.onRead } : {}),
   };
 }
 

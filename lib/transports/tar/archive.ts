@@ -27,7 +27,7 @@ import { OcikitError, isOcikitError, quoteUntrusted, wrapError } from '../../err
 import { parseDigest, type Digest } from '../../digest/index.js';
 import type { CompressionFormat } from '../../manifest/index.js';
 import type { BlobStore, StoreHandle } from '../../store/index.js';
-import type { BlobPayload, SystemContext } from '../types.js';
+import type { BlobPayload, WriteOptions } from '../types.js';
 import { SNIFF_BYTES, decompressor, sniffCompression, type SniffedCompression } from './compression.js';
 import { linkTarget, memberName } from './names.js';
 import { nextEvent } from './events.js';
@@ -78,12 +78,12 @@ export interface OpenArchiveOptions {
   onRead?: (bytes: number) => void;
   /**
    * Spooled into the store: compress every regular member of at least PACK_MIN bytes that is neither
-   * gzip nor zstd as it arrives, instead of writing it down plain (SystemContext.compressLayers says
+   * gzip nor zstd as it arrives, instead of writing it down plain (WriteOptions.compressLayers says
    * when the copy would compress it anyway). The store then holds only the compressed blob, recorded
    * as that variant of the member's plain digest (TarMember.packed); members read back from such an
    * archive are decompressed from it.
    */
-  compress?: SystemContext['compressLayers'];
+  compress?: WriteOptions['compressLayers'];
 }
 
 /**
