@@ -45,8 +45,8 @@ export const copyCommand: Command = {
                                  leave the destination and the store with empty or partial files)
       --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else 4)
   -q, --quiet                    no progress output
-      --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds,
-                                 referrers (with --referrers)} on stdout
+      --json                     print {manifestDigest, sourceDigest, bytesRead, bytesWritten, blobsReused,
+                                 seconds, referrers (with --referrers)} on stdout
 
 ${COPY_REGISTRY_HELP}`,
   flags: {

@@ -80,6 +80,8 @@ export interface CopyResult {
   /** Digest of the manifest written at the destination (the index, for a multi-image copy). */
   manifestDigest: Digest;
   mediaType: string;
+  /** Digest of the top-level manifest read from the source (an index, when the copy chose an instance of it). */
+  sourceDigest: Digest;
   /**
    * Bytes read from the source: by the blob copies, or at open (an archive spooled from a pipe, an
    * engine's export, whose members the copies then take from the store), whichever is more.

@@ -9,7 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { OcikitError } from '../errors.js';
-import { BlobStore, type StoreHandle } from './blob-store.js';
+import { BlobStore, type Lease, type StoreHandle } from './blob-store.js';
 import { defaultStoreDir } from './location.js';
 
 export type { StoreHandle } from './blob-store.js';
@@ -45,5 +45,40 @@ export class LazyStore implements StoreHandle {
   close(): void {
     this.#closed = true;
     this.#store?.close();
+  }
+}
+
+/**
+ * One operation's view of the owner's handle (a copy's): the operation's lease (BlobStore.lease)
+ * is taken when the store is first opened or found open through it, before any blob is used, so
+ * gc keeps every blob the operation uses; an operation that never needs the store takes no lease
+ * and opens nothing. release() ends the lease; the store stays open (its owner closes it).
+ */
+export class LeasedStore implements StoreHandle {
+  readonly #inner: StoreHandle;
+  #lease: Lease | undefined;
+
+  constructor(inner: StoreHandle) {
+    this.#inner = inner;
+  }
+
+  get(): BlobStore {
+    return this.#leased(this.#inner.get());
+  }
+
+  opened(): BlobStore | undefined {
+    const s = this.#inner.opened();
+    return s && this.#leased(s);
+  }
+
+  /** Release the lease, if one was taken. Idempotent. */
+  release(): void {
+    this.#lease?.release();
+    this.#lease = undefined;
+  }
+
+  #leased(s: BlobStore): BlobStore {
+    this.#lease ??= s.lease();
+    return s;
   }
 }

@@ -5,4 +5,4 @@ export { INDEX_FILE } from './index-db.js';
 export { linkOrCopy, type LinkMethod } from './link.js';
 export { defaultStoreDir } from './location.js';
 export { du, gc, ls, manifestChildren, reachableBlobs, verify, type DiskUsage, type GcResult, type RefListing, type VerifyResult } from './maintenance.js';
-export { LazyStore } from './handle.js';
+export { LazyStore, LeasedStore } from './handle.js';

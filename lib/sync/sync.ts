@@ -228,9 +228,9 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
     // and then know it is there. To dir: and oci:, images fetched at once share each download.
     const from = o.destKind === 'docker' ? img.ref : sharingFetches(img.ref, o.store, inFlight);
     const res = await copyImage(from, destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
-    // The digest the copy actually read (copyImage records it): the tag may have moved since the HEAD.
-    const read = o.store.get().getRef(source) ?? srcDigest;
-    if (read !== undefined) o.store.get().setRef(recordName(read), res.manifestDigest);
+    // Keyed by the digest the copy actually read (the tag may have moved since the HEAD). Recorded
+    // even when the copy found its result already there: the next run then skips it at once.
+    o.store.get().setRef(recordName(res.sourceDigest), res.manifestDigest);
     return {
       source,
       destination,

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isOcikitError } from '../../lib/errors.js';
-import { BlobStore, INDEX_FILE, LazyStore, type StoreHandle } from '../../lib/store/index.js';
+import { BlobStore, INDEX_FILE, LazyStore, LeasedStore, gc, type StoreHandle } from '../../lib/store/index.js';
 import { tempDir } from '../helpers/paths.js';
 
 test('handle: nothing is created until get(), and close() of a handle never opened creates nothing', () => {
@@ -71,4 +71,52 @@ test('handle: an open BlobStore is its own handle', () => {
   assert.equal(h.opened(), s);
   s.close();
   assert.equal(h.opened(), undefined);
+});
+
+test('leased handle: opens nothing and takes no lease until the store is needed; then gc keeps what it used until release()', async () => {
+  // The store's clock, moved by hand between the steps whose order gc judges by time.
+  let now = 1_000_000;
+  const dir = join(tempDir('ocikit-handle-'), 'store');
+  const owner = new LazyStore(dir, { now: () => now });
+  const leased = new LeasedStore(owner);
+  try {
+    assert.equal(leased.opened(), undefined);
+    assert.equal(existsSync(dir), false, 'nothing opened before something needs the store');
+    const before = await owner.get().put(Buffer.from('put before the operation needed the store'), { what: 'a test blob' });
+    now += 1;
+    const during = await leased.get().put(Buffer.from('put by the operation'), { what: 'a test blob' });
+    assert.equal(leased.get(), owner.get());
+    const other = BlobStore.open(dir);
+    try {
+      assert.deepEqual((await gc(other)).removed, [before.digest], 'the operation holds a lease from its first use of the store');
+      leased.release();
+      leased.release();
+      assert.deepEqual((await gc(other)).removed, [during.digest]);
+    } finally {
+      other.close();
+    }
+  } finally {
+    owner.close();
+  }
+});
+
+test('leased handle: a store already open is leased when the operation first finds it through opened()', async () => {
+  let now = 1_000_000;
+  const dir = join(tempDir('ocikit-handle-'), 'store');
+  const s = BlobStore.open(dir, { now: () => now });
+  const leased = new LeasedStore(s);
+  try {
+    now += 1;
+    const during = await leased.opened()!.put(Buffer.from('recorded where the store was open anyway'), { what: 'a test blob' });
+    const other = BlobStore.open(dir);
+    try {
+      assert.deepEqual((await gc(other)).removed, []);
+      leased.release();
+      assert.deepEqual((await gc(other)).removed, [during.digest]);
+    } finally {
+      other.close();
+    }
+  } finally {
+    s.close();
+  }
 });

@@ -22,6 +22,7 @@ import { fixture, tempDir } from '../helpers/paths.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { startServe } from '../helpers/serve.js';
 import { lazyStore } from '../helpers/store.js';
 
 // Keep the machine's auth files and certs.d out of the test, and give the TLS registry's CA through certs.d.
@@ -205,6 +206,54 @@ describe('docker:// push and pull', () => {
     }
   });
 
+  it('a push again from the command line opens no store: a fresh --store stays absent; one that recorded the first push keeps it (store ls, serve)', async () => {
+    const name = `docker://${proxy.host}/push/cli-again:v1`;
+    const push = (store: string): ReturnType<typeof ocikitAsync> => ocikitAsync(['--store', store, 'copy', '--json', '-q', '--dest-tls-verify=false', HELLO, name], { env });
+    const refsOf = (store: string): Array<{ name: string; digest: string; updated: number }> => {
+      const r = ocikit(['--store', store, '--json', 'store', 'ls'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as Array<{ name: string; digest: string; updated: number }>).map(({ name, digest, updated }) => ({ name, digest, updated }));
+    };
+    const recorded = join(tempDir('ocikit-docker-cli-again-'), 'store');
+    const first = await push(recorded);
+    assert.equal(first.code, 0, first.stderr);
+    const before = refsOf(recorded);
+    assert.deepEqual(
+      new Map(before.map((r) => [r.name, r.digest])),
+      new Map([
+        [name, HELLO_DIGEST],
+        [parseImageName(HELLO).toString(), HELLO_DIGEST],
+      ]),
+    );
+
+    // Into a fresh store: one HEAD, and no store directory made (no blob, manifest or ref recorded).
+    const fresh = join(tempDir('ocikit-docker-cli-again-'), 'store');
+    proxy.requests.length = 0;
+    const again = await push(fresh);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/cli-again/manifests/v1']);
+    assert.equal((JSON.parse(again.stdout) as { manifestDigest: string }).manifestDigest, HELLO_DIGEST);
+    assert.equal(existsSync(fresh), false, 'the push again made a store directory');
+
+    // Into the store that recorded the first push: its refs stay as they were (not even rewritten).
+    const againRecorded = await push(recorded);
+    assert.equal(againRecorded.code, 0, againRecorded.stderr);
+    assert.deepEqual(refsOf(recorded), before);
+    // ...and serve still serves the image under its canonical name, blobs and all.
+    const srv = await startServe(recorded);
+    try {
+      const repo = `${proxy.host.replace(':', '_')}/push/cli-again`;
+      const head = await fetch(`${srv.url}/v2/${repo}/manifests/v1`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('docker-content-digest'), HELLO_DIGEST);
+      const m = parseManifest(Buffer.from(await (await fetch(`${srv.url}/v2/${repo}/manifests/v1`)).arrayBuffer()));
+      assert.ok(m.kind === 'oci-manifest' || m.kind === 'docker-v2s2');
+      for (const d of [m.value.config, ...m.value.layers]) assert.equal((await fetch(`${srv.url}/v2/${repo}/blobs/${d.digest}`, { method: 'HEAD' })).status, 200, d.digest);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('the same from a registry: a GET of the source manifest (a HEAD when the store knows the tag), a HEAD at the destination', async () => {
     proxy.requests.length = 0;
     const again = await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), {
@@ -226,7 +275,14 @@ describe('docker:// push and pull', () => {
       });
       assert.deepEqual(proxy.requests.map(requestLine), ['GET /v2/push/again/manifests/v1', 'HEAD /v2/push/again-copy/manifests/v1']);
       assert.equal(res.manifestDigest, again.manifestDigest);
-      // Again through the same store, which now knows the tag: a HEAD instead of the GET.
+      // That copy moved nothing, so it recorded nothing (lib/copy/README.md): the store still does
+      // not know the tag, and the same copy again GETs it again.
+      proxy.requests.length = 0;
+      await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), { store, sourceCtx: insecure, destCtx: insecure });
+      assert.deepEqual(proxy.requests.map(requestLine), ['GET /v2/push/again/manifests/v1', 'HEAD /v2/push/again-copy/manifests/v1']);
+      assert.deepEqual(store.refs(), []);
+      // A copy that moved the image through the store (a pull) recorded the tag: from then on a HEAD instead of the GET.
+      await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`oci:${join(tempDir('ocikit-docker-again-'), 'layout')}:x`), { store, sourceCtx: insecure });
       proxy.requests.length = 0;
       await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), { store, sourceCtx: insecure, destCtx: insecure });
       assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/again/manifests/v1', 'HEAD /v2/push/again-copy/manifests/v1']);

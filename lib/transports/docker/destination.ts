@@ -245,8 +245,9 @@ export class DockerDestination implements ImageDestination {
     // referrer itself: then the PUT's OCI-Subject answer says whether the registry indexed it.
     const topSubject = top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX ? subjectOf(parseManifest(top.bytes, top.mediaType)) : undefined;
     const pushed = this.#shown === digest && !topSubject ? { digest } : await this.repo.pushManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
-    // The registry showed this image there, so this repository holds its blobs: the store learns
-    // where they are (a later copy to another repository of the registry mounts them from here).
+    // The registry showed this image there, so this repository holds its blobs: a store in use
+    // learns where they are (a later copy to another repository of the registry mounts them from
+    // here). A push again that needed no store does not open one to record it (advisory).
     if (this.#shown === digest) this.recordBlobsOf(top);
     // === REFERRERS: each after its subject; the fallback tags last, for those the registry did not index.
     const unindexed = new Map<Digest, Descriptor[]>();
@@ -265,11 +266,13 @@ export class DockerDestination implements ImageDestination {
     for (const [subject, entries] of unindexed) await addToFallbackTag(this.repo, subject, entries);
   }
 
-  /** Record every blob an image manifest names as present in this repository. */
+  /** Record every blob an image manifest names as present in this repository, if the store is open. */
   private recordBlobsOf(m: ManifestBlob): void {
+    const cache = this.ctx.store.opened()?.cache;
+    if (!cache) return;
     const parsed = parseManifest(m.bytes, m.mediaType || undefined);
     if (parsed.kind !== 'oci-manifest' && parsed.kind !== 'docker-v2s2') return;
-    for (const d of [parsed.value.config, ...parsed.value.layers]) this.record(d.digest);
+    for (const d of [parsed.value.config, ...parsed.value.layers]) cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d.digest);
   }
 
   async close(): Promise<void> {
