@@ -28,7 +28,7 @@ import { parseDigest, shortDigest, verifyBytes, type Digest } from '../digest/in
 import type { LayerCompression } from '../manifest/index.js';
 import { keepStream } from './keep-stream.js';
 import type { BlobJob, BlobResult, JobInput, JobOutput, WorkerPool } from '../pool/index.js';
-import type { BlobStore, StoreHandle, StoredBlob } from '../store/index.js';
+import type { StoreHandle, StoredBlob } from '../store/index.js';
 import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource, ReuseOptions } from '../transports/types.js';
 import type { LayerPlan } from './plan.js';
 import type { BlobMeter, BlobPhase, ProgressTracker } from './progress.js';
@@ -97,11 +97,6 @@ type How = 'reused-at-destination' | 'from-store' | 'fetched';
 export class BlobCopier {
   constructor(private readonly c: BlobCopierContext) {}
 
-  /** The store, opened now if this is the copy's first use of it. */
-  get #store(): BlobStore {
-    return this.c.store.get();
-  }
-
   /** Copy one blob; returns what the destination now holds for it. */
   async copy(t: BlobTask): Promise<BlobOutcome> {
     const meter = this.c.tracker.begin(t.info.digest, t.info.size, phaseOf(t.from, t.plan));
@@ -135,7 +130,7 @@ export class BlobCopier {
       let bytes: Buffer;
       let how: How = 'from-store';
       if (stored) {
-        bytes = await this.#store.readBytes(stored.digest, max);
+        bytes = await this.c.store.get().readBytes(stored.digest, max);
       } else {
         const payload = await this.#fetch(t, what);
         if (!payload) throw new OcikitError('E_BAD_INPUT', `${what}: the source does not have it`);
@@ -143,7 +138,7 @@ export class BlobCopier {
         verifyBytes(bytes, { digest: t.info.digest, size: t.info.size, what });
         this.c.counters.bytesRead += bytes.length;
         this.c.source.onVerified?.(t.info);
-        stored = await this.#store.put(bytes, { digest: t.info.digest, what, ...(t.info.mediaType ? { mediaType: t.info.mediaType } : {}) });
+        stored = await this.c.store.get().put(bytes, { digest: t.info.digest, what, ...(t.info.mediaType ? { mediaType: t.info.mediaType } : {}) });
         how = 'fetched';
       }
       const reused = needBytes ? await dest.tryReusingBlob(t.info, this.#reuse()) : undefined;
@@ -213,13 +208,13 @@ export class BlobCopier {
 
   /** The store's copy of `info`, when it holds it intact at the expected size. */
   #stored(info: BlobInfo): StoredBlob | undefined {
-    const st = this.#store.stat(info.digest);
+    const st = this.c.store.get().stat(info.digest);
     return st && (info.size < 0 || st.size === info.size) ? { digest: info.digest, size: st.size, path: st.path } : undefined;
   }
 
   /** The result of this task's transform, when the store holds it already (see the module comment). */
   #knownResult(t: BlobTask): StoredBlob | undefined {
-    const store = this.#store;
+    const store = this.c.store.get();
     const cache = store.cache;
     const uncompressed = t.from === 'none' ? t.info.digest : (t.diffID ?? cache.uncompressedOf(t.info.digest));
     if (!uncompressed) return undefined;
@@ -249,7 +244,7 @@ export class BlobCopier {
   /** A blob copied as it is. */
   async #passThrough(t: BlobTask, payload: BlobPayload, what: string, meter: BlobMeter): Promise<BlobOutcome> {
     const { dest, counters } = this.c;
-    const store = this.#store;
+    const store = this.c.store.get();
     const info = t.info;
     const expect = { digest: info.digest, size: info.size };
 
@@ -327,7 +322,7 @@ export class BlobCopier {
    */
   async #relay(t: BlobTask, payload: Extract<BlobPayload, { kind: 'stream' }>, what: string, meter: BlobMeter): Promise<BlobOutcome> {
     const { dest, counters } = this.c;
-    const store = this.#store;
+    const store = this.c.store.get();
     const info = t.info;
     const toDest = new PassThrough({ highWaterMark: RELAY_BUFFER });
     const toStore = new PassThrough({ highWaterMark: RELAY_BUFFER });
@@ -371,7 +366,7 @@ export class BlobCopier {
   /** A layer decompressed, compressed or recompressed on its way. */
   async #transform(t: BlobTask, payload: BlobPayload, what: string, meter: BlobMeter): Promise<BlobOutcome> {
     const { pool } = this.c;
-    const store = this.#store;
+    const store = this.c.store.get();
     const info = t.info;
     const plan = t.plan;
     // Keep the source's bytes where that is free (a link) or where they cannot be read again

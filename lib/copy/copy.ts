@@ -106,10 +106,9 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
     // each side. Not when the destination already showed the result (a push again): the copy moved
     // nothing, and the store is not opened just to say so (README.md: what a copy records).
     if (!written.alreadyThere) {
-      const s = store.get();
-      for (const [digest, m] of ctx.manifests) await s.put(m.bytes, { digest, what: m.what });
-      s.setRef(destRef.toString(), written.digest);
-      s.setRef(srcRef.toString(), sourceDigest);
+      for (const [digest, m] of ctx.manifests) await store.get().put(m.bytes, { digest, what: m.what });
+      store.get().setRef(destRef.toString(), written.digest);
+      store.get().setRef(srcRef.toString(), sourceDigest);
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const referrers = found?.map((f) => ({ digest: f.descriptor.digest, subject: f.subject, ...(f.descriptor.artifactType !== undefined ? { artifactType: f.descriptor.artifactType } : {}) }));

@@ -421,7 +421,7 @@ async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string,
 async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec: Recorder): Promise<void> {
   const where = opts.where;
   // Every member into the store (opened now, before anything is read), unless the reader wants only some.
-  const into = opts.only ? undefined : opts.store.get();
+  const store = opts.only ? undefined : opts.store.get();
   const it = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   const headParts: Buffer[] = [];
   let headLen = 0;
@@ -487,9 +487,9 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
       return;
     }
     const member = m;
-    if (into) {
+    if (store) {
       if (opts.compress && member.size >= PACK_MIN) {
-        putting = packMember(stream as unknown as AsyncIterable<Buffer>, member, into, opts.compress, opts.expectedDigest?.(member.name), where).then(
+        putting = packMember(stream as unknown as AsyncIterable<Buffer>, member, store, opts.compress, opts.expectedDigest?.(member.name), where).then(
           () => next(),
           (err) => fail(err),
         );
@@ -497,7 +497,7 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
       }
       const expect = { digest: opts.expectedDigest?.(member.name), size: member.size, what: `member ${member.name} of ${where}` };
       // tar-stream's entry is a streamx Readable: Node-compatible at run time (async iteration, 'error'), typed apart.
-      putting = into.put(stream as unknown as NodeJS.ReadableStream, expect).then(
+      putting = store.put(stream as unknown as NodeJS.ReadableStream, expect).then(
         (res) => {
           member.digest = res.digest;
           next();
