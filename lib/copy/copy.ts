@@ -56,8 +56,8 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
       if (opts.onProgress) tracker.emit({ type: 'read', bytes });
       callerOnRead?.(bytes);
     };
-    const { sourceCtx: s } = opts;
-    source = await srcRef.newSource({ ...s, store, write: { ...s?.write, ...compressLayers }, events: { ...s?.events, onRead } });
+    const sourceCtx = opts.sourceCtx;
+    source = await srcRef.newSource({ ...sourceCtx, store, write: { ...sourceCtx?.write, ...compressLayers }, events: { ...sourceCtx?.events, onRead } });
     const ctx: ImageCopyContext = {
       source,
       dest,
@@ -104,7 +104,8 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
 
     // === 5c. record in the store what the copy did: the manifests it read and wrote, and a ref for
     // each side. Not when the destination already showed the result (a push again): the copy moved
-    // nothing, and the store is not opened just to say so (README.md: what a copy records).
+    // nothing, and the store is not opened just to say so (README.md: "The store: opened when
+    // needed, written when something moved").
     if (!written.alreadyThere) {
       for (const [digest, m] of ctx.manifests) await store.get().put(m.bytes, { digest, what: m.what });
       store.get().setRef(destRef.toString(), written.digest);
