@@ -106,7 +106,7 @@ describe('the npm package', () => {
     writeFileSync(
       join(app, 'consumer.ts'),
       [
-        "import { copyImage, openStore, parseImageName, isOcikitError, type CopyResult } from 'ocikit';",
+        "import { copyImage, openStore, parseImageName, isOcikitError, LazyStore, type CopyResult, type StoreHandle, type TransportOptions } from 'ocikit';",
         `const store = openStore(${JSON.stringify(join(app, 'consumer-store'))});`,
         'try {',
         `  const r: CopyResult = await copyImage(parseImageName(${JSON.stringify(`oci:${fixture('hello-oci')}:latest`)}), parseImageName(${JSON.stringify(`dir:${join(app, 'consumer-out')}`)}), { store });`,
@@ -116,6 +116,13 @@ describe('the npm package', () => {
         '  process.exitCode = 1;',
         '} finally {',
         '  store.close();',
+        '}',
+        // The grouped context and the store handle, as a library caller writes them (compiled, not run).
+        'export function pushLazily(): Promise<unknown> {',
+        `  const lazy = new LazyStore(${JSON.stringify(join(app, 'lazy-store'))});`,
+        '  const handle: StoreHandle = lazy;',
+        "  const destCtx: TransportOptions = { registry: { tlsVerify: false, credentials: { username: 'u', password: 'p' } }, write: { noSync: true }, events: { signal: AbortSignal.timeout(1000), onStatus: (line: string) => void line } };",
+        "  return copyImage(parseImageName('oci:/a:b'), parseImageName('docker://registry.example/app:1'), { store: handle, sourceCtx: { platform: { overrideArch: 'arm64' } }, destCtx }).finally(() => lazy.close());",
         '}',
         '',
       ].join('\n'),

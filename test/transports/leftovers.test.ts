@@ -43,7 +43,7 @@ test("sweepLeftovers: a dead writer's staging directories and temp files go; a l
   assert.deepEqual(readdirSync(layout).sort(), [`index.json.${live}.2.cc00.tmp`, `blob.${dead}.0.dd00.tmp`, 'index.json'].sort());
 });
 
-test('withLockFile: the lock always names its holder; a dead holder\'s lock and an old unnamed one are taken over; a live holder is waited for', async () => {
+test("withLockFile: the lock always names its holder; a dead holder's lock and an old unnamed one are taken over; a live holder is waited for", async () => {
   const dead = spawnSync('true').pid;
   const dir = tempDir('ocikit-lock-');
   const lock = join(dir, 'index.json.lock');
@@ -63,6 +63,9 @@ test('withLockFile: the lock always names its holder; a dead holder\'s lock and 
   assert.equal(await withLockFile(lock, async () => 'ran'), 'ran');
 
   writeFileSync(lock, String(process.ppid));
-  await assert.rejects(withLockFile(lock, async () => 'ran', 200), (err: Error) => err.message.includes(`held by pid ${process.ppid}`));
+  await assert.rejects(
+    withLockFile(lock, async () => 'ran', 200),
+    (err: Error) => err.message.includes(`held by pid ${process.ppid}`),
+  );
   assert.deepEqual(readdirSync(dir), ['index.json.lock'], "a live holder's lock stays, and the waiter leaves nothing");
 });
