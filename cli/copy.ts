@@ -3,8 +3,9 @@ import { OcikitError } from '../lib/errors.js';
 import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '../lib/copy/index.js';
 import { baseFormat, isCompressionAlgorithm, parsePlatform, type CompressionAlgorithm } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
+import type { WriteOptions } from '../lib/transports/types.js';
 import { boolFlag, intFlag, many, positionals, type Command, type ParsedArgs } from './command.js';
-import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, transportOptions } from './context.js';
 import { ProgressPrinter } from './progress.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { copyPolicy, copySigner } from './signing.js';
@@ -54,8 +55,8 @@ export const copyCommand: Command = {
                                  leave the destination and the store with empty or partial files)
       --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else 4)
   -q, --quiet                    no progress output
-      --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds,
-                                 referrers (with --referrers)} on stdout
+      --json                     print {manifestDigest, sourceDigest, bytesRead, bytesWritten, blobsReused,
+                                 seconds, referrers (with --referrers)} on stdout
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
@@ -107,17 +108,18 @@ ${COPY_REGISTRY_HELP}`,
     const level = intFlag(args, 'dest-compress-level', zstdLevels ? -7 : 0, zstdLevels ? 22 : 9);
 
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
-    const sourceCtx = await systemContext(args, g, 'src', io);
-    const destCtx = await systemContext(args, g, 'dest', io);
+    const sourceCtx = await transportOptions(args, g, 'src', io);
+    const destCtx = await transportOptions(args, g, 'dest', io);
+    const write: WriteOptions = {};
     const forceCompress = boolFlag(args, 'dest-compress', false);
     const forceDecompress = boolFlag(args, 'dest-decompress', false);
     if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
-    if (forceCompress) destCtx.destCompression = 'compress';
-    if (forceDecompress) destCtx.destCompression = 'decompress';
+    if (forceCompress) write.destCompression = 'compress';
+    if (forceDecompress) write.destCompression = 'decompress';
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
     const additionalTags = many(args, 'additional-tag');
-    if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
+    if (additionalTags.length > 0) write.additionalTags = additionalTags;
 
     // Encryption and decryption keys, read and checked before anything is opened (as skopeo's flags).
     const crypt = await cryptOptions(args);
@@ -132,20 +134,19 @@ ${COPY_REGISTRY_HELP}`,
     // a bad policy file or a wrong passphrase fails the copy before any byte moves.
     const sign = await copySigner(args, dest, io);
     const policy = await copyPolicy(g);
-    if (g.registriesDir) {
-      sourceCtx.registriesDir = g.registriesDir;
-      destCtx.registriesDir = g.registriesDir;
-    }
 
     const noSync = boolFlag(args, 'no-sync', false);
-    if (noSync) destCtx.noSync = true;
-    const store = await openStore(g, { durable: !noSync });
+    if (noSync) write.noSync = true;
+    destCtx.write = write;
+    const store = commandStore(g, { durable: !noSync });
     const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
     // The one pool of this command: --jobs threads at most (default: the core count), started
     // only when a blob job needs one.
     const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
     try {
-      sourceCtx.onStatus = destCtx.onStatus = (line) => progress.message(line);
+      const onStatus = (line: string): void => progress.message(line);
+      sourceCtx.events = { ...sourceCtx.events, onStatus };
+      destCtx.events = { ...destCtx.events, onStatus };
       const opts: CopyOptions = {
         store,
         sourceCtx,

@@ -4,7 +4,7 @@ import { OcikitError, wrapError } from '../lib/errors.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
-import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, transportOptions } from './context.js';
 import { copyPolicy } from './signing.js';
 
 const USAGE = 'ocikit sync [options] --src docker|dir|yaml --dest docker|dir|oci SOURCE DESTINATION';
@@ -104,17 +104,20 @@ ${COPY_REGISTRY_HELP}`,
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
 
-    const srcCtx = await systemContext(args, g, 'src', io);
-    const destCtx = await systemContext(args, g, 'dest', io);
-    const listing = await listSource(srcKind as SyncSourceKind, source!, srcCtx, keepGoing);
-
-    // The trust policy, as for copy: read (and a missing one refused) before anything is opened.
-    const policy = await copyPolicy(g);
-    if (g.registriesDir) {
-      srcCtx.registriesDir = g.registriesDir;
-      destCtx.registriesDir = g.registriesDir;
+    const srcCtx = await transportOptions(args, g, 'src', io);
+    const destCtx = await transportOptions(args, g, 'dest', io);
+    // Opened when first needed: listing a registry needs no store.
+    const store = commandStore(g);
+    let listing: Awaited<ReturnType<typeof listSource>>;
+    let policy: Awaited<ReturnType<typeof copyPolicy>>;
+    try {
+      listing = await listSource(srcKind as SyncSourceKind, source!, { ...srcCtx, store }, keepGoing);
+      // The trust policy, as for copy: read (and a missing one refused) before any image is copied.
+      policy = await copyPolicy(g);
+    } catch (err) {
+      store.close();
+      throw err;
     }
-    const store = await openStore(g);
     // One pool for every image: a layer compressed for one image is not compressed again for the next.
     const pool = new WorkerPool();
     const digestLines: string[] = [];

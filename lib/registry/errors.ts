@@ -7,8 +7,13 @@
  * WARNING: the body comes from an untrusted server; it is read capped, stripped of control
  * characters and shortened before it reaches a message.
  */
-import { STATUS_CODES } from 'node:http';
 import { OcikitError, type ErrorCode } from '../errors.js';
+import { http } from '../lazy.js';
+
+/** The reason phrase of an HTTP status ("Not Found"); node:http is loaded only for an error that needs it. */
+function statusText(status: number): string | undefined {
+  return http().STATUS_CODES[status];
+}
 
 /** An OcikitError that also says what the registry answered and whether trying again may help. */
 export class RegistryError extends OcikitError {
@@ -64,7 +69,7 @@ export function parseErrorBody(text: string): { code?: string; message?: string 
 export function errorForStatus(status: number, bodyText: string, what: string, hadCredentials: boolean): RegistryError {
   const { code, message } = parseErrorBody(bodyText);
   const detail = [code, message].filter(Boolean).join(': ');
-  const line = `${what}: ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (detail ? ` (${detail})` : '');
+  const line = `${what}: ${status} ${statusText(status) ?? ''}`.trimEnd() + (detail ? ` (${detail})` : '');
   const opts = { status, ...(code ? { registryCode: code } : {}) };
   if (status === 401) {
     return new RegistryError('E_AUTH', `${what}: ${hadCredentials ? 'authentication failed: the registry rejected the credentials' : 'authentication required'}` + (detail ? ` (${detail})` : ''), {
@@ -78,5 +83,5 @@ export function errorForStatus(status: number, bodyText: string, what: string, h
   if (code === 'DIGEST_INVALID') return new RegistryError('E_DIGEST_MISMATCH', line, opts);
   if (status === 429 || status >= 500 || status === 408) return new RegistryError('E_NETWORK', line, { ...opts, retryable: true });
   if (status >= 400) return new RegistryError('E_BAD_INPUT', line, opts);
-  return new RegistryError('E_NETWORK', `${what}: unexpected answer ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(), opts);
+  return new RegistryError('E_NETWORK', `${what}: unexpected answer ${status} ${statusText(status) ?? ''}`.trimEnd(), opts);
 }

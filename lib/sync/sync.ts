@@ -19,8 +19,8 @@ import { isReferrersTag } from '../manifest/index.js';
 import { copyImage, type CopyOptions } from '../copy/index.js';
 import { parseImageName } from '../transports/index.js';
 import { MemoryBlobLedger } from '../transports/blob-ledger.js';
-import type { ImageReference, SystemContext } from '../transports/types.js';
-import type { BlobStore } from '../store/index.js';
+import type { ImageReference, SystemContext, TransportOptions } from '../transports/types.js';
+import type { StoreHandle } from '../store/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { ListFailure, SourceImage } from './sources.js';
 import { sharingFetches, type FetchesInFlight } from './shared-fetch.js';
@@ -58,12 +58,13 @@ export interface SyncReport {
 }
 
 export interface SyncOptions {
-  store: BlobStore;
+  /** The store every copy goes through, and where the sync records what it did. */
+  store: StoreHandle;
   pool: WorkerPool;
   destKind: SyncDestKind;
   /** DESTINATION: a registry namespace (docker), a directory (dir), a layout (oci). */
   destination: string;
-  destCtx: SystemContext;
+  destCtx: TransportOptions;
   /** --scoped: the destination name keeps the whole source name (registry and path). */
   scoped?: boolean;
   /** --append-suffix: added to every destination tag (or directory name). */
@@ -103,7 +104,7 @@ function destinationRepository(img: SourceImage, o: SyncOptions): string {
 }
 
 /** The key of the options that change what a copy writes: part of the store's record name. */
-function optionsKey(o: SyncOptions, ctx: SystemContext): string {
+function optionsKey(o: SyncOptions, ctx: TransportOptions): string {
   const c = o.copy ?? {};
   const what = JSON.stringify([
     o.destKind,
@@ -112,10 +113,10 @@ function optionsKey(o: SyncOptions, ctx: SystemContext): string {
     (c.platforms ?? []).map((p) => [p.os, p.architecture, p.variant ?? '']),
     c.compressFormat ?? '',
     c.compressLevel ?? '',
-    ctx.overrideOS ?? '',
-    ctx.overrideArch ?? '',
-    ctx.overrideVariant ?? '',
-    o.destCtx.destCompression ?? '',
+    ctx.platform?.overrideOS ?? '',
+    ctx.platform?.overrideArch ?? '',
+    ctx.platform?.overrideVariant ?? '',
+    o.destCtx.write?.destCompression ?? '',
   ]);
   return createHash('sha256').update(what).digest('hex').slice(0, 16);
 }
@@ -151,7 +152,7 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   // layer the tags share is checked, mounted or uploaded by one image while the others wait for
   // it, and then known without a request. So the images run side by side from the start.
   const ledger = o.destKind === 'docker' ? new MemoryBlobLedger() : undefined;
-  if (ledger) o = { ...o, destCtx: { ...o.destCtx, blobLedger: ledger } };
+  if (ledger) o = { ...o, destCtx: { ...o.destCtx, write: { ...o.destCtx.write, blobLedger: ledger } } };
   // To dir: and oci: (no ledger), the first image of each destination goes alone: the layers its
   // images share then arrive there once, instead of several images writing them at the same time.
   const primers = new Map<string, Promise<unknown>>();
@@ -208,13 +209,14 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
   const recordName = (d: Digest): string => `sync:${optionsKey(o, img.ctx)}:${d}`;
   try {
     // === skip check: one look at each side
-    const srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(img.ctx) : undefined;
+    const srcCtx: SystemContext = { ...img.ctx, store: o.store };
+    const srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(srcCtx) : undefined;
     if (srcDigest === undefined && img.remote) return { source, destination, status: 'gone', error: { code: 'E_NOT_FOUND', message: 'the registry listed this tag but no longer has it' } };
     // With --referrers an image already there is copied again all the same (its blobs and
     // manifest are found with a HEAD each): referrers added since the last run must follow it.
     if (srcDigest !== undefined && destRef.manifestDigest && !o.copy?.referrers) {
-      const expected = o.store.getRef(recordName(srcDigest)) ?? srcDigest;
-      const destDigest = await destRef.manifestDigest(o.destCtx).catch(() => undefined);
+      const expected = o.store.get().getRef(recordName(srcDigest)) ?? srcDigest;
+      const destDigest = await destRef.manifestDigest({ ...o.destCtx, store: o.store }).catch(() => undefined);
       if (destDigest === expected) return { source, destination, status: o.dryRun ? 'would-skip' : 'skipped', digest: destDigest };
     }
     if (o.dryRun) return { source, destination, status: 'would-copy' };
@@ -226,9 +228,9 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
     // and then know it is there. To dir: and oci:, images fetched at once share each download.
     const from = o.destKind === 'docker' ? img.ref : sharingFetches(img.ref, o.store, inFlight);
     const res = await copyImage(from, destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
-    // The digest the copy actually read (copyImage records it): the tag may have moved since the HEAD.
-    const read = o.store.getRef(source) ?? srcDigest;
-    if (read !== undefined) o.store.setRef(recordName(read), res.manifestDigest);
+    // Keyed by the digest the copy actually read (the tag may have moved since the HEAD). Recorded
+    // even when the copy found its result already there: the next run then skips it at once.
+    o.store.get().setRef(recordName(res.sourceDigest), res.manifestDigest);
     return {
       source,
       destination,

@@ -5,31 +5,13 @@
 import { OcikitError, isOcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
 import { formatDockerTransportReference, parseDockerTransportReference, type DockerReference, type DockerTransportReference } from '../../reference/index.js';
-import type { Repository, RegistryOptions } from '../../registry/index.js';
+import type { Repository } from '../../registry/index.js';
 import { guardDestination } from '../write-errors.js';
 import type { ImageDestination, ImageReference, ImageSource, ImageTransport, SystemContext } from '../types.js';
 
 // The registry client, undici and the source/destination load on first use, not at start-up:
 // they cost ~200 ms of module loading that local copies (oci:, dir:, archives) never need.
 const loadRegistry = (): Promise<typeof import('../../registry/index.js')> => import('../../registry/index.js');
-
-/** The registry options a SystemContext asks for. */
-export function registryOptions(ctx: SystemContext): RegistryOptions {
-  const o: RegistryOptions = {};
-  if (ctx.tlsVerify !== undefined) o.tlsVerify = ctx.tlsVerify;
-  if (ctx.certDir) o.certDir = ctx.certDir;
-  if (ctx.authFile) o.authFile = ctx.authFile;
-  if (ctx.credentials) o.credentials = ctx.credentials;
-  if (ctx.registryToken !== undefined) o.registryToken = ctx.registryToken;
-  if (ctx.noCreds) o.noCreds = true;
-  if (ctx.retryTimes !== undefined) o.retryTimes = ctx.retryTimes;
-  if (ctx.retryDelayMs !== undefined) o.retryDelayMs = ctx.retryDelayMs;
-  if (ctx.registryTimeoutMs !== undefined) o.timeoutMs = ctx.registryTimeoutMs;
-  if (ctx.signal) o.signal = ctx.signal;
-  if (ctx.userAgentPrefix) o.userAgentPrefix = ctx.userAgentPrefix;
-  if (ctx.flagPrefix !== undefined) o.flagPrefix = ctx.flagPrefix;
-  return o;
-}
 
 /** `docker://NAME[:TAG|@DIGEST]`: tagged or digested, never both; Docker Hub defaults applied. */
 export class DockerImageReference implements ImageReference {
@@ -55,13 +37,15 @@ export class DockerImageReference implements ImageReference {
   /** A repository handle for this reference with the given token actions. */
   async repository(ctx: SystemContext, actions: string[]): Promise<Repository> {
     const { RegistryClient, Repository } = await loadRegistry();
-    const client = new RegistryClient(this.ref.domain, registryOptions(ctx), this.ref.path);
+    // The registry section is the client's options as they are; only the signal lives elsewhere.
+    const signal = ctx.events?.signal;
+    const client = new RegistryClient(this.ref.domain, { ...ctx.registry, ...(signal ? { signal } : {}) }, this.ref.path);
     return new Repository(client, this.ref.path, actions);
   }
 
   async newSource(ctx: SystemContext): Promise<ImageSource> {
     const { DockerSource } = await import('./source.js');
-    return new DockerSource(this, await this.repository(ctx, ['pull']), ctx.store, ctx.registriesDir);
+    return new DockerSource(this, await this.repository(ctx, ['pull']), ctx.store, ctx.registry?.registriesDir);
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
