@@ -1,11 +1,12 @@
 /** ocikit copy SRC DEST */
 import { OcikitError } from '../lib/errors.js';
 import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '../lib/copy/index.js';
-import { baseFormat, isCompressionAlgorithm, parsePlatform, type CompressionAlgorithm } from '../lib/manifest/index.js';
+import { parsePlatform } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
 import type { WriteOptions } from '../lib/transports/types.js';
 import { boolFlag, intFlag, many, positionals, type Command, type ParsedArgs } from './command.js';
 import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, transportOptions } from './context.js';
+import { COMPRESSION_FLAGS, COMPRESSION_HELP, compressionFlags } from './compression.js';
 import { ProgressPrinter } from './progress.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { copyPolicy, copySigner } from './signing.js';
@@ -33,23 +34,22 @@ export const copyCommand: Command = {
       --sign-passphrase-file PATH
                                  the passphrase of the signing key (first line of PATH)
       --sign-identity REFERENCE  the identity to sign (default: the destination's docker reference)
-      --dest-compress            compress layers at a dir:, oci: or oci-archive: destination
-      --dest-decompress          decompress layers at a dir:, oci: or oci-archive: destination
-      --dest-compress-format gzip|zstd|zstd:chunked
-                                 compression for layers the destination compresses (oci:, oci-archive:,
-                                 docker://, dir: with --dest-compress), and a recompression of
-                                 layers compressed otherwise (default gzip); zstd:chunked is zstd that
-                                 containers-storage can pull in parts
-      --dest-compress-level N    compression level (default gzip 4, zstd and zstd:chunked 3)
-      --encryption-key PROTOCOL:KEY
-                                 *Experimental* key with the encryption protocol to use needed to encrypt
-                                 the image (e.g. jwe:/path/to/key.pem; pkcs7:CERT-FILE, pgp:RECIPIENT)
-                                 (repeatable)
-      --encrypt-layer N          *Experimental* the 0-indexed layer indices, with support for negative
-                                 indexing (e.g. 0 is the first layer, -1 is the last layer) (repeatable,
-                                 or comma-separated; default: every layer)
-      --decryption-key KEYFILE[:PASSWORD]
-                                 *Experimental* key needed to decrypt the image (repeatable)
+${COMPRESSION_HELP}
+                                 (with --encryption-key, zstd:chunked becomes zstd, as in skopeo)
+      --encryption-key SCHEME:KEY
+                                 encrypt layers (ocicrypt's format, which skopeo and podman read) for
+                                 this recipient: jwe:PUBLIC-KEY-FILE (PEM, DER or JWK; RSA or EC),
+                                 pkcs7:CERTIFICATE-FILE (RSA) or pgp:GPG-RECIPIENT (your keyring);
+                                 the destination gets an OCI manifest (repeatable: every recipient
+                                 can decrypt; skopeo's pkcs11: and provider: schemes are not supported)
+      --encrypt-layer N          encrypt only layer N: 0 is the first, -1 the last (repeatable, or
+                                 comma-separated; default: every layer)
+      --decryption-key FILE[:PASSWORD]
+                                 decrypt the layers this key opens: a private key (PEM, DER, JWK) for
+                                 jwe and pkcs7, an exported OpenPGP secret key for pgp; PASSWORD is
+                                 pass=TEXT, file=PATH, fd=N or the text itself (repeatable; a key
+                                 that opens no layer is an error; pkcs11 and provider keys are not
+                                 supported)
       --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
       --no-sync                  do not fsync what is written (faster; a power loss soon after can
                                  leave the destination and the store with empty or partial files)
@@ -65,8 +65,6 @@ ${COPY_REGISTRY_HELP}`,
       'multi-arch',
       'platform',
       'digestfile',
-      'dest-compress-format',
-      'dest-compress-level',
       'additional-tag',
       'sign-by',
       'sign-by-sigstore-private-key',
@@ -77,9 +75,10 @@ ${COPY_REGISTRY_HELP}`,
       'encryption-key',
       'encrypt-layer',
       'decryption-key',
+      ...COMPRESSION_FLAGS.string,
       ...COPY_REGISTRY_FLAGS.string,
     ],
-    boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', 'no-sync', 'referrers', ...COPY_REGISTRY_FLAGS.boolean],
+    boolean: ['all', 'preserve-digests', 'remove-signatures', 'no-sync', 'referrers', ...COMPRESSION_FLAGS.boolean, ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
     repeatable: ['platform', 'additional-tag', 'artifact-type', 'encryption-key', 'encrypt-layer', 'decryption-key'],
   },
@@ -102,20 +101,13 @@ ${COPY_REGISTRY_HELP}`,
       if (args['multi-arch'] && multiArch !== 'all') throw new OcikitError('E_USAGE', '--all and --multi-arch conflict');
       multiArch = 'all';
     }
-    const cf = args['dest-compress-format'] ? String(args['dest-compress-format']) : undefined;
-    if (cf !== undefined && !isCompressionAlgorithm(cf)) throw new OcikitError('E_USAGE', `--dest-compress-format: expected gzip, zstd or zstd:chunked, got ${JSON.stringify(cf)}`);
-    const zstdLevels = cf !== undefined && baseFormat(cf) === 'zstd';
-    const level = intFlag(args, 'dest-compress-level', zstdLevels ? -7 : 0, zstdLevels ? 22 : 9);
+    const compression = compressionFlags(args);
 
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
     const sourceCtx = await transportOptions(args, g, 'src', io);
     const destCtx = await transportOptions(args, g, 'dest', io);
     const write: WriteOptions = {};
-    const forceCompress = boolFlag(args, 'dest-compress', false);
-    const forceDecompress = boolFlag(args, 'dest-decompress', false);
-    if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
-    if (forceCompress) write.destCompression = 'compress';
-    if (forceDecompress) write.destCompression = 'decompress';
+    if (compression.destCompression) write.destCompression = compression.destCompression;
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
     const additionalTags = many(args, 'additional-tag');
@@ -123,8 +115,8 @@ ${COPY_REGISTRY_HELP}`,
 
     // Encryption and decryption keys, read and checked before anything is opened (as skopeo's flags).
     const crypt = await cryptOptions(args);
-    let compressFormat: CompressionAlgorithm | undefined = cf;
-    if (crypt.encryption && cf === 'zstd:chunked') {
+    let compressFormat = compression.format;
+    if (crypt.encryption && compressFormat === 'zstd:chunked') {
       // skopeo 1.22 does the same: a TOC would be in clear beside encrypted data, and useless to a reader.
       io.stderr.write('ocikit: zstd:chunked is not useful for encrypted layers: using zstd\n');
       compressFormat = 'zstd';
@@ -162,7 +154,7 @@ ${COPY_REGISTRY_HELP}`,
       if (compressFormat) opts.compressFormat = compressFormat;
       if (crypt.encryption) opts.encryption = crypt.encryption;
       if (crypt.decryption) opts.decryption = crypt.decryption;
-      if (level !== undefined) opts.compressLevel = level;
+      if (compression.level !== undefined) opts.compressLevel = compression.level;
       if (g.jobs) opts.jobs = g.jobs;
       if (parallel !== undefined) opts.jobs = parallel;
       if (policy) opts.policy = policy;

@@ -5,6 +5,7 @@ import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
 import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, transportOptions } from './context.js';
+import { COMPRESSION_FLAGS, COMPRESSION_HELP, compressionFlags } from './compression.js';
 import { copyPolicy } from './signing.js';
 
 const USAGE = 'ocikit sync [options] --src docker|dir|yaml --dest docker|dir|oci SOURCE DESTINATION';
@@ -65,6 +66,7 @@ Options:
   -f, --format oci|v2s2          manifest format at the destination
       --preserve-digests         fail an image rather than change its manifest digest
       --remove-signatures        do not copy signatures
+${COMPRESSION_HELP}
       --referrers                also copy each image's OCI 1.1 referrers (signatures, SBOMs, attestations),
                                  as copy --referrers; images already there are copied again for new ones,
                                  and the source's sha256-<hex> fallback tags are not synced as images
@@ -79,8 +81,8 @@ Options:
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['src', 'dest', 'format', 'append-suffix', 'digestfile', 'image-parallel-copies', 'artifact-type', ...COPY_REGISTRY_FLAGS.string],
-    boolean: ['scoped', 'all', 'dry-run', 'keep-going', 'preserve-digests', 'remove-signatures', 'referrers', ...COPY_REGISTRY_FLAGS.boolean],
+    string: ['src', 'dest', 'format', 'append-suffix', 'digestfile', 'image-parallel-copies', 'artifact-type', ...COMPRESSION_FLAGS.string, ...COPY_REGISTRY_FLAGS.string],
+    boolean: ['scoped', 'all', 'dry-run', 'keep-going', 'preserve-digests', 'remove-signatures', 'referrers', ...COMPRESSION_FLAGS.boolean, ...COPY_REGISTRY_FLAGS.boolean],
     alias: { s: 'src', d: 'dest', f: 'format', a: 'all' },
     repeatable: ['artifact-type'],
   },
@@ -98,6 +100,7 @@ ${COPY_REGISTRY_HELP}`,
     const format = args.format === undefined ? undefined : String(args.format);
     if (format !== undefined && format !== 'oci' && format !== 'v2s2') throw new OcikitError('E_USAGE', `--format: expected oci or v2s2, got ${JSON.stringify(format)}`);
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
+    const compression = compressionFlags(args);
     const dryRun = boolFlag(args, 'dry-run', false);
     const keepGoing = boolFlag(args, 'keep-going', false);
     const referrers = boolFlag(args, 'referrers', false);
@@ -106,6 +109,7 @@ ${COPY_REGISTRY_HELP}`,
 
     const srcCtx = await transportOptions(args, g, 'src', io);
     const destCtx = await transportOptions(args, g, 'dest', io);
+    if (compression.destCompression) destCtx.write = { ...destCtx.write, destCompression: compression.destCompression };
     // Opened when first needed: listing a registry needs no store.
     const store = commandStore(g);
     let listing: Awaited<ReturnType<typeof listSource>>;
@@ -136,6 +140,8 @@ ${COPY_REGISTRY_HELP}`,
           preserveDigests: boolFlag(args, 'preserve-digests', false),
           removeSignatures: boolFlag(args, 'remove-signatures', false),
           ...(format ? { format: format } : {}),
+          ...(compression.format ? { compressFormat: compression.format } : {}),
+          ...(compression.level !== undefined ? { compressLevel: compression.level } : {}),
           ...(parallel !== undefined ? { jobs: parallel } : {}),
           ...(policy ? { policy } : {}),
           ...(referrers ? { referrers: artifactTypes.length > 0 ? { artifactTypes } : true } : {}),

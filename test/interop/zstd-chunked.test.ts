@@ -116,6 +116,32 @@ describe('zstd:chunked with podman and skopeo', () => {
     assert.equal(dm.layers[0]!.digest, config.rootfs.diff_ids[0], 'skopeo decompressed it to the diff ID');
   });
 
+  it('sync --dest-compress-format zstd:chunked recompresses a gzip image to the same layer copy writes', async () => {
+    copy('s4', `oci:${join(dir, 'src')}:latest`, `docker://${reg.host}/gz/app:1`);
+    assert.equal(manifestOf(`docker://${reg.host}/gz/app:1`).layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+    const r = ocikit([
+      '--store',
+      join(dir, 's4'),
+      'sync',
+      '-q',
+      '--src',
+      'docker',
+      '--dest',
+      'docker',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      '--dest-compress-format',
+      'zstd:chunked',
+      `${reg.host}/gz/app:1`,
+      `${reg.host}/mirror`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const synced = manifestOf(`docker://${reg.host}/mirror/app:1`).layers[0]!;
+    const copied = manifestOf(`docker://${reg.host}/app:chunked`).layers[0]!;
+    assert.deepEqual(synced, copied, 'the layer copy --dest-compress-format zstd:chunked wrote, annotations included');
+    checkZstdChunked(await blob(synced.digest), synced.annotations!, gunzipSync(layer.gz));
+  });
+
   it('ocikit keeps it as zstd:chunked, and makes it gzip without the chunked annotations', async () => {
     copy('s3', '--dest-compress-format', 'zstd:chunked', `docker://${reg.host}/app:chunked`, `docker://${reg.host}/app:kept`);
     assert.deepEqual(manifestOf(`docker://${reg.host}/app:kept`), manifestOf(`docker://${reg.host}/app:chunked`), 'kept as it is');
