@@ -37,7 +37,7 @@ export const copyCommand: Command = {
 ${COMPRESSION_HELP}
                                  (with --encryption-key, zstd:chunked becomes zstd, as in skopeo)
       --encryption-key SCHEME:KEY
-                                 encrypt layers (ocicrypt's format, which skopeo and podman read) for
+                                 encrypt layers in ocicrypt's format (skopeo decrypts them) for
                                  this recipient: jwe:PUBLIC-KEY-FILE (PEM, DER or JWK; RSA or EC),
                                  pkcs7:CERTIFICATE-FILE (RSA) or pgp:GPG-RECIPIENT (your keyring);
                                  the destination gets an OCI manifest (repeatable: every recipient
