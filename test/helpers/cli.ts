@@ -76,6 +76,9 @@ export function runAsync(prog: string, args: string[], opts: { env?: NodeJS.Proc
     p.stderr.on('data', (c) => (stderr += c));
     p.on('error', (err) => (stderr += String(err)));
     p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A program that exits without reading its input closes the pipe first: EPIPE then says only
+    // that, and the exit status tells the rest.
+    p.stdin.on('error', () => undefined);
     p.stdin.end(opts.input ?? '');
   });
 }
