@@ -31,7 +31,7 @@ import type { BlobJob, BlobResult, JobInput, JobOutput, WorkerPool } from '../po
 import type { StoreHandle, StoredBlob } from '../store/index.js';
 import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource, ReuseOptions } from '../transports/types.js';
 import type { LayerPlan } from './plan.js';
-import type { BlobMeter, BlobPhase, ProgressTracker } from './progress.js';
+import type { BlobMeter, BlobPhase, ProgressEvent, ProgressTracker } from './progress.js';
 
 /**
  * Blobs at most this big are copied on the main thread, in memory: a worker round trip (and, for
@@ -91,7 +91,8 @@ export interface BlobCopierContext {
   label: string;
 }
 
-type How = 'reused-at-destination' | 'from-store' | 'fetched';
+/** Where a blob's bytes came from, as blob-done tells it (see ProgressEvent). */
+type How = Extract<ProgressEvent, { type: 'blob-done' }>['how'];
 
 /** Copies blobs from one source to one destination (see the module comment). */
 export class BlobCopier {
@@ -139,7 +140,7 @@ export class BlobCopier {
         this.c.counters.bytesRead += bytes.length;
         this.c.source.onVerified?.(t.info);
         stored = await this.c.store.get().put(bytes, { digest: t.info.digest, what, ...(t.info.mediaType ? { mediaType: t.info.mediaType } : {}) });
-        how = 'fetched';
+        how = this.c.source.properties.blobsAre;
       }
       const reused = needBytes ? await dest.tryReusingBlob(t.info, this.#reuse()) : undefined;
       if (reused) how = 'reused-at-destination';
@@ -255,7 +256,7 @@ export class BlobCopier {
       this.c.source.onVerified?.(info);
       const stored = await store.put(bytes, { digest: info.digest, what });
       await this.#deliver(stored, t);
-      return this.#done(t, stored, 'fetched', meter);
+      return this.#done(t, stored, this.c.source.properties.blobsAre, meter);
     }
 
     const wholeFile = payload.kind === 'path' && payload.offset === undefined;
@@ -275,7 +276,7 @@ export class BlobCopier {
       this.c.source.onVerified?.(info);
       const got = { digest: info.digest, size: payload.size };
       const stored = staged ? await store.adoptStaged(staged, got, { what }) : got;
-      return this.#done(t, stored, 'fetched', meter);
+      return this.#done(t, stored, this.c.source.properties.blobsAre, meter);
     }
 
     // A download bound for an upload (registry to registry): sent on as it arrives, and kept in the
@@ -309,7 +310,7 @@ export class BlobCopier {
     } else {
       await this.#deliver(stored, t);
     }
-    return this.#done(t, stored, 'fetched', meter);
+    return this.#done(t, stored, this.c.source.properties.blobsAre, meter);
   }
 
   /**
@@ -360,7 +361,7 @@ export class BlobCopier {
     this.c.source.onVerified?.(info);
     const stored = await store.adopt(tmp, { digest: info.digest, size: result.input.size, what });
     this.#wrote(stored.size);
-    return this.#done(t, stored, 'fetched', meter);
+    return this.#done(t, stored, this.c.source.properties.blobsAre, meter);
   }
 
   /** A layer decompressed, compressed or recompressed on its way. */
@@ -420,7 +421,7 @@ export class BlobCopier {
     const stored = await store.adopt(outTmp, { ...output, what: `${plan.action === 'compress' ? plan.format + '-compressed' : 'decompressed'} ${what}` });
     const reused = await this.c.dest.tryReusingBlob({ ...info, digest: stored.digest, size: stored.size });
     if (!reused) await this.#deliver(stored, t);
-    return this.#done(t, stored, reused ? 'reused-at-destination' : 'fetched', meter);
+    return this.#done(t, stored, reused ? 'reused-at-destination' : this.c.source.properties.blobsAre, meter);
   }
 
   /** Run a blob job on the payload (file, file region or main-thread stream). */
