@@ -16,6 +16,8 @@
  *
  * What a transport is told comes in sections (TransportOptions: platform, registry, daemon, write,
  * events); the store is a handle (StoreHandle): a LazyStore, or an open BlobStore (openStore()).
+ * RegistryServer serves an open store over the OCI distribution API (what `ocikit serve` runs).
+ * examples/ in the repository has small programs using each of these.
  */
 import { BlobStore, defaultStoreDir } from './store/index.js';
 
@@ -26,6 +28,7 @@ export { PolicyContext, loadPolicy, parsePolicy, signManifestGpg, signManifestSi
 export { parseImageName, transportNames } from './transports/index.js';
 export type { ImageReference, ImageSource, ImageDestination, SystemContext, TransportOptions, RegistryContext, DaemonContext, WriteOptions, TransportEvents, BlobInfo } from './transports/types.js';
 export { openImage, inspectOutput, ociConfigView, referrersOf, type ReferrerEntry } from './image/index.js';
+export { RegistryServer, type ServeOptions } from './serve/index.js';
 export { BlobStore, LazyStore, defaultStoreDir, verify, gc, du, ls, type StoreHandle } from './store/index.js';
 export { OcikitError, isOcikitError, exitCodeFor, type ErrorCode } from './errors.js';
 export type { Digest } from './digest/index.js';
