@@ -77,7 +77,7 @@ describe('the npm package', () => {
       assert.ok(files.includes(want), `${want} is in the package`);
     }
     const unwanted = files.filter(
-      (f) => /^(test|bench|fixtures|\.ci|lib|cli|workers|build)\//.test(f) || /^dist\/(test|bench|fixtures|cli)\//.test(f) || f.endsWith('.map') || /ocikit\.(blob|stamp)$/.test(f),
+      (f) => /^(test|bench|fixtures|\.ci|lib|cli|workers|build|docs|examples)\//.test(f) || /^dist\/(test|bench|fixtures|cli)\//.test(f) || f.endsWith('.map') || /ocikit\.(blob|stamp)$/.test(f),
     );
     assert.deepEqual(unwanted, []);
   });
