@@ -17,8 +17,8 @@ import { parseImageName } from '../../lib/transports/index.js';
 import { ocikit, ocikitAsync, run, runAsync, type RunResult } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_DIGEST = 'sha256:0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';

@@ -38,7 +38,7 @@ describe('the npm package', () => {
     const src = join(work, 'src');
     mkdirSync(join(src, 'dist'), { recursive: true });
     for (const f of ['package.json', 'README.md', 'LICENSE']) cpSync(join(repoRoot, f), join(src, f));
-    for (const d of ['lib', 'workers', 'bin', 'build', 'test', 'bench']) cpSync(join(repoRoot, 'dist', d), join(src, 'dist', d), { recursive: true, preserveTimestamps: true });
+    for (const d of ['lib', 'workers', 'bin', 'build', 'test', 'bench', 'support']) cpSync(join(repoRoot, 'dist', d), join(src, 'dist', d), { recursive: true, preserveTimestamps: true });
     run(existsSync(npm) ? npm : 'npm', ['pack', '--silent', '--pack-destination', work], src);
     tarball = join(
       work,
@@ -61,7 +61,7 @@ describe('the npm package', () => {
     run(existsSync(npm) ? npm : 'npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent', tarball], app);
   });
 
-  it('holds the library, the CLI and its docs, and no tests, bench, fixtures or source maps', () => {
+  it('holds the library, the CLI and its docs, and no tests, bench, support, fixtures or source maps', () => {
     for (const want of [
       'package.json',
       'README.md',
@@ -77,7 +77,11 @@ describe('the npm package', () => {
       assert.ok(files.includes(want), `${want} is in the package`);
     }
     const unwanted = files.filter(
-      (f) => /^(test|bench|fixtures|\.ci|lib|cli|workers|build|docs|examples)\//.test(f) || /^dist\/(test|bench|fixtures|cli)\//.test(f) || f.endsWith('.map') || /ocikit\.(blob|stamp)$/.test(f),
+      (f) =>
+        /^(test|bench|support|fixtures|\.ci|lib|cli|workers|build|docs|examples)\//.test(f) ||
+        /^dist\/(test|bench|support|fixtures|cli)\//.test(f) ||
+        f.endsWith('.map') ||
+        /ocikit\.(blob|stamp)$/.test(f),
     );
     assert.deepEqual(unwanted, []);
   });

@@ -20,8 +20,8 @@ import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 import { startServe } from '../helpers/serve.js';
 import { lazyStore } from '../helpers/store.js';
 
