@@ -6,7 +6,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'bench/work/', 'fixtures/*', '!fixtures/generate.ts'] },
+  { ignores: ['dist/', 'docs/api/', 'bench/work/', 'fixtures/*', '!fixtures/generate.ts'] },
   eslint.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -12,9 +12,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startDockerd, type DockerEngine } from '../test/helpers/dockerd.js';
-import { ensurePeers } from '../test/helpers/peers.js';
-import { podmanStore } from '../test/helpers/podman.js';
+import { startDockerd, type DockerEngine } from '../support/dockerd.js';
+import { ensurePeers } from '../support/peers.js';
+import { podmanStore } from '../support/podman.js';
 import { copyCase, once, type Case, type CopySpec } from './case.js';
 import type { ImageInfo } from './generate.js';
 

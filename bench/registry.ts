@@ -20,7 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { startRegistry, type RegistryHandle } from '../test/helpers/registry.js';
+import { startRegistry, type RegistryHandle } from '../support/registry.js';
 import { clearSkopeoCache, copyCase, once, type Case, type CopySpec, type RunContext, type Tool } from './case.js';
 import type { ImageInfo } from './generate.js';
 

@@ -31,7 +31,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { WorkerPool } from '../lib/pool/index.js';
-import { ensurePeers } from '../test/helpers/peers.js';
+import { ensurePeers } from '../support/peers.js';
 import { copyCase, craneTool, SECTIONS, skopeoTool, type Case, type Section, type Tool } from './case.js';
 import { chartSvg, reportHtml, type ChartLimit, type ChartSection } from './chart.js';
 import { ocikitBuilds } from './cli.js';

@@ -19,7 +19,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { startRegistry } from '../test/helpers/registry.js';
+import { startRegistry } from '../support/registry.js';
 
 export interface ServeBenchResult {
   image: string;

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { copyImage } from '../lib/copy/index.js';
 import { BlobStore } from '../lib/store/index.js';
 import { parseImageName } from '../lib/transports/index.js';
-import { makeLayer, pseudoRandom, writeImage } from '../test/helpers/images.js';
-import { startRegistry, type RegistryHandle } from '../test/helpers/registry.js';
+import { makeLayer, pseudoRandom, writeImage } from '../support/images.js';
+import { startRegistry, type RegistryHandle } from '../support/registry.js';
 import { clearSkopeoCache, once, type Case, type Tool } from './case.js';
 
 const TAGS = 20;

@@ -15,8 +15,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { WorkerPool, compressFile } from '../lib/pool/index.js';
-import { makeLayer, writeImage } from '../test/helpers/images.js';
-import { ensurePeers } from '../test/helpers/peers.js';
+import { makeLayer, writeImage } from '../support/images.js';
+import { ensurePeers } from '../support/peers.js';
 import { LAYER_GZIP, LAYER_TAR, Layout, sha256File, type ImageInfo } from './generate.js';
 
 export interface TypicalImages {

@@ -1,6 +1,7 @@
 /** The shape of one CLI subcommand, the table of global flags, and the shared flag helpers. */
 import { statSync } from 'node:fs';
 import { OcikitError } from '../lib/errors.js';
+import { DEFAULT_BLOB_JOBS } from '../lib/copy/limit.js';
 import { parseArgs, type FlagSpec, type ParsedArgs } from './flags.js';
 
 export type { FlagSpec, ParsedArgs } from './flags.js';
@@ -65,7 +66,7 @@ export interface GlobalFlag {
  */
 export const GLOBAL_FLAG_TABLE: GlobalFlag[] = [
   { name: 'store', kind: 'string', arg: 'DIR', help: 'blob store (default $OCIKIT_STORE, else $XDG_DATA_HOME/ocikit)' },
-  { name: 'jobs', kind: 'string', arg: 'N', help: 'blobs and worker jobs at once (default: the number of cores); for sync, images at once' },
+  { name: 'jobs', kind: 'string', arg: 'N', help: `worker threads (default: the number of cores) and blobs copied at once (default ${DEFAULT_BLOB_JOBS}); for sync, images at once` },
   { name: 'override-os', kind: 'string', arg: 'OS', help: 'use OS instead of the running OS to choose images' },
   { name: 'override-arch', kind: 'string', arg: 'ARCH', help: "use ARCH instead of the machine's architecture" },
   { name: 'override-variant', kind: 'string', arg: 'V', help: 'use V instead of the running architecture variant' },

@@ -1,6 +1,6 @@
 /** ocikit copy SRC DEST */
 import { OcikitError } from '../lib/errors.js';
-import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '../lib/copy/index.js';
+import { DEFAULT_BLOB_JOBS, copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '../lib/copy/index.js';
 import { parsePlatform } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
 import type { WriteOptions } from '../lib/transports/types.js';
@@ -53,7 +53,7 @@ ${COMPRESSION_HELP}
       --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
       --no-sync                  do not fsync what is written (faster; a power loss soon after can
                                  leave the destination and the store with empty or partial files)
-      --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else 4)
+      --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else ${DEFAULT_BLOB_JOBS})
   -q, --quiet                    no progress output
       --json                     print {manifestDigest, sourceDigest, bytesRead, bytesWritten, blobsReused,
                                  seconds, referrers (with --referrers)} on stdout

@@ -1,6 +1,7 @@
 /** ocikit sync --src docker|dir|yaml --dest docker|dir|oci SOURCE DESTINATION (as skopeo sync, and further). */
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../lib/errors.js';
+import { DEFAULT_BLOB_JOBS } from '../lib/copy/limit.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
@@ -75,7 +76,7 @@ ${COMPRESSION_HELP}
       --keep-going               go on after an image fails (exit 1 at the end)
       --digestfile PATH          write "DIGEST DESTINATION" for every image synced
       --jobs N                   images copied at once (default 4); requests per registry stay bounded
-      --image-parallel-copies N  blobs copied at once per image
+      --image-parallel-copies N  blobs copied at once per image (default ${DEFAULT_BLOB_JOBS})
       --json                     print a report of every image and the totals on stdout
   -q, --quiet                    no per-image lines or summary
 

@@ -99,8 +99,14 @@ test('no module of lib/, cli/, workers/ or build/ imports itself back, by any ki
   assert.deepEqual(circles(importGraph(SHIPPED)), []);
 });
 
-test('lib/ imports nothing from cli/, test/ or bench/', () => {
+test('lib/ imports nothing from cli/, test/, bench/ or support/', () => {
   for (const [from, edges] of importGraph(['lib'])) {
-    for (const to of edges) assert.ok(!/^(cli|test|bench)\//.test(to), `${from} imports ${to}`);
+    for (const to of edges) assert.ok(!/^(cli|test|bench|support)\//.test(to), `${from} imports ${to}`);
+  }
+});
+
+test('bench/ takes the peers and images it shares with the tests from support/, never from test/; support/ imports neither', () => {
+  for (const [from, edges] of importGraph(['bench', 'support'])) {
+    for (const to of edges) assert.ok(!/^test\//.test(to) && !(from.startsWith('support/') && to.startsWith('bench/')), `${from} imports ${to}`);
   }
 });

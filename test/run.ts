@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensurePeers } from './helpers/peers.js';
+import { ensurePeers } from '../support/peers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -33,7 +33,7 @@ import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSou
 import type { LayerPlan } from './plan.js';
 import type { LayerDecryption, LayerEncryption } from './options.js';
 import { ANNOTATIONS, encodePrivateOptions, encodePublicOptions, newLayerKey, parsePrivateOptions, parsePublicOptions } from '../ocicrypt/options.js';
-import type { BlobMeter, BlobPhase, ProgressTracker } from './progress.js';
+import type { BlobMeter, BlobPhase, ProgressEvent, ProgressTracker } from './progress.js';
 
 /**
  * Blobs at most this big are copied on the main thread, in memory: a worker round trip (and, for
@@ -103,7 +103,8 @@ export interface BlobCopierContext {
   crypt?: { encryption?: LayerEncryption; decryption?: LayerDecryption };
 }
 
-type How = 'reused-at-destination' | 'from-store' | 'fetched';
+/** Where a blob's bytes came from, as blob-done tells it (see ProgressEvent). */
+type How = Extract<ProgressEvent, { type: 'blob-done' }>['how'];
 
 /** Copies blobs from one source to one destination (see the module comment). */
 export class BlobCopier {
@@ -151,7 +152,7 @@ export class BlobCopier {
         this.c.counters.bytesRead += bytes.length;
         this.c.source.onVerified?.(t.info);
         stored = await this.c.store.get().put(bytes, { digest: t.info.digest, what, ...(t.info.mediaType ? { mediaType: t.info.mediaType } : {}) });
-        how = 'fetched';
+        how = this.c.source.properties.blobsAre;
       }
       const reused = needBytes ? await dest.tryReusingBlob(t.info, this.#reuse()) : undefined;
       if (reused) how = 'reused-at-destination';
@@ -271,7 +272,7 @@ export class BlobCopier {
       this.c.source.onVerified?.(info);
       const stored = await store.put(bytes, { digest: info.digest, what });
       await this.#deliver(stored, t);
-      return this.#done(t, stored, 'fetched', meter);
+      return this.#done(t, stored, this.c.source.properties.blobsAre, meter);
     }
 
     const wholeFile = payload.kind === 'path' && payload.offset === undefined;
@@ -291,7 +292,7 @@ export class BlobCopier {
       this.c.source.onVerified?.(info);
       const got = { digest: info.digest, size: payload.size };
       const stored = staged ? await store.adoptStaged(staged, got, { what }) : got;
-      return this.#done(t, stored, 'fetched', meter);
+      return this.#done(t, stored, this.c.source.properties.blobsAre, meter);
     }
 
     // A download bound for an upload (registry to registry): sent on as it arrives, and kept in the
@@ -325,7 +326,7 @@ export class BlobCopier {
     } else {
       await this.#deliver(stored, t);
     }
-    return this.#done(t, stored, 'fetched', meter);
+    return this.#done(t, stored, this.c.source.properties.blobsAre, meter);
   }
 
   /**
@@ -376,7 +377,7 @@ export class BlobCopier {
     this.c.source.onVerified?.(info);
     const stored = await store.adopt(tmp, { digest: info.digest, size: result.input.size, what });
     this.#wrote(stored.size);
-    return this.#done(t, stored, 'fetched', meter);
+    return this.#done(t, stored, this.c.source.properties.blobsAre, meter);
   }
 
   /** A layer decompressed, compressed or recompressed on its way. */
@@ -440,7 +441,7 @@ export class BlobCopier {
     const stored = await store.adopt(outTmp, { ...output, what: `${plan.action === 'compress' ? plan.format + '-compressed' : 'decompressed'} ${what}` });
     const reused = await this.c.dest.tryReusingBlob({ ...info, digest: stored.digest, size: stored.size });
     if (!reused) await this.#deliver(stored, t);
-    const outcome = this.#done(t, stored, reused ? 'reused-at-destination' : 'fetched', meter);
+    const outcome = this.#done(t, stored, reused ? 'reused-at-destination' : this.c.source.properties.blobsAre, meter);
     return annotations ? { ...outcome, annotations } : outcome;
   }
 
@@ -538,7 +539,7 @@ export class BlobCopier {
       final = clear;
     }
     await this.#deliver(final, t);
-    const outcome = this.#done(t, final, 'fetched', meter);
+    const outcome = this.#done(t, final, this.c.source.properties.blobsAre, meter);
     return annotations ? { ...outcome, annotations } : outcome;
   }
 

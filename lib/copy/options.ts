@@ -36,7 +36,7 @@ export interface CopyOptions {
   /** --dest-compress-format / --dest-compress-level, used where layers are (re)compressed. */
   compressFormat?: CompressionAlgorithm;
   compressLevel?: number;
-  /** How many blobs at once, at most (further bounded by the transports' properties). Default 6. */
+  /** How many blobs at once, at most (further bounded by the transports' properties). Default DEFAULT_BLOB_JOBS (6). */
   jobs?: number;
   /**
    * The worker pool for the blob jobs. Without one, copyImage starts a pool (its threads start

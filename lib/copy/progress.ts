@@ -18,12 +18,19 @@ export type ProgressEvent =
   | { type: 'blob-start'; digest: Digest; size: number; phase: BlobPhase }
   /** `done` of `total` bytes of the source blob read so far (total -1: unknown); `written`: output bytes. */
   | { type: 'blob-progress'; digest: Digest; phase: BlobPhase; done: number; total: number; written: number }
-  /** `from` is the digest blob-start named, when the blob written differs from it. */
+  /**
+   * A blob is at the destination. `how`: the destination had it already ('reused-at-destination':
+   * nothing moved, or the registry mounted it), the store had it ('from-store'), or the source's
+   * bytes were taken in one pass — 'fetched' from a registry, a Docker daemon or podman, 'read'
+   * from files on this machine (a layout, a directory, an archive, the store: transport); see
+   * ImageSourceProperties.blobsAre. `from` is the digest blob-start named, when the blob written
+   * differs from it.
+   */
   | {
       type: 'blob-done';
       digest: Digest;
       size: number;
-      how: 'reused-at-destination' | 'from-store' | 'fetched';
+      how: 'reused-at-destination' | 'from-store' | 'fetched' | 'read';
       transformed?: 'compressed' | 'decompressed';
       from?: Digest;
       /** Source bytes read for this blob (0 when nothing was read). */

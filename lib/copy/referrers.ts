@@ -23,7 +23,7 @@ import { shortDigest, verifyBytes, type Digest } from '../digest/index.js';
 import { isNondistributableLayer, parseManifest, subjectOf, type Descriptor, type ParsedManifest } from '../manifest/index.js';
 import type { ManifestBlob } from '../transports/types.js';
 import type { BlobTask } from './blob.js';
-import { runLimited } from './limit.js';
+import { DEFAULT_BLOB_JOBS, runLimited } from './limit.js';
 import type { ReferrerOptions } from './options.js';
 import { descToInfo, keepManifest, type ImageCopyContext, type Written } from './single.js';
 
@@ -178,7 +178,7 @@ async function copyContents(c: ImageCopyContext, parsed: ParsedManifest, what: s
       foreign: isNondistributableLayer(b.mediaType) && (b.urls?.length ?? 0) > 0 && c.dest.properties.acceptsForeignLayers,
     }));
     c.tracker.emit({ type: 'image', blobs: tasks.length, bytes: tasks.reduce((a, t) => a + Math.max(0, t.info.size), 0) });
-    const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, c.dest.properties.concurrentPutBlob, c.opts.jobs ?? 4));
+    const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, c.dest.properties.concurrentPutBlob, c.opts.jobs ?? DEFAULT_BLOB_JOBS));
     await runLimited(
       [...tasks].sort((a, b) => b.info.size - a.info.size),
       n,

@@ -31,7 +31,7 @@ import type { StoreHandle } from '../store/index.js';
 import type { BlobInfo, DesiredCompression, ImageDestination, ImageSource } from '../transports/types.js';
 import type { BlobCopier, BlobOutcome, BlobTask } from './blob.js';
 import type { CopyOptions } from './options.js';
-import { runLimited } from './limit.js';
+import { DEFAULT_BLOB_JOBS, runLimited } from './limit.js';
 import { chooseManifestType } from './manifest-type.js';
 import { ENCRYPTED_SUFFIX, isEncryptedMediaType } from '../ocicrypt/options.js';
 import { compressionAfter, effectiveDesire, planLayer } from './plan.js';
@@ -231,8 +231,8 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
 
     // === 4b. the config, then the layers largest first, N at a time (--image-parallel-copies / --jobs,
     // and the transports' bounds), in one queue: the config starts first and takes one of the N.
-    // Six at once by default, as skopeo: enough to keep a registry busy; CPU-heavy jobs are further bounded by the pool.
-    const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, dest.properties.concurrentPutBlob, opts.jobs ?? 6));
+    // DEFAULT_BLOB_JOBS at once unless told otherwise (limit.ts says why).
+    const n = Math.max(1, Math.min(c.source.properties.concurrentGetBlob, dest.properties.concurrentPutBlob, opts.jobs ?? DEFAULT_BLOB_JOBS));
     const order = [configTask, ...[...tasks].sort((a, b) => b.info.size - a.info.size)];
     await runLimited(order, n, async (t) => {
       if (t === configTask) {

@@ -140,6 +140,9 @@ export class WorkerPool {
    * Run one job. `what` describes it for error messages ("compressing layer sha256:ab12…").
    * A `stream` input is read here when the job runs here, and fed to the worker through a port
    * otherwise (feed.ts). Throws the OcikitError rebuilt from the job's reply.
+   *
+   * @internal The copy pipeline's: a library caller creates a pool, passes it to copyImage (and
+   * other calls) and closes it; the job protocol (workers/protocol.ts) is not part of the API.
    */
   async run<J extends Job>(job: J, what?: string): Promise<ResultOf[J['kind']]> {
     let reply: JobReply<ResultOf[J['kind']]>;
@@ -178,6 +181,8 @@ export class WorkerPool {
   /**
    * Native threads for a job that brings its own (zstd): this job's share of the cores, at least
    * one. Call `release()` when the job ends.
+   *
+   * @internal The blob jobs' (see run).
    */
   nativeThreads(): { threads: number; release(): void } {
     this.#nativeInUse++;

@@ -2,5 +2,5 @@
 export { RegistryServer, type ServeOptions } from './server.js';
 export { Htpasswd } from './auth.js';
 export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js';
-export { AccessPolicy, type Action } from './access.js';
+export { AccessPolicy, type Action, type Principal } from './access.js';
 export { parseMirrorSpec, type MirrorSpec } from './mirror.js';

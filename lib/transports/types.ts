@@ -216,6 +216,12 @@ export type BlobPayload =
 export interface ImageSourceProperties {
   /** How many getBlob calls may run at once. 1 means strictly one at a time. */
   concurrentGetBlob: number;
+  /**
+   * Where the blobs' bytes come from, as progress events tell it (ProgressEvent 'blob-done' `how`):
+   * 'fetched' when another program or host sends them (a registry, a Docker daemon, podman), 'read'
+   * when they are files on this machine (a layout, a directory, an archive, the store).
+   */
+  blobsAre: 'fetched' | 'read';
 }
 
 /**

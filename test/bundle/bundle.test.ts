@@ -11,9 +11,9 @@ import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } fro
 import { join } from 'node:path';
 import { ocikit, run } from '../helpers/cli.js';
 import { ociImage, randomLayer, type BuiltImage } from '../helpers/layer-images.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { startServe } from '../helpers/serve.js';
 import { storeSnapshot } from '../helpers/store.js';
 

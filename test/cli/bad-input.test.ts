@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { ocikit } from '../helpers/cli.js';
 import { rawTar, type RawEntry } from '../helpers/tar.js';
-import { sha, shaHex } from '../helpers/digest.js';
+import { sha, shaHex } from '../../support/digest.js';
 
 const FIXTURE = fixture('hello-oci');
 let dir: string;

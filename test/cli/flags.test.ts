@@ -10,15 +10,15 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from '../../cli/flags.js';
-import { copyImage } from '../../lib/copy/index.js';
+import { DEFAULT_BLOB_JOBS, copyImage } from '../../lib/copy/index.js';
 import { closeDispatchers } from '../../lib/registry/index.js';
 import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { ocikit, ocikitAsync, run, runAsync, type RunResult } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_DIGEST = 'sha256:0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';
@@ -316,6 +316,13 @@ describe('copy --image-parallel-copies', () => {
     const puts = o.requests.filter((q) => q.method === 'PUT' && q.path.includes('/blobs/uploads/'));
     for (let i = 1; i < uploads.length; i++) assert.ok(uploads[i]!.start >= puts[i - 1]!.end!, 'uploads overlap');
     assert.equal(ocikit(['copy', '--image-parallel-copies', '0', HELLO, 'dir:/x'], { env }).code, 1);
+  });
+
+  it('the help of copy, sync and --jobs names the one default the copy uses', () => {
+    const copyHelp = ocikit(['copy', '--help'], { env }).stdout;
+    assert.match(copyHelp, new RegExp(`--image-parallel-copies N +blobs copied at once \\(skopeo's name; default: --jobs, else ${DEFAULT_BLOB_JOBS}\\)`));
+    assert.match(copyHelp, new RegExp(`blobs copied at once \\(default ${DEFAULT_BLOB_JOBS}\\)`), 'the --jobs line');
+    assert.match(ocikit(['sync', '--help'], { env }).stdout, new RegExp(`blobs copied at once per image \\(default ${DEFAULT_BLOB_JOBS}\\)`));
   });
 });
 

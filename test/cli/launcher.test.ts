@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { launcherScript } from '../../build/snapshot.js';
 import { POLICY_ARGS } from '../helpers/cli.js';
 import { cliPath, fixture, repoRoot, tempDir } from '../helpers/paths.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const bin = dirname(cliPath);

@@ -12,10 +12,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { closeDispatchers } from '../../lib/registry/index.js';
 import { ocikit, run, type RunResult } from '../helpers/cli.js';
-import { makeLayer, writeImage } from '../helpers/images.js';
+import { makeLayer, writeImage } from '../../support/images.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const ALICE = { username: 'alice', password: 'parity-Pa55word' };

@@ -5,8 +5,8 @@
  */
 import { before, after } from 'node:test';
 import { basename, join } from 'node:path';
-import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
-import { podmanStore, type PodmanStore } from '../helpers/podman.js';
+import { startDockerd, type DockerEngine } from '../../support/dockerd.js';
+import { podmanStore, type PodmanStore } from '../../support/podman.js';
 import { conformanceSuite } from './suite.js';
 
 let engine: DockerEngine | undefined;

@@ -28,9 +28,10 @@ export interface TransportUnderTest {
   supportsIndex: boolean;
   /**
    * Whether the image `name` (made by imageName(target)) is visible at the destination. Default:
-   * whether `target` exists. Transports that keep images elsewhere (a daemon, a podman store) ask there.
+   * whether `target` exists. Transports that keep images elsewhere (a daemon, a podman store, the
+   * blob store the suite copies through) ask there.
    */
-  exists?(name: string, target: string): boolean;
+  exists?(name: string, target: string, store: BlobStore): boolean;
   /**
    * Whether a second copy of an image finds its blobs already at the destination (default true).
    * false where the destination cannot be asked (docker load takes every layer, every time).
@@ -55,9 +56,9 @@ async function readAll(src: ImageSource, d: Descriptor): Promise<Buffer> {
 
 export function conformanceSuite(name: string, t: TransportUnderTest): void {
   const ctx = (): TransportOptions => t.ctx ?? {};
-  const exists = (n: string, target: string): boolean => (t.exists ? t.exists(n, target) : existsSync(target));
   describe(`conformance: ${name}`, () => {
     let store: BlobStore;
+    const exists = (n: string, target: string): boolean => (t.exists ? t.exists(n, target, store) : existsSync(target));
     let dir: string;
     before(() => {
       dir = tempDir(`ocikit-conf-${name}-`);

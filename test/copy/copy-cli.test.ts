@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { POLICY_ARGS, ocikit, ocikitAsync } from '../helpers/cli.js';
 import { makeTar } from '../../fixtures/generate.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 let dir: string;

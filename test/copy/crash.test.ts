@@ -12,9 +12,9 @@ import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { processAlive, tempWriter } from '../../lib/fs/durable.js';
-import { sha, shaHex } from '../helpers/digest.js';
+import { sha, shaHex } from '../../support/digest.js';
 
 const KILLS = 10;
 

@@ -16,9 +16,9 @@ import { parseImageName } from '../../lib/transports/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import type { Digest } from '../../lib/digest/index.js';
 import { run } from '../helpers/cli.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 const OCI_GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
 

@@ -18,12 +18,12 @@ import { join } from 'node:path';
 import { closeDispatchers } from '../../lib/registry/index.js';
 import { POLICY_ARGS, ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 import { startReferrersProxy, type ReferrersProxy } from '../helpers/referrers-proxy.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { OCI_INDEX, addToLayout, artifact, artifactIndex, blob, getManifest, layoutEntry, pushBuilt, pushManifest, tags, type Built, type Desc } from '../helpers/artifacts.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 const SPDX = 'application/spdx+json';
 const SIG = 'application/vnd.example.signature.v1';

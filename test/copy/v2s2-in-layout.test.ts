@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { POLICY_ARGS, ocikit, run } from '../helpers/cli.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { sha } from '../helpers/digest.js';
+import { requirePeer } from '../../support/peers.js';
+import { sha } from '../../support/digest.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const MULTI = `oci:${fixture('multiarch-oci')}:latest`;

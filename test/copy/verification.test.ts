@@ -17,9 +17,9 @@ import { parseImageName } from '../../lib/transports/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { ocikit } from '../helpers/cli.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 

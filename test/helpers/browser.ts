@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { tempDir } from './paths.js';
-import { requirePeer } from './peers.js';
+import { requirePeer } from '../../support/peers.js';
 
 /** The flags every test browser runs with: nothing it does reaches outside this machine. */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './cli.js';
-import { requirePeer } from './peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { tempDir } from './paths.js';
 
 const homes: string[] = [];

@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { writeOciLayout } from './images.js';
-import { sha } from './digest.js';
+import { writeOciLayout } from '../../support/images.js';
+import { sha } from '../../support/digest.js';
 
 /** A tar (ustar) of regular files, as bytes. */
 export function tarOf(files: Record<string, Buffer>): Buffer {

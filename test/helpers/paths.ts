@@ -1,6 +1,5 @@
 /** Paths for tests: the repository root (found by walking up to package.json) and temp dirs removed after the test. */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,14 +23,5 @@ export const fixture = (...parts: string[]): string => join(repoRoot, 'fixtures'
  */
 export const cliPath = join(repoRoot, 'dist', 'bin', 'ocikit');
 
-const made: string[] = [];
-/** A fresh temp dir, removed when the process exits. */
-export function tempDir(prefix = 'ocikit-test-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
-process.on('exit', () => {
-  if (process.env.OCIKIT_KEEP_TMP) return;
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+/** Temp dirs (support/temp.ts, shared with the bench). */
+export { tempDir } from '../../support/temp.js';

@@ -16,7 +16,7 @@
  */
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sha } from './digest.js';
+import { sha } from '../../support/digest.js';
 
 /** How the layer behaves. */
 export interface ReferrersProxyOptions {

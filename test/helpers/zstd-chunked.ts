@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { decompress } from 'zstd-napi';
-import { sha } from './digest.js';
+import { sha } from '../../support/digest.js';
 
 /** A TOC entry as containers/storage writes it. */
 export interface TocEntry {

@@ -13,7 +13,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { ocikit, run } from '../helpers/cli.js';
 import { gpgHome, type GpgHome } from '../helpers/gpg.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 
 type Manifest = { mediaType: string; layers: Array<{ mediaType: string; digest: string; annotations?: Record<string, string> }> };
 

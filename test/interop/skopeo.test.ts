@@ -9,8 +9,8 @@ import { readFileSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { ocikit, run } from '../helpers/cli.js';
-import { requirePeer } from '../helpers/peers.js';
-import { sha } from '../helpers/digest.js';
+import { requirePeer } from '../../support/peers.js';
+import { sha } from '../../support/digest.js';
 
 let skopeo: string;
 let dir: string;

@@ -5,7 +5,7 @@ import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { ocikit, run } from '../helpers/cli.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 
 describe('umoci reads ocikit layouts', () => {
   let umoci: string;

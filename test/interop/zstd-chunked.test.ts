@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decompress } from 'zstd-napi';
 import { ocikit, run } from '../helpers/cli.js';
-import { makeLayer, pseudoRandom, writeImage, type Layer } from '../helpers/images.js';
-import { requirePeer } from '../helpers/peers.js';
+import { makeLayer, pseudoRandom, writeImage, type Layer } from '../../support/images.js';
+import { requirePeer } from '../../support/peers.js';
 import { tempDir } from '../helpers/paths.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 import { checkZstdChunked } from '../helpers/zstd-chunked.js';
 
 type Manifest = { mediaType: string; config: { digest: string }; layers: Array<{ mediaType: string; digest: string; size: number; annotations?: Record<string, string> }> };

@@ -18,7 +18,7 @@ import {
 } from '../../lib/manifest/index.js';
 import { fixture } from '../helpers/paths.js';
 import { isOcikitError } from '../../lib/errors.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 const golden = (name: string): Buffer => readFileSync(fixture('golden', name));
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));

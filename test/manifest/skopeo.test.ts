@@ -1,7 +1,7 @@
 /**
  * The byte format of converted manifests, checked against the real skopeo: for the same conversion
  * ocikit and skopeo must write the same bytes, hence the same manifest digest. skopeo is a
- * required peer (test/helpers/peers.ts installs it); the test never skips.
+ * required peer (support/peers.ts installs it); the test never skips.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,8 +21,8 @@ import {
   type ParsedOciManifest,
 } from '../../lib/manifest/index.js';
 import { tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { sha, shaHex } from '../helpers/digest.js';
+import { requirePeer } from '../../support/peers.js';
+import { sha, shaHex } from '../../support/digest.js';
 
 // The real skopeo is a peer the test setup installs; a missing one fails here with the install command.
 const skopeoPath = requirePeer('skopeo');

@@ -38,7 +38,7 @@ describe('the npm package', () => {
     const src = join(work, 'src');
     mkdirSync(join(src, 'dist'), { recursive: true });
     for (const f of ['package.json', 'README.md', 'LICENSE']) cpSync(join(repoRoot, f), join(src, f));
-    for (const d of ['lib', 'workers', 'bin', 'build', 'test', 'bench']) cpSync(join(repoRoot, 'dist', d), join(src, 'dist', d), { recursive: true, preserveTimestamps: true });
+    for (const d of ['lib', 'workers', 'bin', 'build', 'test', 'bench', 'support']) cpSync(join(repoRoot, 'dist', d), join(src, 'dist', d), { recursive: true, preserveTimestamps: true });
     run(existsSync(npm) ? npm : 'npm', ['pack', '--silent', '--pack-destination', work], src);
     tarball = join(
       work,
@@ -61,7 +61,7 @@ describe('the npm package', () => {
     run(existsSync(npm) ? npm : 'npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent', tarball], app);
   });
 
-  it('holds the library, the CLI and its docs, and no tests, bench, fixtures or source maps', () => {
+  it('holds the library, the CLI and its docs, and no tests, bench, support, fixtures or source maps', () => {
     for (const want of [
       'package.json',
       'README.md',
@@ -77,7 +77,11 @@ describe('the npm package', () => {
       assert.ok(files.includes(want), `${want} is in the package`);
     }
     const unwanted = files.filter(
-      (f) => /^(test|bench|fixtures|\.ci|lib|cli|workers|build)\//.test(f) || /^dist\/(test|bench|fixtures|cli)\//.test(f) || f.endsWith('.map') || /ocikit\.(blob|stamp)$/.test(f),
+      (f) =>
+        /^(test|bench|support|fixtures|\.ci|lib|cli|workers|build|docs|examples)\//.test(f) ||
+        /^dist\/(test|bench|support|fixtures|cli)\//.test(f) ||
+        f.endsWith('.map') ||
+        /ocikit\.(blob|stamp)$/.test(f),
     );
     assert.deepEqual(unwanted, []);
   });
@@ -99,10 +103,14 @@ describe('the npm package', () => {
     assert.equal(run(ocikit, ['inspect', '--format', '{{.Digest}}', `oci:${out}:x`], app).trim(), HELLO_DIGEST);
   });
 
-  it('a strict TypeScript consumer compiles against the installed declarations and runs', () => {
-    // What any TypeScript consumer of a Node library has.
+  /** What any TypeScript consumer of a Node library has: Node's types. */
+  function nodeTypes(): void {
     mkdirSync(join(app, 'node_modules', '@types'), { recursive: true });
     if (!existsSync(join(app, 'node_modules', '@types', 'node'))) symlinkSync(join(repoRoot, 'node_modules', '@types', 'node'), join(app, 'node_modules', '@types', 'node'));
+  }
+
+  it('a strict TypeScript consumer compiles against the installed declarations and runs', () => {
+    nodeTypes();
     writeFileSync(
       join(app, 'consumer.ts'),
       [
@@ -136,5 +144,82 @@ describe('the npm package', () => {
     );
     run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], app);
     assert.equal(run(process.execPath, [join(app, 'out', 'consumer.js')], app).trim(), HELLO_DIGEST);
+  });
+
+  it('examples/ compile under strict TypeScript against the installed package, and do what they say', () => {
+    nodeTypes();
+    const ex = join(app, 'examples');
+    mkdirSync(ex, { recursive: true });
+    const programs = readdirSync(join(repoRoot, 'examples')).filter((f) => f.endsWith('.ts'));
+    assert.deepEqual(programs.sort(), ['copy-with-progress.ts', 'inspect.ts', 'serve.ts', 'store.ts']);
+    for (const f of programs) cpSync(join(repoRoot, 'examples', f), join(ex, f));
+    writeFileSync(
+      join(ex, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noUncheckedIndexedAccess: true,
+          noUnusedLocals: true,
+          skipLibCheck: false,
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          types: ['node'],
+          outDir: 'out',
+        },
+        include: ['*.ts'],
+      }),
+    );
+    run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ex], ex);
+    const home = tempDir('ocikit-examples-');
+    const env = { OCIKIT_STORE: join(home, 'default-store'), XDG_DATA_HOME: join(home, 'data') };
+    const example = (name: string, ...args: string[]): string[] => {
+      const r = spawnSync(process.execPath, [join(ex, 'out', `${name}.js`), ...args], { cwd: ex, encoding: 'utf8', env: { ...process.env, ...env } });
+      assert.equal(r.status, 0, `${name} ${args.join(' ')} failed (${r.status}): ${r.stdout}${r.stderr}`);
+      return r.stdout.trim().split('\n');
+    };
+    const store = join(home, 'store');
+    const helloManifest = readFileSync(join(fixture('hello-oci'), 'blobs', 'sha256', HELLO_DIGEST.slice(7)));
+    const { config, layers } = JSON.parse(helloManifest.toString()) as { config: { size: number }; layers: Array<{ size: number }> };
+    const helloBlobBytes = config.size + layers.reduce((a, l) => a + l.size, 0);
+
+    // copy-with-progress: each blob read from the layout, then the copy committed.
+    let out = example('copy-with-progress', `oci:${fixture('hello-oci')}:latest`, 'store:examples/hello:1', store);
+    assert.equal(out[0], `image: 3 blobs, ${helloBlobBytes} bytes`);
+    assert.equal(out.filter((l) => /^blob sha256:[0-9a-f]{64}: read$/.test(l)).length, 3, out.join('\n'));
+    assert.ok(out.includes(`committed ${HELLO_DIGEST}`), out.join('\n'));
+    assert.match(out.at(-1)!, new RegExp(`^copied ${HELLO_DIGEST}: \\d+ bytes read, 0 blobs reused$`));
+    out = example('copy-with-progress', `oci:${fixture('multiarch-oci')}:latest`, 'store:examples/multi:1', store);
+    const multi = /^copied (sha256:[0-9a-f]{64}):/.exec(out.at(-1)!)?.[1];
+    assert.ok(multi, out.join('\n'));
+
+    // inspect: a layout is read in place; the default store is never created.
+    const shown = JSON.parse(example('inspect', `oci:${fixture('hello-oci')}:latest`).join('\n')) as { Digest: string; Layers: string[] };
+    assert.equal(shown.Digest, HELLO_DIGEST);
+    assert.equal(shown.Layers.length, 2);
+    assert.equal(existsSync(env.OCIKIT_STORE), false, 'inspect of a layout opened no store');
+
+    // serve: the manifest fetched over HTTP is the one copied in, by header and by hash.
+    assert.deepEqual(example('serve', store, 'examples/hello:1'), [`served ${HELLO_DIGEST} (application/vnd.oci.image.manifest.v1+json)`, HELLO_DIGEST]);
+
+    // store: ls lists every ref the copies recorded; gc removes nothing a ref reaches ...
+    out = example('store', store);
+    assert.ok(out.includes(`store:examples/hello:1 ${HELLO_DIGEST} ${helloManifest.length + helloBlobBytes} bytes`), out.join('\n'));
+    assert.ok(
+      out.some((l) => l.startsWith(`store:examples/multi:1 ${multi} `)),
+      out.join('\n'),
+    );
+    assert.match(
+      out.find((l) => l.startsWith('gc: '))!,
+      /^gc: removed 0 blobs/,
+    );
+    // ... and, once the refs to the second image are forgotten (the copy recorded its source's name
+    // too, whose index reaches the instance copied), its blobs and only those.
+    const multiIndex = out.find((l) => l.startsWith(`oci:${fixture('multiarch-oci')}:latest `))?.split(' ')[1];
+    assert.ok(multiIndex, out.join('\n'));
+    out = example('store', store, 'store:examples/multi:1', `oci:${fixture('multiarch-oci')}:latest`);
+    assert.ok(out.includes(`removed ${multi}`) && out.includes(`removed ${multiIndex}`), out.join('\n'));
+    assert.ok(!out.includes(`removed ${HELLO_DIGEST}`));
+    assert.deepEqual(example('serve', store, 'examples/hello:1').at(-1), HELLO_DIGEST, 'what hello needs is still served');
   });
 });

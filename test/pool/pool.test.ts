@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { WorkerPool, rebuildError, workerFile, type BlobJob, type Job } from '../../lib/pool/index.js';
 import { isOcikitError, type OcikitError } from '../../lib/errors.js';
 import { tempDir } from '../helpers/paths.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 const file = (path: string): BlobJob['input'] => ({ kind: 'file', path, offset: 0, length: -1 });
 

@@ -16,8 +16,8 @@ import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, startTokenServer, type RegistryHandle, type TokenServer } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, startTokenServer, type RegistryHandle, type TokenServer } from '../../support/registry.js';
 
 const home = tempDir('ocikit-auth-home-');
 process.env.HOME = home;

@@ -5,8 +5,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { copyImage } from '../../lib/copy/index.js';
 import { DEFAULT_PER_HOST, closeDispatchers } from '../../lib/registry/index.js';
@@ -14,8 +12,9 @@ import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { peakConcurrency, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { tempDir } from '../helpers/paths.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
-import { sha } from '../helpers/digest.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
+import { sha } from '../../support/digest.js';
+import { writeOciLayout } from '../../support/images.js';
 
 let reg: RegistryHandle;
 let proxy: FaultProxy;
@@ -34,41 +33,18 @@ after(async () => {
 /** An OCI layout with `n` gzip layers of distinct sizes (layer i: (i+1) KiB of random bytes), in shuffled manifest order. */
 function makeImage(n: number): { ref: string; largest: string } {
   const dir = tempDir('ocikit-many-');
-  const blobs = join(dir, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const put = (b: Buffer): string => {
-    const d = sha(b);
-    writeFileSync(join(blobs, d.slice(7)), b);
-    return d;
-  };
-  const layers: Array<{ mediaType: string; digest: string; size: number }> = [];
+  const layers: Array<{ gz: Buffer; digest: string }> = [];
   const diffIds: string[] = [];
   const order = Array.from({ length: n }, (_, i) => (i * 7) % n);
   for (const i of order) {
     const plain = randomBytes((i + 1) * 1024);
     const gz = gzipSync(plain);
     diffIds.push(sha(plain));
-    layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(gz), size: gz.length });
+    layers.push({ gz, digest: sha(gz) });
   }
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, config: {} }));
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
-      layers,
-    }),
-  );
-  const md = put(manifest);
-  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(
-    join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-    }),
-  );
-  const largest = [...layers].sort((a, b) => b.size - a.size)[0]!.digest;
+  writeOciLayout(dir, layers, config, 'latest');
+  const largest = [...layers].sort((a, b) => b.gz.length - a.gz.length)[0]!.digest;
   return { ref: `oci:${dir}:latest`, largest };
 }
 

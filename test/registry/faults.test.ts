@@ -16,7 +16,7 @@ import { parseImageName } from '../../lib/transports/index.js';
 import type { TransportOptions } from '../../lib/transports/types.js';
 import { startFaultProxy, type Fault, type FaultProxy } from '../helpers/fault-proxy.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_DIGEST = 'sha256:0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';

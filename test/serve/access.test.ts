@@ -12,12 +12,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ocikit, run } from '../helpers/cli.js';
-import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
-import { sha } from '../helpers/digest.js';
+import { startDockerd, type DockerEngine } from '../../support/dockerd.js';
+import { sha } from '../../support/digest.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { podmanStore } from '../helpers/podman.js';
+import { requirePeer } from '../../support/peers.js';
+import { podmanStore } from '../../support/podman.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 import { storeSnapshot } from '../helpers/store.js';
 

@@ -14,7 +14,7 @@ import { ocikit } from '../helpers/cli.js';
 import { artifact, blob } from '../helpers/artifacts.js';
 import { startBrowser } from '../helpers/browser.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 
 const SPDX = 'application/spdx+json';

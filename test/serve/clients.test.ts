@@ -9,13 +9,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobStore } from '../../lib/store/index.js';
 import { ocikit, run } from '../helpers/cli.js';
-import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
+import { startDockerd, type DockerEngine } from '../../support/dockerd.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { podmanStore } from '../helpers/podman.js';
-import { startRegistry } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { podmanStore } from '../../support/podman.js';
+import { startRegistry } from '../../support/registry.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 import { refsOf } from '../helpers/store.js';
 

@@ -11,9 +11,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ocikit, ocikitAsync, type RunResult } from '../helpers/cli.js';
 import { ociImage, randomLayer, type BuiltImage } from '../helpers/layer-images.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 import { tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 
 function runAsync(prog: string, args: string[]): Promise<RunResult> {

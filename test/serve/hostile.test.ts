@@ -13,10 +13,10 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ocikit, run } from '../helpers/cli.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { testPki } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { testPki } from '../../support/registry.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 import { storeSnapshot as snapshot } from '../helpers/store.js';
 

@@ -13,13 +13,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobStore } from '../../lib/store/index.js';
 import { ocikit, run } from '../helpers/cli.js';
-import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
-import { sha } from '../helpers/digest.js';
+import { startDockerd, type DockerEngine } from '../../support/dockerd.js';
+import { sha } from '../../support/digest.js';
 import { ociImage, randomLayer, type BuiltImage } from '../helpers/layer-images.js';
 import { tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { podmanStore } from '../helpers/podman.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { podmanStore } from '../../support/podman.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 import { refsOf } from '../helpers/store.js';
 

@@ -10,10 +10,10 @@ import { writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { ocikit, run } from '../helpers/cli.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 
 async function until(cond: () => boolean, what: string): Promise<void> {

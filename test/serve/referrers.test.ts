@@ -15,9 +15,9 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { OCI_INDEX, addToLayout, artifact, artifactIndex, blob, layoutEntry, pushBlob, pushBuilt, pushManifest, tags, type Built, type Desc } from '../helpers/artifacts.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 
 const SPDX = 'application/spdx+json';

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { ocikit, run } from '../helpers/cli.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { startServe } from '../helpers/serve.js';
 
 /** A request against a server whose address changes between restarts: path relative, as Location is. */

@@ -15,8 +15,8 @@ import { closeDispatchers } from '../../lib/registry/index.js';
 import { ocikit, run } from '../helpers/cli.js';
 import { gpgHome, type GpgHome } from '../helpers/gpg.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { freePort, startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { freePort, startRegistry, type RegistryHandle } from '../../support/registry.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_HEX = '0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';

@@ -14,7 +14,7 @@ import { SIMPLE_SIGNING_TYPE, encodePayload } from '../../lib/signature/index.js
 import { ocikit, run } from '../helpers/cli.js';
 import { gpgHome, type GpgHome } from '../helpers/gpg.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_DIGEST = 'sha256:0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';

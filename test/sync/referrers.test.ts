@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { closeDispatchers } from '../../lib/registry/index.js';
 import { ocikit, run, POLICY_ARGS } from '../helpers/cli.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 import { OCI_INDEX, artifact, blob, getManifest, pushBuilt, pushManifest, tags, type Built, type Desc } from '../helpers/artifacts.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 let reg: RegistryHandle;
 let dir: string;

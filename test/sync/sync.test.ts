@@ -17,10 +17,10 @@ import { parseImageName } from '../../lib/transports/index.js';
 import type { TransportOptions } from '../../lib/transports/types.js';
 import { ocikitAsync, runAsync, type RunResult } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { makeLayer, pseudoRandom, writeImage } from '../helpers/images.js';
+import { makeLayer, pseudoRandom, writeImage } from '../../support/images.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 
 const ALICE = { username: 'alice', password: 'sync-Pa55word' };
 const home = tempDir('ocikit-sync-home-');

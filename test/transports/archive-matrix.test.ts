@@ -18,9 +18,9 @@ import type { ManifestFormat } from '../../lib/manifest/index.js';
 import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { rawTar } from '../helpers/tar.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 function runAsync(prog: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -9,12 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ocikit, run } from '../helpers/cli.js';
-import { makeLayer, writeImage } from '../helpers/images.js';
+import { makeLayer, writeImage } from '../../support/images.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { podmanStore, type PodmanStore } from '../helpers/podman.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
-import { sha } from '../helpers/digest.js';
+import { requirePeer } from '../../support/peers.js';
+import { podmanStore, type PodmanStore } from '../../support/podman.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
+import { sha } from '../../support/digest.js';
 
 interface Layout {
   manifestDigest: string;

@@ -13,11 +13,11 @@ import { copyImage } from '../../lib/copy/index.js';
 import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
 import { SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
-import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
+import { startDockerd, type DockerEngine } from '../../support/dockerd.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { podmanStore } from '../helpers/podman.js';
-import { sha } from '../helpers/digest.js';
+import { requirePeer } from '../../support/peers.js';
+import { podmanStore } from '../../support/podman.js';
+import { sha } from '../../support/digest.js';
 
 interface Expected {
   /** The config digest, which docker and podman use as the image ID. */

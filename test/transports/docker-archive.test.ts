@@ -24,8 +24,8 @@ import { conformanceSuite } from '../conformance/suite.js';
 import { rawTar, type RawEntry } from '../helpers/tar.js';
 import { SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { sha } from '../helpers/digest.js';
+import { requirePeer } from '../../support/peers.js';
+import { sha } from '../../support/digest.js';
 import { lazyStore } from '../helpers/store.js';
 
 conformanceSuite('docker-archive', { imageName: (d) => `docker-archive:${d}:example.com/conformance:latest`, formats: ['v2s2'], supportsIndex: false });

@@ -16,12 +16,12 @@ import { gunzipSync } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { startDaemonProxy, type DaemonProxy } from '../helpers/daemon-proxy.js';
-import { startDockerd, type DockerEngine } from '../helpers/dockerd.js';
-import { makeLayer, writeImage } from '../helpers/images.js';
+import { startDockerd, type DockerEngine } from '../../support/dockerd.js';
+import { makeLayer, writeImage } from '../../support/images.js';
 import { fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { freePort, startRegistry, testPki } from '../helpers/registry.js';
-import { sha } from '../helpers/digest.js';
+import { requirePeer } from '../../support/peers.js';
+import { freePort, startRegistry, testPki } from '../../support/registry.js';
+import { sha } from '../../support/digest.js';
 
 /** The hello fixture's config digest (= the image ID docker gives it) and diff IDs. */
 function helloFacts(): { id: string; diffIDs: string[]; config: Record<string, unknown> } {

@@ -16,8 +16,8 @@ import { ocikitAsync, run } from '../helpers/cli.js';
 import { peakConcurrency, startFaultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.js';
 import { ociImage, randomLayer, type BuiltImage } from '../helpers/layer-images.js';
 import { tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 
 const home = tempDir('ocikit-same-registry-home-');
 process.env.HOME = home;

@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { copyImage } from '../../lib/copy/index.js';
+import { copyImage, type ProgressEvent } from '../../lib/copy/index.js';
 import { digestBytes } from '../../lib/digest/index.js';
 import { isOcikitError } from '../../lib/errors.js';
 import { parseManifest } from '../../lib/manifest/index.js';
@@ -20,8 +20,8 @@ import { ocikit, ocikitAsync, run } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
-import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { requirePeer } from '../../support/peers.js';
+import { startRegistry, type RegistryHandle } from '../../support/registry.js';
 import { startServe } from '../helpers/serve.js';
 import { lazyStore } from '../helpers/store.js';
 
@@ -88,20 +88,31 @@ describe('docker:// push and pull', () => {
     assert.equal(digestBytes(r.stdout), HELLO_DIGEST);
   });
 
-  it('dir: -> docker:// in v2s2 and back, through a fresh store each way', async () => {
+  it('dir: -> docker:// in v2s2 and back, through a fresh store each way; blob-done says where each blob came from', async () => {
     const out = tempDir();
     const s1 = newStore();
     const s2 = newStore();
+    const hows = (): { onProgress: (e: ProgressEvent) => void; seen: string[] } => {
+      const seen: string[] = [];
+      return { seen, onProgress: (e) => void (e.type === 'blob-done' && seen.push(e.how)) };
+    };
     try {
       const v2 = await copyImage(parseImageName(HELLO), parseImageName(`dir:${join(out, 'v2')}`), { store: s1, format: 'v2s2' });
-      const pushed = await copyImage(parseImageName(`dir:${join(out, 'v2')}`), parseImageName(`docker://${reg.host}/push/v2s2:a`), { store: s2, destCtx: insecure });
+      const push = hows();
+      const pushed = await copyImage(parseImageName(`dir:${join(out, 'v2')}`), parseImageName(`docker://${reg.host}/push/v2s2:a`), { store: s2, destCtx: insecure, onProgress: push.onProgress });
       assert.equal(pushed.manifestDigest, v2.manifestDigest);
       assert.equal(pushed.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+      assert.deepEqual(push.seen, ['read', 'read', 'read'], 'a dir: source is read from files, not fetched');
       const s3 = newStore();
       try {
-        const pulled = await copyImage(parseImageName(`docker://${reg.host}/push/v2s2:a`), parseImageName(`dir:${join(out, 'back')}`), { store: s3, sourceCtx: insecure });
+        const pull = hows();
+        const pulled = await copyImage(parseImageName(`docker://${reg.host}/push/v2s2:a`), parseImageName(`dir:${join(out, 'back')}`), { store: s3, sourceCtx: insecure, onProgress: pull.onProgress });
         assert.equal(pulled.manifestDigest, v2.manifestDigest);
         assert.equal(pulled.blobsCopied, 3, 'a fresh store fetched every blob');
+        assert.deepEqual(pull.seen, ['fetched', 'fetched', 'fetched']);
+        const again = hows();
+        await copyImage(parseImageName(`docker://${reg.host}/push/v2s2:a`), parseImageName(`dir:${join(out, 'again')}`), { store: s3, sourceCtx: insecure, onProgress: again.onProgress });
+        assert.deepEqual(again.seen, ['from-store', 'from-store', 'from-store']);
       } finally {
         s3.close();
       }

@@ -23,8 +23,8 @@ import { conformanceSuite } from '../conformance/suite.js';
 import { rawTar, type RawEntry } from '../helpers/tar.js';
 import { POLICY_ARGS, SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
-import { requirePeer } from '../helpers/peers.js';
-import { sha } from '../helpers/digest.js';
+import { requirePeer } from '../../support/peers.js';
+import { sha } from '../../support/digest.js';
 import { lazyStore } from '../helpers/store.js';
 
 conformanceSuite('oci-archive', { imageName: (d) => `oci-archive:${d}:latest`, formats: ['oci'], supportsIndex: true });

@@ -9,9 +9,9 @@ import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { BLOCK_SIZE, GzipBlockEncoder, WorkerPool, compressFile } from '../../lib/pool/index.js';
-import { requirePeer } from '../helpers/peers.js';
+import { requirePeer } from '../../support/peers.js';
 import { tempDir } from '../helpers/paths.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 /** Compressible but not trivial input: text-like lines with random words, deterministic from a seed. */
 function sampleInput(size: number, seed: number): Buffer {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Header } from 'tar-stream';
 import { WorkerPool, type BlobJob, type BlobResult } from '../../lib/pool/index.js';
-import { pseudoRandom } from '../helpers/images.js';
+import { pseudoRandom } from '../../support/images.js';
 import { run } from '../helpers/cli.js';
 import { packTar, tarHeaders } from '../helpers/tar.js';
 import { tempDir } from '../helpers/paths.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { WorkerPool, compressFile, decompressFile } from '../../lib/pool/index.js';
 import type { BlobJob } from '../../lib/pool/index.js';
 import { tempDir } from '../helpers/paths.js';
-import { sha } from '../helpers/digest.js';
+import { sha } from '../../support/digest.js';
 
 describe('zstd jobs', () => {
   let pool: WorkerPool;

@@ -44,7 +44,7 @@ interface PodmanImage {
 
 /** An image read out of containers-storage: from the blob store when it holds it exactly, else exported by podman. */
 export class StorageSource implements ImageSource {
-  readonly properties = { concurrentGetBlob: 8 };
+  readonly properties = { concurrentGetBlob: 8, blobsAre: 'fetched' } as const;
 
   private constructor(
     readonly reference: ImageReference,

@@ -36,7 +36,7 @@ async function checkVersion(root: string): Promise<void> {
 }
 
 export class DirSource implements ImageSource {
-  readonly properties = { concurrentGetBlob: 8 };
+  readonly properties = { concurrentGetBlob: 8, blobsAre: 'read' } as const;
   private constructor(
     readonly reference: ImageReference,
     private readonly root: string,

@@ -63,7 +63,7 @@ interface Layer {
 }
 
 export class DockerArchiveSource implements ImageSource {
-  readonly properties = { concurrentGetBlob: 4 };
+  readonly properties = { concurrentGetBlob: 4, blobsAre: 'read' } as const;
 
   private constructor(
     readonly reference: ImageReference,

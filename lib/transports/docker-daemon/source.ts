@@ -23,8 +23,9 @@ export class DockerDaemonSource implements ImageSource {
     private readonly inner: DockerArchiveSource,
   ) {}
 
+  /** The archive's bound on reads; the bytes came from the daemon (its export, kept in the store as it streamed). */
   get properties(): ImageSource['properties'] {
-    return this.inner.properties;
+    return { ...this.inner.properties, blobsAre: 'fetched' };
   }
 
   /**

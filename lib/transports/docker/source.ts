@@ -25,7 +25,7 @@ export const LOCATION_TRANSPORT = 'docker';
 
 /** Reads from one registry repository; see the module comment for what is taken from the store. */
 export class DockerSource implements ImageSource {
-  readonly properties = { concurrentGetBlob: DEFAULT_PER_HOST };
+  readonly properties = { concurrentGetBlob: DEFAULT_PER_HOST, blobsAre: 'fetched' } as const;
   /** This repository, as the location cache names it: a destination in the same registry mounts from here. */
   readonly blobLocation: BlobLocation;
   #top: Promise<ManifestBlob> | undefined;

@@ -9,7 +9,7 @@ import { parseDigest, shortDigest, verifyBytes, type Digest } from '../../digest
 import { MAX_MANIFEST_SIZE, type Descriptor } from '../../manifest/index.js';
 import { TarArchive, type OpenArchiveOptions } from '../tar/archive.js';
 import { blobMemberName, digestFromBlobName } from '../tar/names.js';
-import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
+import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ImageSourceProperties, ManifestBlob, SystemContext } from '../types.js';
 import { OCI_LAYOUT_FILE, checkLayoutVersion, chooseFromLayout, parseLayoutIndex, type LayoutChoice } from '../oci/layout.js';
 import { layoutReferrers } from '../oci/referrers.js';
 
@@ -44,7 +44,7 @@ export async function readArchivedLayout(ar: TarArchive): Promise<{ bytes: Buffe
 }
 
 export class OciArchiveSource implements ImageSource {
-  readonly properties;
+  readonly properties: ImageSourceProperties;
   #referrers: Promise<Map<Digest, Descriptor[]>> | undefined;
 
   private constructor(
@@ -53,7 +53,7 @@ export class OciArchiveSource implements ImageSource {
     private readonly choice: LayoutChoice,
   ) {
     // In place every read is a positional read on one handle; spooled reads are store files.
-    this.properties = { concurrentGetBlob: archive.mode === 'in-place' ? 4 : 8 };
+    this.properties = { concurrentGetBlob: archive.mode === 'in-place' ? 4 : 8, blobsAre: 'read' };
   }
 
   /** Open the archive at `path` and resolve the selection; errors name the archive. */

@@ -10,7 +10,7 @@ import { checkLayoutVersion, chooseFromLayout, layoutBlobPath, parseLayoutIndex,
 import { layoutReferrers } from './referrers.js';
 
 export class OciSource implements ImageSource {
-  readonly properties = { concurrentGetBlob: 8 };
+  readonly properties = { concurrentGetBlob: 8, blobsAre: 'read' } as const;
   #referrers: Promise<Map<Digest, Descriptor[]>> | undefined;
   private constructor(
     readonly reference: ImageReference,

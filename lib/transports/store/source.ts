@@ -8,7 +8,7 @@ import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob }
 import { resolveStoreName, type StoreName } from './names.js';
 
 export class StoreSource implements ImageSource {
-  readonly properties = { concurrentGetBlob: 8 };
+  readonly properties = { concurrentGetBlob: 8, blobsAre: 'read' } as const;
   readonly #fds: number[] = [];
 
   private constructor(

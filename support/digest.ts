@@ -3,7 +3,7 @@
  * digests the tests expect must not come from the code they check.
  */
 import { createHash } from 'node:crypto';
-import type { Digest } from '../../lib/digest/index.js';
+import type { Digest } from '../lib/digest/index.js';
 
 /** "sha256:<hex>" of the bytes (a string is hashed as UTF-8). */
 export function sha(b: Uint8Array | string): Digest {

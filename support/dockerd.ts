@@ -10,7 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './paths.js';
+import { tempDir } from './temp.js';
 import { requirePeer } from './peers.js';
 
 export interface DockerEngine {

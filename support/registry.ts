@@ -15,7 +15,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { requirePeer } from './peers.js';
-import { tempDir } from './paths.js';
+import { tempDir } from './temp.js';
 
 /** A user of the htpasswd file or the token server. */
 export interface TestUser {

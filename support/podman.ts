@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { tempDir } from './paths.js';
+import { tempDir } from './temp.js';
 import { requirePeer } from './peers.js';
 
 export interface PodmanStore {

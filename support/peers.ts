@@ -1,7 +1,7 @@
 /**
- * The real programs the tests use as peers and oracles. The test setup (test/run.ts) installs every
- * missing one with apt-get when running as root, after one `apt-get update`; otherwise it fails
- * with the exact command to run. Tests never skip for a missing peer.
+ * The real programs the tests and the bench use as peers and oracles. The test setup (test/run.ts)
+ * installs every missing one with apt-get when running as root, after one `apt-get update`;
+ * otherwise it fails with the exact command to run. Tests never skip for a missing peer.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
