@@ -22,7 +22,7 @@
 import { BlobStore, defaultStoreDir } from './store/index.js';
 
 export { copyImage, writeDigestFile, DEFAULT_BLOB_JOBS } from './copy/index.js';
-export type { BlobPhase, CopyOptions, CopyPolicy, CopyResult, ManifestSigner, MultiArch, ProgressEvent, ReferrerOptions } from './copy/index.js';
+export type { BlobPhase, CopyOptions, CopyPolicy, CopyResult, LayerDecryption, LayerEncryption, ManifestSigner, MultiArch, ProgressEvent, ReferrerOptions } from './copy/index.js';
 export { COMPRESSION_FORMATS } from './manifest/index.js';
 export type {
   CompressionFormat,
