@@ -129,6 +129,12 @@ export async function systemContext(args: ParsedArgs, g: GlobalOptions, side?: '
   if (g.overrideVariant) ctx.overrideVariant = g.overrideVariant;
   if (g.signal) ctx.signal = g.signal;
   if (g.userAgentPrefix) ctx.userAgentPrefix = g.userAgentPrefix;
+  if (g.registriesConf) ctx.registriesConf = g.registriesConf;
+  const stderr = io?.stderr ?? process.stderr;
+  // Notes from transports (a short name registries.conf would send elsewhere) go to stderr; copy
+  // sends them through its progress printer instead.
+  ctx.onStatus = (line) => stderr.write(`ocikit: ${line}\n`);
+  if (g.debug) ctx.debug = debugWriter(stderr);
 
   const p = side ? `${side}-` : '';
   // Hints name the flag of this command and side ("--src-tls-verify=false" for a copy's source).
@@ -167,6 +173,14 @@ export async function systemContext(args: ParsedArgs, g: GlobalOptions, side?: '
     if (chunk !== undefined) ctx.uploadChunkSize = parseSize('dest-chunk-size', chunk);
   }
   return ctx;
+}
+
+/**
+ * --debug's writer: "debug +0.123s LINE" on `out`, the time since the command started, so that
+ * where a slow or refused command spends its time shows.
+ */
+export function debugWriter(out: NodeJS.WritableStream): (line: string) => void {
+  return (line) => out.write(`debug +${(performance.now() / 1000).toFixed(3)}s ${line}\n`);
 }
 
 /** "host/repo:tag@digest" -> "host/repo". */

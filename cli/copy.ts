@@ -123,6 +123,7 @@ ${COPY_REGISTRY_HELP}`,
     const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
     try {
       sourceCtx.onStatus = destCtx.onStatus = (line) => progress.message(line);
+      if (g.debug) sourceCtx.debug = destCtx.debug = (line) => progress.debug(line);
       const opts: CopyOptions = {
         store,
         sourceCtx,

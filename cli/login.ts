@@ -3,6 +3,7 @@ import { OcikitError } from '../lib/errors.js';
 import { defaultAuthFile, lookupCredentials, storeCredentials } from '../lib/auth/index.js';
 import { boolFlag, intFlag, parseDuration, positionals, type Command, type Io } from './command.js';
 import { promptHidden, promptLine } from './prompt.js';
+import { debugWriter } from './context.js';
 
 const USAGE = 'ocikit login [options] REGISTRY';
 
@@ -48,7 +49,7 @@ The auth file is written with mode 0600. REGISTRY may name a namespace (host/tea
     boolean: ['password-stdin', 'get-login', 'tls-verify', 'verbose'],
     alias: { u: 'username', p: 'password', v: 'verbose' },
   },
-  async run(args, _g, io) {
+  async run(args, g, io) {
     const [arg] = positionals(args, 1, USAGE);
     const key = registryKey(arg!);
     const host = key.split('/')[0]!;
@@ -82,6 +83,8 @@ The auth file is written with mode 0600. REGISTRY may name a namespace (host/tea
     const rt = intFlag(args, 'retry-times', 0, 100);
     if (rt !== undefined) opts.retryTimes = rt;
     if (args['retry-delay']) opts.retryDelayMs = parseDuration('retry-delay', String(args['retry-delay']));
+    if (g.registriesConf) opts.registriesConf = g.registriesConf;
+    if (g.debug) opts.debug = debugWriter(io.stderr);
     await checkLogin(host, { username, password }, opts);
     await storeCredentials(key, username, password, authFile ? { authFile } : {});
     if (boolFlag(args, 'verbose', false))

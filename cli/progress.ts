@@ -174,6 +174,14 @@ export class ProgressPrinter {
     this.#permanent(line);
   }
 
+  /** A --debug line: printed even with -q, above the live area, with the time since the command started. */
+  debug(line: string): void {
+    if (this.#stopped) return;
+    const text = `debug +${(performance.now() / 1000).toFixed(3)}s ${line}`;
+    if (this.#tty && !this.#quiet) this.#permanent(text);
+    else this.#out.write(text + '\n');
+  }
+
   /** The closing summary line. */
   done(res: CopyResult): void {
     if (this.#quiet) return;

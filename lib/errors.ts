@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   E_UNSUPPORTED: 'a transport, media type or feature is not supported',
   E_MANIFEST_TOO_BIG: 'a manifest is larger than the limit',
   E_AUTH: 'authentication or authorisation failed',
+  E_BLOCKED: 'registries.conf blocks the registry',
   E_POLICY: 'the trust policy (policy.json) rejected the image',
   E_SIGNATURE: 'a signature is malformed, does not verify, or is not trusted',
   E_CONFLICT: 'the destination already holds something that forbids the write',

@@ -16,7 +16,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { OcikitError } from '../errors.js';
+import { OcikitError, redact } from '../errors.js';
 import { findChallenge, parseWwwAuthenticate, type Challenge } from '../auth/challenge.js';
 import { lookupCredentials, type Credentials } from '../auth/auth-file.js';
 import { requestBearerToken, scopeKey, tokenUsable, type BearerToken, type TokenHttp } from '../auth/token.js';
@@ -47,6 +47,10 @@ export interface RegistryOptions {
   userAgentPrefix?: string;
   /** The prefix of the command's flags for this side ('src-', 'dest-', ''), for hints naming a flag. */
   flagPrefix?: string;
+  /** registries.conf to read instead of the default files (--registries-conf): see registries-conf.ts. */
+  registriesConf?: string;
+  /** --debug: called with one line per HTTP exchange (method, URL without query values off the registry, status, ms, retry). */
+  debug?: (line: string) => void;
   /** Environment for auth file and certs.d lookup (tests); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -233,10 +237,10 @@ export class RegistryClient {
    */
   async send(req: RegistryRequest): Promise<RegistryResponse> {
     const policy: RetryPolicy = { ...this.retryPolicy, retryTimes: req.retry === false ? 0 : this.retryTimes };
-    return withRetries(policy, req.what, async (_n, last) => {
+    return withRetries(policy, req.what, async (n, last) => {
       let res: RegistryResponse;
       try {
-        res = await this.withOrigin((origin) => this.sendAuthorized(req, origin));
+        res = await this.withOrigin((origin) => this.sendAuthorized(req, origin, n));
       } catch (err) {
         // Ours (auth, a token service that failed after its own retries): final. A transport error: maybe not.
         if (err instanceof OcikitError) throw new GiveUp(err);
@@ -276,10 +280,10 @@ export class RegistryClient {
     return new RegistryError('E_NETWORK', `${what}: ${describeNetworkError(err)}`, { cause: err, retryable: isRetryableNetworkError(err) });
   }
 
-  private async sendAuthorized(req: RegistryRequest, origin: string): Promise<RegistryResponse> {
+  private async sendAuthorized(req: RegistryRequest, origin: string, attempt = 0): Promise<RegistryResponse> {
     const url = new URL(req.path, origin);
     let auth = await this.authorization(req.scopes, url, false, req.what);
-    let res = await this.raw(req, url, auth);
+    let res = await this.raw(req, url, auth, attempt);
     if (res.status !== 401) return res;
 
     const text = await readCapped(res.body, ERROR_BODY_MAX);
@@ -295,7 +299,7 @@ export class RegistryClient {
     auth = await this.authorization(req.scopes, url, hadAuth, req.what, extra);
     if (auth === undefined) throw errorForStatus(401, text, req.what, false);
     try {
-      res = await this.raw(req, url, auth);
+      res = await this.raw(req, url, auth, attempt);
     } catch (err) {
       if (err instanceof NotReplayableError) {
         throw new RegistryError('E_AUTH', `${req.what}: the registry asked to authenticate in the middle of a streamed upload`, { status: 401 });
@@ -359,8 +363,9 @@ export class RegistryClient {
     return async ({ method, url, headers, body }) => {
       const dispatcher = dispatcherFor(await this.tls());
       const what = `asking the token service at ${url.host} for a token`;
-      return withRetries(this.retryPolicy, what, async (_n, last) => {
+      return withRetries(this.retryPolicy, what, async (n, last) => {
         let res: Dispatcher.ResponseData;
+        const t0 = performance.now();
         try {
           res = await send(dispatcher, url, {
             method,
@@ -370,9 +375,11 @@ export class RegistryClient {
             ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
           });
         } catch (err) {
+          this.logExchange(method, url, undefined, t0, n, err);
           if (err instanceof OcikitError) throw new GiveUp(err);
           throw this.networkError(err, what);
         }
+        this.logExchange(method, url, res.statusCode, t0, n);
         if (isRetryableStatus(res.statusCode) && !last) {
           const after = parseRetryAfter(res.headers['retry-after']);
           await dump(res.body);
@@ -397,22 +404,42 @@ export class RegistryClient {
     return { headersTimeout: t, bodyTimeout: t };
   }
 
+  /**
+   * --debug's line for one exchange: method, URL (off the registry's origin without its query,
+   * which may carry a signed credential for blob storage), status or failure, time, retry number.
+   */
+  private logExchange(method: string, url: URL, status: number | undefined, t0: number, attempt: number, err?: unknown): void {
+    const log = this.#opts.debug;
+    if (!log) return;
+    const shown = url.host === this.host ? `${url.origin}${url.pathname}${url.search}` : `${url.origin}${url.pathname}${url.search ? '?…' : ''}`;
+    const outcome = status !== undefined ? String(status) : `failed (${err instanceof Error ? describeNetworkError(err) : String(err)})`;
+    log(`${method} ${redact(shown)} ${outcome} ${Math.round(performance.now() - t0)} ms${attempt > 0 ? ` (retry ${attempt})` : ''}`);
+  }
+
   /** One exchange (plus same-method redirects for GET/HEAD), no auth logic, no retries. */
-  private async raw(req: RegistryRequest, url: URL, auth: string | undefined): Promise<RegistryResponse> {
+  private async raw(req: RegistryRequest, url: URL, auth: string | undefined, attempt = 0): Promise<RegistryResponse> {
     const dispatcher = dispatcherFor(await this.tls());
     const headers: Record<string, string> = { 'user-agent': this.userAgent(), ...(req.headers ?? {}) };
     if (auth !== undefined) headers.authorization = auth;
     let current = url;
     for (let hop = 0; ; hop++) {
       const body = req.body ? req.body() : null;
-      const res = await send(dispatcher, current, {
-        method: req.method,
-        headers,
-        body,
-        highWaterMark: BODY_HIGH_WATER_MARK,
-        ...this.timeouts(),
-        ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
-      });
+      const t0 = performance.now();
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await send(dispatcher, current, {
+          method: req.method,
+          headers,
+          body,
+          highWaterMark: BODY_HIGH_WATER_MARK,
+          ...this.timeouts(),
+          ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
+        });
+      } catch (err) {
+        this.logExchange(req.method, current, undefined, t0, attempt, err);
+        throw err;
+      }
+      this.logExchange(req.method, current, res.statusCode, t0, attempt);
       const loc = header(res.headers, 'location');
       if ((req.method === 'GET' || req.method === 'HEAD') && [301, 302, 303, 307, 308].includes(res.statusCode) && loc && hop < REDIRECTS_MAX) {
         await dump(res.body);

@@ -208,8 +208,18 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
   const recordName = (d: Digest): string => `sync:${optionsKey(o, img.ctx)}:${d}`;
   try {
     // === skip check: one look at each side
-    const srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(img.ctx) : undefined;
-    if (srcDigest === undefined && img.remote) return { source, destination, status: 'gone', error: { code: 'E_NOT_FOUND', message: 'the registry listed this tag but no longer has it' } };
+    let srcDigest: Digest | undefined;
+    let unreachable = false;
+    try {
+      srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(img.ctx) : undefined;
+    } catch (err) {
+      // The name's own registry cannot be reached: the copy may still read the image from a
+      // registries.conf mirror (a HEAD goes to the name, as tag lists do); it decides.
+      if (!isOcikitError(err, 'E_NETWORK')) throw err;
+      unreachable = true;
+    }
+    if (srcDigest === undefined && img.remote && !unreachable)
+      return { source, destination, status: 'gone', error: { code: 'E_NOT_FOUND', message: 'the registry listed this tag but no longer has it' } };
     // With --referrers an image already there is copied again all the same (its blobs and
     // manifest are found with a HEAD each): referrers added since the last run must follow it.
     if (srcDigest !== undefined && destRef.manifestDigest && !o.copy?.referrers) {

@@ -72,6 +72,11 @@ export interface SystemContext {
   registryToken?: string;
   noCreds?: boolean;
   daemonHost?: string;
+  /**
+   * docker://: the registries.conf to read instead of the default files (--registries-conf);
+   * lib/registry/registries-conf.ts says which files are read without it. Registry section.
+   */
+  registriesConf?: string;
   /** Tags to add to docker-archive destinations (--additional-tag). */
   additionalTags?: string[];
   retryTimes?: number;
@@ -106,6 +111,12 @@ export interface SystemContext {
    * names the flag the user can actually give ("--src-tls-verify=false" to a copy).
    */
   flagPrefix?: string;
+  /**
+   * --debug: one line for each registry request (method, URL, status, time, retry) and each
+   * decision a transport or the copy makes (a blob reused, mounted, compressed; a mirror chosen).
+   * Never called with a credential in the line. Events section.
+   */
+  debug?: (line: string) => void;
   /**
    * Status lines from a daemon or helper program a transport drives ("Loaded image: x:1" from
    * docker load), one line each, for the CLI to print on stderr with the progress. Optional;
