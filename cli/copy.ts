@@ -8,6 +8,7 @@ import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } fro
 import { ProgressPrinter } from './progress.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { copyPolicy, copySigner } from './signing.js';
+import { SHARED_COPY_FLAGS, SHARED_COPY_HELP, compressionFlags } from './copy-flags.js';
 
 const USAGE = 'ocikit copy [options] SOURCE-IMAGE DESTINATION-IMAGE';
 
@@ -26,19 +27,8 @@ export const copyCommand: Command = {
       --referrers                also copy the image's OCI 1.1 referrers (signatures, attestations, SBOMs,
                                  and their own referrers) as they are, after the image (not in skopeo)
       --artifact-type TYPE       with --referrers: only referrers of this artifact type (repeatable)
-      --sign-by FINGERPRINT      sign the copy with this GPG key (simple signing)
-      --sign-by-sigstore-private-key PATH
-                                 sign the copy with this sigstore private key
-      --sign-passphrase-file PATH
-                                 the passphrase of the signing key (first line of PATH)
+${SHARED_COPY_HELP}
       --sign-identity REFERENCE  the identity to sign (default: the destination's docker reference)
-      --dest-compress            compress layers at a dir:, oci: or oci-archive: destination
-      --dest-decompress          decompress layers at a dir:, oci: or oci-archive: destination
-      --dest-compress-format gzip|zstd
-                                 compression for layers the destination compresses (oci:, oci-archive:,
-                                 docker://, dir: with --dest-compress), and a recompression of
-                                 layers compressed otherwise (default gzip)
-      --dest-compress-level N    compression level (default gzip 4, zstd 3)
       --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
       --no-sync                  do not fsync what is written (faster; a power loss soon after can
                                  leave the destination and the store with empty or partial files)
@@ -49,23 +39,8 @@ export const copyCommand: Command = {
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: [
-      'format',
-      'multi-arch',
-      'platform',
-      'digestfile',
-      'dest-compress-format',
-      'dest-compress-level',
-      'additional-tag',
-      'sign-by',
-      'sign-by-sigstore-private-key',
-      'sign-passphrase-file',
-      'sign-identity',
-      'image-parallel-copies',
-      'artifact-type',
-      ...COPY_REGISTRY_FLAGS.string,
-    ],
-    boolean: ['all', 'preserve-digests', 'remove-signatures', 'dest-compress', 'dest-decompress', 'no-sync', 'referrers', ...COPY_REGISTRY_FLAGS.boolean],
+    string: ['format', 'multi-arch', 'platform', 'digestfile', 'additional-tag', 'sign-identity', ...SHARED_COPY_FLAGS.string, 'image-parallel-copies', 'artifact-type', ...COPY_REGISTRY_FLAGS.string],
+    boolean: ['all', 'preserve-digests', 'remove-signatures', 'no-sync', 'referrers', ...SHARED_COPY_FLAGS.boolean, ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
     repeatable: ['platform', 'additional-tag', 'artifact-type'],
   },
@@ -88,18 +63,11 @@ ${COPY_REGISTRY_HELP}`,
       if (args['multi-arch'] && multiArch !== 'all') throw new OcikitError('E_USAGE', '--all and --multi-arch conflict');
       multiArch = 'all';
     }
-    const cf = args['dest-compress-format'] ? String(args['dest-compress-format']) : undefined;
-    if (cf !== undefined && cf !== 'gzip' && cf !== 'zstd') throw new OcikitError('E_USAGE', `--dest-compress-format: expected gzip or zstd, got ${JSON.stringify(cf)}`);
-    const level = intFlag(args, 'dest-compress-level', cf === 'zstd' ? -7 : 0, cf === 'zstd' ? 22 : 9);
 
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
     const sourceCtx = await systemContext(args, g, 'src', io);
     const destCtx = await systemContext(args, g, 'dest', io);
-    const forceCompress = boolFlag(args, 'dest-compress', false);
-    const forceDecompress = boolFlag(args, 'dest-decompress', false);
-    if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
-    if (forceCompress) destCtx.destCompression = 'compress';
-    if (forceDecompress) destCtx.destCompression = 'decompress';
+    const compression = compressionFlags(args, destCtx);
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
     const additionalTags = many(args, 'additional-tag');
@@ -136,8 +104,7 @@ ${COPY_REGISTRY_HELP}`,
         pool,
       };
       if (format) opts.format = format;
-      if (cf) opts.compressFormat = cf;
-      if (level !== undefined) opts.compressLevel = level;
+      Object.assign(opts, compression);
       if (g.jobs) opts.jobs = g.jobs;
       if (parallel !== undefined) opts.jobs = parallel;
       if (policy) opts.policy = policy;

@@ -5,7 +5,8 @@ import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
 import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
-import { copyPolicy } from './signing.js';
+import { copyPolicy, loadSigner } from './signing.js';
+import { SHARED_COPY_FLAGS, SHARED_COPY_HELP, compressionFlags } from './copy-flags.js';
 
 const USAGE = 'ocikit sync [options] --src docker|dir|yaml --dest docker|dir|oci SOURCE DESTINATION';
 
@@ -65,6 +66,9 @@ Options:
   -f, --format oci|v2s2          manifest format at the destination
       --preserve-digests         fail an image rather than change its manifest digest
       --remove-signatures        do not copy signatures
+${SHARED_COPY_HELP}
+                                 (each image is signed as its destination, HOST/NAMESPACE/REPO:TAG;
+                                 images already there are copied again so that they get the signature)
       --referrers                also copy each image's OCI 1.1 referrers (signatures, SBOMs, attestations),
                                  as copy --referrers; images already there are copied again for new ones,
                                  and the source's sha256-<hex> fallback tags are not synced as images
@@ -79,8 +83,8 @@ Options:
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['src', 'dest', 'format', 'append-suffix', 'digestfile', 'image-parallel-copies', 'artifact-type', ...COPY_REGISTRY_FLAGS.string],
-    boolean: ['scoped', 'all', 'dry-run', 'keep-going', 'preserve-digests', 'remove-signatures', 'referrers', ...COPY_REGISTRY_FLAGS.boolean],
+    string: ['src', 'dest', 'format', 'append-suffix', 'digestfile', 'image-parallel-copies', 'artifact-type', ...SHARED_COPY_FLAGS.string, ...COPY_REGISTRY_FLAGS.string],
+    boolean: ['scoped', 'all', 'dry-run', 'keep-going', 'preserve-digests', 'remove-signatures', 'referrers', ...SHARED_COPY_FLAGS.boolean, ...COPY_REGISTRY_FLAGS.boolean],
     alias: { s: 'src', d: 'dest', f: 'format', a: 'all' },
     repeatable: ['artifact-type'],
   },
@@ -106,6 +110,14 @@ ${COPY_REGISTRY_HELP}`,
 
     const srcCtx = await systemContext(args, g, 'src', io);
     const destCtx = await systemContext(args, g, 'dest', io);
+    const compression = compressionFlags(args, destCtx);
+    // Keys and passphrases are read before anything is listed or copied: a wrong one fails first.
+    const signerFor = await loadSigner(args, io);
+    if (signerFor && destKind !== 'docker') {
+      throw new OcikitError('E_USAGE', `sync: signing needs --dest docker: a ${destKind} destination gives its images no docker reference to sign`, {
+        hint: 'copy single images with --sign-identity',
+      });
+    }
     const listing = await listSource(srcKind as SyncSourceKind, source!, srcCtx, keepGoing);
 
     // The trust policy, as for copy: read (and a missing one refused) before anything is opened.
@@ -134,9 +146,11 @@ ${COPY_REGISTRY_HELP}`,
           removeSignatures: boolFlag(args, 'remove-signatures', false),
           ...(format ? { format: format } : {}),
           ...(parallel !== undefined ? { jobs: parallel } : {}),
+          ...compression,
           ...(policy ? { policy } : {}),
           ...(referrers ? { referrers: artifactTypes.length > 0 ? { artifactTypes } : true } : {}),
         },
+        ...(signerFor ? { signerFor } : {}),
         images: g.jobs ?? 4,
         dryRun,
         keepGoing,

@@ -16,7 +16,7 @@ import { join, posix } from 'node:path';
 import { OcikitError, isOcikitError, type ErrorCode } from '../errors.js';
 import type { Digest } from '../digest/index.js';
 import { isReferrersTag } from '../manifest/index.js';
-import { copyImage, type CopyOptions } from '../copy/index.js';
+import { copyImage, type CopyOptions, type ManifestSigner } from '../copy/index.js';
 import { parseImageName } from '../transports/index.js';
 import { MemoryBlobLedger } from '../transports/blob-ledger.js';
 import type { ImageReference, SystemContext } from '../transports/types.js';
@@ -70,6 +70,12 @@ export interface SyncOptions {
   appendSuffix?: string;
   /** What each image copy is given (format, multi-arch, blobs at once, ...). */
   copy?: Pick<CopyOptions, 'format' | 'multiArch' | 'platforms' | 'preserveDigests' | 'removeSignatures' | 'jobs' | 'compressFormat' | 'compressLevel' | 'referrers'>;
+  /**
+   * --sign-by and the like: the signer of each destination (its docker reference is the identity).
+   * Images already at the destination are then copied again (a HEAD, then only the signatures are
+   * written), so that each one gets its signature.
+   */
+  signerFor?: (dest: ImageReference) => ManifestSigner;
   /** Images copied at once (default 4). Requests per registry host stay bounded by lib/registry. */
   images?: number;
   dryRun?: boolean;
@@ -222,7 +228,8 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
       return { source, destination, status: 'gone', error: { code: 'E_NOT_FOUND', message: 'the registry listed this tag but no longer has it' } };
     // With --referrers an image already there is copied again all the same (its blobs and
     // manifest are found with a HEAD each): referrers added since the last run must follow it.
-    if (srcDigest !== undefined && destRef.manifestDigest && !o.copy?.referrers) {
+    // With a signer too: each image must get its signature.
+    if (srcDigest !== undefined && destRef.manifestDigest && !o.copy?.referrers && !o.signerFor) {
       const expected = o.store.getRef(recordName(srcDigest)) ?? srcDigest;
       const destDigest = await destRef.manifestDigest(o.destCtx).catch(() => undefined);
       if (destDigest === expected) return { source, destination, status: o.dryRun ? 'would-skip' : 'skipped', digest: destDigest };
@@ -235,7 +242,8 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
     // still fetch a shared layer once: the ledger lets one image move it while the others wait
     // and then know it is there. To dir: and oci:, images fetched at once share each download.
     const from = o.destKind === 'docker' ? img.ref : sharingFetches(img.ref, o.store, inFlight);
-    const res = await copyImage(from, destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
+    const sign = o.signerFor?.(destRef);
+    const res = await copyImage(from, destRef, { ...(o.copy ?? {}), ...(sign ? { sign } : {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
     // The digest the copy actually read (copyImage records it): the tag may have moved since the HEAD.
     const read = o.store.getRef(source) ?? srcDigest;
     if (read !== undefined) o.store.setRef(recordName(read), res.manifestDigest);

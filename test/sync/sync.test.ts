@@ -293,6 +293,45 @@ describe('sync --src docker', () => {
     assert.equal(readFileSync(df, 'utf8'), `${appDigest.v1} dir:${join(ours, proxy.host, 'app:v1')}\n`);
   });
 
+  it("takes copy's compression flags: zstd layers at a registry and decompressed ones in a dir:, which skopeo reads", async () => {
+    const r = await sync([
+      ...srcTls,
+      '--dest-tls-verify=false',
+      '--dest-compress-format',
+      'zstd',
+      '--dest-compress-level',
+      '5',
+      '--src',
+      'docker',
+      '--dest',
+      'docker',
+      `${open.host}/app:v1`,
+      `${open.host}/zstd`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${open.host}/zstd/app:v1`]);
+    assert.equal(s.code, 0, s.stderr);
+    const layers = (JSON.parse(s.stdout) as { layers: Array<{ mediaType: string }> }).layers;
+    assert.deepEqual(
+      layers.map((l) => l.mediaType),
+      ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar+zstd'],
+    );
+    // skopeo reads the zstd layers: decompressed into a dir: they are tar archives again.
+    const out = join(tempDir(), 'sk');
+    const c = await skopeo(['--insecure-policy', 'copy', '--src-tls-verify=false', '--dest-decompress', `docker://${open.host}/zstd/app:v1`, `dir:${out}`]);
+    assert.equal(c.code, 0, c.stderr);
+    const plain = join(tempDir(), 'plain');
+    const d = await sync([...srcTls, '--dest-decompress', '--src', 'docker', '--dest', 'dir', `${open.host}/app:v1`, plain]);
+    assert.equal(d.code, 0, d.stderr);
+    const m = await skopeo(['inspect', '--raw', `dir:${join(plain, 'app:v1')}`]);
+    const ml = (JSON.parse(m.stdout) as { layers: Array<{ mediaType: string; digest: string }> }).layers;
+    for (const l of ml) {
+      assert.doesNotMatch(l.mediaType, /gzip|zstd/);
+      const bytes = readFileSync(join(plain, 'app:v1', l.digest.slice(7)));
+      assert.equal(bytes.subarray(257, 262).toString(), 'ustar', 'a plain tar');
+    }
+  });
+
   it('--append-suffix is added to every destination tag', async () => {
     const r = await sync([...srcTls, '--append-suffix', '-mirror', '--src', 'docker', '--dest', 'oci', `${proxy.host}/app:v2`, join(tempDir(), 'l')]);
     assert.equal(r.code, 0, r.stderr);
