@@ -83,6 +83,11 @@ export const GLOBAL_FLAG_TABLE: GlobalFlag[] = [
     arg: 'FILE',
     help: 'registries.conf to read (default $CONTAINERS_REGISTRIES_CONF, else ~/.config/containers/registries.conf, else /etc/containers/registries.conf)',
   },
+  {
+    name: 'tls-verify',
+    kind: 'boolean',
+    help: 'require HTTPS and verified certificates (=false: allow plain http); copy and sync: both sides not set with --src-/--dest-tls-verify (deprecated in skopeo, which still takes it)',
+  },
   { name: 'quiet', kind: 'boolean', short: 'q', help: 'no progress output' },
   { name: 'json', kind: 'boolean', help: 'print the result as JSON on stdout, and errors as JSON on stderr' },
   { name: 'debug', kind: 'boolean', help: 'print each registry request and copy decision on stderr, and stack traces with errors' },

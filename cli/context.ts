@@ -162,6 +162,11 @@ export async function systemContext(args: ParsedArgs, g: GlobalOptions, side?: '
   const certDir = str(args, `${p}cert-dir`);
   if (certDir !== undefined) ctx.certDir = certDir;
   if (args[`${p}tls-verify`] !== undefined) ctx.tlsVerify = boolFlag(args, `${p}tls-verify`, true);
+  else if (side && args['tls-verify'] !== undefined) {
+    // skopeo's deprecated --tls-verify on copy and sync (or before the command): every side not set on its own.
+    ctx.tlsVerify = boolFlag(args, 'tls-verify', true);
+    if (side === 'src') stderr.write('ocikit: warning: --tls-verify is deprecated (as in skopeo): use --src-tls-verify and --dest-tls-verify\n');
+  }
   const daemonHost = str(args, `${p}daemon-host`);
   if (daemonHost !== undefined) ctx.daemonHost = daemonHost;
   const retryTimes = intFlag(args, 'retry-times', 0, 100);

@@ -10,8 +10,8 @@ import { boolFlag, intFlag, type FlagSpec, type ParsedArgs } from './command.js'
 
 /** The flag spec of the shared flags. */
 export const SHARED_COPY_FLAGS: Required<Pick<FlagSpec, 'string' | 'boolean'>> = {
-  string: ['dest-compress-format', 'dest-compress-level', 'sign-by', 'sign-by-sigstore-private-key', 'sign-passphrase-file'],
-  boolean: ['dest-compress', 'dest-decompress'],
+  string: ['dest-compress-format', 'dest-compress-level', 'sign-by', 'sign-by-sigstore-private-key', 'sign-passphrase-file', 'src-shared-blob-dir', 'dest-shared-blob-dir'],
+  boolean: ['dest-compress', 'dest-decompress', 'dest-oci-accept-uncompressed-layers', 'dest-force-compress-format', 'dest-precompute-digests'],
 };
 
 /** Help lines for SHARED_COPY_FLAGS (copy adds --sign-identity to them). */
@@ -26,7 +26,17 @@ export const SHARED_COPY_HELP = `      --sign-by FINGERPRINT      sign the copy 
                                  compression for layers the destination compresses (oci:, oci-archive:,
                                  docker://, dir: with --dest-compress), and a recompression of
                                  layers compressed otherwise (default gzip)
-      --dest-compress-level N    compression level (default gzip 4, zstd 3)`;
+      --dest-compress-level N    compression level (default gzip 4, zstd 3)
+      --dest-force-compress-format
+                                 use --dest-compress-format's format alone (ocikit always does when it is given:
+                                 layers compressed otherwise are recompressed; this flag then only checks it is given)
+      --dest-oci-accept-uncompressed-layers
+                                 keep uncompressed layers uncompressed at an oci: destination
+      --dest-precompute-digests  know a layer's digest before it is pushed, so a layer the registry has is
+                                 not uploaded (what ocikit always does: accepted for skopeo's command lines)
+      --src-shared-blob-dir DIR, --dest-shared-blob-dir DIR
+                                 oci:: blobs are read from / written to DIR (as DIR/sha256/HEX) instead of the
+                                 layout's blobs/ directory`;
 
 /** What the shared compression flags ask: set on the destination's context and the copy's options. */
 export interface CompressionChoice {
@@ -35,11 +45,14 @@ export interface CompressionChoice {
 }
 
 /**
- * Read --dest-compress / --dest-decompress (into `destCtx.destCompression`) and
- * --dest-compress-format / --dest-compress-level (returned, for CopyOptions). E_USAGE for a bad value
- * or a contradiction.
+ * Read the shared destination flags: --dest-compress / --dest-decompress (into
+ * `destCtx.destCompression`), --dest-oci-accept-uncompressed-layers, the shared blob directories
+ * (into each side's context), and --dest-compress-format / --dest-compress-level (returned, for
+ * CopyOptions). --dest-precompute-digests is accepted and changes nothing: ocikit compresses a
+ * layer into the store, and so knows its digest, before it asks the registry for it. E_USAGE for a
+ * bad value or a contradiction.
  */
-export function compressionFlags(args: ParsedArgs, destCtx: SystemContext): CompressionChoice {
+export function compressionFlags(args: ParsedArgs, destCtx: SystemContext, srcCtx?: SystemContext): CompressionChoice {
   const cf = args['dest-compress-format'] ? String(args['dest-compress-format']) : undefined;
   if (cf !== undefined && cf !== 'gzip' && cf !== 'zstd') throw new OcikitError('E_USAGE', `--dest-compress-format: expected gzip or zstd, got ${JSON.stringify(cf)}`);
   const level = intFlag(args, 'dest-compress-level', cf === 'zstd' ? -7 : 0, cf === 'zstd' ? 22 : 9);
@@ -48,5 +61,14 @@ export function compressionFlags(args: ParsedArgs, destCtx: SystemContext): Comp
   if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
   if (forceCompress) destCtx.destCompression = 'compress';
   if (forceDecompress) destCtx.destCompression = 'decompress';
+  if (boolFlag(args, 'dest-force-compress-format', false) && cf === undefined) {
+    throw new OcikitError('E_USAGE', '--dest-force-compress-format needs --dest-compress-format', { hint: 'name the format: --dest-compress-format gzip|zstd' });
+  }
+  if (boolFlag(args, 'dest-oci-accept-uncompressed-layers', false)) destCtx.ociAcceptUncompressedLayers = true;
+  const shared = (flag: string): string | undefined => (typeof args[flag] === 'string' && args[flag] !== '' ? args[flag] : undefined);
+  const destShared = shared('dest-shared-blob-dir');
+  if (destShared !== undefined) destCtx.ociSharedBlobDir = destShared;
+  const srcShared = shared('src-shared-blob-dir');
+  if (srcShared !== undefined && srcCtx) srcCtx.ociSharedBlobDir = srcShared;
   return { ...(cf ? { compressFormat: cf } : {}), ...(level !== undefined ? { compressLevel: level } : {}) };
 }

@@ -29,7 +29,8 @@ export const copyCommand: Command = {
       --artifact-type TYPE       with --referrers: only referrers of this artifact type (repeatable)
 ${SHARED_COPY_HELP}
       --sign-identity REFERENCE  the identity to sign (default: the destination's docker reference)
-      --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
+      --additional-tag NAME:TAG[,NAME:TAG…]
+                                 also tag the image NAME:TAG in a docker-archive: destination (repeatable)
       --no-sync                  do not fsync what is written (faster; a power loss soon after can
                                  leave the destination and the store with empty or partial files)
       --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else 4)
@@ -67,10 +68,13 @@ ${COPY_REGISTRY_HELP}`,
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
     const sourceCtx = await systemContext(args, g, 'src', io);
     const destCtx = await systemContext(args, g, 'dest', io);
-    const compression = compressionFlags(args, destCtx);
+    const compression = compressionFlags(args, destCtx, sourceCtx);
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
-    const additionalTags = many(args, 'additional-tag');
+    // A comma-separated list, as skopeo's (pflag's string slice): --additional-tag a:1,b:2.
+    const additionalTags = many(args, 'additional-tag')
+      .flatMap((v) => v.split(','))
+      .filter((t) => t !== '');
     if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
 
     // Signing keys and the trust policy are read before anything else is opened: a missing policy,

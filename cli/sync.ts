@@ -110,7 +110,7 @@ ${COPY_REGISTRY_HELP}`,
 
     const srcCtx = await systemContext(args, g, 'src', io);
     const destCtx = await systemContext(args, g, 'dest', io);
-    const compression = compressionFlags(args, destCtx);
+    const compression = compressionFlags(args, destCtx, srcCtx);
     // Keys and passphrases are read before anything is listed or copied: a wrong one fails first.
     const signerFor = await loadSigner(args, io);
     if (signerFor && destKind !== 'docker') {

@@ -77,6 +77,14 @@ export interface SystemContext {
    * lib/registry/registries-conf.ts says which files are read without it. Registry section.
    */
   registriesConf?: string;
+  /**
+   * oci:: keep blobs (layers, configs, manifests) in this directory, as `<alg>/<hex>`, instead of the
+   * layout's blobs/ (--src-shared-blob-dir / --dest-shared-blob-dir, containers/image's
+   * OCISharedBlobDirPath); index.json stays in the layout.
+   */
+  ociSharedBlobDir?: string;
+  /** oci: destinations keep uncompressed layers uncompressed (--dest-oci-accept-uncompressed-layers). */
+  ociAcceptUncompressedLayers?: boolean;
   /** Tags to add to docker-archive destinations (--additional-tag). */
   additionalTags?: string[];
   retryTimes?: number;
