@@ -4,7 +4,7 @@ import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '..
 import { parsePlatform } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
-import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, debugWriter, openStore, systemContext } from './context.js';
 import { ProgressPrinter } from './progress.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { copyPolicy, copySigner } from './signing.js';
@@ -79,8 +79,8 @@ ${COPY_REGISTRY_HELP}`,
 
     // Signing keys and the trust policy are read before anything else is opened: a missing policy,
     // a bad policy file or a wrong passphrase fails the copy before any byte moves.
-    const sign = await copySigner(args, dest, io);
-    const policy = await copyPolicy(g);
+    const sign = await copySigner(args, dest, io, g.debug ? debugWriter(io.stderr) : undefined);
+    const policy = await copyPolicy(g, io);
     if (g.registriesDir) {
       sourceCtx.registriesDir = g.registriesDir;
       destCtx.registriesDir = g.registriesDir;
@@ -89,7 +89,7 @@ ${COPY_REGISTRY_HELP}`,
     const noSync = boolFlag(args, 'no-sync', false);
     if (noSync) destCtx.noSync = true;
     const store = await openStore(g, { durable: !noSync });
-    const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
+    const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet, debug: g.debug });
     // The one pool of this command: --jobs threads at most (default: the core count), started
     // only when a blob job needs one.
     const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});

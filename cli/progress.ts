@@ -20,6 +20,8 @@ import type { CopyResult, ProgressEvent } from '../lib/copy/index.js';
 export interface ProgressOptions {
   /** -q: print nothing. */
   quiet?: boolean;
+  /** --debug: also a line for each blob's plan and outcome (printed even with -q). */
+  debug?: boolean;
   /** Render bars; default: whether the stream is a TTY. */
   tty?: boolean;
   /** Non-TTY: milliseconds between totals lines (default 5000; 0: none). */
@@ -84,6 +86,7 @@ function rate(bytes: number, ms: number): string {
 export class ProgressPrinter {
   readonly #out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly #quiet: boolean;
+  readonly #debugging: boolean;
   readonly #tty: boolean;
   readonly #intervalMs: number;
   readonly #redrawMs: number;
@@ -111,6 +114,7 @@ export class ProgressPrinter {
   constructor(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, opts: ProgressOptions = {}) {
     this.#out = out;
     this.#quiet = !!opts.quiet;
+    this.#debugging = !!opts.debug;
     this.#tty = opts.tty ?? !!out.isTTY;
     this.#intervalMs = opts.intervalMs ?? 5000;
     this.#redrawMs = opts.redrawMs ?? 200;
@@ -122,7 +126,9 @@ export class ProgressPrinter {
 
   /** Handle one event from the copy pipeline. */
   event(ev: ProgressEvent): void {
-    if (this.#quiet || this.#stopped) return;
+    if (this.#stopped) return;
+    if (this.#debugging) this.#debugEvent(ev);
+    if (this.#quiet) return;
     this.#startTimer();
     switch (ev.type) {
       case 'image':
@@ -172,6 +178,16 @@ export class ProgressPrinter {
   message(line: string): void {
     if (this.#quiet || this.#stopped) return;
     this.#permanent(line);
+  }
+
+  /** --debug: what was decided for a blob (its plan when it starts, how it ended). */
+  #debugEvent(ev: ProgressEvent): void {
+    if (ev.type === 'blob-start') this.debug(`blob ${short(ev.digest)}: ${ev.phase}, ${formatBytes(ev.size)} at the source`);
+    else if (ev.type === 'blob-done') {
+      const how = ev.how === 'reused-at-destination' ? 'the destination has it, nothing written' : ev.how === 'from-store' ? 'taken from the store' : 'read from the source';
+      const changed = ev.transformed ? `, ${ev.transformed}${ev.from !== undefined && ev.from !== ev.digest ? ` into ${short(ev.digest)}` : ''}` : '';
+      this.debug(`blob ${short(ev.from ?? ev.digest)}: ${how}${changed}`);
+    }
   }
 
   /** A --debug line: printed even with -q, above the live area, with the time since the command started. */

@@ -10,6 +10,7 @@ import { parseDockerReference, isNameOnly } from '../lib/reference/index.js';
 import type { ManifestSigner } from '../lib/copy/index.js';
 import type { ImageReference } from '../lib/transports/types.js';
 import type { GlobalOptions, Io } from './command.js';
+import { debugWriter } from './context.js';
 
 /**
  * Read a file named on the command line (key, passphrase, manifest, signature). A missing file is
@@ -81,9 +82,9 @@ export function parseSignIdentity(s: string, flag = '--sign-identity'): string {
  * when neither is given. Keys and passphrases are loaded here, before the copy starts, so a wrong
  * passphrase fails before any byte moves.
  */
-export async function copySigner(args: ParsedArgs, dest: ImageReference, io: Io): Promise<ManifestSigner | undefined> {
+export async function copySigner(args: ParsedArgs, dest: ImageReference, io: Io, debug?: (line: string) => void): Promise<ManifestSigner | undefined> {
   const identityFlag = str(args, 'sign-identity');
-  const signer = await loadSigner(args, io, identityFlag !== undefined ? parseSignIdentity(identityFlag) : undefined);
+  const signer = await loadSigner(args, io, identityFlag !== undefined ? parseSignIdentity(identityFlag) : undefined, debug);
   return signer?.(dest);
 }
 
@@ -98,7 +99,7 @@ function str(args: ParsedArgs, name: string): string | undefined {
  * (--sign-identity), else the destination's docker reference (E_USAGE when it has none). Undefined
  * when neither flag is given.
  */
-export async function loadSigner(args: ParsedArgs, io: Io, identity?: string): Promise<((dest: ImageReference) => ManifestSigner) | undefined> {
+export async function loadSigner(args: ParsedArgs, io: Io, identity?: string, debug?: (line: string) => void): Promise<((dest: ImageReference) => ManifestSigner) | undefined> {
   const gpgKey = str(args, 'sign-by');
   const sigstoreKey = str(args, 'sign-by-sigstore-private-key');
   const passFile = str(args, 'sign-passphrase-file');
@@ -118,7 +119,7 @@ export async function loadSigner(args: ParsedArgs, io: Io, identity?: string): P
     const passphrase = passFile ? await readPassphraseFile(passFile, '--sign-passphrase-file') : undefined;
     return (dest) => {
       const id = identityOf(dest);
-      return async (manifest) => [await signManifestGpg(manifest, id, gpgKey, passphrase === undefined ? {} : { passphrase })];
+      return async (manifest) => [await signManifestGpg(manifest, id, gpgKey, { ...(passphrase === undefined ? {} : { passphrase }), ...(debug ? { debug } : {}) })];
     };
   }
   const sig = { ...(await import('../lib/signature/sigstore.js')), ...(await import('../lib/signature/blob.js')) };
@@ -135,10 +136,10 @@ export async function loadSigner(args: ParsedArgs, io: Io, identity?: string): P
  * The trust policy of a copy: undefined with --insecure-policy, else the policy from --policy or the
  * default files (E_POLICY, with a hint, when there is none, as skopeo refuses to copy then).
  */
-export async function copyPolicy(g: GlobalOptions): Promise<import('../lib/signature/policy.js').PolicyContext | undefined> {
+export async function copyPolicy(g: GlobalOptions, io?: Io): Promise<import('../lib/signature/policy.js').PolicyContext | undefined> {
   if (g.insecurePolicy) return undefined;
   // policy.js itself, not lib/signature's index: a copy needs neither YAML nor registries.d here.
   const { loadPolicy, PolicyContext } = await import('../lib/signature/policy.js');
   const { policy, path } = await loadPolicy(g.policy);
-  return new PolicyContext(policy, path);
+  return new PolicyContext(policy, path, g.debug ? debugWriter(io?.stderr ?? process.stderr) : undefined);
 }

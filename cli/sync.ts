@@ -4,7 +4,7 @@ import { OcikitError, wrapError } from '../lib/errors.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
-import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, openStore, systemContext } from './context.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, debugWriter, openStore, systemContext } from './context.js';
 import { copyPolicy, loadSigner } from './signing.js';
 import { SHARED_COPY_FLAGS, SHARED_COPY_HELP, compressionFlags } from './copy-flags.js';
 
@@ -112,7 +112,7 @@ ${COPY_REGISTRY_HELP}`,
     const destCtx = await systemContext(args, g, 'dest', io);
     const compression = compressionFlags(args, destCtx, srcCtx);
     // Keys and passphrases are read before anything is listed or copied: a wrong one fails first.
-    const signerFor = await loadSigner(args, io);
+    const signerFor = await loadSigner(args, io, undefined, g.debug ? debugWriter(io.stderr) : undefined);
     if (signerFor && destKind !== 'docker') {
       throw new OcikitError('E_USAGE', `sync: signing needs --dest docker: a ${destKind} destination gives its images no docker reference to sign`, {
         hint: 'copy single images with --sign-identity',
@@ -121,7 +121,7 @@ ${COPY_REGISTRY_HELP}`,
     const listing = await listSource(srcKind as SyncSourceKind, source!, srcCtx, keepGoing);
 
     // The trust policy, as for copy: read (and a missing one refused) before anything is opened.
-    const policy = await copyPolicy(g);
+    const policy = await copyPolicy(g, io);
     if (g.registriesDir) {
       srcCtx.registriesDir = g.registriesDir;
       destCtx.registriesDir = g.registriesDir;
