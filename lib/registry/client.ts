@@ -47,6 +47,8 @@ export interface RegistryOptions {
   userAgentPrefix?: string;
   /** The prefix of the command's flags for this side ('src-', 'dest-', ''), for hints naming a flag. */
   flagPrefix?: string;
+  /** The flag giving credentials, for hints, when not `--${flagPrefix}creds` ('' for none: login). */
+  credsFlag?: string;
   /** registries.conf to read instead of the default files (--registries-conf): see registries-conf.ts. */
   registriesConf?: string;
   /** --debug: called with one line per HTTP exchange (method, URL without query values off the registry, status, ms, retry). */
@@ -253,12 +255,17 @@ export class RegistryClient {
         throw new RegistryError('E_NETWORK', `${req.what}: the registry answered ${res.status}`, { status: res.status, retryable: true, ...(after !== undefined ? { retryAfterMs: after } : {}) });
       }
       const text = await readCapped(res.body, ERROR_BODY_MAX);
-      const e = errorForStatus(res.status, text, req.what, this.#credsFound);
+      const e = errorForStatus(res.status, text, req.what, this.#credsFound, this.credsFlag());
       if (isRetryableStatus(res.status) && policy.retryTimes > 0) {
         throw new RegistryError(e.code, `${e.message} (after ${policy.retryTimes + 1} attempts)`, { status: res.status, ...(e.registryCode ? { registryCode: e.registryCode } : {}), retryable: true });
       }
       throw e;
     });
+  }
+
+  /** The flag that gives credentials in the command at hand, for hints ("--src-creds"; "" for login). */
+  private credsFlag(): string {
+    return this.#opts.credsFlag ?? `--${this.#opts.flagPrefix ?? ''}creds`;
   }
 
   private networkError(err: unknown, what: string): RegistryError {
@@ -290,14 +297,14 @@ export class RegistryClient {
     const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
     const ch = findChallenge(challenges, 'bearer') ?? findChallenge(challenges, 'basic');
     if (!ch || this.#opts.registryToken !== undefined || !sameOrigin(url, origin)) {
-      throw errorForStatus(401, text, req.what, this.#credsFound || this.#opts.registryToken !== undefined);
+      throw errorForStatus(401, text, req.what, this.#credsFound || this.#opts.registryToken !== undefined, this.credsFlag());
     }
     const hadAuth = auth !== undefined;
     this.#challenge = ch;
     // The challenge names the scope this very request needs; ask for it too.
     const extra = ch.params.scope ? ch.params.scope.split(' ').filter(Boolean) : [];
     auth = await this.authorization(req.scopes, url, hadAuth, req.what, extra);
-    if (auth === undefined) throw errorForStatus(401, text, req.what, false);
+    if (auth === undefined) throw errorForStatus(401, text, req.what, false, this.credsFlag());
     try {
       res = await this.raw(req, url, auth, attempt);
     } catch (err) {
@@ -316,7 +323,7 @@ export class RegistryClient {
           hint: 'check that the user may push to (or read) this repository',
         });
       }
-      throw errorForStatus(401, t2, req.what, true);
+      throw errorForStatus(401, t2, req.what, true, this.credsFlag());
     }
     return res;
   }
@@ -348,7 +355,7 @@ export class RegistryClient {
       const t = await cached.catch(() => undefined);
       if (t && tokenUsable(t)) return t;
     }
-    const p = (async () => requestBearerToken(this.tokenHttp(), ch, [...new Set([...scopes, ...extra])], await this.credentials(), what))();
+    const p = (async () => requestBearerToken(this.tokenHttp(), ch, [...new Set([...scopes, ...extra])], await this.credentials(), what, this.credsFlag()))();
     this.#tokens.set(key, p);
     try {
       return await p;

@@ -18,7 +18,8 @@ export async function checkLogin(
   opts: Omit<RegistryOptions, 'credentials' | 'noCreds' | 'registryToken' | 'authFile'> = {},
 ): Promise<void> {
   const { entry } = await registryEntryFor(registry, `logging in to ${registry}`, opts);
-  const o = { ...opts, credentials };
+  // A refusal names no flag: the user name and password are what login was given.
+  const o = { ...opts, credentials, credsFlag: '' };
   if (o.tlsVerify === undefined && entry?.insecure) o.tlsVerify = false;
   const client = new RegistryClient(registry, o);
   const res = await client.send({ method: 'GET', path: '/v2/', scopes: [], what: `logging in to ${registry}`, ok: [200] });

@@ -141,6 +141,7 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   // referrers of that manifest) travel with the images they describe: each copy writes the
   // destination's own. Synced as images too, they would race those updates.
   if (o.copy?.referrers) images = images.filter((img) => !(img.remote && isReferrersTag(img.name.slice(img.name.lastIndexOf(':') + 1))));
+  images = distinctDestinations(images, o);
   const results: ImageResult[] = [];
   const total = images.length + listFailures.length;
   let done = 0;
@@ -198,6 +199,34 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
     bytesWritten: sum('bytesWritten'),
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
   };
+}
+
+/**
+ * The images, each source once, after checking that no two sources would be written to one
+ * destination name (`a/debian:1` and `b/debian:1` without --scoped): E_USAGE naming both, before
+ * anything is copied, where a sync would otherwise overwrite one with the other (or skip the
+ * second as "already there").
+ */
+function distinctDestinations(images: SourceImage[], o: SyncOptions): SourceImage[] {
+  const bySource = new Map<string, SourceImage>();
+  for (const img of images) if (!bySource.has(img.ref.toString())) bySource.set(img.ref.toString(), img);
+  const byDestination = new Map<string, string>();
+  for (const [source, img] of bySource) {
+    let dest: string;
+    try {
+      dest = destinationFor(img, o).toString();
+    } catch {
+      continue; // reported by the image's own copy
+    }
+    const other = byDestination.get(dest);
+    if (other !== undefined) {
+      throw new OcikitError('E_USAGE', `sync: ${other} and ${source} would both be written to ${dest}`, {
+        hint: o.scoped ? 'give them distinct sync destinations' : "use --scoped to keep each source's registry and path in the destination name",
+      });
+    }
+    byDestination.set(dest, source);
+  }
+  return [...bySource.values()];
 }
 
 /** One image: skip check, then the copy. Never throws: a failure is a result. */

@@ -358,31 +358,29 @@ describe('sync --src dir', () => {
   });
 });
 
+/** A sync YAML naming the open registry (`open` lines under its images:) and the Basic-auth one, with its credentials (`basicImages`). */
+function twoRegistriesYaml(open: string[], basicImages: string): string {
+  return [
+    `${proxy.host}:`,
+    '  tls-verify: false',
+    '  images:',
+    ...open,
+    `${basic.host}:`,
+    `  cert-dir: ${basic.certDir}`,
+    '  credentials:',
+    `    username: ${ALICE.username}`,
+    `    password: ${ALICE.password}`,
+    '  images:',
+    basicImages,
+    '',
+  ].join('\n');
+}
+
 describe('sync --src yaml', () => {
   it('tags, digests, tag regex, credentials and cert-dir: the same images as skopeo sync', async () => {
     const d = tempDir();
     const file = join(d, 'sync.yaml');
-    writeFileSync(
-      file,
-      [
-        `${proxy.host}:`,
-        '  tls-verify: false',
-        '  images:',
-        '    app:',
-        '      - v1',
-        `      - "${appDigest.v2}"`,
-        '  images-by-tag-regex:',
-        '    semv: ^1\\.[0-9]+\\.0$',
-        `${basic.host}:`,
-        `  cert-dir: ${basic.certDir}`,
-        '  credentials:',
-        `    username: ${ALICE.username}`,
-        `    password: ${ALICE.password}`,
-        '  images:',
-        '    src/app: []',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(file, twoRegistriesYaml(['    app:', '      - v1', `      - "${appDigest.v2}"`, '  images-by-tag-regex:', '    semv: ^1\\.[0-9]+\\.0$'], '    src/app: []'));
     const ours = join(d, 'ours');
     // --scoped: the two registries both have an "app" repository.
     const r = await sync(['--scoped', '--src', 'yaml', '--dest', 'dir', file, ours]);
@@ -397,6 +395,20 @@ describe('sync --src yaml', () => {
       Object.keys(got).sort(),
       [`${proxy.host}/app:v1`, `${proxy.host}/app@${appDigest.v2}`, `${proxy.host}/semv:1.0.0`, `${proxy.host}/semv:1.2.0`, `${basic.host}/src/app:v1`, `${basic.host}/src/app:v2`].sort(),
     );
+  });
+
+  it('two sources that map to one destination name are an error naming both, before anything is copied', async () => {
+    const d = tempDir();
+    const file = join(d, 'clash.yaml');
+    writeFileSync(file, twoRegistriesYaml(['    app: [v1]'], '    src/app: [v1]'));
+    const out = join(d, 'out');
+    const r = await sync(['--src', 'yaml', '--dest', 'dir', file, out]);
+    assert.equal(r.code, 1);
+    // (--json: the error is one JSON object.)
+    assert.match(r.stderr, new RegExp(`"message":"sync: docker://${proxy.host}/app:v1 and docker://${basic.host}/src/app:v1 would both be written to dir:\\S+/app:v1","hint":"use --scoped`));
+    assert.equal(existsSync(out), false, 'nothing was copied');
+    const scoped = await sync(['--scoped', '--src', 'yaml', '--dest', 'dir', file, out]);
+    assert.equal(scoped.code, 0, scoped.stderr);
   });
 
   it('images-by-semver selects the tags in a range (Masterminds syntax: commas, a v prefix)', async () => {

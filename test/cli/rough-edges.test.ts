@@ -1,0 +1,75 @@
+/**
+ * What a new user meets in the first hour (issue 19's rough edges), each against the real peer:
+ * "Did you mean …?" for a mistyped command or flag (skopeo suggests the same command), and a
+ * refused password's hint naming the flags of the command in use.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { closeDispatchers } from '../../lib/registry/index.js';
+import { ocikit, run } from '../helpers/cli.js';
+import { fixture, tempDir } from '../helpers/paths.js';
+import { requirePeer } from '../helpers/peers.js';
+import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+
+const HELLO = `oci:${fixture('hello-oci')}:latest`;
+const ALICE = { username: 'alice', password: 'rough-Pa55word' };
+const home = tempDir('ocikit-rough-home-');
+const env = { HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), XDG_CONFIG_HOME: join(home, '.config'), OCIKIT_STORE: join(home, 'store'), REGISTRY_AUTH_FILE: '' };
+
+describe('did you mean', () => {
+  it('a mistyped command gets the command skopeo suggests, in one line', () => {
+    for (const [typed, want] of [
+      ['cp', 'copy'],
+      ['inpect', 'inspect'],
+      ['synch', 'sync'],
+      ['list-tag', 'list-tags'],
+    ]) {
+      const r = ocikit([typed!, 'x'], { env });
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `ocikit: unknown command "${typed}" (did you mean ${want}? see ocikit --help)\n`);
+      const s = run(requirePeer('skopeo'), [typed!, 'x'], { allowFail: true });
+      assert.match(s.stderr, new RegExp(`Did you mean this\\?\\\\n\\\\t${want}\\\\n`), s.stderr);
+    }
+    assert.equal(ocikit(['frobnicate'], { env }).stderr, 'ocikit: unknown command "frobnicate" (see ocikit --help)\n');
+  });
+
+  it('a mistyped flag gets the flag of that command it is closest to', () => {
+    const r = ocikit(['copy', '--dest-tls-verfy=false', HELLO, 'dir:/nonexistent/x'], { env });
+    assert.equal(r.stderr, 'ocikit: copy: unknown flag --dest-tls-verfy (did you mean --dest-tls-verify? see ocikit copy --help)\n');
+    // One dash where two belong.
+    assert.match(ocikit(['inspect', '-raw', HELLO], { env }).stderr, /unknown flag -r \(did you mean --raw\? see ocikit inspect --help\)/);
+    assert.match(ocikit(['sync', '--scopped', 'a', 'b'], { env }).stderr, /unknown flag --scopped \(did you mean --scoped\?/);
+  });
+});
+
+describe('a refused password', () => {
+  let basic: RegistryHandle;
+  before(async () => {
+    basic = await startRegistry({ htpasswd: [ALICE] });
+    const r = ocikit(['copy', '-q', '--dest-cert-dir', basic.certDir!, '--dest-creds', `${ALICE.username}:${ALICE.password}`, HELLO, `docker://${basic.host}/rough/app:1`], { env });
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => {
+    await closeDispatchers();
+    await basic.stop();
+  });
+
+  it('the hint names the flags of the command in use', () => {
+    const wrong = `${ALICE.username}:wrong-password`;
+    const copy = ocikit(['copy', '-q', '--src-cert-dir', basic.certDir!, '--src-creds', wrong, `docker://${basic.host}/rough/app:1`, `dir:${join(home, 'x')}`], { env });
+    assert.equal(copy.code, 1);
+    assert.match(copy.stderr, /rejected the credentials.*\(check the user name and password \(--src-creds USER:PASSWORD, or ocikit login REGISTRY\)\)\n$/);
+    const push = ocikit(['copy', '-q', '--dest-cert-dir', basic.certDir!, '--dest-creds', wrong, HELLO, `docker://${basic.host}/rough/app:2`], { env });
+    assert.match(push.stderr, /--dest-creds USER:PASSWORD, or ocikit login REGISTRY/);
+    const anon = ocikit(['copy', '-q', '--src-cert-dir', basic.certDir!, `docker://${basic.host}/rough/app:1`, `dir:${join(home, 'y')}`], { env });
+    assert.match(anon.stderr, /authentication required.*\(log in with ocikit login REGISTRY or pass --src-creds USER:PASSWORD\)/);
+    const inspect = ocikit(['inspect', '--cert-dir', basic.certDir!, '--creds', wrong, `docker://${basic.host}/rough/app:1`], { env });
+    assert.match(inspect.stderr, /\(--creds USER:PASSWORD, or ocikit login REGISTRY\)/);
+    const login = ocikit(['login', '--cert-dir', basic.certDir!, '-u', ALICE.username, '-p', 'wrong-password', basic.host], { env });
+    assert.equal(login.code, 1);
+    assert.match(login.stderr, /\(check the user name and password\)\n$/);
+    // The flag copy does not take is named nowhere (the hint once said "--creds" to every command).
+    for (const r of [copy, push, anon]) assert.doesNotMatch(r.stderr, /[^-]--creds/);
+  });
+});
