@@ -1,13 +1,17 @@
 /**
  * What a new user meets in the first hour (issue 19's rough edges), each against the real peer:
  * "Did you mean …?" for a mistyped command or flag (skopeo suggests the same command), and a
- * refused password's hint naming the flags of the command in use.
+ * refused password's hint naming the flags of the command in use, and a full disk named where it is
+ * (a small tmpfs this test mounts).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeDispatchers } from '../../lib/registry/index.js';
 import { ocikit, run } from '../helpers/cli.js';
+import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
@@ -71,5 +75,41 @@ describe('a refused password', () => {
     assert.match(login.stderr, /\(check the user name and password\)\n$/);
     // The flag copy does not take is named nowhere (the hint once said "--creds" to every command).
     for (const r of [copy, push, anon]) assert.doesNotMatch(r.stderr, /[^-]--creds/);
+  });
+});
+
+describe('a full disk at the destination', () => {
+  // 1 MiB of tmpfs, and an image with a 3 MiB layer of random bytes that cannot fit.
+  const mnt = mkdtempSync(join(tmpdir(), 'ocikit-full-'));
+  const src = ociImage(tempDir('ocikit-full-src-'), [randomLayer(3 << 20)]);
+  const store = join(home, 'full-store');
+  before(() => {
+    run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+    // In the store first, so that the destinations copy the store's file (whose path a full disk
+    // was once reported against).
+    const r = ocikit(['copy', '-q', src.ref, `oci:${join(home, 'full-first')}:1`], { env: { ...env, OCIKIT_STORE: store } });
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(() => {
+    run('umount', [mnt]);
+    rmdirSync(mnt);
+  });
+
+  it('names the destination path and the filesystem that is full, and leaves nothing there', () => {
+    for (const [dest, inside] of [
+      [`oci:${mnt}/img:1`, 'img'],
+      [`dir:${mnt}/d`, 'd'],
+      [`docker-archive:${mnt}/a.tar`, 'a.tar'],
+      [`oci-archive:${mnt}/o.tar`, 'o.tar'],
+    ]) {
+      const r = ocikit(['copy', '-q', src.ref, dest!], { env: { ...env, OCIKIT_STORE: store } });
+      assert.equal(r.code, 1, dest);
+      const line = new RegExp(
+        `^ocikit: writing .*: ${mnt}/\\.?${inside!.replace('.', '\\.')}[^ ]*: no space left on device \\(tmpfs filesystem mounted at ${mnt}: [0-9.]+ [kM]?B free of 1\\.0 MB\\)\\n$`,
+      );
+      assert.match(r.stderr, line);
+      assert.ok(!r.stderr.includes(store), r.stderr);
+      assert.deepEqual(readdirSync(mnt), [], dest);
+    }
   });
 });
