@@ -413,12 +413,13 @@ export class RegistryClient {
 
   /**
    * --debug's line for one exchange: method, URL (off the registry's origin without its query,
-   * which may carry a signed credential for blob storage), status or failure, time, retry number.
+   * which may carry a signed credential for blob storage; on it, only the values of the
+   * distribution API's own parameters), status or failure, time, retry number.
    */
   private logExchange(method: string, url: URL, status: number | undefined, t0: number, attempt: number, err?: unknown): void {
     const log = this.#opts.debug;
     if (!log) return;
-    const shown = url.host === this.host ? `${url.origin}${url.pathname}${url.search}` : `${url.origin}${url.pathname}${url.search ? '?…' : ''}`;
+    const shown = url.host === this.host ? `${url.origin}${url.pathname}${shownQuery(url)}` : `${url.origin}${url.pathname}${url.search ? '?…' : ''}`;
     const outcome = status !== undefined ? String(status) : `failed (${err instanceof Error ? describeNetworkError(err) : String(err)})`;
     log(`${method} ${redact(shown)} ${outcome} ${Math.round(performance.now() - t0)} ms${attempt > 0 ? ` (retry ${attempt})` : ''}`);
   }
@@ -471,4 +472,15 @@ function describeScope(scope: string | undefined): string {
   if (!scope) return 'do this';
   const m = /^repository:(.+):([a-z*,]+)$/.exec(scope.split(' ')[0]!);
   return m ? `${m[2]} ${m[1]}` : scope.slice(0, 100);
+}
+
+/** The distribution API's query parameters whose values --debug shows; any other value (an upload's signed `_state`) is "…". */
+const SHOWN_PARAMS = new Set(['digest', 'mount', 'from', 'n', 'last', 'ns', 'artifactType']);
+
+/** `url`'s query for a --debug line: the API's own parameters with their values, others without. */
+function shownQuery(url: URL): string {
+  if (!url.search) return '';
+  const parts: string[] = [];
+  for (const [k, v] of url.searchParams) parts.push(SHOWN_PARAMS.has(k) ? `${encodeURIComponent(k)}=${encodeURIComponent(v)}` : `${encodeURIComponent(k)}=…`);
+  return `?${parts.join('&')}`;
 }

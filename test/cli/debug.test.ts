@@ -15,7 +15,7 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { gpgHome } from '../helpers/gpg.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
-import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { startRegistry, startTokenServer, type RegistryHandle, type TokenServer } from '../helpers/registry.js';
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const ALICE = { username: 'alice', password: 'debug-Pa55word-xyz' };
@@ -24,11 +24,14 @@ const env = { HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), XDG_CONFIG_HOME: j
 
 let reg: RegistryHandle;
 let basic: RegistryHandle;
+let tokens: TokenServer;
+let bearer: RegistryHandle;
 let proxy: FaultProxy;
 let failFirstManifestPut = true;
 
 before(async () => {
-  [reg, basic] = await Promise.all([startRegistry(), startRegistry({ htpasswd: [ALICE] })]);
+  tokens = await startTokenServer({ users: [ALICE] });
+  [reg, basic, bearer] = await Promise.all([startRegistry(), startRegistry({ htpasswd: [ALICE] }), startRegistry({ token: tokens, tls: true })]);
   proxy = await startFaultProxy(reg.host, (r) => {
     if (r.method === 'PUT' && r.path.includes('/retried/') && r.path.includes('/manifests/') && failFirstManifestPut) {
       failFirstManifestPut = false;
@@ -40,7 +43,8 @@ before(async () => {
 after(async () => {
   await closeDispatchers();
   await proxy.close();
-  await Promise.all([reg.stop(), basic.stop()]);
+  await Promise.all([reg.stop(), basic.stop(), bearer.stop()]);
+  await tokens.close();
 });
 
 const debugLines = (stderr: string): string[] => stderr.split('\n').filter((l) => /^debug \+\d+\.\d{3}s /.test(l));
@@ -83,6 +87,37 @@ describe('--debug', () => {
     const mount = ocikit(['--debug', 'copy', '-q', ...creds, `docker://${basic.host}/dbg/app:1`, `docker://${basic.host}/dbg/other:1`], { env });
     assert.equal(mount.code, 0, mount.stderr);
     assert.equal((mount.stderr.match(/blob sha256:[0-9a-f]{12}: mounted from dbg\/app, not uploaded/g) ?? []).length, 3, mount.stderr);
+  });
+
+  it('a bearer-token registry: the token request and each registry request get a line; no password, no token', async () => {
+    // (Asynchronously: the token server runs in this process.)
+    const creds = ['--dest-cert-dir', bearer.certDir!, '--dest-creds', `${ALICE.username}:${ALICE.password}`];
+    const push = await ocikitAsync(['--debug', 'copy', '-q', ...creds, HELLO, `docker://${bearer.host}/dbg/tok:1`], { env });
+    assert.equal(push.code, 0, push.stderr);
+    const pull = await ocikitAsync(['--debug', 'inspect', '--cert-dir', bearer.certDir!, '--creds', `${ALICE.username}:${ALICE.password}`, `docker://${bearer.host}/dbg/tok:1`], { env });
+    assert.equal(pull.code, 0, pull.stderr);
+    for (const r of [push, pull]) {
+      const lines = debugLines(r.stderr);
+      // The token service is another origin: its query (scopes, account) is not shown.
+      assert.ok(
+        lines.some((l) => new RegExp(`GET ${tokens.url}/token\\?… 200 \\d+ ms$`).test(l)),
+        r.stderr,
+      );
+      assert.ok(
+        lines.some((l) => new RegExp(`(HEAD|GET) https://${bearer.host}/v2/dbg/tok/manifests/1 401 \\d+ ms$`).test(l)),
+        r.stderr,
+      );
+      assert.ok(
+        lines.some((l) => new RegExp(`${r === push ? 'PUT' : '(HEAD|GET)'} https://${bearer.host}/v2/dbg/tok/manifests/1 20[01] \\d+ ms$`).test(l)),
+        r.stderr,
+      );
+      assert.doesNotMatch(r.stderr, new RegExp(ALICE.password));
+      // No token: a JWT starts with the base64url of '{"'; no authorization header either.
+      assert.doesNotMatch(r.stderr, /eyJ[A-Za-z0-9_-]{8,}|Bearer |authorization/i);
+    }
+    assert.ok(tokens.requests.length >= 2, 'tokens were issued');
+    // An upload's signed session state is not shown; the digest it completes is.
+    assert.match(push.stderr, /PUT https:\/\/\S+\/v2\/dbg\/tok\/blobs\/uploads\/[0-9a-f-]+\?_state=…&digest=sha256%3A[0-9a-f]{64} 201 \d+ ms\n/);
   });
 
   it('a retried request shows its retry', async () => {
