@@ -13,6 +13,7 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PolicyContext, parsePolicy } from '../lib/signature/index.js';
 import { parseImageName } from '../lib/transports/index.js';
+import { LazyStore } from '../lib/store/index.js';
 import { digestBytes } from '../lib/digest/index.js';
 import { copyCase, once, type Case } from './case.js';
 
@@ -100,7 +101,8 @@ async function signAndCheck(big: { ref: string; name: string }, base: string, si
 
   // The check alone, in process.
   const ref = parseImageName(`dir:${signed}`);
-  const src = await ref.newSource({});
+  // A dir: source never opens the store it is handed.
+  const src = await ref.newSource({ store: new LazyStore(join(base, 'store')) });
   const ctx = new PolicyContext(parsePolicy(JSON.stringify(policyJson)), policy);
   const times: number[] = [];
   try {

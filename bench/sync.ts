@@ -34,7 +34,7 @@ export function syncCases(size: 'small' | 'full'): { cases: Case[]; stop: () => 
         const own = makeLayer([{ name: 'app.bin', data: pseudoRandom(256 * 1024, `bench-tag-${t}`) }]);
         const dir = join(work, `img-${t}`);
         writeImage(dir, [...base, own], `tag-${t}`);
-        await copyImage(parseImageName(`oci:${dir}:latest`), parseImageName(`docker://${registry.host}/bench/repo:t${t}`), { store, destCtx: { tlsVerify: false } });
+        await copyImage(parseImageName(`oci:${dir}:latest`), parseImageName(`docker://${registry.host}/bench/repo:t${t}`), { store, destCtx: { registry: { tlsVerify: false } } });
       }
     } finally {
       store.close();

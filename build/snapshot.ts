@@ -17,6 +17,14 @@ import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * V8 flags of every CLI process, given by the launcher (and to the snapshot's build: a snapshot
+ * loads only under the flags it was built with). A young generation of 1 MiB semi-spaces instead of
+ * V8's up to 16: the socket and file buffers a transfer drops are collected sooner, which keeps a
+ * registry copy of a 540 MB image under 100 MiB resident (104 -> 99 MiB) at the same CPU time.
+ */
+export const V8_FLAGS = ['--max-semi-space-size=1'];
+
 /** Single-quote a string for the shell. */
 function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -32,6 +40,7 @@ function shQuote(s: string): string {
  * one is gone. `exec` throughout: the process that callers see (and signal) is Node itself.
  */
 export function launcherScript(node: string, bin: string): string {
+  const flags = V8_FLAGS.map(shQuote).join(' ');
   return `#!/bin/sh
 # ocikit: start the CLI from its V8 start-up snapshot when this Node built it, else from its bundle.
 # Written by build/snapshot.ts for this install; see build/README.md in the ocikit sources.
@@ -52,11 +61,11 @@ if [ ! -f "$bin/ocikit.cjs" ]; then
 fi
 if [ -x "$node" ]; then
   if [ -f "$bin/ocikit.blob" ] && [ -f "$bin/ocikit.stamp" ] && [ ! "$node" -nt "$bin/ocikit.stamp" ] && [ ! "$node" -ot "$bin/ocikit.stamp" ]; then
-    exec "$node" --snapshot-blob "$bin/ocikit.blob" -- "$bin" "$@"
+    exec "$node" ${flags} --snapshot-blob "$bin/ocikit.blob" -- "$bin" "$@"
   fi
-  exec "$node" "$bin/ocikit.cjs" "$@"
+  exec "$node" ${flags} "$bin/ocikit.cjs" "$@"
 fi
-exec node "$bin/ocikit.cjs" "$@"
+exec node ${flags} "$bin/ocikit.cjs" "$@"
 `;
 }
 
@@ -72,7 +81,7 @@ export function buildSnapshot(bin: string, opts: { verbose?: boolean } = {}): bo
   const tmp = `${blob}.${process.pid}.tmp`;
   rmSync(blob, { force: true });
   rmSync(stamp, { force: true });
-  const r = spawnSync(node, ['--snapshot-blob', tmp, '--build-snapshot', join(bin, 'ocikit.cjs')], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const r = spawnSync(node, [...V8_FLAGS, '--snapshot-blob', tmp, '--build-snapshot', join(bin, 'ocikit.cjs')], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   let made = r.status === 0 && existsSync(tmp);
   if (made) {
     renameSync(tmp, blob);
@@ -92,8 +101,22 @@ export function buildSnapshot(bin: string, opts: { verbose?: boolean } = {}): bo
   return made;
 }
 
-// Run as a script (the package's install step): the dist/bin beside this file's dist/build.
+/**
+ * The launcher a package carries (`npm pack`'s prepack writes it): it records no Node and no
+ * directory, so until the install step writes this machine's, it runs the bundle with the `node` on
+ * PATH from wherever it is.
+ */
+export function writeGenericLauncher(bin: string): void {
+  rmSync(join(bin, 'ocikit.blob'), { force: true });
+  rmSync(join(bin, 'ocikit.stamp'), { force: true });
+  writeFileSync(join(bin, 'ocikit'), launcherScript('', ''));
+  chmodSync(join(bin, 'ocikit'), 0o755);
+}
+
+// Run as a script: by the package's install step (the dist/bin beside this file's dist/build), and
+// with --generic by `npm pack` (package.json's prepack; postpack builds this machine's again).
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin');
-  if (existsSync(join(bin, 'ocikit.cjs'))) buildSnapshot(bin);
+  if (process.argv[2] === '--generic') writeGenericLauncher(bin);
+  else if (existsSync(join(bin, 'ocikit.cjs'))) buildSnapshot(bin);
 }

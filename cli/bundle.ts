@@ -7,7 +7,7 @@ import { WorkerPool } from '../lib/pool/index.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { isStdoutPath } from '../lib/transports/tar/std-paths.js';
 import { many, type Command } from './command.js';
-import { COPY_REGISTRY_FLAGS, openStore, systemContext } from './context.js';
+import { COPY_REGISTRY_FLAGS, commandStore, transportOptions } from './context.js';
 import { copyPolicy } from './signing.js';
 
 const USAGE = 'ocikit bundle create IMAGE... -o BUNDLE.tar [--since INVENTORY.json] | inventory [-o FILE] | apply BUNDLE.tar';
@@ -44,9 +44,9 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
     switch (sub) {
       case 'inventory': {
         if (rest.length > 0) throw new OcikitError('E_USAGE', 'bundle inventory: no arguments expected', { hint: `usage: ${USAGE}` });
-        const store = await openStore(g);
+        const store = commandStore(g);
         try {
-          const text = JSON.stringify(await makeInventory(store)) + '\n';
+          const text = JSON.stringify(await makeInventory(store.get())) + '\n';
           if (args.output) await writeFile(String(args.output), text).catch((err) => Promise.reject(wrapError(err, `writing ${String(args.output)}`)));
           else io.stdout.write(text);
         } finally {
@@ -60,15 +60,15 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
         const images = rest.map((r) => parseImageName(r));
         const since = args.since ? await readInventory(String(args.since)) : undefined;
         const policy = await copyPolicy(g, io);
-        const store = await openStore(g);
+        const store = commandStore(g);
         const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
         try {
           const res = await createBundle(images, String(args.output), {
-            store,
+            store: store.get(),
             pool,
             ...(since ? { since } : {}),
             copy: {
-              sourceCtx: await systemContext(args, g, 'src', io),
+              sourceCtx: await transportOptions(args, g, 'src', io),
               multiArch: args.all ? 'all' : 'system',
               platforms: many(args, 'platform').map((p) => parsePlatform(p)),
               ...(policy ? { policy } : {}),
@@ -94,10 +94,10 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
       }
       case 'apply': {
         if (rest.length !== 1) throw new OcikitError('E_USAGE', 'bundle apply: name one bundle', { hint: `usage: ${USAGE}` });
-        const store = await openStore(g);
+        const store = commandStore(g);
         const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
         try {
-          const res = await applyBundle(rest[0]!, { store, pool });
+          const res = await applyBundle(rest[0]!, { store: store.get(), pool });
           if (g.json) io.stdout.write(JSON.stringify(res) + '\n');
           else {
             for (const i of res.images) io.stdout.write(`${i.digest}  store:${i.name}\n`);

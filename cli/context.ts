@@ -1,34 +1,21 @@
-/** Shared CLI plumbing: opening the store and building transport contexts from flags. */
+/** Shared CLI plumbing: the command's store and the transports' options, from flags. */
 import { OcikitError } from '../lib/errors.js';
-import type { BlobStore } from '../lib/store/index.js';
-import type { SystemContext } from '../lib/transports/types.js';
+import { LazyStore } from '../lib/store/handle.js';
+import type { PlatformOverrides } from '../lib/manifest/index.js';
+import type { DaemonContext, RegistryContext, TransportEvents, TransportOptions } from '../lib/transports/types.js';
 import { boolFlag, intFlag, parseDuration, type FlagSpec, type GlobalOptions, type Io, type ParsedArgs } from './command.js';
 import { promptHidden } from './prompt.js';
 
 export { parseDuration } from './command.js';
 
 /**
- * The store the command works through; `durable: false` (--no-sync) skips its fsyncs. The store's
- * modules load here, on first use, so a command that never touches the store (inspect of a file
- * layout, --version, login) does not pay for them at start-up.
+ * The store of one command: a handle on --store (else the default directory) that opens it the
+ * first time something needs it (lib/store/handle.ts), so a command that never does (inspect of a
+ * file layout, a push the registry already shows, login) creates no store directory and loads no
+ * SQLite. `durable: false` (--no-sync) skips its fsyncs. The command closes it.
  */
-export async function openStore(g: GlobalOptions, opts: { durable?: boolean } = {}): Promise<BlobStore> {
-  const { BlobStore, defaultStoreDir } = await import('../lib/store/index.js');
-  return BlobStore.open(g.store ?? defaultStoreDir(), opts);
-}
-
-/**
- * Run `fn` with an opener of the store that opens it only when called (by a transport that needs
- * it: store:, docker-daemon:, containers-storage:), and close it afterwards: a command on a
- * registry or a file layout creates no store directory and opens no SQLite.
- */
-export async function withLazyStore<T>(g: GlobalOptions, fn: (open: () => Promise<BlobStore>) => Promise<T>): Promise<T> {
-  let store: Promise<BlobStore> | undefined;
-  try {
-    return await fn(() => (store ??= openStore(g)));
-  } finally {
-    if (store) (await store.catch(() => undefined))?.close();
-  }
+export function commandStore(g: GlobalOptions, opts: { durable?: boolean } = {}): LazyStore {
+  return new LazyStore(g.store, opts);
 }
 
 /**
@@ -117,28 +104,21 @@ export function parseSize(flag: string, v: string): number {
 }
 
 /**
- * The context for one side of a copy ('src' or 'dest'), or for a single image (side undefined):
- * platform overrides, the global --command-timeout signal and --user-agent-prefix, and the registry
- * flags of that side (REGISTRY_FLAGS / COPY_REGISTRY_FLAGS). Async because `--creds USER` asks for
- * the password on the terminal.
+ * What the transports of one side of a copy ('src' or 'dest'), or of a single image (side
+ * undefined), are told, in its sections: the platform overrides; the registry section from that
+ * side's registry flags (REGISTRY_FLAGS / COPY_REGISTRY_FLAGS) with --user-agent-prefix and
+ * --registries.d; the daemon section (--daemon-host, and --cert-dir / --tls-verify, which apply to
+ * a tcp:// daemon too); and the --command-timeout signal. Async because `--creds USER` asks for the
+ * password on the terminal.
  */
-export async function systemContext(args: ParsedArgs, g: GlobalOptions, side?: 'src' | 'dest', io?: Io): Promise<SystemContext> {
-  const ctx: SystemContext = {};
-  if (g.overrideOS) ctx.overrideOS = g.overrideOS;
-  if (g.overrideArch) ctx.overrideArch = g.overrideArch;
-  if (g.overrideVariant) ctx.overrideVariant = g.overrideVariant;
-  if (g.signal) ctx.signal = g.signal;
-  if (g.userAgentPrefix) ctx.userAgentPrefix = g.userAgentPrefix;
-  if (g.registriesConf) ctx.registriesConf = g.registriesConf;
+export async function transportOptions(args: ParsedArgs, g: GlobalOptions, side?: 'src' | 'dest', io?: Io): Promise<TransportOptions> {
   const stderr = io?.stderr ?? process.stderr;
-  // Notes from transports (a short name registries.conf would send elsewhere) go to stderr; copy
-  // sends them through its progress printer instead.
-  ctx.onStatus = (line) => stderr.write(`ocikit: ${line}\n`);
-  if (g.debug) ctx.debug = debugWriter(stderr);
-
   const p = side ? `${side}-` : '';
   // Hints name the flag of this command and side ("--src-tls-verify=false" for a copy's source).
-  ctx.flagPrefix = p;
+  const registry: RegistryContext = { flagPrefix: p };
+  if (g.userAgentPrefix) registry.userAgentPrefix = g.userAgentPrefix;
+  if (g.registriesDir) registry.registriesDir = g.registriesDir;
+  if (g.registriesConf) registry.registriesConf = g.registriesConf;
   const creds = str(args, `${p}creds`);
   const username = str(args, `${p}username`);
   const password = str(args, `${p}password`);
@@ -151,33 +131,46 @@ export async function systemContext(args: ParsedArgs, g: GlobalOptions, side?: '
   }
   if (username !== undefined || password !== undefined) {
     if (username === undefined || password === undefined) throw new OcikitError('E_USAGE', `--${p}username and --${p}password go together`);
-    ctx.credentials = { username, password };
+    registry.credentials = { username, password };
   }
-  if (token !== undefined && (creds !== undefined || ctx.credentials)) throw new OcikitError('E_USAGE', `--${p}registry-token and --${p}creds conflict`);
-  if (creds !== undefined) ctx.credentials = await parseCreds(`${p}creds`, creds, io);
-  if (noCreds) ctx.noCreds = true;
-  if (token !== undefined) ctx.registryToken = token;
+  if (token !== undefined && (creds !== undefined || registry.credentials)) throw new OcikitError('E_USAGE', `--${p}registry-token and --${p}creds conflict`);
+  if (creds !== undefined) registry.credentials = await parseCreds(`${p}creds`, creds, io);
+  if (noCreds) registry.noCreds = true;
+  if (token !== undefined) registry.registryToken = token;
   const authFile = str(args, `${p}authfile`) ?? str(args, 'authfile');
-  if (authFile !== undefined) ctx.authFile = authFile;
+  if (authFile !== undefined) registry.authFile = authFile;
+  const retryTimes = intFlag(args, 'retry-times', 0, 100);
+  if (retryTimes !== undefined) registry.retryTimes = retryTimes;
+  const retryDelay = str(args, 'retry-delay');
+  if (retryDelay !== undefined) registry.retryDelayMs = parseDuration('retry-delay', retryDelay);
+  if (side === 'dest') {
+    const chunk = str(args, 'dest-chunk-size');
+    if (chunk !== undefined) registry.uploadChunkSize = parseSize('dest-chunk-size', chunk);
+  }
+
+  // --cert-dir and --tls-verify: for a registry, and for a tcp:// daemon.
+  const daemon: DaemonContext = {};
   const certDir = str(args, `${p}cert-dir`);
-  if (certDir !== undefined) ctx.certDir = certDir;
-  if (args[`${p}tls-verify`] !== undefined) ctx.tlsVerify = boolFlag(args, `${p}tls-verify`, true);
+  if (certDir !== undefined) registry.certDir = daemon.certDir = certDir;
+  if (args[`${p}tls-verify`] !== undefined) registry.tlsVerify = daemon.tlsVerify = boolFlag(args, `${p}tls-verify`, true);
   else if (side && args['tls-verify'] !== undefined) {
     // skopeo's deprecated --tls-verify on copy and sync (or before the command): every side not set on its own.
-    ctx.tlsVerify = boolFlag(args, 'tls-verify', true);
+    registry.tlsVerify = daemon.tlsVerify = boolFlag(args, 'tls-verify', true);
     if (side === 'src') stderr.write('ocikit: warning: --tls-verify is deprecated (as in skopeo): use --src-tls-verify and --dest-tls-verify\n');
   }
   const daemonHost = str(args, `${p}daemon-host`);
-  if (daemonHost !== undefined) ctx.daemonHost = daemonHost;
-  const retryTimes = intFlag(args, 'retry-times', 0, 100);
-  if (retryTimes !== undefined) ctx.retryTimes = retryTimes;
-  const retryDelay = str(args, 'retry-delay');
-  if (retryDelay !== undefined) ctx.retryDelayMs = parseDuration('retry-delay', retryDelay);
-  if (side === 'dest') {
-    const chunk = str(args, 'dest-chunk-size');
-    if (chunk !== undefined) ctx.uploadChunkSize = parseSize('dest-chunk-size', chunk);
-  }
-  return ctx;
+  if (daemonHost !== undefined) daemon.host = daemonHost;
+
+  const platform: PlatformOverrides = {};
+  if (g.overrideOS) platform.overrideOS = g.overrideOS;
+  if (g.overrideArch) platform.overrideArch = g.overrideArch;
+  if (g.overrideVariant) platform.overrideVariant = g.overrideVariant;
+  // Notes from transports (a short name registries.conf would send elsewhere) go to stderr; copy
+  // sends them through its progress printer instead.
+  const events: TransportEvents = { onStatus: (line) => stderr.write(`ocikit: ${line}\n`) };
+  if (g.signal) events.signal = g.signal;
+  if (g.debug) events.debug = debugWriter(stderr);
+  return { platform, registry, daemon, events };
 }
 
 /**

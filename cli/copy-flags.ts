@@ -5,7 +5,7 @@
  */
 import { OcikitError } from '../lib/errors.js';
 import type { CompressionFormat } from '../lib/manifest/index.js';
-import type { SystemContext } from '../lib/transports/types.js';
+import type { TransportOptions } from '../lib/transports/types.js';
 import { boolFlag, intFlag, type FlagSpec, type ParsedArgs } from './command.js';
 
 /** The flag spec of the shared flags. */
@@ -45,30 +45,29 @@ export interface CompressionChoice {
 }
 
 /**
- * Read the shared destination flags: --dest-compress / --dest-decompress (into
- * `destCtx.destCompression`), --dest-oci-accept-uncompressed-layers, the shared blob directories
- * (into each side's context), and --dest-compress-format / --dest-compress-level (returned, for
+ * Read the shared destination flags: --dest-compress / --dest-decompress (into the destination's
+ * write section), --dest-oci-accept-uncompressed-layers and the shared blob directories (into each
+ * side's oci section), and --dest-compress-format / --dest-compress-level (returned, for
  * CopyOptions). --dest-precompute-digests is accepted and changes nothing: ocikit compresses a
  * layer into the store, and so knows its digest, before it asks the registry for it. E_USAGE for a
  * bad value or a contradiction.
  */
-export function compressionFlags(args: ParsedArgs, destCtx: SystemContext, srcCtx?: SystemContext): CompressionChoice {
+export function compressionFlags(args: ParsedArgs, destCtx: TransportOptions, srcCtx?: TransportOptions): CompressionChoice {
   const cf = args['dest-compress-format'] ? String(args['dest-compress-format']) : undefined;
   if (cf !== undefined && cf !== 'gzip' && cf !== 'zstd') throw new OcikitError('E_USAGE', `--dest-compress-format: expected gzip or zstd, got ${JSON.stringify(cf)}`);
   const level = intFlag(args, 'dest-compress-level', cf === 'zstd' ? -7 : 0, cf === 'zstd' ? 22 : 9);
   const forceCompress = boolFlag(args, 'dest-compress', false);
   const forceDecompress = boolFlag(args, 'dest-decompress', false);
   if (forceCompress && forceDecompress) throw new OcikitError('E_USAGE', 'choose one of --dest-compress and --dest-decompress');
-  if (forceCompress) destCtx.destCompression = 'compress';
-  if (forceDecompress) destCtx.destCompression = 'decompress';
+  if (forceCompress || forceDecompress) destCtx.write = { ...destCtx.write, destCompression: forceCompress ? 'compress' : 'decompress' };
   if (boolFlag(args, 'dest-force-compress-format', false) && cf === undefined) {
     throw new OcikitError('E_USAGE', '--dest-force-compress-format needs --dest-compress-format', { hint: 'name the format: --dest-compress-format gzip|zstd' });
   }
-  if (boolFlag(args, 'dest-oci-accept-uncompressed-layers', false)) destCtx.ociAcceptUncompressedLayers = true;
+  if (boolFlag(args, 'dest-oci-accept-uncompressed-layers', false)) destCtx.oci = { ...destCtx.oci, acceptUncompressedLayers: true };
   const shared = (flag: string): string | undefined => (typeof args[flag] === 'string' && args[flag] !== '' ? args[flag] : undefined);
   const destShared = shared('dest-shared-blob-dir');
-  if (destShared !== undefined) destCtx.ociSharedBlobDir = destShared;
+  if (destShared !== undefined) destCtx.oci = { ...destCtx.oci, sharedBlobDir: destShared };
   const srcShared = shared('src-shared-blob-dir');
-  if (srcShared !== undefined && srcCtx) srcCtx.ociSharedBlobDir = srcShared;
+  if (srcShared !== undefined && srcCtx) srcCtx.oci = { ...srcCtx.oci, sharedBlobDir: srcShared };
   return { ...(cf ? { compressFormat: cf } : {}), ...(level !== undefined ? { compressLevel: level } : {}) };
 }

@@ -3,8 +3,9 @@ import { OcikitError } from '../lib/errors.js';
 import { copyImage, writeDigestFile, type CopyOptions, type MultiArch } from '../lib/copy/index.js';
 import { parsePlatform } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
+import type { WriteOptions } from '../lib/transports/types.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
-import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, debugWriter, openStore, systemContext } from './context.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, debugWriter, transportOptions } from './context.js';
 import { ProgressPrinter } from './progress.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { copyPolicy, copySigner } from './signing.js';
@@ -35,8 +36,8 @@ ${SHARED_COPY_HELP}
                                  leave the destination and the store with empty or partial files)
       --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else 4)
   -q, --quiet                    no progress output
-      --json                     print {manifestDigest, bytesRead, bytesWritten, blobsReused, seconds,
-                                 referrers (with --referrers)} on stdout
+      --json                     print {manifestDigest, sourceDigest, bytesRead, bytesWritten, blobsReused,
+                                 seconds, referrers (with --referrers)} on stdout
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
@@ -66,36 +67,36 @@ ${COPY_REGISTRY_HELP}`,
     }
 
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
-    const sourceCtx = await systemContext(args, g, 'src', io);
-    const destCtx = await systemContext(args, g, 'dest', io);
+    const sourceCtx = await transportOptions(args, g, 'src', io);
+    const destCtx = await transportOptions(args, g, 'dest', io);
     const compression = compressionFlags(args, destCtx, sourceCtx);
+    const write: WriteOptions = { ...destCtx.write };
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
     // A comma-separated list, as skopeo's (pflag's string slice): --additional-tag a:1,b:2.
     const additionalTags = many(args, 'additional-tag')
       .flatMap((v) => v.split(','))
       .filter((t) => t !== '');
-    if (additionalTags.length > 0) destCtx.additionalTags = additionalTags;
+    if (additionalTags.length > 0) write.additionalTags = additionalTags;
 
     // Signing keys and the trust policy are read before anything else is opened: a missing policy,
     // a bad policy file or a wrong passphrase fails the copy before any byte moves.
     const sign = await copySigner(args, dest, io, g.debug ? debugWriter(io.stderr) : undefined);
     const policy = await copyPolicy(g, io);
-    if (g.registriesDir) {
-      sourceCtx.registriesDir = g.registriesDir;
-      destCtx.registriesDir = g.registriesDir;
-    }
 
     const noSync = boolFlag(args, 'no-sync', false);
-    if (noSync) destCtx.noSync = true;
-    const store = await openStore(g, { durable: !noSync });
+    if (noSync) write.noSync = true;
+    destCtx.write = write;
+    const store = commandStore(g, { durable: !noSync });
     const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet, debug: g.debug });
     // The one pool of this command: --jobs threads at most (default: the core count), started
     // only when a blob job needs one.
     const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
     try {
-      sourceCtx.onStatus = destCtx.onStatus = (line) => progress.message(line);
-      if (g.debug) sourceCtx.debug = destCtx.debug = (line) => progress.debug(line);
+      const onStatus = (line: string): void => progress.message(line);
+      const debug = g.debug ? (line: string): void => progress.debug(line) : undefined;
+      sourceCtx.events = { ...sourceCtx.events, onStatus, ...(debug ? { debug } : {}) };
+      destCtx.events = { ...destCtx.events, onStatus, ...(debug ? { debug } : {}) };
       const opts: CopyOptions = {
         store,
         sourceCtx,

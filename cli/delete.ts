@@ -2,7 +2,7 @@
 import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { positionals, type Command } from './command.js';
-import { REGISTRY_FLAGS, REGISTRY_HELP, systemContext, withLazyStore } from './context.js';
+import { REGISTRY_FLAGS, REGISTRY_HELP, commandStore, transportOptions } from './context.js';
 import type { SystemContext } from '../lib/transports/types.js';
 
 const USAGE = 'ocikit delete [options] IMAGE-NAME';
@@ -22,10 +22,11 @@ ${REGISTRY_HELP}`,
   async run(args, g, io) {
     const [name] = positionals(args, 1, USAGE);
     const ref = parseImageName(name!);
-    const ctx = await systemContext(args, g, undefined, io);
+    const ctx = await transportOptions(args, g, undefined, io);
     // store: names are deleted from the store; deleting from a registry creates no store directory.
-    return withLazyStore(g, async (open) => {
-      const c: SystemContext = { ...ctx, openStore: open };
+    const store = commandStore(g);
+    try {
+      const c: SystemContext = { ...ctx, store };
       if (args.untag) {
         if (!ref.untag) throw new OcikitError('E_UNSUPPORTED', `delete --untag is not supported for the ${ref.transport.name}: transport`);
         await ref.untag(c);
@@ -35,6 +36,8 @@ ${REGISTRY_HELP}`,
       if (!ref.delete) throw new OcikitError('E_UNSUPPORTED', `delete is not supported for the ${ref.transport.name}: transport`);
       await ref.delete(c);
       return 0;
-    });
+    } finally {
+      store.close();
+    }
   },
 };

@@ -4,7 +4,8 @@ import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { GoNil, GoStruct, GoTime, parseTemplate } from '../lib/template/index.js';
 import { boolFlag, many, positionals, type Command } from './command.js';
-import { REGISTRY_FLAGS, REGISTRY_HELP, openStore, repositoryName, systemContext, withLazyStore } from './context.js';
+import { REGISTRY_FLAGS, REGISTRY_HELP, commandStore, repositoryName, transportOptions } from './context.js';
+import type { SystemContext } from '../lib/transports/types.js';
 
 const USAGE = 'ocikit inspect [options] IMAGE-NAME';
 
@@ -62,27 +63,24 @@ ${REGISTRY_HELP}`,
     // Parse the template before any network or disk work: a typo fails at once.
     const template = format !== undefined && !isWholeJson(format) ? parseTemplate(format, 'inspect --format') : undefined;
     const ref = parseImageName(name!);
-    const ctx = await systemContext(args, g, undefined, io);
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to list: it needs --referrers');
-    if (args.referrers) {
-      if (args.raw || args.config || format !== undefined) throw new OcikitError('E_USAGE', '--referrers lists referrers: it does not combine with --raw, --config or --format');
-      io.stdout.write(JSON.stringify(await referrersOf(ref, ctx, artifactTypes), null, 4) + '\n');
-      return 0;
-    }
-    if (args.raw && !args.config) {
-      // A daemon's export lands in the store and podman's store is read through it; a file
-      // layout's raw manifest needs no SQLite.
-      const m = await withLazyStore(g, (open) => rawManifestOf(ref, { ...ctx, openStore: open }));
-      io.stdout.write(m.bytes);
-      return 0;
-    }
-    // A file layout (dir:, oci:) is read where it lies, so its inspect loads no store modules and
-    // creates no store directory; the other transports get the store (an archive from a pipe
-    // spools into it, a registry source takes known manifests from it).
-    const store = ref.transport.name === 'dir' || ref.transport.name === 'oci' ? undefined : await openStore(g);
+    if (args.referrers && (args.raw || args.config || format !== undefined)) throw new OcikitError('E_USAGE', '--referrers lists referrers: it does not combine with --raw, --config or --format');
+    // Every transport is handed the store; only those that need it open it (an archive from a
+    // pipe spools into it, a daemon's export lands in it, a registry source takes manifests it
+    // knows from it): inspect of a file layout (dir:, oci:) creates no store directory.
+    const store = commandStore(g);
     try {
-      const img = await openImage(ref, store ? { ...ctx, store } : ctx);
+      const ctx: SystemContext = { ...(await transportOptions(args, g, undefined, io)), store };
+      if (args.referrers) {
+        io.stdout.write(JSON.stringify(await referrersOf(ref, ctx, artifactTypes), null, 4) + '\n');
+        return 0;
+      }
+      if (args.raw && !args.config) {
+        io.stdout.write((await rawManifestOf(ref, ctx)).bytes);
+        return 0;
+      }
+      const img = await openImage(ref, ctx);
       if (args.config && args.raw) {
         io.stdout.write(img.rawConfig);
         return 0;
@@ -103,7 +101,7 @@ ${REGISTRY_HELP}`,
       io.stdout.write(JSON.stringify(out, null, g.json ? undefined : 4) + '\n');
       return 0;
     } finally {
-      store?.close();
+      store.close();
     }
   },
 };

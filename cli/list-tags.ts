@@ -2,7 +2,7 @@
 import { OcikitError } from '../lib/errors.js';
 import { parseImageName } from '../lib/transports/index.js';
 import { positionals, type Command } from './command.js';
-import { REGISTRY_FLAGS, REGISTRY_HELP, repositoryName, systemContext, withLazyStore } from './context.js';
+import { REGISTRY_FLAGS, REGISTRY_HELP, commandStore, repositoryName, transportOptions } from './context.js';
 
 const USAGE = 'ocikit list-tags [options] REPOSITORY-NAME';
 
@@ -15,9 +15,15 @@ export const listTagsCommand: Command = {
     const [name] = positionals(args, 1, USAGE);
     const ref = parseImageName(name!);
     if (!ref.listTags) throw new OcikitError('E_UNSUPPORTED', `list-tags is not supported for the ${ref.transport.name}: transport`);
-    const ctx = await systemContext(args, g, undefined, io);
-    // store: names are listed from the store.
-    const tags = await withLazyStore(g, (open) => ref.listTags!({ ...ctx, openStore: open }));
+    const ctx = await transportOptions(args, g, undefined, io);
+    // store: names are listed from the store; a registry's or an archive's tags need none.
+    const store = commandStore(g);
+    let tags: string[];
+    try {
+      tags = await ref.listTags({ ...ctx, store });
+    } finally {
+      store.close();
+    }
     const repo = ref.dockerReference ? repositoryName(ref.dockerReference) : ref.withinTransport;
     // --json: the same object on one line, for a program to read line by line.
     io.stdout.write(JSON.stringify({ Repository: repo, Tags: tags }, null, g.json ? undefined : 4) + '\n');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { OcikitError, wrapError } from '../lib/errors.js';
 import { AccessPolicy, Htpasswd, RegistryServer, parseMirrorSpec, type ServeOptions } from '../lib/serve/index.js';
 import { boolFlag, many, type Command } from './command.js';
-import { openStore, parseDuration } from './context.js';
+import { commandStore, parseDuration } from './context.js';
 
 const USAGE = 'ocikit serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--htpasswd FILE [--access FILE] [--auth token|basic]] [--read-only]';
 
@@ -154,10 +154,10 @@ Prints "listening on URL" on stdout once it accepts connections.`,
     if (opts.timeoutMs !== undefined && opts.timeoutMs < 100) throw new OcikitError('E_USAGE', '--timeout: at least 100ms');
     if (opts.gcGraceMs !== undefined && opts.gcGraceMs < 100) throw new OcikitError('E_USAGE', '--gc-grace: at least 100ms');
 
-    const store = await openStore(g, { durable: !boolFlag(args, 'no-sync', false) });
+    const store = commandStore(g, { durable: !boolFlag(args, 'no-sync', false) });
     let server: RegistryServer;
     try {
-      server = await RegistryServer.start({ store, ...opts });
+      server = await RegistryServer.start({ store: store.get(), ...opts });
     } catch (err) {
       store.close();
       throw err;

@@ -2,7 +2,7 @@
 import { OcikitError } from '../lib/errors.js';
 import { du, gc, ls, verify } from '../lib/store/index.js';
 import { type Command } from './command.js';
-import { openStore } from './context.js';
+import { commandStore } from './context.js';
 
 const USAGE = 'ocikit store ls|du|rm REF...|verify [--repair]|gc [--dry-run]';
 
@@ -32,8 +32,9 @@ export const storeCommand: Command = {
   async run(args, g, io) {
     const sub = args._[0] === undefined ? undefined : String(args._[0]);
     if (!sub || (args._.length > 1 && sub !== 'rm')) throw new OcikitError('E_USAGE', `store: expected one subcommand`, { hint: `usage: ${USAGE}` });
-    const store = await openStore(g);
+    const handle = commandStore(g);
     try {
+      const store = handle.get();
       switch (sub) {
         case 'ls': {
           const rows = await ls(store);
@@ -79,7 +80,7 @@ export const storeCommand: Command = {
           throw new OcikitError('E_USAGE', `store: unknown subcommand "${sub}"`, { hint: `usage: ${USAGE}` });
       }
     } finally {
-      store.close();
+      handle.close();
     }
   },
 };

@@ -4,7 +4,7 @@ import { OcikitError, wrapError } from '../lib/errors.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
-import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, debugWriter, openStore, systemContext } from './context.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, debugWriter, transportOptions } from './context.js';
 import { copyPolicy, loadSigner } from './signing.js';
 import { SHARED_COPY_FLAGS, SHARED_COPY_HELP, compressionFlags } from './copy-flags.js';
 
@@ -108,8 +108,8 @@ ${COPY_REGISTRY_HELP}`,
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
 
-    const srcCtx = await systemContext(args, g, 'src', io);
-    const destCtx = await systemContext(args, g, 'dest', io);
+    const srcCtx = await transportOptions(args, g, 'src', io);
+    const destCtx = await transportOptions(args, g, 'dest', io);
     const compression = compressionFlags(args, destCtx, srcCtx);
     // Keys and passphrases are read before anything is listed or copied: a wrong one fails first.
     const signerFor = await loadSigner(args, io, undefined, g.debug ? debugWriter(io.stderr) : undefined);
@@ -118,15 +118,18 @@ ${COPY_REGISTRY_HELP}`,
         hint: 'copy single images with --sign-identity',
       });
     }
-    const listing = await listSource(srcKind as SyncSourceKind, source!, srcCtx, keepGoing);
-
-    // The trust policy, as for copy: read (and a missing one refused) before anything is opened.
-    const policy = await copyPolicy(g, io);
-    if (g.registriesDir) {
-      srcCtx.registriesDir = g.registriesDir;
-      destCtx.registriesDir = g.registriesDir;
+    // Opened when first needed: listing a registry needs no store.
+    const store = commandStore(g);
+    let listing: Awaited<ReturnType<typeof listSource>>;
+    let policy: Awaited<ReturnType<typeof copyPolicy>>;
+    try {
+      listing = await listSource(srcKind as SyncSourceKind, source!, { ...srcCtx, store }, keepGoing);
+      // The trust policy, as for copy: read (and a missing one refused) before any image is copied.
+      policy = await copyPolicy(g, io);
+    } catch (err) {
+      store.close();
+      throw err;
     }
-    const store = await openStore(g);
     // One pool for every image: a layer compressed for one image is not compressed again for the next.
     const pool = new WorkerPool();
     const digestLines: string[] = [];

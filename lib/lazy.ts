@@ -53,6 +53,11 @@ export function workerThreads(): typeof import('node:worker_threads') {
   return load('node:worker_threads');
 }
 
+/** node:http: its STATUS_CODES for error messages (undici, the HTTP client, needs no node:http). */
+export function http(): typeof import('node:http') {
+  return load('node:http');
+}
+
 /**
  * node:tls, loaded when a TLS connection or its CA list is first needed. Not in the CLI's snapshot:
  * it loads a binding (js_stream) whose native functions a snapshot cannot refer to.

@@ -49,7 +49,8 @@ export async function applyBundle(path: string, opts: ApplyOptions): Promise<App
   const where = `bundle ${path}`;
   await refuseCompressed(path, where);
   const lease = store.lease();
-  const ar = await TarArchive.open(path, { where, limits: { 'index.json': MAX_MANIFEST_SIZE, 'oci-layout': 64 * 1024 } });
+  // Read in place; a pipe is refused below, so nothing of one is kept (`only`), in the store or elsewhere.
+  const ar = await TarArchive.open(path, { where, store, only: () => false, limits: { 'index.json': MAX_MANIFEST_SIZE, 'oci-layout': 64 * 1024 } });
   const staged: Array<{ tmp: string; digest: Digest; size: number }> = [];
   try {
     if (ar.mode !== 'in-place') throw new OcikitError('E_BAD_INPUT', `applying ${where}: a bundle must be a tar file, not a pipe`);

@@ -28,7 +28,7 @@ import { parseDigest, shortDigest, verifyBytes, type Digest } from '../digest/in
 import type { LayerCompression } from '../manifest/index.js';
 import { keepStream } from './keep-stream.js';
 import type { BlobJob, BlobResult, JobInput, JobOutput, WorkerPool } from '../pool/index.js';
-import type { BlobStore, StoredBlob } from '../store/index.js';
+import type { StoreHandle, StoredBlob } from '../store/index.js';
 import type { BlobInfo, BlobPayload, BlobReservation, ImageDestination, ImageSource, ReuseOptions } from '../transports/types.js';
 import type { LayerPlan } from './plan.js';
 import type { BlobMeter, BlobPhase, ProgressTracker } from './progress.js';
@@ -82,7 +82,8 @@ export interface Counters {
 export interface BlobCopierContext {
   source: ImageSource;
   dest: ImageDestination;
-  store: BlobStore;
+  /** Opened when a blob first needs it (a copy whose every blob is at the destination never opens it). */
+  store: StoreHandle;
   pool: WorkerPool;
   tracker: ProgressTracker;
   counters: Counters;
@@ -119,7 +120,7 @@ export class BlobCopier {
   async copyConfig(t: BlobTask, max: number, needBytes: boolean): Promise<{ outcome: BlobOutcome; bytes: Buffer | undefined }> {
     const meter = this.c.tracker.begin(t.info.digest, t.info.size, 'copying');
     try {
-      const { store, dest } = this.c;
+      const { dest } = this.c;
       const what = this.#what(t);
       if (!needBytes) {
         const reused = await dest.tryReusingBlob(t.info, this.#reuse());
@@ -129,7 +130,7 @@ export class BlobCopier {
       let bytes: Buffer;
       let how: How = 'from-store';
       if (stored) {
-        bytes = await store.readBytes(stored.digest, max);
+        bytes = await this.c.store.get().readBytes(stored.digest, max);
       } else {
         const payload = await this.#fetch(t, what);
         if (!payload) throw new OcikitError('E_BAD_INPUT', `${what}: the source does not have it`);
@@ -137,7 +138,7 @@ export class BlobCopier {
         verifyBytes(bytes, { digest: t.info.digest, size: t.info.size, what });
         this.c.counters.bytesRead += bytes.length;
         this.c.source.onVerified?.(t.info);
-        stored = await store.put(bytes, { digest: t.info.digest, what, ...(t.info.mediaType ? { mediaType: t.info.mediaType } : {}) });
+        stored = await this.c.store.get().put(bytes, { digest: t.info.digest, what, ...(t.info.mediaType ? { mediaType: t.info.mediaType } : {}) });
         how = 'fetched';
       }
       const reused = needBytes ? await dest.tryReusingBlob(t.info, this.#reuse()) : undefined;
@@ -207,13 +208,13 @@ export class BlobCopier {
 
   /** The store's copy of `info`, when it holds it intact at the expected size. */
   #stored(info: BlobInfo): StoredBlob | undefined {
-    const st = this.c.store.stat(info.digest);
+    const st = this.c.store.get().stat(info.digest);
     return st && (info.size < 0 || st.size === info.size) ? { digest: info.digest, size: st.size, path: st.path } : undefined;
   }
 
   /** The result of this task's transform, when the store holds it already (see the module comment). */
   #knownResult(t: BlobTask): StoredBlob | undefined {
-    const { store } = this.c;
+    const store = this.c.store.get();
     const cache = store.cache;
     const uncompressed = t.from === 'none' ? t.info.digest : (t.diffID ?? cache.uncompressedOf(t.info.digest));
     if (!uncompressed) return undefined;
@@ -242,7 +243,8 @@ export class BlobCopier {
 
   /** A blob copied as it is. */
   async #passThrough(t: BlobTask, payload: BlobPayload, what: string, meter: BlobMeter): Promise<BlobOutcome> {
-    const { store, dest, counters } = this.c;
+    const { dest, counters } = this.c;
+    const store = this.c.store.get();
     const info = t.info;
     const expect = { digest: info.digest, size: info.size };
 
@@ -319,7 +321,8 @@ export class BlobCopier {
    * any manifest is written. The slower of the two sets the pace (pipe backpressure).
    */
   async #relay(t: BlobTask, payload: Extract<BlobPayload, { kind: 'stream' }>, what: string, meter: BlobMeter): Promise<BlobOutcome> {
-    const { store, dest, counters } = this.c;
+    const { dest, counters } = this.c;
+    const store = this.c.store.get();
     const info = t.info;
     const toDest = new PassThrough({ highWaterMark: RELAY_BUFFER });
     const toStore = new PassThrough({ highWaterMark: RELAY_BUFFER });
@@ -362,7 +365,8 @@ export class BlobCopier {
 
   /** A layer decompressed, compressed or recompressed on its way. */
   async #transform(t: BlobTask, payload: BlobPayload, what: string, meter: BlobMeter): Promise<BlobOutcome> {
-    const { store, pool } = this.c;
+    const { pool } = this.c;
+    const store = this.c.store.get();
     const info = t.info;
     const plan = t.plan;
     // Keep the source's bytes where that is free (a link) or where they cannot be read again

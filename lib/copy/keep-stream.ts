@@ -5,8 +5,8 @@
  * (workers/blob.ts): new files are created exclusively and removed on failure, regions must be
  * filled exactly, and nothing is reported before the whole stream was verified.
  *
- * WHY here and not on a worker (a change of DESIGN.md's "hashing runs on workers" for this one
- * case): a registry download exists only on the main thread. Handing it to a worker costs a copy
+ * WHY here and not on a worker (an exception, for this one case, to the rule that big hashing runs
+ * on workers, docs/ARCHITECTURE.md): a registry download exists only on the main thread. Handing it to a worker costs a copy
  * into 1 MiB buffers and a postMessage per MiB on this thread, which measured more main-thread
  * CPU than hashing the bytes here (sha256 runs at ~1.5 GB/s with SHA-NI), and the round trips
  * left both threads idle half the time: a 528 MB pull took 3.7 s against skopeo's 2.1 s. Streams

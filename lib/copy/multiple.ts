@@ -21,7 +21,7 @@ import {
   type ParsedIndex,
 } from '../manifest/index.js';
 import { chooseIndexType } from './manifest-type.js';
-import { alreadyAtDestination, announceImage, copyPlanned, copySignatures, copySingle, planImage, type ImageCopyContext, type PlannedImage, type Written } from './single.js';
+import { alreadyAtDestination, announceImage, copyPlanned, copySignatures, copySingle, keepManifest, planImage, type ImageCopyContext, type PlannedImage, type Written } from './single.js';
 
 /** Which instances of an index this copy takes: the one for this system, or a list (maybe empty: index-only). */
 export function selectInstances(c: Pick<ImageCopyContext, 'opts' | 'label'>, parsed: ParsedIndex): { system?: Descriptor; chosen: Descriptor[] } {
@@ -39,7 +39,7 @@ export function selectInstances(c: Pick<ImageCopyContext, 'opts' | 'label'>, par
     return { chosen: entries.filter((d) => d.platform && o.platforms!.some((p) => platformMatches(p, d.platform!))) };
   }
   if ((o.multiArch ?? 'system') === 'system') {
-    const want = hostPlatform({ overrideOS: o.sourceCtx?.overrideOS, overrideArch: o.sourceCtx?.overrideArch, overrideVariant: o.sourceCtx?.overrideVariant });
+    const want = hostPlatform(o.sourceCtx?.platform);
     return { system: chooseInstance(parsed, want), chosen: [] };
   }
   return { chosen: o.multiArch === 'index-only' ? [] : entries };
@@ -93,15 +93,17 @@ export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promi
   await copySignatures(c, digest !== digestBytes(parsed.bytes), undefined, undefined, Buffer.from(out.bytes));
   await dest.putManifest({ bytes: Buffer.from(out.bytes), mediaType: out.mediaType });
   c.tracker.emit({ type: 'manifest', digest, mediaType: out.mediaType });
-  return { digest, mediaType: out.mediaType, bytes: Buffer.from(out.bytes) };
+  const bytes = Buffer.from(out.bytes);
+  keepManifest(c, bytes, `index written to ${dest.reference}`, digest);
+  return { digest, mediaType: out.mediaType, bytes, alreadyThere: there };
 }
 
-/** An instance of the index, verified against its descriptor and kept in the store. */
+/** An instance of the index, verified against its descriptor, and noted for the store to keep (keepManifest). */
 async function getInstance(c: ImageCopyContext, d: Descriptor): Promise<ParsedImageManifest> {
   const m = await c.source.getManifest(d.digest);
   const what = `manifest ${shortDigest(d.digest)} from ${c.label}`;
   verifyBytes(m.bytes, { digest: d.digest, size: d.size, what });
-  await c.store.put(m.bytes, { digest: d.digest, what });
+  keepManifest(c, m.bytes, what, d.digest);
   const inst = parseManifest(m.bytes, d.mediaType || m.mediaType || undefined, `reading manifest ${shortDigest(d.digest)} of ${c.label}`);
   if (inst.kind !== 'oci-manifest' && inst.kind !== 'docker-v2s2') {
     throw new OcikitError('E_UNSUPPORTED', `${c.label}: nested index ${shortDigest(d.digest)} is not supported`);

@@ -7,18 +7,22 @@
 import type { Digest } from '../digest/index.js';
 import type { CompressionFormat, ManifestFormat, Platform } from '../manifest/index.js';
 import type { WorkerPool } from '../pool/index.js';
-import type { BlobStore } from '../store/index.js';
-import type { ImageSource, SystemContext } from '../transports/types.js';
+import type { StoreHandle } from '../store/index.js';
+import type { ImageSource, TransportOptions } from '../transports/types.js';
 import type { ProgressEvent } from './progress.js';
 
 export type MultiArch = 'system' | 'all' | 'index-only';
 
 export interface CopyOptions {
-  store: BlobStore;
-  /** Context for the source side (credentials, overrides). */
-  sourceCtx?: SystemContext;
-  /** Context for the destination side. */
-  destCtx?: SystemContext;
+  /**
+   * The blob store every copy goes through: a LazyStore (opened only when the copy needs it) or an
+   * open BlobStore. Both sides' transports are handed this one.
+   */
+  store: StoreHandle;
+  /** What the source side's transport is told (credentials, overrides); the copy adds `store`. */
+  sourceCtx?: TransportOptions;
+  /** What the destination side's transport is told; the copy adds `store`. */
+  destCtx?: TransportOptions;
   /** --format: force the manifest format at the destination. */
   format?: ManifestFormat;
   /** -a / --multi-arch: what to copy from an index. Default 'system'. */
@@ -76,6 +80,8 @@ export interface CopyResult {
   /** Digest of the manifest written at the destination (the index, for a multi-image copy). */
   manifestDigest: Digest;
   mediaType: string;
+  /** Digest of the top-level manifest read from the source (an index, when the copy chose an instance of it). */
+  sourceDigest: Digest;
   /**
    * Bytes read from the source: by the blob copies, or at open (an archive spooled from a pipe, an
    * engine's export, whose members the copies then take from the store), whichever is more.

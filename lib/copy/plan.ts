@@ -78,7 +78,7 @@ export function effectiveDesire(wish: DesiredCompression, f: { preserveDigests?:
 /**
  * What this copy will make of an uncompressed layer, known as soon as the destination is open:
  * the plan of a plain layer bound for an OCI manifest. The source's context gets it
- * (SystemContext.compressLayers) when it is a compression, so a source that reads its layers in one
+ * (SystemContext.write.compressLayers) when it is a compression, so a source that reads its layers in one
  * pass at open can do that work as they arrive.
  */
 export function plainLayerPlan(desired: DesiredCompression, f: { format?: CompressionFormat; level?: number }): LayerPlan {

@@ -25,7 +25,7 @@ import type { ManifestBlob } from '../transports/types.js';
 import type { BlobTask } from './blob.js';
 import { runLimited } from './limit.js';
 import type { ReferrerOptions } from './options.js';
-import { descToInfo, type ImageCopyContext, type Written } from './single.js';
+import { descToInfo, keepManifest, type ImageCopyContext, type Written } from './single.js';
 
 /** A referrer found at stage 1c. */
 export interface FoundReferrer {
@@ -120,7 +120,7 @@ export async function copyReferrers(c: ImageCopyContext, found: FoundReferrer[],
 
 /**
  * Read the manifest `d` describes from the source, verified against it (digest, size), parsed,
- * kept in the store. `subject`, when given, is what its `subject` MUST name. A manifest the source
+ * noted for the store to keep (keepManifest). `subject`, when given, is what its `subject` MUST name. A manifest the source
  * lists but does not have is E_BAD_INPUT (a stale referrers list), not "image not found".
  */
 async function readManifest(c: ImageCopyContext, d: Descriptor, what: string, subject?: Digest): Promise<{ manifest: ManifestBlob; parsed: ParsedManifest }> {
@@ -150,7 +150,7 @@ async function readManifest(c: ImageCopyContext, d: Descriptor, what: string, su
   if (!c.dest.properties.supportedManifestTypes.includes(parsed.mediaType)) {
     throw new OcikitError('E_UNSUPPORTED', `${what}: ${c.dest.reference} does not take ${parsed.mediaType} manifests, and a referrer is copied only as it is`);
   }
-  await c.store.put(got.bytes, { digest, what });
+  keepManifest(c, got.bytes, what, digest);
   return { manifest: { bytes: got.bytes, mediaType: parsed.mediaType }, parsed };
 }
 

@@ -25,7 +25,7 @@ import {
   type ManifestFormat,
   type ParsedImageManifest,
 } from '../manifest/index.js';
-import type { BlobStore } from '../store/index.js';
+import type { StoreHandle } from '../store/index.js';
 import type { BlobInfo, DesiredCompression, ImageDestination, ImageSource } from '../transports/types.js';
 import type { BlobCopier, BlobOutcome, BlobTask } from './blob.js';
 import type { CopyOptions } from './options.js';
@@ -38,7 +38,13 @@ import type { ProgressTracker } from './progress.js';
 export interface ImageCopyContext {
   source: ImageSource;
   dest: ImageDestination;
-  store: BlobStore;
+  /** Opened when the copy first needs it (copy.ts says when that is). */
+  store: StoreHandle;
+  /**
+   * The manifests this copy read (each verified) or wrote, by digest, kept in the store only when
+   * the copy records what it did (copy.ts, stage 5c): see keepManifest.
+   */
+  manifests: Map<Digest, { bytes: Buffer; what: string }>;
   opts: CopyOptions;
   tracker: ProgressTracker;
   blobs: BlobCopier;
@@ -51,6 +57,17 @@ export interface Written {
   digest: Digest;
   mediaType: string;
   bytes: Buffer;
+  /** The destination already showed it where commit() puts it (alreadyAtDestination): nothing was copied. */
+  alreadyThere: boolean;
+}
+
+/**
+ * Note a manifest this copy read (verified) or wrote, for the store to keep when the copy records
+ * what it did (copy.ts, stage 5c) — not now: a copy that finds its result already at the
+ * destination moves nothing through the store and records nothing in it.
+ */
+export function keepManifest(c: Pick<ImageCopyContext, 'manifests'>, bytes: Buffer, what: string, digest: Digest = digestBytes(bytes)): void {
+  if (!c.manifests.has(digest)) c.manifests.set(digest, { bytes, what });
 }
 
 /** An image planned (stages 2 and 3): the manifest type it gets and how each blob gets there. */
@@ -243,15 +260,15 @@ export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel
   // An instance of an index the destination already shows is there too: not written again.
   if (topLevel || !there) await dest.putManifest({ bytes, mediaType: targetType }, topLevel ? undefined : digest);
   c.tracker.emit({ type: 'manifest', digest, mediaType: targetType, ...(topLevel ? {} : { instance: digest }) });
-  await c.store.put(bytes, { what: 'converted manifest' });
-  return { digest, mediaType: targetType, bytes };
+  keepManifest(c, bytes, `manifest written to ${dest.reference}`, digest);
+  return { digest, mediaType: targetType, bytes, alreadyThere: there };
 }
 
 /** The destination's wish as this copy applies it (plan.ts effectiveDesire, with the copy's flags). */
 export function desireOf(dest: ImageDestination, opts: CopyOptions): DesiredCompression {
   return effectiveDesire(dest.properties.desiredCompression, {
     ...(opts.preserveDigests ? { preserveDigests: true } : {}),
-    ...(opts.destCtx?.destCompression ? { destCompression: opts.destCtx.destCompression } : {}),
+    ...(opts.destCtx?.write?.destCompression ? { destCompression: opts.destCtx.write.destCompression } : {}),
     ...(opts.compressFormat ? { compressFormat: opts.compressFormat } : {}),
   });
 }
@@ -266,7 +283,7 @@ async function checkForeignLayers(c: ImageCopyContext, tasks: BlobTask[]): Promi
   for (const t of tasks) {
     if (!t.foreign) continue;
     t.foreign = false; // its bytes are needed: an absent one is now an error like any other
-    if (c.store.has(t.info.digest)) continue;
+    if (c.store.get().has(t.info.digest)) continue;
     try {
       const p = await c.source.getBlob(t.info);
       if (p.kind === 'stream') p.stream.destroy();

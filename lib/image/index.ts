@@ -1,9 +1,9 @@
 /**
  * Reading an image as a whole (for inspect): the raw top-level manifest, the instance chosen for
  * the platform, its config, and skopeo's inspect output built from them. The config is read from the
- * source into memory and verified against the manifest's config digest; the store, if the caller
- * puts one in the context, is only offered to the source (a registry source takes known manifests
- * from it, an archive read from a pipe spools into it).
+ * source into memory and verified against the manifest's config digest; the context's store is only
+ * handed to the source, which opens it if it needs it (a registry source takes known manifests from
+ * it, an archive read from a pipe spools into it; a file layout never opens it).
  */
 import { payloadStream } from '../transports/payload.js';
 import { OcikitError } from '../errors.js';
@@ -40,7 +40,7 @@ export async function openImage(ref: ImageReference, ctx: SystemContext): Promis
     const parsed: ParsedManifest = parseManifest(top.bytes, top.mediaType || undefined, `reading manifest of ${ref}`);
     let manifest: ParsedImageManifest;
     if (parsed.kind === 'oci-index' || parsed.kind === 'docker-list') {
-      const d = chooseInstance(parsed, hostPlatform({ overrideOS: ctx.overrideOS, overrideArch: ctx.overrideArch, overrideVariant: ctx.overrideVariant }));
+      const d = chooseInstance(parsed, hostPlatform(ctx.platform));
       const inst = await src.getManifest(d.digest);
       const got = digestBytes(inst.bytes);
       if (got !== d.digest) throw new OcikitError('E_DIGEST_MISMATCH', `reading manifest ${shortDigest(d.digest)} from ${ref}: content has digest ${got}`);

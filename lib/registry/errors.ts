@@ -8,8 +8,13 @@
  * characters and shortened before it reaches a message.
  */
 import { credentialsHint } from '../auth/token.js';
-import { STATUS_CODES } from 'node:http';
 import { OcikitError, type ErrorCode } from '../errors.js';
+import { http } from '../lazy.js';
+
+/** The reason phrase of an HTTP status ("Not Found"); node:http is loaded only for an error that needs it. */
+function statusText(status: number): string | undefined {
+  return http().STATUS_CODES[status];
+}
 
 /** An OcikitError that also says what the registry answered and whether trying again may help. */
 export class RegistryError extends OcikitError {
@@ -67,7 +72,7 @@ export function parseErrorBody(text: string): { code?: string; message?: string 
 export function errorForStatus(status: number, bodyText: string, what: string, hadCredentials: boolean, credsFlag = '--creds'): RegistryError {
   const { code, message } = parseErrorBody(bodyText);
   const detail = [code, message].filter(Boolean).join(': ');
-  const line = `${what}: ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (detail ? ` (${detail})` : '');
+  const line = `${what}: ${status} ${statusText(status) ?? ''}`.trimEnd() + (detail ? ` (${detail})` : '');
   const opts = { status, ...(code ? { registryCode: code } : {}) };
   if (status === 401) {
     return new RegistryError('E_AUTH', `${what}: ${hadCredentials ? 'authentication failed: the registry rejected the credentials' : 'authentication required'}` + (detail ? ` (${detail})` : ''), {
@@ -81,5 +86,5 @@ export function errorForStatus(status: number, bodyText: string, what: string, h
   if (code === 'DIGEST_INVALID') return new RegistryError('E_DIGEST_MISMATCH', line, opts);
   if (status === 429 || status >= 500 || status === 408) return new RegistryError('E_NETWORK', line, { ...opts, retryable: true });
   if (status >= 400) return new RegistryError('E_BAD_INPUT', line, opts);
-  return new RegistryError('E_NETWORK', `${what}: unexpected answer ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(), opts);
+  return new RegistryError('E_NETWORK', `${what}: unexpected answer ${status} ${statusText(status) ?? ''}`.trimEnd(), opts);
 }

@@ -61,6 +61,26 @@ export interface Lease {
   release(): void;
 }
 
+/**
+ * The store as transports and the copy pipeline hold it (handle.ts says why): never an optional
+ * store, but a handle that opens it on first use. A transport that needs the store calls `get()`;
+ * one that only has something to offer it when it is open anyway (an advisory fact it learnt) asks
+ * `opened()`. Closing is the owner's business (LazyStore.close, BlobStore.close): a holder never
+ * closes it. An open BlobStore is its own handle.
+ */
+export interface StoreHandle {
+  /**
+   * The store, opened on the first call (its directories created); the same store on every later
+   * call. Throws E_STORE, with a hint, when the directory cannot be used (as BlobStore.open).
+   */
+  get(): BlobStore;
+  /**
+   * The store if it is open already, else undefined; never opens it. For what is worth recording
+   * only where the store is in use anyway: a fact that would cost the store's opening to keep.
+   */
+  opened(): BlobStore | undefined;
+}
+
 /** The default limit of `readBytes`: manifests and configs are small; a layer read by mistake is not. */
 const DEFAULT_READ_LIMIT = 64 << 20;
 
@@ -76,7 +96,7 @@ const DEFAULT_READ_LIMIT = 64 << 20;
  *   serve wrong bytes: `stat` (which `has`, `open`, `readBytes` and `linkTo` go through) notices
  *   the change and drops the blob (see `stat`).
  */
-export class BlobStore {
+export class BlobStore implements StoreHandle {
   readonly root: string;
   #index: IndexDb | undefined;
   #cache: BlobInfoCache | undefined;
@@ -145,6 +165,16 @@ export class BlobStore {
     // The blobs this process is writing, if it is interrupted: gone at exit (lib/fs/durable.ts).
     sweepOwnTempsOnExit(join(root, 'tmp'));
     return new BlobStore(root, opts.durable !== false, opts.now ?? Date.now);
+  }
+
+  /** An open store is its own handle (StoreHandle): this store. */
+  get(): BlobStore {
+    return this;
+  }
+
+  /** This store, unless it was closed (StoreHandle). */
+  opened(): BlobStore | undefined {
+    return this.#closed ? undefined : this;
   }
 
   /** Where the blob with digest `d` lives (whether or not it exists). */

@@ -9,16 +9,16 @@
  * first fetch fails, each waiter fetches from its own source (the same digest may live elsewhere).
  */
 import { shortDigest } from '../digest/index.js';
-import type { BlobStore, StoredBlob } from '../store/index.js';
+import type { StoreHandle, StoredBlob } from '../store/index.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource } from '../transports/types.js';
 
 /** The fetches in flight, by digest, shared by every image of one sync. */
 export type FetchesInFlight = Map<string, Promise<StoredBlob>>;
 
-function wrapSource(inner: ImageSource, store: BlobStore, inFlight: FetchesInFlight): ImageSource {
+function wrapSource(inner: ImageSource, store: StoreHandle, inFlight: FetchesInFlight): ImageSource {
   const fetchIntoStore = async (payload: Extract<BlobPayload, { kind: 'stream' }>, info: BlobInfo): Promise<StoredBlob> => {
     const expect = { digest: info.digest, size: info.size, ...(info.mediaType ? { mediaType: info.mediaType } : {}), what: `blob ${shortDigest(info.digest)} from ${inner.reference}` };
-    return store.put(payload.stream, expect);
+    return store.get().put(payload.stream, expect);
   };
   const src: ImageSource = {
     reference: inner.reference,
@@ -57,7 +57,7 @@ function wrapSource(inner: ImageSource, store: BlobStore, inFlight: FetchesInFli
 }
 
 /** `ref` with its sources sharing blob fetches through `inFlight` (see the module comment). */
-export function sharingFetches(ref: ImageReference, store: BlobStore, inFlight: FetchesInFlight): ImageReference {
+export function sharingFetches(ref: ImageReference, store: StoreHandle, inFlight: FetchesInFlight): ImageReference {
   const wrapped: ImageReference = {
     transport: ref.transport,
     withinTransport: ref.withinTransport,

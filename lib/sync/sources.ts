@@ -11,7 +11,7 @@ import { basename, join, relative, sep } from 'node:path';
 import { OcikitError, wrapError } from '../errors.js';
 import { parseDockerReference, type DockerReference } from '../reference/index.js';
 import { parseImageName } from '../transports/index.js';
-import type { ImageReference, SystemContext } from '../transports/types.js';
+import type { ImageReference, RegistryContext, SystemContext, TransportOptions } from '../transports/types.js';
 import { readSyncConfig, tagMatchesRange, type RegistryConfig, type RepoSelection } from './config.js';
 
 /** The kinds of sync source (--src). */
@@ -26,7 +26,7 @@ export interface SourceImage {
    */
   name: string;
   /** The context to read it with (a YAML registry's credentials and TLS settings). */
-  ctx: SystemContext;
+  ctx: TransportOptions;
   /** True for registry images: a tag the registry no longer has went away, rather than broke. */
   remote: boolean;
 }
@@ -121,15 +121,15 @@ async function dirImages(root: string): Promise<SourceImage[]> {
 
 /** The source context with a YAML registry's own settings on top. */
 function registryContext(ctx: SystemContext, r: RegistryConfig): SystemContext {
-  const c: SystemContext = { ...ctx };
-  if (r.tlsVerify !== undefined) c.tlsVerify = r.tlsVerify;
-  if (r.certDir !== undefined) c.certDir = r.certDir;
+  const registry: RegistryContext = { ...ctx.registry };
+  if (r.tlsVerify !== undefined) registry.tlsVerify = r.tlsVerify;
+  if (r.certDir !== undefined) registry.certDir = r.certDir;
   if (r.credentials) {
-    c.credentials = r.credentials;
-    delete c.noCreds;
-    delete c.registryToken;
+    registry.credentials = r.credentials;
+    delete registry.noCreds;
+    delete registry.registryToken;
   }
-  return c;
+  return { ...ctx, registry };
 }
 
 async function selectionImages(r: RegistryConfig, sel: RepoSelection, ctx: SystemContext): Promise<SourceImage[]> {

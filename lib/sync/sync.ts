@@ -19,8 +19,8 @@ import { isReferrersTag } from '../manifest/index.js';
 import { copyImage, type CopyOptions, type ManifestSigner } from '../copy/index.js';
 import { parseImageName } from '../transports/index.js';
 import { MemoryBlobLedger } from '../transports/blob-ledger.js';
-import type { ImageReference, SystemContext } from '../transports/types.js';
-import type { BlobStore } from '../store/index.js';
+import type { ImageReference, SystemContext, TransportOptions } from '../transports/types.js';
+import type { StoreHandle } from '../store/index.js';
 import type { WorkerPool } from '../pool/index.js';
 import type { ListFailure, SourceImage } from './sources.js';
 import { sharingFetches, type FetchesInFlight } from './shared-fetch.js';
@@ -58,12 +58,13 @@ export interface SyncReport {
 }
 
 export interface SyncOptions {
-  store: BlobStore;
+  /** The store every copy goes through, and where the sync records what it did. */
+  store: StoreHandle;
   pool: WorkerPool;
   destKind: SyncDestKind;
   /** DESTINATION: a registry namespace (docker), a directory (dir), a layout (oci). */
   destination: string;
-  destCtx: SystemContext;
+  destCtx: TransportOptions;
   /** --scoped: the destination name keeps the whole source name (registry and path). */
   scoped?: boolean;
   /** --append-suffix: added to every destination tag (or directory name). */
@@ -109,7 +110,7 @@ function destinationRepository(img: SourceImage, o: SyncOptions): string {
 }
 
 /** The key of the options that change what a copy writes: part of the store's record name. */
-function optionsKey(o: SyncOptions, ctx: SystemContext): string {
+function optionsKey(o: SyncOptions, ctx: TransportOptions): string {
   const c = o.copy ?? {};
   const what = JSON.stringify([
     o.destKind,
@@ -118,10 +119,10 @@ function optionsKey(o: SyncOptions, ctx: SystemContext): string {
     (c.platforms ?? []).map((p) => [p.os, p.architecture, p.variant ?? '']),
     c.compressFormat ?? '',
     c.compressLevel ?? '',
-    ctx.overrideOS ?? '',
-    ctx.overrideArch ?? '',
-    ctx.overrideVariant ?? '',
-    o.destCtx.destCompression ?? '',
+    ctx.platform?.overrideOS ?? '',
+    ctx.platform?.overrideArch ?? '',
+    ctx.platform?.overrideVariant ?? '',
+    o.destCtx.write?.destCompression ?? '',
   ]);
   return createHash('sha256').update(what).digest('hex').slice(0, 16);
 }
@@ -158,7 +159,7 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   // layer the tags share is checked, mounted or uploaded by one image while the others wait for
   // it, and then known without a request. So the images run side by side from the start.
   const ledger = o.destKind === 'docker' ? new MemoryBlobLedger() : undefined;
-  if (ledger) o = { ...o, destCtx: { ...o.destCtx, blobLedger: ledger } };
+  if (ledger) o = { ...o, destCtx: { ...o.destCtx, write: { ...o.destCtx.write, blobLedger: ledger } } };
   // To dir: and oci: (no ledger), the first image of each destination goes alone: the layers its
   // images share then arrive there once, instead of several images writing them at the same time.
   const primers = new Map<string, Promise<unknown>>();
@@ -243,10 +244,11 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
   const recordName = (d: Digest): string => `sync:${optionsKey(o, img.ctx)}:${d}`;
   try {
     // === skip check: one look at each side
+    const srcCtx: SystemContext = { ...img.ctx, store: o.store };
     let srcDigest: Digest | undefined;
     let unreachable = false;
     try {
-      srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(img.ctx) : undefined;
+      srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(srcCtx) : undefined;
     } catch (err) {
       // The name's own registry cannot be reached: the copy may still read the image from a
       // registries.conf mirror (a HEAD goes to the name, as tag lists do); it decides.
@@ -259,8 +261,8 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
     // manifest are found with a HEAD each): referrers added since the last run must follow it.
     // With a signer too: each image must get its signature.
     if (srcDigest !== undefined && destRef.manifestDigest && !o.copy?.referrers && !o.signerFor) {
-      const expected = o.store.getRef(recordName(srcDigest)) ?? srcDigest;
-      const destDigest = await destRef.manifestDigest(o.destCtx).catch(() => undefined);
+      const expected = o.store.get().getRef(recordName(srcDigest)) ?? srcDigest;
+      const destDigest = await destRef.manifestDigest({ ...o.destCtx, store: o.store }).catch(() => undefined);
       if (destDigest === expected) return { source, destination, status: o.dryRun ? 'would-skip' : 'skipped', digest: destDigest };
     }
     if (o.dryRun) return { source, destination, status: 'would-copy' };
@@ -273,9 +275,9 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
     const from = o.destKind === 'docker' ? img.ref : sharingFetches(img.ref, o.store, inFlight);
     const sign = o.signerFor?.(destRef);
     const res = await copyImage(from, destRef, { ...(o.copy ?? {}), ...(sign ? { sign } : {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
-    // The digest the copy actually read (copyImage records it): the tag may have moved since the HEAD.
-    const read = o.store.getRef(source) ?? srcDigest;
-    if (read !== undefined) o.store.setRef(recordName(read), res.manifestDigest);
+    // Keyed by the digest the copy actually read (the tag may have moved since the HEAD). Recorded
+    // even when the copy found its result already there: the next run then skips it at once.
+    o.store.get().setRef(recordName(res.sourceDigest), res.manifestDigest);
     return {
       source,
       destination,

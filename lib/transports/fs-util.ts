@@ -6,7 +6,7 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { dirname, join, relative, isAbsolute, sep, resolve } from 'node:path';
 import { OcikitError, quoteUntrusted, wrapError, wrapWriteError } from '../errors.js';
-import { processAlive } from '../fs/durable.js';
+import { processAlive, tempNameFor } from '../fs/durable.js';
 
 /** True when `child` is `root` or inside it (both absolute, already resolved). */
 export function isInside(root: string, child: string): boolean {
@@ -87,36 +87,55 @@ export async function pathExists(p: string): Promise<boolean> {
 }
 
 /**
- * Exclusive lock file with retries, for read-modify-write of shared files (oci index.json). A lock
- * whose holder is dead is taken over. Gives up with E_IO after `timeoutMs`, whatever happens in
- * between (a stale lock that keeps coming back included).
+ * Exclusive lock file with retries, for read-modify-write of shared files (oci index.json). The
+ * lock appears whole, already holding its owner's pid (written to a temp name, then linked into
+ * place), so a kill at any moment leaves either no lock or one naming a dead process; a lock whose
+ * holder is dead is taken over, and so is an unreadable one older than a few seconds (written by
+ * an older version that could leave it empty). Gives up with E_IO after `timeoutMs`, whatever
+ * happens in between (a stale lock that keeps coming back included).
  */
 export async function withLockFile<T>(lockPath: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   const start = Date.now();
-  for (;;) {
-    if (Date.now() - start > timeoutMs) {
-      const holder = Number(await fsp.readFile(lockPath, 'utf8').catch(() => ''));
-      throw new OcikitError('E_IO', `waiting for lock ${lockPath} held by pid ${holder || '?'}: gave up after ${Math.round(timeoutMs / 1000)} s`);
-    }
-    try {
-      const fh = await fsp.open(lockPath, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapWriteError(err, `locking ${lockPath}`);
-      // A lock left by a dead process is stale.
-      const pid = Number(await fsp.readFile(lockPath, 'utf8').catch(() => ''));
-      if (pid > 0 && !processAlive(pid)) {
-        await fsp.rm(lockPath, { force: true });
-        continue;
+  const temp = tempNameFor(lockPath);
+  try {
+    await fsp.writeFile(temp, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    throw wrapWriteError(err, `locking ${lockPath}`);
+  }
+  try {
+    for (;;) {
+      if (Date.now() - start > timeoutMs) {
+        const holder = Number(await fsp.readFile(lockPath, 'utf8').catch(() => ''));
+        throw new OcikitError('E_IO', `waiting for lock ${lockPath} held by pid ${holder || '?'}: gave up after ${Math.round(timeoutMs / 1000)} s`);
       }
-      await new Promise((r) => setTimeout(r, 25));
+      try {
+        await fsp.link(temp, lockPath);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapWriteError(err, `locking ${lockPath}`);
+        if (await staleLock(lockPath)) {
+          await fsp.rm(lockPath, { force: true });
+          continue;
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
     }
+  } finally {
+    await fsp.rm(temp, { force: true });
   }
   try {
     return await fn();
   } finally {
     await fsp.rm(lockPath, { force: true });
   }
+}
+
+/** True when the lock at `lockPath` names a dead process, or names none and is a few seconds old. */
+async function staleLock(lockPath: string): Promise<boolean> {
+  const text = await fsp.readFile(lockPath, 'utf8').catch(() => undefined);
+  if (text === undefined) return false; // gone already: the next link decides
+  const pid = Number(text);
+  if (Number.isInteger(pid) && pid > 0) return !processAlive(pid);
+  const st = await fsp.stat(lockPath).catch(() => undefined);
+  return st !== undefined && Date.now() - st.mtimeMs > 5_000;
 }

@@ -4,9 +4,10 @@
  */
 import type { Readable } from 'node:stream';
 import type { Digest } from '../digest/index.js';
-import type { CompressionFormat, Descriptor } from '../manifest/index.js';
+import type { CompressionFormat, Descriptor, PlatformOverrides } from '../manifest/index.js';
+import type { RegistryOptions } from '../registry/index.js';
 import type { WorkerPool } from '../pool/index.js';
-import type { BlobStore } from '../store/index.js';
+import type { StoreHandle } from '../store/index.js';
 
 /** What the pipeline knows of a blob: from a manifest descriptor, or learned by the store. */
 export interface BlobInfo {
@@ -27,19 +28,76 @@ export interface BlobLocation {
   scope: string;
 }
 
-/** Shared options for every transport operation (credentials, overrides, the store, cancellation). */
-export interface SystemContext {
-  /** The blob store every copy goes through. */
-  store?: BlobStore;
+/**
+ * What a caller tells the transports besides the store, one section per concern. A transport reads
+ * the sections it has a use for and hands a section on whole (the registry section goes to the
+ * registry client as it is), so an option is added in one place, not copied field by field. The
+ * copy pipeline takes one per side (CopyOptions.sourceCtx, destCtx) and adds its store.
+ */
+export interface TransportOptions {
+  /** Which image of an index is this system's (--override-os / --override-arch / --override-variant). */
+  platform?: PlatformOverrides;
+  /** docker://: how to reach, trust and sign in to a registry. */
+  registry?: RegistryContext;
+  /** docker-daemon:: which Docker Engine, and how to trust it. */
+  daemon?: DaemonContext;
+  /** How a destination writes, and what a source may do early for the copy. */
+  write?: WriteOptions;
+  /** oci:: where a layout keeps its blobs, and what a layout destination accepts. */
+  oci?: OciContext;
+  /** What the caller hears while the operation runs, and how it stops it. */
+  events?: TransportEvents;
+}
+
+/**
+ * The registry section: lib/registry's RegistryOptions as they are (credentials, --tls-verify,
+ * --cert-dir, auth file, retries, timeout, User-Agent prefix, flag prefix for hints, and
+ * `registriesConf`, the registries.conf to read instead of the default files, --registries-conf),
+ * which the docker transport hands to the registry client whole with `events.signal` and
+ * `events.debug`; and what only the docker transport itself reads.
+ */
+export interface RegistryContext extends Omit<RegistryOptions, 'signal' | 'debug'> {
+  /** Upload blobs in chunks of this many bytes (PATCH) instead of one PUT (--dest-chunk-size). */
+  uploadChunkSize?: number;
+  /** The registries.d directory that says where signatures live (--registries.d); default as containers-registries.d(5). */
+  registriesDir?: string;
+}
+
+/** The daemon section: which Docker Engine (docker-daemon:), and for a tcp:// one its TLS. */
+export interface DaemonContext {
+  /** unix:///PATH or tcp://HOST:PORT (--daemon-host); default $DOCKER_HOST, else the local socket. */
+  host?: string;
+  /** CA and client certificate of a tcp:// daemon (--cert-dir): turns TLS on, verified. */
+  certDir?: string;
+  /** false: do not verify a tcp:// daemon's certificate (--tls-verify=false). */
+  tlsVerify?: boolean;
+}
+
+/** The oci section: the options of oci: layouts (skopeo's --src-/--dest-shared-blob-dir, --dest-oci-accept-uncompressed-layers). */
+export interface OciContext {
   /**
-   * For callers that open the store only on demand (inspect --raw): a transport that needs a
-   * store and has no `store` opens it through this. The caller closes it.
+   * Keep blobs (layers, configs, manifests) in this directory, as `<alg>/<hex>`, instead of the
+   * layout's blobs/ (containers/image's OCISharedBlobDirPath); index.json stays in the layout.
    */
-  openStore?: () => Promise<BlobStore>;
-  /** Platform overrides (--override-os / --override-arch / --override-variant). */
-  overrideOS?: string;
-  overrideArch?: string;
-  overrideVariant?: string;
+  sharedBlobDir?: string;
+  /** A destination keeps uncompressed layers uncompressed instead of compressing them. */
+  acceptUncompressedLayers?: boolean;
+}
+
+/** The write section: how a destination writes, and what a source may do early for the copy. */
+export interface WriteOptions {
+  /**
+   * For the file destinations that keep layers as they come or compress them (dir:, oci:,
+   * oci-archive:): compress (--dest-compress) or decompress (--dest-decompress) every layer.
+   */
+  destCompression?: 'compress' | 'decompress';
+  /** Tags to add to docker-archive destinations (--additional-tag). */
+  additionalTags?: string[];
+  /**
+   * --no-sync: skip the fsyncs that make a committed destination (and the store) survive a power
+   * loss. Faster; after a crash, what was written may be empty or partial files.
+   */
+  noSync?: boolean;
   /**
    * Set by the copy pipeline on the SOURCE's context, from the destination's declared wish and the
    * user's flags (plan.ts plainLayerPlan), when this copy will compress every uncompressed layer as
@@ -60,39 +118,14 @@ export interface SystemContext {
    */
   compressLayers?: { format: CompressionFormat; level: number; exact: boolean; pool: WorkerPool };
   /**
-   * For the file destinations that keep layers as they come or compress them (dir:, oci:,
-   * oci-archive:): compress (--dest-compress) or decompress (--dest-decompress) every layer.
+   * What the copies of one operation (every image of a sync) learn together about the blobs their
+   * destinations hold (blob-ledger.ts makes one). A destination given none keeps its own.
    */
-  destCompression?: 'compress' | 'decompress';
-  /** Registry / daemon options, for the transports that use them. */
-  tlsVerify?: boolean;
-  certDir?: string;
-  authFile?: string;
-  credentials?: { username: string; password: string };
-  registryToken?: string;
-  noCreds?: boolean;
-  daemonHost?: string;
-  /**
-   * docker://: the registries.conf to read instead of the default files (--registries-conf);
-   * lib/registry/registries-conf.ts says which files are read without it. Registry section.
-   */
-  registriesConf?: string;
-  /**
-   * oci:: keep blobs (layers, configs, manifests) in this directory, as `<alg>/<hex>`, instead of the
-   * layout's blobs/ (--src-shared-blob-dir / --dest-shared-blob-dir, containers/image's
-   * OCISharedBlobDirPath); index.json stays in the layout.
-   */
-  ociSharedBlobDir?: string;
-  /** oci: destinations keep uncompressed layers uncompressed (--dest-oci-accept-uncompressed-layers). */
-  ociAcceptUncompressedLayers?: boolean;
-  /** Tags to add to docker-archive destinations (--additional-tag). */
-  additionalTags?: string[];
-  retryTimes?: number;
-  retryDelayMs?: number;
-  /** docker://: upload blobs in chunks of this many bytes (PATCH) instead of one PUT. */
-  uploadChunkSize?: number;
-  /** docker://: how long a registry may take to start an answer, or let a body stall, before the request fails (ms). */
-  registryTimeoutMs?: number;
+  blobLedger?: BlobLedger;
+}
+
+/** The events section: what the caller hears while the operation runs, and how it stops it. */
+export interface TransportEvents {
   /** Cancels the operation (the CLI's --command-timeout aborts it). */
   signal?: AbortSignal;
   /**
@@ -101,36 +134,30 @@ export interface SystemContext {
    */
   onRead?: (bytes: number) => void;
   /**
-   * --no-sync: skip the fsyncs that make a committed destination (and the store) survive a power
-   * loss. Faster; after a crash, what was written may be empty or partial files.
-   */
-  noSync?: boolean;
-  /** docker://: the registries.d directory that says where signatures live (--registries.d); default as containers-registries.d(5). */
-  registriesDir?: string;
-  /**
-   * What the copies of one operation (every image of a sync) learn together about the blobs their
-   * destinations hold (blob-ledger.ts makes one). A destination given none keeps its own.
-   */
-  blobLedger?: BlobLedger;
-  /** docker://: put this before ocikit's User-Agent in registry requests (--user-agent-prefix). */
-  userAgentPrefix?: string;
-  /**
-   * The prefix of this side's flags on the command line ('src-', 'dest-' or ''), so that a hint
-   * names the flag the user can actually give ("--src-tls-verify=false" to a copy).
-   */
-  flagPrefix?: string;
-  /**
-   * --debug: one line for each registry request (method, URL, status, time, retry) and each
-   * decision a transport or the copy makes (a blob reused, mounted, compressed; a mirror chosen).
-   * Never called with a credential in the line. Events section.
-   */
-  debug?: (line: string) => void;
-  /**
    * Status lines from a daemon or helper program a transport drives ("Loaded image: x:1" from
    * docker load), one line each, for the CLI to print on stderr with the progress. Optional;
    * never an error (errors are thrown).
    */
   onStatus?: (line: string) => void;
+  /**
+   * --debug: one line for each registry request (method, URL, status, time, retry) and each
+   * decision a transport or the copy makes (a blob reused, mounted, compressed; a mirror chosen).
+   * Never called with a credential in the line.
+   */
+  debug?: (line: string) => void;
+}
+
+/**
+ * Everything a transport operation is given: the caller's options and the blob store.
+ */
+export interface SystemContext extends TransportOptions {
+  /**
+   * The blob store, ALWAYS: a handle that opens it on first use (lib/store/handle.ts). A transport
+   * that needs the store (an archive spooled from a pipe, an engine's export, store:) calls
+   * `store.get()`; one that does not never opens it, so a command that needs no store creates no
+   * directory and loads no SQLite. The holder never closes it: its owner does.
+   */
+  store: StoreHandle;
 }
 
 /**

@@ -54,8 +54,8 @@ before(async () => {
   proxy = await startFaultProxy(basic.host);
   const store = BlobStore.open(tempDir());
   try {
-    await copyImage(parseImageName(HELLO), parseImageName(`docker://${basic.host}/team/app:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
-    await copyImage(parseImageName(HELLO), parseImageName(`docker://${plain.host}/open/app:v1`), { store, destCtx: { tlsVerify: false } });
+    await copyImage(parseImageName(HELLO), parseImageName(`docker://${basic.host}/team/app:v1`), { store, destCtx: { registry: { tlsVerify: false, credentials: ALICE } } });
+    await copyImage(parseImageName(HELLO), parseImageName(`docker://${plain.host}/open/app:v1`), { store, destCtx: { registry: { tlsVerify: false } } });
   } finally {
     store.close();
   }

@@ -45,6 +45,9 @@ async function howStarted(launcher: string, env: NodeJS.ProcessEnv = process.env
   }
 }
 
+/** The snapshot a Node command line starts from (after --snapshot-blob), if any. */
+const blobOf = (cmd: string[]): string | undefined => (cmd.includes('--snapshot-blob') ? cmd[cmd.indexOf('--snapshot-blob') + 1] : undefined);
+
 /** A copy of dist/bin inside dist/ (so that node_modules is still found above it) with its own launcher. */
 function copyOfBin(node: string, recordedBin?: string): string {
   const dir = join(repoRoot, 'dist', `launcher-test-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, 'bin');
@@ -77,7 +80,7 @@ describe('launcher', () => {
   it('starts the CLI from its start-up snapshot, built by this Node', async () => {
     assert.ok(existsSync(join(bin, 'ocikit.blob')), `npm run build made a snapshot for Node ${process.version}: ${readdirSync(bin).join(', ')}`);
     const cmd = await howStarted(cliPath);
-    assert.deepEqual(cmd.slice(1, 3), ['--snapshot-blob', join(bin, 'ocikit.blob')], cmd.join(' '));
+    assert.equal(blobOf(cmd), join(bin, 'ocikit.blob'), cmd.join(' '));
   });
 
   it('runs the bundle, with the same results, when the Node binary changed since the snapshot was built', async () => {
@@ -100,17 +103,17 @@ describe('launcher', () => {
   it('run by its path, a copy of the tree uses its own files, not those of the directory it recorded', async () => {
     const dir = copyOfBin(process.execPath, bin);
     const cmd = await howStarted(join(dir, 'ocikit'));
-    assert.deepEqual(cmd.slice(1, 3), ['--snapshot-blob', join(dir, 'ocikit.blob')], cmd.join(' '));
+    assert.equal(blobOf(cmd), join(dir, 'ocikit.blob'), cmd.join(' '));
   });
 
   it('run through a symlink, it uses the directory it recorded, and follows the link when that is gone', async () => {
     const links = tempDir('ocikit-launch-links-');
     symlinkSync(cliPath, join(links, 'ocikit'));
-    assert.deepEqual((await howStarted(join(links, 'ocikit'))).slice(1, 3), ['--snapshot-blob', join(bin, 'ocikit.blob')]);
+    assert.equal(blobOf(await howStarted(join(links, 'ocikit'))), join(bin, 'ocikit.blob'));
     const dir = copyOfBin(process.execPath, '/nonexistent/ocikit/bin');
     symlinkSync(join(dir, 'ocikit'), join(links, 'moved'));
     const cmd = await howStarted(join(links, 'moved'));
-    assert.deepEqual(cmd.slice(1, 3), ['--snapshot-blob', join(dir, 'ocikit.blob')], cmd.join(' '));
+    assert.equal(blobOf(cmd), join(dir, 'ocikit.blob'), cmd.join(' '));
     assertSameCli(join(links, 'moved'));
   });
 

@@ -41,7 +41,16 @@ class ManualTimer {
 const D1 = ('sha256:' + 'a1'.repeat(32)) as Digest;
 const D2 = ('sha256:' + 'b2'.repeat(32)) as Digest;
 const D3 = ('sha256:' + 'c3'.repeat(32)) as Digest;
-const RESULT = { manifestDigest: D3, mediaType: 'application/vnd.oci.image.manifest.v1+json', bytesRead: 3_000_000, bytesWritten: 2_500_000, blobsReused: 1, blobsCopied: 2, seconds: 1.25 };
+const RESULT = {
+  manifestDigest: D3,
+  sourceDigest: D3,
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  bytesRead: 3_000_000,
+  bytesWritten: 2_500_000,
+  blobsReused: 1,
+  blobsCopied: 2,
+  seconds: 1.25,
+};
 
 function feed(p: ProgressPrinter): void {
   p.event({ type: 'image', blobs: 2, bytes: 2_500_000 });

@@ -31,7 +31,7 @@ conformanceSuite('docker-daemon', {
   reusesBlobsAcrossCopies: false,
   keepsManifest: false,
   get ctx() {
-    return { daemonHost: engine!.host };
+    return { daemon: { host: engine!.host } };
   },
 });
 

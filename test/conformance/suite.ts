@@ -16,7 +16,7 @@ import { isOcikitError } from '../../lib/errors.js';
 import { parseConfig, parseManifest, type Descriptor } from '../../lib/manifest/index.js';
 import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
-import type { ImageSource, SystemContext } from '../../lib/transports/types.js';
+import type { ImageSource, TransportOptions } from '../../lib/transports/types.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 
 export interface TransportUnderTest {
@@ -37,7 +37,7 @@ export interface TransportUnderTest {
    */
   reusesBlobsAcrossCopies?: boolean;
   /** Context for both sides of every copy (a private daemon's host, say). */
-  ctx?: SystemContext;
+  ctx?: TransportOptions;
   /**
    * Whether the destination keeps the manifest it is given (default true). A Docker daemon keeps
    * only the config and uncompressed layers: what it reads back is that image (same config, each
@@ -54,7 +54,7 @@ async function readAll(src: ImageSource, d: Descriptor): Promise<Buffer> {
 }
 
 export function conformanceSuite(name: string, t: TransportUnderTest): void {
-  const ctx = (): SystemContext => t.ctx ?? {};
+  const ctx = (): TransportOptions => t.ctx ?? {};
   const exists = (n: string, target: string): boolean => (t.exists ? t.exists(n, target) : existsSync(target));
   describe(`conformance: ${name}`, () => {
     let store: BlobStore;

@@ -66,7 +66,10 @@ describe('ocikit copy', () => {
     assert.equal(viaDir.Digest, viaOci.Digest);
     const fresh = join(dir, 'store-never-made');
     ok(['--store', fresh, 'inspect', '--config', HELLO]);
-    assert.equal(existsSync(fresh), false, 'inspect created a store directory');
+    ok(['--store', fresh, 'inspect', '--raw', HELLO]);
+    ok(['--store', fresh, 'inspect', '--referrers', HELLO]);
+    ok(['--store', fresh, 'list-tags', HELLO.slice(0, HELLO.lastIndexOf(':'))]);
+    assert.equal(existsSync(fresh), false, 'inspect or list-tags created a store directory');
     // A transport that needs the store still gets it, and says so when it cannot have it.
     const r = ocikit(['--store', store, 'inspect', `oci-archive:/dev/stdin`]);
     assert.equal(r.code, 1);

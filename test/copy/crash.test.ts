@@ -151,7 +151,14 @@ describe('crash safety (SIGKILL)', () => {
         // A kill while index.json was being rewritten leaves the dead writer's temp file (never
         // index.json itself half-written): the next writer of the layout removes it (below).
         const temp = tempWriter(p);
-        if (temp?.final === 'index.json' && !processAlive(temp.pid)) continue;
+        if ((temp?.final === 'index.json' || temp?.final === 'index.json.lock') && !processAlive(temp.pid)) continue;
+        // A kill while holding the layout's lock leaves the lock, always naming its dead holder:
+        // the next writer takes it over.
+        if (p === 'index.json.lock') {
+          const holder = Number(readFileSync(join(dest, p), 'utf8'));
+          assert.ok(holder > 0 && !processAlive(holder), `kill ${k}: the lock names its dead holder, not ${JSON.stringify(holder)}`);
+          continue;
+        }
         // Blobs of the new image may already sit in blobs/ (unreferenced): never partial.
         assert.match(p, /^blobs\/sha256\/[0-9a-f]{64}$/, `kill ${k}: only blobs are new, not ${p}`);
         assert.equal(h, p.slice(13), `kill ${k}: ${p} is complete`);
@@ -162,7 +169,7 @@ describe('crash safety (SIGKILL)', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(leftovers(dest), []);
     assert.deepEqual(
-      [...snapshot(dest).keys()].filter((p) => p.endsWith('.tmp')),
+      [...snapshot(dest).keys()].filter((p) => p.endsWith('.tmp') || p.endsWith('.lock')),
       [],
       'the next copy removed what the dead ones left inside the layout',
     );

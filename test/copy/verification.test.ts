@@ -159,14 +159,14 @@ describe('verification before anything lands', () => {
       const store = BlobStore.open(join(dir, 'store-loc'));
       try {
         await assert.rejects(
-          copyImage(parseImageName(`docker://${proxy.host}/verify/loc:1`), parseImageName(`oci:${join(dir, 'loc-out')}:x`), { store, sourceCtx: { tlsVerify: false } }),
+          copyImage(parseImageName(`docker://${proxy.host}/verify/loc:1`), parseImageName(`oci:${join(dir, 'loc-out')}:x`), { store, sourceCtx: { registry: { tlsVerify: false } } }),
           (err: unknown) => isOcikitError(err, 'E_DIGEST_MISMATCH'),
         );
         assert.deepEqual(store.cache.locations('docker', sha(layer)), [], 'nothing learned from bytes that failed their check');
         assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
         // The same pull, not corrupted: verified, so now it is learned.
         proxy.rule = () => ({ kind: 'pass' });
-        await copyImage(parseImageName(`docker://${proxy.host}/verify/loc:1`), parseImageName(`oci:${join(dir, 'loc-out')}:x`), { store, sourceCtx: { tlsVerify: false } });
+        await copyImage(parseImageName(`docker://${proxy.host}/verify/loc:1`), parseImageName(`oci:${join(dir, 'loc-out')}:x`), { store, sourceCtx: { registry: { tlsVerify: false } } });
         assert.deepEqual(store.cache.locations('docker', sha(layer)), [`${proxy.host}/verify/loc`]);
       } finally {
         store.close();
@@ -185,14 +185,22 @@ describe('verification before anything lands', () => {
       try {
         const to = (tag: string): string => `docker://${reg.host}/verify/relayed:${tag}`;
         await assert.rejects(
-          copyImage(parseImageName(`docker://${proxy.host}/verify/relay:1`), parseImageName(to('bad')), { store, sourceCtx: { tlsVerify: false }, destCtx: { tlsVerify: false } }),
+          copyImage(parseImageName(`docker://${proxy.host}/verify/relay:1`), parseImageName(to('bad')), {
+            store,
+            sourceCtx: { registry: { tlsVerify: false } },
+            destCtx: { registry: { tlsVerify: false } },
+          }),
           (err: unknown) => isOcikitError(err, 'E_DIGEST_MISMATCH'),
         );
         assert.equal(store.has(sha(layer)), false, 'nothing stored from a corrupted download');
         const head = await fetch(`http://${reg.host}/v2/verify/relayed/manifests/bad`, { method: 'HEAD' });
         assert.equal(head.status, 404, 'no tag at the destination');
         proxy.rule = () => ({ kind: 'pass' });
-        const res = await copyImage(parseImageName(`docker://${proxy.host}/verify/relay:1`), parseImageName(to('good')), { store, sourceCtx: { tlsVerify: false }, destCtx: { tlsVerify: false } });
+        const res = await copyImage(parseImageName(`docker://${proxy.host}/verify/relay:1`), parseImageName(to('good')), {
+          store,
+          sourceCtx: { registry: { tlsVerify: false } },
+          destCtx: { registry: { tlsVerify: false } },
+        });
         assert.ok(store.has(sha(layer)), 'the relayed layer was kept in the store');
         // The config was verified and kept by the first attempt; only the layer is read again.
         assert.equal(res.bytesRead, layer.length);

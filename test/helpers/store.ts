@@ -1,7 +1,8 @@
 /** Looking at a store from a test: everything it holds, to compare before and after. */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BlobStore } from '../../lib/store/index.js';
+import { BlobStore, LazyStore } from '../../lib/store/index.js';
+import { tempDir } from './paths.js';
 
 export interface StoreSnapshot {
   blobs: string[];
@@ -28,4 +29,12 @@ export function refsOf(dir: string): Map<string, string> {
   } finally {
     s.close();
   }
+}
+
+/**
+ * A store handle on a fresh temp directory, opened only if something needs it: for tests that
+ * hand a transport its (required) store without caring what, if anything, goes into it.
+ */
+export function lazyStore(): LazyStore {
+  return new LazyStore(join(tempDir('ocikit-store-'), 'store'));
 }

@@ -166,7 +166,7 @@ describe('Bearer token auth', () => {
     // The image the read-side tests use.
     const store = BlobStore.open(tempDir());
     try {
-      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/app:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/app:v1`), { store, destCtx: { registry: { tlsVerify: false, credentials: ALICE } } });
     } finally {
       store.close();
     }
@@ -194,7 +194,7 @@ describe('Bearer token auth', () => {
     const store = BlobStore.open(tempDir());
     tokens.requests.length = 0;
     try {
-      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/push:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
+      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/push:v1`), { store, destCtx: { registry: { tlsVerify: false, credentials: ALICE } } });
       assert.equal(res.manifestDigest, HELLO_DIGEST);
       assert.equal(tokens.requests.length, 1, JSON.stringify(tokens.requests.map((t) => t.scopes)));
       assert.ok(tokens.requests[0]!.scopes.includes('repository:t/push:pull,push'));
@@ -208,9 +208,9 @@ describe('Bearer token auth', () => {
   it('a cross-repository mount asks for pull on the source repository', async () => {
     const store = BlobStore.open(tempDir());
     try {
-      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/m1:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/m1:v1`), { store, destCtx: { registry: { tlsVerify: false, credentials: ALICE } } });
       tokens.requests.length = 0;
-      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/m2:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
+      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/m2:v1`), { store, destCtx: { registry: { tlsVerify: false, credentials: ALICE } } });
       assert.equal(res.blobsReused, 3);
       assert.ok(
         tokens.requests.some((t) => t.scopes.includes('repository:t/m1:pull') && t.scopes.includes('repository:t/m2:pull,push')),
@@ -224,14 +224,14 @@ describe('Bearer token auth', () => {
   it('a copy between two repositories mounts from the source, with one token that may pull it', async () => {
     const store = BlobStore.open(tempDir());
     try {
-      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/promote-src:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/promote-src:v1`), { store, destCtx: { registry: { tlsVerify: false, credentials: ALICE } } });
     } finally {
       store.close();
     }
     const fresh = BlobStore.open(tempDir());
     tokens.requests.length = 0;
     try {
-      const ctx = { tlsVerify: false, credentials: ALICE };
+      const ctx = { registry: { tlsVerify: false, credentials: ALICE } };
       const res = await copyImage(parseImageName(`docker://${tokenReg.host}/t/promote-src:v1`), parseImageName(`docker://${tokenReg.host}/t/promote-dst:v1`), {
         store: fresh,
         sourceCtx: ctx,
@@ -253,10 +253,10 @@ describe('Bearer token auth', () => {
     const store = BlobStore.open(tempDir());
     try {
       // The store learns that t/private holds the blobs (alice pushed them there)...
-      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/private:v1`), { store, destCtx: { tlsVerify: false, credentials: ALICE } });
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/private:v1`), { store, destCtx: { registry: { tlsVerify: false, credentials: ALICE } } });
       tokens.requests.length = 0;
       // ... but writer may not read it: the mount is refused, and the upload goes on.
-      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/w/app:v1`), { store, destCtx: { tlsVerify: false, credentials: WRITER } });
+      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/w/app:v1`), { store, destCtx: { registry: { tlsVerify: false, credentials: WRITER } } });
       assert.equal(res.manifestDigest, HELLO_DIGEST);
       assert.equal(res.blobsCopied, 3);
       const askedForPrivate = tokens.requests.filter((t) => t.scopes.includes('repository:t/private:pull'));
@@ -275,11 +275,11 @@ describe('Bearer token auth', () => {
   it('a user with pull only can read but not push (E_AUTH)', async () => {
     const store = BlobStore.open(tempDir());
     try {
-      const src = await parseImageName(`docker://${tokenReg.host}/t/app:v1`).newSource({ tlsVerify: false, credentials: READER });
+      const src = await parseImageName(`docker://${tokenReg.host}/t/app:v1`).newSource({ store, registry: { tlsVerify: false, credentials: READER } });
       assert.equal((await src.getManifest()).bytes.length > 0, true);
       await src.close();
       await assert.rejects(
-        copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/readonly:v1`), { store, destCtx: { tlsVerify: false, credentials: READER } }),
+        copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/readonly:v1`), { store, destCtx: { registry: { tlsVerify: false, credentials: READER } } }),
         (err) => isOcikitError(err, 'E_AUTH') && /access denied: not allowed to \S*push\S* t\/readonly/.test((err as Error).message),
       );
     } finally {
@@ -347,7 +347,7 @@ describe('Bearer token auth', () => {
     tokens.requests.length = 0;
     const store = BlobStore.open(tempDir());
     try {
-      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/identity:v1`), { store, destCtx: { tlsVerify: false, authFile: file } });
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/identity:v1`), { store, destCtx: { registry: { tlsVerify: false, authFile: file } } });
       assert.equal(tokens.requests.length, 1);
       assert.equal(tokens.requests[0]!.method, 'POST');
       assert.equal(tokens.requests[0]!.user, 'alice');
@@ -366,8 +366,8 @@ describe('Bearer token auth', () => {
     const store = BlobStore.open(tempDir());
     try {
       // alice (namespaced entry) may push to t/ns; reader (host entry) may not push to t/other.
-      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/ns:v1`), { store, destCtx: { tlsVerify: false, authFile: file } });
-      await assert.rejects(copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/other:v1`), { store, destCtx: { tlsVerify: false, authFile: file } }), (err) =>
+      await copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/ns:v1`), { store, destCtx: { registry: { tlsVerify: false, authFile: file } } });
+      await assert.rejects(copyImage(parseImageName(HELLO), parseImageName(`docker://${tokenReg.host}/t/other:v1`), { store, destCtx: { registry: { tlsVerify: false, authFile: file } } }), (err) =>
         isOcikitError(err, 'E_AUTH'),
       );
     } finally {

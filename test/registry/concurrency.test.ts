@@ -85,8 +85,8 @@ describe('blob transfers', () => {
     const s2 = BlobStore.open(tempDir());
     try {
       await Promise.all([
-        copyImage(parseImageName(a.ref), parseImageName(`docker://${proxy.host}/many/a:v1`), { store: s1, jobs: 16, destCtx: { tlsVerify: false } }),
-        copyImage(parseImageName(b.ref), parseImageName(`docker://${proxy.host}/many/b:v1`), { store: s2, jobs: 16, destCtx: { tlsVerify: false } }),
+        copyImage(parseImageName(a.ref), parseImageName(`docker://${proxy.host}/many/a:v1`), { store: s1, jobs: 16, destCtx: { registry: { tlsVerify: false } } }),
+        copyImage(parseImageName(b.ref), parseImageName(`docker://${proxy.host}/many/b:v1`), { store: s2, jobs: 16, destCtx: { registry: { tlsVerify: false } } }),
       ]);
     } finally {
       proxy.rule = () => ({ kind: 'pass' });

@@ -13,7 +13,7 @@ import { isOcikitError } from '../../lib/errors.js';
 import { closeDispatchers } from '../../lib/registry/index.js';
 import { BlobStore } from '../../lib/store/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
-import type { SystemContext } from '../../lib/transports/types.js';
+import type { TransportOptions } from '../../lib/transports/types.js';
 import { startFaultProxy, type Fault, type FaultProxy } from '../helpers/fault-proxy.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
@@ -25,7 +25,7 @@ const LAYER = 'sha256:fccbb0dab14a';
 
 let reg: RegistryHandle;
 let proxy: FaultProxy;
-const ctx: SystemContext = { tlsVerify: false, retryTimes: 3, retryDelayMs: 20, registryTimeoutMs: 1500 };
+const ctx: TransportOptions = { registry: { tlsVerify: false, retryTimes: 3, retryDelayMs: 20, timeoutMs: 1500 } };
 
 before(async () => {
   reg = await startRegistry();
@@ -33,7 +33,7 @@ before(async () => {
   // The image every pull test reads, pushed straight to the registry.
   const store = BlobStore.open(tempDir());
   try {
-    await copyImage(parseImageName(HELLO), parseImageName(`docker://${reg.host}/f/src:v1`), { store, destCtx: { tlsVerify: false } });
+    await copyImage(parseImageName(HELLO), parseImageName(`docker://${reg.host}/f/src:v1`), { store, destCtx: { registry: { tlsVerify: false } } });
   } finally {
     store.close();
   }
@@ -78,7 +78,7 @@ function faultFirst(match: (method: string, path: string) => boolean, fault: Fau
 
 const layerGet = (m: string, p: string): boolean => m === 'GET' && p.includes(`/blobs/${LAYER}`);
 
-async function pull(srcCtx: SystemContext = ctx): Promise<{ digest: string; out: string }> {
+async function pull(srcCtx: TransportOptions = ctx): Promise<{ digest: string; out: string }> {
   const store = BlobStore.open(tempDir());
   const out = join(tempDir(), 'layout');
   try {
@@ -89,7 +89,7 @@ async function pull(srcCtx: SystemContext = ctx): Promise<{ digest: string; out:
   }
 }
 
-async function push(repo: string, destCtx: SystemContext = ctx): Promise<string> {
+async function push(repo: string, destCtx: TransportOptions = ctx): Promise<string> {
   const store = BlobStore.open(tempDir());
   try {
     return (await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/${repo}:v1`), { store, destCtx })).manifestDigest;
@@ -133,14 +133,14 @@ describe('downloads', () => {
 
   it('a body that stalls is abandoned after the timeout and resumed', async () => {
     faultFirst(layerGet, { kind: 'stall-body', bytes: 3000 });
-    const got = await pull({ ...ctx, registryTimeoutMs: 400 });
+    const got = await pull({ registry: { ...ctx.registry, timeoutMs: 400 } });
     assert.equal(got.digest, HELLO_DIGEST);
     assert.equal(proxy.requests.filter((r) => layerGet(r.method, r.path))[1]!.headers.range, 'bytes=3000-');
   });
 
   it('a manifest GET that never answers times out and is retried', async () => {
     faultFirst((m, p) => m === 'GET' && p.includes('/manifests/'), { kind: 'stall' });
-    const got = await pull({ ...ctx, registryTimeoutMs: 400 });
+    const got = await pull({ registry: { ...ctx.registry, timeoutMs: 400 } });
     assert.equal(got.digest, HELLO_DIGEST);
   });
 
@@ -172,11 +172,14 @@ describe('downloads', () => {
     const out = join(tempDir(), 'never');
     const store = BlobStore.open(tempDir());
     try {
-      await assert.rejects(copyImage(parseImageName(`docker://${proxy.host}/f/src:v1`), parseImageName(`oci:${out}:x`), { store, sourceCtx: { ...ctx, retryTimes: 1 } }), (err) => {
-        assert.ok(isOcikitError(err, 'E_NETWORK'), String(err));
-        assert.match((err as Error).message, /connection (reset|closed)|other side closed/);
-        return true;
-      });
+      await assert.rejects(
+        copyImage(parseImageName(`docker://${proxy.host}/f/src:v1`), parseImageName(`oci:${out}:x`), { store, sourceCtx: { registry: { ...ctx.registry, retryTimes: 1 } } }),
+        (err) => {
+          assert.ok(isOcikitError(err, 'E_NETWORK'), String(err));
+          assert.match((err as Error).message, /connection (reset|closed)|other side closed/);
+          return true;
+        },
+      );
       assert.equal(existsSync(out), false);
     } finally {
       store.close();

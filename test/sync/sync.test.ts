@@ -14,6 +14,7 @@ import { closeDispatchers } from '../../lib/registry/index.js';
 import { BlobStore } from '../../lib/store/index.js';
 import { parseSyncConfig } from '../../lib/sync/index.js';
 import { parseImageName } from '../../lib/transports/index.js';
+import type { TransportOptions } from '../../lib/transports/types.js';
 import { ocikitAsync, runAsync, type RunResult } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { makeLayer, pseudoRandom, writeImage } from '../helpers/images.js';
@@ -87,7 +88,7 @@ before(async () => {
   baseLayerDigest = base.digest;
   const store = BlobStore.open(tempDir());
   try {
-    const push = async (layout: string, dest: string, ctx = { tlsVerify: false }): Promise<void> => {
+    const push = async (layout: string, dest: string, ctx: TransportOptions = { registry: { tlsVerify: false } }): Promise<void> => {
       await copyImage(parseImageName(`oci:${layout}:latest`), parseImageName(dest), { store, destCtx: ctx });
     };
     for (const i of [1, 2, 3, 4]) {
@@ -106,7 +107,7 @@ before(async () => {
     for (const t of ['v1', 'v2']) {
       const dir = tempDir();
       writeImage(dir, [base, makeLayer([{ name: 'b.txt', data: t }])], `b-${t}`);
-      await copyImage(parseImageName(`oci:${dir}:latest`), parseImageName(`docker://${basic.host}/src/app:${t}`), { store, destCtx: { certDir: basic.certDir!, credentials: ALICE } });
+      await copyImage(parseImageName(`oci:${dir}:latest`), parseImageName(`docker://${basic.host}/src/app:${t}`), { store, destCtx: { registry: { certDir: basic.certDir!, credentials: ALICE } } });
     }
   } finally {
     store.close();

@@ -39,9 +39,12 @@ function expected(layout: string, arch?: string): Expected {
 async function buildArchive(storeDir: string, archive: string): Promise<void> {
   const store = BlobStore.open(storeDir);
   try {
-    await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(`docker-archive:${archive}:hello:v1`), { store, destCtx: { additionalTags: ['example.com/hello:v2'] } });
+    await copyImage(parseImageName(`oci:${fixture('hello-oci')}:latest`), parseImageName(`docker-archive:${archive}:hello:v1`), {
+      store,
+      destCtx: { write: { additionalTags: ['example.com/hello:v2'] } },
+    });
     for (const arch of ['amd64', 'arm64']) {
-      await copyImage(parseImageName(`oci:${fixture('multiarch-oci')}:latest`), parseImageName(`docker-archive:${archive}:multi:${arch}`), { store, sourceCtx: { overrideArch: arch } });
+      await copyImage(parseImageName(`oci:${fixture('multiarch-oci')}:latest`), parseImageName(`docker-archive:${archive}:multi:${arch}`), { store, sourceCtx: { platform: { overrideArch: arch } } });
     }
   } finally {
     store.close();

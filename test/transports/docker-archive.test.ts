@@ -26,6 +26,7 @@ import { SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { sha } from '../helpers/digest.js';
+import { lazyStore } from '../helpers/store.js';
 
 conformanceSuite('docker-archive', { imageName: (d) => `docker-archive:${d}:example.com/conformance:latest`, formats: ['v2s2'], supportsIndex: false });
 
@@ -108,7 +109,7 @@ describe('docker-archive', () => {
     assert.deepEqual(JSON.parse(tags.stdout).Tags, ['example.com/hello:v2', 'docker.io/library/multi:arm64', 'docker.io/library/hello:v1', '@3']);
 
     // Every blob once: the base layer shared by hello and the multi-arch images is stored once.
-    const ar = await TarArchive.open(a, { where: a });
+    const ar = await TarArchive.open(a, { where: a, store: lazyStore() });
     try {
       const blobs = ar.list().filter((m) => m.type === 'file' && m.name.startsWith('blobs/sha256/'));
       assert.equal(new Set(blobs.map((m) => m.name)).size, blobs.length);
@@ -279,7 +280,7 @@ describe('docker-archive', () => {
       const { dockerArchiveOptions } = await import('../../lib/transports/docker-archive/source.js');
       const { WorkerPool } = await import('../../lib/pool/index.js');
       const pool = new WorkerPool({ threads: 1 });
-      const ar = await TarArchive.open(gz, dockerArchiveOptions(gz, fresh, undefined, { format: 'gzip', level: 4, exact: false, pool }));
+      const ar = await TarArchive.open(gz, dockerArchiveOptions(gz, { store: fresh, write: { compressLayers: { format: 'gzip', level: 4, exact: false, pool } } }));
       try {
         const m = ar.file('layer0/layer.tar');
         assert.ok(m.packed !== undefined && m.digest === sha(bigTar));

@@ -19,7 +19,7 @@ describe('docker-daemon: resolveEndpoint', () => {
   it('the flag wins over DOCKER_HOST, which wins over the default socket', async () => {
     assert.deepEqual(await resolveEndpoint({}, {}), { host: 'unix:///var/run/docker.sock', origin: 'http://localhost', socketPath: '/var/run/docker.sock' });
     assert.equal((await resolveEndpoint({}, { DOCKER_HOST: 'unix:///run/d.sock' })).socketPath, '/run/d.sock');
-    assert.equal((await resolveEndpoint({ daemonHost: 'unix:///x.sock' }, { DOCKER_HOST: 'unix:///run/d.sock' })).socketPath, '/x.sock');
+    assert.equal((await resolveEndpoint({ host: 'unix:///x.sock' }, { DOCKER_HOST: 'unix:///run/d.sock' })).socketPath, '/x.sock');
   });
 
   it('tcp:// is plain HTTP without TLS settings, as the docker CLI treats it', async () => {
@@ -35,7 +35,7 @@ describe('docker-daemon: resolveEndpoint', () => {
     assert.equal((await resolveEndpoint({}, { DOCKER_HOST: 'tcp://h:2376', DOCKER_CERT_PATH: certs })).tls?.verify, false);
     assert.equal((await resolveEndpoint({ tlsVerify: false }, { DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs })).tls?.verify, false);
     // --src-cert-dir (as skopeo's) turns TLS on, verified.
-    assert.equal((await resolveEndpoint({ certDir: certs, daemonHost: 'tcp://h:2376' }, {})).tls?.verify, true);
+    assert.equal((await resolveEndpoint({ certDir: certs, host: 'tcp://h:2376' }, {})).tls?.verify, true);
   });
 
   it('a cert directory in containers-certs.d(5) names works too', async () => {
@@ -43,12 +43,12 @@ describe('docker-daemon: resolveEndpoint', () => {
     writeFileSync(join(d, 'ca.crt'), 'CA2');
     writeFileSync(join(d, 'client.cert'), 'C2');
     writeFileSync(join(d, 'client.key'), 'K2');
-    assert.deepEqual((await resolveEndpoint({ certDir: d, daemonHost: 'tcp://h:2376' }, {})).tls, { verify: true, ca: ['CA2'], cert: 'C2', key: 'K2' });
+    assert.deepEqual((await resolveEndpoint({ certDir: d, host: 'tcp://h:2376' }, {})).tls, { verify: true, ca: ['CA2'], cert: 'C2', key: 'K2' });
   });
 
   it('other schemes, relative socket paths and a cert without its key are refused with one clear error', async () => {
     for (const h of ['ssh://me@h', 'npipe:////./pipe/docker_engine', 'unix://relative.sock', 'localhost:2375']) {
-      await assert.rejects(resolveEndpoint({ daemonHost: h }, {}), (err) => isOcikitError(err, 'E_USAGE') && (err as Error).message.includes(h));
+      await assert.rejects(resolveEndpoint({ host: h }, {}), (err) => isOcikitError(err, 'E_USAGE') && (err as Error).message.includes(h));
     }
     const d = tempDir('ocikit-daemon-halfcert-');
     writeFileSync(join(d, 'cert.pem'), 'CERT');

@@ -40,7 +40,7 @@ before(async () => {
   );
   const store = BlobStore.open(tempDir());
   try {
-    await copyImage(parseImageName(many.ref), parseImageName(`docker://${reg.host}/src/many:v1`), { store, destCtx: { tlsVerify: false } });
+    await copyImage(parseImageName(many.ref), parseImageName(`docker://${reg.host}/src/many:v1`), { store, destCtx: { registry: { tlsVerify: false } } });
   } finally {
     store.close();
   }

@@ -22,6 +22,8 @@ import { fixture, tempDir } from '../helpers/paths.js';
 import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { startServe } from '../helpers/serve.js';
+import { lazyStore } from '../helpers/store.js';
 
 // Keep the machine's auth files and certs.d out of the test, and give the TLS registry's CA through certs.d.
 const home = tempDir('ocikit-docker-home-');
@@ -53,7 +55,7 @@ conformanceSuite('docker', { imageName: (d) => `docker://${tlsReg.host}/conf/${b
 
 const HELLO = `oci:${fixture('hello-oci')}:latest`;
 const HELLO_DIGEST = 'sha256:0f84579c704be60c6d3004afdf7a54631e413c026e4b8cf2dbb90aee9a3495f7';
-const insecure = { tlsVerify: false };
+const insecure = { registry: { tlsVerify: false } };
 
 /** "METHOD /path" of a request the proxy saw. */
 const requestLine = (r: { method: string; path: string }): string => `${r.method} ${r.path}`;
@@ -204,6 +206,54 @@ describe('docker:// push and pull', () => {
     }
   });
 
+  it('a push again from the command line opens no store: a fresh --store stays absent; one that recorded the first push keeps it (store ls, serve)', async () => {
+    const name = `docker://${proxy.host}/push/cli-again:v1`;
+    const push = (store: string): ReturnType<typeof ocikitAsync> => ocikitAsync(['--store', store, 'copy', '--json', '-q', '--dest-tls-verify=false', HELLO, name], { env });
+    const refsOf = (store: string): Array<{ name: string; digest: string; updated: number }> => {
+      const r = ocikit(['--store', store, '--json', 'store', 'ls'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as Array<{ name: string; digest: string; updated: number }>).map(({ name, digest, updated }) => ({ name, digest, updated }));
+    };
+    const recorded = join(tempDir('ocikit-docker-cli-again-'), 'store');
+    const first = await push(recorded);
+    assert.equal(first.code, 0, first.stderr);
+    const before = refsOf(recorded);
+    assert.deepEqual(
+      new Map(before.map((r) => [r.name, r.digest])),
+      new Map([
+        [name, HELLO_DIGEST],
+        [parseImageName(HELLO).toString(), HELLO_DIGEST],
+      ]),
+    );
+
+    // Into a fresh store: one HEAD, and no store directory made (no blob, manifest or ref recorded).
+    const fresh = join(tempDir('ocikit-docker-cli-again-'), 'store');
+    proxy.requests.length = 0;
+    const again = await push(fresh);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/cli-again/manifests/v1']);
+    assert.equal((JSON.parse(again.stdout) as { manifestDigest: string }).manifestDigest, HELLO_DIGEST);
+    assert.equal(existsSync(fresh), false, 'the push again made a store directory');
+
+    // Into the store that recorded the first push: its refs stay as they were (not even rewritten).
+    const againRecorded = await push(recorded);
+    assert.equal(againRecorded.code, 0, againRecorded.stderr);
+    assert.deepEqual(refsOf(recorded), before);
+    // ...and serve still serves the image under its canonical name, blobs and all.
+    const srv = await startServe(recorded);
+    try {
+      const repo = `${proxy.host.replace(':', '_')}/push/cli-again`;
+      const head = await fetch(`${srv.url}/v2/${repo}/manifests/v1`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('docker-content-digest'), HELLO_DIGEST);
+      const m = parseManifest(Buffer.from(await (await fetch(`${srv.url}/v2/${repo}/manifests/v1`)).arrayBuffer()));
+      assert.ok(m.kind === 'oci-manifest' || m.kind === 'docker-v2s2');
+      for (const d of [m.value.config, ...m.value.layers]) assert.equal((await fetch(`${srv.url}/v2/${repo}/blobs/${d.digest}`, { method: 'HEAD' })).status, 200, d.digest);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('the same from a registry: a GET of the source manifest (a HEAD when the store knows the tag), a HEAD at the destination', async () => {
     proxy.requests.length = 0;
     const again = await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), {
@@ -225,7 +275,14 @@ describe('docker:// push and pull', () => {
       });
       assert.deepEqual(proxy.requests.map(requestLine), ['GET /v2/push/again/manifests/v1', 'HEAD /v2/push/again-copy/manifests/v1']);
       assert.equal(res.manifestDigest, again.manifestDigest);
-      // Again through the same store, which now knows the tag: a HEAD instead of the GET.
+      // That copy moved nothing, so it recorded nothing (lib/copy/README.md): the store still does
+      // not know the tag, and the same copy again GETs it again.
+      proxy.requests.length = 0;
+      await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), { store, sourceCtx: insecure, destCtx: insecure });
+      assert.deepEqual(proxy.requests.map(requestLine), ['GET /v2/push/again/manifests/v1', 'HEAD /v2/push/again-copy/manifests/v1']);
+      assert.deepEqual(store.refs(), []);
+      // A copy that moved the image through the store (a pull) recorded the tag: from then on a HEAD instead of the GET.
+      await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`oci:${join(tempDir('ocikit-docker-again-'), 'layout')}:x`), { store, sourceCtx: insecure });
       proxy.requests.length = 0;
       await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), { store, sourceCtx: insecure, destCtx: insecure });
       assert.deepEqual(proxy.requests.map(requestLine), ['HEAD /v2/push/again/manifests/v1', 'HEAD /v2/push/again-copy/manifests/v1']);
@@ -277,7 +334,7 @@ describe('docker:// push and pull', () => {
     const store = newStore();
     proxy.requests.length = 0;
     try {
-      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/chunked/a:v1`), { store, destCtx: { ...insecure, uploadChunkSize: 4096 } });
+      const res = await copyImage(parseImageName(HELLO), parseImageName(`docker://${proxy.host}/chunked/a:v1`), { store, destCtx: { registry: { ...insecure.registry, uploadChunkSize: 4096 } } });
       const patches = proxy.requests.filter((r) => r.method === 'PATCH');
       // 16 KiB layer in 4 KiB chunks, plus one chunk for each of the two small blobs.
       assert.ok(patches.length >= 6, `got ${patches.length} PATCH requests`);
@@ -387,7 +444,7 @@ describe('docker:// tags and delete', () => {
     proxy.rule = (r) => (r.path.includes('/tags/list') ? { kind: 'paginate-tags', pageSize: 2 } : { kind: 'pass' });
     proxy.requests.length = 0;
     try {
-      const tags = await parseImageName(`docker://${proxy.host}/tags/x`).listTags!({ tlsVerify: false });
+      const tags = await parseImageName(`docker://${proxy.host}/tags/x`).listTags!({ store: lazyStore(), registry: { tlsVerify: false } });
       assert.deepEqual(tags, ['a', 'b', 'c', 'd', 'e']);
       assert.equal(proxy.requests.filter((r) => r.path.includes('/tags/list')).length, 3);
     } finally {
@@ -448,7 +505,7 @@ describe('docker:// with an untrusted registry', () => {
     const huge = Buffer.alloc(5 * 1024 * 1024, 0x20);
     proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/manifests/') ? { kind: 'replace-body', body: huge } : { kind: 'pass' });
     try {
-      const src = await parseImageName(`docker://${proxy.host}/big/m:v1`).newSource({ tlsVerify: false });
+      const src = await parseImageName(`docker://${proxy.host}/big/m:v1`).newSource({ store: lazyStore(), registry: { tlsVerify: false } });
       await assert.rejects(src.getManifest(), (err) => isOcikitError(err, 'E_MANIFEST_TOO_BIG') && /declares 5242880 bytes/.test((err as Error).message));
       await src.close();
     } finally {
@@ -484,7 +541,7 @@ describe('docker:// with an untrusted registry', () => {
     assert.equal(ocikit(['copy', '-q', '--dest-tls-verify=false', HELLO, `docker://${reg.host}/evil/m:v1`], { env }).code, 0);
     proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/manifests/sha256:') ? { kind: 'replace-body', body: other } : { kind: 'pass' });
     try {
-      const src = await parseImageName(`docker://${proxy.host}/evil/m@${HELLO_DIGEST}`).newSource({ tlsVerify: false });
+      const src = await parseImageName(`docker://${proxy.host}/evil/m@${HELLO_DIGEST}`).newSource({ store: lazyStore(), registry: { tlsVerify: false } });
       await assert.rejects(src.getManifest(), (err) => isOcikitError(err, 'E_DIGEST_MISMATCH'));
       await src.close();
     } finally {

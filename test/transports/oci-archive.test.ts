@@ -25,6 +25,7 @@ import { POLICY_ARGS, SUITE_POLICY, ocikit, run } from '../helpers/cli.js';
 import { cliPath, fixture, tempDir } from '../helpers/paths.js';
 import { requirePeer } from '../helpers/peers.js';
 import { sha } from '../helpers/digest.js';
+import { lazyStore } from '../helpers/store.js';
 
 conformanceSuite('oci-archive', { imageName: (d) => `oci-archive:${d}:latest`, formats: ['oci'], supportsIndex: true });
 
@@ -81,7 +82,7 @@ function layoutBlobs(layout: string): string[] {
 
 /** The digests of an archive's blobs/sha256/* members, sorted. */
 async function archiveBlobs(path: string): Promise<string[]> {
-  const ar = await TarArchive.open(path, { where: path });
+  const ar = await TarArchive.open(path, { where: path, store: lazyStore() });
   try {
     return ar
       .list()
@@ -277,7 +278,7 @@ describe('oci-archive', () => {
     const multiSrc = parseImageName(`oci:${fixture('multiarch-oci')}:latest`);
     await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, multiArch: 'all' });
     // Only the amd64 instance now, under the same ref: its blobs come from the old archive, the rest goes.
-    const one = await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, sourceCtx: { overrideArch: 'amd64', overrideOS: 'linux' } });
+    const one = await copyImage(multiSrc, parseImageName(`oci-archive:${a}:x`), { store, sourceCtx: { platform: { overrideArch: 'amd64', overrideOS: 'linux' } } });
     assert.equal(one.blobsCopied, 0, 'every blob was reused from the old archive');
     const instance = JSON.parse(readFileSync(fixture('multiarch-oci', 'blobs', 'sha256', one.manifestDigest.slice(7)), 'utf8')) as { config: Descriptor; layers: Descriptor[] };
     assert.deepEqual(await archiveBlobs(a), [one.manifestDigest, instance.config.digest, ...instance.layers.map((l) => l.digest)].sort());
@@ -311,7 +312,7 @@ describe('oci-archive', () => {
     for (const format of ['pax', 'gnu']) {
       const t = join(dir, `long-${format}.tar`);
       run('tar', [`--format=${format}`, '-cf', t, '-C', src, '.']);
-      const ar = await TarArchive.open(t, { where: t });
+      const ar = await TarArchive.open(t, { where: t, store: lazyStore() });
       try {
         for (const [rel, data] of Object.entries(files)) {
           const m = ar.file(rel);

@@ -12,8 +12,7 @@
  * Layers keep their compression (podman decompresses as it applies them), so what podman keeps
  * is the source's own manifest wherever no conversion was asked for.
  */
-import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
@@ -51,14 +50,13 @@ export class StorageDestination implements ImageDestination {
   /** Check podman is there (naming the package when not) and open the staging directory. */
   static async open(ref: ImageReference, parsed: StorageReference, ctx: SystemContext): Promise<StorageDestination> {
     const podman = Podman.for(parsed, `writing ${ref}`);
-    const base = ctx.store ? join(ctx.store.root, 'tmp') : tmpdir();
-    await fsp.mkdir(base, { recursive: true });
-    const staging = mkdtempSync(join(base, `containers-storage.${process.pid}.`));
+    // In the store's tmp/: the blobs the copy puts through the store arrive by hard link.
+    const staging = mkdtempSync(join(ctx.store.get().root, 'tmp', `containers-storage.${process.pid}.`));
     cleanupOnExit(staging);
     const imageDir = join(staging, 'image');
     try {
       // dir: is the layout podman reads most directly (blobs named by digest, any manifest type).
-      const inner = await new DirImageReference(imageDir).newDestination({ ...ctx, destCompression: undefined });
+      const inner = await new DirImageReference(imageDir).newDestination({ ...ctx, write: { ...ctx.write, destCompression: undefined } });
       return new StorageDestination(ref, parsed.ref!, podman, staging, inner, imageDir, ctx);
     } catch (err) {
       rmSync(staging, { recursive: true, force: true });
@@ -88,7 +86,7 @@ export class StorageDestination implements ImageDestination {
     const parsed = parseManifest(this.manifest.bytes, this.manifest.mediaType || undefined);
     if (parsed.kind !== 'oci-manifest' && parsed.kind !== 'docker-v2s2') throw new OcikitError('E_INTERNAL', `${context}: expected an image manifest, got ${parsed.mediaType}`);
     const id = parsed.value.config.digest.replace(/^sha256:/, '');
-    const sig = this.ctx.signal ? { signal: this.ctx.signal } : {};
+    const sig = this.ctx.events?.signal ? { signal: this.ctx.events.signal } : {};
     await this.inner.commit();
     // Whether an image of this ID is there already: if so, it is not ours to remove on failure.
     const existed = (await this.podman.run(['image', 'exists', id], context, { ...sig, check: false })).code === 0;
@@ -101,7 +99,7 @@ export class StorageDestination implements ImageDestination {
       if (!existed) await this.podman.run(['rmi', '--force', storedId], context, { check: false }).catch(() => undefined);
       throw err;
     }
-    this.ctx.onStatus?.(`Stored image ${name} (${storedId.slice(0, 12)}) in containers-storage`);
+    this.ctx.events?.onStatus?.(`Stored image ${name} (${storedId.slice(0, 12)}) in containers-storage`);
   }
 
   async close(): Promise<void> {

@@ -21,7 +21,6 @@
  *    the uncompressed type it is, and the manifest re-encoded.
  */
 import { createReadStream, mkdtempSync, promises as fsp, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OcikitError, isOcikitError } from '../../errors.js';
@@ -32,7 +31,7 @@ import type { BlobStore } from '../../store/index.js';
 import { cleanupOnExit, forgetCleanup } from '../../fs/durable.js';
 import { readFileLimited } from '../fs-util.js';
 import { DiffIdCheck, SNIFF_BYTES, sniffCompression } from '../tar/compression.js';
-import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
+import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext, WriteOptions } from '../types.js';
 import { Podman } from './podman.js';
 
 /** What `podman image inspect` says about an image (the fields used here). */
@@ -50,9 +49,8 @@ export class StorageSource implements ImageSource {
   private constructor(
     readonly reference: ImageReference,
     private readonly manifest: ManifestBlob,
-    /** Where each blob is: a file in the store, or (without a store) in the staging directory. */
+    /** Where each blob is: a file in the store. */
     private readonly blobs: Map<Digest, { path: string; size: number }>,
-    private readonly staging: string | undefined,
     private readonly signatures: Buffer[],
   ) {}
 
@@ -64,7 +62,7 @@ export class StorageSource implements ImageSource {
   static async open(ref: ImageReference, parsed: StorageReference, ctx: SystemContext): Promise<StorageSource> {
     const context = `reading ${ref}`;
     const podman = Podman.for(parsed, context);
-    const sig = ctx.signal ? { signal: ctx.signal } : {};
+    const sig = ctx.events?.signal ? { signal: ctx.events.signal } : {};
     // Which image podman is asked for: the ID (or ID prefix) when one is given, as containers/image
     // resolves NAME@ID by its ID; else the full name with tag and/or digest.
     const podmanName = parsed.id ?? parsed.ref!.toString();
@@ -80,38 +78,30 @@ export class StorageSource implements ImageSource {
     }
 
     // === 1. the store already holds the image podman keeps?
-    const store = ctx.store ?? (await ctx.openStore?.());
-    if (store) {
-      for (const want of manifestCandidates(ref, parsed, img, store)) {
-        const known = await fromStore(store, want, img);
-        if (known) return new StorageSource(ref, known.manifest, known.blobs, undefined, []);
-      }
+    const store = ctx.store.get();
+    for (const want of manifestCandidates(ref, parsed, img, store)) {
+      const known = await fromStore(store, want, img);
+      if (known) return new StorageSource(ref, known.manifest, known.blobs, []);
     }
 
-    // === 2. export with podman into a staging directory
-    const base = store ? join(store.root, 'tmp') : tmpdir();
-    await fsp.mkdir(base, { recursive: true });
-    const staging = mkdtempSync(join(base, `containers-storage.${process.pid}.`));
+    // === 2. export with podman into a staging directory in the store's tmp/ (one filesystem: each file is moved in)
+    const staging = mkdtempSync(join(store.root, 'tmp', `containers-storage.${process.pid}.`));
     cleanupOnExit(staging);
     try {
       const dir = join(staging, 'image');
       // By ID: the image inspected above, even if the name moves to another image meanwhile.
-      await podman.run(['push', '--quiet', ...podmanCompression(ctx.compressLayers), img.Id, `dir:${dir}`], context, sig);
+      await podman.run(['push', '--quiet', ...podmanCompression(ctx.write?.compressLayers), img.Id, `dir:${dir}`], context, sig);
       const src = await readStaged(ref, dir, store, context);
-      if (store) {
-        rmSync(staging, { recursive: true, force: true });
-        forgetCleanup(staging);
-        return new StorageSource(ref, src.manifest, src.blobs, undefined, src.signatures);
-      }
-      return new StorageSource(ref, src.manifest, src.blobs, staging, src.signatures);
+      return new StorageSource(ref, src.manifest, src.blobs, src.signatures);
     } catch (err) {
-      rmSync(staging, { recursive: true, force: true });
-      forgetCleanup(staging);
       if (isOcikitError(err, 'E_NOT_FOUND') && /podman:/.test(err.message)) {
         // The image was there a moment ago (inspect found it): deleted while it was exported.
         throw new OcikitError('E_NOT_FOUND', `${context}: the image was removed while it was being read: ${err.message}`, { cause: err });
       }
       throw err;
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+      forgetCleanup(staging);
     }
   }
 
@@ -132,22 +122,17 @@ export class StorageSource implements ImageSource {
     return instance === undefined ? this.signatures : [];
   }
 
-  async close(): Promise<void> {
-    if (this.staging) {
-      rmSync(this.staging, { recursive: true, force: true });
-      forgetCleanup(this.staging);
-    }
-  }
+  async close(): Promise<void> {}
 }
 
 /**
- * podman's flags for an export whose layers the copy would gzip anyway (SystemContext.compressLayers):
+ * podman's flags for an export whose layers the copy would gzip anyway (SystemContext.write.compressLayers):
  * podman compresses them itself as it writes them (`--compress`, its own parallel gzip at its
  * default level, on every core), so the plain layers are never written down and the copy finds
  * them compressed. podman names no level: when the user named one (`exact`), or asked for zstd,
  * the layers come plain and the copy compresses them as asked.
  */
-export function podmanCompression(c: SystemContext['compressLayers']): string[] {
+export function podmanCompression(c: WriteOptions['compressLayers']): string[] {
   return c && c.format === 'gzip' && !c.exact ? ['--compress', '--compression-format', 'gzip'] : [];
 }
 
@@ -240,14 +225,13 @@ async function decompressesTo(store: BlobStore, digest: Digest, comp: 'gzip' | '
 
 /**
  * Read what `podman push … dir:` wrote: the manifest (relabelling layers that are plain tar but
- * named compressed), the config, the layers and any signatures. With a store, every blob is moved
- * into it (hashed and checked against the manifest's digest on the way); without one, blobs stay
- * in the staging directory.
+ * named compressed), the config, the layers and any signatures. Every blob is moved into the store
+ * (hashed and checked against the manifest's digest on the way).
  */
 async function readStaged(
   ref: ImageReference,
   dir: string,
-  store: BlobStore | undefined,
+  store: BlobStore,
   context: string,
 ): Promise<{ manifest: ManifestBlob; blobs: Map<Digest, { path: string; size: number }>; signatures: Buffer[] }> {
   const raw = await readFileLimited(join(dir, 'manifest.json'), MAX_MANIFEST_SIZE, `${context}: the manifest podman exported`);
@@ -275,14 +259,8 @@ async function readStaged(
     if (blobs.has(d.digest)) continue;
     const file = join(dir, hexOf(d.digest));
     const what = `blob ${shortDigest(d.digest)} exported from ${ref}`;
-    if (store) {
-      const put = await store.put({ path: file, move: true }, { digest: d.digest, size: d.size, mediaType: d.mediaType, what });
-      blobs.set(d.digest, { path: put.path, size: put.size });
-    } else {
-      const st = await fsp.stat(file).catch(() => undefined);
-      if (!st?.isFile()) throw new OcikitError('E_BAD_INPUT', `${context}: podman exported no file for ${shortDigest(d.digest)}`);
-      blobs.set(d.digest, { path: file, size: st.size });
-    }
+    const put = await store.put({ path: file, move: true }, { digest: d.digest, size: d.size, mediaType: d.mediaType, what });
+    blobs.set(d.digest, { path: put.path, size: put.size });
   }
   const signatures: Buffer[] = [];
   for (let n = 1; ; n++) {

@@ -62,8 +62,8 @@ export class DirDestination implements ImageDestination {
     }
     await sweepLeftovers(root);
     const staging = await makeStagingDir(root);
-    const desired: DesiredCompression = ctx.destCompression ?? 'preserve';
-    return new DirDestination(reference, root, staging, existed, desired, ctx.noSync === true);
+    const desired: DesiredCompression = ctx.write?.destCompression ?? 'preserve';
+    return new DirDestination(reference, root, staging, existed, desired, ctx.write?.noSync === true);
   }
 
   private where(): string {

@@ -3,7 +3,7 @@
  * layers and the config as `blobs/sha256/<hex>` (the paths Docker 25+'s `docker save` uses),
  * manifest.json naming them with the image's tags, and the legacy `repositories` file.
  *
- * - Tags: the reference's NAME:TAG plus SystemContext.additionalTags (--additional-tag), written
+ * - Tags: the reference's NAME:TAG plus WriteOptions.additionalTags (--additional-tag), written
  *   in full ("docker.io/library/busybox:latest"), as skopeo does. No name: an untagged image
  *   (docker load prints its ID).
  * - Several images per archive: writing into an existing archive adds the image. Its members are
@@ -27,7 +27,7 @@ import { copyMembers, openTarWriter, unchangedSince, type FileIdentityCheck, typ
 import { isStdoutPath } from '../tar/std-paths.js';
 import type { BlobInfo, BlobInput, BlobReservation, ImageDestination, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { MANIFEST_JSON, REPOSITORIES, parseRepoTag, readArchiveManifest, type ArchiveManifestItem } from './manifest.js';
-import { dockerArchiveOptions } from './source.js';
+import { dockerArchiveMetadata } from './source.js';
 
 /** What we know of an image already in the archive being added to. */
 interface OldImage {
@@ -96,7 +96,7 @@ export class DockerArchiveDestination implements ImageDestination {
 
   static async open(reference: ImageReference, path: string, name: DockerReference | undefined, ctx: SystemContext): Promise<DockerArchiveDestination> {
     const where = `docker-archive:${path}`;
-    const tags = destinationTags(name, ctx.additionalTags, where);
+    const tags = destinationTags(name, ctx.write?.additionalTags, where);
     let old: { archive: TarArchive; images: OldImage[] } | undefined;
     let check: FileIdentityCheck = async () => undefined;
     const written = new Map<Digest, HeldBlob>();
@@ -108,7 +108,7 @@ export class DockerArchiveDestination implements ImageDestination {
           isOcikitError(err, 'E_BAD_INPUT') || isOcikitError(err, 'E_NOT_FOUND')
             ? new OcikitError('E_CONFLICT', `writing ${where}: the file exists and is not a docker-archive (${(err as Error).message}); refusing to overwrite it`, { cause: err })
             : err;
-        const archive = await TarArchive.open(path, dockerArchiveOptions(where, undefined)).catch((err) => {
+        const archive = await TarArchive.open(path, dockerArchiveMetadata(where, ctx)).catch((err) => {
           throw notOurs(err);
         });
         try {
@@ -139,7 +139,7 @@ export class DockerArchiveDestination implements ImageDestination {
     }
     let writer: TarWriter | undefined;
     try {
-      writer = await openTarWriter(path, where, { sync: !ctx.noSync });
+      writer = await openTarWriter(path, where, { sync: !ctx.write?.noSync });
       const dest = new DockerArchiveDestination(reference, path, tags, writer, old, check, ctx);
       for (const [d, w] of written) dest.blobs.held.set(d, w);
       if (old) {
@@ -157,11 +157,11 @@ export class DockerArchiveDestination implements ImageDestination {
   // --- HOOK (docker-daemon, issue 11): a new archive into a writer the caller made. ---
   /**
    * A destination writing one new archive through `writer` (a stream writer into docker-daemon's
-   * load request), with the tags of `name` and ctx.additionalTags. `where` names it in messages.
+   * load request), with the tags of `name` and ctx.write.additionalTags. `where` names it in messages.
    * commit() finishes the archive (manifest.json last); close() without commit aborts the writer.
    */
   static toWriter(reference: ImageReference, writer: TarWriter, where: string, name: DockerReference | undefined, ctx: SystemContext): DockerArchiveDestination {
-    return new DockerArchiveDestination(reference, where, destinationTags(name, ctx.additionalTags, where), writer, undefined, async () => undefined, ctx, where);
+    return new DockerArchiveDestination(reference, where, destinationTags(name, ctx.write?.additionalTags, where), writer, undefined, async () => undefined, ctx, where);
   }
   // --- end HOOK ---
 

@@ -22,7 +22,7 @@ import { OcikitError, isOcikitError } from '../../errors.js';
 import { digestBytes, shortDigest, type Digest } from '../../digest/index.js';
 import { DOCKER_CONFIG, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, OCI_CONFIG, buildManifest, layerMediaTypeFor, parseConfig, type Descriptor } from '../../manifest/index.js';
 import type { DockerReference } from '../../reference/index.js';
-import type { BlobStore } from '../../store/index.js';
+import type { BlobStore, StoreHandle } from '../../store/index.js';
 import { TarArchive, type OpenArchiveOptions, type TarMember } from '../tar/archive.js';
 import { DiffIdCheck, SNIFF_BYTES, sniffCompression, type SniffedCompression } from '../tar/compression.js';
 import { digestFromBlobName } from '../tar/names.js';
@@ -31,19 +31,26 @@ import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, 
 import { MANIFEST_JSON, REPOSITORIES, chooseItem, readArchiveManifest } from './manifest.js';
 
 /**
- * How a docker-archive is opened: limits on its metadata; without a store only manifest.json is
- * kept. With `compress` (the copy's SystemContext.compressLayers), an archive that is spooled (a
- * pipe, a compressed archive, a daemon's export) has its plain layers compressed as they arrive.
+ * How a docker-archive is opened to read an image: limits on its metadata. With the copy's
+ * compressLayers, an archive that is spooled into the store (a pipe, a compressed archive, a
+ * daemon's export) has its plain layers compressed as they arrive.
  */
-export function dockerArchiveOptions(where: string, store: BlobStore | undefined, onRead?: (bytes: number) => void, compress?: SystemContext['compressLayers']): OpenArchiveOptions {
+export function dockerArchiveOptions(where: string, ctx: SystemContext): OpenArchiveOptions {
   return {
     where,
-    ...(store ? { store } : {}),
-    ...(onRead ? { onRead } : {}),
-    ...(store && compress ? { compress } : {}),
+    store: ctx.store,
+    ...(ctx.events?.onRead ? { onRead: ctx.events.onRead } : {}),
+    ...(ctx.write?.compressLayers ? { compress: ctx.write.compressLayers } : {}),
     limits: { [MANIFEST_JSON]: MAX_MANIFEST_SIZE, [REPOSITORIES]: MAX_MANIFEST_SIZE },
-    keep: (name) => name === MANIFEST_JSON,
   };
+}
+
+/**
+ * The same, to read its manifest.json alone (list-tags; a destination adding to an archive): a
+ * spooled archive keeps manifest.json, in memory, and stores nothing.
+ */
+export function dockerArchiveMetadata(where: string, ctx: SystemContext): OpenArchiveOptions {
+  return { ...dockerArchiveOptions(where, ctx), only: (name) => name === MANIFEST_JSON };
 }
 
 interface Layer {
@@ -61,7 +68,7 @@ export class DockerArchiveSource implements ImageSource {
   private constructor(
     readonly reference: ImageReference,
     private readonly archive: TarArchive,
-    private readonly store: BlobStore | undefined,
+    private readonly store: StoreHandle,
     private readonly manifest: ManifestBlob,
     private readonly config: { digest: Digest; bytes: Buffer },
     private readonly layers: Map<Digest, Layer>,
@@ -69,7 +76,7 @@ export class DockerArchiveSource implements ImageSource {
 
   /** Open the archive at `path` and build the manifest of the selected image. */
   static async open(reference: ImageReference, path: string, sel: { name?: DockerReference; index?: number }, ctx: SystemContext): Promise<DockerArchiveSource> {
-    const ar = await TarArchive.open(path, dockerArchiveOptions(`docker-archive:${path}`, ctx.store, ctx.onRead, ctx.compressLayers));
+    const ar = await TarArchive.open(path, dockerArchiveOptions(`docker-archive:${path}`, ctx));
     return DockerArchiveSource.fromArchive(reference, ar, sel, ctx);
   }
 
@@ -81,9 +88,6 @@ export class DockerArchiveSource implements ImageSource {
   static async fromArchive(reference: ImageReference, ar: TarArchive, sel: { name?: DockerReference; index?: number }, ctx: SystemContext): Promise<DockerArchiveSource> {
     const where = ar.where;
     try {
-      if (ar.mode === 'spooled' && !ctx.store) {
-        throw new OcikitError('E_INTERNAL', `opening ${where}: a compressed or streamed archive needs the blob store`);
-      }
       const { item, index } = chooseItem(await readArchiveManifest(ar), sel, where);
       const what = `image @${index}`;
       const cfgBytes = await ar.readBytes(listedMember(ar, item.Config, `config of ${what}`), MAX_CONFIG_SIZE, `config of ${what}`);
@@ -106,11 +110,9 @@ export class DockerArchiveSource implements ImageSource {
         if (!layers.has(digest)) layers.set(digest, { digest, member, compression, diffID, index: i });
         descs.push({ digest, size: member.size, compression });
       }
-      if (ctx.store) {
-        for (const l of layers.values()) {
-          if (l.compression === 'none') continue;
-          await checkStoredDiffId(ctx.store, l, `layer ${l.index} (${l.member.name}) of ${where}`);
-        }
+      for (const l of layers.values()) {
+        if (l.compression === 'none') continue;
+        await checkStoredDiffId(ctx.store.get(), l, `layer ${l.index} (${l.member.name}) of ${where}`);
       }
 
       // v2s2 has no zstd layer type: an image with one is described as OCI.
@@ -148,7 +150,7 @@ export class DockerArchiveSource implements ImageSource {
     const check = new DiffIdCheck(layer.compression, layer.diffID, `reading ${what}`);
     check.once('end', () => {
       // Both digests were computed here, from the same bytes: a verified pair, safe to cache.
-      if (check.compressedDigest === info.digest) this.store?.cache.recordUncompressed(info.digest, layer.diffID);
+      if (check.compressedDigest === info.digest) this.store.get().cache.recordUncompressed(info.digest, layer.diffID);
     });
     raw.once('error', (err: Error) => check.destroy(err));
     raw.pipe(check);

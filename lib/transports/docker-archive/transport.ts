@@ -36,9 +36,9 @@ export class DockerArchiveImageReference implements ImageReference {
   }
 
   /** Every RepoTag in the archive, and "@N" for each untagged image (as skopeo list-tags). */
-  async listTags(_ctx: SystemContext): Promise<string[]> {
-    const [{ TarArchive }, { archiveTags, readArchiveManifest }, { dockerArchiveOptions }] = await Promise.all([import('../tar/archive.js'), import('./manifest.js'), import('./source.js')]);
-    const ar = await TarArchive.open(this.path, dockerArchiveOptions(`docker-archive:${this.path}`, undefined));
+  async listTags(ctx: SystemContext): Promise<string[]> {
+    const [{ TarArchive }, { archiveTags, readArchiveManifest }, { dockerArchiveMetadata }] = await Promise.all([import('../tar/archive.js'), import('./manifest.js'), import('./source.js')]);
+    const ar = await TarArchive.open(this.path, dockerArchiveMetadata(`docker-archive:${this.path}`, ctx));
     try {
       return archiveTags(await readArchiveManifest(ar));
     } finally {

@@ -60,7 +60,7 @@ export class DockerDaemonDestination implements ImageDestination {
     const engine = await Engine.connect(ctx, `writing ${where}`);
     const body = new PassThrough({ highWaterMark: 1 << 20 });
     const abort = new AbortController();
-    if (ctx.signal) ctx.signal.addEventListener('abort', () => abort.abort(), { once: true });
+    ctx.events?.signal?.addEventListener('abort', () => abort.abort(), { once: true });
     const response = engine.request({ method: 'POST', path: '/images/load', query: { quiet: '0' }, headers: { 'content-type': 'application/x-tar' }, body, signal: abort.signal }, `loading ${where}`);
     // If the daemon goes away while the archive is being written, the writer must fail now with
     // that reason, not wait for room in a body nobody reads.
@@ -116,7 +116,7 @@ export class DockerDaemonDestination implements ImageDestination {
 
   /**
    * Finish the archive and wait for the daemon's verdict. Its status lines ("Loaded image: x")
-   * go to ctx.onStatus; an error it reports becomes one line (E_IO), and then nothing was loaded.
+   * go to ctx.events.onStatus; an error it reports becomes one line (E_IO), and then nothing was loaded.
    */
   async commit(): Promise<void> {
     const where = this.reference.toString();
@@ -136,7 +136,7 @@ export class DockerDaemonDestination implements ImageDestination {
       try {
         msg = JSON.parse(line) as typeof msg;
       } catch {
-        this.ctx.onStatus?.(oneLine(line));
+        this.ctx.events?.onStatus?.(oneLine(line));
         return;
       }
       const error = typeof msg.errorDetail?.message === 'string' ? msg.errorDetail.message : typeof msg.error === 'string' ? msg.error : undefined;
@@ -144,9 +144,9 @@ export class DockerDaemonDestination implements ImageDestination {
       if (typeof msg.stream === 'string') {
         const text = msg.stream.trim();
         if (/^Loaded image/.test(text)) loaded = true;
-        if (text) this.ctx.onStatus?.(oneLine(text));
+        if (text) this.ctx.events?.onStatus?.(oneLine(text));
       } else if (typeof msg.status === 'string' && (msg.progressDetail === undefined || Object.keys(msg.progressDetail as object).length === 0)) {
-        this.ctx.onStatus?.(oneLine(typeof msg.id === 'string' ? `${msg.status} ${msg.id}` : msg.status));
+        this.ctx.events?.onStatus?.(oneLine(typeof msg.id === 'string' ? `${msg.status} ${msg.id}` : msg.status));
       }
     };
     try {

@@ -15,7 +15,7 @@ import type { Dispatcher } from 'undici';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { defaultTrust, describeNetworkError, errorCode, loadCertDir, send } from '../../registry/http.js';
 import { undici } from '../../lazy.js';
-import type { SystemContext } from '../types.js';
+import type { DaemonContext, TransportOptions } from '../types.js';
 
 /** Where the Docker CLI and containers/image look when nothing else is said. */
 export const DEFAULT_DAEMON_HOST = 'unix:///var/run/docker.sock';
@@ -39,7 +39,7 @@ export interface EngineEndpoint {
 }
 
 /**
- * The daemon a context points at: `ctx.daemonHost` (--daemon-host, --src-daemon-host,
+ * The daemon a context's daemon section points at: `host` (--daemon-host, --src-daemon-host,
  * --dest-daemon-host), else $DOCKER_HOST, else the default socket.
  *
  * tcp:// follows the Docker CLI: TLS when $DOCKER_TLS_VERIFY or $DOCKER_CERT_PATH is set (or
@@ -50,8 +50,8 @@ export interface EngineEndpoint {
  * key.pem) or in containers-certs.d(5)'s (*.crt, NAME.cert + NAME.key).
  * E_USAGE for a host that is not unix://, tcp://, http:// or https://.
  */
-export async function resolveEndpoint(ctx: SystemContext, env: NodeJS.ProcessEnv = process.env): Promise<EngineEndpoint> {
-  const host = ctx.daemonHost || env.DOCKER_HOST || DEFAULT_DAEMON_HOST;
+export async function resolveEndpoint(daemon: DaemonContext = {}, env: NodeJS.ProcessEnv = process.env): Promise<EngineEndpoint> {
+  const host = daemon.host || env.DOCKER_HOST || DEFAULT_DAEMON_HOST;
   const m = /^([a-z]+):\/\/(.*)$/.exec(host);
   if (!m) throw new OcikitError('E_USAGE', `daemon host ${JSON.stringify(host)}: expected unix:///PATH or tcp://HOST:PORT`);
   const scheme = m[1]!;
@@ -67,11 +67,11 @@ export async function resolveEndpoint(ctx: SystemContext, env: NodeJS.ProcessEnv
   if (authority === '') throw new OcikitError('E_USAGE', `daemon host ${JSON.stringify(host)}: no host name`);
   const tlsVerifyEnv = (env.DOCKER_TLS_VERIFY ?? '') !== '';
   const certPathEnv = env.DOCKER_CERT_PATH || undefined;
-  const useTls = scheme === 'https' || (scheme === 'tcp' && (tlsVerifyEnv || certPathEnv !== undefined || ctx.certDir !== undefined));
+  const useTls = scheme === 'https' || (scheme === 'tcp' && (tlsVerifyEnv || certPathEnv !== undefined || daemon.certDir !== undefined));
   if (!useTls) return { host, origin: `http://${authority}` };
-  const certDir = ctx.certDir ?? certPathEnv ?? (tlsVerifyEnv ? join(env.HOME || homedir(), '.docker') : undefined);
+  const certDir = daemon.certDir ?? certPathEnv ?? (tlsVerifyEnv ? join(env.HOME || homedir(), '.docker') : undefined);
   // As docker: a certificate path alone means "encrypt, but do not verify" (DOCKER_TLS_VERIFY unset).
-  const verify = ctx.tlsVerify === false ? false : !(scheme === 'tcp' && certPathEnv !== undefined && !tlsVerifyEnv && ctx.certDir === undefined);
+  const verify = daemon.tlsVerify === false ? false : !(scheme === 'tcp' && certPathEnv !== undefined && !tlsVerifyEnv && daemon.certDir === undefined);
   const tls: NonNullable<EngineEndpoint['tls']> = { verify };
   if (certDir !== undefined) Object.assign(tls, await loadDaemonCerts(certDir));
   return { host, origin: `https://${authority}`, tls };
@@ -182,8 +182,8 @@ export class Engine {
    * header, else /version), capped at CLIENT_API_VERSION. E_NETWORK, naming the host and with a
    * hint, when the daemon cannot be reached; `context` says what was being done.
    */
-  static async connect(ctx: SystemContext, context: string): Promise<Engine> {
-    const endpoint = await resolveEndpoint(ctx);
+  static async connect(ctx: TransportOptions, context: string): Promise<Engine> {
+    const endpoint = await resolveEndpoint(ctx.daemon);
     const connect: Record<string, unknown> = {};
     if (endpoint.socketPath) connect.socketPath = endpoint.socketPath;
     if (endpoint.tls) {
@@ -200,7 +200,7 @@ export class Engine {
     // (a load answers only after reading the whole archive): no header or body timeouts.
     const dispatcher = new (undici().Agent)({ connect, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 5_000 });
     try {
-      const version = await negotiate(endpoint, dispatcher, ctx.signal, context);
+      const version = await negotiate(endpoint, dispatcher, ctx.events?.signal, context);
       return new Engine(endpoint, dispatcher, version);
     } catch (err) {
       await dispatcher.close().catch(() => undefined);

@@ -6,20 +6,12 @@
  * blob store as it arrives, and ../docker-archive/source.ts builds the manifest from it, exactly as
  * for a `docker save` file read from a pipe. There is no temporary archive. Every layer is then in
  * the store, where the copy pipeline takes it from, verified against the digest the manifest gives.
- *
- * Without a store (a library caller that gave none), a private one in a temp dir holds the export
- * until close().
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { OcikitError, isOcikitError } from '../../errors.js';
 import type { Digest } from '../../digest/index.js';
 import { familiarString, type DockerDaemonReference } from '../../reference/index.js';
-import { BlobStore } from '../../store/index.js';
 import { DockerArchiveSource, dockerArchiveOptions } from '../docker-archive/source.js';
-import { cleanupOnExit, forgetCleanup } from '../../fs/durable.js';
 import { TarArchive } from '../tar/archive.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob, SystemContext } from '../types.js';
 import { Engine, connectionError, httpError } from './engine.js';
@@ -29,7 +21,6 @@ export class DockerDaemonSource implements ImageSource {
   private constructor(
     readonly reference: ImageReference,
     private readonly inner: DockerArchiveSource,
-    private readonly privateStore: { store: BlobStore; dir: string } | undefined,
   ) {}
 
   get properties(): ImageSource['properties'] {
@@ -47,20 +38,9 @@ export class DockerDaemonSource implements ImageSource {
     // How the Engine API names the image: "busybox:latest", "quay.io/x@sha256:…", or the ID "sha256:…".
     const apiName = parsed.id ?? familiarString(parsed.ref!);
     const context = `reading ${where}`;
-    let privateStore: { store: BlobStore; dir: string } | undefined;
-    let store = ctx.store ?? (await ctx.openStore?.());
-    if (!store) {
-      const dir = mkdtempSync(join(tmpdir(), 'ocikit-daemon-export-'));
-      cleanupOnExit(dir);
-      privateStore = { store: BlobStore.open(dir), dir };
-      store = privateStore.store;
-    }
-    const engine = await Engine.connect(ctx, context).catch(async (err) => {
-      closePrivate(privateStore);
-      throw err;
-    });
+    const engine = await Engine.connect(ctx, context);
     try {
-      const res = await engine.request({ method: 'GET', path: '/images/get', query: { names: apiName }, ...(ctx.signal ? { signal: ctx.signal } : {}) }, context);
+      const res = await engine.request({ method: 'GET', path: '/images/get', query: { names: apiName }, ...(ctx.events?.signal ? { signal: ctx.events.signal } : {}) }, context);
       if (res.statusCode !== 200) {
         const err = await httpError(res, context);
         if (err.code === 'E_NOT_FOUND') throw new OcikitError('E_NOT_FOUND', `${context}: the daemon at ${engine.host} has no image ${apiName}`, { cause: err });
@@ -70,8 +50,8 @@ export class DockerDaemonSource implements ImageSource {
       let archive: TarArchive;
       let inner: DockerArchiveSource;
       try {
-        archive = await TarArchive.fromStream(body, dockerArchiveOptions(where, store, ctx.onRead, ctx.compressLayers));
-        inner = await DockerArchiveSource.fromArchive(ref, archive, {}, { ...ctx, store });
+        archive = await TarArchive.fromStream(body, dockerArchiveOptions(where, ctx));
+        inner = await DockerArchiveSource.fromArchive(ref, archive, {}, ctx);
       } catch (err) {
         body.destroy();
         // The daemon said the image exists: whatever is missing from its export means the export
@@ -79,10 +59,7 @@ export class DockerDaemonSource implements ImageSource {
         if (isOcikitError(err, 'E_NOT_FOUND')) throw new OcikitError('E_BAD_INPUT', `${context}: the daemon's export is incomplete: ${err.message}`, { cause: err });
         throw err;
       }
-      return new DockerDaemonSource(ref, inner, privateStore);
-    } catch (err) {
-      closePrivate(privateStore);
-      throw err;
+      return new DockerDaemonSource(ref, inner);
     } finally {
       await engine.close();
     }
@@ -98,15 +75,7 @@ export class DockerDaemonSource implements ImageSource {
 
   async close(): Promise<void> {
     await this.inner.close();
-    closePrivate(this.privateStore);
   }
-}
-
-function closePrivate(p: { store: BlobStore; dir: string } | undefined): void {
-  if (!p) return;
-  p.store.close();
-  rmSync(p.dir, { recursive: true, force: true });
-  forgetCleanup(p.dir);
 }
 
 /** Pass `body` through, replacing its error (a socket closed mid-export) with `fail(err)`. */

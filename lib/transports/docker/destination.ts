@@ -49,7 +49,7 @@ export class DockerDestination implements ImageDestination {
   #shown: Digest | undefined;
   /** Upload sessions a refused mount left open, used by putBlob for that digest. */
   readonly #sessions = new Map<Digest, UploadSession>();
-  /** Shared with the other copies of a sync (SystemContext.blobLedger), else this copy's own. */
+  /** Shared with the other copies of a sync (WriteOptions.blobLedger), else this copy's own. */
   readonly #ledger: BlobLedger;
   /** Blobs claimed in the ledger and found nowhere: settled by putBlob, or by close(). */
   readonly #claimed = new Set<Digest>();
@@ -65,7 +65,7 @@ export class DockerDestination implements ImageDestination {
     private readonly repo: Repository,
     private readonly ctx: SystemContext,
   ) {
-    this.#ledger = ctx.blobLedger ?? new MemoryBlobLedger();
+    this.#ledger = ctx.write?.blobLedger ?? new MemoryBlobLedger();
   }
 
   /**
@@ -73,17 +73,17 @@ export class DockerDestination implements ImageDestination {
    * be stored fails the copy before anything is visible, and written at commit(), before the tag moves.
    */
   async putSignatures(signatures: Buffer[], instance?: Digest): Promise<void> {
-    this.#signatureStore ??= new DockerSignatureStore(this.repo, this.reference.ref, this.ctx.registriesDir);
+    this.#signatureStore ??= new DockerSignatureStore(this.repo, this.reference.ref, this.ctx.registry?.registriesDir);
     this.#signatures.push({ ...(instance ? { instance } : {}), planned: await this.#signatureStore.plan(signatures) });
   }
 
   /** A --debug line about this destination's decisions. */
   #debug(line: string): void {
-    this.ctx.debug?.(line);
+    this.ctx.events?.debug?.(line);
   }
 
   private record(d: Digest): void {
-    this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
+    this.ctx.store.get().cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
   }
 
   /**
@@ -136,7 +136,7 @@ export class DockerDestination implements ImageDestination {
   private mountSources(digest: Digest, source: BlobLocation | undefined): string[] {
     const registry = this.repo.client.registry;
     const scopes = source?.transport === LOCATION_TRANSPORT ? [source.scope] : [];
-    scopes.push(...(this.ctx.store?.cache.locations(LOCATION_TRANSPORT, digest) ?? []));
+    scopes.push(...this.ctx.store.get().cache.locations(LOCATION_TRANSPORT, digest));
     const out = new Set<string>();
     for (const scope of scopes) {
       if (scope.startsWith(`${registry}/`) && scope.length > registry.length + 1) out.add(scope.slice(registry.length + 1));
@@ -160,7 +160,7 @@ export class DockerDestination implements ImageDestination {
           this.#debug(`blob ${shortDigest(info.digest)}: mounted from ${from}, not uploaded`);
           this.record(info.digest);
           // The registry just showed that `from` holds it too.
-          this.ctx.store?.cache.recordLocation(LOCATION_TRANSPORT, `${this.repo.client.registry}/${from}`, info.digest);
+          this.ctx.store.get().cache.recordLocation(LOCATION_TRANSPORT, `${this.repo.client.registry}/${from}`, info.digest);
           return info;
         }
         // Refused (that repository lacks it, or the registry does not mount): the registry opened an
@@ -183,7 +183,7 @@ export class DockerDestination implements ImageDestination {
     const session = this.#sessions.get(info.digest);
     this.#sessions.delete(info.digest);
     this.#debug(
-      `blob ${shortDigest(info.digest)}: uploading ${info.size >= 0 ? `${info.size} bytes ` : ''}to ${this.repo.name}${this.ctx.uploadChunkSize ? ` in chunks of ${this.ctx.uploadChunkSize}` : ''}`,
+      `blob ${shortDigest(info.digest)}: uploading ${info.size >= 0 ? `${info.size} bytes ` : ''}to ${this.repo.name}${this.ctx.registry?.uploadChunkSize ? ` in chunks of ${this.ctx.registry?.uploadChunkSize}` : ''}`,
     );
     try {
       await this.upload(input, info, session);
@@ -202,7 +202,7 @@ export class DockerDestination implements ImageDestination {
       input.kind === 'path' ? { kind: 'path', path: input.path, verify: input.verify !== undefined } : { kind: 'stream', stream: input.stream, verify: !input.checkedByCaller },
       { digest: info.digest, size: input.kind === 'path' && input.verify ? input.verify.size : info.size },
       {
-        ...(this.ctx.uploadChunkSize !== undefined ? { chunkSize: this.ctx.uploadChunkSize } : {}),
+        ...(this.ctx.registry?.uploadChunkSize !== undefined ? { chunkSize: this.ctx.registry.uploadChunkSize } : {}),
         ...(session ? { session } : {}),
       },
     );
@@ -261,8 +261,9 @@ export class DockerDestination implements ImageDestination {
     // referrer itself: then the PUT's OCI-Subject answer says whether the registry indexed it.
     const topSubject = top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX ? subjectOf(parseManifest(top.bytes, top.mediaType)) : undefined;
     const pushed = this.#shown === digest && !topSubject ? { digest } : await this.repo.pushManifest(r.digest ?? r.tag!, top.bytes, top.mediaType);
-    // The registry showed this image there, so this repository holds its blobs: the store learns
-    // where they are (a later copy to another repository of the registry mounts them from here).
+    // The registry showed this image there, so this repository holds its blobs: a store in use
+    // learns where they are (a later copy to another repository of the registry mounts them from
+    // here). A push again that needed no store does not open one to record it (advisory).
     if (this.#shown === digest) this.recordBlobsOf(top);
     // === REFERRERS: each after its subject; the fallback tags last, for those the registry did not index.
     const unindexed = new Map<Digest, Descriptor[]>();
@@ -281,11 +282,13 @@ export class DockerDestination implements ImageDestination {
     for (const [subject, entries] of unindexed) await addToFallbackTag(this.repo, subject, entries);
   }
 
-  /** Record every blob an image manifest names as present in this repository. */
+  /** Record every blob an image manifest names as present in this repository, if the store is open. */
   private recordBlobsOf(m: ManifestBlob): void {
+    const cache = this.ctx.store.opened()?.cache;
+    if (!cache) return;
     const parsed = parseManifest(m.bytes, m.mediaType || undefined);
     if (parsed.kind !== 'oci-manifest' && parsed.kind !== 'docker-v2s2') return;
-    for (const d of [parsed.value.config, ...parsed.value.layers]) this.record(d.digest);
+    for (const d of [parsed.value.config, ...parsed.value.layers]) cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d.digest);
   }
 
   async close(): Promise<void> {

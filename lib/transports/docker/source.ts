@@ -14,7 +14,7 @@ import { digestBytes, shortDigest, verifyBytes, type Digest } from '../../digest
 import { MAX_MANIFEST_SIZE, type Descriptor } from '../../manifest/index.js';
 import type { Repository } from '../../registry/index.js';
 import type { DockerReference } from '../../reference/index.js';
-import type { BlobStore } from '../../store/index.js';
+import type { StoreHandle } from '../../store/index.js';
 import type { BlobInfo, BlobLocation, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
 import { DEFAULT_PER_HOST } from '../../registry/index.js';
 import { DockerSignatureStore } from './signatures.js';
@@ -35,7 +35,7 @@ export class DockerSource implements ImageSource {
   constructor(
     readonly reference: ImageReference & { ref: DockerReference },
     private readonly repo: Repository,
-    private readonly store: BlobStore | undefined,
+    private readonly store: StoreHandle,
     registriesDir?: string,
     /** Where the image is really read (a registries.conf mirror or location); default the reference itself. Signatures are read there too, as containers/image does. */
     physical?: DockerReference,
@@ -76,14 +76,15 @@ export class DockerSource implements ImageSource {
     const tag = r.tag!;
     // A HEAD first pays only when the store may hold the manifest: when it recorded this reference
     // before (a copy records its source). Otherwise it would be one more round trip before the GET.
-    if (this.store?.getRef(this.reference.toString()) !== undefined) {
+    const store = this.store.get();
+    if (store.getRef(this.reference.toString()) !== undefined) {
       const head = await this.repo.headManifest(tag).catch((err: unknown) => {
         // A registry that mishandles HEAD on manifests still answers GET: only auth, network and cancellation are final.
         if (isOcikitError(err, 'E_UNSUPPORTED') || isOcikitError(err, 'E_BAD_INPUT')) return 'no-head' as const;
         throw err;
       });
       if (!head) throw new OcikitError('E_NOT_FOUND', `reading manifest ${tag} from ${this.reference}: manifest unknown`);
-      if (head !== 'no-head' && head.digest && this.store.has(head.digest)) {
+      if (head !== 'no-head' && head.digest && store.has(head.digest)) {
         const bytes = await this.fromStore(head.digest);
         if (bytes) return { bytes, mediaType: head.mediaType };
       }
@@ -101,9 +102,10 @@ export class DockerSource implements ImageSource {
 
   /** The store's copy of a manifest, verified again (cheap) so a damaged store file is never served. */
   private async fromStore(d: Digest): Promise<Buffer | undefined> {
-    if (!this.store?.has(d)) return undefined;
+    const store = this.store.get();
+    if (!store.has(d)) return undefined;
     try {
-      const bytes = await this.store.readBytes(d, MAX_MANIFEST_SIZE);
+      const bytes = await store.readBytes(d, MAX_MANIFEST_SIZE);
       verifyBytes(bytes, { digest: d, what: `manifest ${shortDigest(d)} in the store` });
       return bytes;
     } catch {
@@ -118,7 +120,7 @@ export class DockerSource implements ImageSource {
 
   /** The pipeline verified a blob we served: now, and only now, the store may learn that this repository has it. */
   onVerified(info: BlobInfo): void {
-    this.store?.cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, info.digest);
+    this.store.get().cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, info.digest);
   }
 
   async close(): Promise<void> {}

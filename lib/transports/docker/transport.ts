@@ -13,24 +13,14 @@ import type { ImageDestination, ImageReference, ImageSource, ImageTransport, Sys
 // they cost ~200 ms of module loading that local copies (oci:, dir:, archives) never need.
 const loadRegistry = (): Promise<typeof import('../../registry/index.js')> => import('../../registry/index.js');
 
-/** The registry options a SystemContext asks for. */
-export function registryOptions(ctx: SystemContext): RegistryOptions {
-  const o: RegistryOptions = {};
-  if (ctx.tlsVerify !== undefined) o.tlsVerify = ctx.tlsVerify;
-  if (ctx.certDir) o.certDir = ctx.certDir;
-  if (ctx.authFile) o.authFile = ctx.authFile;
-  if (ctx.credentials) o.credentials = ctx.credentials;
-  if (ctx.registryToken !== undefined) o.registryToken = ctx.registryToken;
-  if (ctx.noCreds) o.noCreds = true;
-  if (ctx.retryTimes !== undefined) o.retryTimes = ctx.retryTimes;
-  if (ctx.retryDelayMs !== undefined) o.retryDelayMs = ctx.retryDelayMs;
-  if (ctx.registryTimeoutMs !== undefined) o.timeoutMs = ctx.registryTimeoutMs;
-  if (ctx.signal) o.signal = ctx.signal;
-  if (ctx.userAgentPrefix) o.userAgentPrefix = ctx.userAgentPrefix;
-  if (ctx.flagPrefix !== undefined) o.flagPrefix = ctx.flagPrefix;
-  if (ctx.registriesConf !== undefined) o.registriesConf = ctx.registriesConf;
-  if (ctx.debug) o.debug = ctx.debug;
-  return o;
+/**
+ * The registry client's options for a context: its registry section as it is (registriesConf
+ * included), with the events section's signal and --debug writer.
+ */
+function registryOptions(ctx: SystemContext): RegistryOptions {
+  const signal = ctx.events?.signal;
+  const debug = ctx.events?.debug;
+  return { ...ctx.registry, ...(signal ? { signal } : {}), ...(debug ? { debug } : {}) };
 }
 
 /**
@@ -108,24 +98,24 @@ export class DockerImageReference implements ImageReference {
     const places = pullSources(entry, this.ref);
     const open = (p: (typeof places)[number]): InstanceType<typeof DockerSource> => {
       const client = new RegistryClient(p.ref.domain, endpointOptions(base, p.insecure, p.ref.domain !== this.ref.domain), p.ref.path);
-      return new DockerSource(this, new Repository(client, p.ref.path, ['pull']), ctx.store, ctx.registriesDir, p.ref);
+      return new DockerSource(this, new Repository(client, p.ref.path, ['pull']), ctx.store, ctx.registry?.registriesDir, p.ref);
     };
     // One place (no mirror, no rewrite): the manifest is fetched when the copy asks, as always.
     if (places.length === 1) {
-      if (places[0]!.ref.name !== this.ref.name) ctx.debug?.(`registries.conf: ${this.ref.toString()} is read from ${places[0]!.ref.toString()}`);
+      if (places[0]!.ref.name !== this.ref.name) ctx.events?.debug?.(`registries.conf: ${this.ref.toString()} is read from ${places[0]!.ref.toString()}`);
       return open(places[0]!);
     }
     const failures: Array<{ place: string; err: unknown }> = [];
     for (const p of places) {
       const src = open(p);
       try {
-        ctx.debug?.(`registries.conf: trying ${p.mirror ? 'mirror' : 'primary location'} ${p.ref.toString()} (${p.where ?? 'default'})`);
+        ctx.events?.debug?.(`registries.conf: trying ${p.mirror ? 'mirror' : 'primary location'} ${p.ref.toString()} (${p.where ?? 'default'})`);
         await src.getManifest();
-        ctx.debug?.(`registries.conf: reading ${this.ref.toString()} from ${p.ref.toString()}`);
+        ctx.events?.debug?.(`registries.conf: reading ${this.ref.toString()} from ${p.ref.toString()}`);
         return src;
       } catch (err) {
         if (isOcikitError(err, 'E_ABORTED') || isOcikitError(err, 'E_BLOCKED')) throw err;
-        ctx.debug?.(`registries.conf: ${p.ref.toString()}: ${err instanceof Error ? err.message : String(err)}`);
+        ctx.events?.debug?.(`registries.conf: ${p.ref.toString()}: ${err instanceof Error ? err.message : String(err)}`);
         failures.push({ place: p.ref.toString(), err });
       }
     }
@@ -154,7 +144,7 @@ export class DockerImageReference implements ImageReference {
     } else if (!alias?.value && conf.unqualifiedSearchRegistries.length > 0 && !conf.unqualifiedSearchRegistries.includes('docker.io')) {
       note = `docker://${this.shortName} is ${here}, as for skopeo; podman would search ${conf.unqualifiedSearchRegistries.join(', ')} (unqualified-search-registries in ${conf.searchOrigin}): name the registry to choose`;
     }
-    if (note !== undefined) ctx.onStatus?.(`note: ${note}`);
+    if (note !== undefined) ctx.events?.onStatus?.(`note: ${note}`);
   }
   #noted = false;
 

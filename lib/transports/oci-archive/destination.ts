@@ -44,7 +44,7 @@ import { copyMembers, openTarWriter, unchangedSince, type FileIdentityCheck, typ
 import { isStdoutPath } from '../tar/std-paths.js';
 import type { BlobInfo, BlobInput, BlobReservation, ImageDestination, ImageDestinationProperties, ImageReference, ManifestBlob, SystemContext } from '../types.js';
 import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from '../oci/layout.js';
-import { ociArchiveOptions, readArchivedLayout } from './source.js';
+import { ociArchiveMetadata, readArchivedLayout } from './source.js';
 
 export class OciArchiveDestination implements ImageDestination {
   readonly properties: ImageDestinationProperties;
@@ -73,7 +73,7 @@ export class OciArchiveDestination implements ImageDestination {
       // Asked for (--format v2s2) or kept (--preserve-digests): a layout may hold Docker types, as skopeo writes them.
       alsoHolds: [DOCKER_V2S2_MANIFEST, DOCKER_LIST],
       // As skopeo's oci: layouts get compressed layers; --dest-decompress / --dest-compress say otherwise.
-      desiredCompression: ctx.destCompression ?? 'compress',
+      desiredCompression: ctx.write?.destCompression ?? 'compress',
       concurrentPutBlob: 4,
       supportsIndex: true,
       acceptsForeignLayers: true,
@@ -96,8 +96,8 @@ export class OciArchiveDestination implements ImageDestination {
     if (!isStdoutPath(path)) {
       const st = await fsp.stat(path).catch(() => undefined);
       if (st?.isFile() && st.size > 0) {
-        // No store: an existing archive is only ever read in place, never spooled.
-        const { store: _unused, ...opts } = ociArchiveOptions(where, ctx);
+        // Only its metadata: an existing archive is added to only when it can be read in place.
+        const opts = ociArchiveMetadata(where, ctx);
         // Something that is not an archive of this kind is not ours to replace.
         const notOurs = (err: unknown): unknown =>
           isOcikitError(err, 'E_BAD_INPUT') || isOcikitError(err, 'E_NOT_FOUND')
@@ -129,7 +129,7 @@ export class OciArchiveDestination implements ImageDestination {
     }
     let writer: TarWriter | undefined;
     try {
-      writer = await openTarWriter(path, where, { sync: !ctx.noSync });
+      writer = await openTarWriter(path, where, { sync: !ctx.write?.noSync });
       const dest = new OciArchiveDestination(reference, path, ref, writer, old, check, ctx);
       await writer.addBuffer(OCI_LAYOUT_FILE, Buffer.from(OCI_LAYOUT_CONTENT));
       if (old) await dest.copyOld(old.archive, keptEntries(old.index, ref));

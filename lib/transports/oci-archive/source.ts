@@ -15,16 +15,23 @@ import { layoutReferrers } from '../oci/referrers.js';
 
 const LAYOUT_FILE_LIMIT = 64 * 1024;
 
-/** How an oci-archive is opened: limits on its metadata, and blob names checked when spooled. */
+/** How an oci-archive is opened to read an image: limits on its metadata, and blob names checked when spooled into the store. */
 export function ociArchiveOptions(where: string, ctx: SystemContext): OpenArchiveOptions {
   return {
     where,
-    ...(ctx.store ? { store: ctx.store } : {}),
+    store: ctx.store,
     limits: { 'index.json': MAX_MANIFEST_SIZE, [OCI_LAYOUT_FILE]: LAYOUT_FILE_LIMIT },
     expectedDigest: digestFromBlobName,
-    keep: (name) => name === 'index.json' || name === OCI_LAYOUT_FILE,
-    ...(ctx.onRead ? { onRead: ctx.onRead } : {}),
+    ...(ctx.events?.onRead ? { onRead: ctx.events.onRead } : {}),
   };
+}
+
+/**
+ * The same, to read its index.json alone (list-tags; a destination adding to an archive): a spooled
+ * archive keeps index.json and oci-layout, in memory, and stores nothing.
+ */
+export function ociArchiveMetadata(where: string, ctx: SystemContext): OpenArchiveOptions {
+  return { ...ociArchiveOptions(where, ctx), only: (name) => name === 'index.json' || name === OCI_LAYOUT_FILE };
 }
 
 /** Read and check an archived layout's oci-layout and index.json. */
@@ -54,9 +61,6 @@ export class OciArchiveSource implements ImageSource {
     const where = `oci-archive:${path}`;
     const ar = await TarArchive.open(path, ociArchiveOptions(where, ctx));
     try {
-      if (ar.mode === 'spooled' && !ctx.store) {
-        throw new OcikitError('E_INTERNAL', `opening ${where}: a compressed or streamed archive needs the blob store`);
-      }
       const { bytes, index } = await readArchivedLayout(ar);
       return new OciArchiveSource(reference, ar, chooseFromLayout(index, bytes, sel, where));
     } catch (err) {

@@ -32,11 +32,10 @@ export class OciArchiveImageReference implements ImageReference {
     return guardDestination(this, () => OciArchiveDestination.open(this, this.path, this.parsed.ref, ctx));
   }
 
-  /** The refs named in the archive's index.json, in order (read without the store: only index.json is kept). */
+  /** The refs named in the archive's index.json, in order (nothing stored: only index.json is kept). */
   async listTags(ctx: SystemContext): Promise<string[]> {
-    const [{ TarArchive }, { ociArchiveOptions, readArchivedLayout }] = await Promise.all([import('../tar/archive.js'), import('./source.js')]);
-    const { store: _unused, ...opts } = ociArchiveOptions(`oci-archive:${this.path}`, ctx);
-    const ar = await TarArchive.open(this.path, opts);
+    const [{ TarArchive }, { ociArchiveMetadata, readArchivedLayout }] = await Promise.all([import('../tar/archive.js'), import('./source.js')]);
+    const ar = await TarArchive.open(this.path, ociArchiveMetadata(`oci-archive:${this.path}`, ctx));
     try {
       return layoutRefs((await readArchivedLayout(ar)).index);
     } finally {

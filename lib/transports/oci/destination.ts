@@ -37,15 +37,15 @@ export class OciDestination implements ImageDestination {
     private readonly staging: string,
     ctx: SystemContext,
   ) {
-    this.sync = !ctx.noSync;
-    this.sharedBlobDir = ctx.ociSharedBlobDir;
+    this.sync = !ctx.write?.noSync;
+    this.sharedBlobDir = ctx.oci?.sharedBlobDir;
     this.properties = {
       supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
       // Asked for (--format v2s2) or kept (--preserve-digests): a layout may hold Docker types, as skopeo writes them.
       alsoHolds: [DOCKER_V2S2_MANIFEST, DOCKER_LIST],
       // As skopeo: an OCI layout gets compressed layers; --dest-decompress / --dest-compress say
       // otherwise, and --dest-oci-accept-uncompressed-layers keeps them as they come.
-      desiredCompression: ctx.destCompression ?? (ctx.ociAcceptUncompressedLayers ? 'preserve' : 'compress'),
+      desiredCompression: ctx.write?.destCompression ?? (ctx.oci?.acceptUncompressedLayers ? 'preserve' : 'compress'),
       concurrentPutBlob: 8,
       supportsIndex: true,
       acceptsForeignLayers: true,
@@ -53,7 +53,7 @@ export class OciDestination implements ImageDestination {
     };
   }
 
-  static async open(reference: ImageReference, root: string, ref: string | undefined, ctx: SystemContext = {}): Promise<OciDestination> {
+  static async open(reference: ImageReference, root: string, ref: string | undefined, ctx: SystemContext): Promise<OciDestination> {
     const where = `oci:${root}`;
     const st = await fsp.stat(root).catch(() => undefined);
     if (st && !st.isDirectory()) throw new OcikitError('E_BAD_INPUT', `opening ${where}: exists and is not a directory`);
@@ -62,7 +62,7 @@ export class OciDestination implements ImageDestination {
       parseLayoutIndex(await readFileLimited(join(root, 'index.json'), MAX_MANIFEST_SIZE, `reading ${where}/index.json`), where);
     }
     await ensureDir(dirname(root)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/fs/dirs.ts
-    await sweepLeftovers(root, ['index.json', OCI_LAYOUT_FILE]);
+    await sweepLeftovers(root, ['index.json', 'index.json.lock', OCI_LAYOUT_FILE]);
     const staging = await makeStagingDir(root);
     await fsp.mkdir(join(staging, 'blobs', 'sha256'), { recursive: true });
     return new OciDestination(reference, root, ref, staging, ctx);

@@ -16,7 +16,7 @@ export class OciSource implements ImageSource {
     readonly reference: ImageReference,
     private readonly root: string,
     private readonly choice: LayoutChoice,
-    /** SystemContext.ociSharedBlobDir: where the blobs are, instead of the layout's blobs/. */
+    /** SystemContext.oci.sharedBlobDir: where the blobs are, instead of the layout's blobs/. */
     private readonly sharedBlobDir?: string,
   ) {}
 

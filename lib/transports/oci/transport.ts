@@ -32,7 +32,7 @@ export class OciImageReference implements ImageReference {
       this,
       this.path,
       { ...(this.parsed.ref !== undefined ? { ref: this.parsed.ref } : {}), ...(this.parsed.index !== undefined ? { index: this.parsed.index } : {}) },
-      ctx.ociSharedBlobDir,
+      ctx.oci?.sharedBlobDir,
     );
   }
 

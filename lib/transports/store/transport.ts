@@ -30,31 +30,25 @@ export class StoreImageReference implements ImageReference {
     return `store:${this.withinTransport}`;
   }
 
-  async #store(ctx: SystemContext): Promise<NonNullable<SystemContext['store']>> {
-    const store = ctx.store ?? (await ctx.openStore?.());
-    if (!store) throw new OcikitError('E_INTERNAL', `${this}: the store: transport needs the blob store in its context`);
-    return store;
-  }
-
   async newSource(ctx: SystemContext): Promise<ImageSource> {
     const { StoreSource } = await import('./source.js');
-    return StoreSource.open(this, this.name, await this.#store(ctx));
+    return StoreSource.open(this, this.name, ctx.store.get());
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
     const { StoreDestination } = await import('./destination.js');
-    return new StoreDestination(this, this.name, await this.#store(ctx));
+    return new StoreDestination(this, this.name, ctx.store.get());
   }
 
   async listTags(ctx: SystemContext): Promise<string[]> {
-    const tags = servedTags(await this.#store(ctx), this.name.repository);
+    const tags = servedTags(ctx.store.get(), this.name.repository);
     if (tags === undefined) throw new OcikitError('E_NOT_FOUND', `${this}: the store has no repository ${this.name.repository}`);
     return tags;
   }
 
   /** Forget the refs that give this name: a tag's own ref(s), or every ref of the repository at that digest. gc removes what only they reached. */
   async delete(ctx: SystemContext): Promise<void> {
-    const store = await this.#store(ctx);
+    const store = ctx.store.get();
     const refs = refsToDelete(store, this.name.repository, this.name);
     if (refs.length === 0) throw new OcikitError('E_NOT_FOUND', `deleting ${this}: the store has no image of that name`);
     for (const r of refs) store.deleteRef(r);

@@ -9,8 +9,9 @@
  *   even be replaced on disk (a destination committing over it) while it is read.
  * - SPOOLED (a compressed archive, which cannot be seeked, or a pipe such as /dev/stdin): the input
  *   is read once, decompressed once, and every regular member goes into the blob store, where the
- *   copy pipeline wanted it anyway. Nothing goes to a temp file and nothing is read twice. Without a
- *   store (list-tags), only the few small members asked for are kept, in memory.
+ *   copy pipeline wanted it anyway. Nothing goes to a temp file and nothing is read twice. A reader
+ *   that wants only an archive's metadata (list-tags) names the members it wants (`only`): those
+ *   are kept in memory, and nothing is stored.
  *
  * Hostile input: names with "..", absolute names, links pointing outside the archive, members that
  * appear twice, truncated data, over-long metadata and too many members are refused with
@@ -25,8 +26,8 @@ import { tarStream } from '../../lazy.js';
 import { OcikitError, isOcikitError, quoteUntrusted, wrapError } from '../../errors.js';
 import { parseDigest, type Digest } from '../../digest/index.js';
 import type { CompressionFormat } from '../../manifest/index.js';
-import type { BlobStore } from '../../store/index.js';
-import type { BlobPayload, SystemContext } from '../types.js';
+import type { BlobStore, StoreHandle } from '../../store/index.js';
+import type { BlobPayload, WriteOptions } from '../types.js';
 import { SNIFF_BYTES, decompressor, sniffCompression, type SniffedCompression } from './compression.js';
 import { linkTarget, memberName } from './names.js';
 import { nextEvent } from './events.js';
@@ -47,7 +48,7 @@ export interface TarMember {
   readonly target?: string;
   /** Spooled into the store: the digest of the member's content there. */
   digest?: Digest;
-  /** Spooled without a store: the content, for the few members asked for. */
+  /** Spooled for its metadata only (OpenArchiveOptions.only): the content, in memory. */
   data?: Buffer;
   /**
    * Spooled and compressed as it arrived (OpenArchiveOptions.compress): the store holds only this
@@ -61,24 +62,28 @@ export interface TarMember {
 export interface OpenArchiveOptions {
   /** The archive as messages name it: "oci-archive:/x.tar". */
   where: string;
-  /** Where a spooled archive's members go. Without one, only `keep` members are kept, in memory. */
-  store?: BlobStore;
+  /** Where a spooled archive's members go: opened only when the archive is spooled. */
+  store: StoreHandle;
   /** Size limits for named members (manifest.json, index.json): larger ones are refused at once. */
   limits?: Record<string, number>;
   /** The digest a member must have, judged from its name (blobs/<alg>/<hex>); checked when spooled. */
   expectedDigest?: (name: string) => Digest | undefined;
-  /** Spooled without a store: which members to keep in memory (each within its limit, default 4 MiB). */
-  keep?: (name: string) => boolean;
+  /**
+   * Only these members are wanted (list-tags reads index.json or manifest.json alone): a spooled
+   * archive keeps them in memory (each within its limit, default 4 MiB) and stores nothing.
+   * Without it, every regular member of a spooled archive goes into the store.
+   */
+  only?: (name: string) => boolean;
   /** Called with the size of every chunk read while spooling (progress for a pipe or a compressed archive). */
   onRead?: (bytes: number) => void;
   /**
-   * Spooled with a store: compress every regular member of at least PACK_MIN bytes that is neither
-   * gzip nor zstd as it arrives, instead of writing it down plain (SystemContext.compressLayers says
+   * Spooled into the store: compress every regular member of at least PACK_MIN bytes that is neither
+   * gzip nor zstd as it arrives, instead of writing it down plain (WriteOptions.compressLayers says
    * when the copy would compress it anyway). The store then holds only the compressed blob, recorded
    * as that variant of the member's plain digest (TarMember.packed); members read back from such an
    * archive are decompressed from it.
    */
-  compress?: SystemContext['compressLayers'];
+  compress?: WriteOptions['compressLayers'];
 }
 
 /**
@@ -127,7 +132,7 @@ export class TarArchive {
     readonly compression: SniffedCompression,
     private readonly members: Map<string, TarMember>,
     private readonly fh: fsp.FileHandle | undefined,
-    private readonly store: BlobStore | undefined,
+    private readonly store: StoreHandle,
     /** In place: the file's identity when it was opened. */
     readonly identity: FileIdentity | undefined,
   ) {}
@@ -228,10 +233,7 @@ export class TarArchive {
     }
     if (m.data) return m.data;
     if (m.packed) return readAll(payloadStreamOf(this.open(m)), m.size);
-    if (m.digest) {
-      if (!this.store) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: spooled without a store`);
-      return this.store.readBytes(m.digest, max);
-    }
+    if (m.digest) return this.store.get().readBytes(m.digest, max);
     if (m.size === 0) return Buffer.alloc(0);
     return this.readAt(m, 0, m.size, what);
   }
@@ -244,8 +246,7 @@ export class TarArchive {
     if (m.head && len <= m.head.length) return m.head.subarray(0, len);
     if (m.packed) return (await readAll(payloadStreamOf(this.open(m)), m.size)).subarray(0, len);
     if (m.digest) {
-      if (!this.store) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: spooled without a store`);
-      const fh = await fsp.open(this.store.pathOf(m.digest), 'r');
+      const fh = await fsp.open(this.store.get().pathOf(m.digest), 'r');
       try {
         const buf = Buffer.alloc(len);
         const { bytesRead } = await fh.read(buf, 0, len, 0);
@@ -277,18 +278,14 @@ export class TarArchive {
     if (m.type !== 'file') throw new OcikitError('E_BAD_INPUT', `reading ${this.where}: ${m.name} is not a regular file`);
     if (m.data) return { kind: 'stream', stream: Readable.from([m.data]), size: m.size };
     if (m.packed) {
-      if (!this.store) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: spooled without a store`);
       // Only the compressed variant was kept: the member's bytes are what it decompresses to
       // (the reader verifies them against the digest it expects, as for any member).
-      const raw = this.store.open(m.packed.digest);
+      const raw = this.store.get().open(m.packed.digest);
       const plain = decompressor(m.packed.format);
       raw.once('error', (err) => plain.destroy(err));
       return { kind: 'stream', stream: raw.pipe(plain), size: m.size };
     }
-    if (m.digest) {
-      if (!this.store) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: spooled without a store`);
-      return { kind: 'path', path: this.store.pathOf(m.digest), size: m.size };
-    }
+    if (m.digest) return { kind: 'path', path: this.store.get().pathOf(m.digest), size: m.size };
     if (this.mode === 'spooled') throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: the member was not kept`);
     if (!this.fh || this.closed) throw new OcikitError('E_INTERNAL', `reading ${m.name} from ${this.where}: the archive is closed`);
     if (m.size === 0) return { kind: 'stream', stream: Readable.from([]), size: 0 };
@@ -419,10 +416,12 @@ async function indexInPlace(fh: fsp.FileHandle, fileSize: number, where: string,
 
 /**
  * Read an archive once from a stream: sniff its compression, decompress once, and put every regular
- * member into the store (or keep the asked-for ones in memory when there is no store).
+ * member into the store (or keep the members `opts.only` names in memory, and store nothing).
  */
 async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec: Recorder): Promise<void> {
   const where = opts.where;
+  // Every member into the store (opened now, before anything is read), unless the reader wants only some.
+  const store = opts.only ? undefined : opts.store.get();
   const it = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   const headParts: Buffer[] = [];
   let headLen = 0;
@@ -488,17 +487,17 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
       return;
     }
     const member = m;
-    if (opts.store && opts.compress && member.size >= PACK_MIN) {
-      putting = packMember(stream as unknown as AsyncIterable<Buffer>, member, opts.store, opts.compress, opts.expectedDigest?.(member.name), where).then(
-        () => next(),
-        (err) => fail(err),
-      );
-      return;
-    }
-    if (opts.store) {
+    if (store) {
+      if (opts.compress && member.size >= PACK_MIN) {
+        putting = packMember(stream as unknown as AsyncIterable<Buffer>, member, store, opts.compress, opts.expectedDigest?.(member.name), where).then(
+          () => next(),
+          (err) => fail(err),
+        );
+        return;
+      }
       const expect = { digest: opts.expectedDigest?.(member.name), size: member.size, what: `member ${member.name} of ${where}` };
       // tar-stream's entry is a streamx Readable: Node-compatible at run time (async iteration, 'error'), typed apart.
-      putting = opts.store.put(stream as unknown as NodeJS.ReadableStream, expect).then(
+      putting = store.put(stream as unknown as NodeJS.ReadableStream, expect).then(
         (res) => {
           member.digest = res.digest;
           next();
@@ -507,7 +506,7 @@ async function spool(input: NodeJS.ReadableStream, opts: OpenArchiveOptions, rec
       );
       return;
     }
-    if (!opts.keep?.(m.name)) {
+    if (!opts.only?.(m.name)) {
       skip();
       return;
     }

@@ -6,7 +6,7 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import { OcikitError } from '../../errors.js';
 import { algorithmOf, type Digest } from '../../digest/index.js';
-import type { BlobStore } from '../../store/index.js';
+import type { StoreHandle } from '../../store/index.js';
 import type { BlobInfo, BlobInput, BlobReservation } from '../types.js';
 import { blobMemberName } from './names.js';
 import type { TarWriter } from './writer.js';
@@ -26,7 +26,7 @@ export class ArchiveBlobs {
   constructor(
     private readonly writer: TarWriter,
     private readonly where: string,
-    private readonly store: BlobStore | undefined,
+    private readonly store: StoreHandle,
   ) {}
 
   /** Whether the archive holds `info` (at its size, when known), once any write of it in flight has settled. */
@@ -53,8 +53,7 @@ export class ArchiveBlobs {
         path = input.path;
         size = info.size >= 0 ? info.size : (await fsp.stat(path)).size;
       } else {
-        if (!this.store) throw new OcikitError('E_INTERNAL', `writing ${this.where}: a stream input needs the blob store`);
-        const res = await this.store.put(input.stream, { digest: info.digest, size: info.size, what: `blob for ${this.where}` });
+        const res = await this.store.get().put(input.stream, { digest: info.digest, size: info.size, what: `blob for ${this.where}` });
         path = res.path;
         size = res.size;
       }
