@@ -90,7 +90,7 @@ export const GLOBAL_FLAG_TABLE: GlobalFlag[] = [
   },
   { name: 'quiet', kind: 'boolean', short: 'q', help: 'no progress output' },
   { name: 'json', kind: 'boolean', help: 'print the result as JSON on stdout, and errors as JSON on stderr' },
-  { name: 'debug', kind: 'boolean', help: 'print each registry request and copy decision on stderr, and stack traces with errors' },
+  { name: 'debug', kind: 'boolean', help: "print each registry request (method, URL, status, ms, retry; no credential) and each copy decision on stderr, gpg's output, and stack traces with errors" },
   { name: 'help', kind: 'boolean', short: 'h', help: 'help for the command' },
 ];
 
