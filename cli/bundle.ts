@@ -59,7 +59,7 @@ Registry options of create are copy's --src-… ones (--src-creds, --src-tls-ver
         if (!args.output) throw new OcikitError('E_USAGE', 'bundle create: -o BUNDLE.tar is required');
         const images = rest.map((r) => parseImageName(r));
         const since = args.since ? await readInventory(String(args.since)) : undefined;
-        const policy = await copyPolicy(g);
+        const policy = await copyPolicy(g, io);
         const store = commandStore(g);
         const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
         try {

@@ -29,6 +29,8 @@ export interface GlobalOptions {
   insecurePolicy?: boolean;
   /** --registries.d DIR: where to read signature storage configuration. */
   registriesDir?: string;
+  /** --registries-conf FILE: the registries.conf to read instead of the default files. */
+  registriesConf?: string;
 }
 
 export interface Io {
@@ -76,9 +78,20 @@ export const GLOBAL_FLAG_TABLE: GlobalFlag[] = [
   { name: 'policy', kind: 'string', arg: 'FILE', help: 'trust policy (default ~/.config/containers/policy.json, else /etc/containers/policy.json)' },
   { name: 'insecure-policy', kind: 'boolean', help: 'copy without any trust policy check' },
   { name: 'registries.d', kind: 'string', arg: 'DIR', help: 'signature storage configuration (containers-registries.d(5))' },
+  {
+    name: 'registries-conf',
+    kind: 'string',
+    arg: 'FILE',
+    help: 'registries.conf to read (default $CONTAINERS_REGISTRIES_CONF, else ~/.config/containers/registries.conf, else /etc/containers/registries.conf)',
+  },
+  {
+    name: 'tls-verify',
+    kind: 'boolean',
+    help: 'require HTTPS and verified certificates (=false: allow plain http); copy and sync: both sides not set with --src-/--dest-tls-verify (deprecated in skopeo, which still takes it)',
+  },
   { name: 'quiet', kind: 'boolean', short: 'q', help: 'no progress output' },
   { name: 'json', kind: 'boolean', help: 'print the result as JSON on stdout, and errors as JSON on stderr' },
-  { name: 'debug', kind: 'boolean', help: 'print stack traces with errors' },
+  { name: 'debug', kind: 'boolean', help: "print each registry request (method, URL, status, ms, retry; no credential) and each copy decision on stderr, gpg's output, and stack traces with errors" },
   { name: 'help', kind: 'boolean', short: 'h', help: 'help for the command' },
 ];
 
@@ -145,6 +158,7 @@ export function globalOptions(args: ParsedArgs): GlobalOptions {
   if (s('policy')) g.policy = s('policy');
   if (args['insecure-policy'] === true) g.insecurePolicy = true;
   if (s('registries.d')) g.registriesDir = s('registries.d');
+  if (s('registries-conf')) g.registriesConf = s('registries-conf');
   if (args['user-agent-prefix'] !== undefined) {
     const p = String(args['user-agent-prefix']);
     // A header value with a control character would be refused by undici, or split a request.

@@ -2,7 +2,7 @@
 import { OcikitError } from '../lib/errors.js';
 import { LazyStore } from '../lib/store/handle.js';
 import type { PlatformOverrides } from '../lib/manifest/index.js';
-import type { DaemonContext, RegistryContext, TransportOptions } from '../lib/transports/types.js';
+import type { DaemonContext, RegistryContext, TransportEvents, TransportOptions } from '../lib/transports/types.js';
 import { boolFlag, intFlag, parseDuration, type FlagSpec, type GlobalOptions, type Io, type ParsedArgs } from './command.js';
 import { promptHidden } from './prompt.js';
 
@@ -112,11 +112,13 @@ export function parseSize(flag: string, v: string): number {
  * password on the terminal.
  */
 export async function transportOptions(args: ParsedArgs, g: GlobalOptions, side?: 'src' | 'dest', io?: Io): Promise<TransportOptions> {
+  const stderr = io?.stderr ?? process.stderr;
   const p = side ? `${side}-` : '';
   // Hints name the flag of this command and side ("--src-tls-verify=false" for a copy's source).
   const registry: RegistryContext = { flagPrefix: p };
   if (g.userAgentPrefix) registry.userAgentPrefix = g.userAgentPrefix;
   if (g.registriesDir) registry.registriesDir = g.registriesDir;
+  if (g.registriesConf) registry.registriesConf = g.registriesConf;
   const creds = str(args, `${p}creds`);
   const username = str(args, `${p}username`);
   const password = str(args, `${p}password`);
@@ -151,6 +153,11 @@ export async function transportOptions(args: ParsedArgs, g: GlobalOptions, side?
   const certDir = str(args, `${p}cert-dir`);
   if (certDir !== undefined) registry.certDir = daemon.certDir = certDir;
   if (args[`${p}tls-verify`] !== undefined) registry.tlsVerify = daemon.tlsVerify = boolFlag(args, `${p}tls-verify`, true);
+  else if (side && args['tls-verify'] !== undefined) {
+    // skopeo's deprecated --tls-verify on copy and sync (or before the command): every side not set on its own.
+    registry.tlsVerify = daemon.tlsVerify = boolFlag(args, 'tls-verify', true);
+    if (side === 'src') stderr.write('ocikit: warning: --tls-verify is deprecated (as in skopeo): use --src-tls-verify and --dest-tls-verify\n');
+  }
   const daemonHost = str(args, `${p}daemon-host`);
   if (daemonHost !== undefined) daemon.host = daemonHost;
 
@@ -158,7 +165,20 @@ export async function transportOptions(args: ParsedArgs, g: GlobalOptions, side?
   if (g.overrideOS) platform.overrideOS = g.overrideOS;
   if (g.overrideArch) platform.overrideArch = g.overrideArch;
   if (g.overrideVariant) platform.overrideVariant = g.overrideVariant;
-  return { platform, registry, daemon, events: g.signal ? { signal: g.signal } : {} };
+  // Notes from transports (a short name registries.conf would send elsewhere) go to stderr; copy
+  // sends them through its progress printer instead.
+  const events: TransportEvents = { onStatus: (line) => stderr.write(`ocikit: ${line}\n`) };
+  if (g.signal) events.signal = g.signal;
+  if (g.debug) events.debug = debugWriter(stderr);
+  return { platform, registry, daemon, events };
+}
+
+/**
+ * --debug's writer: "debug +0.123s LINE" on `out`, the time since the command started, so that
+ * where a slow or refused command spends its time shows.
+ */
+export function debugWriter(out: NodeJS.WritableStream): (line: string) => void {
+  return (line) => out.write(`debug +${(performance.now() / 1000).toFixed(3)}s ${line}\n`);
 }
 
 /** "host/repo:tag@digest" -> "host/repo". */

@@ -5,11 +5,11 @@ import { parsePlatform } from '../lib/manifest/index.js';
 import { parseImageName } from '../lib/transports/index.js';
 import type { WriteOptions } from '../lib/transports/types.js';
 import { boolFlag, intFlag, many, positionals, type Command, type ParsedArgs } from './command.js';
-import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, transportOptions } from './context.js';
-import { COMPRESSION_FLAGS, COMPRESSION_HELP, compressionFlags } from './compression.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, debugWriter, transportOptions } from './context.js';
 import { ProgressPrinter } from './progress.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { copyPolicy, copySigner } from './signing.js';
+import { SHARED_COPY_FLAGS, SHARED_COPY_HELP, compressionFlags } from './copy-flags.js';
 
 const USAGE = 'ocikit copy [options] SOURCE-IMAGE DESTINATION-IMAGE';
 
@@ -28,14 +28,8 @@ export const copyCommand: Command = {
       --referrers                also copy the image's OCI 1.1 referrers (signatures, attestations, SBOMs,
                                  and their own referrers) as they are, after the image (not in skopeo)
       --artifact-type TYPE       with --referrers: only referrers of this artifact type (repeatable)
-      --sign-by FINGERPRINT      sign the copy with this GPG key (simple signing)
-      --sign-by-sigstore-private-key PATH
-                                 sign the copy with this sigstore private key
-      --sign-passphrase-file PATH
-                                 the passphrase of the signing key (first line of PATH)
+${SHARED_COPY_HELP}
       --sign-identity REFERENCE  the identity to sign (default: the destination's docker reference)
-${COMPRESSION_HELP}
-                                 (with --encryption-key, zstd:chunked becomes zstd, as in skopeo)
       --encryption-key SCHEME:KEY
                                  encrypt layers in ocicrypt's format (skopeo decrypts them) for
                                  this recipient: jwe:PUBLIC-KEY-FILE (PEM, DER or JWK; RSA or EC),
@@ -50,7 +44,8 @@ ${COMPRESSION_HELP}
                                  pass=TEXT, file=PATH, fd=N or the text itself (repeatable; a key
                                  that opens no layer is an error; pkcs11 and provider keys are not
                                  supported)
-      --additional-tag NAME:TAG  also tag the image NAME:TAG in a docker-archive: destination (repeatable)
+      --additional-tag NAME:TAG[,NAME:TAG…]
+                                 also tag the image NAME:TAG in a docker-archive: destination (repeatable)
       --no-sync                  do not fsync what is written (faster; a power loss soon after can
                                  leave the destination and the store with empty or partial files)
       --image-parallel-copies N  blobs copied at once (skopeo's name; default: --jobs, else ${DEFAULT_BLOB_JOBS})
@@ -60,25 +55,8 @@ ${COMPRESSION_HELP}
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: [
-      'format',
-      'multi-arch',
-      'platform',
-      'digestfile',
-      'additional-tag',
-      'sign-by',
-      'sign-by-sigstore-private-key',
-      'sign-passphrase-file',
-      'sign-identity',
-      'image-parallel-copies',
-      'artifact-type',
-      'encryption-key',
-      'encrypt-layer',
-      'decryption-key',
-      ...COMPRESSION_FLAGS.string,
-      ...COPY_REGISTRY_FLAGS.string,
-    ],
-    boolean: ['all', 'preserve-digests', 'remove-signatures', 'no-sync', 'referrers', ...COMPRESSION_FLAGS.boolean, ...COPY_REGISTRY_FLAGS.boolean],
+    string: ['format', 'multi-arch', 'platform', 'digestfile', 'additional-tag', 'sign-identity', ...SHARED_COPY_FLAGS.string, 'image-parallel-copies', 'artifact-type', 'encryption-key', 'encrypt-layer', 'decryption-key', ...COPY_REGISTRY_FLAGS.string],
+    boolean: ['all', 'preserve-digests', 'remove-signatures', 'no-sync', 'referrers', ...SHARED_COPY_FLAGS.boolean, ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
     repeatable: ['platform', 'additional-tag', 'artifact-type', 'encryption-key', 'encrypt-layer', 'decryption-key'],
   },
@@ -101,21 +79,23 @@ ${COPY_REGISTRY_HELP}`,
       if (args['multi-arch'] && multiArch !== 'all') throw new OcikitError('E_USAGE', '--all and --multi-arch conflict');
       multiArch = 'all';
     }
-    const compression = compressionFlags(args);
 
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
     const sourceCtx = await transportOptions(args, g, 'src', io);
     const destCtx = await transportOptions(args, g, 'dest', io);
-    const write: WriteOptions = {};
-    if (compression.destCompression) write.destCompression = compression.destCompression;
+    const compression = compressionFlags(args, destCtx, sourceCtx);
+    const write: WriteOptions = { ...destCtx.write };
     const artifactTypes = many(args, 'artifact-type');
     if (artifactTypes.length > 0 && !args.referrers) throw new OcikitError('E_USAGE', '--artifact-type chooses which referrers to copy: it needs --referrers');
-    const additionalTags = many(args, 'additional-tag');
+    // A comma-separated list, as skopeo's (pflag's string slice): --additional-tag a:1,b:2.
+    const additionalTags = many(args, 'additional-tag')
+      .flatMap((v) => v.split(','))
+      .filter((t) => t !== '');
     if (additionalTags.length > 0) write.additionalTags = additionalTags;
 
     // Encryption and decryption keys, read and checked before anything is opened (as skopeo's flags).
     const crypt = await cryptOptions(args);
-    let compressFormat = compression.format;
+    let compressFormat = compression.compressFormat;
     if (crypt.encryption && compressFormat === 'zstd:chunked') {
       // skopeo 1.22 does the same: a TOC would be in clear beside encrypted data, and useless to a reader.
       io.stderr.write('ocikit: zstd:chunked is not useful for encrypted layers: using zstd\n');
@@ -124,21 +104,22 @@ ${COPY_REGISTRY_HELP}`,
 
     // Signing keys and the trust policy are read before anything else is opened: a missing policy,
     // a bad policy file or a wrong passphrase fails the copy before any byte moves.
-    const sign = await copySigner(args, dest, io);
-    const policy = await copyPolicy(g);
+    const sign = await copySigner(args, dest, io, g.debug ? debugWriter(io.stderr) : undefined);
+    const policy = await copyPolicy(g, io);
 
     const noSync = boolFlag(args, 'no-sync', false);
     if (noSync) write.noSync = true;
     destCtx.write = write;
     const store = commandStore(g, { durable: !noSync });
-    const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet });
+    const progress = new ProgressPrinter(io.stderr, { quiet: g.quiet, debug: g.debug });
     // The one pool of this command: --jobs threads at most (default: the core count), started
     // only when a blob job needs one.
     const pool = new WorkerPool(g.jobs ? { threads: g.jobs } : {});
     try {
       const onStatus = (line: string): void => progress.message(line);
-      sourceCtx.events = { ...sourceCtx.events, onStatus };
-      destCtx.events = { ...destCtx.events, onStatus };
+      const debug = g.debug ? (line: string): void => progress.debug(line) : undefined;
+      sourceCtx.events = { ...sourceCtx.events, onStatus, ...(debug ? { debug } : {}) };
+      destCtx.events = { ...destCtx.events, onStatus, ...(debug ? { debug } : {}) };
       const opts: CopyOptions = {
         store,
         sourceCtx,
@@ -154,7 +135,7 @@ ${COPY_REGISTRY_HELP}`,
       if (compressFormat) opts.compressFormat = compressFormat;
       if (crypt.encryption) opts.encryption = crypt.encryption;
       if (crypt.decryption) opts.decryption = crypt.decryption;
-      if (compression.level !== undefined) opts.compressLevel = compression.level;
+      if (compression.compressLevel !== undefined) opts.compressLevel = compression.compressLevel;
       if (g.jobs) opts.jobs = g.jobs;
       if (parallel !== undefined) opts.jobs = parallel;
       if (policy) opts.policy = policy;

@@ -16,6 +16,7 @@
  */
 import { minimist } from '../lib/lazy.js';
 import { OcikitError } from '../lib/errors.js';
+import { didYouMean } from './suggest.js';
 
 /** What a command accepts. Names are long names without the dashes. */
 export interface FlagSpec {
@@ -95,7 +96,7 @@ export function parseArgs(argv: string[], spec: FlagSpec, where: string): Parsed
         if (inline !== undefined) value(name, inline, shown);
         else if (i + 1 < argv.length) value(name, argv[++i]!, shown);
         else throw new OcikitError('E_USAGE', `${where}: ${shown} needs a value`, hint);
-      } else throw new OcikitError('E_USAGE', `${where}: unknown flag ${shown}`, hint);
+      } else throw new OcikitError('E_USAGE', `${where}: unknown flag ${shown}`, { hint: `${didYouMean(raw, [...strings, ...booleans], '--')}see ocikit ${where} --help` });
       continue;
     }
     // Short flags: -q, -qa (booleans combined), -f VALUE, -fVALUE, -f=VALUE.
@@ -103,7 +104,11 @@ export function parseArgs(argv: string[], spec: FlagSpec, where: string): Parsed
       const ch = a[j]!;
       const name = alias[ch];
       const shown = `-${ch}`;
-      if (name === undefined || (!booleans.has(name) && !strings.has(name))) throw new OcikitError('E_USAGE', `${where}: unknown flag ${shown}`, hint);
+      if (name === undefined || (!booleans.has(name) && !strings.has(name))) {
+        throw new OcikitError('E_USAGE', `${where}: unknown flag ${shown}`, {
+          hint: `${ch.length === 1 && a.length > 2 && a.indexOf('=') < 0 ? didYouMean(a.slice(1), [...strings, ...booleans], '--') : ''}see ocikit ${where} --help`,
+        });
+      }
       const rest = a.slice(j + 1);
       if (booleans.has(name)) {
         if (rest.startsWith('=')) {

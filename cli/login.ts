@@ -1,8 +1,9 @@
 /** ocikit login REGISTRY: check credentials against the registry and save them (as skopeo login). */
 import { OcikitError } from '../lib/errors.js';
-import { defaultAuthFile, lookupCredentials, storeCredentials } from '../lib/auth/index.js';
+import { dockerCompatKey, lookupCredentials, storeCredentials } from '../lib/auth/index.js';
 import { boolFlag, intFlag, parseDuration, positionals, type Command, type Io } from './command.js';
 import { promptHidden, promptLine } from './prompt.js';
+import { debugWriter } from './context.js';
 
 const USAGE = 'ocikit login [options] REGISTRY';
 
@@ -39,24 +40,30 @@ export const loginCommand: Command = {
   -v, --verbose            say which auth file was written
 Without --username or a password, both are asked for on the terminal (the password without echo).
       --authfile PATH      auth file to write (default $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json)
+      --compat-auth-file PATH
+                           write the credentials to PATH in Docker's config.json format instead
+                           (Docker Hub as https://index.docker.io/v1/; no credential helpers)
       --cert-dir DIR       CA certificates (*.crt) and client certificate (*.cert, *.key)
       --tls-verify=false   allow plain http and certificates that do not verify
       --retry-times N, --retry-delay DURATION
 The auth file is written with mode 0600. REGISTRY may name a namespace (host/team) to keep separate credentials for it.`,
   flags: {
-    string: ['username', 'password', 'authfile', 'cert-dir', 'retry-times', 'retry-delay'],
+    string: ['username', 'password', 'authfile', 'compat-auth-file', 'cert-dir', 'retry-times', 'retry-delay'],
     boolean: ['password-stdin', 'get-login', 'tls-verify', 'verbose'],
     alias: { u: 'username', p: 'password', v: 'verbose' },
   },
-  async run(args, _g, io) {
+  async run(args, g, io) {
     const [arg] = positionals(args, 1, USAGE);
     const key = registryKey(arg!);
     const host = key.split('/')[0]!;
     const path = key.includes('/') ? key.slice(host.length + 1) : undefined;
     const authFile = args.authfile ? String(args.authfile) : undefined;
+    const compat = args['compat-auth-file'] ? String(args['compat-auth-file']) : undefined;
+    if (compat !== undefined && authFile !== undefined) throw new OcikitError('E_USAGE', 'login: --authfile and --compat-auth-file conflict');
+    if (compat !== undefined) dockerCompatKey(key);
 
     if (args['get-login']) {
-      const found = await lookupCredentials(host, path, authFile ? { authFile } : {});
+      const found = await lookupCredentials(host, path, (compat ?? authFile) ? { authFile: (compat ?? authFile)! } : {});
       if (!found) throw new OcikitError('E_AUTH', `not logged in to ${key}`);
       io.stdout.write(`${found.credentials.username}\n`);
       return 0;
@@ -82,11 +89,13 @@ The auth file is written with mode 0600. REGISTRY may name a namespace (host/tea
     const rt = intFlag(args, 'retry-times', 0, 100);
     if (rt !== undefined) opts.retryTimes = rt;
     if (args['retry-delay']) opts.retryDelayMs = parseDuration('retry-delay', String(args['retry-delay']));
+    if (g.registriesConf) opts.registriesConf = g.registriesConf;
+    if (g.debug) opts.debug = debugWriter(io.stderr);
     await checkLogin(host, { username, password }, opts);
-    await storeCredentials(key, username, password, authFile ? { authFile } : {});
+    const used = await storeCredentials(key, username, password, compat !== undefined ? { dockerCompat: compat } : authFile ? { authFile } : {});
     if (boolFlag(args, 'verbose', false))
       // Two spaces, as skopeo prints it (Go's Println of "Used: " and the path).
-      io.stdout.write(`Used:  ${authFile ?? defaultAuthFile()}\n`);
+      io.stdout.write(`Used:  ${used}\n`);
     io.stdout.write('Login Succeeded!\n');
     return 0;
   },

@@ -13,11 +13,15 @@ export const logoutCommand: Command = {
   help: `Options:
   -a, --all                remove the credentials of every registry in the auth file
       --authfile PATH      auth file to edit (default $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json)
+      --compat-auth-file PATH
+                           edit PATH, a Docker-format config.json, instead (no credential helpers)
       --tls-verify[=false] accepted for skopeo's command lines; logout does not contact the registry`,
-  flags: { string: ['authfile'], boolean: ['all', 'tls-verify'], alias: { a: 'all' } },
+  flags: { string: ['authfile', 'compat-auth-file'], boolean: ['all', 'tls-verify'], alias: { a: 'all' } },
   async run(args, _g, io) {
     const authFile = args.authfile ? String(args.authfile) : undefined;
-    const opts = authFile ? { authFile } : {};
+    const compat = args['compat-auth-file'] ? String(args['compat-auth-file']) : undefined;
+    if (compat !== undefined && authFile !== undefined) throw new OcikitError('E_USAGE', 'logout: --authfile and --compat-auth-file conflict');
+    const opts = compat !== undefined ? { dockerCompat: compat } : authFile ? { authFile } : {};
     const pos = args._.map(String);
     if (args.all) {
       if (pos.length) throw new OcikitError('E_USAGE', 'logout: --all takes no REGISTRY', { hint: `usage: ${USAGE}` });

@@ -8,6 +8,7 @@ import { OcikitError, escapeControl, exitCodeFor, isOcikitError, redact } from '
 import { enableCompileCache } from './compile-cache.js';
 import { GLOBAL_HELP, VALUE_GLOBALS, globalOptions, parseFlags, type Command, type Io } from './command.js';
 import { parseBool } from './flags.js';
+import { didYouMean } from './suggest.js';
 import { useExtraCaCerts } from '../lib/registry/http.js';
 /**
  * The commands: a name and a summary each, and the module to load when the command runs. Only the
@@ -111,7 +112,13 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       return 0;
     }
     const entry = COMMANDS.find((c) => c.name === name);
-    if (!entry) throw new OcikitError('E_USAGE', `unknown command "${name}"`, { hint: 'see ocikit --help' });
+    if (!entry)
+      throw new OcikitError('E_USAGE', `unknown command "${name}"`, {
+        hint: `${didYouMean(
+          name,
+          COMMANDS.map((c) => c.name),
+        )}see ocikit --help`,
+      });
     const cmd = await entry.load();
     const rest = [...argv.slice(0, idx), ...argv.slice(idx + 1)];
     const args = parseFlags(rest, cmd.flags, cmd.name);

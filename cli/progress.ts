@@ -13,6 +13,14 @@
  *   (containers/skopeo#658). No control characters, no carriage returns.
  * `-q` silences both. Byte counts are the bytes read from the source (the library's
  * `blob-progress` events), so a download, a decompression and a copy all move.
+ *
+ * A blob is named by its source digest from its bar to its finished line (as skopeo names it),
+ * and the finished line says what it became when it changed ("compressed to 41873e355dbd, 419 B");
+ * an image's config is called the config. The count's denominator is every blob the copy
+ * announced (all instances of an index are announced before any blob moves), not the blobs begun
+ * so far. An ETA appears only once bytes have been read for a second. The summary counts the
+ * finished lines by how each ended (read from the source, from the store, already at the
+ * destination), so it agrees with them.
  */
 import type { CopyResult, ProgressEvent } from '../lib/copy/index.js';
 
@@ -20,6 +28,8 @@ import type { CopyResult, ProgressEvent } from '../lib/copy/index.js';
 export interface ProgressOptions {
   /** -q: print nothing. */
   quiet?: boolean;
+  /** --debug: also a line for each blob's plan and outcome (printed even with -q). */
+  debug?: boolean;
   /** Render bars; default: whether the stream is a TTY. */
   tty?: boolean;
   /** Non-TTY: milliseconds between totals lines (default 5000; 0: none). */
@@ -55,6 +65,9 @@ interface Bar {
   started: number;
 }
 
+/** How long bytes must have been read before a rate (and an ETA from it) is shown: the first instants give wild ones. */
+const RATE_WINDOW_MS = 1000;
+
 /** "12.3 MB" (decimal units, as skopeo and docker print). */
 export function formatBytes(n: number): string {
   if (n < 1e3) return `${n} B`;
@@ -84,6 +97,7 @@ function rate(bytes: number, ms: number): string {
 export class ProgressPrinter {
   readonly #out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly #quiet: boolean;
+  readonly #debugging: boolean;
   readonly #tty: boolean;
   readonly #intervalMs: number;
   readonly #redrawMs: number;
@@ -98,6 +112,14 @@ export class ProgressPrinter {
   #liveLines = 0;
   #blobsStarted = 0;
   #blobsDone = 0;
+  /** Blobs the images announced so far will copy (the denominator of the count). */
+  #blobsPlanned = 0;
+  /** The configs among them: their lines say "config", not "blob". */
+  readonly #configs = new Set<string>();
+  /** How the finished blobs ended, for a summary that agrees with their lines. */
+  readonly #ended = { fetched: 0, read: 0, 'from-store': 0, 'reused-at-destination': 0 };
+  /** Since when bytes have been read, at the latest (the rate, and so an ETA, is known only a while after). */
+  #firstRead: number | undefined;
   /** Source bytes of finished blobs (read, or not needed: from the store, already there). */
   #sizeDone = 0;
   /** Bytes really read by finished blobs and by a source before its blobs: the rate. */
@@ -111,6 +133,7 @@ export class ProgressPrinter {
   constructor(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, opts: ProgressOptions = {}) {
     this.#out = out;
     this.#quiet = !!opts.quiet;
+    this.#debugging = !!opts.debug;
     this.#tty = opts.tty ?? !!out.isTTY;
     this.#intervalMs = opts.intervalMs ?? 5000;
     this.#redrawMs = opts.redrawMs ?? 200;
@@ -122,16 +145,21 @@ export class ProgressPrinter {
 
   /** Handle one event from the copy pipeline. */
   event(ev: ProgressEvent): void {
-    if (this.#quiet || this.#stopped) return;
+    if (this.#stopped) return;
+    if (this.#debugging) this.#debugEvent(ev);
+    if (this.#quiet) return;
     this.#startTimer();
     switch (ev.type) {
       case 'image':
         this.#total += ev.bytes;
+        this.#blobsPlanned += ev.blobs;
+        if (ev.config) this.#configs.add(ev.config);
         break;
       case 'read':
         // An archive read whole before its blobs (a pipe, a compressed archive): bytes read, no blob yet.
         this.#spooled += ev.bytes;
         this.#readDone += ev.bytes;
+        if (ev.bytes > 0) this.#firstRead ??= this.#started;
         break;
       case 'blob-start':
         this.#blobsStarted++;
@@ -143,18 +171,24 @@ export class ProgressPrinter {
           bar.phase = ev.phase;
           if (ev.total >= 0) bar.size = ev.total;
           bar.done = ev.done;
+          // Reading began at the latest when this blob started.
+          if (ev.done > 0) this.#firstRead ??= bar.started;
         }
         break;
       }
       case 'blob-done': {
+        // Named by its source digest, as its live bar was (and as skopeo names it); what the blob
+        // became, when it changed, is said at the end of the line.
         const key = ev.from ?? ev.digest;
-        this.#sizeDone += Math.max(0, this.#bars.get(key)?.size ?? ev.read);
+        const size = this.#bars.get(key)?.size;
+        this.#sizeDone += Math.max(0, size ?? ev.read);
         this.#bars.delete(key);
         this.#blobsDone++;
+        this.#ended[ev.how]++;
         this.#readDone += ev.read;
         const how = ev.how === 'reused-at-destination' ? 'skipped: already at destination' : ev.how === 'from-store' ? 'from store' : 'copied';
-        const t = ev.transformed ? `, ${ev.transformed}` : '';
-        this.#permanent(`Copying blob ${short(ev.digest)} ${formatBytes(ev.size)} (${how}${t})`);
+        const changed = ev.transformed ? `, ${ev.transformed}${ev.digest !== key ? ` to ${short(ev.digest)}, ${formatBytes(ev.size)}` : ''}` : '';
+        this.#permanent(`${this.#label(key)} ${short(key)} ${formatBytes(size !== undefined && size >= 0 ? size : ev.size)} (${how}${changed})`);
         break;
       }
       case 'manifest':
@@ -174,13 +208,51 @@ export class ProgressPrinter {
     this.#permanent(line);
   }
 
-  /** The closing summary line. */
+  /** --debug: what was decided for a blob (its plan when it starts, how it ended). */
+  #debugEvent(ev: ProgressEvent): void {
+    if (ev.type === 'blob-start') this.debug(`blob ${short(ev.digest)}: ${ev.phase}, ${formatBytes(ev.size)} at the source`);
+    else if (ev.type === 'blob-done') {
+      const how = ev.how === 'reused-at-destination' ? 'the destination has it, nothing written' : ev.how === 'from-store' ? 'taken from the store' : 'read from the source';
+      const changed = ev.transformed ? `, ${ev.transformed}${ev.from !== undefined && ev.from !== ev.digest ? ` into ${short(ev.digest)}` : ''}` : '';
+      this.debug(`blob ${short(ev.from ?? ev.digest)}: ${how}${changed}`);
+    }
+  }
+
+  /** A --debug line: printed even with -q, above the live area, with the time since the command started. */
+  debug(line: string): void {
+    if (this.#stopped) return;
+    const text = `debug +${(performance.now() / 1000).toFixed(3)}s ${line}`;
+    if (this.#tty && !this.#quiet) this.#permanent(text);
+    else this.#out.write(text + '\n');
+  }
+
+  /**
+   * The closing summary line. Its counts are those of the lines above it (how each blob ended),
+   * so a copy served from the store says so; a rate only where bytes were read.
+   */
   done(res: CopyResult): void {
     if (this.#quiet) return;
     this.#clearLive();
-    this.#out.write(
-      `Copied ${res.blobsCopied} blobs (read ${formatBytes(res.bytesRead)}, wrote ${formatBytes(res.bytesWritten)}, ${rate(res.bytesRead, res.seconds * 1000)}), reused ${res.blobsReused}, in ${res.seconds.toFixed(2)} s: ${res.manifestDigest}\n`,
-    );
+    const e = this.#ended;
+    const fromSource = e.fetched + e.read;
+    const n = fromSource + e['from-store'] + e['reused-at-destination'];
+    const parts = [
+      fromSource > 0 ? `${fromSource} read from the source` : '',
+      e['from-store'] > 0 ? `${e['from-store']} from the store` : '',
+      e['reused-at-destination'] > 0 ? `${e['reused-at-destination']} already at the destination` : '',
+    ].filter(Boolean);
+    const bytes = [`read ${formatBytes(res.bytesRead)}`, `wrote ${formatBytes(res.bytesWritten)}`, ...(res.bytesRead > 0 ? [rate(res.bytesRead, res.seconds * 1000)] : [])].join(', ');
+    this.#out.write(`Copied ${n} blob${n === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''} (${bytes}) in ${res.seconds.toFixed(2)} s: ${res.manifestDigest}\n`);
+  }
+
+  /** "Copying config" for an image's config, "Copying blob" for the rest. */
+  #label(digest: string): string {
+    return this.#configs.has(digest) ? 'Copying config' : 'Copying blob';
+  }
+
+  /** Whether a rate measured since `since` means anything yet (a second of reading): before, no ETA. */
+  #rateKnown(since: number | undefined): boolean {
+    return since !== undefined && this.#now() - since >= RATE_WINDOW_MS;
   }
 
   /** Stop the timers and remove the live area. Idempotent; call it in `finally`. */
@@ -204,9 +276,9 @@ export class ProgressPrinter {
     const ms = Math.max(0, this.#now() - this.#started);
     const of = this.#total > 0 ? ` of ${formatBytes(this.#total)}` : '';
     const r = ms > 0 ? read / ms : 0;
-    const eta = this.#total > done && r > 0 ? `, ETA ${formatEta((this.#total - done) / r / 1000)}` : '';
+    const eta = this.#total > done && r > 0 && this.#rateKnown(this.#firstRead) ? `, ETA ${formatEta((this.#total - done) / r / 1000)}` : '';
     const spooled = this.#spooled > 0 ? `, ${formatBytes(this.#spooled)} of archive read` : '';
-    return `Progress: ${this.#blobsDone}/${this.#blobsStarted} blobs, ${formatBytes(done)}${of}${spooled}, read at ${rate(read, ms)}${eta}, ${(ms / 1000).toFixed(1)} s`;
+    return `Progress: ${this.#blobsDone}/${Math.max(this.#blobsPlanned, this.#blobsStarted)} blobs, ${formatBytes(done)}${of}${spooled}, read at ${rate(read, ms)}${eta}, ${(ms / 1000).toFixed(1)} s`;
   }
 
   /** Non-TTY: print the totals line now (the timer calls this). TTY: redraw the live area. */
@@ -252,9 +324,9 @@ export class ProgressPrinter {
   }
 
   #barLine(b: Bar): string {
-    const head = `Copying blob ${short(b.digest)} `;
+    const head = `${this.#label(b.digest)} ${short(b.digest)} `;
     const ms = this.#now() - b.started;
-    const eta = b.size > b.done && b.done > 0 && ms > 0 ? ` ETA ${formatEta(((b.size - b.done) / b.done) * (ms / 1000))}` : '';
+    const eta = b.size > b.done && b.done > 0 && ms > 0 && this.#rateKnown(b.started) ? ` ETA ${formatEta(((b.size - b.done) / b.done) * (ms / 1000))}` : '';
     const tail = b.done > 0 ? ` ${formatBytes(b.done)} / ${formatBytes(b.size)} ${b.phase} ${rate(b.done, ms)}${eta}` : ` ${formatBytes(b.size)} ${b.phase}`;
     const width = Math.max(10, Math.min(40, this.#columns - head.length - tail.length - 3));
     let inner: string;

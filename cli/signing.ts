@@ -10,6 +10,7 @@ import { parseDockerReference, isNameOnly } from '../lib/reference/index.js';
 import type { ManifestSigner } from '../lib/copy/index.js';
 import type { ImageReference } from '../lib/transports/types.js';
 import type { GlobalOptions, Io } from './command.js';
+import { debugWriter } from './context.js';
 
 /**
  * Read a file named on the command line (key, passphrase, manifest, signature). A missing file is
@@ -81,40 +82,64 @@ export function parseSignIdentity(s: string, flag = '--sign-identity'): string {
  * when neither is given. Keys and passphrases are loaded here, before the copy starts, so a wrong
  * passphrase fails before any byte moves.
  */
-export async function copySigner(args: ParsedArgs, dest: ImageReference, io: Io): Promise<ManifestSigner | undefined> {
-  const gpgKey = typeof args['sign-by'] === 'string' && args['sign-by'] !== '' ? String(args['sign-by']) : undefined;
-  const sigstoreKey = typeof args['sign-by-sigstore-private-key'] === 'string' && args['sign-by-sigstore-private-key'] !== '' ? String(args['sign-by-sigstore-private-key']) : undefined;
-  const passFile = typeof args['sign-passphrase-file'] === 'string' && args['sign-passphrase-file'] !== '' ? String(args['sign-passphrase-file']) : undefined;
-  const identityFlag = typeof args['sign-identity'] === 'string' && args['sign-identity'] !== '' ? String(args['sign-identity']) : undefined;
+export async function copySigner(args: ParsedArgs, dest: ImageReference, io: Io, debug?: (line: string) => void): Promise<ManifestSigner | undefined> {
+  const identityFlag = str(args, 'sign-identity');
+  const signer = await loadSigner(args, io, identityFlag !== undefined ? parseSignIdentity(identityFlag) : undefined, debug);
+  return signer?.(dest);
+}
+
+function str(args: ParsedArgs, name: string): string | undefined {
+  const v = args[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/**
+ * The keys of --sign-by / --sign-by-sigstore-private-key, loaded once (passphrase read or asked
+ * for now), as a function giving the signer of one destination: it signs `identity` when given
+ * (--sign-identity), else the destination's docker reference (E_USAGE when it has none). Undefined
+ * when neither flag is given.
+ */
+export async function loadSigner(args: ParsedArgs, io: Io, identity?: string, debug?: (line: string) => void): Promise<((dest: ImageReference) => ManifestSigner) | undefined> {
+  const gpgKey = str(args, 'sign-by');
+  const sigstoreKey = str(args, 'sign-by-sigstore-private-key');
+  const passFile = str(args, 'sign-passphrase-file');
+  const identityFlag = str(args, 'sign-identity');
   if (!gpgKey && !sigstoreKey) {
     if (passFile || identityFlag) throw new OcikitError('E_USAGE', `${passFile ? '--sign-passphrase-file' : '--sign-identity'} needs --sign-by or --sign-by-sigstore-private-key`);
     return undefined;
   }
   if (gpgKey && sigstoreKey) throw new OcikitError('E_USAGE', 'only one of --sign-by and --sign-by-sigstore-private-key can be used');
-  let identity: string;
-  if (identityFlag) identity = parseSignIdentity(identityFlag);
-  else if (dest.dockerReference && !isNameOnly(parseDockerReference(dest.dockerReference))) identity = dest.dockerReference;
-  else throw new OcikitError('E_USAGE', `cannot tell which identity to sign: ${dest} has no docker reference`, { hint: 'give --sign-identity HOST/REPO:TAG' });
+  const identityOf = (dest: ImageReference): string => {
+    if (identity !== undefined) return identity;
+    if (dest.dockerReference && !isNameOnly(parseDockerReference(dest.dockerReference))) return dest.dockerReference;
+    throw new OcikitError('E_USAGE', `cannot tell which identity to sign: ${dest} has no docker reference`, { hint: 'give --sign-identity HOST/REPO:TAG (copy)' });
+  };
   if (gpgKey) {
     const { signManifestGpg } = await import('../lib/signature/simple-signing.js');
     const passphrase = passFile ? await readPassphraseFile(passFile, '--sign-passphrase-file') : undefined;
-    return async (manifest) => [await signManifestGpg(manifest, identity, gpgKey, passphrase === undefined ? {} : { passphrase })];
+    return (dest) => {
+      const id = identityOf(dest);
+      return async (manifest) => [await signManifestGpg(manifest, id, gpgKey, { ...(passphrase === undefined ? {} : { passphrase }), ...(debug ? { debug } : {}) })];
+    };
   }
   const sig = { ...(await import('../lib/signature/sigstore.js')), ...(await import('../lib/signature/blob.js')) };
   const pem = (await readLocalFile(sigstoreKey!, 'sigstore private key')).toString('utf8');
   const passphrase = passFile ? await readPassphraseFile(passFile, '--sign-passphrase-file') : await promptPassphrase(`Passphrase for key ${sigstoreKey}: `, io, 'give it with --sign-passphrase-file');
   const key = await sig.loadSigstorePrivateKey(pem, Buffer.from(passphrase, 'utf8'), `sigstore private key ${sigstoreKey}`);
-  return async (manifest) => [sig.signatureBlobBytes(sig.signManifestSigstore(manifest, identity, key))];
+  return (dest) => {
+    const id = identityOf(dest);
+    return async (manifest) => [sig.signatureBlobBytes(sig.signManifestSigstore(manifest, id, key))];
+  };
 }
 
 /**
  * The trust policy of a copy: undefined with --insecure-policy, else the policy from --policy or the
  * default files (E_POLICY, with a hint, when there is none, as skopeo refuses to copy then).
  */
-export async function copyPolicy(g: GlobalOptions): Promise<import('../lib/signature/policy.js').PolicyContext | undefined> {
+export async function copyPolicy(g: GlobalOptions, io?: Io): Promise<import('../lib/signature/policy.js').PolicyContext | undefined> {
   if (g.insecurePolicy) return undefined;
   // policy.js itself, not lib/signature's index: a copy needs neither YAML nor registries.d here.
   const { loadPolicy, PolicyContext } = await import('../lib/signature/policy.js');
   const { policy, path } = await loadPolicy(g.policy);
-  return new PolicyContext(policy, path);
+  return new PolicyContext(policy, path, g.debug ? debugWriter(io?.stderr ?? process.stderr) : undefined);
 }

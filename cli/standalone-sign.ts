@@ -1,4 +1,5 @@
 /** ocikit standalone-sign MANIFEST DOCKER-REFERENCE FINGERPRINT -o SIGNATURE (as skopeo's). */
+import { debugWriter } from './context.js';
 import { promises as fsp } from 'node:fs';
 import { OcikitError, wrapError } from '../lib/errors.js';
 import { MAX_MANIFEST_SIZE } from '../lib/manifest/index.js';
@@ -26,7 +27,7 @@ export const standaloneSignCommand: Command = {
   -o, --output SIGNATURE         write the signature to SIGNATURE (required)
       --passphrase-file PATH     the key's passphrase (first line of PATH); without it gpg-agent asks`,
   flags: { string: ['output', 'passphrase-file'], alias: { o: 'output' } },
-  async run(args) {
+  async run(args, g, io) {
     const [manifestPath, dockerRef, fingerprint] = positionals(args, 3, USAGE);
     const output = typeof args.output === 'string' && args.output !== '' ? args.output : undefined;
     if (!output) throw new OcikitError('E_USAGE', 'standalone-sign: --output SIGNATURE is required', { hint: `usage: ${USAGE}` });
@@ -35,7 +36,7 @@ export const standaloneSignCommand: Command = {
     const pf = typeof args['passphrase-file'] === 'string' && args['passphrase-file'] !== '' ? args['passphrase-file'] : undefined;
     const passphrase = pf ? await readPassphraseFile(pf, '--passphrase-file') : undefined;
     const { signManifestGpg } = await import('../lib/signature/index.js');
-    const sig = await signManifestGpg(manifest, identity, fingerprint!, passphrase === undefined ? {} : { passphrase });
+    const sig = await signManifestGpg(manifest, identity, fingerprint!, { ...(passphrase === undefined ? {} : { passphrase }), ...(g.debug ? { debug: debugWriter(io.stderr) } : {}) });
     await atomicWriteFile(output, sig).catch((err) => {
       throw wrapError(err, `writing signature ${output}`);
     });

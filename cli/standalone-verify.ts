@@ -1,4 +1,5 @@
 /** ocikit standalone-verify MANIFEST DOCKER-REFERENCE FINGERPRINT[,...]|any SIGNATURE [--public-key-file FILE] (as skopeo's). */
+import { debugWriter } from './context.js';
 import { OcikitError } from '../lib/errors.js';
 import { digestBytes } from '../lib/digest/index.js';
 import { parseDockerReference } from '../lib/reference/index.js';
@@ -34,14 +35,19 @@ Options:
     const manifest = await readManifestFile(manifestPath!);
     const sigBytes = await readLocalFile(sigPath!, 'signature');
     const sig = await import('../lib/signature/index.js');
+    // gpg's own words only under --debug: a failure is one line.
+    const debug = g.debug ? debugWriter(io.stderr) : undefined;
     const verifier = keyFile
-      ? await sig.GpgVerifier.withKeys([
-          {
-            data: await readLocalFile(keyFile, 'public keys'),
-            source: keyFile,
-          },
-        ])
-      : sig.GpgVerifier.userKeyring();
+      ? await sig.GpgVerifier.withKeys(
+          [
+            {
+              data: await readLocalFile(keyFile, 'public keys'),
+              source: keyFile,
+            },
+          ],
+          debug,
+        )
+      : sig.GpgVerifier.userKeyring(undefined, debug);
     try {
       if (any) expected = verifier.fingerprints;
       const what = `verifying signature ${sigPath}`;

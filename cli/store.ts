@@ -70,7 +70,10 @@ export const storeCommand: Command = {
         case 'gc': {
           const r = await gc(store, { dryRun: !!args['dry-run'] });
           if (g.json) io.stdout.write(JSON.stringify(r) + '\n');
-          else io.stdout.write(`${args['dry-run'] ? 'would remove' : 'removed'} ${r.removed.length} blobs (${human(r.freedBytes)}), kept ${r.kept}\n`);
+          else {
+            const tmp = r.tmpRemoved > 0 ? ` and ${r.tmpRemoved} temporary file${r.tmpRemoved === 1 ? '' : 's'} of stopped copies` : '';
+            io.stdout.write(`${args['dry-run'] ? 'would remove' : 'removed'} ${r.removed.length} blobs (${human(r.freedBytes)})${tmp}, kept ${r.kept}\n`);
+          }
           return 0;
         }
         default:

@@ -5,9 +5,9 @@ import { DEFAULT_BLOB_JOBS } from '../lib/copy/limit.js';
 import { WorkerPool } from '../lib/pool/index.js';
 import { listSource, runSync, type ImageResult, type SyncDestKind, type SyncReport, type SyncSourceKind } from '../lib/sync/index.js';
 import { boolFlag, intFlag, many, positionals, type Command } from './command.js';
-import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, transportOptions } from './context.js';
-import { COMPRESSION_FLAGS, COMPRESSION_HELP, compressionFlags } from './compression.js';
-import { copyPolicy } from './signing.js';
+import { COPY_REGISTRY_FLAGS, COPY_REGISTRY_HELP, commandStore, debugWriter, transportOptions } from './context.js';
+import { copyPolicy, loadSigner } from './signing.js';
+import { SHARED_COPY_FLAGS, SHARED_COPY_HELP, compressionFlags } from './copy-flags.js';
 
 const USAGE = 'ocikit sync [options] --src docker|dir|yaml --dest docker|dir|oci SOURCE DESTINATION';
 
@@ -67,7 +67,9 @@ Options:
   -f, --format oci|v2s2          manifest format at the destination
       --preserve-digests         fail an image rather than change its manifest digest
       --remove-signatures        do not copy signatures
-${COMPRESSION_HELP}
+${SHARED_COPY_HELP}
+                                 (each image is signed as its destination, HOST/NAMESPACE/REPO:TAG;
+                                 images already there are copied again so that they get the signature)
       --referrers                also copy each image's OCI 1.1 referrers (signatures, SBOMs, attestations),
                                  as copy --referrers; images already there are copied again for new ones,
                                  and the source's sha256-<hex> fallback tags are not synced as images
@@ -82,8 +84,8 @@ ${COMPRESSION_HELP}
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['src', 'dest', 'format', 'append-suffix', 'digestfile', 'image-parallel-copies', 'artifact-type', ...COMPRESSION_FLAGS.string, ...COPY_REGISTRY_FLAGS.string],
-    boolean: ['scoped', 'all', 'dry-run', 'keep-going', 'preserve-digests', 'remove-signatures', 'referrers', ...COMPRESSION_FLAGS.boolean, ...COPY_REGISTRY_FLAGS.boolean],
+    string: ['src', 'dest', 'format', 'append-suffix', 'digestfile', 'image-parallel-copies', 'artifact-type', ...SHARED_COPY_FLAGS.string, ...COPY_REGISTRY_FLAGS.string],
+    boolean: ['scoped', 'all', 'dry-run', 'keep-going', 'preserve-digests', 'remove-signatures', 'referrers', ...SHARED_COPY_FLAGS.boolean, ...COPY_REGISTRY_FLAGS.boolean],
     alias: { s: 'src', d: 'dest', f: 'format', a: 'all' },
     repeatable: ['artifact-type'],
   },
@@ -101,7 +103,6 @@ ${COPY_REGISTRY_HELP}`,
     const format = args.format === undefined ? undefined : String(args.format);
     if (format !== undefined && format !== 'oci' && format !== 'v2s2') throw new OcikitError('E_USAGE', `--format: expected oci or v2s2, got ${JSON.stringify(format)}`);
     const parallel = intFlag(args, 'image-parallel-copies', 1, 256);
-    const compression = compressionFlags(args);
     const dryRun = boolFlag(args, 'dry-run', false);
     const keepGoing = boolFlag(args, 'keep-going', false);
     const referrers = boolFlag(args, 'referrers', false);
@@ -110,7 +111,14 @@ ${COPY_REGISTRY_HELP}`,
 
     const srcCtx = await transportOptions(args, g, 'src', io);
     const destCtx = await transportOptions(args, g, 'dest', io);
-    if (compression.destCompression) destCtx.write = { ...destCtx.write, destCompression: compression.destCompression };
+    const compression = compressionFlags(args, destCtx, srcCtx);
+    // Keys and passphrases are read before anything is listed or copied: a wrong one fails first.
+    const signerFor = await loadSigner(args, io, undefined, g.debug ? debugWriter(io.stderr) : undefined);
+    if (signerFor && destKind !== 'docker') {
+      throw new OcikitError('E_USAGE', `sync: signing needs --dest docker: a ${destKind} destination gives its images no docker reference to sign`, {
+        hint: 'copy single images with --sign-identity',
+      });
+    }
     // Opened when first needed: listing a registry needs no store.
     const store = commandStore(g);
     let listing: Awaited<ReturnType<typeof listSource>>;
@@ -118,7 +126,7 @@ ${COPY_REGISTRY_HELP}`,
     try {
       listing = await listSource(srcKind as SyncSourceKind, source!, { ...srcCtx, store }, keepGoing);
       // The trust policy, as for copy: read (and a missing one refused) before any image is copied.
-      policy = await copyPolicy(g);
+      policy = await copyPolicy(g, io);
     } catch (err) {
       store.close();
       throw err;
@@ -141,12 +149,12 @@ ${COPY_REGISTRY_HELP}`,
           preserveDigests: boolFlag(args, 'preserve-digests', false),
           removeSignatures: boolFlag(args, 'remove-signatures', false),
           ...(format ? { format: format } : {}),
-          ...(compression.format ? { compressFormat: compression.format } : {}),
-          ...(compression.level !== undefined ? { compressLevel: compression.level } : {}),
           ...(parallel !== undefined ? { jobs: parallel } : {}),
+          ...compression,
           ...(policy ? { policy } : {}),
           ...(referrers ? { referrers: artifactTypes.length > 0 ? { artifactTypes } : true } : {}),
         },
+        ...(signerFor ? { signerFor } : {}),
         images: g.jobs ?? 4,
         dryRun,
         keepGoing,

@@ -6,6 +6,9 @@
  * reaches a message.
  */
 
+import { statSync, statfsSync, type Stats } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+
 /** The stable error codes. Adding one is fine; renaming one breaks callers. */
 export const ERROR_CODES = {
   E_USAGE: 'the command line is wrong',
@@ -16,6 +19,7 @@ export const ERROR_CODES = {
   E_UNSUPPORTED: 'a transport, media type or feature is not supported',
   E_MANIFEST_TOO_BIG: 'a manifest is larger than the limit',
   E_AUTH: 'authentication or authorisation failed',
+  E_BLOCKED: 'registries.conf blocks the registry',
   E_POLICY: 'the trust policy (policy.json) rejected the image',
   E_SIGNATURE: 'a signature is malformed, does not verify, or is not trusted',
   E_DECRYPT: 'an encrypted layer cannot be decrypted: no key given fits it, or it does not authenticate',
@@ -81,9 +85,9 @@ export function wrapError(err: unknown, context: string, fallback: ErrorCode = '
   }
   const sys = err as NodeJS.ErrnoException | undefined;
   if (sys && typeof sys === 'object' && typeof sys.code === 'string') {
-    if (sys.code === 'ENOENT') return new OcikitError('E_NOT_FOUND', `${context}: ${describeSysError(sys)}`, { cause: err });
+    if (sys.code === 'ENOENT') return new OcikitError('E_NOT_FOUND', `${context}: ${describeSystemError(sys)}`, { cause: err });
     if (sys.code === 'ABORT_ERR') return new OcikitError('E_ABORTED', `${context}: cancelled`, { cause: err });
-    return new OcikitError(fallback, `${context}: ${describeSysError(sys)}`, { cause: err });
+    return new OcikitError(fallback, `${context}: ${describeSystemError(sys)}`, { cause: err });
   }
   const msg = err instanceof Error ? err.message : String(err);
   return new OcikitError(fallback, `${context}: ${msg}`, { cause: err });
@@ -101,18 +105,41 @@ export function wrapWriteError(err: unknown, context: string): OcikitError {
   }
   const sys = err as NodeJS.ErrnoException | undefined;
   if (!isOcikitError(err) && sys && typeof sys === 'object' && sys.code === 'ENOENT') {
-    return new OcikitError('E_IO', `${context}: ${describeSysError(sys)}`, { cause: err });
+    return new OcikitError('E_IO', `${context}: ${describeSystemError(sys)}`, { cause: err });
   }
   return wrapError(err, context, 'E_IO');
 }
 
-function describeSysError(e: NodeJS.ErrnoException): string {
+/** Whether `err` is an OS error saying the disk (or the user's quota) is full. */
+export function isDiskFull(err: unknown): boolean {
+  const c = (err as NodeJS.ErrnoException | undefined)?.code;
+  return c === 'ENOSPC' || c === 'EDQUOT';
+}
+
+/**
+ * `err` with `path` attached when it is an OS error that names none: write(2) and fsync(2) errors
+ * carry no path, and a full disk's message must say where the writing went. Returns `err`.
+ */
+export function atPath(err: unknown, path: string): unknown {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && e.path === undefined && (e as { dest?: string }).dest === undefined) e.path = path;
+  return err;
+}
+
+/** An OS error as "PATH: reason"; a full disk also names the filesystem that is full. */
+export function describeSystemError(e: NodeJS.ErrnoException): string {
+  if (isDiskFull(e)) {
+    // A copy's error names its source first (`path`) and what it was writing second (`dest`): the
+    // full one is where it was writing, never the store's blob it read.
+    const where = (e as { dest?: string }).dest ?? e.path;
+    const fs = where ? filesystemOf(where) : undefined;
+    return `${where ? `${where}: ` : ''}${e.code === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device'}${fs ? ` (${fs})` : ''}`;
+  }
   const what = e.path ? `${e.path}: ` : '';
   const text: Record<string, string> = {
     ENOENT: 'no such file or directory',
     EACCES: 'permission denied',
     EEXIST: 'already exists',
-    ENOSPC: 'no space left on device',
     ENOTDIR: 'not a directory',
     EISDIR: 'is a directory',
     ELOOP: 'too many symbolic links',
@@ -122,6 +149,50 @@ function describeSysError(e: NodeJS.ErrnoException): string {
     ENAMETOOLONG: 'file name too long',
   };
   return what + (text[e.code ?? ''] ?? e.message);
+}
+
+/** Names of the filesystem types statfs reports most often (its magic numbers). */
+const FS_TYPES: Record<number, string> = {
+  0x01021994: 'tmpfs',
+  0xef53: 'ext4',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+  0x794c7630: 'overlay',
+  0x6969: 'nfs',
+  0x2fc12fc1: 'zfs',
+  0x4d44: 'vfat',
+  0x65735546: 'fuse',
+};
+
+/**
+ * "ext4 filesystem mounted at /srv: 0 B free of 20.0 GB" for the filesystem holding `path`
+ * (or its nearest existing parent): where a full disk is, for a message. Undefined when it cannot
+ * be told. Synchronous and only on an error path: it costs a few stats.
+ */
+function filesystemOf(path: string): string | undefined {
+  try {
+    let p = resolvePath(path);
+    let st = statQuiet(p);
+    while (!st && p !== dirname(p)) st = statQuiet((p = dirname(p)));
+    if (!st) return undefined;
+    // The mount point: the highest ancestor still on the same device.
+    let mount = p;
+    while (mount !== dirname(mount) && statQuiet(dirname(mount))?.dev === st.dev) mount = dirname(mount);
+    const f = statfsSync(mount);
+    const size = (n: number): string => (n < 1e3 ? `${n} B` : n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : n < 1e9 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e9).toFixed(1)} GB`);
+    const type = FS_TYPES[f.type];
+    return `${type ?? 'the'} filesystem mounted at ${mount}: ${size(f.bavail * f.bsize)} free of ${size(f.blocks * f.bsize)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function statQuiet(p: string): Stats | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 const SECRET_PATTERNS: Array<[RegExp, string]> = [

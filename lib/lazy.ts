@@ -111,6 +111,11 @@ export function yaml(): typeof import('yaml') {
   return load('yaml');
 }
 
+/** smol-toml: registries.conf (containers-registries.conf(5)). */
+export function toml(): typeof import('smol-toml') {
+  return load('smol-toml');
+}
+
 /** semver: images-by-semver in sync's YAML. */
 export function semver(): typeof import('semver') {
   return load('semver');

@@ -16,6 +16,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { describeSystemError, isDiskFull } from '../lib/errors.js';
 import { JobError } from './errors.js';
 import { GzipBlockEncoder } from './gzip-blocks.js';
 import { ZstdChunkedEncoder } from './zstd-chunked.js';
@@ -109,6 +110,8 @@ export async function runBlob(job: BlobJob): Promise<BlobResult> {
     return result;
   } catch (err) {
     for (const o of outputs) o.discard();
+    // A full disk is the machine's, not the bytes': E_IO naming where the writing went.
+    if (isDiskFull(err)) throw new JobError('E_IO', `writing ${job.what}: ${describeSystemError(err as NodeJS.ErrnoException)}`);
     throw err;
   }
 }

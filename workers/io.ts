@@ -10,6 +10,7 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
+import { atPath } from '../lib/errors.js';
 import { JobError } from './errors.js';
 import type { FeedAck, FeedMessage, JobInput, JobOutput } from './protocol.js';
 
@@ -130,7 +131,11 @@ export class OutputFile {
       throw new JobError('E_SIZE_MISMATCH', `more than the ${this.#out.length} bytes reserved for it`);
     }
     let off = 0;
-    while (off < b.length) off += writeSync(fd, b, off, b.length - off, this.#pos + off);
+    try {
+      while (off < b.length) off += writeSync(fd, b, off, b.length - off, this.#pos + off);
+    } catch (err) {
+      throw atPath(err, this.#out.path);
+    }
     this.#pos += b.length;
     this.#written += b.length;
   }
@@ -141,8 +146,12 @@ export class OutputFile {
     if (this.#out.kind === 'region' && this.#written !== this.#out.length) {
       throw new JobError('E_SIZE_MISMATCH', `got ${this.#written} bytes, but ${this.#out.length} were reserved for it`);
     }
-    if (this.#out.sync) fsyncSync(fd);
-    this.#close();
+    try {
+      if (this.#out.sync) fsyncSync(fd);
+      this.#close();
+    } catch (err) {
+      throw atPath(err, this.#out.path);
+    }
   }
 
   /** Close (unless finish() did) after a failure; a new file is removed (a region is the caller's to abandon). */

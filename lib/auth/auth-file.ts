@@ -233,7 +233,17 @@ export async function writeAuthFile(path: string, content: AuthFileContent): Pro
  * names for that registry (credHelpers, else credsStore), else as an "auths" entry.
  * Returns where they went.
  */
-export async function storeCredentials(key: string, username: string, password: string, opts: { authFile?: string; env?: Env } = {}): Promise<string> {
+export async function storeCredentials(key: string, username: string, password: string, opts: { authFile?: string; env?: Env; dockerCompat?: string } = {}): Promise<string> {
+  if (opts.dockerCompat !== undefined) {
+    // --compat-auth-file: Docker's config.json as docker itself writes it: no credential helper,
+    // Docker Hub under its old URL key, no namespaced keys (docker has none). Other fields stay.
+    const path = opts.dockerCompat;
+    const file = await readAuthFile(path);
+    const auths = { ...(file.auths ?? {}) };
+    auths[dockerCompatKey(key)] = { auth: Buffer.from(`${username}:${password}`, 'utf8').toString('base64') };
+    await writeAuthFile(path, { ...file, auths });
+    return path;
+  }
   const path = opts.authFile || defaultAuthFile(opts.env ?? process.env);
   const file = await readAuthFile(path);
   const registry = key.split('/')[0]!;
@@ -257,12 +267,13 @@ export async function storeCredentials(key: string, username: string, password: 
  * Remove the credentials of `key` from the auth file (and its credential helper). Returns false
  * when there were none, so logout can say "not logged in".
  */
-export async function removeCredentials(key: string, opts: { authFile?: string; env?: Env } = {}): Promise<boolean> {
-  const path = opts.authFile || defaultAuthFile(opts.env ?? process.env);
+export async function removeCredentials(key: string, opts: { authFile?: string; env?: Env; dockerCompat?: string } = {}): Promise<boolean> {
+  if (opts.dockerCompat !== undefined) dockerCompatKey(key);
+  const path = opts.dockerCompat ?? (opts.authFile || defaultAuthFile(opts.env ?? process.env));
   const file = await readAuthFile(path);
   const registry = key.split('/')[0]!;
   let removed = false;
-  const helper = file.credHelpers?.[registry] || (key === registry ? file.credsStore : undefined);
+  const helper = opts.dockerCompat !== undefined ? undefined : file.credHelpers?.[registry] || (key === registry ? file.credsStore : undefined);
   if (typeof helper === 'string' && helper !== '') removed = await helperErase(helper, helperServerURL(registry));
   let changed = false;
   for (const k of Object.keys(file.auths ?? {})) {
@@ -275,12 +286,22 @@ export async function removeCredentials(key: string, opts: { authFile?: string; 
   return removed || changed;
 }
 
+/**
+ * The key of `key` in a Docker-format config.json (--compat-auth-file): Docker Hub under
+ * "https://index.docker.io/v1/", as docker login writes it. E_USAGE for a namespaced key, which
+ * docker cannot read.
+ */
+export function dockerCompatKey(key: string): string {
+  if (key.includes('/')) throw new OcikitError('E_USAGE', `credentials for ${key} cannot be saved in Docker's format (--compat-auth-file): docker has no per-namespace credentials`);
+  return key === 'docker.io' ? 'https://index.docker.io/v1/' : key;
+}
+
 /** Remove every "auths" entry of the auth file and erase what credHelpers name. Returns the keys removed. */
-export async function removeAllCredentials(opts: { authFile?: string; env?: Env } = {}): Promise<string[]> {
-  const path = opts.authFile || defaultAuthFile(opts.env ?? process.env);
+export async function removeAllCredentials(opts: { authFile?: string; env?: Env; dockerCompat?: string } = {}): Promise<string[]> {
+  const path = opts.dockerCompat ?? (opts.authFile || defaultAuthFile(opts.env ?? process.env));
   const file = await readAuthFile(path);
   const keys = Object.keys(file.auths ?? {});
-  for (const [registry, helper] of Object.entries(file.credHelpers ?? {})) {
+  for (const [registry, helper] of Object.entries(opts.dockerCompat !== undefined ? {} : (file.credHelpers ?? {}))) {
     if (typeof helper === 'string' && helper !== '' && (await helperErase(helper, helperServerURL(registry)))) keys.push(registry);
   }
   if (file.auths && Object.keys(file.auths).length > 0) {

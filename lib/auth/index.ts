@@ -10,6 +10,7 @@ export {
   removeAllCredentials,
   removeCredentials,
   storeCredentials,
+  dockerCompatKey,
   writeAuthFile,
   type AuthEntry,
   type AuthFileContent,

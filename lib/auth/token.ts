@@ -45,7 +45,17 @@ export function tokenUsable(t: BearerToken, now = Date.now()): boolean {
  * E_AUTH when the service refuses (401/403) or answers without a token; E_NETWORK when it fails.
  * `what` names the operation for messages ("pulling from docker://x").
  */
-export async function requestBearerToken(http: TokenHttp, challenge: Challenge, scopes: string[], creds: Credentials | undefined, what: string): Promise<BearerToken> {
+/**
+ * The hint of a refused login: the flag that gives credentials in the command at hand
+ * (`credsFlag`: "--src-creds" for a copy's source, "" where there is none, as for login itself).
+ */
+export function credentialsHint(hadCredentials: boolean, credsFlag = '--creds'): string {
+  return hadCredentials
+    ? `check the user name and password${credsFlag ? ` (${credsFlag} USER:PASSWORD, or ocikit login REGISTRY)` : ''}`
+    : `log in with ocikit login REGISTRY${credsFlag ? ` or pass ${credsFlag} USER:PASSWORD` : ''}`;
+}
+
+export async function requestBearerToken(http: TokenHttp, challenge: Challenge, scopes: string[], creds: Credentials | undefined, what: string, credsFlag?: string): Promise<BearerToken> {
   const realm = challenge.params.realm;
   if (!realm) throw new OcikitError('E_AUTH', `${what}: the registry asked for a bearer token without naming a realm`);
   let url: URL;
@@ -76,7 +86,7 @@ export async function requestBearerToken(http: TokenHttp, challenge: Challenge, 
   const where = `${url.protocol}//${url.host}${url.pathname}`;
   if (res.status === 401 || res.status === 403) {
     throw new OcikitError('E_AUTH', `${what}: the token service ${where} refused ${creds ? 'the credentials' : 'anonymous access'} (${res.status})`, {
-      hint: creds ? 'check the user name and password (ocikit login, --creds)' : 'log in with ocikit login or pass --creds',
+      hint: credentialsHint(creds !== undefined, credsFlag),
     });
   }
   if (res.status < 200 || res.status > 299) throw new OcikitError('E_NETWORK', `${what}: the token service ${where} answered ${res.status}`);

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { OcikitError } from '../errors.js';
+import { OcikitError, atPath, isDiskFull, wrapWriteError } from '../errors.js';
 import type { BlobResult, JobOutput } from '../../workers/protocol.js';
 import type { BlobMeter } from './progress.js';
 
@@ -89,7 +89,7 @@ export async function keepStream(stream: Readable, job: { expect: { digest?: str
     const digest = `sha256:${hash.digest('hex')}`;
     if (limit >= 0 && size !== limit) throw new OcikitError('E_SIZE_MISMATCH', `${job.what}: got ${size} bytes, expected ${limit} (truncated?)`);
     if (job.expect.digest !== undefined && digest !== job.expect.digest) throw new OcikitError('E_DIGEST_MISMATCH', `${job.what}: content has digest ${digest}, expected ${job.expect.digest}`);
-    await Promise.all(outs.filter((o) => o.out.sync).map((o) => o.fh.sync()));
+    await Promise.all(outs.filter((o) => o.out.sync).map((o) => o.fh.sync().catch((err: unknown) => Promise.reject(atPath(err, o.out.path)))));
     const closing = outs.splice(0);
     await Promise.all(closing.map((o) => o.fh.close()));
     return { input: { digest, size } };
@@ -102,6 +102,8 @@ export async function keepStream(stream: Readable, job: { expect: { digest?: str
         if (o.out.kind === 'new-file') await rm(o.out.path, { force: true });
       }),
     );
+    // A full disk is the machine's, not the download's: E_IO naming where the writing went.
+    if (isDiskFull(err)) throw wrapWriteError(err, `writing ${job.what}`);
     throw err;
   }
 }
@@ -111,7 +113,7 @@ async function writeAll(o: Open, bufs: Buffer[], n: number): Promise<void> {
   let left = bufs;
   let done = 0;
   while (done < n) {
-    const { bytesWritten } = await o.fh.writev(left, o.pos + done);
+    const { bytesWritten } = await o.fh.writev(left, o.pos + done).catch((err: unknown) => Promise.reject(atPath(err, o.out.path)));
     done += bytesWritten;
     if (done < n) left = rest(bufs, done);
   }

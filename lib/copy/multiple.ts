@@ -21,7 +21,7 @@ import {
   type ParsedIndex,
 } from '../manifest/index.js';
 import { chooseIndexType } from './manifest-type.js';
-import { alreadyAtDestination, copyPlanned, copySignatures, copySingle, keepManifest, planImage, type ImageCopyContext, type PlannedImage, type Written } from './single.js';
+import { alreadyAtDestination, announceImage, copyPlanned, copySignatures, copySingle, keepManifest, planImage, type ImageCopyContext, type PlannedImage, type Written } from './single.js';
 
 /** Which instances of an index this copy takes: the one for this system, or a list (maybe empty: index-only). */
 export function selectInstances(c: Pick<ImageCopyContext, 'opts' | 'label'>, parsed: ParsedIndex): { system?: Descriptor; chosen: Descriptor[] } {
@@ -79,8 +79,10 @@ export async function copyIndex(c: ImageCopyContext, parsed: ParsedIndex): Promi
   }
 
   const replaced = new Map<string, Descriptor>();
+  // Progress counts every instance's blobs from the start, not as each instance begins.
+  for (const p of planned) announceImage(c, p.plan);
   for (const p of planned) {
-    const w = await copyPlanned(c, p.plan, false, there);
+    const w = await copyPlanned(c, p.plan, false, there, undefined, true);
     replaced.set(p.d.digest, entry(p.d, w.bytes, w.mediaType));
   }
   const out = output(replaced);

@@ -12,8 +12,12 @@ import type { Digest } from '../digest/index.js';
 export type BlobPhase = 'copying' | 'decompressing' | 'compressing' | 'recompressing';
 
 export type ProgressEvent =
-  /** An image is about to be copied: its blobs (config and layers) and their total size at the source. */
-  | { type: 'image'; blobs: number; bytes: number }
+  /**
+   * An image is about to be copied: its blobs (config and layers), their total size at the source,
+   * and which of them is the config. Every image of a copy is announced before any blob moves (the
+   * instances of an index as soon as they are planned), so the counts are the whole copy's.
+   */
+  | { type: 'image'; blobs: number; bytes: number; config?: Digest }
   | { type: 'manifest'; digest: Digest; mediaType: string; instance?: Digest }
   | { type: 'blob-start'; digest: Digest; size: number; phase: BlobPhase }
   /** `done` of `total` bytes of the source blob read so far (total -1: unknown); `written`: output bytes. */

@@ -178,13 +178,19 @@ export async function copySingle(c: ImageCopyContext, parsed: ParsedImageManifes
   return copyPlanned(c, p, topLevel, there, srcInstance);
 }
 
-/** Stages 4 and 5 of a planned image (see copySingle). */
-export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel: boolean, there: boolean, srcInstance?: Digest): Promise<Written> {
+/** Tell progress what a planned image will copy: its blobs, their size at the source, its config. */
+export function announceImage(c: ImageCopyContext, p: PlannedImage): void {
+  const config = p.parsed.value.config;
+  c.tracker.emit({ type: 'image', blobs: p.layers.length + 1, bytes: Math.max(0, config.size) + p.layers.reduce((a, t) => a + Math.max(0, t.info.size), 0), config: config.digest });
+}
+
+/** Stages 4 and 5 of a planned image (see copySingle); `announced`: announceImage was called for it already. */
+export async function copyPlanned(c: ImageCopyContext, p: PlannedImage, topLevel: boolean, there: boolean, srcInstance?: Digest, announced = false): Promise<Written> {
   const { dest, opts } = c;
   const { parsed, targetType, family, artifact, layers: tasks } = p;
   const config = p.parsed.value.config;
   const outcomes = new Map<BlobTask, BlobOutcome>();
-  c.tracker.emit({ type: 'image', blobs: tasks.length + 1, bytes: Math.max(0, config.size) + tasks.reduce((a, t) => a + Math.max(0, t.info.size), 0) });
+  if (!announced) announceImage(c, p);
   if (there) {
     for (const t of [p.config, ...tasks]) outcomes.set(t, c.blobs.alreadyThere(t));
   } else {

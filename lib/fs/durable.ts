@@ -17,7 +17,7 @@
  *   `stagingWriter` read the pid back, `processAlive` asks whether it still runs.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, rmSync } from 'node:fs';
+import { promises as fsp, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { OcikitError, wrapWriteError } from '../errors.js';
 import { threadId } from '../lazy.js';
@@ -74,7 +74,40 @@ export function stagingWriter(entry: string, base: string): number | undefined {
 }
 
 const pendingCleanup = new Set<string>();
+/** Directories whose temp files written by this process are removed at exit (sweepOwnTempsOnExit). */
+const tempDirs = new Set<string>();
 let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const p of pendingCleanup) rmSync(p, { recursive: true, force: true });
+    for (const d of tempDirs) removeOwnTemps(d);
+  });
+}
+
+/** Remove the temp files (tempNameFor's names) in `dir` that carry this process's pid. */
+function removeOwnTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (tempWriter(n)?.pid === process.pid) rmSync(join(dir, n), { force: true });
+}
+
+/**
+ * At process exit (normal, or process.exit from a SIGINT/SIGTERM handler), remove the temp files
+ * this process left in `dir`: the blob store's tmp directory, where workers write blobs as they
+ * copy them. Whatever is interrupted, the next run finds no half-written file of ours there.
+ * Files of other (live) processes are not touched: each name carries its writer's pid.
+ */
+export function sweepOwnTempsOnExit(dir: string): void {
+  tempDirs.add(dir);
+  installExitHook();
+}
 
 /**
  * Remove `path` when the process exits (normally, or through process.exit from a signal handler)
@@ -83,12 +116,7 @@ let exitHookInstalled = false;
  */
 export function cleanupOnExit(path: string): void {
   pendingCleanup.add(path);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const p of pendingCleanup) rmSync(p, { recursive: true, force: true });
-    });
-  }
+  installExitHook();
 }
 
 export function forgetCleanup(path: string): void {
@@ -183,6 +211,8 @@ export async function atomicWriteFile(path: string, data: Uint8Array | string, o
  */
 export async function placeAtomically(final: string, fill: (tmp: string) => Promise<void>, opts: Pick<WriteOptions, 'sync' | 'syncDir'> = {}): Promise<void> {
   const tmp = tempNameFor(final);
+  // An interrupted process (SIGINT, SIGTERM) removes it too.
+  cleanupOnExit(tmp);
   try {
     await fill(tmp);
     if (opts.sync !== false) await syncFile(tmp);
@@ -190,6 +220,8 @@ export async function placeAtomically(final: string, fill: (tmp: string) => Prom
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
     throw err;
+  } finally {
+    forgetCleanup(tmp);
   }
   if (opts.syncDir) await syncDir(dirname(final));
 }
@@ -201,6 +233,7 @@ export async function placeAtomically(final: string, fill: (tmp: string) => Prom
  */
 export async function createNewFile(path: string, data: Uint8Array | string, opts: Pick<WriteOptions, 'mode' | 'exactMode'> = {}): Promise<void> {
   const tmp = tempNameFor(path);
+  cleanupOnExit(tmp);
   try {
     await writeNewFile(tmp, data, opts);
     await fsp.link(tmp, path);
@@ -210,5 +243,6 @@ export async function createNewFile(path: string, data: Uint8Array | string, opt
     throw wrapWriteError(err, `writing ${path}`);
   } finally {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    forgetCleanup(tmp);
   }
 }

@@ -68,6 +68,7 @@ const NAME = `(?:${DOMAIN_AND_PORT}/)?${REMOTE_NAME}`;
 const REFERENCE_RE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
 const ANCHORED_NAME_RE = new RegExp(`^(?:(${DOMAIN_AND_PORT})/)?(${REMOTE_NAME})$`);
 const ANCHORED_TAG_RE = new RegExp(`^${TAG}$`);
+const ANCHORED_DOMAIN_RE = new RegExp(`^${DOMAIN_AND_PORT}$`);
 const IDENTIFIER_RE = /^[a-f0-9]{64}$/;
 
 // No valid reference is longer than this (255 name + ":" + 128 tag + "@" + sha512 digest); the cap
@@ -248,6 +249,23 @@ export function familiarString(ref: DockerReference): string {
   if (ref.tag !== undefined) s += `:${ref.tag}`;
   if (ref.digest !== undefined) s += `@${ref.digest}`;
   return s;
+}
+
+/**
+ * Whether a name as typed names its registry: its first component is one ("localhost", or it holds
+ * "." or ":", or an uppercase letter), by distribution/reference's rule. "busybox" and "user/app"
+ * do not: they are short names, which docker, podman and skopeo complete to docker.io.
+ */
+export function namesRegistry(typed: string): boolean {
+  const slash = typed.indexOf('/');
+  if (slash === -1) return false;
+  const first = typed.slice(0, slash);
+  return first === 'localhost' || first.includes('.') || first.includes(':') || first.toLowerCase() !== first;
+}
+
+/** True when `s` is a registry host, with an optional port ("quay.io", "localhost:5000", "[::1]:5000"). */
+export function isRegistryDomain(s: string): boolean {
+  return ANCHORED_DOMAIN_RE.test(s);
 }
 
 /** True when `s` is a full image ID: exactly 64 lowercase hex characters, no algorithm prefix. */

@@ -16,7 +16,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { OcikitError } from '../errors.js';
+import { OcikitError, redact } from '../errors.js';
 import { findChallenge, parseWwwAuthenticate, type Challenge } from '../auth/challenge.js';
 import { lookupCredentials, type Credentials } from '../auth/auth-file.js';
 import { requestBearerToken, scopeKey, tokenUsable, type BearerToken, type TokenHttp } from '../auth/token.js';
@@ -47,6 +47,12 @@ export interface RegistryOptions {
   userAgentPrefix?: string;
   /** The prefix of the command's flags for this side ('src-', 'dest-', ''), for hints naming a flag. */
   flagPrefix?: string;
+  /** The flag giving credentials, for hints, when not `--${flagPrefix}creds` ('' for none: login). */
+  credsFlag?: string;
+  /** registries.conf to read instead of the default files (--registries-conf): see registries-conf.ts. */
+  registriesConf?: string;
+  /** --debug: called with one line per HTTP exchange (method, URL without query values off the registry, status, ms, retry). */
+  debug?: (line: string) => void;
   /** Environment for auth file and certs.d lookup (tests); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -233,10 +239,10 @@ export class RegistryClient {
    */
   async send(req: RegistryRequest): Promise<RegistryResponse> {
     const policy: RetryPolicy = { ...this.retryPolicy, retryTimes: req.retry === false ? 0 : this.retryTimes };
-    return withRetries(policy, req.what, async (_n, last) => {
+    return withRetries(policy, req.what, async (n, last) => {
       let res: RegistryResponse;
       try {
-        res = await this.withOrigin((origin) => this.sendAuthorized(req, origin));
+        res = await this.withOrigin((origin) => this.sendAuthorized(req, origin, n));
       } catch (err) {
         // Ours (auth, a token service that failed after its own retries): final. A transport error: maybe not.
         if (err instanceof OcikitError) throw new GiveUp(err);
@@ -249,12 +255,17 @@ export class RegistryClient {
         throw new RegistryError('E_NETWORK', `${req.what}: the registry answered ${res.status}`, { status: res.status, retryable: true, ...(after !== undefined ? { retryAfterMs: after } : {}) });
       }
       const text = await readCapped(res.body, ERROR_BODY_MAX);
-      const e = errorForStatus(res.status, text, req.what, this.#credsFound);
+      const e = errorForStatus(res.status, text, req.what, this.#credsFound, this.credsFlag());
       if (isRetryableStatus(res.status) && policy.retryTimes > 0) {
         throw new RegistryError(e.code, `${e.message} (after ${policy.retryTimes + 1} attempts)`, { status: res.status, ...(e.registryCode ? { registryCode: e.registryCode } : {}), retryable: true });
       }
       throw e;
     });
+  }
+
+  /** The flag that gives credentials in the command at hand, for hints ("--src-creds"; "" for login). */
+  private credsFlag(): string {
+    return this.#opts.credsFlag ?? `--${this.#opts.flagPrefix ?? ''}creds`;
   }
 
   private networkError(err: unknown, what: string): RegistryError {
@@ -276,26 +287,26 @@ export class RegistryClient {
     return new RegistryError('E_NETWORK', `${what}: ${describeNetworkError(err)}`, { cause: err, retryable: isRetryableNetworkError(err) });
   }
 
-  private async sendAuthorized(req: RegistryRequest, origin: string): Promise<RegistryResponse> {
+  private async sendAuthorized(req: RegistryRequest, origin: string, attempt = 0): Promise<RegistryResponse> {
     const url = new URL(req.path, origin);
     let auth = await this.authorization(req.scopes, url, false, req.what);
-    let res = await this.raw(req, url, auth);
+    let res = await this.raw(req, url, auth, attempt);
     if (res.status !== 401) return res;
 
     const text = await readCapped(res.body, ERROR_BODY_MAX);
     const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
     const ch = findChallenge(challenges, 'bearer') ?? findChallenge(challenges, 'basic');
     if (!ch || this.#opts.registryToken !== undefined || !sameOrigin(url, origin)) {
-      throw errorForStatus(401, text, req.what, this.#credsFound || this.#opts.registryToken !== undefined);
+      throw errorForStatus(401, text, req.what, this.#credsFound || this.#opts.registryToken !== undefined, this.credsFlag());
     }
     const hadAuth = auth !== undefined;
     this.#challenge = ch;
     // The challenge names the scope this very request needs; ask for it too.
     const extra = ch.params.scope ? ch.params.scope.split(' ').filter(Boolean) : [];
     auth = await this.authorization(req.scopes, url, hadAuth, req.what, extra);
-    if (auth === undefined) throw errorForStatus(401, text, req.what, false);
+    if (auth === undefined) throw errorForStatus(401, text, req.what, false, this.credsFlag());
     try {
-      res = await this.raw(req, url, auth);
+      res = await this.raw(req, url, auth, attempt);
     } catch (err) {
       if (err instanceof NotReplayableError) {
         throw new RegistryError('E_AUTH', `${req.what}: the registry asked to authenticate in the middle of a streamed upload`, { status: 401 });
@@ -312,7 +323,7 @@ export class RegistryClient {
           hint: 'check that the user may push to (or read) this repository',
         });
       }
-      throw errorForStatus(401, t2, req.what, true);
+      throw errorForStatus(401, t2, req.what, true, this.credsFlag());
     }
     return res;
   }
@@ -344,7 +355,7 @@ export class RegistryClient {
       const t = await cached.catch(() => undefined);
       if (t && tokenUsable(t)) return t;
     }
-    const p = (async () => requestBearerToken(this.tokenHttp(), ch, [...new Set([...scopes, ...extra])], await this.credentials(), what))();
+    const p = (async () => requestBearerToken(this.tokenHttp(), ch, [...new Set([...scopes, ...extra])], await this.credentials(), what, this.credsFlag()))();
     this.#tokens.set(key, p);
     try {
       return await p;
@@ -359,8 +370,9 @@ export class RegistryClient {
     return async ({ method, url, headers, body }) => {
       const dispatcher = dispatcherFor(await this.tls());
       const what = `asking the token service at ${url.host} for a token`;
-      return withRetries(this.retryPolicy, what, async (_n, last) => {
+      return withRetries(this.retryPolicy, what, async (n, last) => {
         let res: Dispatcher.ResponseData;
+        const t0 = performance.now();
         try {
           res = await send(dispatcher, url, {
             method,
@@ -370,9 +382,11 @@ export class RegistryClient {
             ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
           });
         } catch (err) {
+          this.logExchange(method, url, undefined, t0, n, err);
           if (err instanceof OcikitError) throw new GiveUp(err);
           throw this.networkError(err, what);
         }
+        this.logExchange(method, url, res.statusCode, t0, n);
         if (isRetryableStatus(res.statusCode) && !last) {
           const after = parseRetryAfter(res.headers['retry-after']);
           await dump(res.body);
@@ -397,22 +411,43 @@ export class RegistryClient {
     return { headersTimeout: t, bodyTimeout: t };
   }
 
+  /**
+   * --debug's line for one exchange: method, URL (off the registry's origin without its query,
+   * which may carry a signed credential for blob storage; on it, only the values of the
+   * distribution API's own parameters), status or failure, time, retry number.
+   */
+  private logExchange(method: string, url: URL, status: number | undefined, t0: number, attempt: number, err?: unknown): void {
+    const log = this.#opts.debug;
+    if (!log) return;
+    const shown = url.host === this.host ? `${url.origin}${url.pathname}${shownQuery(url)}` : `${url.origin}${url.pathname}${url.search ? '?…' : ''}`;
+    const outcome = status !== undefined ? String(status) : `failed (${err instanceof Error ? describeNetworkError(err) : String(err)})`;
+    log(`${method} ${redact(shown)} ${outcome} ${Math.round(performance.now() - t0)} ms${attempt > 0 ? ` (retry ${attempt})` : ''}`);
+  }
+
   /** One exchange (plus same-method redirects for GET/HEAD), no auth logic, no retries. */
-  private async raw(req: RegistryRequest, url: URL, auth: string | undefined): Promise<RegistryResponse> {
+  private async raw(req: RegistryRequest, url: URL, auth: string | undefined, attempt = 0): Promise<RegistryResponse> {
     const dispatcher = dispatcherFor(await this.tls());
     const headers: Record<string, string> = { 'user-agent': this.userAgent(), ...(req.headers ?? {}) };
     if (auth !== undefined) headers.authorization = auth;
     let current = url;
     for (let hop = 0; ; hop++) {
       const body = req.body ? req.body() : null;
-      const res = await send(dispatcher, current, {
-        method: req.method,
-        headers,
-        body,
-        highWaterMark: BODY_HIGH_WATER_MARK,
-        ...this.timeouts(),
-        ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
-      });
+      const t0 = performance.now();
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await send(dispatcher, current, {
+          method: req.method,
+          headers,
+          body,
+          highWaterMark: BODY_HIGH_WATER_MARK,
+          ...this.timeouts(),
+          ...(this.#opts.signal ? { signal: this.#opts.signal } : {}),
+        });
+      } catch (err) {
+        this.logExchange(req.method, current, undefined, t0, attempt, err);
+        throw err;
+      }
+      this.logExchange(req.method, current, res.statusCode, t0, attempt);
       const loc = header(res.headers, 'location');
       if ((req.method === 'GET' || req.method === 'HEAD') && [301, 302, 303, 307, 308].includes(res.statusCode) && loc && hop < REDIRECTS_MAX) {
         await dump(res.body);
@@ -437,4 +472,15 @@ function describeScope(scope: string | undefined): string {
   if (!scope) return 'do this';
   const m = /^repository:(.+):([a-z*,]+)$/.exec(scope.split(' ')[0]!);
   return m ? `${m[2]} ${m[1]}` : scope.slice(0, 100);
+}
+
+/** The distribution API's query parameters whose values --debug shows; any other value (an upload's signed `_state`) is "…". */
+const SHOWN_PARAMS = new Set(['digest', 'mount', 'from', 'n', 'last', 'ns', 'artifactType']);
+
+/** `url`'s query for a --debug line: the API's own parameters with their values, others without. */
+function shownQuery(url: URL): string {
+  if (!url.search) return '';
+  const parts: string[] = [];
+  for (const [k, v] of url.searchParams) parts.push(SHOWN_PARAMS.has(k) ? `${encodeURIComponent(k)}=${encodeURIComponent(v)}` : `${encodeURIComponent(k)}=…`);
+  return `?${parts.join('&')}`;
 }

@@ -7,6 +7,7 @@
  * WARNING: the body comes from an untrusted server; it is read capped, stripped of control
  * characters and shortened before it reaches a message.
  */
+import { credentialsHint } from '../auth/token.js';
 import { OcikitError, type ErrorCode } from '../errors.js';
 import { http } from '../lazy.js';
 
@@ -64,9 +65,11 @@ export function parseErrorBody(text: string): { code?: string; message?: string 
 
 /**
  * The error for a registry answer that the caller did not expect. `what` says what was being done
- * ("pushing blob sha256:ab12… to docker://host/repo"); `hadCredentials` picks the wording of a 401.
+ * ("pushing blob sha256:ab12… to docker://host/repo"); `hadCredentials` picks the wording of a 401,
+ * whose hint names `credsFlag`, the flag that gives credentials in the command at hand
+ * ("--src-creds" for a copy's source; "" where there is none: login).
  */
-export function errorForStatus(status: number, bodyText: string, what: string, hadCredentials: boolean): RegistryError {
+export function errorForStatus(status: number, bodyText: string, what: string, hadCredentials: boolean, credsFlag = '--creds'): RegistryError {
   const { code, message } = parseErrorBody(bodyText);
   const detail = [code, message].filter(Boolean).join(': ');
   const line = `${what}: ${status} ${statusText(status) ?? ''}`.trimEnd() + (detail ? ` (${detail})` : '');
@@ -74,7 +77,7 @@ export function errorForStatus(status: number, bodyText: string, what: string, h
   if (status === 401) {
     return new RegistryError('E_AUTH', `${what}: ${hadCredentials ? 'authentication failed: the registry rejected the credentials' : 'authentication required'}` + (detail ? ` (${detail})` : ''), {
       ...opts,
-      hint: hadCredentials ? 'check the user name and password (ocikit login, --creds)' : 'log in with ocikit login REGISTRY or pass --creds USER:PASSWORD',
+      hint: credentialsHint(hadCredentials, credsFlag),
     });
   }
   if (status === 403) return new RegistryError('E_AUTH', `${what}: access denied` + (detail ? ` (${detail})` : ''), opts);

@@ -7,3 +7,17 @@ export { DEFAULT_RETRY_TIMES, MAX_RETRY_AFTER_MS, parseRetryAfter, withRetries, 
 export { closeDispatchers, loadCertDir } from './http.js';
 export { checkLogin } from './login.js';
 export { Semaphore, hostSemaphore, DEFAULT_PER_HOST, type TransferDirection } from './limiter.js';
+export {
+  loadRegistriesConf,
+  registryEntryFor,
+  parseRegistriesConf,
+  registriesConfSources,
+  findRegistry,
+  pullSources,
+  prefixMatch,
+  type RegistriesConf,
+  type RegistriesConfOptions,
+  type RegistryEntry,
+  type MirrorEntry,
+  type PullSource,
+} from './registries-conf.js';

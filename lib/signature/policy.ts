@@ -281,6 +281,8 @@ export class PolicyContext {
     readonly policy: Policy,
     /** Where the policy came from, for messages. */
     readonly source = 'policy.json',
+    /** --debug: gpg's own output while it checks signatures (never shown otherwise). */
+    private readonly debug?: (line: string) => void,
   ) {}
 
   /** The requirements that apply to `ref` and a label of the scope they came from. */
@@ -404,7 +406,7 @@ export class PolicyContext {
   private gpgFor(req: Extract<Requirement, { type: 'signedBy' }> | Extract<Requirement, { type: 'sigstoreSigned' }>): Promise<GpgVerifier> {
     let v = this.#gpg.get(req);
     if (!v) {
-      v = this.keyBlobs(req.keys!).then((blobs) => GpgVerifier.withKeys(blobs));
+      v = this.keyBlobs(req.keys!).then((blobs) => GpgVerifier.withKeys(blobs, this.debug));
       // A failed key import is the policy's problem on every image: keep the rejection, not a retry.
       this.#gpg.set(req, v);
     }

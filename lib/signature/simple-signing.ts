@@ -42,7 +42,7 @@ export interface GpgResult {
  * Status lines come on fd 3, apart from gpg's human messages, so no user ID text can forge one.
  * (Also lib/ocicrypt's, for OpenPGP key wrapping.)
  */
-export function runGpg(args: string[], input: Buffer, opts: { homedir?: string; fd4?: string; what: string }): Promise<GpgResult> {
+export function runGpg(args: string[], input: Buffer, opts: { homedir?: string; fd4?: string; what: string; debug?: (line: string) => void }): Promise<GpgResult> {
   const full = ['--batch', '--no-tty', '--status-fd', '3', ...(opts.homedir ? ['--homedir', opts.homedir] : []), ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(gpgProgram(), full, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
@@ -80,6 +80,12 @@ export function runGpg(args: string[], input: Buffer, opts: { homedir?: string; 
         .split('\n')
         .filter((l) => l.startsWith('[GNUPG:] '))
         .map((l) => l.slice(9).trim().split(' '));
+      // gpg's own words reach the user only under --debug: a failure is ocikit's one line.
+      if (opts.debug) {
+        opts.debug(`gpg ${args.filter((a) => !a.startsWith('--passphrase')).join(' ')}: exit ${code ?? 'signal'}`);
+        // eslint-disable-next-line no-control-regex -- gpg's text is untrusted: its control characters become spaces
+        for (const l of err.split('\n')) if (l.trim() !== '') opts.debug(l.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 300));
+      }
       resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err, status: lines });
     });
     // A closed pipe (gpg exited early) is reported through the exit status, not as a write error.
@@ -94,12 +100,21 @@ export function runGpg(args: string[], input: Buffer, opts: { homedir?: string; 
   });
 }
 
-/** gpg's first meaningful complaint, for messages. */
+/**
+ * gpg's last meaningful complaint, for messages: its housekeeping (the trust database checked or
+ * created, a keybox made, the signature's date and key, trust warnings) is never the reason.
+ */
 export function gpgComplaint(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.replace(/^gpg:\s*/, '').trim())
-    .filter((l) => l && !/^(using|Signature made|WARNING: This key is not certified|There is no indication|Primary key fingerprint|aka|Note: )/i.test(l));
+    .filter(
+      (l) =>
+        l &&
+        !/^(using|Signature made|WARNING: This key is not certified|There is no indication|Primary key fingerprint|aka|Note: |checking the trustdb|marginals needed|depth: |next trustdb check|no ultimately trusted keys|key [0-9A-F]+ marked as ultimately trusted|keybox .* created|.*trustdb\.gpg: trustdb created|key [0-9A-F]+: public key .* imported|Total number processed|imported: |unchanged: |directory .* created|no need for a trustdb check|no gpg-agent running|revocation certificate stored)/i.test(
+          l,
+        ),
+    );
   // eslint-disable-next-line no-control-regex -- gpg's text is untrusted: its control characters become spaces
   return (lines.at(-1) ?? 'gpg failed').replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 200);
 }
@@ -110,6 +125,8 @@ export interface SimpleSignOptions {
   passphrase?: string;
   /** A GnuPG home other than the user's (tests). */
   homedir?: string;
+  /** --debug: gpg's own output, line by line (never shown otherwise). */
+  debug?: (line: string) => void;
 }
 
 /**
@@ -123,7 +140,7 @@ export async function signManifestGpg(manifest: Buffer, dockerReference: string,
   const payload = encodePayload(SIMPLE_SIGNING_TYPE, digestBytes(manifest), dockerReference);
   const args = ['--sign', '--local-user', fingerprint, '--output', '-'];
   if (opts.passphrase !== undefined) args.unshift('--pinentry-mode', 'loopback', '--passphrase-fd', '4');
-  const r = await runGpg(args, payload, { homedir: opts.homedir, fd4: opts.passphrase, what });
+  const r = await runGpg(args, payload, { homedir: opts.homedir, fd4: opts.passphrase, what, ...(opts.debug ? { debug: opts.debug } : {}) });
   const created = r.status.some((s) => s[0] === 'SIG_CREATED');
   if (r.code !== 0 || !created || r.stdout.length === 0) {
     const noKey = r.status.some((s) => s[0] === 'INV_SGNR' || (s[0] === 'FAILURE' && /sign/.test(s[1] ?? '')));
@@ -153,15 +170,17 @@ export class GpgVerifier {
     /** Primary-key fingerprints of the imported keys (empty for the user's keyring). */
     readonly fingerprints: string[],
     private readonly owned: boolean,
+    /** --debug: gpg's own output, line by line. */
+    private readonly debug?: (line: string) => void,
   ) {}
 
   /** A verifier that knows exactly the keys in `keyrings` (armored or binary); E_SIGNATURE when none import. */
-  static async withKeys(keyrings: Array<{ data: Buffer; source: string }>): Promise<GpgVerifier> {
+  static async withKeys(keyrings: Array<{ data: Buffer; source: string }>, debug?: (line: string) => void): Promise<GpgVerifier> {
     const home = await mkdtemp(join(tmpdir(), 'ocikit-gpg-'));
     const fps = new Set<string>();
     try {
       for (const k of keyrings) {
-        const r = await runGpg(['--no-autostart', '--import'], k.data, { homedir: home, what: `importing keys from ${k.source}` });
+        const r = await runGpg(['--no-autostart', '--import'], k.data, { homedir: home, what: `importing keys from ${k.source}`, ...(debug ? { debug } : {}) });
         for (const s of r.status) if (s[0] === 'IMPORT_OK' && s[2]) fps.add(s[2].toUpperCase());
       }
     } catch (err) {
@@ -172,12 +191,12 @@ export class GpgVerifier {
       await rm(home, { recursive: true, force: true });
       throw new OcikitError('E_SIGNATURE', `no public keys could be imported from ${keyrings.map((k) => k.source).join(', ') || 'an empty key list'}`);
     }
-    return new GpgVerifier(home, [...fps], true);
+    return new GpgVerifier(home, [...fps], true, debug);
   }
 
   /** A verifier over the user's own keyring (what gpg uses by default). */
-  static userKeyring(homedir?: string): GpgVerifier {
-    return new GpgVerifier(homedir, [], false);
+  static userKeyring(homedir?: string, debug?: (line: string) => void): GpgVerifier {
+    return new GpgVerifier(homedir, [], false, debug);
   }
 
   /**
@@ -187,7 +206,7 @@ export class GpgVerifier {
   async verifyMessage(message: Buffer, what = 'signature'): Promise<VerifiedMessage> {
     if (message.length > MAX_SIGNATURE_SIZE) throw new OcikitError('E_SIGNATURE', `${what}: larger than ${MAX_SIGNATURE_SIZE} bytes`);
     const args = ['--no-autostart', '--no-auto-key-retrieve', '--trust-model', 'always', '--output', '-', '--decrypt'];
-    const r = await runGpg(args, message, { homedir: this.homedir, what: `verifying ${what}` });
+    const r = await runGpg(args, message, { homedir: this.homedir, what: `verifying ${what}`, ...(this.debug ? { debug: this.debug } : {}) });
     const kinds = ['GOODSIG', 'EXPSIG', 'EXPKEYSIG', 'REVKEYSIG', 'BADSIG', 'ERRSIG'];
     const sigs = r.status.filter((s) => kinds.includes(s[0]!));
     const has = (k: string): string[] | undefined => r.status.find((s) => s[0] === k);

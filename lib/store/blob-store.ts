@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { algorithmOf, digestBytes, digestFile, hexOf, parseDigest, shortDigest, verifyBytes, VerifyingStream, type Digest, type VerifyExpectation } from '../digest/index.js';
 import { isOcikitError, OcikitError, wrapError } from '../errors.js';
 import { ensureDirSync } from '../fs/dirs.js';
-import { syncFile, tempNameFor, writeNewFile } from '../fs/durable.js';
+import { sweepOwnTempsOnExit, syncFile, tempNameFor, writeNewFile } from '../fs/durable.js';
 import { IndexDb, INDEX_FILE, type BlobRow } from './index-db.js';
 import { BlobInfoCache } from './info-cache.js';
 import { linkOrCopy, type LinkMethod } from './link.js';
@@ -162,6 +162,8 @@ export class BlobStore implements StoreHandle {
       const e = wrapError(err, `opening the blob store at ${root}`, 'E_STORE');
       throw new OcikitError('E_STORE', e.message, { cause: err, hint: 'set OCIKIT_STORE to a writable directory' });
     }
+    // The blobs this process is writing, if it is interrupted: gone at exit (lib/fs/durable.ts).
+    sweepOwnTempsOnExit(join(root, 'tmp'));
     return new BlobStore(root, opts.durable !== false, opts.now ?? Date.now);
   }
 

@@ -108,7 +108,8 @@ export interface GcResult {
  * (`config`, `layers[]`, `blobs[]`, `manifests[]`, `subject`; a referenced digest missing from
  * the store is fine), plus every variant the blob-info cache links to a reachable blob (its
  * uncompressed form and the other compressions of it), so that a later conversion need not redo
- * that work. Also removes tmp files untouched for an hour and leases of dead processes.
+ * that work. Also removes tmp files of processes that no longer run (others' untouched for an hour)
+ * and leases of dead processes.
  *
  * CONCURRENT COPIES: a copy holds `store.lease()`. Every blob whose last use is at or after the
  * start of the oldest live lease (its pid answers `kill(pid, 0)`) is kept. Rows are deleted in
@@ -200,8 +201,11 @@ export async function gc(store: BlobStore, opts: { dryRun?: boolean } = {}): Pro
     const path = join(store.root, 'tmp', name);
     const st = statOrUndefined(path);
     // A name carrying a live pid is a writer still at work, however old the file looks (a tmp hard
-    // link to a user's file, BlobStore.stageLink, keeps that file's old mtime).
-    if (!st || !st.isFile() || now - st.mtimeMs < STALE_TMP_MS || writerAlive(name)) continue;
+    // link to a user's file, BlobStore.stageLink, keeps that file's old mtime). One carrying the pid
+    // of a process that no longer runs is a killed writer's leftover: removed at once. A name
+    // carrying none (not ours) is removed once untouched for an hour.
+    if (!st || !st.isFile() || writerAlive(name)) continue;
+    if (tempWriter(name) === undefined && now - st.mtimeMs < STALE_TMP_MS) continue;
     result.tmpRemoved++;
     if (!dryRun) unlinkQuiet(path);
   }

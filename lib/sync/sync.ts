@@ -16,7 +16,7 @@ import { join, posix } from 'node:path';
 import { OcikitError, isOcikitError, type ErrorCode } from '../errors.js';
 import type { Digest } from '../digest/index.js';
 import { isReferrersTag } from '../manifest/index.js';
-import { copyImage, type CopyOptions } from '../copy/index.js';
+import { copyImage, type CopyOptions, type ManifestSigner } from '../copy/index.js';
 import { parseImageName } from '../transports/index.js';
 import { MemoryBlobLedger } from '../transports/blob-ledger.js';
 import type { ImageReference, SystemContext, TransportOptions } from '../transports/types.js';
@@ -71,6 +71,12 @@ export interface SyncOptions {
   appendSuffix?: string;
   /** What each image copy is given (format, multi-arch, blobs at once, ...). */
   copy?: Pick<CopyOptions, 'format' | 'multiArch' | 'platforms' | 'preserveDigests' | 'removeSignatures' | 'jobs' | 'compressFormat' | 'compressLevel' | 'referrers'>;
+  /**
+   * --sign-by and the like: the signer of each destination (its docker reference is the identity).
+   * Images already at the destination are then copied again (a HEAD, then only the signatures are
+   * written), so that each one gets its signature.
+   */
+  signerFor?: (dest: ImageReference) => ManifestSigner;
   /** Images copied at once (default 4). Requests per registry host stay bounded by lib/registry. */
   images?: number;
   dryRun?: boolean;
@@ -136,6 +142,7 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   // referrers of that manifest) travel with the images they describe: each copy writes the
   // destination's own. Synced as images too, they would race those updates.
   if (o.copy?.referrers) images = images.filter((img) => !(img.remote && isReferrersTag(img.name.slice(img.name.lastIndexOf(':') + 1))));
+  images = distinctDestinations(images, o);
   const results: ImageResult[] = [];
   const total = images.length + listFailures.length;
   let done = 0;
@@ -195,6 +202,34 @@ export async function runSync(images: SourceImage[], listFailures: ListFailure[]
   };
 }
 
+/**
+ * The images, each source once, after checking that no two sources would be written to one
+ * destination name (`a/debian:1` and `b/debian:1` without --scoped): E_USAGE naming both, before
+ * anything is copied, where a sync would otherwise overwrite one with the other (or skip the
+ * second as "already there").
+ */
+function distinctDestinations(images: SourceImage[], o: SyncOptions): SourceImage[] {
+  const bySource = new Map<string, SourceImage>();
+  for (const img of images) if (!bySource.has(img.ref.toString())) bySource.set(img.ref.toString(), img);
+  const byDestination = new Map<string, string>();
+  for (const [source, img] of bySource) {
+    let dest: string;
+    try {
+      dest = destinationFor(img, o).toString();
+    } catch {
+      continue; // reported by the image's own copy
+    }
+    const other = byDestination.get(dest);
+    if (other !== undefined) {
+      throw new OcikitError('E_USAGE', `sync: ${other} and ${source} would both be written to ${dest}`, {
+        hint: o.scoped ? 'give them distinct sync destinations' : "use --scoped to keep each source's registry and path in the destination name",
+      });
+    }
+    byDestination.set(dest, source);
+  }
+  return [...bySource.values()];
+}
+
 /** One image: skip check, then the copy. Never throws: a failure is a result. */
 async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlight): Promise<ImageResult> {
   const started = process.hrtime.bigint();
@@ -210,11 +245,22 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
   try {
     // === skip check: one look at each side
     const srcCtx: SystemContext = { ...img.ctx, store: o.store };
-    const srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(srcCtx) : undefined;
-    if (srcDigest === undefined && img.remote) return { source, destination, status: 'gone', error: { code: 'E_NOT_FOUND', message: 'the registry listed this tag but no longer has it' } };
+    let srcDigest: Digest | undefined;
+    let unreachable = false;
+    try {
+      srcDigest = img.ref.manifestDigest ? await img.ref.manifestDigest(srcCtx) : undefined;
+    } catch (err) {
+      // The name's own registry cannot be reached: the copy may still read the image from a
+      // registries.conf mirror (a HEAD goes to the name, as tag lists do); it decides.
+      if (!isOcikitError(err, 'E_NETWORK')) throw err;
+      unreachable = true;
+    }
+    if (srcDigest === undefined && img.remote && !unreachable)
+      return { source, destination, status: 'gone', error: { code: 'E_NOT_FOUND', message: 'the registry listed this tag but no longer has it' } };
     // With --referrers an image already there is copied again all the same (its blobs and
     // manifest are found with a HEAD each): referrers added since the last run must follow it.
-    if (srcDigest !== undefined && destRef.manifestDigest && !o.copy?.referrers) {
+    // With a signer too: each image must get its signature.
+    if (srcDigest !== undefined && destRef.manifestDigest && !o.copy?.referrers && !o.signerFor) {
       const expected = o.store.get().getRef(recordName(srcDigest)) ?? srcDigest;
       const destDigest = await destRef.manifestDigest({ ...o.destCtx, store: o.store }).catch(() => undefined);
       if (destDigest === expected) return { source, destination, status: o.dryRun ? 'would-skip' : 'skipped', digest: destDigest };
@@ -227,7 +273,8 @@ async function syncOne(img: SourceImage, o: SyncOptions, inFlight: FetchesInFlig
     // still fetch a shared layer once: the ledger lets one image move it while the others wait
     // and then know it is there. To dir: and oci:, images fetched at once share each download.
     const from = o.destKind === 'docker' ? img.ref : sharingFetches(img.ref, o.store, inFlight);
-    const res = await copyImage(from, destRef, { ...(o.copy ?? {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
+    const sign = o.signerFor?.(destRef);
+    const res = await copyImage(from, destRef, { ...(o.copy ?? {}), ...(sign ? { sign } : {}), store: o.store, pool: o.pool, sourceCtx: img.ctx, destCtx: o.destCtx });
     // Keyed by the digest the copy actually read (the tag may have moved since the HEAD). Recorded
     // even when the copy found its result already there: the next run then skips it at once.
     o.store.get().setRef(recordName(res.sourceDigest), res.manifestDigest);

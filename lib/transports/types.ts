@@ -43,17 +43,20 @@ export interface TransportOptions {
   daemon?: DaemonContext;
   /** How a destination writes, and what a source may do early for the copy. */
   write?: WriteOptions;
+  /** oci:: where a layout keeps its blobs, and what a layout destination accepts. */
+  oci?: OciContext;
   /** What the caller hears while the operation runs, and how it stops it. */
   events?: TransportEvents;
 }
 
 /**
  * The registry section: lib/registry's RegistryOptions as they are (credentials, --tls-verify,
- * --cert-dir, auth file, retries, timeout, User-Agent prefix, flag prefix for hints), which the
- * docker transport hands to the registry client whole with `events.signal`; and what only the
- * docker transport itself reads.
+ * --cert-dir, auth file, retries, timeout, User-Agent prefix, flag prefix for hints, and
+ * `registriesConf`, the registries.conf to read instead of the default files, --registries-conf),
+ * which the docker transport hands to the registry client whole with `events.signal` and
+ * `events.debug`; and what only the docker transport itself reads.
  */
-export interface RegistryContext extends Omit<RegistryOptions, 'signal'> {
+export interface RegistryContext extends Omit<RegistryOptions, 'signal' | 'debug'> {
   /** Upload blobs in chunks of this many bytes (PATCH) instead of one PUT (--dest-chunk-size). */
   uploadChunkSize?: number;
   /** The registries.d directory that says where signatures live (--registries.d); default as containers-registries.d(5). */
@@ -68,6 +71,17 @@ export interface DaemonContext {
   certDir?: string;
   /** false: do not verify a tcp:// daemon's certificate (--tls-verify=false). */
   tlsVerify?: boolean;
+}
+
+/** The oci section: the options of oci: layouts (skopeo's --src-/--dest-shared-blob-dir, --dest-oci-accept-uncompressed-layers). */
+export interface OciContext {
+  /**
+   * Keep blobs (layers, configs, manifests) in this directory, as `<alg>/<hex>`, instead of the
+   * layout's blobs/ (containers/image's OCISharedBlobDirPath); index.json stays in the layout.
+   */
+  sharedBlobDir?: string;
+  /** A destination keeps uncompressed layers uncompressed instead of compressing them. */
+  acceptUncompressedLayers?: boolean;
 }
 
 /** The write section: how a destination writes, and what a source may do early for the copy. */
@@ -125,6 +139,12 @@ export interface TransportEvents {
    * never an error (errors are thrown).
    */
   onStatus?: (line: string) => void;
+  /**
+   * --debug: one line for each registry request (method, URL, status, time, retry) and each
+   * decision a transport or the copy makes (a blob reused, mounted, compressed; a mirror chosen).
+   * Never called with a credential in the line.
+   */
+  debug?: (line: string) => void;
 }
 
 /**

@@ -74,12 +74,13 @@ describe('ProgressPrinter', () => {
     p.stop();
     const lines = out.text.trimEnd().split('\n');
     assert.deepEqual(lines, [
-      'Copying blob c3c3c3c3c3c3 700.0 kB (copied, compressed)',
+      // Named by the source digest, as its bar was; what it became at the end.
+      'Copying blob a1a1a1a1a1a1 2.0 MB (copied, compressed to c3c3c3c3c3c3, 700.0 kB)',
       'Copying blob b2b2b2b2b2b2 500.0 kB (skipped: already at destination)',
       `Writing manifest ${D3.slice(0, 19)}`,
       // 2.5 MB of the image done (one blob read whole, one not needed), 2.0 MB of it read in 2 s.
       'Progress: 2/2 blobs, 2.5 MB of 2.5 MB, read at 1.0 MB/s, 2.0 s',
-      `Copied 2 blobs (read 3.0 MB, wrote 2.5 MB, 2.4 MB/s), reused 1, in 1.25 s: ${D3}`,
+      `Copied 2 blobs: 1 read from the source, 1 already at the destination (read 3.0 MB, wrote 2.5 MB, 2.4 MB/s) in 1.25 s: ${D3}`,
     ]);
     assert.doesNotMatch(out.text, /[\x00-\x09\x0b-\x1f]/, 'only printable text and newlines');
   });
@@ -153,8 +154,55 @@ describe('ProgressPrinter', () => {
     p.done(RESULT);
     p.stop();
     assert.match(out.text, /\x1b\[\d+F\x1b\[J/, 'the live area is erased before it is redrawn');
-    assert.match(out.text, /Copying blob c3c3c3c3c3c3 700\.0 kB \(copied, compressed\)\n/);
+    assert.match(out.text, /Copying blob a1a1a1a1a1a1 2\.0 MB \(copied, compressed to c3c3c3c3c3c3, 700\.0 kB\)\n/);
     assert.ok(out.text.endsWith(`in 1.25 s: ${D3}\n`));
+  });
+
+  it('the config is called the config; the count is of every blob announced, from the start', () => {
+    const out = new Sink();
+    const p = new ProgressPrinter(out, { intervalMs: 0, now: () => 0 });
+    // Two images announced up front (an index's instances), three blobs each, configs D1 and D3.
+    p.event({ type: 'image', blobs: 3, bytes: 3000, config: D1 });
+    p.event({ type: 'image', blobs: 3, bytes: 3000, config: D3 });
+    p.event({ type: 'blob-start', digest: D1, size: 1000, phase: 'copying' });
+    assert.match(p.totals(), /^Progress: 0\/6 blobs/, 'not 0/1: six blobs are planned');
+    p.event({ type: 'blob-done', digest: D1, size: 1000, how: 'fetched', read: 1000 });
+    p.event({ type: 'blob-start', digest: D2, size: 1000, phase: 'copying' });
+    p.event({ type: 'blob-done', digest: D2, size: 1000, how: 'from-store', read: 0 });
+    assert.match(p.totals(), /^Progress: 2\/6 blobs/);
+    const lines = out.text.trimEnd().split('\n');
+    assert.deepEqual(lines, ['Copying config a1a1a1a1a1a1 1.0 kB (copied)', 'Copying blob b2b2b2b2b2b2 1.0 kB (from store)']);
+  });
+
+  it('no ETA until bytes have been read for a second: the first instants give wild ones', () => {
+    const out = new Sink();
+    out.isTTY = true;
+    let now = 0;
+    const p = new ProgressPrinter(out, { redrawMs: 0, now: () => now });
+    p.event({ type: 'image', blobs: 1, bytes: 500_000_000 });
+    p.event({ type: 'blob-start', digest: D1, size: 500_000_000, phase: 'copying' });
+    now = 200;
+    p.event({ type: 'blob-progress', digest: D1, phase: 'copying', done: 65_536, total: 500_000_000, written: 65_536 });
+    // A rate from 64 KiB in 0.2 s would promise hours.
+    assert.doesNotMatch(p.totals(), /ETA/);
+    p.tick();
+    assert.doesNotMatch(out.text, /ETA/);
+    now = 1500;
+    p.event({ type: 'blob-progress', digest: D1, phase: 'copying', done: 150_000_000, total: 500_000_000, written: 150_000_000 });
+    assert.match(p.totals(), /, ETA 4 s,/);
+    p.tick();
+    assert.match(out.text, /Copying blob a1a1a1a1a1a1 \[=+> +\] 150\.0 MB \/ 500\.0 MB copying 100\.0 MB\/s ETA 4 s/);
+    p.stop();
+  });
+
+  it('a copy served from the store: the summary says so, as every line does', () => {
+    const out = new Sink();
+    const p = new ProgressPrinter(out, { intervalMs: 0 });
+    p.event({ type: 'image', blobs: 2, bytes: 2000, config: D1 });
+    p.event({ type: 'blob-done', digest: D1, size: 1000, how: 'from-store', read: 0 });
+    p.event({ type: 'blob-done', digest: D2, size: 1000, how: 'from-store', read: 0 });
+    p.done({ ...RESULT, bytesRead: 0, bytesWritten: 2000, blobsReused: 0, blobsCopied: 2, seconds: 0.05 });
+    assert.equal(out.text.trimEnd().split('\n').at(-1), `Copied 2 blobs: 2 from the store (read 0 B, wrote 2.0 kB) in 0.05 s: ${D3}`);
   });
 
   it('formats bytes in decimal units', () => {
@@ -201,10 +249,19 @@ describe('ocikit copy progress', () => {
     const r = ocikit(['--store', join(dir, 'store'), 'copy', '--dest-compress-format', 'zstd', src, `oci:${join(dir, 'a')}:x`]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
-    const blobLines = r.stderr.split('\n').filter((l) => l.startsWith('Copying blob '));
+    const blobLines = r.stderr.split('\n').filter((l) => l.startsWith('Copying '));
     assert.equal(blobLines.length, 3, r.stderr);
-    assert.match(r.stderr, /Copying blob [0-9a-f]{12} [\d.]+ (B|kB) \(copied, compressed\)/);
-    assert.match(r.stderr, /^Copied 3 blobs \(read [\d.]+ kB/m);
+    assert.equal(blobLines.filter((l) => l.startsWith('Copying config ')).length, 1, r.stderr);
+    // Each layer by its source digest (hello-oci's), and what it became.
+    assert.match(r.stderr, /Copying blob fccbb0dab14a 16\.1 kB \(copied, compressed to [0-9a-f]{12}, [\d.]+ kB\)/);
+    assert.match(r.stderr, /^Copied 3 blobs: 3 read from the source \(read [\d.]+ kB/m);
+    // The same again through the same store: every line and the summary say "from the store".
+    const again = ocikit(['--store', join(dir, 'store'), 'copy', '--dest-compress-format', 'zstd', src, `oci:${join(dir, 'a2')}:x`]);
+    assert.equal(again.code, 0, again.stderr);
+    const againLines = again.stderr.split('\n').filter((l) => l.startsWith('Copying '));
+    assert.equal(againLines.length, 3, again.stderr);
+    for (const l of againLines) assert.match(l, /\(from store/);
+    assert.match(again.stderr, /^Copied 3 blobs: 3 from the store \(read 0 B, wrote [\d.]+ kB\) in /m);
     assert.doesNotMatch(r.stderr, /\x1b/, 'no escape sequences when stderr is not a terminal');
     const q = ocikit(['--store', join(dir, 'store2'), 'copy', '-q', '--dest-compress-format', 'zstd', src, `oci:${join(dir, 'b')}:x`]);
     assert.equal(q.code, 0, q.stderr);

@@ -269,6 +269,38 @@ describe('ocikit copy', () => {
     );
   });
 
+  it("an interrupted copy (SIGINT, SIGTERM) removes its temp files from the store; store gc removes a killed one's at once", async () => {
+    const src = join(dir, 'big-tmp');
+    await bigLayout(src, 48 << 20);
+    /** Start a compressing copy and wait (for the condition, not a time) until a worker writes a temp file in the store. */
+    const startCopy = async (store: string, out: string): Promise<{ child: ReturnType<typeof spawn>; closed: Promise<number | null>; temps: () => string[] }> => {
+      const child = spawn(cliPath, [...POLICY_ARGS, '--store', store, 'copy', '-q', '--dest-compress-format', 'gzip', '--dest-compress-level', '9', `oci:${src}:latest`, `oci:${out}:x`]);
+      const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      const temps = (): string[] => (existsSync(join(store, 'tmp')) ? readdirSync(join(store, 'tmp')) : []);
+      const deadline = Date.now() + 60_000;
+      while (temps().length === 0 && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(temps().length > 0, 'the copy is writing a temp file in the store');
+      assert.equal(child.exitCode, null, 'still copying');
+      return { child, closed, temps };
+    };
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      const c = await startCopy(join(dir, `store-${sig}`), join(dir, `out-${sig}`));
+      c.child.kill(sig);
+      assert.equal(await c.closed, sig === 'SIGINT' ? 130 : 143);
+      assert.deepEqual(c.temps(), [], `no temp file left after ${sig}`);
+    }
+    // SIGKILL runs no handler: the temp file stays, and store gc removes it at once (its writer is gone).
+    const store = join(dir, 'store-KILL');
+    const c = await startCopy(store, join(dir, 'out-KILL'));
+    c.child.kill('SIGKILL');
+    await c.closed;
+    assert.ok(c.temps().length > 0);
+    const gc = ocikit(['--store', store, 'store', 'gc']);
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.match(gc.stdout, /and \d+ temporary files? of stopped copies/);
+    assert.deepEqual(c.temps(), []);
+  });
+
   it('--help works for every command: each listed, each with its own usage, none of them running the command', () => {
     const top = ocikit(['--help']);
     assert.equal(top.code, 0);

@@ -15,6 +15,7 @@ import { closeDispatchers } from '../../lib/registry/index.js';
 import { ocikit, run } from '../helpers/cli.js';
 import { gpgHome, type GpgHome } from '../helpers/gpg.js';
 import { fixture, tempDir } from '../helpers/paths.js';
+import { ociImage, randomLayer } from '../helpers/layer-images.js';
 import { requirePeer } from '../../support/peers.js';
 import { freePort, startRegistry, type RegistryHandle } from '../../support/registry.js';
 
@@ -286,5 +287,97 @@ describe('sigstore attachments', () => {
     r = oc(['--policy', policy('p-gpg-on-sig.json', 'sig', [gpgReq(join(dir, 'signer.gpg'))]), 'copy', '-q', '--src-tls-verify=false', `docker://${reg.host}/sig/hello:v1`, `dir:${join(dir, 'x')}`]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /a GPG \(simple signing\) signature is required, but the image has none \(it has 2 of another kind\)/);
+  });
+});
+
+describe('sync signs every image it copies (--sign-by, --sign-by-sigstore-private-key)', () => {
+  let pass: string;
+  let keyPrefix: string;
+  before(() => {
+    // Two tags of one source repository, unsigned, two different images (lookaside storage keeps
+    // one set of signatures per manifest, and a copy replaces it, as containers/image does).
+    const other = ociImage(join(dir, 'sync-other'), [randomLayer(10_000)]);
+    for (const [tag, image] of [
+      ['a', HELLO],
+      ['b', other.ref],
+    ] as const) {
+      const r = oc(['copy', '-q', '--dest-tls-verify=false', image, `docker://${reg.host}/syncsrc/app:${tag}`]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    pass = join(dir, 'sync-pass');
+    writeFileSync(pass, 'sync passphrase\n');
+    keyPrefix = join(dir, 'sync-cosign');
+    const r = oc(['generate-sigstore-key', '--output-prefix', keyPrefix, '--passphrase-file', pass]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  const tls = ['--src-tls-verify=false', '--dest-tls-verify=false'];
+  /** ocikit sync of the source repository to NAMESPACE, registry to registry, with `flags`. */
+  const syncTo = (namespace: string, flags: string[]): ReturnType<typeof oc> =>
+    oc(['sync', '--src', 'docker', '--dest', 'docker', ...tls, ...flags, `${reg.host}/syncsrc/app`, `${reg.host}/${namespace}`]);
+
+  it('GPG: each image signed as its destination name; skopeo verifies every one, and refuses the unsigned source', () => {
+    const r = syncTo('syncgpg', ['--sign-by', signer]);
+    assert.equal(r.code, 0, r.stderr);
+    const pol = policy('p-sync-gpg.json', 'syncgpg', [gpgReq(join(dir, 'signer.gpg'))]);
+    for (const tag of ['a', 'b']) {
+      const s = sk(['--policy', pol, 'copy', '-q', '--src-tls-verify=false', `docker://${reg.host}/syncgpg/app:${tag}`, `dir:${join(dir, `sk-sync-${tag}`)}`]);
+      assert.equal(s.code, 0, s.stderr);
+    }
+    // The positive control: the same policy over the unsigned source refuses it.
+    const unsigned = sk([
+      '--policy',
+      policy('p-sync-src.json', 'syncsrc', [gpgReq(join(dir, 'signer.gpg'))]),
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      `docker://${reg.host}/syncsrc/app:a`,
+      `dir:${join(dir, 'sk-unsigned')}`,
+    ]);
+    assert.notEqual(unsigned.code, 0);
+    // A second run finds the images there and still signs them (the manifest is not written again).
+    const again = syncTo('syncgpg', ['--sign-by', signer]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /2 copied/);
+  });
+
+  it('sigstore: each image gets an attachment skopeo carries, which a sigstoreSigned policy accepts', () => {
+    const r = syncTo('syncsig', ['--sign-by-sigstore-private-key', `${keyPrefix}.private`, '--sign-passphrase-file', pass]);
+    assert.equal(r.code, 0, r.stderr);
+    const sigstoreReq = { type: 'sigstoreSigned', keyPath: `${keyPrefix}.pub` };
+    const pol = policy('p-sync-sig.json', 'syncsig', [sigstoreReq]);
+    for (const tag of ['a', 'b']) {
+      // (Debian's skopeo 1.9 carries sigstore signatures but does not verify them: ocikit's policy does.)
+      const s = sk(['--insecure-policy', 'copy', '-q', '--src-tls-verify=false', `docker://${reg.host}/syncsig/app:${tag}`, `dir:${join(dir, `sk-syncsig-${tag}`)}`]);
+      assert.equal(s.code, 0, s.stderr);
+      assert.ok(
+        readFileSync(join(dir, `sk-syncsig-${tag}`, 'signature-1'))
+          .subarray(0, 15)
+          .equals(Buffer.from('\0sigstore-json\n')),
+      );
+      const v = oc(['--policy', pol, 'copy', '-q', '--src-tls-verify=false', `docker://${reg.host}/syncsig/app:${tag}`, `dir:${join(dir, `oc-syncsig-${tag}`)}`]);
+      assert.equal(v.code, 0, v.stderr);
+    }
+    const unsigned = oc([
+      '--policy',
+      policy('p-sync-sig-src.json', 'syncsrc', [sigstoreReq]),
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      `docker://${reg.host}/syncsrc/app:a`,
+      `dir:${join(dir, 'oc-unsigned')}`,
+    ]);
+    assert.notEqual(unsigned.code, 0);
+  });
+
+  it('a wrong passphrase fails before anything is copied; signing a dir: destination is refused up front', () => {
+    const wrong = join(dir, 'sync-wrong');
+    writeFileSync(wrong, 'nope\n');
+    let r = syncTo('syncnever', ['--sign-by-sigstore-private-key', `${keyPrefix}.private`, '--sign-passphrase-file', wrong]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /wrong passphrase/);
+    assert.equal(rawManifest(`docker://${reg.host}/syncnever/app:a`), undefined);
+    r = oc(['sync', '--src', 'docker', '--dest', 'dir', '--src-tls-verify=false', '--sign-by', signer, `${reg.host}/syncsrc/app`, join(dir, 'sync-dir')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /sync: signing needs --dest docker/);
   });
 });

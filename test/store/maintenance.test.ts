@@ -179,27 +179,28 @@ test('gc: a lease left by a dead process protects nothing and is removed', async
   }
 });
 
-test('gc: removes tmp files of a dead writer untouched for an hour; keeps fresh ones and any of a live writer', async () => {
+test("gc: removes at once the tmp files of a writer that no longer runs; keeps a live writer's; others after an hour", async () => {
   const store = openTemp();
   try {
     // <stem>.<pid>.<threadId>.<random>.tmp; pid 999999999 is above any pid_max, so never alive.
-    const stale = join(store.root, 'tmp', 'aa.999999999.0.dead.tmp');
-    const fresh = join(store.root, 'tmp', 'bb.999999999.0.live.tmp');
+    const dead = join(store.root, 'tmp', 'aa.999999999.0.dead.tmp');
+    const deadOld = join(store.root, 'tmp', 'bb.999999999.0.dade.tmp');
     // A live writer's tmp hard link to an old user file looks old, and must survive.
     const linked = join(store.root, 'tmp', `link.${process.pid}.0.abcd.tmp`);
-    writeFileSync(stale, 'half a layer');
-    writeFileSync(fresh, 'a layer being written');
-    writeFileSync(linked, 'an old file linked in');
+    // A name that carries no writer: only its age tells.
+    const foreign = join(store.root, 'tmp', 'someone-elses');
+    const foreignOld = join(store.root, 'tmp', 'someone-elses-old');
+    for (const f of [dead, deadOld, linked, foreign, foreignOld]) writeFileSync(f, 'half a layer');
     const twoHoursAgo = (Date.now() - 2 * 3600_000) / 1000;
-    utimesSync(stale, twoHoursAgo, twoHoursAgo);
-    utimesSync(linked, twoHoursAgo, twoHoursAgo);
-    assert.equal((await gc(store, { dryRun: true })).tmpRemoved, 1);
-    assert.ok(existsSync(stale));
+    for (const f of [deadOld, linked, foreignOld]) utimesSync(f, twoHoursAgo, twoHoursAgo);
+    assert.equal((await gc(store, { dryRun: true })).tmpRemoved, 3);
+    assert.ok(existsSync(dead));
     const got = await gc(store);
-    assert.equal(got.tmpRemoved, 1);
-    assert.equal(existsSync(stale), false);
-    assert.ok(existsSync(fresh));
-    assert.ok(existsSync(linked));
+    assert.equal(got.tmpRemoved, 3);
+    assert.deepEqual(
+      [dead, deadOld, linked, foreign, foreignOld].map((f) => existsSync(f)),
+      [false, false, true, true, false],
+    );
   } finally {
     store.close();
   }

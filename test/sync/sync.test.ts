@@ -294,6 +294,45 @@ describe('sync --src docker', () => {
     assert.equal(readFileSync(df, 'utf8'), `${appDigest.v1} dir:${join(ours, proxy.host, 'app:v1')}\n`);
   });
 
+  it("takes copy's compression flags: zstd layers at a registry and decompressed ones in a dir:, which skopeo reads", async () => {
+    const r = await sync([
+      ...srcTls,
+      '--dest-tls-verify=false',
+      '--dest-compress-format',
+      'zstd',
+      '--dest-compress-level',
+      '5',
+      '--src',
+      'docker',
+      '--dest',
+      'docker',
+      `${open.host}/app:v1`,
+      `${open.host}/zstd`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${open.host}/zstd/app:v1`]);
+    assert.equal(s.code, 0, s.stderr);
+    const layers = (JSON.parse(s.stdout) as { layers: Array<{ mediaType: string }> }).layers;
+    assert.deepEqual(
+      layers.map((l) => l.mediaType),
+      ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar+zstd'],
+    );
+    // skopeo reads the zstd layers: decompressed into a dir: they are tar archives again.
+    const out = join(tempDir(), 'sk');
+    const c = await skopeo(['--insecure-policy', 'copy', '--src-tls-verify=false', '--dest-decompress', `docker://${open.host}/zstd/app:v1`, `dir:${out}`]);
+    assert.equal(c.code, 0, c.stderr);
+    const plain = join(tempDir(), 'plain');
+    const d = await sync([...srcTls, '--dest-decompress', '--src', 'docker', '--dest', 'dir', `${open.host}/app:v1`, plain]);
+    assert.equal(d.code, 0, d.stderr);
+    const m = await skopeo(['inspect', '--raw', `dir:${join(plain, 'app:v1')}`]);
+    const ml = (JSON.parse(m.stdout) as { layers: Array<{ mediaType: string; digest: string }> }).layers;
+    for (const l of ml) {
+      assert.doesNotMatch(l.mediaType, /gzip|zstd/);
+      const bytes = readFileSync(join(plain, 'app:v1', l.digest.slice(7)));
+      assert.equal(bytes.subarray(257, 262).toString(), 'ustar', 'a plain tar');
+    }
+  });
+
   it('--append-suffix is added to every destination tag', async () => {
     const r = await sync([...srcTls, '--append-suffix', '-mirror', '--src', 'docker', '--dest', 'oci', `${proxy.host}/app:v2`, join(tempDir(), 'l')]);
     assert.equal(r.code, 0, r.stderr);
@@ -320,31 +359,29 @@ describe('sync --src dir', () => {
   });
 });
 
+/** A sync YAML naming the open registry (`open` lines under its images:) and the Basic-auth one, with its credentials (`basicImages`). */
+function twoRegistriesYaml(open: string[], basicImages: string): string {
+  return [
+    `${proxy.host}:`,
+    '  tls-verify: false',
+    '  images:',
+    ...open,
+    `${basic.host}:`,
+    `  cert-dir: ${basic.certDir}`,
+    '  credentials:',
+    `    username: ${ALICE.username}`,
+    `    password: ${ALICE.password}`,
+    '  images:',
+    basicImages,
+    '',
+  ].join('\n');
+}
+
 describe('sync --src yaml', () => {
   it('tags, digests, tag regex, credentials and cert-dir: the same images as skopeo sync', async () => {
     const d = tempDir();
     const file = join(d, 'sync.yaml');
-    writeFileSync(
-      file,
-      [
-        `${proxy.host}:`,
-        '  tls-verify: false',
-        '  images:',
-        '    app:',
-        '      - v1',
-        `      - "${appDigest.v2}"`,
-        '  images-by-tag-regex:',
-        '    semv: ^1\\.[0-9]+\\.0$',
-        `${basic.host}:`,
-        `  cert-dir: ${basic.certDir}`,
-        '  credentials:',
-        `    username: ${ALICE.username}`,
-        `    password: ${ALICE.password}`,
-        '  images:',
-        '    src/app: []',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(file, twoRegistriesYaml(['    app:', '      - v1', `      - "${appDigest.v2}"`, '  images-by-tag-regex:', '    semv: ^1\\.[0-9]+\\.0$'], '    src/app: []'));
     const ours = join(d, 'ours');
     // --scoped: the two registries both have an "app" repository.
     const r = await sync(['--scoped', '--src', 'yaml', '--dest', 'dir', file, ours]);
@@ -359,6 +396,20 @@ describe('sync --src yaml', () => {
       Object.keys(got).sort(),
       [`${proxy.host}/app:v1`, `${proxy.host}/app@${appDigest.v2}`, `${proxy.host}/semv:1.0.0`, `${proxy.host}/semv:1.2.0`, `${basic.host}/src/app:v1`, `${basic.host}/src/app:v2`].sort(),
     );
+  });
+
+  it('two sources that map to one destination name are an error naming both, before anything is copied', async () => {
+    const d = tempDir();
+    const file = join(d, 'clash.yaml');
+    writeFileSync(file, twoRegistriesYaml(['    app: [v1]'], '    src/app: [v1]'));
+    const out = join(d, 'out');
+    const r = await sync(['--src', 'yaml', '--dest', 'dir', file, out]);
+    assert.equal(r.code, 1);
+    // (--json: the error is one JSON object.)
+    assert.match(r.stderr, new RegExp(`"message":"sync: docker://${proxy.host}/app:v1 and docker://${basic.host}/src/app:v1 would both be written to dir:\\S+/app:v1","hint":"use --scoped`));
+    assert.equal(existsSync(out), false, 'nothing was copied');
+    const scoped = await sync(['--scoped', '--src', 'yaml', '--dest', 'dir', file, out]);
+    assert.equal(scoped.code, 0, scoped.stderr);
   });
 
   it('images-by-semver selects the tags in a range (Masterminds syntax: commas, a v prefix)', async () => {

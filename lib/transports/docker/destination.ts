@@ -77,6 +77,11 @@ export class DockerDestination implements ImageDestination {
     this.#signatures.push({ ...(instance ? { instance } : {}), planned: await this.#signatureStore.plan(signatures) });
   }
 
+  /** A --debug line about this destination's decisions. */
+  #debug(line: string): void {
+    this.ctx.events?.debug?.(line);
+  }
+
   private record(d: Digest): void {
     this.ctx.store.get().cache.recordLocation(LOCATION_TRANSPORT, this.repo.name, d);
   }
@@ -90,7 +95,10 @@ export class DockerDestination implements ImageDestination {
     for (;;) {
       const known = this.#ledger.claim(this.repo.name, info.digest);
       if (!known) break;
-      if (await known) return info;
+      if (await known) {
+        this.#debug(`blob ${shortDigest(info.digest)}: already in ${this.repo.name} (another image of this operation found or wrote it)`);
+        return info;
+      }
     }
     let found: BlobInfo | undefined;
     try {
@@ -108,6 +116,7 @@ export class DockerDestination implements ImageDestination {
   private async find(info: BlobInfo, source: BlobLocation | undefined): Promise<BlobInfo | undefined> {
     const size = await this.repo.headBlob(info.digest);
     if (size !== undefined && (info.size < 0 || size < 0 || size === info.size)) {
+      this.#debug(`blob ${shortDigest(info.digest)}: already in ${this.repo.name} (HEAD), not uploaded`);
       this.record(info.digest);
       return { ...info, size: size >= 0 ? size : info.size };
     }
@@ -148,6 +157,7 @@ export class DockerDestination implements ImageDestination {
         const r = await this.repo.mountBlob(info.digest, from);
         settle?.(true);
         if (r === 'mounted') {
+          this.#debug(`blob ${shortDigest(info.digest)}: mounted from ${from}, not uploaded`);
           this.record(info.digest);
           // The registry just showed that `from` holds it too.
           this.ctx.store.get().cache.recordLocation(LOCATION_TRANSPORT, `${this.repo.client.registry}/${from}`, info.digest);
@@ -155,6 +165,7 @@ export class DockerDestination implements ImageDestination {
         }
         // Refused (that repository lacks it, or the registry does not mount): the registry opened an
         // upload session instead, which putBlob uses, so a refusal costs no extra request.
+        this.#debug(`blob ${shortDigest(info.digest)}: the registry refused to mount it from ${from}`);
         const old = this.#sessions.get(info.digest);
         this.#sessions.set(info.digest, r);
         if (old) await this.repo.cancelUpload(old.location);
@@ -162,6 +173,7 @@ export class DockerDestination implements ImageDestination {
         settle?.(false);
         // A mount is an optimisation: any failure but cancellation falls back to uploading.
         if (isOcikitError(err, 'E_ABORTED')) throw err;
+        this.#debug(`blob ${shortDigest(info.digest)}: mounting from ${from} failed (${err instanceof Error ? err.message : String(err)})`);
       }
     }
     return undefined;
@@ -170,6 +182,9 @@ export class DockerDestination implements ImageDestination {
   async putBlob(input: BlobInput, info: BlobInfo): Promise<BlobInfo> {
     const session = this.#sessions.get(info.digest);
     this.#sessions.delete(info.digest);
+    this.#debug(
+      `blob ${shortDigest(info.digest)}: uploading ${info.size >= 0 ? `${info.size} bytes ` : ''}to ${this.repo.name}${this.ctx.registry?.uploadChunkSize ? ` in chunks of ${this.ctx.registry?.uploadChunkSize}` : ''}`,
+    );
     try {
       await this.upload(input, info, session);
     } catch (err) {
@@ -208,6 +223,7 @@ export class DockerDestination implements ImageDestination {
       return false;
     }
     if (head?.digest !== digest) return false;
+    this.#debug(`manifest ${shortDigest(digest)}: ${this.reference} shows it already: no blob is copied, the manifest is not written again`);
     this.#shown = digest;
     return true;
   }

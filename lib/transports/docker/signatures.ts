@@ -28,6 +28,9 @@ import { loadRegistriesConfig, lookasideBase, lookasideSignatureURL, sigstoreAtt
 import { MAX_SIGNATURE_SIZE } from '../../signature/simple-signing.js';
 import { atomicWriteFile } from '../../fs/durable.js';
 
+/** Signature writes in progress, per "repository@digest" (see write()). */
+const writing = new Map<string, Promise<unknown>>();
+
 /** containers/image's cap on lookaside signatures per manifest. */
 const MAX_LOOKASIDE_SIGNATURES = 128;
 
@@ -198,10 +201,25 @@ export class DockerSignatureStore {
     return { simple, sigstore, lookaside: base };
   }
 
-  /** Write `sigs` (as planned by plan()) for `manifestDigest`. */
+  /**
+   * Write `sigs` (as planned by plan()) for `manifestDigest`. Writes for one manifest of one
+   * repository run one at a time in this process: the attachment is read, extended and written
+   * back, and two tags of one manifest signed by one sync at once would otherwise lose one.
+   */
   async write(manifestDigest: Digest, planned: Awaited<ReturnType<DockerSignatureStore['plan']>>): Promise<void> {
-    if (planned.sigstore.length > 0) await this.writeAttachments(manifestDigest, planned.sigstore);
-    if (planned.lookaside) await this.writeLookaside(manifestDigest, planned.lookaside, planned.simple);
+    const key = `${this.repo.name}@${manifestDigest}`;
+    const before = writing.get(key) ?? Promise.resolve();
+    const mine = before.then(async () => {
+      if (planned.sigstore.length > 0) await this.writeAttachments(manifestDigest, planned.sigstore);
+      if (planned.lookaside) await this.writeLookaside(manifestDigest, planned.lookaside, planned.simple);
+    });
+    const settled = mine.catch(() => undefined);
+    writing.set(key, settled);
+    try {
+      await mine;
+    } finally {
+      if (writing.get(key) === settled) writing.delete(key);
+    }
   }
 
   private async writeLookaside(manifestDigest: Digest, base: URL, sigs: Buffer[]): Promise<void> {

@@ -37,8 +37,10 @@ export class DockerSource implements ImageSource {
     private readonly repo: Repository,
     private readonly store: StoreHandle,
     registriesDir?: string,
+    /** Where the image is really read (a registries.conf mirror or location); default the reference itself. Signatures are read there too, as containers/image does. */
+    physical?: DockerReference,
   ) {
-    this.#signatures = new DockerSignatureStore(repo, reference.ref, registriesDir);
+    this.#signatures = new DockerSignatureStore(repo, physical ?? reference.ref, registriesDir);
     this.blobLocation = { transport: LOCATION_TRANSPORT, scope: repo.name };
   }
 

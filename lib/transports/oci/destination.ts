@@ -13,12 +13,12 @@ import { OcikitError, wrapError } from '../../errors.js';
 import { digestBytes, type Digest } from '../../digest/index.js';
 import { DOCKER_LIST, DOCKER_V2S2_MANIFEST, OCI_INDEX, OCI_MANIFEST, MAX_MANIFEST_SIZE, parseManifest, referrerDescriptor, type Descriptor, type OciIndex } from '../../manifest/index.js';
 import { ensureDir } from '../../fs/dirs.js';
-import { atomicWriteFile, forgetCleanup, makeStagingDir, syncDir } from '../../fs/durable.js';
+import { atomicWriteFile, forgetCleanup, makeStagingDir, placeAtomically, syncDir } from '../../fs/durable.js';
 import { pathExists, readFileLimited, withLockFile } from '../fs-util.js';
 import { placeBlob, regularFileSize } from '../local-blobs.js';
 import { sweepLeftovers } from '../leftovers.js';
 import type { BlobInfo, BlobInput, ImageDestination, ImageDestinationProperties, ImageReference, ManifestBlob, SystemContext } from '../types.js';
-import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION, layoutBlobPath, parseLayoutIndex } from './layout.js';
+import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION, layoutBlobPath, parseLayoutIndex, sharedBlobPath } from './layout.js';
 
 export class OciDestination implements ImageDestination {
   readonly properties: ImageDestinationProperties;
@@ -27,6 +27,8 @@ export class OciDestination implements ImageDestination {
   private readonly referrers: Descriptor[] = [];
 
   private readonly sync: boolean;
+  /** --dest-shared-blob-dir: blobs go there at commit instead of into the layout's blobs/. */
+  private readonly sharedBlobDir: string | undefined;
 
   private constructor(
     readonly reference: ImageReference,
@@ -36,12 +38,14 @@ export class OciDestination implements ImageDestination {
     ctx: SystemContext,
   ) {
     this.sync = !ctx.write?.noSync;
+    this.sharedBlobDir = ctx.oci?.sharedBlobDir;
     this.properties = {
       supportedManifestTypes: [OCI_MANIFEST, OCI_INDEX],
       // Asked for (--format v2s2) or kept (--preserve-digests): a layout may hold Docker types, as skopeo writes them.
       alsoHolds: [DOCKER_V2S2_MANIFEST, DOCKER_LIST],
-      // As skopeo: an OCI layout gets compressed layers; --dest-decompress / --dest-compress say otherwise.
-      desiredCompression: ctx.write?.destCompression ?? 'compress',
+      // As skopeo: an OCI layout gets compressed layers; --dest-decompress / --dest-compress say
+      // otherwise, and --dest-oci-accept-uncompressed-layers keeps them as they come.
+      desiredCompression: ctx.write?.destCompression ?? (ctx.oci?.acceptUncompressedLayers ? 'preserve' : 'compress'),
       concurrentPutBlob: 8,
       supportsIndex: true,
       acceptsForeignLayers: true,
@@ -70,8 +74,9 @@ export class OciDestination implements ImageDestination {
 
   async tryReusingBlob(info: BlobInfo): Promise<BlobInfo | undefined> {
     const rel = layoutBlobPath(info.digest);
-    for (const base of [this.staging, this.root]) {
-      const size = await regularFileSize(join(base, rel));
+    const places = [join(this.staging, rel), this.sharedBlobDir !== undefined ? join(this.sharedBlobDir, sharedBlobPath(info.digest)) : join(this.root, rel)];
+    for (const place of places) {
+      const size = await regularFileSize(place);
       if (size !== undefined && (info.size < 0 || size === info.size)) return { ...info, size };
     }
     return undefined;
@@ -104,12 +109,14 @@ export class OciDestination implements ImageDestination {
     const desc: Descriptor = { mediaType: top.mediaType, digest: top.digest, size: top.size };
     if (this.ref !== undefined) desc.annotations = { [REF_NAME_ANNOTATION]: this.ref };
     try {
+      // Blobs of a shared blob directory go there first: index.json is written after them.
+      if (this.sharedBlobDir !== undefined) await this.moveStagedBlobs(this.sharedBlobDir);
       // A new layout appears whole: completed in the staging directory, then renamed into place.
       if (!(await pathExists(this.root)) && (await this.commitFresh(desc))) return;
       await ensureDir(this.root); // HARDEN(issue 9, bug 2)
       await withLockFile(join(this.root, 'index.json.lock'), async () => {
         // Blobs first, index.json last: a reader never sees an entry whose blobs are missing.
-        await this.moveStagedBlobs();
+        await this.moveStagedBlobs(join(this.root, 'blobs'));
         if (!(await pathExists(join(this.root, OCI_LAYOUT_FILE)))) {
           await atomicWriteFile(join(this.root, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT, { sync: this.sync });
         }
@@ -165,18 +172,25 @@ export class OciDestination implements ImageDestination {
     return true;
   }
 
-  private async moveStagedBlobs(): Promise<void> {
+  /** Move the staged blobs into `blobsDir` (the layout's blobs/, or the shared blob directory). */
+  private async moveStagedBlobs(blobsDir: string): Promise<void> {
     const algs = await fsp.readdir(join(this.staging, 'blobs'));
     for (const alg of algs) {
       const dir = join(this.staging, 'blobs', alg);
-      const destDir = join(this.root, 'blobs', alg);
+      const destDir = join(blobsDir, alg);
       await fsp.mkdir(destDir, { recursive: true });
       for (const name of await fsp.readdir(dir)) {
         if (name.endsWith('.tmp')) continue;
         const dest = join(destDir, name);
         // Content-addressed: an existing file of that name is the same content; keep it.
         if ((await regularFileSize(dest)) !== undefined) continue;
-        await fsp.rename(join(dir, name), dest);
+        try {
+          await fsp.rename(join(dir, name), dest);
+        } catch (err) {
+          // A shared blob directory on another filesystem than the layout: copied, made durable, then named.
+          if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+          await placeAtomically(dest, (tmp) => fsp.copyFile(join(dir, name), tmp), { sync: this.sync });
+        }
       }
       // The blobs' new names are durable before index.json names them (each file was synced when staged).
       if (this.sync) await syncDir(destDir);

@@ -86,6 +86,11 @@ function refList(entries: Descriptor[]): string {
   return refs.length ? ` (refs: ${refs.join(', ')})` : '';
 }
 
+/** A blob's path inside a shared blob directory (--shared-blob-dir): <alg>/<hex>. */
+export function sharedBlobPath(d: Digest): string {
+  return layoutBlobPath(d).slice('blobs/'.length);
+}
+
 /** The blob path inside a layout for a digest: blobs/<alg>/<hex>. */
 export function layoutBlobPath(d: Digest): string {
   const i = d.indexOf(':');

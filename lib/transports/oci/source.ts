@@ -6,7 +6,7 @@ import { parseDigest, shortDigest, verifyBytes, type Digest } from '../../digest
 import { MAX_MANIFEST_SIZE, type Descriptor } from '../../manifest/index.js';
 import { readFileLimited, safeResolve } from '../fs-util.js';
 import type { BlobInfo, BlobPayload, ImageReference, ImageSource, ManifestBlob } from '../types.js';
-import { checkLayoutVersion, chooseFromLayout, layoutBlobPath, parseLayoutIndex, type LayoutChoice, OCI_LAYOUT_FILE } from './layout.js';
+import { checkLayoutVersion, chooseFromLayout, layoutBlobPath, parseLayoutIndex, sharedBlobPath, type LayoutChoice, OCI_LAYOUT_FILE } from './layout.js';
 import { layoutReferrers } from './referrers.js';
 
 export class OciSource implements ImageSource {
@@ -16,10 +16,12 @@ export class OciSource implements ImageSource {
     readonly reference: ImageReference,
     private readonly root: string,
     private readonly choice: LayoutChoice,
+    /** SystemContext.oci.sharedBlobDir: where the blobs are, instead of the layout's blobs/. */
+    private readonly sharedBlobDir?: string,
   ) {}
 
   /** Open the layout at `root` and resolve the selection; errors name the layout. */
-  static async open(reference: ImageReference, root: string, sel: { ref?: string; index?: number }): Promise<OciSource> {
+  static async open(reference: ImageReference, root: string, sel: { ref?: string; index?: number }, sharedBlobDir?: string): Promise<OciSource> {
     const where = `oci:${root}`;
     const st = await fsp.stat(root).catch((err) => {
       throw wrapError(err, `opening ${where}`);
@@ -35,7 +37,7 @@ export class OciSource implements ImageSource {
     const indexPath = await safeResolve(root, 'index.json', `reading ${where}`);
     const indexBytes = await readFileLimited(indexPath, MAX_MANIFEST_SIZE, `reading ${where}/index.json`);
     const index = parseLayoutIndex(indexBytes, where);
-    return new OciSource(reference, root, chooseFromLayout(index, indexBytes, sel, where));
+    return new OciSource(reference, root, chooseFromLayout(index, indexBytes, sel, where), sharedBlobDir);
   }
 
   async getManifest(instance?: Digest): Promise<ManifestBlob> {
@@ -59,9 +61,15 @@ export class OciSource implements ImageSource {
     return (await this.#referrers).get(subject) ?? [];
   }
 
+  /** Where blob `d` is: in the layout (never outside it), or in the shared blob directory. */
+  private blobPath(d: Digest, label: string): Promise<string> {
+    if (this.sharedBlobDir !== undefined) return safeResolve(this.sharedBlobDir, sharedBlobPath(d), label);
+    return safeResolve(this.root, layoutBlobPath(d), label);
+  }
+
   private async readVerified(d: Digest, size: number, what: string): Promise<Buffer> {
     const label = `reading ${what} ${shortDigest(d)} from oci:${this.root}`;
-    const p = await safeResolve(this.root, layoutBlobPath(d), label);
+    const p = await this.blobPath(d, label);
     const bytes = await readFileLimited(p, MAX_MANIFEST_SIZE, label);
     verifyBytes(bytes, { digest: d, size, what: label });
     return bytes;
@@ -69,7 +77,7 @@ export class OciSource implements ImageSource {
 
   async getBlob(info: BlobInfo): Promise<BlobPayload> {
     const label = `reading blob ${shortDigest(info.digest)} from oci:${this.root}`;
-    const path = await safeResolve(this.root, layoutBlobPath(info.digest), label);
+    const path = await this.blobPath(info.digest, label);
     const st = await fsp.stat(path).catch((err) => {
       throw wrapError(err, label);
     });

@@ -25,10 +25,15 @@ export class OciImageReference implements ImageReference {
     return `oci:${this.withinTransport}`;
   }
 
-  async newSource(_ctx: SystemContext): Promise<ImageSource> {
+  async newSource(ctx: SystemContext): Promise<ImageSource> {
     // Loaded on use, like every transport's source and destination: naming an image costs nothing more.
     const { OciSource } = await import('./source.js');
-    return OciSource.open(this, this.path, { ...(this.parsed.ref !== undefined ? { ref: this.parsed.ref } : {}), ...(this.parsed.index !== undefined ? { index: this.parsed.index } : {}) });
+    return OciSource.open(
+      this,
+      this.path,
+      { ...(this.parsed.ref !== undefined ? { ref: this.parsed.ref } : {}), ...(this.parsed.index !== undefined ? { index: this.parsed.index } : {}) },
+      ctx.oci?.sharedBlobDir,
+    );
   }
 
   async newDestination(ctx: SystemContext): Promise<ImageDestination> {
