@@ -55,7 +55,21 @@ ${SHARED_COPY_HELP}
 
 ${COPY_REGISTRY_HELP}`,
   flags: {
-    string: ['format', 'multi-arch', 'platform', 'digestfile', 'additional-tag', 'sign-identity', ...SHARED_COPY_FLAGS.string, 'image-parallel-copies', 'artifact-type', 'encryption-key', 'encrypt-layer', 'decryption-key', ...COPY_REGISTRY_FLAGS.string],
+    string: [
+      'format',
+      'multi-arch',
+      'platform',
+      'digestfile',
+      'additional-tag',
+      'sign-identity',
+      ...SHARED_COPY_FLAGS.string,
+      'image-parallel-copies',
+      'artifact-type',
+      'encryption-key',
+      'encrypt-layer',
+      'decryption-key',
+      ...COPY_REGISTRY_FLAGS.string,
+    ],
     boolean: ['all', 'preserve-digests', 'remove-signatures', 'no-sync', 'referrers', ...SHARED_COPY_FLAGS.boolean, ...COPY_REGISTRY_FLAGS.boolean],
     alias: { f: 'format', a: 'all' },
     repeatable: ['platform', 'additional-tag', 'artifact-type', 'encryption-key', 'encrypt-layer', 'decryption-key'],
