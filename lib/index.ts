@@ -54,6 +54,7 @@ export type {
   RegistryContext,
   DaemonContext,
   WriteOptions,
+  OciContext,
   TransportEvents,
   BlobInfo,
   BlobInput,
