@@ -173,6 +173,35 @@ describe('WorkerPool', () => {
     });
   }
 
+  it('runs a job of a few MiB in the calling thread beside others, a bigger one only when it is alone, and none once workers run', async () => {
+    // Its workers fail every job: a job that succeeds ran in the calling thread.
+    const pool = new WorkerPool({ threads: 1, inlineBytes: 64 << 20, workerFile: new URL('../helpers/fail-worker.js', import.meta.url).href });
+    const dir = tempDir('ocikit-pool-inline-');
+    const job = (name: string, size: number): Job => {
+      const data = Buffer.alloc(size, name);
+      writeFileSync(join(dir, name), data);
+      return { kind: 'blob', input: file(join(dir, name)), expect: { digest: sha(data), size }, what: name, keep: [] } as Job;
+    };
+    const where = (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'here',
+        () => 'worker',
+      );
+    try {
+      // Alone, one after the other: each 8 MiB job runs here.
+      assert.equal(await where(pool.run(job('a', 8 << 20))), 'here');
+      assert.equal(await where(pool.run(job('b', 8 << 20))), 'here');
+      // At once: the first runs here, a small one beside it too, a bigger one goes to a worker...
+      const [c, d, e] = await Promise.all([where(pool.run(job('c', 8 << 20))), where(pool.run(job('d', 1 << 20))), where(pool.run(job('e', 8 << 20)))]);
+      assert.deepEqual([c, d, e], ['here', 'here', 'worker']);
+      // ... and once the workers run, every job goes to them, however small (the calling thread
+      // keeps feeding them and draining their output).
+      assert.equal(await where(pool.run(job('f', 1 << 10))), 'worker');
+    } finally {
+      await pool.close();
+    }
+  });
+
   describe('errors from a worker that breaks the rules', () => {
     let failing: WorkerPool;
     before(() => {
