@@ -180,7 +180,7 @@ describe('WorkerPool', () => {
     const job = (name: string, size: number): Job => {
       const data = Buffer.alloc(size, name);
       writeFileSync(join(dir, name), data);
-      return { kind: 'blob', input: file(join(dir, name)), expect: { digest: sha(data), size }, what: name, keep: [] } as Job;
+      return { kind: 'blob', input: file(join(dir, name)), expect: { digest: sha(data), size }, what: name, keep: [] };
     };
     const where = (p: Promise<unknown>): Promise<string> =>
       p.then(
