@@ -20,7 +20,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = join(root, 'dist', 'bin');
 
 /** Packages the CLI bundle carries; every other package is loaded from node_modules when used. */
-const CARRIED = ['minimist', 'undici'];
+const CARRIED = ['minimist', 'smol-toml', 'undici'];
 
 /**
  * Stand-ins for two built-ins undici's dispatcher modules require when they load, so that undici

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startupSnapshot } from 'node:v8';
 import minimist from 'minimist';
+import * as smolToml from 'smol-toml';
 import * as undici from 'undici';
 // Built-ins the commands use, loaded into the snapshot (a built-in loaded after start costs its compile).
 import 'node:fs/promises';
@@ -40,7 +41,7 @@ declare const OCIKIT_BUNDLED: boolean | undefined;
 /** The bundle's own location, a variable of the bundle (build/bundle.ts): where its packages and worker are. */
 declare let __ocikitBundleUrl: string;
 
-carryPackages({ minimist, undici });
+carryPackages({ minimist, undici, 'smol-toml': smolToml });
 
 if (startupSnapshot.isBuildingSnapshot()) {
   // The builder runs the event loop until it is empty, then writes the heap: the warm-up may take turns.
@@ -76,6 +77,8 @@ async function warmUp(): Promise<void> {
   const io = { stdout: sink, stderr: sink };
   await main(['--help'], io);
   await main(['copy', '--help'], io);
+  // Every docker:// reference reads registries.conf where there is one: its parser, compiled.
+  smolToml.parse('[[registry]]\nprefix = "a.example"\nlocation = "b.example"\ninsecure = true\n[[registry.mirror]]\nlocation = "c.example"\n');
   if (!FILE_WARM_UP) return;
   const dir = mkdtempSync(join(tmpdir(), 'ocikit-snapshot-'));
   try {

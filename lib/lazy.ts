@@ -7,8 +7,8 @@
  * snapshot holds ocikit's own code, already initialised, and nothing that cannot be serialised —
  * native addons, and whatever opens handles when it loads (node:http, which undici needs). In the
  * CLI's bundle (build/bundle.ts) these `require` calls resolve against the installed package's
- * node_modules at run time, except for the packages the bundle carries itself (minimist, and the
- * parts of undici the registry client uses).
+ * node_modules at run time, except for the packages the bundle carries itself (minimist, smol-toml
+ * for registries.conf, and the parts of undici the registry client uses).
  *
  * Each loader is synchronous (these packages are CommonJS) and cached by Node's module cache.
  */
