@@ -80,6 +80,11 @@ ${REGISTRY_HELP}`,
         io.stdout.write((await rawManifestOf(ref, ctx)).bytes);
         return 0;
       }
+      // The tag list (skopeo's RepoTags) is asked for beside the manifest and config, not after
+      // them: one round trip less. The image's own error, if any, is the one reported.
+      const wantTags = !args.config && !boolFlag(args, 'no-tags', false) && ref.listTags !== undefined && ref.dockerReference !== undefined && ref.transport.name === 'docker';
+      const tags = wantTags ? ref.listTags!(ctx) : undefined;
+      tags?.catch(() => undefined);
       const img = await openImage(ref, ctx);
       if (args.config && args.raw) {
         io.stdout.write(img.rawConfig);
@@ -89,8 +94,7 @@ ${REGISTRY_HELP}`,
         io.stdout.write(JSON.stringify(ociConfigView(img.config), null, g.json ? undefined : 4) + '\n');
         return 0;
       }
-      let repoTags: string[] = [];
-      if (!boolFlag(args, 'no-tags', false) && ref.listTags && ref.dockerReference && ref.transport.name === 'docker') repoTags = await ref.listTags(ctx);
+      const repoTags: string[] = tags ? await tags : [];
       const nameOut = ref.dockerReference ? repositoryName(ref.dockerReference) : undefined;
       const out = inspectOutput(img, { ...(nameOut ? { name: nameOut } : {}), repoTags });
       if (template) {

@@ -3,7 +3,8 @@
  * the platform, its config, and skopeo's inspect output built from them. The config is read from the
  * source into memory and verified against the manifest's config digest; the context's store is only
  * handed to the source, which opens it if it needs it (a registry source takes known manifests from
- * it, an archive read from a pipe spools into it; a file layout never opens it).
+ * it, an archive read from a pipe spools into it; a file layout never opens it). When the source
+ * did open it and it holds the config, the config is taken from there.
  */
 import { payloadStream } from '../transports/payload.js';
 import { OcikitError } from '../errors.js';
@@ -50,7 +51,7 @@ export async function openImage(ref: ImageReference, ctx: SystemContext): Promis
     } else {
       manifest = parsed;
     }
-    const rawConfig = await readConfig(src, manifest.value.config, ref);
+    const rawConfig = (await configFromStore(ctx, manifest.value.config)) ?? (await readConfig(src, manifest.value.config, ref));
     return {
       rawManifest: top.bytes,
       rawMediaType: parsed.mediaType,
@@ -61,6 +62,23 @@ export async function openImage(ref: ImageReference, ctx: SystemContext): Promis
     };
   } finally {
     await src.close();
+  }
+}
+
+/**
+ * The config from the store, when the source already opened it (a registry source does, to take
+ * manifests it knows) and it holds the config: one request less. Verified again; any doubt, and
+ * the source is asked.
+ */
+async function configFromStore(ctx: SystemContext, d: Descriptor): Promise<Buffer | undefined> {
+  const store = ctx.store.opened();
+  if (!store?.has(d.digest)) return undefined;
+  try {
+    const bytes = await store.readBytes(d.digest, MAX_MANIFEST_SIZE);
+    verifyBytes(bytes, { digest: d.digest, size: d.size, what: `config ${shortDigest(d.digest)} in the store` });
+    return bytes;
+  } catch {
+    return undefined;
   }
 }
 

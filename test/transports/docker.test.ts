@@ -265,6 +265,32 @@ describe('docker:// push and pull', () => {
     }
   });
 
+  it('inspect of a remote image: its tags asked for beside the manifest; its config taken from a store that holds it', async () => {
+    const name = `docker://${proxy.host}/push/inspected:v1`;
+    const store = join(tempDir('ocikit-docker-inspect-'), 'store');
+    const pushed = await ocikitAsync(['--store', store, 'copy', '-q', '--dest-tls-verify=false', HELLO, name], { env });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const config = (JSON.parse(readFileSync(join(fixture('hello-oci'), 'blobs', 'sha256', HELLO_DIGEST.slice(7)), 'utf8')) as { config: { digest: string } }).config.digest;
+    const inspect = async (withStore: string): Promise<{ Digest: string; RepoTags: string[]; Layers: string[] }> => {
+      proxy.requests.length = 0;
+      const r = await ocikitAsync(['--store', withStore, 'inspect', '--tls-verify=false', name], { env });
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { Digest: string; RepoTags: string[]; Layers: string[] };
+    };
+    // The store that pushed it knows the tag and holds the config: a manifest HEAD and the tag list.
+    const warm = await inspect(store);
+    assert.deepEqual(proxy.requests.map(requestLine).sort(), ['GET /v2/push/inspected/tags/list', 'HEAD /v2/push/inspected/manifests/v1']);
+    // A fresh store: the manifest, the config and the tag list from the registry, the same answer.
+    const cold = await inspect(join(tempDir('ocikit-docker-inspect-'), 'store'));
+    assert.deepEqual(proxy.requests.map(requestLine).sort(), [`GET /v2/push/inspected/blobs/${config}`, 'GET /v2/push/inspected/manifests/v1', 'GET /v2/push/inspected/tags/list']);
+    assert.deepEqual(warm, cold);
+    assert.equal(warm.Digest, HELLO_DIGEST);
+    assert.deepEqual(warm.RepoTags, ['v1']);
+    // A tag that is not there is still "not found" (exit 2), whatever the tag list answered.
+    const missing = await ocikitAsync(['--store', store, 'inspect', '--tls-verify=false', `docker://${proxy.host}/push/inspected:nope`], { env });
+    assert.equal(missing.code, 2, missing.stderr);
+  });
+
   it('the same from a registry: a GET of the source manifest (a HEAD when the store knows the tag), a HEAD at the destination', async () => {
     proxy.requests.length = 0;
     const again = await copyImage(parseImageName(`docker://${proxy.host}/push/again:v1`), parseImageName(`docker://${proxy.host}/push/again-copy:v1`), {
