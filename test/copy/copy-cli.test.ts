@@ -272,14 +272,26 @@ describe('ocikit copy', () => {
   it("an interrupted copy (SIGINT, SIGTERM) removes its temp files from the store; store gc removes a killed one's at once", async () => {
     const src = join(dir, 'big-tmp');
     await bigLayout(src, 48 << 20);
-    /** Start a compressing copy and wait (for the condition, not a time) until a worker writes a temp file in the store. */
+    /**
+     * Start a compressing copy and wait (for the condition, not a time) until the layer's temp file
+     * in the store holds a MiB: the long job is under way (a small blob's or a manifest's temp file
+     * may come and go before a signal lands).
+     */
     const startCopy = async (store: string, out: string): Promise<{ child: ReturnType<typeof spawn>; closed: Promise<number | null>; temps: () => string[] }> => {
       const child = spawn(cliPath, [...POLICY_ARGS, '--store', store, 'copy', '-q', '--dest-compress-format', 'gzip', '--dest-compress-level', '9', `oci:${src}:latest`, `oci:${out}:x`]);
       const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
       const temps = (): string[] => (existsSync(join(store, 'tmp')) ? readdirSync(join(store, 'tmp')) : []);
+      const sizeOf = (f: string): number => {
+        try {
+          return statSync(join(store, 'tmp', f)).size;
+        } catch {
+          return 0;
+        }
+      };
+      const writingLayer = (): boolean => temps().some((f) => sizeOf(f) >= 1 << 20);
       const deadline = Date.now() + 60_000;
-      while (temps().length === 0 && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-      assert.ok(temps().length > 0, 'the copy is writing a temp file in the store');
+      while (!writingLayer() && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(writingLayer(), 'the copy is writing a layer into a temp file in the store');
       assert.equal(child.exitCode, null, 'still copying');
       return { child, closed, temps };
     };
