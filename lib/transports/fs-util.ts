@@ -6,7 +6,7 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { dirname, join, relative, isAbsolute, sep, resolve } from 'node:path';
 import { OcikitError, quoteUntrusted, wrapError, wrapWriteError } from '../errors.js';
-import { processAlive, tempNameFor } from '../fs/durable.js';
+import { processAlive } from '../fs/durable.js';
 
 /** True when `child` is `root` or inside it (both absolute, already resolved). */
 export function isInside(root: string, child: string): boolean {
@@ -88,40 +88,36 @@ export async function pathExists(p: string): Promise<boolean> {
 
 /**
  * Exclusive lock file with retries, for read-modify-write of shared files (oci index.json). The
- * lock appears whole, already holding its owner's pid (written to a temp name, then linked into
- * place), so a kill at any moment leaves either no lock or one naming a dead process; a lock whose
- * holder is dead is taken over, and so is an unreadable one older than a few seconds (written by
- * an older version that could leave it empty). Gives up with E_IO after `timeoutMs`, whatever
- * happens in between (a stale lock that keeps coming back included).
+ * lock is created exclusively and its owner's pid written into it. A lock whose holder is dead is
+ * taken over, and so is one naming nobody once it is a few seconds old: what a writer killed
+ * between creating the lock and writing its pid leaves (a live writer writes its pid at once).
+ * No hard link is involved, so this works on every filesystem an OCI layout may sit on (a USB
+ * stick's FAT or exFAT included). Gives up with E_IO after `timeoutMs`, whatever happens in
+ * between (a stale lock that keeps coming back included).
  */
 export async function withLockFile<T>(lockPath: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   const start = Date.now();
-  const temp = tempNameFor(lockPath);
-  try {
-    await fsp.writeFile(temp, String(process.pid), { flag: 'wx' });
-  } catch (err) {
-    throw wrapWriteError(err, `locking ${lockPath}`);
-  }
-  try {
-    for (;;) {
-      if (Date.now() - start > timeoutMs) {
-        const holder = Number(await fsp.readFile(lockPath, 'utf8').catch(() => ''));
-        throw new OcikitError('E_IO', `waiting for lock ${lockPath} held by pid ${holder || '?'}: gave up after ${Math.round(timeoutMs / 1000)} s`);
-      }
-      try {
-        await fsp.link(temp, lockPath);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapWriteError(err, `locking ${lockPath}`);
-        if (await staleLock(lockPath)) {
-          await fsp.rm(lockPath, { force: true });
-          continue;
-        }
-        await new Promise((r) => setTimeout(r, 25));
-      }
+  for (;;) {
+    if (Date.now() - start > timeoutMs) {
+      const holder = Number(await fsp.readFile(lockPath, 'utf8').catch(() => ''));
+      throw new OcikitError('E_IO', `waiting for lock ${lockPath} held by pid ${holder || '?'}: gave up after ${Math.round(timeoutMs / 1000)} s`);
     }
-  } finally {
-    await fsp.rm(temp, { force: true });
+    try {
+      const fh = await fsp.open(lockPath, 'wx');
+      try {
+        await fh.writeFile(String(process.pid));
+      } finally {
+        await fh.close();
+      }
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapWriteError(err, `locking ${lockPath}`);
+      if (await staleLock(lockPath)) {
+        await fsp.rm(lockPath, { force: true });
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
   try {
     return await fn();
@@ -133,7 +129,7 @@ export async function withLockFile<T>(lockPath: string, fn: () => Promise<T>, ti
 /** True when the lock at `lockPath` names a dead process, or names none and is a few seconds old. */
 async function staleLock(lockPath: string): Promise<boolean> {
   const text = await fsp.readFile(lockPath, 'utf8').catch(() => undefined);
-  if (text === undefined) return false; // gone already: the next link decides
+  if (text === undefined) return false; // gone already: the next attempt decides
   const pid = Number(text);
   if (Number.isInteger(pid) && pid > 0) return !processAlive(pid);
   const st = await fsp.stat(lockPath).catch(() => undefined);

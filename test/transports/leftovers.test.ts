@@ -1,8 +1,8 @@
 /**
  * lib/transports/leftovers.ts: what a killed writer left beside a destination (staging directories,
  * temp files, named by lib/fs/durable.ts) is removed by the next writer; what a live writer is
- * working on, and anything of another name, is never touched. And the lock of lib/transports/fs-util.ts
- * always names a holder, so a kill never leaves one nobody can take over.
+ * working on, and anything of another name, is never touched. And a lock of lib/transports/fs-util.ts
+ * that a killed writer left, named or not, is taken over.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,7 +43,7 @@ test("sweepLeftovers: a dead writer's staging directories and temp files go; a l
   assert.deepEqual(readdirSync(layout).sort(), [`index.json.${live}.2.cc00.tmp`, `blob.${dead}.0.dd00.tmp`, 'index.json'].sort());
 });
 
-test("withLockFile: the lock always names its holder; a dead holder's lock and an old unnamed one are taken over; a live holder is waited for", async () => {
+test("withLockFile: the lock names its holder; a dead holder's lock and an old unnamed one are taken over; a live holder and a fresh unnamed one are waited for", async () => {
   const dead = spawnSync('true').pid;
   const dir = tempDir('ocikit-lock-');
   const lock = join(dir, 'index.json.lock');
@@ -51,13 +51,18 @@ test("withLockFile: the lock always names its holder; a dead holder's lock and a
   // While held, the lock holds this pid, and nothing else sits beside it.
   const seen = await withLockFile(lock, async () => [readFileSync(lock, 'utf8'), readdirSync(dir)]);
   assert.deepEqual(seen, [String(process.pid), ['index.json.lock']]);
-  assert.deepEqual(readdirSync(dir), [], 'released: no lock, no temp file');
+  assert.deepEqual(readdirSync(dir), [], 'released: no lock left');
 
   writeFileSync(lock, String(dead));
   assert.equal(await withLockFile(lock, async () => readFileSync(lock, 'utf8')), String(process.pid), "a dead holder's lock is taken over");
 
-  // An empty lock (as an older version could leave after a kill) is taken over once it is old.
+  // An empty lock is what a writer killed between creating it and writing its pid leaves: taken
+  // over once it is a few seconds old, waited for before (its writer may be about to write).
   writeFileSync(lock, '');
+  await assert.rejects(
+    withLockFile(lock, async () => 'ran', 200),
+    (err: Error) => err.message.includes('held by pid ?'),
+  );
   const old = new Date(Date.now() - 60_000);
   utimesSync(lock, old, old);
   assert.equal(await withLockFile(lock, async () => 'ran'), 'ran');
@@ -67,5 +72,5 @@ test("withLockFile: the lock always names its holder; a dead holder's lock and a
     withLockFile(lock, async () => 'ran', 200),
     (err: Error) => err.message.includes(`held by pid ${process.ppid}`),
   );
-  assert.deepEqual(readdirSync(dir), ['index.json.lock'], "a live holder's lock stays, and the waiter leaves nothing");
+  assert.deepEqual(readdirSync(dir), ['index.json.lock'], "a live holder's lock stays");
 });

@@ -62,7 +62,7 @@ export class OciDestination implements ImageDestination {
       parseLayoutIndex(await readFileLimited(join(root, 'index.json'), MAX_MANIFEST_SIZE, `reading ${where}/index.json`), where);
     }
     await ensureDir(dirname(root)); // HARDEN(issue 9, bug 2): bounded mkdir -p, see lib/fs/dirs.ts
-    await sweepLeftovers(root, ['index.json', 'index.json.lock', OCI_LAYOUT_FILE]);
+    await sweepLeftovers(root, ['index.json', OCI_LAYOUT_FILE]);
     const staging = await makeStagingDir(root);
     await fsp.mkdir(join(staging, 'blobs', 'sha256'), { recursive: true });
     return new OciDestination(reference, root, ref, staging, ctx);
