@@ -67,19 +67,14 @@ export async function openImage(ref: ImageReference, ctx: SystemContext): Promis
 
 /**
  * The config from the store, when the source already opened it (a registry source does, to take
- * manifests it knows) and it holds the config: one request less. Verified again; any doubt, and
- * the source is asked.
+ * manifests it knows) and it holds the config: one request less. The store's readBytes checks the
+ * bytes against the digest; any doubt, and the source is asked.
  */
 async function configFromStore(ctx: SystemContext, d: Descriptor): Promise<Buffer | undefined> {
   const store = ctx.store.opened();
   if (!store?.has(d.digest)) return undefined;
-  try {
-    const bytes = await store.readBytes(d.digest, MAX_MANIFEST_SIZE);
-    verifyBytes(bytes, { digest: d.digest, size: d.size, what: `config ${shortDigest(d.digest)} in the store` });
-    return bytes;
-  } catch {
-    return undefined;
-  }
+  const bytes = await store.readBytes(d.digest, MAX_MANIFEST_SIZE).catch(() => undefined);
+  return bytes?.length === d.size ? bytes : undefined;
 }
 
 async function readConfig(src: ImageSource, d: Descriptor, ref: ImageReference): Promise<Buffer> {
