@@ -164,12 +164,10 @@ export class WorkerPool {
     const heavy = job.kind === 'blob' && (job.decompress !== undefined || job.compress !== undefined);
     const release = heavy ? await this.#cpu.acquire() : undefined;
     let feed: Feed | undefined;
-    let running = false;
+    this.#running++;
     try {
       if (this.#closed) throw new OcikitError('E_INTERNAL', 'the worker pool is closed');
       const size = job.kind === 'blob' ? job.expect.size : -1;
-      this.#running++;
-      running = true;
       if (size >= 0 && size <= this.#inlineLeft && this.#piscina === undefined && (size <= INLINE_BESIDE_OTHERS || this.#running === 1)) {
         this.#inlineLeft -= size;
         reply = (await runHere(job)) as JobReply<ResultOf[J['kind']]>;
@@ -188,7 +186,7 @@ export class WorkerPool {
       // the worker module itself never throws.
       throw new OcikitError('E_WORKER', `${what ?? `${job.kind} job`}: the worker failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     } finally {
-      if (running) this.#running--;
+      this.#running--;
       release?.();
       feed?.stop();
       await feed?.done;
